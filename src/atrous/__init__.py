@@ -1,0 +1,115 @@
+"""atrous: the dilated-convolution toolkit for PyTorch.
+
+Exact conv arithmetic, receptive fields, coverage and gridding analysis, HDC verdicts,
+gridding-free design, PyTorch modules and reports. ``import atrous`` is light: it imports neither
+torch nor matplotlib; the names below load their modules on first use.
+
+    >>> import atrous
+    >>> atrous.conv_output_size(64, kernel=3, dilation=2)
+    60
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it (loaded lazily on first attribute access)
+_EXPORTS: dict[str, str] = {
+    # errors
+    "AtrousError": "errors",
+    "SpecError": "errors",
+    "TooLargeError": "errors",
+    # arithmetic
+    "conv_output_size": "arith",
+    "pool_output_size": "arith",
+    "conv_transpose_output_size": "arith",
+    "effective_kernel_size": "arith",
+    "same_padding": "arith",
+    "output_padding_for": "arith",
+    "conv_input_size_range": "arith",
+    "pool_input_size_range": "arith",
+    "conv_transpose_input_size_range": "arith",
+    "explain": "arith",
+    # layers and graph
+    "Conv": "layers",
+    "ConvTranspose": "layers",
+    "Pool": "layers",
+    "GlobalPool": "layers",
+    "AdaptivePool": "layers",
+    "Upsample": "layers",
+    "Pad": "layers",
+    "Slice": "layers",
+    "Pointwise": "layers",
+    "Dense": "layers",
+    "Merge": "layers",
+    "Opaque": "layers",
+    "Graph": "graph",
+    "Node": "graph",
+    "chain": "graph",
+    "parallel": "graph",
+    "residual": "graph",
+    "stack": "graph",
+    "as_graph": "graph",
+    # spec language
+    "parse": "spec",
+    "to_spec": "spec",
+    # analyses
+    "receptive_field": "rf",
+    "ReceptiveField": "rf",
+    "coverage": "coverage",
+    "Coverage": "coverage",
+    "hdc_check": "rules",
+    "HDCResult": "rules",
+    "analyze": "report",
+    "Report": "report",
+    # torch front end
+    "erf": "erf",
+    # design
+    "design": "design",
+    "repair": "design",
+    "pareto": "design",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'atrous' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .arith import (
+        conv_output_size,
+        conv_transpose_output_size,
+        effective_kernel_size,
+        pool_output_size,
+        same_padding,
+    )
+    from .errors import AtrousError, SpecError, TooLargeError
+    from .graph import Graph, Node, as_graph, chain, parallel, residual, stack
+    from .layers import (
+        AdaptivePool,
+        Conv,
+        ConvTranspose,
+        Dense,
+        GlobalPool,
+        Merge,
+        Opaque,
+        Pad,
+        Pointwise,
+        Pool,
+        Slice,
+        Upsample,
+    )

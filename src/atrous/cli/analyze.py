@@ -1,0 +1,16 @@
+"""`atrous analyze` (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import AtrousError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("analyze", help="(not available yet)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise AtrousError("'atrous analyze' is not available yet")

@@ -1,0 +1,16 @@
+"""`atrous report` (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import AtrousError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("report", help="(not available yet)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise AtrousError("'atrous report' is not available yet")

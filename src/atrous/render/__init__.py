@@ -1,0 +1,1 @@
+"""Renderers: terminal tables, matplotlib figures and animations, HTML (filled in later)."""

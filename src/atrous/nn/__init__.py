@@ -1,1 +1,55 @@
-"""PyTorch modules for dilated convolution (filled in by the modules issue)."""
+"""PyTorch modules for dilated convolution, with functional twins in :mod:`atrous.nn.functional`.
+
+Names load lazily from their submodules on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> submodule of atrous.nn that defines it
+_EXPORTS: dict[str, str] = {
+    # convolution family (conv.py)
+    "DilatedConv1d": "conv",
+    "DilatedConv2d": "conv",
+    "DilatedConv3d": "conv",
+    "SeparableConv2d": "conv",
+    "SpatialSeparableConv2d": "conv",
+    "FlattenedConv": "conv",
+    "GroupedConv2d": "conv",
+    "ChannelShuffle": "conv",
+    # HDC blocks (hdc.py)
+    "HDCBlock": "hdc",
+    # causal 1-D stacks (temporal.py)
+    "CausalDilatedConv1d": "temporal",
+    "CausalDilatedStack": "temporal",
+    # ASPP (aspp.py)
+    "ASPP": "aspp",
+    # dilated ResNets (resnet.py)
+    "ResNet": "resnet",
+    "resnet18": "resnet",
+    "resnet34": "resnet",
+    "resnet50": "resnet",
+    "resnet101": "resnet",
+    # DeepLab (deeplab.py)
+    "DeepLabV3": "deeplab",
+    "DeepLabV3Plus": "deeplab",
+    "deeplabv3_resnet50": "deeplab",
+    "deeplabv3_resnet101": "deeplab",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'atrous.nn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -12,7 +12,7 @@ torch nor matplotlib; the names below load their modules on first use.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -73,7 +73,7 @@ _EXPORTS: dict[str, str] = {
     "pareto": "design",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = [*sorted(_EXPORTS), "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -88,28 +88,3 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
 
-
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .arith import (
-        conv_output_size,
-        conv_transpose_output_size,
-        effective_kernel_size,
-        pool_output_size,
-        same_padding,
-    )
-    from .errors import AtrousError, SpecError, TooLargeError
-    from .graph import Graph, Node, as_graph, chain, parallel, residual, stack
-    from .layers import (
-        AdaptivePool,
-        Conv,
-        ConvTranspose,
-        Dense,
-        GlobalPool,
-        Merge,
-        Opaque,
-        Pad,
-        Pointwise,
-        Pool,
-        Slice,
-        Upsample,
-    )

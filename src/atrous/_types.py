@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import Any, TypeAlias, Union
+from typing import Any, TypeAlias
 
 from .errors import AtrousError
 
@@ -14,7 +14,7 @@ Ints: TypeAlias = tuple[int, ...]
 """A per-axis tuple of ints (1-D, 2-D or 3-D)."""
 Pairs: TypeAlias = tuple[tuple[int, int], ...]
 """Per-axis ``(left, right)`` pairs."""
-IntOrTuple: TypeAlias = Union[int, Sequence[int]]
+IntOrTuple: TypeAlias = int | Sequence[int]
 """An int (the same on every axis) or a per-axis sequence of ints."""
 
 MAX_NDIM = 3

@@ -3,11 +3,11 @@
 Every rejection of user input raises :class:`AtrousError` (a :class:`ValueError`) or a subclass,
 with the offending value and the rule it broke in the message::
 
-    >>> from atrous import conv_output_size
-    >>> conv_output_size(4, kernel=3, dilation=3)
+    >>> from atrous import Conv
+    >>> Conv(3, dilation=0, ndim=2)
     Traceback (most recent call last):
     ...
-    atrous.errors.AtrousError: output size would be 0 (< 1): input 4 + padding 0 is smaller than the effective kernel 7 = 3*(3-1)+1 (axis 0)
+    atrous.errors.AtrousError: dilation must be >= 1, got 0
 """
 
 from __future__ import annotations

@@ -74,7 +74,10 @@ class Graph:
             raise AtrousError(
                 f"layer {layer!r} has {layer.ndim} spatial axes but the graph has {self.ndim}"
             )
-        srcs = (self._last,) if inputs is None else (inputs,) if isinstance(inputs, str) else tuple(inputs)
+        if inputs is None:
+            srcs: tuple[str, ...] = (self._last,)
+        else:
+            srcs = (inputs,) if isinstance(inputs, str) else tuple(inputs)
         for src in srcs:
             if src not in self._nodes:
                 raise AtrousError(f"unknown input node {src!r}")

@@ -342,7 +342,9 @@ class Upsample(Layer):
         nd = _ndim(ndim, scale)
         if mode == "nearest" and align_corners:
             raise AtrousError("align_corners only applies to the interpolating modes, not nearest")
-        self._set(scale=as_ints(scale, nd, "scale", 1), mode=mode, align_corners=bool(align_corners))
+        self._set(
+            scale=as_ints(scale, nd, "scale", 1), mode=mode, align_corners=bool(align_corners)
+        )
 
     @property
     def ndim(self) -> int | None:
@@ -386,7 +388,7 @@ class Slice(Layer):
     def __init__(
         self,
         start: IntOrTuple = 0,
-        stop: int | None | tuple[int | None, ...] = None,
+        stop: int | tuple[int | None, ...] | None = None,
         step: IntOrTuple = 1,
         *,
         ndim: int | None = None,

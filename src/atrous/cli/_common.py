@@ -34,7 +34,9 @@ def parse_ints(text: str, what: str = "values") -> Ints:
     try:
         values = tuple(int(p) for p in str(text).replace(" ", "").split(",") if p)
     except ValueError:
-        raise AtrousError(f"{what} must be comma-separated integers like 1,2,5, got {text!r}") from None
+        raise AtrousError(
+            f"{what} must be comma-separated integers like 1,2,5, got {text!r}"
+        ) from None
     if not values:
         raise AtrousError(f"{what} must not be empty")
     return values

@@ -9,7 +9,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import atrous
-from atrous import AtrousError, Conv, ConvTranspose, Graph, Pool, Upsample, chain, parallel, residual
+from atrous import (
+    AtrousError,
+    Conv,
+    ConvTranspose,
+    Graph,
+    Pool,
+    Upsample,
+    chain,
+    parallel,
+    residual,
+)
 
 
 @pytest.mark.parametrize(

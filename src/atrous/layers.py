@@ -276,7 +276,8 @@ class Pool(Layer):
 
     def output_size(self, size: Ints) -> Ints:
         out: Ints = arith.pool_output_size(
-            tuple(size), self.kernel, self.stride, self.padding, self.dilation, self.ceil_mode
+            tuple(size), self.kernel, self.stride, self.padding, self.dilation, self.ceil_mode,
+            self.mode,
         )
         return out
 

@@ -1,0 +1,89 @@
+"""The one error hierarchy: AtrousError is a ValueError; messages name the value and the rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import atrous
+from atrous.errors import AtrousError, SpecError, TooLargeError
+
+
+def test_hierarchy() -> None:
+    assert issubclass(AtrousError, ValueError)
+    assert issubclass(SpecError, AtrousError)
+    assert issubclass(TooLargeError, AtrousError)
+    assert atrous.AtrousError is AtrousError and atrous.SpecError is SpecError
+
+
+def test_plain_value_error_handlers_catch_atrous_errors() -> None:
+    """Code written against ValueError (as for torch's own checks) keeps working."""
+    with pytest.raises(ValueError, match="dilation must be >= 1, got 0"):
+        atrous.conv_output_size(64, 3, dilation=0)
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "caret_line"),
+    [
+        ("3x3 d1, 3x3 q2", 12, "  " + " " * 12 + "^"),
+        ("x", 0, "  ^"),
+        ("3x3 d2,", 7, "  " + " " * 7 + "^"),  # one past the end: "something missing here"
+    ],
+)
+def test_spec_error_points_a_caret_at_the_position(
+    text: str, position: int, caret_line: str
+) -> None:
+    err = SpecError("unknown option 'q'", text, position)
+    lines = str(err).splitlines()
+    assert lines == ["unknown option 'q'", f"  {text}", caret_line]
+    assert lines[2].index("^") - 2 == position  # the caret sits under text[position]
+    assert (err.text, err.position) == (text, position)
+
+
+def test_spec_error_without_text_is_just_the_message() -> None:
+    assert str(SpecError("empty spec")) == "empty spec"
+
+
+# Each case: the call, the offending value as it must appear, and words of the rule it broke.
+MESSAGES: list[tuple[Callable[[], Any], str, str]] = [
+    (lambda: atrous.conv_output_size(64, 3, dilation=0), "got 0", "dilation must be >= 1"),
+    (lambda: atrous.conv_output_size(64, 3, stride=-2), "got -2", "stride must be >= 1"),
+    (lambda: atrous.conv_output_size(64, 2.5), "got 2.5", "kernel must be an integer"),
+    (lambda: atrous.conv_output_size(64, 3, padding="full"), "'full'", "'valid' or 'same'"),
+    (lambda: atrous.conv_output_size(3, 3, dilation=2), "effective kernel 5 = 2*(3-1)+1",
+     "smaller than"),
+    (lambda: atrous.pool_output_size(8, 3, padding=2), "padding 2", "at most half the kernel"),
+    (lambda: atrous.conv_transpose_output_size(7, 3, 2, output_padding=3),
+     "output_padding 3", "smaller than the stride or the dilation"),
+    (lambda: atrous.output_padding_for(7, 20, 3, 2, 1), "target 20",
+     "output_padding must be smaller than max(stride 2, dilation 1)"),
+    (lambda: atrous.same_padding(3, stride=2), "stride 2", "depends on the input size"),
+    (lambda: atrous.explain("dilate", 64, 3), "'dilate'", "op must be one of"),
+    (lambda: atrous.pool_output_size(8, 2, mode="median"), "'median'", "pool mode must be one of"),
+]
+
+
+@pytest.mark.parametrize(("call", "value", "rule"), MESSAGES)
+def test_messages_name_the_value_and_the_rule(
+    call: Callable[[], Any], value: str, rule: str
+) -> None:
+    with pytest.raises(AtrousError) as info:
+        call()
+    message = str(info.value)
+    assert value in message and rule in message
+    assert "\n" not in message  # one line: the CLI prints it as is
+
+
+def test_cli_turns_atrous_errors_into_one_line_and_status_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from atrous.cli import main
+
+    assert main(["shape", "64", "-k", "3", "-d", "0"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "atrous shape: error: every dilation entry must be >= 1, got '0'"
+    ]

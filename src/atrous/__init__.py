@@ -12,6 +12,8 @@ torch nor matplotlib; the names below load their modules on first use.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -58,19 +60,30 @@ _EXPORTS: dict[str, str] = {
     "to_spec": "spec",
     # analyses
     "receptive_field": "rf",
+    "receptive_fields": "rf",
     "ReceptiveField": "rf",
     "coverage": "coverage",
     "Coverage": "coverage",
+    "CoverageUnavailable": "coverage",
+    "layer_gridding": "coverage",
+    "LayerGridding": "coverage",
     "hdc_check": "rules",
     "HDCResult": "rules",
     "analyze": "report",
     "Report": "report",
     # torch front end
     "erf": "erf",
+    "ERFResult": "erf",
+    "to_graph": "fx",
+    "register_module": "fx",
+    "register_function": "fx",
     # design
     "design": "design",
     "repair": "design",
     "pareto": "design",
+    "Candidate": "design",
+    "Repair": "design",
+    "ParetoFrontier": "design",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]
@@ -87,4 +100,20 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
+
+
+class _Package(types.ModuleType):
+    """Keeps ``atrous.coverage`` (and ``design``, ``erf``) the function, not the submodule.
+
+    Importing a submodule makes the import system set it as an attribute of the package; where a
+    public function has the same name as its module, that would hide the function.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 

@@ -1,0 +1,131 @@
+"""Coverage maps: seed 001's naive per-pixel loop vs ``atrous.coverage``, side by side.
+
+Run: ``python benchmarks/coverage.py`` (add ``--quick`` to skip the slow 20-layer naive run).
+
+The naive reference is the seed's ``dilated_conv_all_map`` loop as written, on an int64 map
+sized to the receptive field (the seed uses int32 and a fixed 31x31 map; int32 overflows on the
+20-layer case, see the "max count" column). Both results are compared cell by cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+
+import atrous
+from atrous import Conv, chain, residual, stack
+
+
+def dilated_conv_one_pixel(center: tuple[int, int], feature_map: np.ndarray, k: int = 3,
+                           r: int = 1, v: int = 1) -> None:
+    left_top = (center[0] - ((k - 1) // 2) * r, center[1] - ((k - 1) // 2) * r)
+    for i in range(k):
+        for j in range(k):
+            feature_map[left_top[1] + i * r][left_top[0] + j * r] += v
+
+
+def dilated_conv_all_map(dilated_map: np.ndarray, k: int = 3, r: int = 1) -> np.ndarray:
+    new_map = np.zeros_like(dilated_map)
+    for i in range(dilated_map.shape[0]):
+        for j in range(dilated_map.shape[1]):
+            if dilated_map[i][j] > 0:
+                dilated_conv_one_pixel((j, i), new_map, k=k, r=r, v=dilated_map[i][j])
+    return new_map
+
+
+def naive(rates: list[int], k: int = 3) -> np.ndarray:
+    size = 2 * sum(r * (k - 1) // 2 for r in rates) + 1
+    m = np.zeros((size, size), dtype=np.int64)
+    m[size // 2][size // 2] = 1
+    for r in rates[::-1]:
+        m = dilated_conv_all_map(m, k=k, r=r)
+    return m
+
+
+def best(fn: Callable[[], Any], budget_s: float = 0.5, max_runs: int = 2000) -> float:
+    """The fastest of repeated runs (at least one, until ``budget_s`` is spent)."""
+    times: list[float] = []
+    start = time.perf_counter()
+    while not times or (time.perf_counter() - start < budget_s and len(times) < max_runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def fmt(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.0f} us"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="skip the 20-layer naive run")
+    args = ap.parse_args(argv)
+
+    cases = {
+        "[1,2,5]": [1, 2, 5],
+        "[1,2,5,9]*2 (8 layers)": [1, 2, 5, 9] * 2,
+        "sawtooth [1,2,3,5]*5 (20 layers)": [1, 2, 3, 5] * 5,
+    }
+    print(f"{'schedule (3x3, 2-D)':34} {'map':>9} {'max count':>12} {'naive':>9} "
+          f"{'atrous':>9} {'+build':>9} {'ratio':>9}")
+    for label, rates in cases.items():
+        g = stack(rates)
+        fast = atrous.coverage(g)
+        t_map = best(lambda g=g: atrous.coverage(g))
+        t_build = best(lambda rates=rates: atrous.coverage(stack(rates)))
+        if args.quick and len(rates) > 10:
+            t_naive = float("nan")
+            same = "skipped"
+        else:
+            runs = 3 if len(rates) <= 10 else 1
+            t_naive = float("inf")
+            for _ in range(runs):  # the fastest of 3 runs (one for the slow 20-layer case)
+                t0 = time.perf_counter()
+                ref = naive(rates)
+                t_naive = min(t_naive, time.perf_counter() - t0)
+            same = "equal" if np.array_equal(ref, fast.counts) else "DIFFERENT"
+        size = "x".join(map(str, fast.rf_size))
+        print(f"{label:34} {size:>9} {fast.max_count:>12.3g} {fmt(t_naive):>9} {fmt(t_map):>9} "
+              f"{fmt(t_build):>9} {t_naive / t_map:>8.0f}x  ({same})")
+        if fast.max_count > np.iinfo(np.int32).max:
+            print(f"{'':34} max count > int32: the seed's int32 map would overflow silently")
+
+    print()
+    rates40 = [1, 2, 5, 9] * 10
+    g40 = stack(rates40)
+    cov = atrous.coverage(g40)
+    t40 = best(lambda: atrous.coverage(g40), budget_s=1.0)
+    t40b = best(lambda: atrous.coverage(stack(rates40)), budget_s=1.0)
+    print(f"40-layer 2-D map [1,2,5,9]*10: {'x'.join(map(str, cov.rf_size))} cells, counts up to "
+          f"{cov.max_count:.3g} ({cov.exact_dtype}, exact): {fmt(t40)} "
+          f"({fmt(t40b)} with building the graph)")
+
+    rows = best(lambda: atrous.layer_gridding(g40), budget_s=1.0)
+    print(f"layer_gridding of the same 40 layers (40 maps' statistics): {fmt(rows)}")
+
+    dag = chain(Conv(3, stride=2, padding=1, ndim=2),
+                [residual([Conv(3, dilation=d, padding=d, ndim=2),
+                           Conv(3, dilation=d, padding=d, ndim=2)]) for d in (1, 2, 5, 9) * 2])
+    cd = atrous.coverage(dag)
+    tdag = best(lambda: atrous.coverage(dag), budget_s=1.0)
+    print(f"DAG: stride-2 stem + 8 residual blocks (16 dilated convs): "
+          f"{'x'.join(map(str, cd.rf_size))} map, {fmt(tdag)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

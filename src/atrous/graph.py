@@ -211,11 +211,13 @@ class Graph:
                 continue
             ins = [out[i] for i in node.inputs]
             if isinstance(node.layer, Merge):
-                if any(s != ins[0] for s in ins):
+                # a size-1 input is broadcast (ASPP's image-pooling branch is upsampled back)
+                merged = tuple(max(axis) for axis in zip(*ins))
+                if any(v not in (1, m) for s in ins for v, m in zip(s, merged)):
                     raise AtrousError(
                         f"{node.layer.mode} merge {node.name!r} gets different sizes {ins}"
                     )
-                out[node.name] = ins[0]
+                out[node.name] = merged
             else:
                 try:
                     out[node.name] = node.layer.output_size(ins[0])

@@ -1,0 +1,125 @@
+"""atrous.analyze: rows against torch shapes and brute-force gridding, JSON, status, outputs."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import atrous
+from atrous.graph import Graph
+from atrous.layers import Conv
+from atrous.report import SCHEMA_VERSION, Report, analyze, hdc_rates
+
+
+def brute_holes_1d(rates: list[int], kernel: int) -> int:
+    """Holes of a 1-D stack: offsets in the RF box that no sum of tap offsets reaches."""
+    reach = {sum(c) for c in itertools.product(*[[t * r for t in range(kernel)] for r in rates])}
+    return (max(reach) + 1) - len(reach)
+
+
+@pytest.mark.parametrize("rates", [[2, 2, 2], [1, 2, 3], [1, 2, 5], [1, 2, 9], [2, 4, 8]])
+def test_rows_follow_the_stack(rates: list[int]) -> None:
+    n = 40
+    spec = ", ".join(f"3 d{r}" for r in rates)
+    rep = analyze(spec, input_size=(n,))
+    assert [r.name for r in rep.rows] == [f"conv{i}" for i in range(len(rates))]
+    x = torch.zeros(1, 1, n)
+    for i, row in enumerate(rep.rows):
+        r = rates[i]
+        x = F.conv1d(F.pad(x, (r, r)), torch.ones(1, 1, 3), dilation=r)
+        assert row.output_size == (x.shape[-1],)
+        assert row.rf.size == (1 + 2 * sum(rates[: i + 1]),)
+        assert row.geometry == f"3 d{r}" if r != 1 else row.geometry == "3"
+        assert row.gridding is not None
+        assert row.gridding.holes == brute_holes_1d(rates[: i + 1], 3)
+    assert rep.hdc is not None and list(rep.hdc.rates) == rates
+    assert rep.coverage.gridded == (brute_holes_1d(rates, 3) > 0)
+    assert rep.hdc.gridding_free == (not rep.coverage.gridded)
+    assert rep.status == "complete" and not rep.diagnostics
+
+
+def test_json_round_trip_and_schema() -> None:
+    rep = analyze("3x3 d2, 3x3 d2, 3x3 d2", input_size=(32, 32))
+    data = json.loads(rep.to_json())
+    assert data == json.loads(json.dumps(rep.to_dict()))
+    assert data["schema_version"] == SCHEMA_VERSION == Report.schema_version
+    for key in ("target", "spec", "ndim", "input_size", "status", "rf", "coverage", "outputs",
+                "rows", "layer_gridding", "hdc", "verdicts", "diagnostics"):
+        assert key in data
+    assert data["rf"]["size"] == [13, 13]
+    assert data["coverage"]["holes"] == 13 * 13 - 7 * 7
+    assert len(data["coverage"]["counts"]) == 13
+    assert "counts" not in json.loads(rep.to_json(counts=False))["coverage"]
+    row = data["rows"][0]
+    assert row["rf_size"] == [5, 5] and row["output_size"] == [32, 32] and row["gridded"]
+    assert any(v["label"] == "Gridding starts at" for v in data["verdicts"])
+
+
+def test_partial_status_names_the_node() -> None:
+    rep = analyze("3x3, opaque:roll, 3x3")
+    assert rep.status == "partial"
+    assert any("opaque0" in d and "roll" in d for d in rep.diagnostics)
+    assert rep.to_dict()["status"] == "partial"
+    assert rep.outputs[0].coverage_error is not None
+
+
+def test_global_without_size_is_partial_with_size_complete() -> None:
+    aspp = "par(1x1 | 3x3 d6 | 3x3 d12 | gpool)"
+    assert analyze(aspp).status == "partial"
+    rep = analyze(aspp, input_size=(33, 33))
+    assert rep.status == "complete" and rep.rf.is_global and not rep.coverage.gridded
+    assert rep.hdc is None
+
+
+def test_one_result_per_output() -> None:
+    g = Graph(1)
+    a = g.add(Conv(3, padding=2, dilation=2, ndim=1))
+    b = g.add(Conv(3, padding=1, ndim=1), a)
+    g.set_outputs(a, b)
+    rep = analyze(g)
+    assert [o.name for o in rep.outputs] == [a, b]
+    assert [o.rf.size for o in rep.outputs] == [(5,), (7,)]
+    assert [o.coverage.holes for o in rep.outputs] == [2, 0]
+    assert rep.spec is None  # several outputs: no spec text
+
+
+def test_hdc_only_for_stride_one_stacks() -> None:
+    assert hdc_rates(atrous.parse("3x3 d1, bn, relu, 3x3 d2")) == ([1, 2], 3)
+    assert hdc_rates(atrous.parse("3x3 d1, 5x5 d2")) is None
+    assert hdc_rates(atrous.parse("3x3 s2, 3x3")) is None
+    assert hdc_rates(atrous.parse("3x3 d1x2")) is None
+    assert hdc_rates(atrous.parse("res(3x3, 3x3)")) is None
+    assert analyze("3x3 d2, 3x3 d3").hdc is not None
+
+
+def test_rule_vs_exact_disagreement_in_words() -> None:
+    rep = analyze("3x3 d2, 3x3 d3")
+    words = {v.label: v for v in rep.verdicts()}
+    assert words["HDC rule as stated"].ok is True
+    assert words["Exact answer"].ok is False
+    assert words["Rule vs exact"].ok is False
+
+
+def test_module_rows_carry_meta() -> None:
+    pytest.importorskip("atrous.fx")
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=2, dilation=2), torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 8, 3, padding=4, dilation=4),
+    )
+    rep = analyze(model, input_size=(1, 3, 32, 32))
+    first = rep.rows[0].to_dict()
+    assert first["module"] == "0" and first["params"] == 3 * 8 * 9 + 8
+    assert first["shape"] == [1, 8, 32, 32]
+    assert rep.rf.size == (1 + 2 * 2 + 2 * 4,) * 2
+    assert rep.input_size == (32, 32)
+    assert [r.output_size for r in rep.rows] == [(32, 32)] * 3
+
+
+def test_repr_html_uses_the_html_renderer() -> None:
+    pytest.importorskip("atrous.render.html")
+    html = analyze("3x3 d2, 3x3 d2")._repr_html_()
+    assert "<" in html and "3x3 d2" in html

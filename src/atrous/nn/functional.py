@@ -1,0 +1,1031 @@
+"""Functional twins of the :mod:`atrous.nn` modules: dilated convolution, three ways.
+
+Every module's ``forward`` calls one of these functions, so a network built from modules and one
+written with functions compute the same thing. The core is :func:`dilated_conv2d` (and its 1-D
+and 3-D siblings), which adds to ``F.conv2d``:
+
+- ``padding="same"`` for any kernel (odd or even), dilation *and stride*, computed per call from
+  the input size by :func:`atrous.arith.same_padding` (TensorFlow's SAME: the extra pixel goes
+  right/bottom); also per-axis ``(left, right)`` pairs;
+- ``impl=`` one of the two classic implementations the seeds name besides the native kernel:
+  ``"zero_kernel"`` (insert ``d - 1`` zeros between the taps, then a dense convolution) and
+  ``"space_to_batch"`` (split the input into ``d x d`` phases, dense convolution on each,
+  interleave back; TensorFlow's ``atrous_conv2d``), both exact for every stride, padding, groups
+  and input size.
+
+    >>> import torch
+    >>> x, w = torch.randn(1, 2, 9, 10), torch.randn(4, 2, 3, 3)
+    >>> dilated_conv2d(x, w, padding="same", dilation=2, stride=2).shape
+    torch.Size([1, 4, 5, 5])
+    >>> a = dilated_conv2d(x, w, dilation=3, impl="native")
+    >>> b = dilated_conv2d(x, w, dilation=3, impl="space_to_batch")
+    >>> torch.allclose(a, b, atol=1e-5)
+    True
+
+The tensor functions are registered with :func:`torch.fx.wrap`, so a symbolic trace records each
+as one ``call_function`` node (their padding may depend on the input size).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, get_args
+
+import torch
+import torch.fx
+import torch.nn.functional as F
+from torch import Tensor
+
+from .._types import IntOrTuple, Ints, Pairs, as_int, as_ints
+from ..arith import PaddingArg, normalize_padding
+from ..errors import AtrousError
+
+__all__ = [
+    "Impl",
+    "PaddingMode",
+    "batch_to_space",
+    "causal_dilated_conv1d",
+    "causal_dilated_stack",
+    "channel_shuffle",
+    "depthwise_conv2d",
+    "dilate_kernel",
+    "dilated_conv1d",
+    "dilated_conv2d",
+    "dilated_conv3d",
+    "dilated_stack",
+    "flattened_conv",
+    "gated_activation",
+    "grouped_conv2d",
+    "separable_conv2d",
+    "space_to_batch",
+    "space_to_batch_stage",
+    "spatial_separable_conv2d",
+]
+
+Impl = Literal["native", "zero_kernel", "space_to_batch"]
+"""How :func:`dilated_conv2d` computes: ``F.conv2d``, zero-inserted kernel, or space-to-batch."""
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
+"""What fills the padding (PyTorch's ``padding_mode``)."""
+
+Activation = Callable[[Tensor], Tensor]
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_AXES = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+
+def _choice(value: Any, allowed: Any, name: str) -> None:
+    choices = get_args(allowed)
+    if value not in choices:
+        raise AtrousError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+def _check_input(x: Tensor, ndim: int, name: str) -> bool:
+    """Check ``x`` is ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``; True if unbatched."""
+    if not isinstance(x, Tensor):
+        raise AtrousError(f"{name}: input must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() == ndim + 2:
+        return False
+    if x.dim() == ndim + 1:
+        return True
+    raise AtrousError(
+        f"{name}: input must have shape (N, C, {_AXES[ndim]}) or (C, {_AXES[ndim]}), "
+        f"got {tuple(x.shape)}"
+    )
+
+
+def _check_weight(
+    x: Tensor, weight: Tensor, bias: Tensor | None, groups: int, ndim: int, name: str
+) -> None:
+    if not isinstance(weight, Tensor) or weight.dim() != ndim + 2:
+        shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+        raise AtrousError(
+            f"{name}: weight must have shape (C_out, C_in/groups, {_AXES[ndim]}), got {shape}"
+        )
+    c_in, c_out = x.shape[1], weight.shape[0]
+    if c_in % groups or c_out % groups:
+        raise AtrousError(
+            f"{name}: groups must divide the input and output channels, got groups={groups} "
+            f"with {c_in} input and {c_out} output channels"
+        )
+    if weight.shape[1] * groups != c_in:
+        raise AtrousError(
+            f"{name}: weight expects {weight.shape[1]}*{groups} = {weight.shape[1] * groups} "
+            f"input channels (weight.shape[1]*groups), got input with {c_in}"
+        )
+    if bias is not None and (not isinstance(bias, Tensor) or tuple(bias.shape) != (c_out,)):
+        shape = tuple(bias.shape) if isinstance(bias, Tensor) else type(bias).__name__
+        raise AtrousError(f"{name}: bias must have shape ({c_out},), got {shape}")
+
+
+def _pad(x: Tensor, pads: Pairs, mode: str = "zeros") -> Tensor:
+    """``F.pad`` with per-axis ``(left, right)`` pairs in natural axis order."""
+    if all(lo == 0 and hi == 0 for lo, hi in pads):
+        return x
+    flat: list[int] = []
+    for lo, hi in reversed(pads):
+        flat += [lo, hi]
+    if mode == "zeros":
+        return F.pad(x, flat)
+    return F.pad(x, flat, mode=mode)
+
+
+def _check_pads(pads: Pairs, size: Sequence[int], mode: str, name: str) -> None:
+    if mode == "zeros" or mode == "replicate":
+        return
+    for axis, ((lo, hi), n) in enumerate(zip(pads, size)):
+        limit = n - 1 if mode == "reflect" else n
+        if max(lo, hi) > limit:
+            rule = "smaller than" if mode == "reflect" else "at most"
+            raise AtrousError(
+                f"{name}: padding_mode={mode!r} needs padding {rule} the input size, got "
+                f"padding {(lo, hi)} for size {n} (axis {axis})"
+            )
+
+
+def dilate_kernel(weight: Tensor, dilation: IntOrTuple) -> Tensor:
+    """Insert ``d - 1`` zeros between the taps of a kernel along every spatial axis.
+
+    A dense convolution with the result equals the dilated convolution with ``weight``: the
+    seeds' first implementation ("卷积核填充 0"). Differentiable (built by padding and reshaping).
+
+    Args:
+        weight: ``(C_out, C_in/groups, *kernel)``.
+        dilation: an int or one per spatial axis.
+
+    Shape:
+        - weight: ``(C_out, C_in/groups, k_1, ..., k_n)``
+        - output: ``(C_out, C_in/groups, d_1(k_1-1)+1, ..., d_n(k_n-1)+1)``
+
+    >>> dilate_kernel(torch.ones(1, 1, 3), 2)
+    tensor([[[1., 0., 1., 0., 1.]]])
+    """
+    ndim = weight.dim() - 2
+    if ndim < 1:
+        raise AtrousError(f"weight must have at least 3 dimensions, got {tuple(weight.shape)}")
+    d = as_ints(dilation, ndim, "dilation", 1)
+    for axis, rate in enumerate(d):
+        if rate == 1:
+            continue
+        dim = 2 + axis
+        k = weight.shape[dim]
+        w = weight.movedim(dim, -1).unsqueeze(-1)
+        w = F.pad(w, [0, rate - 1]).flatten(-2)[..., : rate * (k - 1) + 1]
+        weight = w.movedim(-1, dim)
+    return weight
+
+
+def _space_to_batch_conv(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: Ints,
+    pads: Pairs,
+    dilation: Ints,
+    groups: int,
+    mode: str,
+) -> Tensor:
+    """Exact dilated convolution via phases (see :func:`dilated_conv2d`, ``impl="space_to_batch"``).
+
+    Per axis with ``g = gcd(s, d)``, ``s' = s/g``, ``d' = d/g``: output ``o = a + t*d'``
+    (``a < d'``) reads ``X[a*s + (t*s' + j)*d]``, so phase ``a`` is the strided view
+    ``Q_a[m] = X[a*s + m*d]`` and a dense convolution with stride ``s'`` on it gives outputs
+    ``t``. With stride 1 this is TensorFlow's space_to_batch with block ``d``.
+    """
+    ndim = len(stride)
+    n, c = x.shape[0], x.shape[1]
+    kernel = weight.shape[2:]
+    channels_last = ndim > 1 and c > 1 and x.stride(1) == 1
+    x = _pad(x, pads, mode)
+    padded = x.shape[2:]
+    phases, steps, outs, counts, lengths, extra = [], [], [], [], [], []
+    for axis in range(ndim):
+        k, s, d, size = kernel[axis], stride[axis], dilation[axis], padded[axis]
+        g = math.gcd(s, d)
+        dp, sp = d // g, s // g
+        out = (size - d * (k - 1) - 1) // s + 1
+        t = -(-out // dp)
+        m = (t - 1) * sp + k
+        need = (dp - 1) * s + (m - 1) * d + 1
+        phases.append(dp)
+        steps.append(sp)
+        outs.append(out)
+        counts.append(t)
+        lengths.append(m)
+        extra.append((0, max(0, need - size)))
+    x = _pad(x, tuple(extra))
+    # Q[..., a, m] = X[a*s + m*d] per axis: unfold windows starting at a*s, take every d-th.
+    for axis in range(ndim):
+        dim = 2 + axis  # the axis becomes its phases; the window goes to the end
+        span = (lengths[axis] - 1) * dilation[axis] + 1
+        x = x.unfold(dim, span, stride[axis]).narrow(dim, 0, phases[axis])
+        x = x[..., :: dilation[axis]]
+    sizes = tuple(t * p for t, p in zip(counts, phases))
+    if channels_last:
+        # the same steps with the channels last in memory, so the dense convolution and the
+        # result keep the caller's layout
+        perm = [*range(2, 2 + ndim), 0, *range(2 + ndim, 2 + 2 * ndim), 1]
+        batch = x.permute(perm).reshape(-1, *lengths, c).movedim(-1, 1)
+        y = _CONV[ndim](batch, weight, bias, tuple(steps), 0, 1, groups)
+        c_out = y.shape[1]
+        yl = y.movedim(1, -1).reshape(*phases, n, *counts, c_out)
+        perm = [ndim]
+        for axis in range(ndim):
+            perm += [ndim + 1 + axis, axis]
+        y = yl.permute([*perm, 2 * ndim + 1]).reshape(n, *sizes, c_out).movedim(-1, 1)
+    else:
+        # x: (N, C, a_1, ..., a_n, m_1, ..., m_n) -> (a_1, ..., a_n, N, C, m_1, ..., m_n)
+        perm = [*range(2, 2 + ndim), 0, 1, *range(2 + ndim, 2 + 2 * ndim)]
+        batch = x.permute(perm).reshape(-1, c, *lengths)
+        y = _CONV[ndim](batch, weight, bias, tuple(steps), 0, 1, groups)
+        c_out = y.shape[1]
+        y = y.reshape(*phases, n, c_out, *counts)
+        # -> (N, C_out, t_1, a_1, ..., t_n, a_n): output index t*d' + a
+        perm = [ndim, ndim + 1]
+        for axis in range(ndim):
+            perm += [ndim + 2 + axis, axis]
+        y = y.permute(perm).reshape(n, c_out, *sizes)
+    for axis in range(ndim):
+        y = y.narrow(2 + axis, 0, outs[axis])
+    return y
+
+
+def _dilated_conv(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: IntOrTuple,
+    padding: PaddingArg,
+    dilation: IntOrTuple,
+    groups: int,
+    impl: str,
+    padding_mode: str,
+    ndim: int,
+) -> Tensor:
+    name = f"dilated_conv{ndim}d"
+    _choice(impl, Impl, "impl")
+    _choice(padding_mode, PaddingMode, "padding_mode")
+    unbatched = _check_input(x, ndim, name)
+    if unbatched:
+        x = x.unsqueeze(0)
+    groups = as_int(groups, "groups", 1)
+    _check_weight(x, weight, bias, groups, ndim, name)
+    kernel = tuple(int(k) for k in weight.shape[2:])
+    s = as_ints(stride, ndim, "stride", 1)
+    d = as_ints(dilation, ndim, "dilation", 1)
+    size = tuple(int(v) for v in x.shape[2:])
+    pads = normalize_padding(padding, ndim, kernel, s, d, size)
+    for axis in range(ndim):
+        keff = d[axis] * (kernel[axis] - 1) + 1
+        padded = size[axis] + pads[axis][0] + pads[axis][1]
+        if padded < keff:
+            raise AtrousError(
+                f"{name}: output size would be < 1: input {size[axis]} + padding "
+                f"{pads[axis][0] + pads[axis][1]} is smaller than the effective kernel {keff} = "
+                f"{d[axis]}*({kernel[axis]}-1)+1 (axis {axis})"
+            )
+    _check_pads(pads, size, padding_mode, name)
+    conv = _CONV[ndim]
+    symmetric = padding_mode == "zeros" and all(lo == hi for lo, hi in pads)
+    if impl == "space_to_batch":
+        y = _space_to_batch_conv(x, weight, bias, s, pads, d, groups, padding_mode)
+    else:
+        if impl == "zero_kernel":
+            weight, d = dilate_kernel(weight, d), (1,) * ndim
+        if symmetric:
+            y = conv(x, weight, bias, s, tuple(lo for lo, _ in pads), d, groups)
+        else:
+            y = conv(_pad(x, pads, padding_mode), weight, bias, s, 0, d, groups)
+    return y.squeeze(0) if unbatched else y
+
+
+_CONV_DOC = """Dilated {n}-D convolution, TensorFlow-style ``"same"``, a choice of implementation.
+
+    Args:
+        x: input ``(N, C_in, {axes})`` (or unbatched ``(C_in, {axes})``).
+        weight: ``(C_out, C_in/groups, {kaxes})``.
+        bias: ``(C_out,)`` or None.
+        stride: an int or one per axis, >= 1.
+        padding: an int, one per axis, per-axis ``(left, right)`` pairs, ``"valid"`` or
+            ``"same"`` (output ``ceil(size/stride)`` for any kernel, dilation and stride; the
+            extra pixel of an odd total goes right, as TensorFlow's SAME).
+        dilation: an int or one per axis, >= 1.
+        groups: the number of channel groups; divides ``C_in`` and ``C_out``.
+        impl: ``"native"`` (``F.conv{n}d``), ``"zero_kernel"`` (dense convolution with
+            :func:`dilate_kernel`) or ``"space_to_batch"`` (dense convolution on the
+            ``d``-phases of the input); all three give the same result.
+        padding_mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
+
+    Returns:
+        The convolution, as ``F.conv{n}d`` with the padding applied first.
+
+    Raises:
+        AtrousError: bad shapes, groups, stride, dilation, padding or option strings, or an
+            output size below 1.
+
+    Shape:
+        - x: ``(N, C_in, {axes})``
+        - output: ``(N, C_out, {oaxes})`` with
+          ``out = floor((size + left + right - d*(k-1) - 1) / stride) + 1``.
+"""
+
+
+@torch.fx.wrap
+def dilated_conv1d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrTuple = 1,
+    padding: PaddingArg = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    impl: Impl = "native",
+    padding_mode: PaddingMode = "zeros",
+) -> Tensor:
+    return _dilated_conv(x, weight, bias, stride, padding, dilation, groups, impl, padding_mode, 1)
+
+
+@torch.fx.wrap
+def dilated_conv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrTuple = 1,
+    padding: PaddingArg = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    impl: Impl = "native",
+    padding_mode: PaddingMode = "zeros",
+) -> Tensor:
+    return _dilated_conv(x, weight, bias, stride, padding, dilation, groups, impl, padding_mode, 2)
+
+
+@torch.fx.wrap
+def dilated_conv3d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrTuple = 1,
+    padding: PaddingArg = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    impl: Impl = "native",
+    padding_mode: PaddingMode = "zeros",
+) -> Tensor:
+    return _dilated_conv(x, weight, bias, stride, padding, dilation, groups, impl, padding_mode, 3)
+
+
+dilated_conv1d.__doc__ = (
+    _CONV_DOC.format(n=1, axes="L", kaxes="k", oaxes="L_out")
+    + """
+    >>> dilated_conv1d(torch.ones(1, 1, 7), torch.ones(1, 1, 2), padding="same", stride=3)
+    tensor([[[2., 2., 1.]]])
+"""
+)
+dilated_conv2d.__doc__ = (
+    _CONV_DOC.format(n=2, axes="H, W", kaxes="k_h, k_w", oaxes="H_out, W_out")
+    + """
+    >>> x, w = torch.randn(1, 3, 7, 8), torch.randn(5, 3, 4, 4)   # even kernel
+    >>> dilated_conv2d(x, w, padding="same", dilation=2).shape
+    torch.Size([1, 5, 7, 8])
+    >>> dilated_conv2d(x, w, padding=((0, 1), (2, 0)), impl="zero_kernel").shape
+    torch.Size([1, 5, 5, 7])
+"""
+)
+dilated_conv3d.__doc__ = (
+    _CONV_DOC.format(n=3, axes="D, H, W", kaxes="k_d, k_h, k_w", oaxes="D_out, H_out, W_out")
+    + """
+    >>> dilated_conv3d(torch.randn(1, 2, 5, 6, 7), torch.randn(3, 2, 3, 3, 3),
+    ...                padding="same", dilation=(1, 2, 3)).shape
+    torch.Size([1, 3, 5, 6, 7])
+"""
+)
+
+
+@torch.fx.wrap
+def causal_dilated_conv1d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    dilation: int = 1,
+    groups: int = 1,
+) -> Tensor:
+    """Causal dilated 1-D convolution: left padding ``d*(k-1)``, no look-ahead.
+
+    Output ``t`` depends on inputs ``t - d*(k-1), ..., t`` only, and the length is kept.
+
+    Args:
+        x: ``(N, C_in, L)``.
+        weight: ``(C_out, C_in/groups, k)``.
+        bias: ``(C_out,)`` or None.
+        dilation: >= 1.
+        groups: channel groups.
+
+    Shape:
+        - x: ``(N, C_in, L)``
+        - output: ``(N, C_out, L)``
+
+    >>> causal_dilated_conv1d(torch.arange(5.).view(1, 1, 5), torch.ones(1, 1, 2), dilation=2)
+    tensor([[[0., 1., 2., 4., 6.]]])
+    """
+    d = as_int(dilation, "dilation", 1)
+    if not isinstance(weight, Tensor) or weight.dim() != 3:
+        raise AtrousError(
+            f"causal_dilated_conv1d: weight must be (C_out, C_in/groups, k), got "
+            f"{tuple(weight.shape) if isinstance(weight, Tensor) else weight!r}"
+        )
+    k = int(weight.shape[-1])
+    return dilated_conv1d(x, weight, bias, 1, ((d * (k - 1), 0),), d, groups)
+
+
+@torch.fx.wrap
+def channel_shuffle(x: Tensor, groups: int) -> Tensor:
+    """ShuffleNet's channel shuffle: ``(g, C/g)`` channel order becomes ``(C/g, g)``.
+
+    Output channel ``i*g + j`` is input channel ``j*(C/g) + i``, so a following grouped
+    convolution sees channels from every group.
+
+    Args:
+        x: ``(N, C, *spatial)`` with ``C`` divisible by ``groups``.
+        groups: >= 1.
+
+    Shape:
+        - x: ``(N, C, *)``
+        - output: ``(N, C, *)``
+
+    >>> channel_shuffle(torch.arange(6.).view(1, 6, 1), 2).flatten().tolist()
+    [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
+    """
+    g = as_int(groups, "groups", 1)
+    if not isinstance(x, Tensor) or x.dim() < 2:
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise AtrousError(f"channel_shuffle: input must be (N, C, *), got {got}")
+    c = int(x.shape[1])
+    if c % g:
+        raise AtrousError(
+            f"channel_shuffle: groups must divide the channels, got groups={g} with {c} channels"
+        )
+    n, rest = x.shape[0], x.shape[2:]
+    return x.reshape(n, g, c // g, *rest).transpose(1, 2).reshape(n, c, *rest)
+
+
+@torch.fx.wrap
+def depthwise_conv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrTuple = 1,
+    padding: PaddingArg = "same",
+    dilation: IntOrTuple = 1,
+) -> Tensor:
+    """Depthwise (dilated) 2-D convolution: ``groups`` = the input channels.
+
+    Each input channel gets its own ``m = C_out/C_in`` filters (the depth multiplier).
+
+    Shape:
+        - x: ``(N, C_in, H, W)``, weight: ``(C_in*m, 1, k_h, k_w)``
+        - output: ``(N, C_in*m, H_out, W_out)``
+
+    >>> depthwise_conv2d(torch.randn(1, 3, 8, 8), torch.randn(6, 1, 3, 3), dilation=2).shape
+    torch.Size([1, 6, 8, 8])
+    """
+    unbatched = _check_input(x, 2, "depthwise_conv2d")
+    return dilated_conv2d(
+        x, weight, bias, stride, padding, dilation, int(x.shape[0 if unbatched else 1])
+    )
+
+
+@torch.fx.wrap
+def gated_activation(z: Tensor) -> Tensor:
+    """WaveNet's gate: split the channels in half, ``tanh(first) * sigmoid(second)``.
+
+    Shape:
+        - z: ``(N, 2C, *)``
+        - output: ``(N, C, *)``
+
+    >>> gated_activation(torch.zeros(1, 4, 3)).shape
+    torch.Size([1, 2, 3])
+    """
+    if not isinstance(z, Tensor) or z.dim() < 2 or z.shape[1] % 2:
+        got = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
+        raise AtrousError(
+            f"gated_activation: input must be (N, 2C, *) with an even channel count, got {got}"
+        )
+    a, b = z.chunk(2, dim=1)
+    return torch.tanh(a) * torch.sigmoid(b)
+
+
+def grouped_conv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    groups: int = 2,
+    stride: IntOrTuple = 1,
+    padding: PaddingArg = "same",
+    dilation: IntOrTuple = 1,
+    shuffle: bool = False,
+) -> Tensor:
+    """Grouped (dilated) 2-D convolution, optionally followed by :func:`channel_shuffle`.
+
+    Each of the ``groups`` groups of ``C_in/groups`` input channels has its own
+    ``C_out/groups`` filters (AlexNet's split); ``shuffle=True`` interleaves the groups' outputs
+    (ShuffleNet).
+
+    Shape:
+        - x: ``(N, C_in, H, W)``, weight: ``(C_out, C_in/groups, k_h, k_w)``
+        - output: ``(N, C_out, H_out, W_out)``
+
+    >>> grouped_conv2d(torch.randn(1, 4, 6, 6), torch.randn(6, 2, 3, 3), groups=2).shape
+    torch.Size([1, 6, 6, 6])
+    """
+    y = dilated_conv2d(x, weight, bias, stride, padding, dilation, groups)
+    return channel_shuffle(y, groups) if shuffle else y
+
+
+def _axis_padding(padding: PaddingArg, axis: int) -> PaddingArg:
+    """The 2-D padding restricted to one axis (the other gets none); "same"/"valid" pass through."""
+    if isinstance(padding, str):
+        return padding
+    pads = normalize_padding(padding, 2)
+    return tuple(pads[a] if a == axis else (0, 0) for a in range(2))
+
+
+def separable_conv2d(
+    x: Tensor,
+    depthwise_weight: Tensor,
+    pointwise_weight: Tensor,
+    depthwise_bias: Tensor | None = None,
+    pointwise_bias: Tensor | None = None,
+    stride: IntOrTuple = 1,
+    padding: PaddingArg = "same",
+    dilation: IntOrTuple = 1,
+    norm: Activation | None = None,
+    activation: Activation | None = None,
+) -> Tensor:
+    """Depthwise separable convolution: a dilated depthwise conv, then a 1x1 pointwise conv.
+
+    DeepLabv3+'s atrous separable convolution: the dilation and stride act on the depthwise
+    convolution; ``norm`` and ``activation`` (callables, e.g. a BatchNorm module and ``F.relu``)
+    are applied between the two when given.
+
+    Args:
+        x: ``(N, C_in, H, W)``.
+        depthwise_weight: ``(C_in*m, 1, k_h, k_w)`` (``m`` = depth multiplier).
+        pointwise_weight: ``(C_out, C_in*m, 1, 1)``.
+        depthwise_bias, pointwise_bias: ``(C_in*m,)`` / ``(C_out,)`` or None.
+        stride, padding, dilation: of the depthwise convolution (see :func:`dilated_conv2d`).
+        norm, activation: optional callables applied (in that order) between the two convs.
+
+    Shape:
+        - x: ``(N, C_in, H, W)``
+        - output: ``(N, C_out, H_out, W_out)``
+
+    >>> x = torch.randn(1, 8, 9, 9)
+    >>> separable_conv2d(x, torch.randn(8, 1, 3, 3), torch.randn(16, 8, 1, 1), dilation=2).shape
+    torch.Size([1, 16, 9, 9])
+    """
+    y = depthwise_conv2d(x, depthwise_weight, depthwise_bias, stride, padding, dilation)
+    if norm is not None:
+        y = norm(y)
+    if activation is not None:
+        y = activation(y)
+    return dilated_conv2d(y, pointwise_weight, pointwise_bias)
+
+
+def spatial_separable_conv2d(
+    x: Tensor,
+    vertical_weight: Tensor,
+    horizontal_weight: Tensor,
+    vertical_bias: Tensor | None = None,
+    horizontal_bias: Tensor | None = None,
+    stride: IntOrTuple = 1,
+    padding: PaddingArg = "same",
+    dilation: IntOrTuple = 1,
+) -> Tensor:
+    """Spatially separable convolution: a ``k x 1`` convolution, then a ``1 x k`` one.
+
+    Without biases it equals one ``k x k`` convolution whose kernel is the outer product of the
+    two (the seed's example), at ``2k`` instead of ``k*k`` weights per channel pair. The height
+    part of ``stride``, ``padding`` and ``dilation`` goes to the first convolution, the width part
+    to the second.
+
+    Args:
+        x: ``(N, C_in, H, W)``.
+        vertical_weight: ``(C_mid, C_in, k_h, 1)``.
+        horizontal_weight: ``(C_out, C_mid, 1, k_w)``.
+        vertical_bias, horizontal_bias: ``(C_mid,)`` / ``(C_out,)`` or None.
+
+    Shape:
+        - x: ``(N, C_in, H, W)``
+        - output: ``(N, C_out, H_out, W_out)``
+
+    >>> v = torch.tensor([0.3, 0.4, 0.5]).view(1, 1, 3, 1)
+    >>> h = torch.tensor([0.5, 0.7, 0.8]).view(1, 1, 1, 3)
+    >>> x = torch.randn(1, 1, 8, 8)
+    >>> full = dilated_conv2d(x, v * h)          # the 3x3 kernel v h^T
+    >>> torch.allclose(spatial_separable_conv2d(x, v, h, padding=0), full, atol=1e-6)
+    True
+    """
+    s = as_ints(stride, 2, "stride", 1)
+    d = as_ints(dilation, 2, "dilation", 1)
+    y = dilated_conv2d(
+        x, vertical_weight, vertical_bias, (s[0], 1), _axis_padding(padding, 0), (d[0], 1)
+    )
+    return dilated_conv2d(
+        y, horizontal_weight, horizontal_bias, (1, s[1]), _axis_padding(padding, 1), (1, d[1])
+    )
+
+
+def flattened_conv(
+    x: Tensor,
+    channel_weight: Tensor,
+    vertical_weight: Tensor,
+    horizontal_weight: Tensor,
+    channel_bias: Tensor | None = None,
+    vertical_bias: Tensor | None = None,
+    horizontal_bias: Tensor | None = None,
+    stride: IntOrTuple = 1,
+    padding: PaddingArg = "same",
+    dilation: IntOrTuple = 1,
+) -> Tensor:
+    """Flattened convolution: three 1-D convolutions, across channels, vertical, horizontal.
+
+    The seed's decomposition of a ``C x X x Y`` filter into ``C x 1 x 1``, ``1 x X x 1`` and
+    ``1 x 1 x Y``: ``C + X + Y`` weights per output channel instead of ``C*X*Y``. Without biases
+    each output channel equals a full convolution with the rank-1 filter
+    ``channel[o, c] * vertical[o, i] * horizontal[o, j]``.
+
+    Args:
+        x: ``(N, C_in, H, W)``.
+        channel_weight: ``(C_out, C_in, 1, 1)``.
+        vertical_weight: ``(C_out, 1, k_h, 1)`` (depthwise).
+        horizontal_weight: ``(C_out, 1, 1, k_w)`` (depthwise).
+        channel_bias, vertical_bias, horizontal_bias: ``(C_out,)`` or None.
+        stride, padding, dilation: of the spatial part (height to the vertical convolution,
+            width to the horizontal one).
+
+    Shape:
+        - x: ``(N, C_in, H, W)``
+        - output: ``(N, C_out, H_out, W_out)``
+
+    >>> y = flattened_conv(torch.randn(1, 3, 8, 8), torch.randn(4, 3, 1, 1),
+    ...                    torch.randn(4, 1, 3, 1), torch.randn(4, 1, 1, 3), dilation=2)
+    >>> y.shape
+    torch.Size([1, 4, 8, 8])
+    """
+    s = as_ints(stride, 2, "stride", 1)
+    d = as_ints(dilation, 2, "dilation", 1)
+    y = dilated_conv2d(x, channel_weight, channel_bias)
+    y = depthwise_conv2d(
+        y, vertical_weight, vertical_bias, (s[0], 1), _axis_padding(padding, 0), (d[0], 1)
+    )
+    return depthwise_conv2d(
+        y, horizontal_weight, horizontal_bias, (1, s[1]), _axis_padding(padding, 1), (1, d[1])
+    )
+
+
+def dilated_stack(
+    x: Tensor,
+    weights: Sequence[Tensor],
+    rates: Sequence[int],
+    biases: Sequence[Tensor | None] | None = None,
+    norms: Sequence[Activation] | None = None,
+    activation: Activation | None = F.relu,
+    residual: bool = True,
+) -> Tensor:
+    """A stride-1 ``"same"`` stack of dilated convolutions, optionally residual (HDC block).
+
+    Layer ``i`` is ``conv(rates[i])``, then ``norms[i]``, then ``activation`` except after the
+    last layer; with ``residual`` the input is added before the final ``activation``:
+    ``activation(x + stack(x))``. The functional twin of :class:`atrous.nn.HDCBlock`.
+
+    Args:
+        x: ``(N, C, H, W)``.
+        weights: one ``(C_i+1, C_i, k_h, k_w)`` kernel per layer.
+        rates: one dilation per layer.
+        biases: one bias (or None) per layer.
+        norms: one callable per layer, or None.
+        activation: a callable, or None for none.
+        residual: add the input before the last activation (needs ``C_out == C_in``).
+
+    Shape:
+        - x: ``(N, C, H, W)``
+        - output: ``(N, C_out, H, W)``
+
+    >>> w = [torch.randn(4, 4, 3, 3) for _ in range(3)]
+    >>> dilated_stack(torch.randn(1, 4, 10, 10), w, [1, 2, 3]).shape
+    torch.Size([1, 4, 10, 10])
+    """
+    n = len(weights)
+    if len(rates) != n:
+        raise AtrousError(
+            f"dilated_stack: one rate per weight needed, got {len(rates)} rates for {n} weights"
+        )
+    if biases is not None and len(biases) != n:
+        raise AtrousError(f"dilated_stack: one bias per weight needed, got {len(biases)}")
+    if norms is not None and len(norms) != n:
+        raise AtrousError(f"dilated_stack: one norm per weight needed, got {len(norms)}")
+    h = x
+    for i in range(n):
+        h = dilated_conv2d(
+            h, weights[i], None if biases is None else biases[i], 1, "same", rates[i]
+        )
+        if norms is not None:
+            h = norms[i](h)
+        if activation is not None and i < n - 1:
+            h = activation(h)
+    if residual:
+        h = h + x
+    if activation is not None:
+        h = activation(h)
+    return h
+
+
+def causal_dilated_stack(
+    x: Tensor,
+    weights: Sequence[Tensor],
+    dilations: Sequence[int],
+    biases: Sequence[Tensor | None] | None = None,
+    gated: bool = False,
+    residual: bool = True,
+    proj_weights: Sequence[Tensor] | None = None,
+    proj_biases: Sequence[Tensor | None] | None = None,
+    activation: Activation | None = F.relu,
+) -> Tensor:
+    """A WaveNet/TCN stack of causal dilated convolutions (functional twin of
+    :class:`atrous.nn.CausalDilatedStack`).
+
+    Layer ``i``: ``z = causal_conv(x, weights[i], dilations[i])``; gated: ``h = tanh(z_a) *
+    sigmoid(z_b)`` (``z`` split in two along channels) then a 1x1 projection ``proj_weights[i]``;
+    otherwise ``h = activation(z)`` (or 1x1-projected when ``proj_weights`` are given). Then
+    ``x = x + h`` (residual) or ``x = h``. Causal: output ``t`` sees inputs ``<= t`` only; the
+    receptive field is ``1 + (k-1)*sum(dilations)``.
+
+    Shape:
+        - x: ``(N, C, L)``
+        - output: ``(N, C, L)``
+
+    >>> w = [torch.randn(3, 3, 2) for _ in range(3)]
+    >>> causal_dilated_stack(torch.randn(1, 3, 16), w, [1, 2, 4]).shape
+    torch.Size([1, 3, 16])
+    """
+    n = len(weights)
+    for label, seq in (
+        ("dilation", dilations),
+        ("bias", biases),
+        ("projection", proj_weights),
+        ("projection bias", proj_biases),
+    ):
+        if seq is not None and len(seq) != n:
+            raise AtrousError(
+                f"causal_dilated_stack: one {label} per layer needed, got {len(seq)} for {n} layers"
+            )
+    if gated and proj_weights is None:
+        raise AtrousError(
+            "causal_dilated_stack: gated=True needs proj_weights (the 1x1 "
+            "projection after the gate)"
+        )
+    for i in range(n):
+        z = causal_dilated_conv1d(
+            x, weights[i], None if biases is None else biases[i], dilations[i]
+        )
+        h = gated_activation(z) if gated else activation(z) if activation is not None else z
+        if proj_weights is not None:
+            h = dilated_conv1d(h, proj_weights[i], None if proj_biases is None else proj_biases[i])
+        x = x + h if residual else h
+    return x
+
+
+def _phase_sizes(size: Sequence[int], rate: Ints) -> Ints:
+    return tuple(-(-n // r) for n, r in zip(size, rate))
+
+
+@torch.fx.wrap
+def space_to_batch(x: Tensor, rate: IntOrTuple) -> Tensor:
+    """Split every spatial axis into its ``rate`` phases and move them into the batch.
+
+    Zeros are appended so each axis is a multiple of its rate; phase ``(a_1, ..., a_n)`` holds
+    ``x[..., a_1::r_1, ..., a_n::r_n]`` and goes to batch rows ``p*N : (p+1)*N`` with ``p`` the
+    row-major index of the phase (TensorFlow's ``space_to_batch`` in NCHW). A dilated
+    convolution with rate ``r`` on ``x`` is a dense convolution on the result.
+
+    Shape:
+        - x: ``(N, C, *size)``
+        - output: ``(prod(rate)*N, C, *ceil(size/rate))``
+
+    >>> space_to_batch(torch.arange(5.).view(1, 1, 5), 2).tolist()
+    [[[0.0, 2.0, 4.0]], [[1.0, 3.0, 0.0]]]
+    """
+    if not isinstance(x, Tensor) or x.dim() < 3:
+        raise AtrousError(
+            "space_to_batch: input must be (N, C, *spatial) with 1 to 3 spatial "
+            f"axes, got {tuple(x.shape) if isinstance(x, Tensor) else x!r}"
+        )
+    ndim = x.dim() - 2
+    r = as_ints(rate, ndim, "rate", 1)
+    size = tuple(int(v) for v in x.shape[2:])
+    m = _phase_sizes(size, r)
+    x = _pad(x, tuple((0, mi * ri - n) for mi, ri, n in zip(m, r, size)))
+    n, c = x.shape[0], x.shape[1]
+    shape: list[int] = [n, c]
+    for mi, ri in zip(m, r):
+        shape += [mi, ri]
+    x = x.reshape(shape)
+    perm = [3 + 2 * a for a in range(ndim)] + [0, 1] + [2 + 2 * a for a in range(ndim)]
+    return x.permute(perm).reshape(-1, c, *m)
+
+
+@torch.fx.wrap
+def batch_to_space(x: Tensor, rate: IntOrTuple, size: IntOrTuple) -> Tensor:
+    """Inverse of :func:`space_to_batch`: interleave the phases and crop to ``size``.
+
+    Shape:
+        - x: ``(prod(rate)*N, C, *m)``
+        - output: ``(N, C, *size)`` with ``size <= m*rate``
+
+    >>> x = torch.randn(2, 3, 7, 9)
+    >>> torch.equal(batch_to_space(space_to_batch(x, 2), 2, (7, 9)), x)
+    True
+    """
+    if not isinstance(x, Tensor) or x.dim() < 3:
+        raise AtrousError(
+            "batch_to_space: input must be (B, C, *spatial), got "
+            f"{tuple(x.shape) if isinstance(x, Tensor) else x!r}"
+        )
+    ndim = x.dim() - 2
+    r = as_ints(rate, ndim, "rate", 1)
+    out = as_ints(size, ndim, "size", 1)
+    phases = math.prod(r)
+    if x.shape[0] % phases:
+        raise AtrousError(
+            f"batch_to_space: the batch {x.shape[0]} is not a multiple of the "
+            f"{phases} phases of rate {r}"
+        )
+    m = tuple(int(v) for v in x.shape[2:])
+    for axis in range(ndim):
+        if out[axis] > m[axis] * r[axis]:
+            raise AtrousError(
+                f"batch_to_space: size {out[axis]} exceeds {m[axis]}*{r[axis]} (axis {axis})"
+            )
+    c = x.shape[1]
+    x = x.reshape(*r, -1, c, *m)
+    perm = [ndim, ndim + 1]
+    for axis in range(ndim):
+        perm += [ndim + 2 + axis, axis]
+    x = x.permute(perm).reshape(-1, c, *(mi * ri for mi, ri in zip(m, r)))
+    for axis in range(ndim):
+        x = x.narrow(2 + axis, 0, out[axis])
+    return x
+
+
+@torch.fx.wrap
+def space_to_batch_stage(
+    x: Tensor,
+    weights: Sequence[Tensor],
+    rate: IntOrTuple,
+    biases: Sequence[Tensor | None] | None = None,
+    groups: int = 1,
+    activation: Activation | None = None,
+) -> Tensor:
+    """Run a stage of same-rate, stride-1 ``"same"`` dilated convolutions in one space-to-batch.
+
+    TensorFlow's documented trick: ``space_to_batch`` once, a dense ``"same"`` convolution per
+    layer on the phases, ``batch_to_space`` once. Equal to
+    ``x = activation(dilated_conv(x, w, b, padding="same", dilation=rate))`` per layer, for any
+    input size: positions that the phase grid adds beyond the input are zeroed after every layer,
+    so they act as the zero padding of the native convolution. Kernels must be odd (an even
+    kernel's SAME padding is not a whole number of phases).
+
+    Args:
+        x: ``(N, C, *spatial)`` with 1 to 3 spatial axes.
+        weights: the layers' kernels ``(C_out, C_in/groups, *k)``, every ``k`` odd.
+        rate: the common dilation (int or per axis).
+        biases: one bias (or None) per layer, or None.
+        groups: channel groups of every layer.
+        activation: callable applied after every layer, or None.
+
+    Shape:
+        - x: ``(N, C, *size)``
+        - output: ``(N, C_out, *size)``
+
+    >>> x, w = torch.randn(1, 2, 9, 11), [torch.randn(2, 2, 3, 3) for _ in range(3)]
+    >>> a = space_to_batch_stage(x, w, 4)
+    >>> b = x
+    >>> for wi in w:
+    ...     b = dilated_conv2d(b, wi, padding="same", dilation=4)
+    >>> torch.allclose(a, b, atol=1e-4)
+    True
+    """
+    if not isinstance(x, Tensor) or not 3 <= x.dim() <= 5:
+        raise AtrousError(
+            "space_to_batch_stage: input must be (N, C, *spatial) with 1 to 3 "
+            f"spatial axes, got {tuple(x.shape) if isinstance(x, Tensor) else x!r}"
+        )
+    ndim = x.dim() - 2
+    r = as_ints(rate, ndim, "rate", 1)
+    groups = as_int(groups, "groups", 1)
+    if biases is not None and len(biases) != len(weights):
+        raise AtrousError(
+            f"space_to_batch_stage: one bias per weight needed, got "
+            f"{len(biases)} for {len(weights)} weights"
+        )
+    size = tuple(int(v) for v in x.shape[2:])
+    n = x.shape[0]
+    y = space_to_batch(x, r)
+    mask: Tensor | None = None
+    if any(s % ri for s, ri in zip(size, r)):
+        ones = torch.ones((1, 1, *size), dtype=x.dtype, device=x.device)
+        mask = space_to_batch(ones, r).repeat_interleave(n, dim=0)
+    for i, w in enumerate(weights):
+        _check_weight(
+            y, w, None if biases is None else biases[i], groups, ndim, "space_to_batch_stage"
+        )
+        kernel = tuple(int(k) for k in w.shape[2:])
+        if any(k % 2 == 0 for k in kernel):
+            raise AtrousError(
+                f"space_to_batch_stage: kernels must be odd, got {kernel} (layer "
+                f"{i}); run even kernels with dilated_conv2d"
+            )
+        y = _CONV[ndim](
+            y,
+            w,
+            None if biases is None else biases[i],
+            1,
+            tuple((k - 1) // 2 for k in kernel),
+            1,
+            groups,
+        )
+        if activation is not None:
+            y = activation(y)
+        if mask is not None:
+            y = y * mask
+    return batch_to_space(y, r, size)
+
+
+# -- the analysis front end (atrous.fx) reads these ops as analytic layers ----------------------
+def _fx_conv(call: Any) -> Any:
+    """``dilated_conv{1,2,3}d`` / ``depthwise_conv2d`` / ``causal_dilated_conv1d`` -> Conv."""
+    from ..fx import Unsupported
+    from ..layers import Conv
+
+    weight = tuple(call.arg(1, "weight").shape)
+    kernel = weight[2:]
+    if len(kernel) != call.ndim:
+        raise Unsupported(f"a {len(kernel)}-D convolution in a {call.ndim}-D model")
+    bias = call.arg(2, "bias") is not None
+    if call.name == "causal_dilated_conv1d":
+        d = call.arg(3, "dilation", 1)
+        groups = call.arg(4, "groups", 1)
+        stride: Any = 1
+        padding: Any = ((d * (kernel[0] - 1), 0),)
+    else:
+        stride = call.arg(3, "stride", 1)
+        padding = call.arg(4, "padding", 0 if call.name.startswith("dilated") else "same")
+        d = call.arg(5, "dilation", 1)
+        if call.name == "depthwise_conv2d":
+            groups = call.inputs[0].shape[1] if call.inputs else weight[0]
+        else:
+            groups = call.arg(6, "groups", 1)
+        if call.arg(8, "padding_mode", "zeros") != "zeros":
+            raise Unsupported(
+                "padding_mode other than 'zeros' changes which pixels a border "
+                "unit reads; it is not modelled"
+            )
+    return Conv(
+        kernel,
+        stride,
+        padding,
+        d,
+        groups,
+        ndim=call.ndim,
+        in_channels=weight[1] * groups,
+        out_channels=weight[0],
+        bias=bias,
+        size=call.in_spatial,
+    )
+
+
+def _fx_pointwise(call: Any) -> Any:
+    from ..layers import Pointwise
+
+    return Pointwise(call.name)
+
+
+def _register_fx() -> None:
+    try:
+        from ..fx import register_function
+    except ImportError:  # pragma: no cover - the analysis front end is optional here
+        return
+    for fn in (
+        dilated_conv1d,
+        dilated_conv2d,
+        dilated_conv3d,
+        depthwise_conv2d,
+        causal_dilated_conv1d,
+    ):
+        register_function(fn, _fx_conv)
+    for op in (channel_shuffle, gated_activation):
+        register_function(op, _fx_pointwise)
+
+
+_register_fx()

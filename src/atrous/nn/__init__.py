@@ -21,13 +21,18 @@ _EXPORTS: dict[str, str] = {
     "ChannelShuffle": "conv",
     # HDC blocks (hdc.py)
     "HDCBlock": "hdc",
+    "GriddingWarning": "hdc",
+    "sawtooth": "hdc",
     # causal 1-D stacks (temporal.py)
     "CausalDilatedConv1d": "temporal",
     "CausalDilatedStack": "temporal",
     # ASPP (aspp.py)
     "ASPP": "aspp",
+    "PooledBatchNorm2d": "aspp",
     # dilated ResNets (resnet.py)
     "ResNet": "resnet",
+    "BasicBlock": "resnet",
+    "Bottleneck": "resnet",
     "resnet18": "resnet",
     "resnet34": "resnet",
     "resnet50": "resnet",
@@ -37,6 +42,11 @@ _EXPORTS: dict[str, str] = {
     "DeepLabV3Plus": "deeplab",
     "deeplabv3_resnet50": "deeplab",
     "deeplabv3_resnet101": "deeplab",
+    "deeplabv3plus_resnet50": "deeplab",
+    "deeplabv3plus_resnet101": "deeplab",
+    "DeepLabHead": "deeplab",
+    "FCNHead": "deeplab",
+    "IntermediateLayerGetter": "deeplab",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,1198 @@
+"""Design: exact search for gridding-free dilation schedules, repair, and the Pareto frontier.
+
+A stack of stride-1 convs with kernel ``K`` and rates ``r_1..r_n`` reaches, along each axis, the
+offsets ``{sum_i t_i r_i : 0 <= t_i < K}``; the number of ways to write an offset that way is its
+*count* (paths). Two facts make the search exact and fast (proved in ``docs/design.md``):
+
+1. The counts are the convolution of the layers' tap patterns, so they do not depend on the
+   order of the layers: a schedule is a *multiset* of rates.
+2. With the rates sorted ascending, the covered set is an interval (no gridding) exactly when
+   every rate is at most the receptive field of the layers before it:
+   ``r_i <= RF_{i-1}`` with ``RF_0 = 1`` and ``RF_i = RF_{i-1} + (K-1) r_i`` (any ``K >= 2``).
+
+So :func:`design` walks sorted multisets, prunes with the criterion and with exact bounds, and
+never enumerates orders. For square kernels the 2-D count is the outer product of the 1-D
+counts, so the 2-D minimum over a square window is the 1-D minimum squared.
+
+    >>> is_gridding_free([1, 2, 5]), is_gridding_free([2, 2, 2]), is_gridding_free([5, 1, 2])
+    (True, False, True)
+    >>> [c.rates for c in design(kernel=3, layers=3, top=2)]
+    [(1, 3, 9), (1, 3, 8)]
+    >>> best = design(kernel=3, target_rf=129, top=1)[0]
+    >>> best.layers, best.rf, best.rates
+    (5, 129, (1, 1, 5, 14, 43))
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+import numpy as np
+
+from ._types import Ints, as_int
+from .errors import AtrousError, TooLargeError
+
+__all__ = [
+    "Candidate",
+    "Change",
+    "Objective",
+    "ParetoFrontier",
+    "ParetoPoint",
+    "Repair",
+    "count_profile",
+    "design",
+    "is_gridding_free",
+    "pareto",
+    "repair",
+]
+
+Objective = Literal["rf", "layers", "uniform"]
+"""``"rf"``: largest RF for ``layers`` layers; ``"layers"``: fewest layers reaching
+``target_rf``; ``"uniform"``: largest minimum count over the ``target_rf`` window."""
+
+DEFAULT_MAX_NODES = 100_000
+"""Partial schedules the search may visit before it gives up with :class:`TooLargeError`."""
+MAX_LAYERS = 64
+"""Most layers a search considers."""
+PROFILE_MAX = 1 << 21
+"""Longest 1-D count profile computed (longer receptive fields report no counts)."""
+
+
+# -- the exact criterion and exact counts ----------------------------------------------------
+def _rates(rates: Any, name: str = "rates") -> Ints:
+    if isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence) or not rates:
+        raise AtrousError(f"{name} must be a non-empty sequence of ints, got {rates!r}")
+    return tuple(as_int(r, f"rate #{i}", 1) for i, r in enumerate(rates))
+
+
+def _kernel(kernel: Any) -> int:
+    k = as_int(kernel, "kernel", 1)
+    if k < 2:
+        raise AtrousError(
+            f"kernel must be >= 2 to design dilation rates (kernel 1 ignores dilation), got {k}"
+        )
+    return k
+
+
+def is_gridding_free(rates: Sequence[int], kernel: int = 3) -> bool:
+    """The exact criterion: sorted ascending, every rate is at most the RF of the ones before it.
+
+    Args:
+        rates: dilation rates of a stack of stride-1 convs (any order).
+        kernel: kernel size ``K >= 2`` of every layer.
+
+    >>> is_gridding_free([1, 3, 9]), is_gridding_free([1, 3, 10]), is_gridding_free([2, 3])
+    (True, False, False)
+    >>> is_gridding_free([1, 2, 4, 8], kernel=2)   # WaveNet
+    True
+    """
+    r = _rates(rates)
+    c = _kernel(kernel) - 1
+    rf = 1
+    for rate in sorted(r):
+        if rate > rf:
+            return False
+        rf += c * rate
+    return True
+
+
+def _dtype(kernel: int, layers: int) -> Any:
+    return np.int64 if kernel**layers < 2**62 else object
+
+
+def _add_layer(profile: np.ndarray, rate: int, kernel: int) -> np.ndarray:
+    out = np.zeros(len(profile) + (kernel - 1) * rate, dtype=profile.dtype)
+    n = len(profile)
+    for t in range(kernel):
+        out[t * rate : t * rate + n] += profile
+    return out
+
+
+def count_profile(rates: Sequence[int], kernel: int = 3) -> np.ndarray:
+    """Exact 1-D counts: paths from each offset of the receptive field to one output unit.
+
+    The convolution of the layers' tap patterns (``K`` ones spaced ``rate`` apart). For square
+    kernels the 2-D map is ``np.outer(p, p)`` of this profile ``p``.
+
+    >>> count_profile([1, 2]).tolist()
+    [1, 1, 2, 1, 2, 1, 1]
+    """
+    r = _rates(rates)
+    k = _kernel(kernel)
+    length = 1 + (k - 1) * sum(r)
+    if length > PROFILE_MAX:
+        raise TooLargeError(f"a count profile of {length} offsets exceeds {PROFILE_MAX}")
+    prof = np.ones(1, dtype=_dtype(k, len(r)))
+    for rate in r:
+        prof = _add_layer(prof, rate, k)
+    return prof
+
+
+def _window(length: int, width: int) -> tuple[int, int]:
+    """Start and stop of the centred ``width`` window of a ``length`` profile."""
+    s = (length - width) // 2
+    return s, s + width
+
+
+# -- results ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate:
+    """One gridding-free schedule proposed by :func:`design`.
+
+    Attributes:
+        rates: the dilation rates in a suggested layer order (rising, or the sawtooth group
+            repeated); any order has the same coverage.
+        kernel: kernel size ``K`` of every layer.
+        ndim: number of spatial axes the counts and costs refer to.
+        rf: receptive field per axis, ``1 + (K-1) * sum(rates)``.
+        window: width per axis of the centred window the counts are measured over (the target
+            RF if one was given, else ``rf``).
+        min_count: fewest paths from a pixel of the window (``ndim``-D; the corners of the full
+            RF box always have 1), or None when the RF is too large to count.
+        max_count: most paths to a pixel of the window (``ndim``-D), or None.
+        profile: the exact 1-D counts over the whole RF (the ``ndim``-D map is their outer
+            product), or None when too large.
+        groups: how often the sawtooth group repeats (1 without the sawtooth option).
+        channels: channel width the costs assume, or None.
+        params: weights of the stack (``layers * K**ndim * channels**2``, no bias), or None.
+        macs: multiply-accumulates per output position, or per map with ``feature_size``.
+        hdc: the HDC rule's verdicts for ``rates`` in this order (:func:`atrous.hdc_check`).
+        gridding_free: always True (checked by the exact criterion).
+    """
+
+    rates: Ints
+    kernel: int
+    ndim: int
+    rf: int
+    window: int
+    min_count: int | None
+    max_count: int | None
+    profile: tuple[int, ...] | None = field(repr=False)
+    groups: int = 1
+    channels: int | None = None
+    params: int | None = None
+    macs: int | None = None
+    hdc: Any = field(default=None, repr=False)
+    gridding_free: bool = True
+
+    @property
+    def layers(self) -> int:
+        """Number of layers."""
+        return len(self.rates)
+
+    @property
+    def uniformity(self) -> float | None:
+        """``min_count / max_count`` over the window (1.0 is perfectly even)."""
+        if self.min_count is None or not self.max_count:
+            return None
+        return self.min_count / self.max_count
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        hdc = self.hdc.to_dict() if hasattr(self.hdc, "to_dict") else None
+        return {
+            "rates": list(self.rates),
+            "kernel": self.kernel,
+            "ndim": self.ndim,
+            "layers": self.layers,
+            "rf": self.rf,
+            "window": self.window,
+            "min_count": self.min_count,
+            "max_count": self.max_count,
+            "uniformity": self.uniformity,
+            "groups": self.groups,
+            "channels": self.channels,
+            "params": self.params,
+            "macs": self.macs,
+            "gridding_free": self.gridding_free,
+            "hdc": hdc,
+            "profile": None if self.profile is None else [int(v) for v in self.profile],
+        }
+
+
+@dataclass(frozen=True)
+class Change:
+    """One changed (or added) layer of a :class:`Repair`.
+
+    Attributes:
+        index: layer position (input side first); added layers come after the original ones.
+        old: the original rate, or None for an added layer.
+        new: the proposed rate.
+        reason: why, in words.
+    """
+
+    index: int
+    old: int | None
+    new: int
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {"index": self.index, "old": self.old, "new": self.new, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Repair:
+    """A gridding-free schedule near a given one: fewest changed rates, RF kept or grown.
+
+    Attributes:
+        original: the rates given.
+        rates: the repaired rates, in the original layer order (added layers last).
+        kernel: kernel size.
+        rf_before: RF per axis of the original.
+        rf: RF per axis of the repair (``>= rf_before``).
+        changes: the changed or added layers, each with its reason.
+    """
+
+    original: Ints
+    rates: Ints
+    kernel: int
+    rf_before: int
+    rf: int
+    changes: tuple[Change, ...]
+
+    @property
+    def gridding_free(self) -> bool:
+        """Always True for a proposed repair (the exact criterion)."""
+        return is_gridding_free(self.rates, self.kernel)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {
+            "original": list(self.original),
+            "rates": list(self.rates),
+            "kernel": self.kernel,
+            "rf_before": self.rf_before,
+            "rf": self.rf,
+            "gridding_free": self.gridding_free,
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+
+@dataclass(frozen=True)
+class ParetoPoint:
+    """The widest evenly covered window reachable with ``layers`` layers at a count level.
+
+    Attributes:
+        layers: number of layers.
+        count: per-axis minimum count ``C`` (the ``ndim``-D minimum is ``C**ndim``).
+        width: widest centred window per axis in which every pixel has ``>= count`` paths
+            (for ``count == 1`` this is the largest gridding-free RF).
+        rates: a schedule reaching it (rising order), or None when no window exists.
+        rf: that schedule's full RF per axis.
+        optimal: True when no other point has as few layers, as high a count and as wide a
+            window, with one of them strictly better (the Pareto frontier).
+    """
+
+    layers: int
+    count: int
+    width: int
+    rates: Ints | None
+    rf: int
+    optimal: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {
+            "layers": self.layers,
+            "count": self.count,
+            "width": self.width,
+            "rates": None if self.rates is None else list(self.rates),
+            "rf": self.rf,
+            "optimal": self.optimal,
+        }
+
+
+@dataclass(frozen=True)
+class ParetoFrontier:
+    """RF against layers against uniformity for one kernel and max rate (:func:`pareto`).
+
+    Attributes:
+        kernel: kernel size.
+        max_rate: largest rate allowed (None: only the criterion bounds the rates).
+        ndim: axes the ``ndim``-D counts refer to.
+        counts: the per-axis count levels tabulated.
+        points: one :class:`ParetoPoint` per (layers, count level).
+    """
+
+    kernel: int
+    max_rate: int | None
+    ndim: int
+    counts: Ints
+    points: tuple[ParetoPoint, ...]
+
+    def width(self, layers: int, count: int = 1) -> int:
+        """The tabulated width for ``layers`` layers at per-axis count ``count``."""
+        for p in self.points:
+            if p.layers == layers and p.count == count:
+                return p.width
+        raise AtrousError(f"no point for layers={layers}, count={count} in this frontier")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {
+            "kernel": self.kernel,
+            "max_rate": self.max_rate,
+            "ndim": self.ndim,
+            "counts": list(self.counts),
+            "points": [p.to_dict() for p in self.points],
+        }
+
+
+# -- the search engine ------------------------------------------------------------------------
+Mode = Literal["rf", "close", "uniform", "width"]
+
+
+@dataclass
+class _Query:
+    kernel: int
+    groups: int  # each distinct group rate appears ``groups`` times
+    size: int  # rates per group (layers = size * groups)
+    max_rate: int | None
+    target: int | None  # window width per axis (None: the whole RF)
+    count: int  # per-axis minimum count over the window (1: no constraint)
+    mode: Mode
+    top: int
+    strict: bool  # rates within a group strictly rising (sawtooth)
+    max_nodes: int
+
+
+@dataclass(order=True)
+class _Hit:
+    key: tuple[int, ...]
+    seq: int
+    rates: Ints = field(compare=False)  # the group, sorted
+
+
+def _greedy_sum(total: int, last: int, left: int, q: _Query) -> int | None:
+    """Largest reachable final sum (None if the remaining rates cannot be placed)."""
+    c, g, cap = q.kernel - 1, q.groups, q.max_rate
+    for _ in range(left):
+        a = 1 + c * total
+        if cap is not None and a > cap:
+            a = cap
+        if a < last + q.strict:
+            return None
+        total += g * a
+        last = a
+    return total
+
+
+def _min_sum(total: int, last: int, left: int, q: _Query) -> int:
+    step = 1 if q.strict else 0
+    return total + q.groups * (left * last + step * left * (left + 1) // 2)
+
+
+def _search(q: _Query) -> list[_Hit]:
+    """Top ``q.top`` sorted groups by the mode's key (smaller is better), exact."""
+    k, c, g = q.kernel, q.kernel - 1, q.groups
+    n_layers = q.size * g
+    need_profile = q.mode in ("uniform", "width") or q.count > 1
+    total_mass = k**n_layers
+    dtype = _dtype(k, n_layers)
+    target, cnt = q.target, q.count
+    hits: list[_Hit] = []
+    nodes = 0
+    seq = 0
+    cg = c * g
+    big = 1 << 62
+
+    def kth() -> tuple[int, ...] | None:
+        return hits[q.top - 1].key if len(hits) >= q.top else None
+
+    def window_min(prof: np.ndarray) -> int:
+        if target is None:
+            return int(prof.min())
+        s, e = _window(len(prof), target)
+        return int(prof[s:e].min())
+
+    def width_of(prof: np.ndarray) -> int:
+        length = len(prof)
+        bad = np.flatnonzero(prof[: (length + 1) // 2] < cnt)
+        e = int(bad[-1]) + 1 if len(bad) else 0
+        return max(length - 2 * e, 0)
+
+    def leaf(group: Ints, total: int, prof: np.ndarray | None, m1: int | None = None) -> None:
+        nonlocal seq
+        length = 1 + c * total
+        if target is not None and q.mode != "width" and length < target:
+            return
+        if m1 is not None:
+            if m1 < cnt:
+                return
+        elif prof is None:
+            m1 = 1
+        else:
+            m1 = 1
+            if q.mode == "width":
+                w = width_of(prof)
+                if w <= 0:
+                    return
+            else:
+                m1 = window_min(prof)
+                if m1 < cnt:
+                    return
+        if q.mode == "rf":
+            key: tuple[int, ...] = (-length, -m1)
+        elif q.mode == "close":
+            key = (length, -m1)
+        elif q.mode == "uniform":
+            key = (-m1, length)
+        else:
+            key = (-w, length)
+        kk = kth()
+        if kk is not None and key >= kk:
+            return
+        seq += 1
+        bisect.insort(hits, _Hit(key, seq, group))
+        del hits[q.top :]
+
+    def bound(total: int, last: int, left: int, prof: np.ndarray | None) -> tuple[int, ...] | None:
+        """An optimistic key for every completion, or None when none is feasible."""
+        hi = _greedy_sum(total, last, left, q)
+        if hi is None:
+            return None
+        lo = _min_sum(total, last, left, q)
+        lmax = 1 + c * hi
+        lmin = 1 + c * lo
+        if target is not None and q.mode != "width":
+            if lmax < target:
+                return None
+            if lmin < target:  # reachable sums form an interval (docs/design.md)
+                steps = -(-(target - 1 - c * total) // cg)
+                lmin = 1 + c * (total + g * steps)
+        m_hi = big if prof is not None else 1  # without counts every leaf has m1 = 1
+        w_hi = lmax
+        if prof is not None:
+            frozen = min(len(prof), last + (1 if q.strict and left else 0)) if left else len(prof)
+            if q.mode == "width":
+                bad = np.flatnonzero(prof[:frozen] < cnt)
+                if len(bad):
+                    w_hi = lmax - 2 * (int(bad[-1]) + 1)
+                w_hi = min(w_hi, total_mass // cnt)
+                if w_hi <= 0:
+                    return None
+            elif target is not None:
+                smax = (lmax - target) // 2
+                smin = (lmin - target) // 2
+                stop = min(frozen, smin + target)
+                if smax < stop:
+                    m_hi = int(prof[smax:stop].min())
+                tail = max(int(prof[:smin].sum()) if smin > 0 else 0, smin)
+                m_hi = min(m_hi, (total_mass - 2 * tail) // target)
+                if m_hi < cnt:
+                    return None
+        if q.mode == "rf":
+            return (-lmax, -m_hi)
+        if q.mode == "close":
+            return (lmin, -m_hi)
+        if q.mode == "uniform":
+            return (-m_hi, lmin)
+        return (-w_hi, lmin)
+
+    def last_layer(group: Ints, total: int, prof: np.ndarray, choices: range) -> None:
+        """All choices of the last rate at once: window minima of every final profile."""
+        nonlocal nodes
+        assert target is not None
+        nodes += 1 + len(choices) // 16  # vectorised rows are cheap
+        rates = np.fromiter(choices, dtype=np.int64, count=len(choices))
+        if len(rates) == 0:
+            return
+        n0 = len(prof)
+        lengths = n0 + c * rates
+        ok = lengths >= target
+        if not ok.any():
+            return
+        rates, lengths = rates[ok], lengths[ok]
+        # exact tail mass left of each window: the final profile is sum_t prof(p - t*a)
+        starts = (lengths - target) // 2
+        cum = np.concatenate([np.zeros(1, dtype=prof.dtype), np.cumsum(prof)])
+        tail = np.zeros(len(rates), dtype=prof.dtype)
+        for t in range(k):
+            tail += cum[np.clip(starts - t * rates, 0, n0)]
+        m_hi = (total_mass - 2 * tail) // target
+        keep = m_hi >= cnt
+        kk = kth()
+        if kk is not None:
+            if q.mode == "uniform":
+                keep &= m_hi >= -kk[0]
+            elif q.mode == "close":
+                keep &= lengths <= kk[0]
+            else:
+                keep &= lengths >= -kk[0]
+        if not keep.any():
+            return
+        rates, lengths, starts = rates[keep], lengths[keep], starts[keep]
+        width = int(lengths.max())
+        mat = np.zeros((len(rates), width), dtype=prof.dtype)
+        rows = np.arange(len(rates))[:, None]
+        cols = np.arange(n0)[None, :]
+        for t in range(k):
+            mat[rows, t * rates[:, None] + cols] += prof
+        mins = mat[rows, starts[:, None] + np.arange(target)[None, :]].min(axis=1)
+        keep = mins >= cnt
+        if kk is not None:  # only rows that would enter the ranking as it stands
+            if q.mode == "uniform":
+                keep &= (mins > -kk[0]) | ((mins == -kk[0]) & (lengths < kk[1]))
+            elif q.mode == "close":
+                keep &= (lengths < kk[0]) | ((lengths == kk[0]) & (mins > -kk[1]))
+            else:
+                keep &= (lengths > -kk[0]) | ((lengths == -kk[0]) & (mins > -kk[1]))
+        rates, mins = rates[keep], mins[keep]
+        for a, m in zip(rates.tolist(), mins.tolist()):
+            leaf((*group, a), total + a, None, int(m))
+
+    def dfs(group: Ints, total: int, last: int, prof: np.ndarray | None) -> None:
+        nonlocal nodes
+        nodes += 1
+        if nodes > q.max_nodes:
+            raise TooLargeError(
+                f"the search visited more than {q.max_nodes} partial schedules without "
+                "finishing; narrow it (a smaller max_rate, fewer layers, a lower min_count) "
+                "or raise max_nodes"
+            )
+        left = q.size - len(group)
+        if left == 0:
+            leaf(group, total, prof)
+            return
+        b = bound(total, last, left, prof)
+        if b is None:
+            return
+        kk = kth()
+        if kk is not None and b >= kk:
+            return
+        lo = last + 1 if q.strict else last
+        hi = 1 + c * total
+        if q.max_rate is not None:
+            hi = min(hi, q.max_rate)
+        # the final sum after choosing ``a`` grows with ``a`` (greedy completion, fact 2), so
+        # the useful children form a range found by bisection, never by stepping through it
+        monotone = not q.strict or q.max_rate is None
+
+        def best_after(a: int) -> int:
+            s = _greedy_sum(total + g * a, a, left - 1, q)
+            return -1 if s is None else 1 + c * s
+
+        def first_reaching(length: int, a_lo: int, a_hi: int) -> int:
+            """Smallest a in [a_lo, a_hi + 1] whose best completion reaches ``length``."""
+            while a_lo <= a_hi:
+                mid = (a_lo + a_hi) // 2
+                if best_after(mid) >= length:
+                    a_hi = mid - 1
+                else:
+                    a_lo = mid + 1
+            return a_lo
+
+        if monotone and target is not None and q.mode != "width":
+            lo = first_reaching(target, lo, hi)
+        if lo > hi:
+            return
+        choices = range(hi, lo - 1, -1) if q.mode == "rf" else range(lo, hi + 1)
+        if left == 1 and prof is not None and g == 1 and target is not None and q.mode != "width":
+            last_layer(group, total, prof, choices)
+            return
+        seen_kk: tuple[int, ...] | None = None
+        cut = lo
+        for a in choices:
+            kk = kth()
+            if monotone and kk is not None and q.mode in ("rf", "close"):
+                if q.mode == "rf":
+                    if kk != seen_kk:  # children below ``cut`` cannot reach the k-th RF
+                        seen_kk, cut = kk, first_reaching(-kk[0], lo, hi)
+                    if a < cut:
+                        break
+                elif 1 + c * _min_sum(total + g * a, a, left - 1, q) > kk[0]:
+                    break  # every completion is longer than the k-th result
+            child = None
+            if prof is not None:
+                child = prof
+                for _ in range(g):
+                    child = _add_layer(child, a, k)
+            dfs((*group, a), total + g * a, a, child)
+
+    # every gridding-free schedule contains a rate 1 (the smallest rate must be <= RF_0 = 1)
+    start: np.ndarray | None = None
+    if need_profile:
+        start = np.ones(1, dtype=dtype)
+        for _ in range(g):
+            start = _add_layer(start, 1, k)
+    if q.max_rate is None or q.max_rate >= 1:
+        dfs((1,), g, 1, start)
+    return hits
+
+
+# -- design -----------------------------------------------------------------------------------
+def _opt_int(value: Any, name: str, minimum: int) -> int | None:
+    return None if value is None else as_int(value, name, minimum)
+
+
+def _root(value: int, ndim: int) -> int:
+    """Smallest per-axis count whose ``ndim``-th power is at least ``value``."""
+    r = max(1, round(value ** (1.0 / ndim)))
+    while r**ndim < value:
+        r += 1
+    while r > 1 and (r - 1) ** ndim >= value:
+        r -= 1
+    return r
+
+
+def _groups_option(sawtooth: Any) -> int | None:
+    """0: off; None: any repeat count >= 2; n: exactly n repeats."""
+    if isinstance(sawtooth, bool):
+        return None if sawtooth else 0
+    if isinstance(sawtooth, numbers.Integral):
+        g = as_int(sawtooth, "sawtooth", 1)
+        return 0 if g == 1 else g
+    raise AtrousError(f"sawtooth must be True/False or a repeat count >= 1, got {sawtooth!r}")
+
+
+def _feature_sizes(feature_size: Any, ndim: int) -> Ints | None:
+    if feature_size is None:
+        return None
+    if isinstance(feature_size, numbers.Integral) and not isinstance(feature_size, bool):
+        return (as_int(feature_size, "feature_size", 1),) * ndim
+    if isinstance(feature_size, Sequence) and not isinstance(feature_size, (str, bytes)):
+        sizes = tuple(as_int(v, "feature_size", 1) for v in feature_size)
+        if len(sizes) != ndim:
+            raise AtrousError(
+                f"feature_size must have one entry per axis (ndim={ndim}), got {feature_size!r}"
+            )
+        return sizes
+    raise AtrousError(f"feature_size must be an int or one int per axis, got {feature_size!r}")
+
+
+def _candidate(
+    group: Ints,
+    groups: int,
+    kernel: int,
+    ndim: int,
+    window: int | None,
+    channels: int | None,
+    feature: Ints | None,
+) -> Candidate:
+    rates = tuple(group) * groups
+    rf = 1 + (kernel - 1) * sum(rates)
+    profile: np.ndarray | None = None
+    lo = hi = None
+    if rf <= PROFILE_MAX:
+        profile = count_profile(rates, kernel)
+        s, e = _window(rf, window if window is not None else rf)
+        lo = int(profile[s:e].min()) ** ndim
+        hi = int(profile[s:e].max()) ** ndim
+    params = macs = None
+    if channels is not None:
+        params = len(rates) * kernel**ndim * channels * channels
+        macs = params * (math.prod(feature) if feature is not None else 1)
+    hdc = None
+    if rf <= 1 << 16:
+        from .rules import hdc_check
+
+        hdc = hdc_check(rates, kernel)
+    return Candidate(
+        rates=rates,
+        kernel=kernel,
+        ndim=ndim,
+        rf=rf,
+        window=window if window is not None else rf,
+        min_count=lo,
+        max_count=hi,
+        profile=None if profile is None else tuple(int(v) for v in profile),
+        groups=groups,
+        channels=channels,
+        params=params,
+        macs=macs,
+        hdc=hdc,
+    )
+
+
+def design(
+    kernel: int = 3,
+    layers: int | None = None,
+    target_rf: int | None = None,
+    max_rate: int | None = None,
+    *,
+    objective: Objective | None = None,
+    min_count: int = 1,
+    first_rate_one: bool = False,
+    sawtooth: bool | int = False,
+    ndim: int = 2,
+    channels: int | None = None,
+    feature_size: int | Sequence[int] | None = None,
+    top: int = 10,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> list[Candidate]:
+    """Ranked gridding-free dilation schedules, found by exact search (no order enumeration).
+
+    Args:
+        kernel: kernel size ``K >= 2`` of every layer (square kernels in 2-D).
+        layers: number of layers (``"rf"``, ``"uniform"``), or the most layers ``"layers"``
+            may use.
+        target_rf: receptive field per axis to reach; the counts are measured over the centred
+            ``target_rf`` window.
+        max_rate: largest dilation rate allowed. Defaults to the largest rate whose dilated
+            kernel fits ``feature_size`` when that is given, else only the criterion bounds it.
+        objective: ``"rf"`` (largest RF for ``layers`` layers), ``"layers"`` (fewest layers
+            reaching ``target_rf``) or ``"uniform"`` (largest minimum count over the
+            ``target_rf`` window with ``layers`` layers). Default: ``"rf"`` when only ``layers``
+            is given, ``"layers"`` when only ``target_rf`` is, ``"uniform"`` for both.
+        min_count: every pixel of the ``target_rf`` window must have at least this many paths
+            (``ndim``-D count). Values above 1 need ``target_rf``: the corners of a full RF box
+            are always reached by exactly one path.
+        first_rate_one: HDC's "start at rate 1". Every gridding-free schedule contains a 1
+            (its smallest rate must be ``<= RF_0 = 1``), so this never removes a candidate;
+            candidates are always listed starting with 1.
+        sawtooth: HDC's "sawtooth": a repeat count ``n >= 2`` asks for one strictly rising
+            group repeated ``n`` times (``[1, 2, 5, 1, 2, 5]``); True allows any ``n >= 2``
+            dividing the layer count; False (or 1) puts no constraint.
+        ndim: spatial axes the counts and costs refer to (1, 2 or 3).
+        channels: channel width for the parameter and MAC counts.
+        feature_size: feature-map size (int or per axis): MACs per map, and the default
+            ``max_rate``.
+        top: how many candidates to return.
+        max_nodes: give up with :class:`~atrous.errors.TooLargeError` after visiting this many
+            partial schedules (the uniform objective on large spaces can need many).
+
+    Returns:
+        Up to ``top`` :class:`Candidate` objects, best first. With ``min_count > 1`` ties of
+        the objective are broken by the larger minimum count over the window; then by the
+        rates (rising order, smaller first; for ``"rf"`` larger first). Every one is
+        gridding-free.
+
+    Raises:
+        AtrousError: a bad argument, or no schedule meets the constraints.
+        TooLargeError: the search exceeded ``max_nodes``.
+
+    The known optimum: ``K**N`` with rates ``1, K, K**2, ...``:
+
+    >>> c = design(kernel=3, layers=4, top=1)[0]
+    >>> c.rates, c.rf == 3**4
+    ((1, 3, 9, 27), True)
+    >>> [c.rates for c in design(kernel=3, layers=6, sawtooth=2, top=2)]
+    [(1, 5, 25, 1, 5, 25), (1, 5, 24, 1, 5, 24)]
+    >>> u = design(kernel=3, layers=5, target_rf=41, top=1)[0]
+    >>> u.rates, u.min_count, u.window
+    ((1, 1, 2, 5, 15), 25, 41)
+    """
+    k = _kernel(kernel)
+    nd = as_int(ndim, "ndim", 1)
+    if nd > 3:
+        raise AtrousError(f"ndim must be 1, 2 or 3, got {nd}")
+    n = _opt_int(layers, "layers", 1)
+    t = _opt_int(target_rf, "target_rf", 1)
+    ch = _opt_int(channels, "channels", 1)
+    feature = _feature_sizes(feature_size, nd)
+    cap = _opt_int(max_rate, "max_rate", 1)
+    if cap is None and feature is not None:
+        cap = max(1, (min(feature) - 1) // (k - 1))
+    top_n = as_int(top, "top", 1)
+    budget = as_int(max_nodes, "max_nodes", 1)
+    cnt = as_int(min_count, "min_count", 1)
+    if not isinstance(first_rate_one, bool):
+        raise AtrousError(f"first_rate_one must be True or False, got {first_rate_one!r}")
+    reps = _groups_option(sawtooth)
+    if n is not None and n > MAX_LAYERS:
+        raise AtrousError(f"layers must be <= {MAX_LAYERS}, got {n}")
+    if objective is None:
+        if n is None and t is None:
+            raise AtrousError(
+                "design needs layers= (largest RF) or target_rf= (fewest layers), "
+                "or both (most uniform)"
+            )
+        objective = "rf" if t is None else "layers" if n is None else "uniform"
+    if objective not in get_args(Objective):
+        raise AtrousError(
+            f"objective must be one of {', '.join(map(repr, get_args(Objective)))}"
+            f", got {objective!r}"
+        )
+    if objective in ("rf", "uniform") and n is None:
+        raise AtrousError(f"objective {objective!r} needs layers=N")
+    if objective in ("layers", "uniform") and t is None:
+        raise AtrousError(f"objective {objective!r} needs target_rf=")
+    if cnt > 1 and t is None:
+        raise AtrousError(
+            f"min_count={cnt} needs target_rf: the corners of the full receptive "
+            "field are reached by exactly one path"
+        )
+    per_axis = _root(cnt, nd)
+
+    def run(size: int, g: int, mode: Mode) -> list[_Hit]:
+        q = _Query(
+            kernel=k,
+            groups=g,
+            size=size,
+            max_rate=cap,
+            target=t,
+            count=per_axis,
+            mode=mode,
+            top=top_n,
+            strict=g > 1,
+            max_nodes=budget,
+        )
+        return _search(q)
+
+    def repeat_counts(total: int) -> list[int]:
+        if reps == 0:
+            return [1]
+        if reps is None:
+            return [g for g in range(2, total + 1) if total % g == 0]
+        if total % reps:
+            return []
+        return [reps]
+
+    ranked: list[tuple[tuple[Any, ...], Ints, int]] = []
+
+    def collect(total: int, mode: Mode, prefix: tuple[int, ...]) -> None:
+        for g in repeat_counts(total):
+            for h in run(total // g, g, mode):
+                tie = tuple(-r for r in h.rates) if mode == "rf" else h.rates
+                ranked.append(((*prefix, *h.key), tie, g))
+
+    if objective == "layers":
+        assert t is not None
+        limit = n if n is not None else MAX_LAYERS
+        for total in range(1, limit + 1):
+            if ranked and len(ranked) >= top_n:
+                break
+            if reps is not None and reps and total % reps:
+                continue
+            collect(total, "close", (total,))
+    else:
+        assert n is not None
+        if reps is not None and reps and n % reps:
+            raise AtrousError(f"layers={n} is not a multiple of the sawtooth repeat {reps}")
+        collect(n, "rf" if objective == "rf" else "uniform", ())
+
+    ranked.sort(key=lambda item: (item[0], item[1]))
+    seen: set[Ints] = set()
+    out: list[Candidate] = []
+    for _key, tie, g in ranked:
+        group = tuple(-r for r in tie) if objective == "rf" else tie
+        full = tuple(sorted(group * g))
+        if full in seen:
+            continue
+        seen.add(full)
+        out.append(_candidate(group, g, k, nd, t, ch, feature))
+        if len(out) >= top_n:
+            break
+    if not out:
+        raise AtrousError(_nothing_found(k, n, t, cap, cnt, objective, reps))
+    return out
+
+
+def _nothing_found(
+    k: int,
+    n: int | None,
+    t: int | None,
+    cap: int | None,
+    cnt: int,
+    objective: str,
+    reps: int | None,
+) -> str:
+    parts = [f"kernel {k}"]
+    if n is not None:
+        parts.append(f"{'at most ' if objective == 'layers' else ''}{n} layers")
+    if t is not None:
+        parts.append(f"target RF {t}")
+    if cap is not None:
+        parts.append(f"max rate {cap}")
+    if cnt > 1:
+        parts.append(f"min count {cnt}")
+    if reps is None or reps:
+        parts.append("sawtooth groups")
+    hint = ""
+    if n is not None:
+        best = _greedy_sum(1, 1, n - 1, _Query(k, 1, n, cap, None, 1, "rf", 1, False, 1))
+        if best is not None:
+            hint = f"; the largest gridding-free RF with {n} layers is {1 + (k - 1) * best}"
+    return "no gridding-free schedule meets " + ", ".join(parts) + hint
+
+
+# -- repair -----------------------------------------------------------------------------------
+def _fill(kept: Ints, new: int, lo_sum: int, hi_sum: int, c: int, cap: int) -> list[Ints]:
+    """All sorted multisets V of ``new`` rates with ``kept + V`` gridding-free and sum in range."""
+    out: list[Ints] = []
+    kept_suffix = [sum(kept[i:]) for i in range(len(kept) + 1)]
+
+    def go(i: int, total: int, last: int, left: int, chosen: Ints) -> None:
+        rest = kept_suffix[i]
+        if total + rest + left * last > hi_sum:
+            return
+        vmax = min(cap, (1 + c * hi_sum) // (1 + c))
+        if total + rest + left * vmax < lo_sum:
+            return
+        if i == len(kept) and left == 0:
+            out.append(chosen)
+            return
+        # next element: a new value strictly below the next kept one, or the kept one
+        if left:
+            upper = min(cap, 1 + c * total)
+            if i < len(kept):
+                upper = min(upper, kept[i] - 1)
+            for v in range(last, upper + 1):
+                go(i, total + v, v, left - 1, (*chosen, v))
+        if i < len(kept) and kept[i] <= 1 + c * total and kept[i] >= last:
+            go(i + 1, total + kept[i], kept[i], left, chosen)
+
+    go(0, 0, 1, new, ())
+    return out
+
+
+def _explain(
+    original: Ints,
+    repaired: Ints,
+    kernel: int,
+    index: int,
+    old: int | None,
+    new: int,
+    rf_before: int,
+    most: int,
+) -> str:
+    c = kernel - 1
+
+    def below(rates: Sequence[int], value: int, skip: int) -> str:
+        smaller = sorted(r for j, r in enumerate(rates) if j != skip and r < value)
+        rf = 1 + c * sum(smaller)
+        return f"RF {rf} of the smaller rates {smaller}" if smaller else "RF_0 = 1"
+
+    words = []
+    if old is not None:
+        rf_o = 1 + c * sum(r for j, r in enumerate(original) if j != index and r < old)
+        if old > rf_o:
+            words.append(f"{old} > {below(original, old, index)}: holes")
+    fits = f"<= {below(repaired, new, index)}"
+    # kept rates that left holes before and fit now thanks to this smaller value
+    now_fit = []
+    for j, v in enumerate(original):
+        if j >= len(repaired) or repaired[j] != v or j == index or new >= v:
+            continue
+        rf_o = 1 + c * sum(r for i, r in enumerate(original) if i != j and r < v)
+        if v > rf_o:
+            msg = f"now {v} fits ({v} <= {below(repaired, v, j)})"
+            if msg not in now_fit:
+                now_fit.append(msg)
+    if old is None:
+        words.append(
+            f"added {new} ({fits}): {len(original)} layers reach at most RF {most} "
+            f"without holes, below {rf_before}"
+        )
+    elif new < old:
+        words.append(f"lowered to {new} ({fits})")
+    elif now_fit:
+        words.append(f"raised to {new} ({fits})")
+    else:
+        words.append(f"raised to {new} ({fits}) to keep the RF >= {rf_before}")
+    words.extend(now_fit)
+    return "; ".join(words)
+
+
+def repair(
+    rates: Sequence[int],
+    kernel: int = 3,
+    *,
+    max_rate: int | None = None,
+    top: int = 5,
+    max_added: int = 4,
+) -> list[Repair]:
+    """The nearest gridding-free schedules to ``rates``: fewest changes, RF kept or grown.
+
+    Layers stay in place; only the changed rates differ. Layers are added (last) only when the
+    given number of layers cannot reach the RF without holes (their most is ``K**n``). Only
+    the repairs with the fewest changes are returned, ranked by RF growth, then by the total
+    change of the rates; of several layer orders of the same rates only the best is kept.
+
+    Args:
+        rates: the schedule to repair (input side first).
+        kernel: kernel size ``K >= 2``.
+        max_rate: largest rate a repair may use (default: no limit but the criterion).
+        top: how many repairs to return.
+        max_added: most layers a repair may add.
+
+    Returns:
+        Up to ``top`` :class:`Repair` objects; a single one with no changes when ``rates`` is
+        already gridding-free.
+
+    >>> r = repair([2, 2, 2])[0]
+    >>> r.rates, r.rf_before, r.rf, [(c.old, c.new) for c in r.changes]
+    ((1, 2, 3), 13, 13, [(2, 1), (2, 3)])
+    >>> repair([1, 2, 9])[0].rates      # one change; the RF grows from 25 to 27
+    (1, 3, 9)
+    """
+    orig = _rates(rates)
+    k = _kernel(kernel)
+    c = k - 1
+    cap_in = _opt_int(max_rate, "max_rate", 1)
+    top_n = as_int(top, "top", 1)
+    extra_max = as_int(max_added, "max_added", 0)
+    s0 = sum(orig)
+    rf0 = 1 + c * s0
+    if is_gridding_free(orig, k):
+        return [Repair(orig, orig, k, rf0, rf0, ())]
+    n = len(orig)
+    same = _greedy_sum(1, 1, n - 1, _Query(k, 1, n, cap_in, None, 1, "rf", 1, False, 1))
+    most = 1 + c * (same if same is not None else 0)  # largest gap-free RF with n layers
+    found: list[tuple[tuple[int, ...], Ints, Ints]] = []
+    for added in range(0, extra_max + 1):
+        total_layers = n + added
+        best = _greedy_sum(
+            1, 1, total_layers - 1, _Query(k, 1, total_layers, cap_in, None, 1, "rf", 1, False, 1)
+        )
+        if best is None or best < s0:
+            continue  # too few layers to reach the RF without holes
+        cap = cap_in if cap_in is not None else 1 + c * (s0 + best)
+        for k_changed in range(0 if added else 1, n + 1):
+            growth = 0
+            while True:
+                hits = _repair_level(orig, k_changed, added, s0, s0 + growth, c, cap)
+                if len(hits) >= top_n or s0 + growth >= best:
+                    break
+                growth = max(1, 2 * growth)
+            for positions, new_rates in hits:
+                fixed = list(orig) + [0] * added
+                for pos, v in zip(positions, new_rates):
+                    fixed[pos] = v
+                repaired = tuple(fixed)
+                delta = sum(abs(fixed[p] - orig[p]) for p in positions if p < n)
+                rising = 0 if list(repaired) == sorted(repaired) else 1
+                key = (
+                    added,
+                    k_changed,
+                    sum(repaired) - s0,
+                    delta,
+                    max(repaired),
+                    rising,
+                    *positions,
+                )
+                found.append((key, repaired, positions))
+            if found:
+                break
+        if found:
+            break
+    if not found:
+        raise AtrousError(
+            f"no gridding-free schedule of {n}..{n + extra_max} layers reaches "
+            f"RF {rf0} with max rate {cap_in}"
+        )
+    found.sort(key=lambda item: (item[0], item[1]))
+    out: list[Repair] = []
+    seen: set[Ints] = set()
+    for _key, repaired, positions in found:
+        if tuple(sorted(repaired)) in seen:
+            continue  # the same multiset in another layer order has the same coverage
+        seen.add(tuple(sorted(repaired)))
+        rf = 1 + c * sum(repaired)
+        ch = []
+        for p in positions:
+            old = orig[p] if p < n else None
+            ch.append(
+                Change(
+                    p, old, repaired[p], _explain(orig, repaired, k, p, old, repaired[p], rf0, most)
+                )
+            )
+        out.append(Repair(orig, repaired, k, rf0, rf, tuple(ch)))
+        if len(out) >= top_n:
+            break
+    return out
+
+
+def _repair_level(
+    orig: Ints, k_changed: int, added: int, lo: int, hi: int, c: int, cap: int
+) -> list[tuple[tuple[int, ...], Ints]]:
+    n = len(orig)
+    hits: list[tuple[tuple[int, ...], Ints]] = []
+    for positions in itertools.combinations(range(n), k_changed):
+        kept = tuple(sorted(orig[i] for i in range(n) if i not in positions))
+        olds = sorted(positions, key=lambda p: (orig[p], p))
+        for values in _fill(kept, k_changed + added, lo, hi, c, cap):
+            # which new values replace old ones (rank to rank) and which go to added layers:
+            # the split with the least total change
+            best: tuple[int, Ints, Ints] | None = None
+            for pick in itertools.combinations(range(len(values)), k_changed):
+                changed = [values[i] for i in pick]
+                cost = sum(abs(v - orig[p]) for v, p in zip(changed, olds))
+                if best is None or cost < best[0]:
+                    extra = tuple(values[i] for i in range(len(values)) if i not in pick)
+                    best = (cost, tuple(changed), extra)
+            assert best is not None
+            assign = dict(zip(olds, best[1]))
+            pos = tuple(sorted(assign)) + tuple(range(n, n + added))
+            new = tuple(assign[p] for p in sorted(assign)) + best[2]
+            hits.append((pos, new))
+    return hits
+
+
+# -- pareto -----------------------------------------------------------------------------------
+def pareto(
+    kernel: int = 3,
+    max_rate: int | None = 16,
+    max_layers: int = 6,
+    *,
+    counts: Sequence[int] = (1, 2, 3, 4),
+    ndim: int = 2,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> ParetoFrontier:
+    """RF against layers against uniformity: the widest evenly covered window per layer count.
+
+    For every number of layers ``1..max_layers`` and every per-axis count level ``C`` in
+    ``counts``, the exact widest centred window (per axis) in which every pixel has at least
+    ``C`` paths, over all gridding-free schedules with rates ``<= max_rate``. ``C = 1`` is the
+    largest gridding-free RF.
+
+    Args:
+        kernel: kernel size ``K >= 2``.
+        max_rate: largest rate (None: only the criterion bounds the rates).
+        max_layers: most layers tabulated.
+        counts: per-axis count levels (the ``ndim``-D minimum is ``C**ndim``).
+        ndim: axes the counts refer to (reported only).
+        max_nodes: search budget per point.
+
+    >>> f = pareto(kernel=3, max_rate=16, max_layers=3, counts=(1, 2))
+    >>> [(p.layers, p.count, p.width) for p in f.points]
+    [(1, 1, 3), (1, 2, 0), (2, 1, 9), (2, 2, 3), (3, 1, 27), (3, 2, 11)]
+    """
+    k = _kernel(kernel)
+    cap = _opt_int(max_rate, "max_rate", 1)
+    top_layers = as_int(max_layers, "max_layers", 1)
+    if top_layers > MAX_LAYERS:
+        raise AtrousError(f"max_layers must be <= {MAX_LAYERS}, got {top_layers}")
+    nd = as_int(ndim, "ndim", 1)
+    if nd > 3:
+        raise AtrousError(f"ndim must be 1, 2 or 3, got {nd}")
+    if isinstance(counts, (str, bytes)) or not isinstance(counts, Sequence) or not counts:
+        raise AtrousError(f"counts must be a non-empty sequence of ints, got {counts!r}")
+    levels = tuple(sorted({as_int(v, "count", 1) for v in counts}))
+    budget = as_int(max_nodes, "max_nodes", 1)
+    raw: list[tuple[int, int, int, Ints | None, int]] = []
+    for n in range(1, top_layers + 1):
+        for level in levels:
+            q = _Query(
+                kernel=k,
+                groups=1,
+                size=n,
+                max_rate=cap,
+                target=None,
+                count=level,
+                mode="width",
+                top=1,
+                strict=False,
+                max_nodes=budget,
+            )
+            hits = _search(q)
+            if hits:
+                group = hits[0].rates
+                raw.append((n, level, -hits[0].key[0], group, 1 + (k - 1) * sum(group)))
+            else:
+                raw.append((n, level, 0, None, 0))
+    points = []
+    for n, level, width, rates, rf in raw:
+        dominated = width == 0 or any(
+            (n2 <= n and c2 >= level and w2 >= width) and (n2, c2, w2) != (n, level, width)
+            for n2, c2, w2, _, _ in raw
+        )
+        points.append(ParetoPoint(n, level, width, rates, rf, not dominated))
+    return ParetoFrontier(k, cap, nd, levels, tuple(points))

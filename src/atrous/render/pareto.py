@@ -1,0 +1,83 @@
+"""The design Pareto frontier as a matplotlib figure (:func:`atrous.pareto`).
+
+matplotlib is imported when :func:`pareto_figure` runs, never when this module is imported.
+
+    >>> import atrous
+    >>> fig = pareto_figure(atrous.pareto(kernel=3, max_rate=8, max_layers=3, counts=(1, 2)))
+    >>> fig.axes[0].get_xlabel()
+    'layers'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import AtrousError
+from .style import PALETTE, style_context
+
+__all__ = ["pareto_figure"]
+
+_COLORS = ["blue", "vermillion", "green", "orange", "purple", "sky", "black", "yellow"]
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+
+
+def pareto_figure(frontier: Any, *, title: str | None = None) -> Any:
+    """Widest evenly covered window (log scale) against layers, one line per count level.
+
+    Filled markers are Pareto-optimal points; hollow ones are matched by a point with fewer
+    layers or a higher count. Each level has its own colour *and* marker.
+
+    Args:
+        frontier: a :class:`atrous.design.ParetoFrontier`.
+        title: figure title (default: kernel and max rate).
+
+    Returns:
+        A :class:`matplotlib.figure.Figure`.
+    """
+    points = getattr(frontier, "points", None)
+    if points is None:
+        raise AtrousError(f"expected a ParetoFrontier, got {type(frontier).__name__}")
+    with style_context():
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+        ax = fig.add_subplot()
+        nd = frontier.ndim
+        for i, level in enumerate(frontier.counts):
+            rows = [p for p in points if p.count == level and p.width > 0]
+            if not rows:
+                continue
+            color = PALETTE[_COLORS[i % len(_COLORS)]]
+            marker = _MARKERS[i % len(_MARKERS)]
+            label = "gridding-free RF" if level == 1 else f">= {level} paths/axis"
+            if nd > 1 and level > 1:
+                label += f" ({level**nd} in {nd}-D)"
+            ax.plot(
+                [p.layers for p in rows],
+                [p.width for p in rows],
+                color=color,
+                marker=marker,
+                linestyle="-",
+                label=label,
+                markerfacecolor="none",
+            )
+            best = [p for p in rows if p.optimal]
+            ax.plot(
+                [p.layers for p in best],
+                [p.width for p in best],
+                color=color,
+                marker=marker,
+                linestyle="none",
+            )
+        ax.set_yscale("log", base=2)
+        from matplotlib.ticker import ScalarFormatter
+
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.set_xlabel("layers")
+        ax.set_ylabel("widest window per axis (pixels)")
+        ax.set_xticks(sorted({p.layers for p in points}))
+        ax.grid(True, which="major", color=PALETTE["light"])
+        cap = "no max rate" if frontier.max_rate is None else f"max rate {frontier.max_rate}"
+        ax.set_title(title or f"gridding-free frontier: kernel {frontier.kernel}, {cap}")
+        ax.legend(loc="upper left", frameon=False)
+    return fig

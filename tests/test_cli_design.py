@@ -1,0 +1,196 @@
+"""`atrous design`: golden text output, JSON against the Python API, bad input.
+
+Regenerate the golden files with ``ATROUS_REGEN_GOLDEN=1 pytest tests/test_cli_design.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import atrous
+from atrous.cli import main
+from atrous.cli.design import coverage_strip
+
+GOLDEN = Path(__file__).parent / "golden"
+REGEN = os.environ.get("ATROUS_REGEN_GOLDEN") == "1"
+
+
+def run_cli(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str, str]:
+    monkeypatch.setenv("COLUMNS", "110")
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    status = main(argv)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+CASES = {
+    "design_target": ["design", "--kernel", "3", "--target-rf", "129", "--top", "5"],
+    "design_layers_costs": [
+        "design",
+        "--layers",
+        "3",
+        "--channels",
+        "256",
+        "--feature-size",
+        "64x64",
+        "--top",
+        "3",
+    ],
+    "design_uniform": [
+        "design",
+        "--target-rf",
+        "41",
+        "--layers",
+        "5",
+        "--max-rate",
+        "12",
+        "--ndim",
+        "1",
+        "--top",
+        "4",
+    ],
+    "design_sawtooth": [
+        "design",
+        "--layers",
+        "6",
+        "--sawtooth",
+        "2",
+        "--max-rate",
+        "16",
+        "--top",
+        "3",
+    ],
+    "design_repair": ["design", "--repair", "2,2,2", "--top", "2"],
+    "design_repair_added": ["design", "--repair", "5,9,17", "--top", "1"],
+    "design_pareto": [
+        "design",
+        "--pareto",
+        "--kernel",
+        "3",
+        "--max-rate",
+        "8",
+        "--layers",
+        "4",
+        "--counts",
+        "1,2,3",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_text(
+    name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, out, err = run_cli(CASES[name], capsys, monkeypatch)
+    assert status == 0, err
+    path = GOLDEN / f"{name}.txt"
+    if REGEN:
+        path.write_text(out, encoding="utf-8")
+    assert out == path.read_text(encoding="utf-8")
+
+
+def test_json_matches_the_python_api(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, out, _ = run_cli(
+        ["design", "--target-rf", "129", "--max-rate", "64", "--json"], capsys, monkeypatch
+    )
+    assert status == 0
+    data = json.loads(out)
+    api = atrous.design(kernel=3, target_rf=129, max_rate=64)
+    assert [d["rates"] for d in data] == [list(c.rates) for c in api]
+    assert all(d["gridding_free"] and d["rf"] >= 129 for d in data)
+
+
+def test_repair_and_pareto_json(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, out, _ = run_cli(["design", "--repair", "1,2,9", "--json"], capsys, monkeypatch)
+    assert status == 0
+    data = json.loads(out)
+    assert data[0]["rates"] == list(atrous.repair([1, 2, 9])[0].rates)
+    assert data[0]["changes"][0]["old"] == 2
+    status, out, _ = run_cli(
+        ["design", "--pareto", "--max-rate", "8", "--layers", "3", "--json"], capsys, monkeypatch
+    )
+    assert status == 0
+    assert json.loads(out)["points"][0] == {
+        "layers": 1,
+        "count": 1,
+        "width": 3,
+        "rates": [1],
+        "rf": 3,
+        "optimal": True,
+    }
+
+
+def test_pareto_png(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    png = tmp_path / "p.png"
+    status, out, _ = run_cli(
+        ["design", "--pareto", "--max-rate", "8", "--layers", "3", "--png", str(png)],
+        capsys,
+        monkeypatch,
+    )
+    assert status == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "figure written" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["design"], "needs layers="),
+        (["design", "--layers", "0"], "layers must be >= 1, got 0"),
+        (["design", "--kernel", "1", "--layers", "2"], "kernel must be >= 2"),
+        (["design", "--layers", "3", "--min-count", "2"], "needs target_rf"),
+        (["design", "--repair", "2,x"], "comma-separated integers"),
+        (["design", "--repair", "0,1"], "rate #0 must be >= 1"),
+        (["design", "--layers", "3", "--sawtooth", "x"], "--sawtooth takes a repeat count"),
+        (["design", "--layers", "3", "--png", "a.png"], "--png needs --pareto"),
+        (
+            [
+                "design",
+                "--target-rf",
+                "129",
+                "--layers",
+                "7",
+                "--max-rate",
+                "64",
+                "--max-nodes",
+                "10",
+            ],
+            "partial schedules",
+        ),
+    ],
+)
+def test_bad_input_one_line_exit_2(
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    status, out, err = run_cli(argv, capsys, monkeypatch)
+    assert status == 2
+    assert err.count("\n") == 1 and message in err
+    assert out == ""
+
+
+def test_coverage_strip_shows_holes_and_levels() -> None:
+    assert coverage_strip([1, 0, 1]) == "█ █"
+    prof = atrous.design(kernel=3, layers=2, top=1)[0].profile
+    assert prof is not None and coverage_strip(prof) == "█" * len(prof)
+
+
+def test_help_teaches(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["design", "--help"])
+    out = capsys.readouterr().out
+    assert "examples:" in out and "--repair 2,2,2" in out

@@ -1,0 +1,213 @@
+"""Effective receptive field (Luo et al., NIPS 2016) of a PyTorch model, by autograd.
+
+The theoretical receptive field (:func:`atrous.receptive_field`) says which input pixels *can*
+reach an output unit; the effective receptive field says how much each one does: the gradient of
+the centre output unit with respect to the input, averaged (in absolute value) over random inputs
+and, optionally, random re-initialisations of the weights. It concentrates in a Gaussian-like blob
+much smaller than the theoretical box; :attr:`ERFResult.fraction95` measures how much smaller.
+
+For ``n`` stacked ``k``-tap uniform kernels the ERF is the ``n``-fold convolution of a uniform
+distribution, whose variance per axis is ``n*(k**2-1)/12`` (the validation case of the tests):
+
+    >>> import torch, torch.nn as nn
+    >>> net = nn.Sequential(*[nn.Conv1d(1, 1, 3, padding=1, bias=False) for _ in range(4)])
+    >>> for conv in net:
+    ...     _ = nn.init.constant_(conv.weight, 1 / 3)
+    >>> res = erf(net, (1, 1, 41), samples=2, progress=False)
+    >>> round(res.variance()[0], 6), 4 * (3**2 - 1) / 12
+    (2.666667, 2.6666666666666665)
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import AtrousError
+
+__all__ = ["ERFResult", "erf"]
+
+
+@dataclass
+class ERFResult:
+    """An effective receptive field.
+
+    Attributes:
+        map: mean absolute input gradient of the output unit, input-sized (spatial axes only).
+        rf: the theoretical :class:`~atrous.rf.ReceptiveField` of the same output.
+        fraction95: the share of the theoretical RF box (clipped to the input) that the smallest
+            set of pixels holding 95% of the gradient mass covers.
+        unit: the output unit analysed (the centre one).
+        center: input coordinates of that unit's theoretical RF centre.
+        samples: random inputs averaged; ``reinit``: whether weights were re-drawn per sample.
+    """
+
+    map: np.ndarray
+    rf: Any
+    fraction95: float
+    unit: tuple[int, ...]
+    center: tuple[float, ...]
+    samples: int
+    reinit: bool
+    output: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def variance(self) -> tuple[float, ...]:
+        """Per-axis variance of the normalised map (a Gaussian-like ERF's spread)."""
+        total = float(self.map.sum())
+        if total <= 0:  # no gradient reached the input (e.g. dead ReLUs)
+            return tuple(float("nan") for _ in range(self.map.ndim))
+        m = self.map / total
+        out = []
+        for axis in range(m.ndim):
+            marg = m.sum(axis=tuple(a for a in range(m.ndim) if a != axis))
+            idx = np.arange(marg.size, dtype=np.float64)
+            mean = float((marg * idx).sum())
+            out.append(float((marg * (idx - mean) ** 2).sum()))
+        return tuple(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary (the map as nested lists)."""
+        return {
+            "unit": list(self.unit),
+            "center": list(self.center),
+            "samples": self.samples,
+            "reinit": self.reinit,
+            "output": self.output,
+            "fraction95": self.fraction95,
+            "variance": [None if v != v else v for v in self.variance()],  # NaN -> null
+            "rf": self.rf.to_dict() if hasattr(self.rf, "to_dict") else None,
+            "map": self.map.tolist(),
+        }
+
+    def figure(self) -> Any:
+        """A matplotlib figure: the ERF with the theoretical RF box drawn over it."""
+        from .render.figures import erf_figure
+
+        if self.map.ndim > 2:
+            raise AtrousError(f"only 1-D and 2-D ERF maps can be drawn, got {self.map.ndim}-D")
+        return erf_figure(self)
+
+
+def _fraction95(values: np.ndarray, box_area: int) -> float:
+    flat = np.sort(values.ravel())[::-1]
+    total = float(flat.sum())
+    if total <= 0 or box_area <= 0:
+        return 0.0
+    needed = int(np.searchsorted(np.cumsum(flat), 0.95 * total) + 1)
+    return min(needed / box_area, 1.0)
+
+
+def _reinit(model: Any, gen: Any) -> None:
+    import torch
+
+    torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+    for m in model.modules():
+        reset = getattr(m, "reset_parameters", None)
+        if callable(reset):
+            reset()
+
+
+def erf(
+    model: Any,
+    input_size: Sequence[int],
+    samples: int = 16,
+    *,
+    reinit: bool = False,
+    seed: int = 0,
+    output: str | None = None,
+    progress: bool = True,
+) -> ERFResult:
+    """Measure the effective receptive field of the centre output unit.
+
+    Args:
+        model: a ``torch.nn.Module`` taking one tensor (it is not modified; with ``reinit`` a
+            copy is re-initialised).
+        input_size: the full input shape ``(N, C, *spatial)``.
+        samples: number of random inputs (standard normal) to average over.
+        reinit: re-initialise the weights (``reset_parameters``) for every sample, as Luo et al.
+            do to study the architecture rather than one set of weights.
+        seed: seed for the inputs and re-initialisations.
+        output: which output of a model returning a dict or tuple (the label; default the only
+            or first one).
+        progress: show a progress bar on a terminal.
+
+    Returns:
+        An :class:`ERFResult`.
+
+    Raises:
+        AtrousError: for a bad ``samples`` or ``input_size``, or an unknown ``output``.
+
+    >>> import torch.nn as nn
+    >>> res = erf(nn.Conv2d(1, 1, 3, padding=2, dilation=2), (1, 1, 9, 9), samples=2)
+    >>> res.rf.size, res.unit, int((res.map > 0).sum())   # 9 taps of a 5x5 box
+    ((5, 5), (4, 4), 9)
+    """
+    import torch
+
+    from .fx import _check_input_size, _flatten_outputs, to_graph
+    from .rf import receptive_field
+
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise AtrousError(f"samples must be an integer >= 1, got {samples!r}")
+    shape = _check_input_size(input_size)
+    graph = to_graph(model, shape)
+    labels = graph.output_labels
+    if output is not None:
+        node = next((n for n, lab in labels.items() if lab == output), None)
+        if node is None:
+            raise AtrousError(f"output must be one of {sorted(labels.values())}, got {output!r}")
+    else:
+        node = graph.outputs[0]
+        output = labels.get(node)
+    rf = receptive_field(graph, input_size=shape, output=node)
+
+    gen = torch.Generator().manual_seed(int(seed))
+    net = copy.deepcopy(model) if reinit else model
+    flags = [(m, m.training) for m in net.modules()]
+    net.eval()
+    acc: Any = None
+    unit: tuple[int, ...] = ()
+    steps: Any = range(samples)
+    if progress:
+        from .render.progress import track
+
+        steps = track(steps, total=samples, description="effective RF")
+    try:
+        for _ in steps:
+            if reinit:
+                _reinit(net, gen)
+            dtype = next((p.dtype for p in net.parameters()), torch.float32)
+            x = torch.randn(shape, generator=gen, dtype=dtype).requires_grad_(True)
+            y = net(x)
+            if not isinstance(y, torch.Tensor):
+                flat = dict(_flatten_outputs(y))
+                y = flat[output] if output in flat else next(iter(flat.values()))
+            spatial = tuple(y.shape[2:]) if y.dim() >= 2 + graph.ndim else (1,) * graph.ndim
+            unit = tuple(s // 2 for s in spatial)
+            if y.dim() >= 2 + graph.ndim:
+                index = (slice(None), slice(None), *unit)
+                y[index].sum().backward()
+            else:
+                y.sum().backward()
+            assert x.grad is not None
+            g = x.grad.detach().abs().sum(dim=(0, 1)).double().numpy()
+            acc = g if acc is None else acc + g
+    finally:
+        for m, flag in flags:
+            m.training = flag
+    emap = acc / samples
+    if rf.is_global:
+        area = int(np.prod(emap.shape))
+        center = tuple((s - 1) / 2 for s in emap.shape)
+    else:
+        boxes = [b if b is not None else (0, -1) for b in rf.box(unit)]  # None: reads nothing
+        area = 1
+        for (lo, hi), n in zip(boxes, emap.shape):
+            area *= max(0, min(hi, n - 1) - max(lo, 0) + 1)
+        center = tuple((lo + hi) / 2 for lo, hi in boxes)
+    return ERFResult(emap, rf, _fraction95(emap, area), unit, center, samples, reinit, output)

@@ -1,0 +1,1327 @@
+"""``nn.Module`` -> :class:`~atrous.graph.Graph`: the PyTorch front end.
+
+:func:`to_graph` traces a model with :mod:`torch.fx` symbolic tracing, so functional ops and tensor
+methods (``F.conv2d``, ``F.interpolate``, ``F.pad``, ``torch.cat``, ``+``, ``*``,
+``x.mean((2, 3), keepdim=True)``, slicing, ``view``/``transpose`` channel shuffles) are seen, not
+only modules. Shapes come from running the traced graph on fake tensors (no data, no compute: a
+1024x1024 input costs nothing). One registry maps torch modules and functions to analytic layers;
+:func:`register_module` and :func:`register_function` extend it, and a registered module class is
+a leaf of the trace. A model that ``torch.fx`` cannot trace (data-dependent control flow) is
+recorded instead by running it once with forward hooks and a torch-function recorder; the result
+is then marked ``partial``, with a diagnostic saying why. An operation without a converter becomes
+an :class:`~atrous.layers.Opaque` node with a diagnostic naming its module path, never an identity.
+
+Node metadata (read by :mod:`atrous.report`): ``module`` (module path or op name), ``target``
+(class or function name), ``shape`` (output tensor shape), ``params`` and ``macs``.
+
+    >>> import torch.nn as nn
+    >>> net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=2, dilation=2), nn.ReLU(), nn.MaxPool2d(2))
+    >>> g = to_graph(net, (1, 3, 64, 64))
+    >>> [(n.name, n.layer.kind) for n in g.layer_nodes()]
+    [('0', 'conv'), ('1', 'pointwise'), ('2', 'pool')]
+    >>> g["2"].meta["shape"], g.partial
+    ((1, 8, 32, 32), False)
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ._types import Ints
+from .errors import AtrousError
+from .graph import Graph
+from .layers import (
+    AdaptivePool,
+    Conv,
+    ConvTranspose,
+    Dense,
+    GlobalPool,
+    Layer,
+    Merge,
+    Opaque,
+    Pad,
+    Pointwise,
+    Pool,
+    Slice,
+    Upsample,
+)
+
+__all__ = [
+    "ModelGraph",
+    "OpCall",
+    "TensorInfo",
+    "Unsupported",
+    "register_function",
+    "register_module",
+    "to_graph",
+]
+
+
+# -- what converters see ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TensorInfo:
+    """A tensor as a converter sees it: its shape, and whether it depends on the model input."""
+
+    shape: tuple[int, ...]
+    live: bool = True
+
+    def spatial(self, ndim: int) -> Ints:
+        """The trailing ``ndim`` sizes; ``(1,) * ndim`` for a tensor whose spatial axes are gone."""
+        if len(self.shape) >= 2 + ndim:
+            return tuple(self.shape[-ndim:])
+        return (1,) * ndim
+
+    def collapsed(self, ndim: int) -> bool:
+        """True when the tensor has no spatial extent left (rank too low or all sizes 1)."""
+        return all(s == 1 for s in self.spatial(ndim))
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """One call of a module or function, as handed to a converter.
+
+    Attributes:
+        target: the module instance, the function, or the method name.
+        name: normalised op name (``"conv2d"``, ``"add"``, ``"Conv2d"``).
+        path: module path of the call (``"layer1.0.conv1"``), or of the module whose ``forward``
+            made the functional call.
+        args, kwargs: the call's arguments, tensors replaced by :class:`TensorInfo`.
+        inputs: the tensor inputs that depend on the model input, in order.
+        output: the output tensor.
+        ndim: number of spatial axes of the model.
+    """
+
+    target: Any
+    name: str
+    path: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    inputs: tuple[TensorInfo, ...]
+    output: TensorInfo
+    ndim: int
+
+    def arg(self, index: int, name: str, default: Any = None) -> Any:
+        """Argument ``name`` given by keyword or at position ``index`` (0 = the input tensor)."""
+        if name in self.kwargs:
+            return self.kwargs[name]
+        if index < len(self.args):
+            return self.args[index]
+        return default
+
+    @property
+    def in_spatial(self) -> Ints:
+        """Spatial size of the first live input."""
+        return self.inputs[0].spatial(self.ndim) if self.inputs else (1,) * self.ndim
+
+    @property
+    def out_spatial(self) -> Ints:
+        """Spatial size of the output."""
+        return self.output.spatial(self.ndim)
+
+
+class Unsupported(Exception):
+    """Raised by a converter that cannot model this particular call; the node becomes Opaque."""
+
+
+ModuleConverter = Callable[[Any, OpCall], Layer]
+FunctionConverter = Callable[[OpCall], Layer]
+
+_MODULES: dict[type, ModuleConverter] = {}
+_FUNCTIONS_BY_OBJ: dict[Any, FunctionConverter] = {}
+_FUNCTIONS_BY_NAME: dict[str, FunctionConverter] = {}
+
+
+def register_module(cls: type, converter: ModuleConverter) -> None:
+    """Map a module class (and its subclasses that keep its ``forward``) to an analytic layer.
+
+    A registered class is a leaf of the trace: its ``forward`` is not traced into.
+
+    Args:
+        cls: an ``nn.Module`` subclass.
+        converter: ``converter(module, call) -> Layer``; raise :class:`Unsupported` for a call it
+            cannot model.
+
+    >>> import torch.nn as nn
+    >>> from atrous import Conv
+    >>> class MyConv(nn.Module):
+    ...     def forward(self, x):
+    ...         return x[..., 1:-1, 1:-1]
+    >>> register_module(MyConv, lambda m, call: Conv(3, ndim=call.ndim))
+    >>> to_graph(nn.Sequential(MyConv()), (1, 1, 8, 8))["0"].layer.kernel
+    (3, 3)
+    """
+    if not isinstance(cls, type):
+        raise AtrousError(f"register_module needs a module class, got {cls!r}")
+    if not callable(converter):
+        raise AtrousError(f"converter must be callable, got {converter!r}")
+    _MODULES[cls] = converter
+
+
+def register_function(fn: Callable[..., Any] | str, converter: FunctionConverter) -> None:
+    """Map a function (or a tensor method name such as ``"mean"``) to an analytic layer.
+
+    A registered plain Python function is also a leaf of the trace (it is not traced into).
+
+    Args:
+        fn: the function object, or a method/function name.
+        converter: ``converter(call) -> Layer``; raise :class:`Unsupported` when it cannot model
+            the call.
+
+    >>> from atrous import Pointwise
+    >>> register_function("my_custom_op", lambda call: Pointwise("my_custom_op"))
+    """
+    if not callable(converter):
+        raise AtrousError(f"converter must be callable, got {converter!r}")
+    if isinstance(fn, str):
+        if not fn:
+            raise AtrousError("function name must not be empty")
+        _FUNCTIONS_BY_NAME[fn] = converter
+    elif callable(fn):
+        _FUNCTIONS_BY_OBJ[fn] = converter
+    else:
+        raise AtrousError(f"register_function needs a function or a name, got {fn!r}")
+
+
+def _module_converter(module: Any) -> ModuleConverter | None:
+    mro = type(module).__mro__
+    for klass in mro:
+        conv = _MODULES.get(klass)
+        if conv is not None:
+            owner = next((k for k in mro if "forward" in vars(k)), klass)
+            if issubclass(klass, owner) or owner.__module__.startswith("torch.nn"):
+                return conv
+            return None  # a user subclass with its own forward: trace into it
+    return None
+
+
+_DUNDER = {"radd": "add", "iadd": "add", "rsub": "sub", "isub": "sub", "rmul": "mul",
+           "imul": "mul", "rtruediv": "truediv", "itruediv": "truediv", "div": "truediv",
+           "concat": "cat", "concatenate": "cat"}
+
+
+def _fn_name(fn: Any) -> str:
+    name = fn if isinstance(fn, str) else getattr(fn, "__name__", None) or type(fn).__name__
+    if name.startswith("__") and name.endswith("__"):
+        name = name[2:-2]
+    if name.endswith("_") and not name.startswith("_") and name not in ("max_", "min_"):
+        name = name[:-1]  # in-place variants: relu_ -> relu
+    return _DUNDER.get(name, name)
+
+
+def _function_converter(fn: Any) -> FunctionConverter | None:
+    try:
+        conv = _FUNCTIONS_BY_OBJ.get(fn)
+    except TypeError:
+        conv = None
+    if conv is not None:
+        return conv
+    return _FUNCTIONS_BY_NAME.get(_fn_name(fn))
+
+
+# -- small helpers for converters -------------------------------------------------------------
+def _tup(value: Any, ndim: int) -> tuple[int, ...]:
+    if isinstance(value, (tuple, list)):
+        if len(value) == 1 and ndim > 1:
+            return tuple(int(value[0]) for _ in range(ndim))
+        return tuple(int(v) for v in value)
+    return (int(value),) * ndim
+
+
+def _pool_mode(name: str) -> Literal["max", "avg"]:
+    return "max" if "max" in name.lower() else "avg"
+
+
+def _global_or_adaptive(call: OpCall, mode: Literal["max", "avg"]) -> Layer:
+    out = call.out_spatial
+    if all(v == 1 for v in out):
+        return GlobalPool(mode)
+    return AdaptivePool(mode, out, ndim=call.ndim)
+
+
+def _conv_from(call: OpCall, weight: tuple[int, ...], stride: Any, padding: Any, dilation: Any,
+               groups: int, bias: bool, pairs: Any = None) -> Layer:
+    nd = call.ndim
+    kernel = tuple(weight[2:])
+    if len(kernel) != nd:
+        raise Unsupported(f"a {len(kernel)}-D convolution in a {nd}-D model")
+    if pairs is None:
+        pairs = padding if isinstance(padding, str) else _tup(padding, nd)
+    return Conv(kernel, stride=_tup(stride, nd), padding=pairs, dilation=_tup(dilation, nd),
+                groups=int(groups), ndim=nd, in_channels=weight[1] * int(groups),
+                out_channels=weight[0], bias=bias, size=call.in_spatial)
+
+
+def _upsample(call: OpCall, mode: str, align_corners: Any) -> Layer:
+    nd = call.ndim
+    sin, sout = call.in_spatial, call.out_spatial
+    if sin == sout:
+        return Pointwise(f"interpolate:{mode}")
+    if all(v == 1 for v in sin):
+        return Upsample(sout, "nearest", ndim=nd)  # a constant map: broadcasting
+    if mode in ("nearest-exact", "area"):
+        mode = "nearest" if all(o >= i for o, i in zip(sout, sin)) else mode
+    if all(o % i == 0 for o, i in zip(sout, sin)):
+        scale = tuple(o // i for o, i in zip(sout, sin))
+        if mode not in ("nearest", "linear", "bilinear", "bicubic", "trilinear"):
+            raise Unsupported(f"interpolation mode {mode!r}")
+        ac = bool(align_corners) if mode != "nearest" else False
+        return Upsample(scale, mode, ac, ndim=nd)  # type: ignore[arg-type]
+    if mode == "area":
+        return AdaptivePool("avg", sout, ndim=nd)
+    if mode == "nearest" and all(i % o == 0 for o, i in zip(sout, sin)):
+        return Slice(0, None, tuple(i // o for o, i in zip(sout, sin)), ndim=nd)
+    raise Unsupported(f"{mode} resize {sin} -> {sout} is not an integer upsampling")
+
+
+def _reshape_like(call: OpCall) -> Layer:
+    nd = call.ndim
+    x, out = call.inputs[0], call.output
+    if call.name in ("permute", "transpose", "movedim", "swapaxes", "swapdims", "t"):
+        if x.collapsed(nd):
+            return Pointwise(call.name)
+        rank = len(x.shape)
+        perm = list(range(rank))
+        if call.name == "permute":
+            dims = call.args[1:] if len(call.args) > 2 else call.arg(1, "dims")
+            perm = [int(d) % rank for d in _as_list(dims)]
+        elif call.name in ("transpose", "swapaxes", "swapdims"):
+            a, b = int(call.arg(1, "dim0")) % rank, int(call.arg(2, "dim1")) % rank
+            perm[a], perm[b] = perm[b], perm[a]
+        else:
+            raise Unsupported(f"{call.name} of a spatial tensor")
+        if len(x.shape) >= 2 + nd and all(perm[rank - k] == rank - k for k in range(1, nd + 1)):
+            return Pointwise(call.name)
+        raise Unsupported(f"{call.name} moves a spatial axis")
+    sin, sout = x.spatial(nd), out.spatial(nd)
+    if x.collapsed(nd):
+        if out.collapsed(nd):
+            return Pointwise(call.name)
+        return Upsample(sout, "nearest", ndim=nd)  # broadcasting a global value over the map
+    if len(out.shape) >= 2 + nd and sout == sin:
+        return Pointwise(call.name)
+    if len(out.shape) < 2 + nd:
+        return Dense(call.name)  # the spatial axes are folded away: every value spans the map
+    raise Unsupported(f"{call.name} reshapes the spatial axes {sin} -> {sout}")
+
+
+def _as_list(v: Any) -> list[Any]:
+    if isinstance(v, (list, tuple)):
+        return list(v)
+    return [v]
+
+
+def _reduce(call: OpCall, mode: Literal["max", "avg"]) -> Layer:
+    nd = call.ndim
+    x = call.inputs[0]
+    rank = len(x.shape)
+    if x.collapsed(nd):
+        return Pointwise(call.name)
+    dim = call.arg(1, "dim")
+    if isinstance(dim, TensorInfo):
+        raise Unsupported(f"{call.name} with a tensor argument")
+    dims = set(range(rank)) if dim is None or dim == [] or dim == () else {
+        int(d) % rank for d in _as_list(dim)}
+    spatial = set(range(rank - nd, rank)) if rank >= 2 + nd else set()
+    keepdim = bool(call.arg(2, "keepdim", False))
+    if spatial <= dims:
+        return GlobalPool(mode)
+    if not spatial & dims:
+        return Pointwise(call.name)
+    if keepdim:
+        target = tuple(1 if ax in dims else x.shape[ax] for ax in sorted(spatial))
+        return AdaptivePool(mode, target, ndim=nd)
+    raise Unsupported(f"{call.name} over some spatial axes without keepdim")
+
+
+def _pointwise(call: OpCall) -> Layer:
+    return Pointwise(call.name)
+
+
+def _binary(call: OpCall) -> Layer:
+    if len(call.inputs) >= 2:
+        return Merge("mul" if call.name in ("mul", "truediv", "floordiv") else "add")
+    return Pointwise(call.name)
+
+
+def _softmax(call: OpCall) -> Layer:
+    x = call.inputs[0]
+    dim = call.arg(1, "dim")
+    rank = len(x.shape)
+    if x.collapsed(call.ndim) or dim is None:
+        return Pointwise(call.name)
+    if rank >= 2 + call.ndim and int(dim) % rank >= rank - call.ndim:
+        raise Unsupported(f"{call.name} over a spatial axis mixes the whole axis")
+    return Pointwise(call.name)
+
+
+def _cat(call: OpCall) -> Layer:
+    rank = len(call.output.shape)
+    dim = int(call.arg(1, "dim", 0)) % rank
+    if rank >= 2 + call.ndim and dim >= rank - call.ndim and not call.output.collapsed(call.ndim):
+        raise Unsupported("concatenation along a spatial axis")
+    return Merge("concat") if len(call.inputs) >= 2 else Pointwise(call.name)
+
+
+def _getitem(call: OpCall) -> Layer:
+    nd = call.ndim
+    x = call.inputs[0]
+    if x.collapsed(nd):
+        return Pointwise("getitem")
+    rank = len(x.shape)
+    idx = call.args[1]
+    items = list(idx) if isinstance(idx, tuple) else [idx]
+    if any(isinstance(i, (TensorInfo, list, bool)) for i in items):
+        raise Unsupported("advanced (tensor) indexing")
+    consumed = sum(1 for i in items if i is not None and i is not Ellipsis)
+    expanded: list[Any] = []
+    for i in items:
+        if i is Ellipsis:
+            expanded.extend([slice(None)] * (rank - consumed))
+        else:
+            expanded.append(i)
+    axis = 0
+    per_axis: dict[int, Any] = {}
+    for i in expanded:
+        if i is None:
+            continue
+        per_axis[axis] = i
+        axis += 1
+    starts, stops, steps = [], [], []
+    for ax in range(rank - nd, rank):
+        i = per_axis.get(ax, slice(None))
+        if not isinstance(i, slice):
+            raise Unsupported("integer indexing of a spatial axis")
+        a, b, s = i.indices(x.shape[ax])
+        if s < 1:
+            raise Unsupported(f"slice step {s}")
+        starts.append(a)
+        stops.append(b if b < x.shape[ax] else None)
+        steps.append(s)
+    if all(a == 0 for a in starts) and all(b is None for b in stops) and all(s == 1
+                                                                           for s in steps):
+        return Pointwise("getitem")
+    return Slice(tuple(starts), tuple(stops), tuple(steps), ndim=nd)
+
+
+def _pad_pairs(pad: Sequence[int], ndim: int) -> tuple[tuple[int, int], ...]:
+    pairs = []
+    for j in range(ndim):
+        t = ndim - 1 - j
+        lo = int(pad[2 * t]) if 2 * t < len(pad) else 0
+        hi = int(pad[2 * t + 1]) if 2 * t + 1 < len(pad) else 0
+        pairs.append((lo, hi))
+    if any(v < 0 for p in pairs for v in p):
+        raise Unsupported(f"negative padding (cropping) {tuple(pad)}")
+    return tuple(pairs)
+
+
+def _linear(call: OpCall) -> Layer:
+    x = call.inputs[0]
+    if len(x.shape) >= 2 + call.ndim and x.shape[-1] > 1:
+        raise Unsupported("a linear layer over the last spatial axis")
+    return Pointwise("linear")
+
+
+def _norm(call: OpCall) -> Layer:
+    return Pointwise(call.name)
+
+
+# -- built-in converters ----------------------------------------------------------------------
+def _fn_conv(call: OpCall) -> Layer:
+    w = call.arg(1, "weight")
+    return _conv_from(call, w.shape, call.arg(3, "stride", 1), call.arg(4, "padding", 0),
+                      call.arg(5, "dilation", 1), call.arg(6, "groups", 1),
+                      call.arg(2, "bias") is not None)
+
+
+def _fn_conv_t(call: OpCall) -> Layer:
+    w = call.arg(1, "weight")
+    nd = call.ndim
+    groups = int(call.arg(6, "groups", 1))
+    return ConvTranspose(tuple(w.shape[2:]), _tup(call.arg(3, "stride", 1), nd),
+                         _tup(call.arg(4, "padding", 0), nd), _tup(call.arg(7, "dilation", 1), nd),
+                         _tup(call.arg(5, "output_padding", 0), nd), groups, ndim=nd,
+                         in_channels=w.shape[0], out_channels=w.shape[1] * groups,
+                         bias=call.arg(2, "bias") is not None)
+
+
+def _fn_pool(call: OpCall) -> Layer:
+    nd = call.ndim
+    k = _tup(call.arg(1, "kernel_size"), nd)
+    stride = call.arg(2, "stride")
+    stride = k if stride is None or stride == [] or stride == () else _tup(stride, nd)
+    mode = _pool_mode(call.name)
+    if mode == "max":
+        dilation, ceil = call.arg(4, "dilation", 1), call.arg(5, "ceil_mode", False)
+    else:
+        dilation, ceil = 1, call.arg(4, "ceil_mode", False)
+    return Pool(mode, k, stride, _tup(call.arg(3, "padding", 0), nd), _tup(dilation, nd),
+                bool(ceil), ndim=nd)
+
+
+def _fn_lp_pool(call: OpCall) -> Layer:
+    nd = call.ndim
+    k = _tup(call.arg(2, "kernel_size"), nd)
+    stride = call.arg(3, "stride")
+    return Pool("avg", k, k if stride is None else _tup(stride, nd),
+                ceil_mode=bool(call.arg(4, "ceil_mode", False)), ndim=nd)
+
+
+def _fn_adaptive(call: OpCall) -> Layer:
+    return _global_or_adaptive(call, _pool_mode(call.name))
+
+
+def _fn_interpolate(call: OpCall) -> Layer:
+    return _upsample(call, str(call.arg(3, "mode", "nearest")), call.arg(4, "align_corners"))
+
+
+def _fn_pad(call: OpCall) -> Layer:
+    pad = call.arg(1, "pad")
+    return Pad(_pad_pairs(pad, call.ndim), ndim=call.ndim)
+
+
+def _fn_mean(call: OpCall) -> Layer:
+    return _reduce(call, "avg")
+
+
+def _fn_max(call: OpCall) -> Layer:
+    other = call.arg(1, "dim")
+    if isinstance(other, TensorInfo):
+        return _binary(call)
+    return _reduce(call, "max")
+
+
+def _fn_pixel_shuffle(call: OpCall) -> Layer:
+    return _upsample(call, "nearest", None)
+
+
+def _fn_pixel_unshuffle(call: OpCall) -> Layer:
+    r = int(call.arg(1, "downscale_factor"))
+    return Conv(r, stride=r, ndim=call.ndim)
+
+
+def _split(call: OpCall) -> Layer:
+    x = call.inputs[0]
+    rank = len(x.shape)
+    dim = call.arg(1, "dim", 0) if call.name == "unbind" else call.arg(2, "dim", 0)
+    if rank >= 2 + call.ndim and int(dim) % rank >= rank - call.ndim and not x.collapsed(
+            call.ndim):
+        raise Unsupported(f"{call.name} along a spatial axis")
+    return Pointwise(call.name)
+
+
+def _fn_flatten(call: OpCall) -> Layer:
+    return _reshape_like(call)
+
+
+_UNARY = (  # noqa: SIM905 - a long word list reads better as text
+    "relu relu6 leaky_relu prelu rrelu elu selu celu gelu silu mish sigmoid tanh hardswish "
+    "hardsigmoid hardtanh hardshrink softshrink softplus softsign tanhshrink threshold logsigmoid "
+    "glu dropout dropout1d dropout2d dropout3d alpha_dropout feature_alpha_dropout identity "
+    "batch_norm group_norm layer_norm instance_norm local_response_norm rms_norm normalize "
+    "channel_shuffle native_channel_shuffle contiguous clone detach float double half to type "
+    "type_as neg abs exp log log1p sqrt rsqrt pow square clamp clip sin cos erf reciprocal "
+    "sign floor ceil round pos bool int long nan_to_num masked_fill sigmoid_ relu_ requires_grad"
+    " pooled_batch_norm _pooled_batch_norm_module"  # atrous.nn.aspp's batch-1-safe norm
+).split()
+_BINARY = [
+    "add", "sub", "mul", "truediv", "floordiv", "maximum", "minimum", "fmax", "fmin", "where",
+    "mod", "pow_"
+]
+_RESHAPE = [
+    "view", "reshape", "unflatten", "squeeze", "unsqueeze", "expand", "expand_as", "permute",
+    "transpose", "movedim", "swapaxes", "swapdims", "view_as", "reshape_as", "t"
+]
+
+for _n in _UNARY:
+    _FUNCTIONS_BY_NAME[_n] = _norm if "norm" in _n else _pointwise
+for _n in _BINARY:
+    _FUNCTIONS_BY_NAME[_n] = _binary
+for _n in _RESHAPE:
+    _FUNCTIONS_BY_NAME[_n] = _reshape_like
+for _n in ("conv1d", "conv2d", "conv3d"):
+    _FUNCTIONS_BY_NAME[_n] = _fn_conv
+for _n in ("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"):
+    _FUNCTIONS_BY_NAME[_n] = _fn_conv_t
+for _d in (1, 2, 3):
+    for _p in ("max", "avg"):
+        _FUNCTIONS_BY_NAME[f"{_p}_pool{_d}d"] = _fn_pool
+        _FUNCTIONS_BY_NAME[f"adaptive_{_p}_pool{_d}d"] = _fn_adaptive
+        _FUNCTIONS_BY_NAME[f"adaptive_{_p}_pool{_d}d_with_indices"] = _fn_adaptive
+    _FUNCTIONS_BY_NAME[f"max_pool{_d}d_with_indices"] = _fn_pool
+    _FUNCTIONS_BY_NAME[f"lp_pool{_d}d"] = _fn_lp_pool
+_FUNCTIONS_BY_NAME.update({
+    "interpolate": _fn_interpolate, "upsample": _fn_interpolate, "pad": _fn_pad,
+    "mean": _fn_mean, "sum": _fn_mean, "nanmean": _fn_mean, "std": _fn_mean, "var": _fn_mean,
+    "norm": _fn_mean, "logsumexp": _fn_mean, "prod": _fn_mean, "amax": _fn_max, "amin": _fn_max,
+    "max": _fn_max, "min": _fn_max, "softmax": _softmax, "log_softmax": _softmax,
+    "cat": _cat, "getitem": _getitem, "flatten": _fn_flatten, "linear": _linear,
+    "chunk": _split, "split": _split, "unbind": _split, "tensor_split": _split,
+    "pixel_shuffle": _fn_pixel_shuffle, "pixel_unshuffle": _fn_pixel_unshuffle,
+})
+
+
+_FACTORIES = frozenset([
+    "zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like",
+    "randint_like", "new_zeros", "new_ones", "new_empty", "new_full", "new_tensor",
+])
+"""Ops whose result depends on an input's shape only, not its values: constants."""
+
+
+def _install_module_converters() -> None:
+    """Register the torch.nn converters (needs torch; called on the first trace)."""
+    if _MODULES.get(_Sentinel) is not None:
+        return
+    import torch.nn as nn
+
+    def conv(m: Any, call: OpCall) -> Layer:
+        nd = call.ndim
+        rev = m._reversed_padding_repeated_twice
+        pairs = tuple((int(rev[2 * (nd - 1 - j)]), int(rev[2 * (nd - 1 - j) + 1]))
+                      for j in range(nd))
+        return _conv_from(call, tuple(m.weight.shape), m.stride, 0, m.dilation, m.groups,
+                          m.bias is not None, pairs=pairs)
+
+    def conv_t(m: Any, call: OpCall) -> Layer:
+        nd = call.ndim
+        layer = ConvTranspose(m.kernel_size, m.stride, m.padding, m.dilation, m.output_padding,
+                              m.groups, ndim=nd, in_channels=m.in_channels,
+                              out_channels=m.out_channels, bias=m.bias is not None)
+        got = call.out_spatial
+        if layer.output_size(call.in_spatial) != got:  # forward(x, output_size=...)
+            base = ConvTranspose(m.kernel_size, m.stride, m.padding, m.dilation, 0, m.groups,
+                                 ndim=nd).output_size(call.in_spatial)
+            extra = tuple(g - b for g, b in zip(got, base))
+            layer = ConvTranspose(m.kernel_size, m.stride, m.padding, m.dilation, extra,
+                                  m.groups, ndim=nd, in_channels=m.in_channels,
+                                  out_channels=m.out_channels, bias=m.bias is not None)
+        return layer
+
+    def pool(m: Any, call: OpCall) -> Layer:
+        nd = call.ndim
+        mode = _pool_mode(type(m).__name__)
+        k = _tup(m.kernel_size, nd)
+        stride = k if m.stride is None else _tup(m.stride, nd)
+        dil = _tup(getattr(m, "dilation", 1), nd)
+        pad = _tup(getattr(m, "padding", 0), nd)
+        return Pool(mode, k, stride, pad, dil, bool(getattr(m, "ceil_mode", False)), ndim=nd)
+
+    def adaptive(m: Any, call: OpCall) -> Layer:
+        return _global_or_adaptive(call, _pool_mode(type(m).__name__))
+
+    def upsample(m: Any, call: OpCall) -> Layer:
+        return _upsample(call, m.mode, getattr(m, "align_corners", None))
+
+    def padmod(m: Any, call: OpCall) -> Layer:
+        return Pad(_pad_pairs(m.padding, call.ndim), ndim=call.ndim)
+
+    def pointwise(m: Any, call: OpCall) -> Layer:
+        return Pointwise(type(m).__name__)
+
+    def linear(m: Any, call: OpCall) -> Layer:
+        return _linear(call)
+
+    def reshape(m: Any, call: OpCall) -> Layer:
+        return _reshape_like(call)
+
+    def softmax(m: Any, call: OpCall) -> Layer:
+        dim = getattr(m, "dim", None)
+        return _softmax(OpCall(call.target, call.name, call.path, (None, dim), {}, call.inputs,
+                               call.output, call.ndim))
+
+    def shuffle_up(m: Any, call: OpCall) -> Layer:
+        return _upsample(call, "nearest", None)
+
+    def shuffle_down(m: Any, call: OpCall) -> Layer:
+        r = int(m.downscale_factor)
+        return Conv(r, stride=r, ndim=call.ndim)
+
+    def lp_pool(m: Any, call: OpCall) -> Layer:
+        nd = call.ndim
+        k = _tup(m.kernel_size, nd)
+        return Pool("avg", k, k if m.stride is None else _tup(m.stride, nd),
+                    ceil_mode=bool(m.ceil_mode), ndim=nd)
+
+    table: dict[Any, ModuleConverter] = {
+        nn.modules.conv._ConvNd: conv,
+        nn.modules.conv._ConvTransposeNd: conv_t,
+        nn.modules.pooling._MaxPoolNd: pool,
+        nn.modules.pooling._AvgPoolNd: pool,
+        nn.modules.pooling._LPPoolNd: lp_pool,
+        nn.modules.pooling._AdaptiveAvgPoolNd: adaptive,
+        nn.modules.pooling._AdaptiveMaxPoolNd: adaptive,
+        nn.Upsample: upsample,
+        nn.modules.padding._ConstantPadNd: padmod,
+        nn.modules.padding._ReflectionPadNd: padmod,
+        nn.modules.padding._ReplicationPadNd: padmod,
+        nn.Linear: linear,
+        nn.Bilinear: linear,
+        nn.Flatten: reshape,
+        nn.Unflatten: reshape,
+        nn.Softmax: softmax,
+        nn.LogSoftmax: softmax,
+        nn.PixelShuffle: shuffle_up,
+        nn.PixelUnshuffle: shuffle_down,
+    }
+    circ = getattr(nn.modules.padding, "_CircularPadNd", None)
+    if circ is not None:
+        table[circ] = padmod
+    for cls in (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm,
+                nn.LocalResponseNorm, nn.modules.dropout._DropoutNd, nn.Identity,
+                nn.ChannelShuffle, getattr(nn, "RMSNorm", nn.Identity)):
+        table[cls] = pointwise
+    for name in [
+        "ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU", "SiLU",
+        "Mish", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "Hardtanh", "Hardshrink",
+        "Softshrink", "Softplus", "Softsign", "Tanhshrink", "Threshold", "LogSigmoid", "GLU"
+    ]:
+        table[getattr(nn, name)] = pointwise
+    for cls, fn in table.items():
+        _MODULES.setdefault(cls, fn)
+    _MODULES[_Sentinel] = pointwise
+
+
+class _Sentinel:
+    """Marks that the torch.nn converters are installed."""
+
+
+# -- the graph a model produces ---------------------------------------------------------------
+class ModelGraph(Graph):
+    """A :class:`~atrous.graph.Graph` traced from a model, with what the trace could not see.
+
+    Attributes:
+        diagnostics: one line per problem (unknown op, fallback to hooks), naming module paths.
+        partial: True when the graph may not be the whole model (hook fallback or opaque ops).
+        method: ``"fx"`` (symbolic trace) or ``"hooks"`` (recorded from one run).
+        input_shape: the full input tensor shape the model was traced with.
+        output_labels: output node name -> label (dict key or tuple index) for multi-output
+            models.
+    """
+
+    def __init__(self, ndim: int, name: str = "") -> None:
+        super().__init__(ndim, name)
+        self.diagnostics: list[str] = []
+        self.partial = False
+        self.method: Literal["fx", "hooks"] = "fx"
+        self.input_shape: tuple[int, ...] = ()
+        self.output_labels: dict[str, str] = {}
+
+
+def _prod(values: Sequence[int]) -> int:
+    return math.prod(int(v) for v in values)
+
+
+class _Builder:
+    """Turns a stream of recorded calls into a ModelGraph (shared by fx and the hook recorder)."""
+
+    def __init__(self, ndim: int, name: str) -> None:
+        self.g = ModelGraph(ndim, name)
+        self.ndim = ndim
+        self.spatial: dict[str, Ints] = {}
+        self.counts: dict[str, int] = {}
+        self.notes: dict[str, str] = {}
+
+    def finish(self) -> ModelGraph:
+        """Drop nodes no output depends on (e.g. control-flow tests) and collect diagnostics."""
+        g = self.g
+        keep = set(g.outputs)
+        for out in g.outputs:
+            keep |= g.ancestors(out)
+        if len(keep | {"input"}) < len(g) + 1:
+            new = ModelGraph(g.ndim, g.name)
+            new.method, new.output_labels = g.method, dict(g.output_labels)
+            for node in g.layer_nodes():
+                if node.name in keep:
+                    new.add(node.layer, node.inputs, name=node.name, meta=node.meta)
+            new.set_outputs(*g.outputs)
+            g = new
+        g.diagnostics.extend(msg for name, msg in self.notes.items() if name in keep)
+        self.g = g
+        return g
+
+    def _unique(self, base: str) -> str:
+        base = base or "op"
+        if base not in self.g and base != "input":
+            self.counts.setdefault(base, 0)
+            return base
+        n = self.counts.get(base, 0) + 1
+        while f"{base}_{n}" in self.g:
+            n += 1
+        self.counts[base] = n
+        return f"{base}_{n}"
+
+    def emit(self, call: OpCall, srcs: list[str], layer: Layer | None, reason: str = "",
+             params: int = 0, base: str = "") -> str:
+        out = call.out_spatial
+        name = self._unique(base or call.path)
+        if layer is not None and not isinstance(layer, (Merge, Opaque)) and len(srcs) == 1:
+            try:
+                expected = layer.output_size(self.spatial[srcs[0]])
+            except AtrousError as exc:
+                layer, reason = None, f"its geometry does not fit the traced shapes ({exc})"
+            else:
+                if tuple(expected) != tuple(out):
+                    reason = (f"the analytic output size {tuple(expected)} disagrees with the "
+                              f"traced size {tuple(out)}")
+                    layer = None
+        elif layer is not None and not isinstance(layer, (Merge, Opaque)) and len(srcs) > 1:
+            reason = f"{type(layer).__name__} cannot take {len(srcs)} tensor inputs"
+            layer = None
+        if layer is None or isinstance(layer, Opaque):
+            if layer is None:
+                layer = Opaque(_target_name(call), reason or "no analytic model")
+            self.notes[name] = (f"{name} ({_target_name(call)}): {layer.reason}; "
+                                "results that depend on it are partial")
+        if isinstance(layer, Merge) or (isinstance(layer, Opaque) and len(srcs) > 1):
+            srcs = self._align(srcs, out, name)
+            if isinstance(layer, Opaque) and len(srcs) > 1:
+                srcs = [self.g.merge("concat", srcs, name=self._unique(f"{name}.inputs"))]
+                self.spatial[srcs[0]] = out
+        is_module = hasattr(call.target, "forward") and hasattr(call.target, "training")
+        meta = {
+            "module": call.path if is_module and call.path else name,
+            "target": _target_name(call),
+            "shape": tuple(call.output.shape),
+            "params": int(params),
+            "macs": _macs(layer, call),
+        }
+        self.g.add(layer, srcs, name=name, meta=meta)
+        self.spatial[name] = out
+        return name
+
+    def _align(self, srcs: list[str], out: Ints, name: str) -> list[str]:
+        aligned = []
+        for i, s in enumerate(srcs):
+            size = self.spatial[s]
+            if size != tuple(out) and all(v == 1 for v in size):
+                b = self.g.add(Upsample(tuple(out), "nearest", ndim=self.ndim), s,
+                               name=self._unique(f"{name}.broadcast{i}"),
+                               meta={"module": name, "target": "broadcast",
+                                     "shape": (), "params": 0, "macs": 0})
+                self.spatial[b] = tuple(out)
+                aligned.append(b)
+            else:
+                aligned.append(s)
+        if len({self.spatial[s] for s in aligned}) > 1:
+            aligned = [s for s in aligned if self.spatial[s] == tuple(out)] or aligned[:1]
+        return aligned
+
+
+def _target_name(call: OpCall) -> str:
+    t = call.target
+    if isinstance(t, str):
+        return t
+    if hasattr(t, "forward") and hasattr(t, "training"):
+        return type(t).__name__
+    return call.name
+
+
+def _macs(layer: Layer, call: OpCall) -> int:
+    if not call.inputs:
+        return 0
+    x = call.inputs[0].shape
+    y = call.output.shape
+    if isinstance(layer, Conv) and len(x) >= 2:
+        return _prod(y) * (x[1] // layer.groups) * _prod(layer.kernel)
+    if isinstance(layer, ConvTranspose) and len(y) >= 2:
+        return _prod(x) * (y[1] // layer.groups) * _prod(layer.kernel)
+    if call.name in ("linear", "Linear") and x:
+        return _prod(y) * x[-1]
+    return 0
+
+
+def _convert(call: OpCall, module: Any = None) -> tuple[Layer | None, str]:
+    try:
+        if module is not None:
+            mconv = _module_converter(module)
+            if mconv is None:
+                return None, f"no converter registered for module {type(module).__name__}"
+            return mconv(module, call), ""
+        fconv = _function_converter(call.target)
+        if fconv is None:
+            return None, f"no converter registered for {call.name!r}"
+        return fconv(call), ""
+    except Unsupported as exc:
+        return None, str(exc)
+    except AtrousError as exc:
+        return None, str(exc)
+
+
+# -- torch plumbing ----------------------------------------------------------------------------
+def _check_input_size(input_size: Any) -> tuple[int, ...]:
+    if input_size is None:
+        raise AtrousError("analysing a torch model needs input_size=(N, C, *spatial), e.g. "
+                          "(1, 3, 224, 224)")
+    if isinstance(input_size, (str, bytes)) or not isinstance(input_size, Sequence):
+        raise AtrousError(f"input_size must be a tuple like (1, 3, 224, 224), got {input_size!r}")
+    size = tuple(input_size)
+    if len(size) not in (3, 4, 5):
+        raise AtrousError(
+            f"input_size must be (N, C, *spatial) with 1 to 3 spatial axes, got {size}")
+    for v in size:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise AtrousError(f"every input_size entry must be an integer >= 1, got {size}")
+    return size
+
+
+class _Eval:
+    """Put a model in eval mode for the trace and restore every module's flag afterwards."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.flags: list[tuple[Any, bool]] = []
+
+    def __enter__(self) -> None:
+        self.flags = [(m, m.training) for m in self.model.modules()]
+        self.model.eval()
+
+    def __exit__(self, *exc: Any) -> None:
+        for m, flag in self.flags:
+            m.training = flag
+
+
+def _dtype(model: Any) -> Any:
+    """The model's floating dtype (its first floating parameter or buffer; float32 if none)."""
+    import itertools
+
+    import torch
+
+    for t in itertools.chain(model.parameters(), model.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return torch.float32
+
+
+def _fake_mode() -> Any:
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    return FakeTensorMode(allow_non_fake_inputs=True)
+
+
+def _flatten_outputs(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _flatten_outputs(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _flatten_outputs(v, f"{prefix}.{i}" if prefix else str(i))
+    else:
+        yield prefix, value
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+def _leaf(module: Any, qualname: str) -> bool:
+    import torch.nn as nn
+
+    if _module_converter(module) is not None:
+        return True
+    if isinstance(module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
+        return False
+    mod = type(module).__module__
+    return mod.startswith("torch.nn") or mod.startswith("torch.ao.nn")
+
+
+# -- torch.fx path -----------------------------------------------------------------------------
+def _trace_fx(model: Any, input_shape: tuple[int, ...], name: str) -> ModelGraph:
+    import torch
+    import torch.fx as fx
+
+    class Tracer(fx.Tracer):
+        def is_leaf_module(self, m: Any, qualname: str) -> bool:
+            return _leaf(m, qualname)
+
+    autowrap = tuple(f for f in _FUNCTIONS_BY_OBJ
+                     if getattr(f, "__module__", None) not in (None, "builtins")
+                     and type(f).__name__ == "function")
+    tracer = Tracer(autowrap_functions=autowrap)
+    graph = tracer.trace(model)
+    gm = fx.GraphModule(tracer.root, graph, name)
+    values: dict[Any, Any] = {}
+
+    keep_shape = _shape_preserving()
+
+    class Recorder(fx.Interpreter):
+        def run_node(self, n: Any) -> Any:
+            out = super().run_node(n)
+            values[n] = out
+            return out
+
+        def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
+            # norms and activations keep the shape: skip their (slow, decomposed) fake kernels
+            mod = self.fetch_attr(target)
+            if (isinstance(mod, keep_shape) and len(args) == 1 and not kwargs
+                    and isinstance(args[0], torch.Tensor)):
+                return args[0]
+            return super().call_module(target, args, kwargs)
+
+    try:
+        with _fake_mode(), torch.no_grad():
+            Recorder(gm).run(torch.empty(input_shape, dtype=_dtype(model)))
+    except Exception:
+        # e.g. a registered leaf with data-dependent control flow: shapes from one real run
+        values.clear()
+        with torch.no_grad():
+            Recorder(gm).run(torch.zeros(input_shape, dtype=_dtype(model)))
+    return _build_from_fx(gm, values, input_shape, name)
+
+
+def _shape_preserving() -> tuple[type, ...]:
+    import torch.nn as nn
+
+    names = [
+        "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
+        "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "Hardtanh", "Softplus", "Identity"
+    ]
+    return (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm,
+            nn.modules.dropout._DropoutNd, *(getattr(nn, n) for n in names))
+
+
+def _info(value: Any, live: bool) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return TensorInfo(tuple(int(s) for s in value.shape), live)
+    return value
+
+
+def _build_from_fx(gm: Any, values: dict[Any, Any], input_shape: tuple[int, ...],
+                   name: str) -> ModelGraph:
+    import torch
+    import torch.fx as fx
+
+    nd = len(input_shape) - 2
+    b = _Builder(nd, name)
+    live: dict[Any, Any] = {}  # fx node -> graph node name, or list of names for tuples
+    modules = dict(gm.named_modules())
+    seen_params: set[int] = set()
+    seen_attrs: set[str] = set()
+    outputs: Any = None
+
+    def path_of(n: Any) -> str:
+        stack = n.meta.get("nn_module_stack") or {}
+        return list(stack.values())[-1][0] if stack else ""
+
+    for n in gm.graph.nodes:
+        val = values.get(n)
+        if n.op == "placeholder":
+            live[n] = "input"
+            b.spatial["input"] = TensorInfo(input_shape).spatial(nd)
+            continue
+        if n.op == "output":
+            outputs = n.args[0]
+            continue
+        if n.op == "get_attr":
+            continue
+        srcs: list[str] = []
+        infos: list[TensorInfo] = []
+
+        def sub(a: Any, srcs: list[str] = srcs, infos: list[TensorInfo] = infos) -> Any:
+            if isinstance(a, fx.Node):
+                if a in live:
+                    ref = live[a]
+                    if isinstance(ref, list):
+                        out = []
+                        for r, v in zip(ref, values[a]):
+                            srcs.append(r)
+                            info = _info(v, True)
+                            infos.append(info)
+                            out.append(info)
+                        return tuple(out)
+                    srcs.append(ref)
+                    info = _info(values[a], True)
+                    infos.append(info)
+                    return info
+                return _info(values.get(a), False)
+            if isinstance(a, (list, tuple)):
+                return type(a)(sub(v) for v in a)
+            if isinstance(a, slice):
+                return slice(sub(a.start), sub(a.stop), sub(a.step))
+            if isinstance(a, dict):
+                return {k: sub(v) for k, v in a.items()}
+            return a
+
+        args = tuple(sub(a) for a in n.args)
+        kwargs = {k: sub(v) for k, v in n.kwargs.items()}
+        if not srcs or _fn_name(n.target) in _FACTORIES:
+            continue  # a constant: does not depend on the input's values
+        if n.op == "call_function" and n.target is operator.getitem and isinstance(
+                live.get(n.args[0]), list):
+            live[n] = live[n.args[0]][int(n.args[1])]
+            continue
+        module = modules.get(n.target) if n.op == "call_module" else None
+        if module is not None:
+            target: Any = module
+            op_name = type(module).__name__
+            path = str(n.target)
+            params = 0
+            if id(module) not in seen_params:
+                seen_params.add(id(module))
+                params = sum(int(p.numel()) for p in module.parameters())
+        else:
+            target = n.target
+            op_name = _fn_name(n.target)
+            scope = path_of(n)
+            path = f"{scope}.{op_name}" if scope else op_name
+            params = 0
+            # parameters read directly or through constant ops (e.g. a standardised weight)
+            todo = [a for a in n.all_input_nodes if a not in live]
+            visited: set[Any] = set()
+            while todo:
+                a = todo.pop()
+                if a in visited:
+                    continue
+                visited.add(a)
+                if a.op == "get_attr":
+                    val_a = values.get(a)
+                    if isinstance(val_a, torch.nn.Parameter) and a.target not in seen_attrs:
+                        seen_attrs.add(a.target)
+                        params += int(val_a.numel())
+                elif a.op != "placeholder":
+                    todo.extend(x for x in a.all_input_nodes if x not in live)
+        elements = list(val) if isinstance(val, (tuple, list)) else [val]
+        if not all(isinstance(e, torch.Tensor) for e in elements) or not elements:
+            continue  # sizes, shapes, python values
+        names = []
+        for i, e in enumerate(elements):
+            call = OpCall(target, op_name, path, args, kwargs, tuple(infos), _info(e, True), nd)
+            layer, reason = _convert(call, module)
+            base = path if len(elements) == 1 else f"{path}.{i}"
+            names.append(b.emit(call, list(srcs), layer, reason, params if i == 0 else 0, base))
+        live[n] = names if isinstance(val, (tuple, list)) else names[0]
+
+    _set_outputs(b, outputs, lambda o: live.get(o) if isinstance(o, fx.Node) else None)
+    return b.finish()
+
+
+def _set_outputs(b: _Builder, outputs: Any, lookup: Callable[[Any], Any]) -> None:
+    flat: list[tuple[str, str]] = []
+    for label, o in _flatten_outputs(outputs):
+        ref = lookup(o)
+        if isinstance(ref, list):
+            flat.extend((f"{label}.{i}" if label else str(i), r) for i, r in enumerate(ref))
+        elif ref is not None:
+            flat.append((label, ref))
+    if not flat:
+        raise AtrousError("the model's output does not depend on its input")
+    if len(flat) == 1:
+        b.g.set_outputs(flat[0][1])
+        if flat[0][0]:
+            b.g.output_labels[flat[0][1]] = flat[0][0]
+        return
+    names = []
+    for label, ref in flat:
+        node = b.g.add(Pointwise("output"), ref, name=b._unique(f"output.{label}"),
+                       meta={"module": f"output.{label}", "target": "output",
+                             "shape": b.g[ref].meta.get("shape", ()), "params": 0, "macs": 0})
+        b.spatial[node] = b.spatial[ref]
+        b.g.output_labels[node] = label
+        names.append(node)
+    b.g.set_outputs(*names)
+
+
+# -- hook fallback ----------------------------------------------------------------------------
+def _trace_hooks(model: Any, input_shape: tuple[int, ...], name: str, fake: bool) -> ModelGraph:
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    nd = len(input_shape) - 2
+    b = _Builder(nd, name)
+    b.g.method = "hooks"
+    b.spatial["input"] = TensorInfo(input_shape).spatial(nd)
+    live: dict[int, str] = {}
+    keep: list[Any] = []
+    stack: list[str] = [""]
+    depth = [0]
+    seen_params: set[int] = set()
+    paths = {id(m): p for p, m in model.named_modules()}
+
+    def tensors(obj: Any) -> Iterator[Any]:
+        if isinstance(obj, torch.Tensor):
+            yield obj
+        elif isinstance(obj, (list, tuple)):
+            for v in obj:
+                yield from tensors(v)
+        elif isinstance(obj, dict):
+            for v in obj.values():
+                yield from tensors(v)
+
+    def sub(a: Any, srcs: list[str], infos: list[TensorInfo]) -> Any:
+        if isinstance(a, torch.Tensor):
+            ref = live.get(id(a))
+            if ref is not None:
+                srcs.append(ref)
+                info = _info(a, True)
+                infos.append(info)
+                return info
+            return _info(a, False)
+        if isinstance(a, (list, tuple)):
+            return type(a)(sub(v, srcs, infos) for v in a)
+        if isinstance(a, dict):
+            return {k: sub(v, srcs, infos) for k, v in a.items()}
+        return a
+
+    def record(target: Any, op_name: str, path: str, args: Any, kwargs: Any, out: Any,
+               module: Any, params: int) -> None:
+        srcs: list[str] = []
+        infos: list[TensorInfo] = []
+        a = tuple(sub(v, srcs, infos) for v in args)
+        k = {key: sub(v, srcs, infos) for key, v in (kwargs or {}).items()}
+        if not srcs or op_name in _FACTORIES:
+            return
+        elements = list(tensors(out))
+        for i, e in enumerate(elements):
+            call = OpCall(target, op_name, path, a, k, tuple(infos), _info(e, True), nd)
+            layer, reason = _convert(call, module)
+            base = path if len(elements) == 1 else f"{path}.{i}"
+            node = b.emit(call, list(srcs), layer, reason, params if i == 0 else 0, base)
+            live[id(e)] = node
+            keep.append(e)
+
+    class Recorder(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: Any = (),
+                               kwargs: Any = None) -> Any:
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            if depth[0] == 0:
+                op_name = _fn_name(func)
+                if op_name not in ("size", "dim", "shape", "get", "numel", "stride"):
+                    scope = stack[-1]
+                    record(func, op_name, f"{scope}.{op_name}" if scope else op_name, args,
+                           kwargs, out, None, 0)
+            return out
+
+    handles = []
+    leaves = set()
+    for path, m in model.named_modules():
+        if path and _leaf(m, path):
+            leaves.add(id(m))
+
+    def pre(m: Any, args: Any) -> None:
+        if id(m) in leaves:
+            depth[0] += 1
+        elif depth[0] == 0:
+            stack.append(paths.get(id(m), ""))
+
+    def post(m: Any, args: Any, out: Any) -> None:
+        if id(m) in leaves:
+            depth[0] -= 1
+            if depth[0] == 0:
+                params = 0
+                if id(m) not in seen_params:
+                    seen_params.add(id(m))
+                    params = sum(int(p.numel()) for p in m.parameters())
+                record(m, type(m).__name__, paths.get(id(m), ""), args, {}, out, m, params)
+        elif depth[0] == 0 and len(stack) > 1:
+            stack.pop()
+
+    for m in model.modules():
+        if m is not model:
+            handles.append(m.register_forward_pre_hook(pre))
+            handles.append(m.register_forward_hook(post))
+    try:
+        with torch.no_grad():
+            if fake:
+                with _fake_mode():
+                    x = torch.empty(input_shape, dtype=_dtype(model))
+                    live[id(x)] = "input"
+                    with Recorder():
+                        result = model(x)
+            else:
+                x = torch.zeros(input_shape, dtype=_dtype(model))
+                live[id(x)] = "input"
+                with Recorder():
+                    result = model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    _set_outputs(b, result, lambda o: live.get(id(o)) if isinstance(o, torch.Tensor) else None)
+    return b.finish()
+
+
+# -- public entry ------------------------------------------------------------------------------
+def to_graph(model: Any, input_size: Sequence[int] | None) -> ModelGraph:
+    """Trace ``model`` into a Graph of analytic layers.
+
+    Args:
+        model: a ``torch.nn.Module`` taking one tensor.
+        input_size: the full input shape ``(N, C, *spatial)`` with 1 to 3 spatial axes.
+
+    Returns:
+        A :class:`ModelGraph` (a Graph with ``diagnostics``, ``partial`` and ``method``).
+
+    Raises:
+        AtrousError: when ``input_size`` is malformed, or the model can neither be traced nor
+            run on an input of that shape.
+
+    >>> import torch.nn as nn
+    >>> g = to_graph(nn.Conv1d(1, 1, 2, dilation=4), (1, 1, 100))
+    >>> g[g.output].layer
+    Conv(kernel=(2,), stride=(1,), padding=((0, 0),), dilation=(4,), groups=1)
+    """
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise AtrousError(f"to_graph needs a torch.nn.Module, got {type(model).__name__}")
+    shape = _check_input_size(input_size)
+    _install_module_converters()
+    name = type(model).__name__
+    if _module_converter(model) is not None:
+        model = _wrap(model)  # a bare leaf module (e.g. one Conv2d): analyse it as a leaf
+    with _Eval(model):
+        try:
+            g = _trace_fx(model, shape, name)
+        except AtrousError:
+            raise
+        except Exception as exc:
+            why = _first_line(exc)
+            g = _fallback(model, shape, name, why)
+        g.input_shape = shape
+    if any(isinstance(n.layer, Opaque) for n in g.layer_nodes()):
+        g.partial = True
+    return g
+
+
+def _wrap(module: Any) -> Any:
+    import torch.nn as nn
+
+    class Root(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.add_module(type(module).__name__.lower(), module)
+
+        def forward(self, x: Any) -> Any:
+            return getattr(self, type(module).__name__.lower())(x)
+
+    return Root()
+
+
+def _fallback(model: Any, shape: tuple[int, ...], name: str, why: str) -> ModelGraph:
+    try:
+        g = _trace_hooks(model, shape, name, fake=True)
+        how = "recorded from one run on fake tensors"
+    except AtrousError:
+        raise
+    except Exception as exc_fake:
+        try:
+            g = _trace_hooks(model, shape, name, fake=False)
+            how = (f"recorded from one run on an all-zeros input (fake tensors failed: "
+                   f"{_first_line(exc_fake)})")
+        except AtrousError:
+            raise
+        except Exception as exc:
+            raise AtrousError(
+                f"cannot trace {name} (torch.fx: {why}) nor run it on an input of shape "
+                f"{shape} ({_first_line(exc)})") from None
+    g.partial = True
+    g.diagnostics.insert(
+        0, f"torch.fx could not trace {name} ({why}); the graph was {how} with forward hooks, "
+        "so it shows only the path that input took (partial)")
+    return g

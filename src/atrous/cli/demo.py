@@ -1,22 +1,264 @@
-"""`atrous demo`: the main job on a built-in example (interim: the seeds' worked example)."""
+"""`atrous demo`: the main job on a built-in example, no arguments needed.
+
+Analyses the seeds' dilation schedules ([2,2,2] vs [1,2,3] vs [1,2,5] vs [1,2,9]) and a small
+dilated network with ASPP, prints a terminal summary, and writes an HTML report plus the figures
+into ``./atrous-demo/`` (or ``-o DIR``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from ..arith import conv_output_size
+from .draw import Formatter
+
+__all__ = ["SCHEDULES", "DemoResult", "add_parser", "demo_network", "run", "run_demo"]
+
+SCHEDULES: tuple[tuple[int, ...], ...] = ((2, 2, 2), (1, 2, 3), (1, 2, 5), (1, 2, 9))
+"""The seeds' schedules (seed 001): stacks of 3x3 convs with these dilation rates."""
+
+DESCRIPTION = """\
+Run atrous on a built-in example: the seeds' dilation schedules [2,2,2], [1,2,3], [1,2,5] and
+[1,2,9] (3x3 kernels), and a small dilated network with an ASPP head. Prints the verdicts
+(receptive field, exact gridding, the HDC rule as the seeds state it) and writes a
+self-contained HTML report with coverage maps, per-layer gridding, effective receptive fields
+and a conv-arithmetic animation."""
+
+EPILOG = """\
+examples:
+  atrous demo                     write ./atrous-demo/report.html and the figures
+  atrous demo -o /tmp/demo        somewhere else
+  atrous demo --no-model          only the schedules (no torch needed, faster)"""
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("demo", help="run atrous on a built-in example")
+@dataclass
+class DemoResult:
+    """What the demo produced: the output folder, the report page and every file written."""
+
+    directory: Path
+    report: Path
+    files: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+    summary: list[dict[str, Any]] = field(default_factory=list)
+    reports: list[Any] = field(default_factory=list)
+    model_report: Any = None
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo", help="run atrous on a built-in example, write an HTML report",
+        description=DESCRIPTION, epilog=EPILOG, formatter_class=Formatter,
+    )
+    p.add_argument("-o", "--output", default="atrous-demo", metavar="DIR",
+                   help="folder for report.html and the figures")
+    p.add_argument("--no-model", action="store_true",
+                   help="skip the torch network and the effective receptive fields")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def worked_example() -> list[str]:
+    """The seeds' worked example (64x64, 3x3, dilation 2, padding 0 -> 60x60) with its formula."""
     h = conv_output_size(64, kernel=3, dilation=2)
-    w = conv_output_size(64, kernel=3, dilation=2)
-    print("The seeds' worked example: 64x64 input, 3x3 kernel, dilation 2, padding 0, stride 1")
-    print(f"H_out = floor((64 + 2*0 - 2*(3-1) - 1)/1) + 1 = {h}")
-    print(f"W_out = floor((64 + 2*0 - 2*(3-1) - 1)/1) + 1 = {w}")
-    print(f"output: {h}x{w}")
+    return [
+        "The seeds' worked example: 64x64 input, 3x3 kernel, dilation 2, padding 0, stride 1",
+        f"H_out = floor((64 + 2*0 - 2*(3-1) - 1)/1) + 1 = {h}, output: {h}x{h}",
+    ]
+
+
+def demo_network() -> Any:
+    """A small dilated network with an ASPP head (torch): stride-2 stem, two dilation-2 convs
+    (which grid), ASPP with rates 2, 4, 6 and image pooling, a 1x1 classifier."""
+    import torch.nn as nn
+
+    from ..nn import ASPP
+
+    def gn(channels: int) -> nn.Module:
+        return nn.GroupNorm(4, channels)
+
+    net = nn.Sequential()
+    net.add_module("stem", nn.Sequential(
+        nn.Conv2d(3, 16, 3, stride=2, padding=1, bias=False), gn(16), nn.ReLU()))
+    net.add_module("body", nn.Sequential(
+        nn.Conv2d(16, 16, 3, padding=2, dilation=2), nn.ReLU(),
+        nn.Conv2d(16, 16, 3, padding=2, dilation=2), nn.ReLU()))
+    net.add_module("aspp", ASPP(16, 16, rates=(2, 4, 6), norm=gn, dropout=0.0))
+    net.add_module("classifier", nn.Conv2d(16, 5, 1))
+    return net.eval()
+
+
+def _stack_module(rates: tuple[int, ...]) -> Any:
+    import torch.nn as nn
+
+    return nn.Sequential(*[nn.Conv2d(1, 1, 3, padding=r, dilation=r, bias=False) for r in rates])
+
+
+def run_demo(
+    directory: str | Path = "atrous-demo",
+    *,
+    model: bool = True,
+    echo: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Run the demo: analyse, draw, and write ``report.html`` plus figures into ``directory``.
+
+    Args:
+        directory: output folder (created if needed); files are written atomically.
+        model: also analyse the ASPP network and measure effective receptive fields (torch).
+        echo: where progress lines go (default: nowhere).
+
+    Returns:
+        A :class:`DemoResult` listing what was written.
+    """
+    from .. import analyze, hdc_check
+    from ..graph import stack
+    from ..render import figures as F
+    from ..render.draw import animate
+    from ..render.html import CAPTIONS, figure_item, page_html, section_from_report, write_html
+
+    say = echo or (lambda _line: None)
+    start = time.perf_counter()
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+
+    def save(fig: Any, name: str, caption: str, alt: str) -> Any:
+        """Render once: the same PNG goes to a file and into the page."""
+        png = F.figure_png(fig, dpi=90)
+        files.append(F.save_figure(png, out / name))
+        return figure_item(png, caption, alt=alt)
+
+    # 1. the seeds' schedules
+    reports, summary = [], []
+    figs: dict[tuple[int, ...], list[Any]] = {}
+    for rates in SCHEDULES:
+        rep = analyze(stack(list(rates), kernel=3))
+        hdc = rep.hdc if rep.hdc is not None else hdc_check(list(rates), 3)
+        cov = rep.coverage
+        reports.append((rates, rep))
+        summary.append({
+            "rates": list(rates), "rf": "x".join(map(str, cov.rf_size)), "holes": cov.holes,
+            "fraction": cov.fraction, "uniformity": cov.uniformity,
+            "rule_passes": hdc.rule_passes, "gridding_free": hdc.gridding_free,
+            "agrees": hdc.agrees,
+        })
+        name = "-".join(map(str, rates))
+        figs[rates] = [
+            save(F.coverage_figure(cov), f"coverage_{name}.png", CAPTIONS["coverage"],
+                 f"coverage map of rates {list(rates)}"),
+            save(F.gridding_strip(rep.layer_gridding), f"gridding_{name}.png",
+                 CAPTIONS["gridding"], f"per-layer gridding of rates {list(rates)}"),
+        ]
+    say(f"analysed {len(SCHEDULES)} schedules")
+    compare = save(
+        F.compare_figure({f"rates {list(r)}": rep.coverage for r, rep in reports},
+                         title="Coverage of one output unit: paths per input pixel"),
+        "compare.png", "The seeds' schedules side by side on one colour scale; hatched zeros "
+                       "are holes.", "coverage comparison of the four schedules")
+    files.append(animate(out / "dilated_conv.gif", "dilated", 7, kernel=3, dilation=2))
+    drawing = save(
+        _drawing_figure(), "dilated_conv.png",
+        "A dilated convolution (kernel 3, dilation 2) on a 7x7 input, step 5 of 9: the taps "
+        "(dark blue) and the holes between them (hatched); dilated_conv.gif animates every "
+        "step.", "dilated convolution, one step")
+    say("drew the coverage maps and the dilated-conv animation")
+
+    # 2. the torch part: effective RFs of two schedules, the ASPP network
+    model_report = None
+    model_figs: list[Any] = []
+    if model:
+        from ..erf import erf
+
+        for rates in ((2, 2, 2), (1, 2, 5)):
+            res = erf(_stack_module(rates), (1, 1, 33, 33), samples=6, reinit=True,
+                      progress=False)
+            figs[rates].append(save(
+                F.erf_figure(res, title=f"effective RF of rates {list(rates)} (random "
+                                        "weights)"),
+                f"erf_{'-'.join(map(str, rates))}.png", CAPTIONS["erf"],
+                f"effective receptive field of rates {list(rates)}"))
+        net = demo_network()
+        shape = (1, 3, 64, 64)
+        model_report = analyze(net, shape)
+        if model_report.coverage is not None:
+            model_figs.append(save(F.coverage_figure(model_report.coverage),
+                                   "coverage_aspp_net.png", CAPTIONS["coverage"],
+                                   "coverage map of the ASPP network"))
+        if model_report.layer_gridding:
+            model_figs.append(save(F.gridding_strip(model_report.layer_gridding),
+                                   "gridding_aspp_net.png", CAPTIONS["gridding"],
+                                   "per-layer gridding of the ASPP network"))
+        model_figs.append(save(F.erf_figure(erf(net, shape, samples=4, progress=False)),
+                               "erf_aspp_net.png", CAPTIONS["erf"],
+                               "effective receptive field of the ASPP network"))
+        say("analysed the ASPP network and measured effective receptive fields")
+
+    # 3. the HTML report
+    sections = []
+    for rates, rep in reports:
+        sections.append(section_from_report(
+            rep, title=f"rates {list(rates)}", figures=False, extra_figures=figs[rates],
+            description="A stack of three 3x3 convolutions, stride 1, 'same' padding, "
+                        f"dilation rates {list(rates)} (seed 001).",
+        ))
+    if model_report is not None:
+        sections.append(section_from_report(
+            model_report, title="A small dilated network with ASPP", figures=False,
+            extra_figures=model_figs,
+            description="Stride-2 stem, two 3x3 convs with dilation 2, an ASPP head (rates 2, "
+                        "4, 6 and image pooling), a 1x1 classifier; input 1x3x64x64. The "
+                        "dilated body grids, the ASPP head fills the holes.",
+        ))
+    intro = {
+        "paragraphs": [
+            ": ".join(worked_example()) + ".",
+            "Three 3x3 convolutions with rates [2, 2, 2] and [1, 2, 3] reach the same 13x13 "
+            "receptive field, but [2, 2, 2] reads only 49 of its 169 pixels: the gridding effect "
+            "seed 001 describes. [1, 2, 5] covers its 17x17 box; [1, 2, 9] leaves holes. The "
+            "counts below are exact path counts, computed, not hand-drawn.",
+        ],
+        "figures": [compare, drawing],
+    }
+    html = page_html(sections, title="atrous demo: dilated convolution, gridding and HDC",
+                     subtitle="The seeds' schedules and a small ASPP network, analysed exactly.",
+                     intro=intro)
+    report = write_html(out / "report.html", html)
+    files.append(report)
+    data = {"schedules": summary,
+            "model": None if model_report is None else model_report.to_dict(counts=False)}
+    files.append(F.write_atomic(out / "summary.json", json.dumps(data, indent=2, default=str)))
+    return DemoResult(out, report, files, time.perf_counter() - start, summary,
+                      [rep for _, rep in reports], model_report)
+
+
+def _drawing_figure() -> Any:
+    from ..render.draw import draw
+
+    return draw("dilated", 7, kernel=3, dilation=2, step=4).figure
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.text import Text
+
+    from ..render.text import render_compare, verdicts_table
+
+    console = Console(highlight=False)
+    for line in worked_example():
+        console.print(line)
+    result = run_demo(args.output, model=not args.no_model,
+                      echo=lambda line: console.print(f"[dim]... {line}[/]"))
+    console.print()
+    render_compare(result.reports, console)
+    if result.model_report is not None:
+        console.print()
+        console.print(Text("A small dilated network with ASPP (input 1x3x64x64)", style="bold"))
+        console.print(verdicts_table(result.model_report))
+    console.print()
+    console.print(f"wrote {len(result.files)} files in {result.seconds:.1f} s")
+    console.print(f"open {result.report.resolve()}", soft_wrap=True)
     return 0

@@ -1,16 +1,118 @@
-"""`atrous report` (placeholder until its issue lands)."""
+"""`atrous report`: one self-contained HTML report for a spec, a rate schedule or a model."""
 
 from __future__ import annotations
 
 import argparse
+import re
+from typing import Any
 
 from ..errors import AtrousError
+from ._common import parse_ints, parse_size
+from .draw import Formatter
+
+__all__ = ["add_parser", "is_model_target", "load_model", "run"]
+
+DESCRIPTION = """\
+Write one self-contained HTML file (figures embedded, no network needed to open it): the
+verdicts first (receptive field, exact gridding, the HDC rule as stated), the coverage map and
+per-layer gridding figures, the effective receptive field for models, the HDC explanation,
+diagnostics, and a sortable per-layer table.
+
+TARGET is a layer spec ("3x3 d1, 3x3 d2"), or a model as package.module:callable or
+path/to/file.py:callable (called with no arguments; needs --input N,C,H,W); or give --rates."""
+
+EPILOG = """\
+examples:
+  atrous report "3x3 d2, 3x3 d2, 3x3 d2" -o gridded.html
+  atrous report --rates 1,2,5 --kernel 3 -o hdc.html
+  atrous report mypkg.models:build --input 1x3x256x256 -o model.html
+  atrous report examples/aspp_head.py:build --input 1x64x65x65 --erf-samples 0 -o aspp.html"""
+
+_MODEL = re.compile(r"^[\w.\-/\\~]+(\.py)?:[A-Za-z_]\w*$")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("report", help="(not available yet)")
+def is_model_target(text: str) -> bool:
+    """True when ``text`` names a model (``module:callable`` or ``file.py:callable``).
+
+    >>> is_model_target("mypkg.models:build"), is_model_target("3x3 d2, 3x3 d2")
+    (True, False)
+    """
+    return bool(_MODEL.match(text.strip()))
+
+
+def load_model(target: str) -> Any:
+    """Build the model named by ``package.module:callable`` or ``path/file.py:callable``.
+
+    The same loader as ``atrous model`` (:func:`atrous.cli.model.load_model`): the callable is
+    called with no arguments; failures raise :class:`AtrousError` in one line.
+    """
+    from .model import load_model as load
+
+    return load(target)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report", help="write a self-contained HTML report (spec, rates or model)",
+        description=DESCRIPTION, epilog=EPILOG, formatter_class=Formatter,
+    )
+    p.add_argument("target", nargs="?", default=None,
+                   help="layer spec, or package.module:callable / file.py:callable")
+    p.add_argument("--rates", default=None, metavar="R,R,...",
+                   help="dilation rates of a stride-1 stack instead of TARGET")
+    p.add_argument("--kernel", "-k", type=int, default=3, help="kernel size for --rates")
+    p.add_argument("--ndim", type=int, choices=[1, 2, 3], default=2,
+                   help="spatial axes for --rates")
+    p.add_argument("--input", default=None, metavar="SHAPE",
+                   help="input size: spatial (64x64) for specs, full (1x3x64x64) for models")
+    p.add_argument("--erf-samples", type=int, default=8, metavar="N",
+                   help="random inputs for a model's effective receptive field (0: skip)")
+    p.add_argument("--title", default=None, help="page title")
+    p.add_argument("-o", "--output", default="report.html", metavar="FILE",
+                   help="HTML file to write")
     p.set_defaults(func=run)
 
 
+def build_report(args: argparse.Namespace) -> tuple[Any, Any, str]:
+    """(report, erf result or None, title) for the parsed arguments."""
+    from ..report import analyze
+
+    size = parse_size(args.input, "input size") if args.input else None
+    if args.rates is not None:
+        if args.target is not None:
+            raise AtrousError("give TARGET or --rates, not both")
+        from ..graph import stack
+
+        rates = parse_ints(args.rates, "rates")
+        graph = stack(list(rates), kernel=args.kernel, ndim=args.ndim)
+        title = f"rates {list(rates)}, kernel {args.kernel}"
+        return analyze(graph, size), None, title
+    if args.target is None:
+        raise AtrousError("give a TARGET (spec or module:callable) or --rates")
+    if is_model_target(args.target):
+        if size is None or len(size) < 3:
+            raise AtrousError(
+                "a model needs --input with the full shape N,C,H,W, e.g. --input 1x3x64x64"
+            )
+        model = load_model(args.target)
+        report = analyze(model, size)
+        erf = None
+        if args.erf_samples < 0:
+            raise AtrousError(f"--erf-samples must be >= 0, got {args.erf_samples}")
+        if args.erf_samples and len(size) in (3, 4):
+            from ..erf import erf as erf_fn
+
+            erf = erf_fn(model, size, samples=args.erf_samples)
+        return report, erf, args.target
+    return analyze(args.target, size), None, args.target
+
+
 def run(args: argparse.Namespace) -> int:
-    raise AtrousError("'atrous report' is not available yet")
+    from ..render.html import report_html, write_html
+
+    report, erf, title = build_report(args)
+    html = report_html(report, title=args.title or f"atrous report: {title}", erf=erf)
+    out = write_html(args.output, html)
+    status = getattr(report, "status", "complete")
+    print(f"wrote {out} ({len(html) // 1024} KiB, analysis {status})")
+    return 0

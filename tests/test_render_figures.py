@@ -1,0 +1,234 @@
+"""Analysis figures: what is drawn must equal the analysis, checked against brute force.
+
+The coverage reference is seed 001's own per-pixel loop (``dilated_conv_all_map``), written out
+here; the receptive-field boxes are checked against an autograd impulse response.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import atrous
+from atrous.coverage import layer_gridding
+from atrous.errors import AtrousError
+from atrous.render import figures as F
+from atrous.render.style import PALETTE, ROLE, text_color
+
+
+def seed_map(rates: list[int], k: int = 3) -> np.ndarray:
+    """Seed 001's loop: spread a single 1 back through the layers, pixel by pixel."""
+    size = 2 * sum(r * (k - 1) // 2 for r in rates) + 1 + 2
+    m = np.zeros((size, size), dtype=np.int64)
+    c = size // 2
+    m[c, c] = 1
+    for r in rates[::-1]:
+        new = np.zeros_like(m)
+        for i in range(size):
+            for j in range(size):
+                if m[i, j]:
+                    top = (i - (k - 1) // 2 * r, j - (k - 1) // 2 * r)
+                    for a in range(k):
+                        for b in range(k):
+                            new[top[0] + a * r, top[1] + b * r] += m[i, j]
+        m = new
+    rows, cols = np.nonzero(m)
+    return m[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+
+
+def _labels(ax) -> list[tuple[int, int, str, str]]:  # type: ignore[no-untyped-def]
+    """The (row, col, text, colour) labels drawn in the cells (one glyph collection)."""
+    found = [c.atrous_labels for c in ax.collections if hasattr(c, "atrous_labels")]
+    assert len(found) <= 1
+    labels = found[0] if found else []
+    coll = next((c for c in ax.collections if hasattr(c, "atrous_labels")), None)
+    if coll is not None:  # what is drawn: one glyph path per label, at the cell centre
+        assert len(coll.get_paths()) == len(labels)
+        assert [tuple(o) for o in coll.get_offsets()] == [(x, y) for y, x, _, _ in labels]
+    return labels
+
+
+def _cell_texts(ax) -> dict[tuple[int, int], str]:  # type: ignore[no-untyped-def]
+    return {(y, x): text for y, x, text, _ in _labels(ax)}
+
+
+def _hatched(ax) -> int:  # type: ignore[no-untyped-def]
+    return sum(len(c.get_paths()) for c in ax.collections if c.get_hatch())
+
+
+@pytest.mark.parametrize("rates", [[2, 2, 2], [1, 2, 3], [1, 2, 5], [1, 2, 9]])
+def test_coverage_figure_shows_the_seed_counts(rates: list[int]) -> None:
+    expected = seed_map(rates)
+    cov = atrous.coverage(atrous.stack(rates))
+    fig = F.coverage_figure(cov)
+    ax = fig.axes[0]
+    shown = np.ma.filled(ax.images[0].get_array(), 0)
+    assert np.array_equal(shown, expected)
+    texts = _cell_texts(ax)
+    assert texts == {(y, x): str(int(expected[y, x])) for y in range(expected.shape[0])
+                     for x in range(expected.shape[1])}
+    holes = int((expected == 0).sum())
+    assert _hatched(ax) == holes
+    title = ax.get_title()
+    assert (f"{holes} holes" in title) == (holes > 0)
+    assert f"RF {expected.shape[0]}x{expected.shape[1]}" in title
+
+
+def test_cell_text_colour_reads_on_its_background() -> None:
+    fig = F.coverage_figure(seed_map([2, 2, 2]))
+    ax = fig.axes[0]
+    image = ax.images[0]
+    cmap, norm = image.get_cmap(), image.norm
+    data = np.ma.filled(image.get_array(), 0)
+    labels = _labels(ax)
+    assert len(labels) == data.size
+    for y, x, _, color in labels:
+        v = data[y, x]
+        assert color == (PALETTE["black"] if v == 0 else text_color(cmap(norm(v))))
+
+
+def test_coverage_figure_1d_3d_and_huge_counts() -> None:
+    one = atrous.coverage(atrous.stack([2, 2, 2], ndim=1))
+    fig = F.coverage_figure(one)
+    assert np.array_equal(np.ma.filled(fig.axes[0].images[0].get_array(), 0)[0], one.counts)
+    three = atrous.coverage(atrous.stack([1, 2], ndim=3))
+    fig3 = F.coverage_figure(three)
+    mid = three.counts.shape[0] // 2
+    assert np.array_equal(np.ma.filled(fig3.axes[0].images[0].get_array(), 0),
+                          three.counts[mid])
+    assert "centre slice" in fig3.axes[0].get_title()
+    big = np.array([[10**30, 0, 10**30]], dtype=object)
+    texts = [text for _, _, text, _ in _labels(F.coverage_figure(big).axes[0])]
+    assert texts == ["1.0e30", "0", "1.0e30"]
+
+
+@settings(max_examples=6)
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=3))
+def test_coverage_figure_matches_seed_loop_for_random_schedules(rates: list[int]) -> None:
+    expected = seed_map(rates)
+    fig = F.coverage_figure(atrous.coverage(atrous.stack(rates)), annotate=False)
+    assert np.array_equal(np.ma.filled(fig.axes[0].images[0].get_array(), 0), expected)
+
+
+def test_compare_figure_shares_one_scale() -> None:
+    schedules = {"[2,2,2]": [2, 2, 2], "[1,2,3]": [1, 2, 3]}
+    fig = F.compare_figure(schedules)
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 2
+    assert len({(im.norm.vmin, im.norm.vmax) for im in images}) == 1
+    for im, rates in zip(images, schedules.values()):
+        assert np.array_equal(np.ma.filled(im.get_array(), 0), seed_map(rates))
+    titles = [ax.get_title() for ax in fig.axes if ax.images]
+    assert "120 holes" in titles[0] and "no holes" in titles[1]
+
+
+def _first_gridded_prefix(rates: list[int], k: int = 3) -> int | None:
+    for n in range(1, len(rates) + 1):
+        m = seed_map(rates[:n], k)
+        if (m == 0).any():
+            return n - 1
+    return None
+
+
+@pytest.mark.parametrize("rates", [[1, 2, 2, 2, 4], [2, 2, 2], [1, 2, 5]])
+def test_gridding_strip_bars_are_the_per_layer_coverage(rates: list[int]) -> None:
+    rows = layer_gridding(atrous.stack(rates))
+    fig = F.gridding_strip(rows)
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches if type(p).__name__ == "Rectangle"]
+    assert len(bars) == len(rates)
+    for i, bar in enumerate(bars):
+        m = seed_map(rates[: i + 1])
+        assert bar.get_height() == pytest.approx((m != 0).sum() / m.size)
+        assert bool(bar.get_hatch()) == bool((m == 0).any())
+    first = _first_gridded_prefix(rates)
+    if first is None:
+        assert ax.get_title().endswith("no layer grids")
+    else:
+        assert ax.get_title().endswith(f"holes from conv{first} on")
+
+
+def test_rf_box_is_the_impulse_response_support() -> None:
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv2d(1, 1, 3, stride=2, padding=1), nn.Conv2d(1, 1, 3, padding=2,
+                                                                           dilation=2))
+    for m in net:
+        nn.init.constant_(m.weight, 1.0)
+        nn.init.zeros_(m.bias)
+    net = net.double()
+    rf = atrous.receptive_field("3x3 s2 p1, 3x3 d2 p2")
+    unit = (4, 5)
+    fig = F.rf_box_figure(rf, input_size=(24, 24), units=[unit])
+    box = fig.axes[0].patches[0]
+    x = torch.zeros(1, 1, 24, 24, dtype=torch.float64, requires_grad=True)
+    net(x)[0, 0, unit[0], unit[1]].backward()
+    rows, cols = np.nonzero(x.grad[0, 0].numpy())
+    assert box.get_x() == pytest.approx(cols.min() - 0.5)
+    assert box.get_y() == pytest.approx(rows.min() - 0.5)
+    assert box.get_width() == pytest.approx(cols.max() - cols.min() + 1)
+    assert box.get_height() == pytest.approx(rows.max() - rows.min() + 1)
+
+
+def test_erf_figure_draws_the_theoretical_box() -> None:
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    net = nn.Sequential(*[nn.Conv2d(1, 1, 3, padding=r, dilation=r, bias=False)
+                          for r in (1, 2, 5)])
+    res = atrous.erf(net, (1, 1, 31, 31), samples=2, progress=False)
+    fig = res.figure()
+    ax = fig.axes[0]
+    box = next(p for p in ax.patches if p.get_edgecolor()[:3] == pytest.approx(
+        tuple(int(ROLE["box"][i:i + 2], 16) / 255 for i in (1, 3, 5))))
+    (ylo, yhi), (xlo, xhi) = res.rf.box(res.unit)
+    assert (box.get_x(), box.get_y()) == (xlo - 0.5, ylo - 0.5)
+    assert box.get_width() == xhi - xlo + 1 == 17
+    assert box.get_height() == yhi - ylo + 1 == 17
+    assert f"{res.fraction95:.0%}" in ax.get_title()
+    shown = ax.images[0].get_array()
+    assert np.allclose(shown, res.map / res.map.max())
+
+
+def test_save_figure_is_atomic_and_checks_the_format(tmp_path: Path) -> None:
+    fig = F.coverage_figure(seed_map([1, 2]))
+    png = F.save_figure(fig, tmp_path / "a.png")
+    svg = F.save_figure(fig, tmp_path / "a.svg")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert svg.read_text().lstrip().startswith("<?xml")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "a.svg"]
+    with pytest.raises(AtrousError, match="figure format"):
+        F.save_figure(fig, tmp_path / "a.gifx")
+    with pytest.raises(AtrousError, match="non-empty"):
+        F.coverage_figure(np.zeros((0, 0)))
+
+
+def test_renderers_import_lazily() -> None:
+    code = (
+        "import sys, atrous.render.figures, atrous.render.draw, atrous.render.html, "
+        "atrous.render.style\n"
+        "print(','.join(m for m in ('matplotlib', 'torch', 'jinja2') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_render_public_names_are_pinned() -> None:
+    import importlib
+
+    import atrous.render as R
+
+    pinned = ["Drawing", "Frame", "Geometry", "animate", "compare_figure", "coverage_figure",
+              "coverage_heatmap", "erf_figure", "frames", "geometry", "gridding_strip",
+              "page_html", "pareto_figure", "render_compare", "render_report", "report_html",
+              "rf_box_figure", "save_figure", "write_html"]
+    assert sorted(R._EXPORTS) == pinned
+    for name in pinned:
+        module = importlib.import_module(f"atrous.render.{R._EXPORTS[name]}")
+        assert getattr(R, name) is getattr(module, name) and name in module.__all__

@@ -1,0 +1,180 @@
+"""The HTML report: self-contained, verdicts first, the Report's numbers, everything escaped."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import textwrap
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import atrous
+from atrous.cli import main
+from atrous.render.html import page_html, report_html, section_from_dict
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+class Page(HTMLParser):
+    """Collects the parts of a page the tests look at."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[str] = []
+        self.scripts: list[tuple[dict[str, Any], str]] = []
+        self.images: list[str] = []
+        self.headers: list[str] = []
+        self.rows: list[list[str]] = []
+        self.meta: dict[str, str] = {}
+        self._script: dict[str, Any] | None = None
+        self._buf = ""
+        self._in: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        cls = a.get("class") or ""
+        for name in ("verdicts", "figures", "hdc", "layers", "diagnostics"):
+            if name in cls.split():
+                self.order.append(name)
+        if tag == "script":
+            self._script, self._buf = a, ""
+        elif tag == "img":
+            self.images.append(a.get("src") or "")
+        elif tag == "meta" and a.get("http-equiv"):
+            self.meta[str(a["http-equiv"])] = a.get("content") or ""
+        elif tag == "th" and a.get("scope") == "col":
+            self._in, self._buf = "th", ""
+        elif tag == "tr":
+            self._row: list[str] = []
+        elif tag == "td" and a.get("data-sort") is not None:
+            self._in, self._buf = "td", ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script" and self._script is not None:
+            self.scripts.append((self._script, self._buf))
+            self._script = None
+        elif tag == "th" and self._in == "th":
+            self.headers.append(self._buf)
+            self._in = None
+        elif tag == "td" and self._in == "td":
+            self._row.append(self._buf)
+            self._in = None
+        elif tag == "tr" and getattr(self, "_row", None):
+            self.rows.append(self._row)
+            self._row = []
+
+    def handle_data(self, data: str) -> None:
+        if self._script is not None or self._in:
+            self._buf += data
+
+
+def parse(html: str) -> Page:
+    p = Page()
+    p.feed(html)
+    return p
+
+
+def test_report_page_has_verdicts_first_and_the_reports_numbers() -> None:
+    rep = atrous.analyze("3x3 d2, 3x3 d2, 3x3 d2")
+    page = parse(report_html(rep))
+    assert page.order[0] == "verdicts"
+    assert page.order.index("figures") < page.order.index("layers")
+    assert "hdc" in page.order
+    # one table row per layer row, with the report's receptive fields
+    assert len(page.rows) == len(rep.rows)
+    col = page.headers.index("rf size")
+    assert [r[col] for r in page.rows] == ["x".join(map(str, r.rf.size)) for r in rep.rows]
+    assert [r[page.headers.index("holes")] for r in page.rows] == [
+        str(r.gridding.holes) for r in rep.rows
+    ]
+
+
+def test_page_is_self_contained_and_only_its_own_script_may_run() -> None:
+    html = report_html(atrous.analyze("3x3 d1, 3x3 d2, 3x3 d5"))
+    page = parse(html)
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert page.images and all(s.startswith("data:image/png;base64,") for s in page.images)
+    for src in page.images:
+        png = base64.b64decode(src.split(",", 1)[1])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+    code = [body for attrs, body in page.scripts if "type" not in attrs]
+    assert len(code) == 1
+    digest = base64.b64encode(hashlib.sha256(code[0].encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in page.meta["Content-Security-Policy"]
+    assert "default-src 'none'" in page.meta["Content-Security-Policy"]
+
+
+def test_every_name_is_escaped() -> None:
+    d = {
+        "target": HOSTILE, "status": "partial", "diagnostics": [f"node {HOSTILE} is opaque"],
+        "rows": [{"name": HOSTILE, "op": "<b>conv</b>", "rf_size": [3, 3]}],
+        "verdicts": [{"label": HOSTILE, "value": "</script><script>alert(2)</script>"}],
+    }
+    html = page_html([section_from_dict(d)], title=HOSTILE)
+    assert HOSTILE not in html and "<b>conv</b>" not in html and "alert(2)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    page = parse(html)
+    # exactly the two scripts of the template: the JSON data and the sorting code
+    assert len(page.scripts) == 2
+    data = next(body for attrs, body in page.scripts if attrs.get("type") == "application/json")
+    assert "<" not in data  # the embedded JSON cannot close its script element
+
+
+def test_fragment_for_jupyter() -> None:
+    rep = atrous.analyze("3x3 d2, 3x3 d2")
+    frag = rep._repr_html_()
+    assert "<table" in frag and "<script" not in frag and "<html" not in frag
+    assert frag.startswith("<style>")
+
+
+def _model_file(tmp_path: Path) -> Path:
+    path = tmp_path / "hostile_model.py"
+    path.write_text(textwrap.dedent("""
+        import torch.nn as nn
+
+        class Mystery(nn.Module):
+            def forward(self, x):
+                return x.flip(-1)
+
+        def build():
+            m = nn.Sequential()
+            m.add_module("<script>alert(1)</script>", nn.Conv2d(3, 4, 3, padding=2, dilation=2))
+            m.add_module("<img src=x onerror=alert(2)>", Mystery())
+            return m
+    """))
+    return path
+
+
+def test_cli_report_for_spec_rates_and_model(tmp_path: Path, capsys: Any) -> None:
+    spec = tmp_path / "spec.html"
+    assert main(["report", "3x3 d2, 3x3 d2", "-o", str(spec)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    rates = tmp_path / "rates.html"
+    assert main(["report", "--rates", "1,2,9", "-o", str(rates)]) == 0
+    assert "rates [1, 2, 9]" in rates.read_text()
+    model = tmp_path / "model.html"
+    target = f"{_model_file(tmp_path)}:build"
+    assert main(["report", target, "--input", "1x3x16x16", "--erf-samples", "1",
+                 "-o", str(model)]) == 0
+    html = model.read_text()
+    assert HOSTILE not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "partial" in html  # the unknown module made the analysis partial, and says so
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["report", "-o", "x.html"], "give a TARGET"),
+    (["report", "nosuch.module:build", "--input", "1x3x8x8"], "cannot import"),
+    (["report", "pkg:build"], "needs --input"),
+    (["report", "3x3 d2", "--rates", "1,2"], "not both"),
+])
+def test_cli_report_bad_input_is_one_line(argv: list[str], message: str, capsys: Any,
+                                          tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]

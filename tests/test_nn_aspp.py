@@ -215,6 +215,20 @@ def test_rate_not_smaller_than_feature_map_warns_once() -> None:
         m(torch.randn(1, 4, 9, 9))  # once per module
 
 
+def test_warning_names_every_rate_that_is_too_large() -> None:
+    rates = (2, 12, 24, 36, 40)
+    h, w = 9, 30
+    with pytest.warns(UserWarning) as caught:
+        ASPP(4, 4, rates).eval()(torch.randn(1, 4, h, w))
+    assert len(caught) == 1
+    text = str(caught[0].message)
+    both = [r for r in rates if r >= h and r >= w]
+    tall = [r for r in rates if r >= h and r < w]
+    assert f"rates {both} are not smaller than the {h}x{w}" in text and "1x1 conv" in text
+    assert f"rates {tall} are not smaller" in text and "height-axis" in text
+    assert "rate 2 " not in text
+
+
 def test_rate_too_large_on_one_axis_names_the_axis() -> None:
     with pytest.warns(UserWarning, match=r"9x20 feature map.*height-axis.*1x3"):
         ASPP(4, 4, (9,)).eval()(torch.randn(1, 4, 9, 20))
@@ -300,6 +314,9 @@ def test_injected_norm_and_no_norm() -> None:
         ({"output_stride": 4}, "output_stride must be 8 or 16"),
         ({"dropout": 1.5}, "dropout must be in"),
         ({"rates": "6,12"}, "rates must be a sequence"),
+        ({"norm": "bn"}, "norm must be a factory such as nn.BatchNorm2d, or None, got 'bn'"),
+        ({"norm": nn.BatchNorm2d(4)}, "got the module instance"),
+        ({"act": "relu"}, "act must be a factory such as nn.ReLU"),
     ],
 )
 def test_bad_arguments(kwargs: dict[str, object], message: str) -> None:

@@ -275,3 +275,11 @@ def test_bad_arguments() -> None:
         DeepLabV3(body, DeepLabHead(32, 3, channels=8), FCNHead(16, 3))
     with pytest.raises(AtrousError, match="output_stride=32 has no default ASPP rates"):
         deeplabv3_resnet50(output_stride=32)
+    with pytest.raises(AtrousError, match=r"backbone must return \['low_level', 'out'\]"):
+        DeepLabV3Plus(body, 3, in_channels=32, low_level_channels=4, aspp_channels=8)
+    plus = DeepLabV3Plus(nn.Identity(), 3, in_channels=4, low_level_channels=4, aspp_channels=8)
+    with pytest.raises(AtrousError, match=r"must return a dict with 'low_level'.*got a tensor"):
+        plus(torch.randn(1, 4, 8, 8))
+    net = DeepLabV3(nn.Identity(), DeepLabHead(4, 3, rates=(1,), channels=8))
+    with pytest.raises(AtrousError, match="must return a dict with 'out'"):
+        net(torch.randn(1, 4, 8, 8))

@@ -168,6 +168,7 @@ def test_extra_repr() -> None:
         ({"repeats": 0}, "repeats must be >= 1, got 0"),
         ({"kernel_size": 0}, "kernel_size must be >= 1"),
         ({"norm": 5}, "norm must be"),
+        ({"norm": nn.BatchNorm2d(4)}, "got the module instance"),  # would be shared by layers
     ],
 )
 def test_bad_arguments(kwargs: dict, message: str) -> None:

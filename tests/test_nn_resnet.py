@@ -224,6 +224,9 @@ def test_zero_init_residual_and_no_classifier() -> None:
         ({"multi_grid": (1, 0, 2)}, "multi_grid rate must be >= 1, got 0"),
         ({"block": "wide"}, "block must be 'basic' or 'bottleneck'"),
         ({"layers": [1, 1, 1]}, "layers must be 4 block counts"),
+        ({"norm": "bn"}, "norm must be a factory such as nn.BatchNorm2d, got 'bn'"),
+        ({"norm": None}, "norm must be a factory"),
+        ({"norm": nn.BatchNorm2d(4)}, "got the module instance"),
     ],
 )
 def test_bad_arguments(kwargs: dict[str, object], message: str) -> None:

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from .._types import as_int
 from ..errors import AtrousError
+from .conv import _check_factory
 
 __all__ = [
     "ASPP",
@@ -325,6 +326,8 @@ class ASPP(nn.Module):
         if isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence):
             raise AtrousError(f"rates must be a sequence of ints, got {rates!r}")
         self.rates: tuple[int, ...] = tuple(as_int(r, "rate", 1) for r in rates)
+        _check_factory(norm, "norm", "nn.BatchNorm2d")
+        _check_factory(act, "act", "nn.ReLU")
         if isinstance(dropout, bool) or not 0.0 <= float(dropout) <= 1.0:
             raise AtrousError(f"dropout must be in [0, 1], got {dropout!r}")
         self.in_channels = in_channels
@@ -361,6 +364,7 @@ class ASPP(nn.Module):
         if self._size_warned or _symbolic_tracing():
             return
         h, w = int(x.shape[-2]), int(x.shape[-1])
+        effects: dict[str, list[int]] = {}  # effect -> the rates that have it
         for rate in self.rates:
             tall, wide = rate >= h, rate >= w
             if not (tall or wide):
@@ -373,14 +377,19 @@ class ASPP(nn.Module):
                     f"every {axis}-axis tap but the centre falls in the zero padding: "
                     f"it acts as a {shape} conv"
                 )
-            warnings.warn(
-                f"ASPP rate {rate} is not smaller than the {h}x{w} feature map; {effect}. "
-                "Use smaller rates (or a larger input / output stride 8).",
-                UserWarning,
-                stacklevel=2,
-            )
-            self._size_warned = True
+            effects.setdefault(effect, []).append(rate)
+        if not effects:
             return
+        parts = []
+        for effect, rates in effects.items():
+            which = f"rate {rates[0]} is" if len(rates) == 1 else f"rates {rates} are"
+            parts.append(f"ASPP {which} not smaller than the {h}x{w} feature map; {effect}")
+        warnings.warn(
+            ". ".join(parts) + ". Use smaller rates (or a larger input / output stride 8).",
+            UserWarning,
+            stacklevel=2,
+        )
+        self._size_warned = True
 
     def forward(self, x: Tensor) -> Tensor:
         if not self._size_warned:

@@ -106,6 +106,24 @@ def _biases(modules: nn.ModuleList) -> list[Tensor | None]:
     return [cast("Tensor | None", m.bias) for m in modules]
 
 
+def _check_factory(value: Any, name: str, example: str, allow_none: bool = True) -> None:
+    """Refuse a ``norm``/``act`` argument that is not a factory (or None) at construction.
+
+    Modules that build one layer per branch or block need a class or factory, not a string or
+    a module instance (one instance would be shared, or called with a channel count).
+    """
+    if value is None and allow_none:
+        return
+    if isinstance(value, nn.Module):
+        raise AtrousError(
+            f"{name} must be a factory such as {example} (called once per layer), got the "
+            f"module instance {value!r}; pass its class or a lambda"
+        )
+    if not callable(value):
+        none = ", or None" if allow_none else ""
+        raise AtrousError(f"{name} must be a factory such as {example}{none}, got {value!r}")
+
+
 def _make_norm(norm: NormFactory | nn.Module | None, channels: int) -> nn.Module | None:
     if norm is None or isinstance(norm, nn.Module):
         return norm

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from .._types import as_int
 from ..errors import AtrousError
 from .aspp import ASPP, ASPPSeparableConv, aspp_rates
+from .conv import _check_factory
 from .resnet import ResNet, resnet50, resnet101
 
 __all__ = [
@@ -155,6 +156,7 @@ class FCNHead(nn.Sequential):
         self, in_channels: int, channels: int, *, norm: NormFactory = nn.BatchNorm2d
     ) -> None:
         in_channels = as_int(in_channels, "in_channels", 4)
+        _check_factory(norm, "norm", "nn.BatchNorm2d", allow_none=False)
         inter = in_channels // 4
         super().__init__(
             nn.Conv2d(in_channels, inter, 3, padding=1, bias=False),
@@ -163,6 +165,28 @@ class FCNHead(nn.Sequential):
             nn.Dropout(0.1),
             nn.Conv2d(inter, as_int(channels, "channels", 1), 1),
         )
+
+
+def _check_backbone(backbone: nn.Module, needed: set[str]) -> None:
+    """Refuse, at construction, an :class:`IntermediateLayerGetter` that misses needed keys."""
+    if not isinstance(backbone, nn.Module):
+        raise AtrousError(f"backbone must be an nn.Module, got {type(backbone).__name__}")
+    if isinstance(backbone, IntermediateLayerGetter):
+        keys = set(backbone.return_layers.values())
+        if not needed <= keys:
+            raise AtrousError(
+                f"backbone must return {sorted(needed)}, its return_layers give {sorted(keys)}"
+            )
+
+
+def _feature(features: Any, key: str) -> Tensor:
+    """``features[key]``, or an error that says what the backbone must return."""
+    if isinstance(features, Tensor):
+        raise AtrousError(
+            f"the backbone must return a dict with {key!r} (e.g. an IntermediateLayerGetter), "
+            f"got a tensor of shape {tuple(features.shape)}"
+        )
+    return cast(Tensor, features[key])
 
 
 class DeepLabV3(nn.Module):
@@ -195,13 +219,7 @@ class DeepLabV3(nn.Module):
         aux_classifier: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(backbone, IntermediateLayerGetter):
-            keys = set(backbone.return_layers.values())
-            needed = {"out"} | ({"aux"} if aux_classifier is not None else set())
-            if not needed <= keys:
-                raise AtrousError(
-                    f"backbone must return {sorted(needed)}, its return_layers give {sorted(keys)}"
-                )
+        _check_backbone(backbone, {"out"} | ({"aux"} if aux_classifier is not None else set()))
         self.backbone = backbone
         self.classifier = classifier
         self.aux_classifier = aux_classifier
@@ -210,10 +228,10 @@ class DeepLabV3(nn.Module):
         input_shape = x.shape[-2:]
         features = self.backbone(x)
         result: dict[str, Tensor] = OrderedDict()
-        out = self.classifier(features["out"])
+        out = self.classifier(_feature(features, "out"))
         result["out"] = F.interpolate(out, size=input_shape, mode="bilinear", align_corners=False)
         if self.aux_classifier is not None:
-            aux = self.aux_classifier(features["aux"])
+            aux = self.aux_classifier(_feature(features, "aux"))
             result["aux"] = F.interpolate(
                 aux, size=input_shape, mode="bilinear", align_corners=False
             )
@@ -269,6 +287,8 @@ class DeepLabV3Plus(nn.Module):
         aux_classifier: nn.Module | None = None,
     ) -> None:
         super().__init__()
+        needed = {"out", "low_level"} | ({"aux"} if aux_classifier is not None else set())
+        _check_backbone(backbone, needed)
         low_level_channels = as_int(low_level_channels, "low_level_channels", 1)
         low_level_reduced = as_int(low_level_reduced, "low_level_reduced", 1)
         decoder_channels = as_int(decoder_channels, "decoder_channels", 1)
@@ -307,14 +327,14 @@ class DeepLabV3Plus(nn.Module):
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         input_shape = x.shape[-2:]
         features = self.backbone(x)
-        low = self.low_level(features["low_level"])
-        high = self.aspp(features["out"])
+        low = self.low_level(_feature(features, "low_level"))
+        high = self.aspp(_feature(features, "out"))
         high = F.interpolate(high, size=low.shape[-2:], mode="bilinear", align_corners=False)
         out = self.classifier(self.decoder(torch.cat([high, low], dim=1)))
         result: dict[str, Tensor] = OrderedDict()
         result["out"] = F.interpolate(out, size=input_shape, mode="bilinear", align_corners=False)
         if self.aux_classifier is not None:
-            aux = self.aux_classifier(features["aux"])
+            aux = self.aux_classifier(_feature(features, "aux"))
             result["aux"] = F.interpolate(
                 aux, size=input_shape, mode="bilinear", align_corners=False
             )

@@ -33,6 +33,7 @@ from .conv import (
     DilatedConv2d,
     NormFactory,
     _biases,
+    _check_factory,
     _make_activation,
     _make_norm,
     _weights,
@@ -128,6 +129,8 @@ class HDCBlock(nn.Module):
         self.kernel_size: Ints = as_ints(kernel_size, 2, "kernel_size", 1)
         self.residual = bool(residual)
         self.on_gridding: str = on_gridding
+        # one norm per layer: a module instance would be shared by every layer
+        _check_factory(norm, "norm", "nn.BatchNorm2d")
         use_bias = norm is None if bias is None else bool(bias)
         self.convs = nn.ModuleList(
             DilatedConv2d(c, c, self.kernel_size, dilation=r, bias=use_bias) for r in self.rates

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from .._types import as_int
 from ..errors import AtrousError
+from .conv import _check_factory
 
 __all__ = [
     "BasicBlock",
@@ -246,6 +247,7 @@ class ResNet(nn.Module):
         in_channels = as_int(in_channels, "in_channels", 1)
         self.groups = as_int(groups, "groups", 1)
         self.base_width = as_int(width_per_group, "width_per_group", 1)
+        _check_factory(norm, "norm", "nn.BatchNorm2d", allow_none=False)
         self._norm = norm
         self.inplanes = width
         self.dilation = 1

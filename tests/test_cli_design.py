@@ -14,6 +14,7 @@ import pytest
 import atrous
 from atrous.cli import main
 from atrous.cli.design import coverage_strip
+from atrous.design import pareto
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("ATROUS_REGEN_GOLDEN") == "1"
@@ -181,6 +182,70 @@ def test_bad_input_one_line_exit_2(
     assert status == 2
     assert err.count("\n") == 1 and message in err
     assert out == ""
+
+
+def test_png_to_unwritable_path_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    target = blocker / "p.png"  # a path under a regular file can never be created
+    argv = ["design", "--pareto", "--max-rate", "4", "--layers", "2", "--png", str(target)]
+    status, out, err = run_cli(argv, capsys, monkeypatch)
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and "cannot write the figure" in err and str(target) in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["design", "--layers", "8", "--max-rate", "64", "--top", "4"],
+        ["design", "--target-rf", "100", "--max-rate", "2", "--top", "3"],
+        ["design", "--target-rf", "129", "--channels", "64", "--feature-size", "10x10"],
+    ],
+)
+def test_narrow_terminal_never_splits_or_hides_a_number(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    api = atrous.design(
+        kernel=3,
+        layers=int(argv[argv.index("--layers") + 1]) if "--layers" in argv else None,
+        target_rf=int(argv[argv.index("--target-rf") + 1]) if "--target-rf" in argv else None,
+        max_rate=int(argv[argv.index("--max-rate") + 1]) if "--max-rate" in argv else None,
+        feature_size=(10, 10) if "--feature-size" in argv else None,
+        top=int(argv[argv.index("--top") + 1]) if "--top" in argv else 10,
+    )
+    rows = [line.split() for line in out.splitlines() if line[:3].strip().isdigit()]
+    assert len(rows) == len(api)
+    for cells, cand in zip(rows, api):
+        expanded = []  # undo the RxN run-length notation of the rates cell
+        for part in cells[1].split(","):
+            rate, _, times = part.partition("x")
+            expanded += [int(rate)] * int(times or 1)
+        assert tuple(expanded) == cand.rates
+        assert cells[3] == str(cand.rf)
+    assert "…" not in out and "rates <= " in out.splitlines()[0]
+
+
+def test_narrow_pareto_table_wraps_between_rates(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["design", "--pareto", "--max-rate", "16", "--layers", "6"]) == 0
+    out = capsys.readouterr().out
+    frontier = pareto(kernel=3, max_rate=16, max_layers=6, counts=(1, 2, 3, 4))
+    assert "…" not in out  # nothing cropped: cells wrap between rates instead
+    tokens = out.replace(",", " ").replace("[", " ").replace("]", " ").split()
+    for point in frontier.points:
+        if point.rates is not None and point.width > 0:
+            assert f"{point.width}{'*' if point.optimal else ''}" in tokens
+            # each rate is printed whole (a split number would leave a fragment instead)
+            assert all(str(r) in tokens or f"{r}x" in out for r in set(point.rates))
 
 
 def test_coverage_strip_shows_holes_and_levels() -> None:

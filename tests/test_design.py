@@ -8,6 +8,7 @@ the extremes was reached. Optimality is checked by ranking every multiset of a s
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter
 from functools import cache
 
@@ -351,6 +352,18 @@ def test_repair_bad_input() -> None:
         atrous.repair([1, 0, 2])
     with pytest.raises(AtrousError, match="kernel must be >= 2"):
         atrous.repair([1, 2], kernel=1)
+
+
+def test_impossible_repair_says_how_many_layers_are_needed() -> None:
+    rates, kernel = [64, 64], 2
+    rf = 1 + (kernel - 1) * sum(rates)
+    need = math.ceil(math.log(rf, kernel))  # the most gap-free RF with n layers is K**n
+    assert kernel ** (need - 1) < rf <= kernel**need
+    with pytest.raises(AtrousError, match=rf"RF {rf}\) by adding at most 4 layers.* {need} layers"):
+        atrous.repair(rates, kernel)
+    assert atrous.repair(rates, kernel, max_added=need - len(rates))[0].rf >= rf
+    with pytest.raises(AtrousError, match="allow larger rates"):
+        atrous.repair([64, 64], 3, max_rate=2)
 
 
 # -- the published schedules of docs/design.md -------------------------------------------------

@@ -667,6 +667,11 @@ def _feature_sizes(feature_size: Any, ndim: int) -> Ints | None:
     raise AtrousError(f"feature_size must be an int or one int per axis, got {feature_size!r}")
 
 
+def _feature_cap(feature: Sequence[int], kernel: int) -> int:
+    """Largest rate whose dilated kernel ``(K-1)*r + 1`` fits the smallest feature-map side."""
+    return max(1, (min(feature) - 1) // (kernel - 1))
+
+
 def _candidate(
     group: Ints,
     groups: int,
@@ -789,7 +794,7 @@ def design(
     feature = _feature_sizes(feature_size, nd)
     cap = _opt_int(max_rate, "max_rate", 1)
     if cap is None and feature is not None:
-        cap = max(1, (min(feature) - 1) // (k - 1))
+        cap = _feature_cap(feature, k)
     top_n = as_int(top, "top", 1)
     budget = as_int(max_nodes, "max_nodes", 1)
     cnt = as_int(min_count, "min_count", 1)
@@ -1074,10 +1079,7 @@ def repair(
         if found:
             break
     if not found:
-        raise AtrousError(
-            f"no gridding-free schedule of {n}..{n + extra_max} layers reaches "
-            f"RF {rf0} with max rate {cap_in}"
-        )
+        raise AtrousError(_no_repair(orig, k, cap_in, extra_max, s0))
     found.sort(key=lambda item: (item[0], item[1]))
     out: list[Repair] = []
     seen: set[Ints] = set()
@@ -1098,6 +1100,29 @@ def repair(
         if len(out) >= top_n:
             break
     return out
+
+
+def _no_repair(orig: Ints, k: int, cap: int | None, extra_max: int, s0: int) -> str:
+    """Why no repair exists: how many layers the RF needs at the least, and what to do."""
+    n, rf0 = len(orig), 1 + (k - 1) * s0
+    capped = "" if cap is None else f" and rates <= {cap}"
+    need = None
+    for layers in range(n + extra_max + 1, MAX_LAYERS + 1):
+        q = _Query(k, 1, layers, cap, None, 1, "rf", 1, False, 1)
+        best = _greedy_sum(1, 1, layers - 1, q)
+        if best is not None and best >= s0:
+            need = layers
+            break
+    head = f"cannot repair {list(orig)} (RF {rf0}) by adding at most {extra_max} layers: "
+    if need is None:
+        return head + (
+            f"no gap-free stack of up to {MAX_LAYERS} layers with kernel {k}{capped} reaches "
+            "that RF; allow larger rates"
+        )
+    return head + (
+        f"a gap-free RF >= {rf0} with kernel {k}{capped} needs {need} layers; raise max_added, "
+        f"or search directly: atrous design --kernel {k} --target-rf {rf0}"
+    )
 
 
 def _repair_level(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
 from collections.abc import Sequence
@@ -18,8 +19,10 @@ Search gridding-free dilation schedules for a stack of stride-1 convs, exactly.
 
 Coverage of such a stack does not depend on the order of its layers, and with the rates sorted
 ascending it has no holes exactly when every rate is at most the receptive field of the layers
-before it. The search walks sorted multisets with that criterion and exact bounds, so it answers
-8 layers with rates up to 64 (about 10^14 ordered schedules) in well under a second.
+before it. The search walks sorted multisets with that criterion and exact bounds, so the
+largest-RF and fewest-layers questions over 8 layers with rates up to 64 (about 10^14 ordered
+schedules) take well under a second. The most-uniform search is exact too but grows quickly
+with the layers (about a second at 6 layers, rates <= 64); --max-nodes bounds its work.
 
 Objectives: --layers alone: largest RF; --target-rf alone: fewest layers reaching it;
 both: most uniform coverage (largest minimum path count over the centred target window).
@@ -184,8 +187,47 @@ def _rates(rates: Sequence[int]) -> str:
     return ",".join(str(r) for r in rates)
 
 
+def _rates_short(rates: Sequence[int]) -> str:
+    """Rates for a table cell: a run of 4 or more equal rates is written ``RxN``.
+
+    >>> _rates_short([1, 3, 9, 27, 64, 64, 64, 64]), _rates_short([1, 1, 1, 2])
+    ('1,3,9,27,64x4', '1,1,1,2')
+    """
+    parts: list[str] = []
+    for rate, run in itertools.groupby(rates):
+        n = len(list(run))
+        parts += [f"{rate}x{n}"] if n >= 4 else [str(rate)] * n
+    return ",".join(parts)
+
+
+def _wrap_commas(text: str, width: int) -> str:
+    """Break a comma-separated list into lines of at most ``width`` characters, after commas.
+
+    >>> _wrap_commas("1,2,7,21,63,188,565", 10).splitlines()
+    ['1,2,7,21,', '63,188,', '565']
+    """
+    lines, line = [], ""
+    for part in text.split(","):
+        piece = part if not line else "," + part
+        if line and len(line) + len(piece) + 1 > width:  # +1 keeps room for the comma
+            lines.append(line + ",")
+            line = part
+        else:
+            line += piece
+    return "\n".join([*lines, line])
+
+
+def _count(n: int) -> str:
+    """A path count for a table cell: exact below a million, else 3 significant digits.
+
+    >>> _count(999_999), _count(19_064_293_904_970)
+    ('999999', '1.91e13')
+    """
+    return str(n) if n < 10**6 else f"{n:.3g}".replace("e+", "e")
+
+
 def _run_design(args: argparse.Namespace) -> int:
-    from ..design import design
+    from ..design import _feature_cap, design
 
     feature: Any = None
     if args.feature_size is not None:
@@ -226,35 +268,49 @@ def _run_design(args: argparse.Namespace) -> int:
         "uniform": f"most uniform {args.layers}-layer coverage of RF {args.target_rf}",
     }[goal]
     cap = "" if args.max_rate is None else f", rates <= {args.max_rate}"
+    if args.max_rate is None and feature is not None:
+        sizes = (feature,) * nd if isinstance(feature, int) else feature
+        cap = f", rates <= {_feature_cap(sizes, first.kernel)} (from --feature-size)"
     title = f"gridding-free schedules, kernel {first.kernel}, {nd}-D: {what}{cap}"
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    console = _console()
+    console.print(title, markup=False, soft_wrap=True)  # a table title would be cropped
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("#", justify="right")
-    table.add_column("rates", overflow="fold")
+    cells = [_wrap_commas(_rates_short(c.rates), 24) for c in found]
+    # wide enough that a rate is never split across lines (the cell folds at the width)
+    longest = max(len(line) for cell in cells for line in cell.splitlines())
+    table.add_column("rates", overflow="fold", min_width=longest)
     table.add_column("layers", justify="right")
     table.add_column("RF", justify="right")
     win = first.window
-    table.add_column(f"paths min/max ({'x'.join([str(win)] * nd)})", justify="right")
+    box_label = f"({'x'.join([str(win)] * nd)})"
+    width = min(13, len(box_label))
+    table.add_column(f"paths min/max {box_label}", justify="right", min_width=width)
     table.add_column("HDC rule")
     if first.params is not None:
         table.add_column("params", justify="right")
         table.add_column("MACs", justify="right")
-    table.add_column("1-D paths across the RF", no_wrap=True, min_width=24)
+    # the picture's width in characters: narrower on narrow terminals, so nothing is cropped
+    strip = 24 if console.width >= 100 else 16 if first.params is None else 8
+    label = "1-D paths across the RF" if strip >= 24 else "1-D paths" if strip >= 16 else "profile"
+    table.add_column(label, no_wrap=True)
     for i, c in enumerate(found, 1):
-        counts = "-" if c.min_count is None else f"{c.min_count}/{c.max_count}"
+        counts = "-"
+        if c.min_count is not None and c.max_count is not None:
+            counts = f"{_count(c.min_count)}/{_count(c.max_count)}"
         hdc = "-" if c.hdc is None else ("passes" if c.hdc.rule_passes else "fails")
-        row = [str(i), _rates(c.rates), str(c.layers), str(c.rf), counts, hdc]
+        row = [str(i), cells[i - 1], str(c.layers), str(c.rf), counts, hdc]
         if first.params is not None:
             row += [_human(c.params), _human(c.macs)]
-        row.append("" if c.profile is None else coverage_strip(c.profile))
+        row.append("" if c.profile is None else coverage_strip(c.profile, strip))
         table.add_row(*row)
-    console = _console()
     console.print(table)
     for line in (
         "All are gridding-free (exact: sorted rising, each rate <= RF of the rates before it).",
-        "Layer order does not change coverage; 'HDC rule' (M_2 <= K, sawtooth, gcd 1) judges",
+        "Layer order does not change coverage; 'HDC rule' (M_2 <= K, sawtooth, gcd 1) judges "
         "the order shown.",
     ):
-        console.print(line, markup=False)
+        console.print(line, markup=False, soft_wrap=True)
     return 0
 
 
@@ -306,7 +362,12 @@ def _run_pareto(args: argparse.Namespace) -> int:
         from ..render.figures import save_figure
         from ..render.pareto import pareto_figure
 
-        save_figure(pareto_figure(frontier), args.png)
+        try:
+            save_figure(pareto_figure(frontier), args.png)
+        except OSError as exc:
+            raise AtrousError(
+                f"cannot write the figure to {args.png!r}: {exc.strerror or exc}"
+            ) from None
     if args.json:
         print_json(frontier.to_dict())
         return 0
@@ -314,12 +375,14 @@ def _run_pareto(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     nd = frontier.ndim
-    table = Table(
-        title=f"widest centred window per axis with >= C paths per pixel (kernel "
+    console = _console()
+    console.print(
+        f"widest centred window per axis with >= C paths per pixel (kernel "
         f"{frontier.kernel}, rates <= {frontier.max_rate}); * = Pareto-optimal",
-        box=box.SIMPLE_HEAD,
-        title_justify="left",
+        markup=False,
+        soft_wrap=True,
     )
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("layers", justify="right")
     for level in frontier.counts:
         label = (
@@ -335,9 +398,10 @@ def _run_pareto(args: argparse.Namespace) -> int:
             if p.rates is None or p.width == 0:
                 row.append("-")
             else:
-                row.append(f"{p.width}{'*' if p.optimal else ' '} [{_rates(p.rates)}]")
+                # ", " lets a narrow terminal wrap between rates, never inside one
+                rates = _rates_short(p.rates).replace(",", ", ")
+                row.append(f"{p.width}{'*' if p.optimal else ' '} [{rates}]")
         table.add_row(*row)
-    console = _console()
     console.print(table)
     if args.png:
         console.print(f"figure written to {args.png}", markup=False)

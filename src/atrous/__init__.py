@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "GlobalPool": "layers",
     "AdaptivePool": "layers",
     "Upsample": "layers",
+    "Resize": "layers",
     "Pad": "layers",
     "Slice": "layers",
     "Pointwise": "layers",

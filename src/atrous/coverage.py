@@ -58,6 +58,7 @@ from .layers import (
     Pad,
     Pointwise,
     Pool,
+    Resize,
     Slice,
     Upsample,
 )
@@ -480,6 +481,13 @@ def _axis_desc(
                 "input_size"
             )
         return ("interp", f, layer.mode, layer.align_corners, n_in, n_out)
+    if isinstance(layer, Resize):
+        if n_in is None:
+            raise CoverageUnavailable(
+                name, f"resizing to {layer.size[axis]} reads pixels that depend on the input "
+                "size: pass input_size"
+            )
+        return None if n_in == n_out else ("resize", layer, axis, n_in)
     is_global = isinstance(layer, (GlobalPool, Dense)) or (
         isinstance(layer, AdaptivePool) and layer.is_global
     )
@@ -511,6 +519,9 @@ def _make_step(desc: _Desc) -> _StepFn:
         return _pairs_step(_linear_reads(*desc[1:]))
     if kind == "global":
         return _global_step(desc[1])
+    if kind == "resize":
+        layer, axis, n_in = desc[1:]
+        return _pairs_step(lambda o: layer.reads(axis, n_in, o))
     return _pairs_step(_adaptive_reads(desc[1], desc[2]))
 
 
@@ -525,6 +536,8 @@ def _fan_in(desc: _Desc) -> int:
         return 4 if desc[2] == "bicubic" else 2
     if kind == "global":
         return int(desc[1])
+    if kind == "resize":
+        return {"bicubic": 4}.get(desc[1].mode, 1 if desc[1].mode.startswith("nearest") else 2)
     return -(-desc[1] // desc[2]) + 1
 
 

@@ -46,6 +46,7 @@ from .layers import (
     Pad,
     Pointwise,
     Pool,
+    Resize,
     Slice,
     Upsample,
 )
@@ -262,19 +263,21 @@ def _upsample(call: OpCall, mode: str, align_corners: Any) -> Layer:
         return Pointwise(f"interpolate:{mode}")
     if all(v == 1 for v in sin):
         return Upsample(sout, "nearest", ndim=nd)  # a constant map: broadcasting
-    if mode in ("nearest-exact", "area"):
-        mode = "nearest" if all(o >= i for o, i in zip(sout, sin)) else mode
-    if all(o % i == 0 for o, i in zip(sout, sin)):
-        scale = tuple(o // i for o, i in zip(sout, sin))
-        if mode not in ("nearest", "linear", "bilinear", "bicubic", "trilinear"):
-            raise Unsupported(f"interpolation mode {mode!r}")
-        ac = bool(align_corners) if mode != "nearest" else False
-        return Upsample(scale, mode, ac, ndim=nd)  # type: ignore[arg-type]
+    if mode not in ("nearest", "nearest-exact", "area", "linear", "bilinear", "bicubic",
+                    "trilinear"):
+        raise Unsupported(f"interpolation mode {mode!r}")
+    integer = all(o % i == 0 for o, i in zip(sout, sin))
+    if mode in ("nearest-exact", "area") and integer:
+        mode = "nearest"  # the same pixels at an integer upsampling
     if mode == "area":
-        return AdaptivePool("avg", sout, ndim=nd)
+        return AdaptivePool("avg", sout, ndim=nd)  # area interpolation is adaptive pooling
+    ac = bool(align_corners) if not mode.startswith("nearest") else False
+    if integer:
+        scale = tuple(o // i for o, i in zip(sout, sin))
+        return Upsample(scale, mode, ac, ndim=nd)  # type: ignore[arg-type]
     if mode == "nearest" and all(i % o == 0 for o, i in zip(sout, sin)):
         return Slice(0, None, tuple(i // o for o, i in zip(sout, sin)), ndim=nd)
-    raise Unsupported(f"{mode} resize {sin} -> {sout} is not an integer upsampling")
+    return Resize(sout, mode, ac, ndim=nd)  # type: ignore[arg-type]
 
 
 def _reshape_like(call: OpCall) -> Layer:

@@ -12,8 +12,12 @@ which read these fields. Bad values fail at construction with :class:`~atrous.er
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
+from fractions import Fraction
 from typing import Any, ClassVar, Literal, get_args
+
+import numpy as np
 
 from . import arith
 from ._types import IntOrTuple, Ints, Pairs, as_int, as_ints, infer_ndim
@@ -34,6 +38,8 @@ __all__ = [
     "Pointwise",
     "Pool",
     "PoolMode",
+    "Resize",
+    "ResizeMode",
     "Slice",
     "Upsample",
     "UpsampleMode",
@@ -41,6 +47,7 @@ __all__ = [
 
 PoolMode = Literal["max", "avg"]
 UpsampleMode = Literal["nearest", "linear", "bilinear", "bicubic", "trilinear"]
+ResizeMode = Literal["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"]
 MergeMode = Literal["add", "concat", "mul"]
 
 
@@ -353,6 +360,80 @@ class Upsample(Layer):
 
     def output_size(self, size: Ints) -> Ints:
         return tuple(n * f for n, f in zip(size, self.scale))
+
+
+@dataclass(frozen=True, init=False)
+class Resize(Layer):
+    """Interpolation to a fixed output size at any ratio (``F.interpolate(size=...)``).
+
+    Which input pixels output ``o`` of an axis reads depends on the input size ``n`` and the
+    output size ``m`` of that axis (:meth:`reads`), so analyses need the input size. An integer
+    ratio is better written as :class:`Upsample`, whose geometry does not depend on the size.
+
+    >>> Resize((513, 513), "bilinear").output_size((65, 65))
+    (513, 513)
+    >>> r = Resize(5, "linear", ndim=1)
+    >>> [r.reads(0, 2, o) for o in range(5)]
+    [[0], [0, 1], [0, 1], [0, 1], [1]]
+    """
+
+    kind: ClassVar[str] = "resize"
+    size: Ints
+    mode: ResizeMode
+    align_corners: bool
+
+    def __init__(
+        self,
+        size: IntOrTuple,
+        mode: ResizeMode = "nearest",
+        align_corners: bool = False,
+        *,
+        ndim: int | None = None,
+    ) -> None:
+        _check_choice(mode, ResizeMode, "resize mode")
+        nd = _ndim(ndim, size)
+        if mode.startswith("nearest") and align_corners:
+            raise AtrousError(
+                f"align_corners only applies to the interpolating modes, not {mode}"
+            )
+        self._set(size=as_ints(size, nd, "size", 1), mode=mode, align_corners=bool(align_corners))
+
+    @property
+    def ndim(self) -> int | None:
+        return len(self.size)
+
+    def output_size(self, size: Ints) -> Ints:
+        return self.size
+
+    def reads(self, axis: int, in_size: int, o: int, *, clamp: bool = True) -> list[int]:
+        """The input pixels (sorted) that output ``o`` of ``axis`` reads with a nonzero weight.
+
+        Linear and cubic modes use PyTorch's source coordinate, exactly: ``(o + 1/2) * n/m - 1/2``
+        (``o * (n-1)/(m-1)`` with ``align_corners``), clamped at 0 for the linear modes; a
+        source that lands on a pixel reads only that pixel. ``nearest`` and ``nearest-exact``
+        reproduce PyTorch's float32 index ``floor(o * (n/m))`` (``floor((o + 1/2) * (n/m))``),
+        which for some ratios picks the pixel before the exact one. ``clamp=False`` leaves the
+        indices unclamped at the borders (an infinitely extended input).
+        """
+        n, m = in_size, self.size[axis]
+        if self.mode.startswith("nearest"):
+            scale = np.float32(n) / np.float32(m)
+            pos = np.float32(o) if self.mode == "nearest" else np.float32(o) + np.float32(0.5)
+            idx = [int(np.floor(pos * scale))]
+            return [min(idx[0], n - 1)] if clamp else idx
+        cubic = self.mode == "bicubic"
+        if self.align_corners:
+            src = Fraction(o * (n - 1), m - 1) if m > 1 else Fraction(0)
+        else:
+            src = Fraction((2 * o + 1) * n, 2 * m) - Fraction(1, 2)
+            if clamp and not cubic and src < 0:
+                src = Fraction(0)
+        i0 = math.floor(src)
+        taps = (-1, 0, 1, 2) if cubic else (0, 1)
+        idx = [i0] if src == i0 else [i0 + t for t in taps]
+        if clamp:
+            idx = [min(max(i, 0), n - 1) for i in idx]
+        return sorted(set(idx))
 
 
 @dataclass(frozen=True, init=False)

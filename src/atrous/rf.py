@@ -36,9 +36,9 @@ exact box of any unit. Boxes are those of interior units (a unit near the border
 its box that lies inside the input). Sizes are never negative.
 
 An operation atrous does not understand (:class:`~atrous.layers.Opaque`), or one whose geometry
-depends on an input size that was not given (adaptive pooling to more than one cell,
-``align_corners=True``), makes the result ``partial``: it is computed as if that node were the
-identity and ``diagnostics`` names the node.
+depends on an input size that was not given (adaptive pooling to more than one cell, a
+:class:`~atrous.layers.Resize`, ``align_corners=True``), makes the result ``partial``: it is
+computed as if that node were the identity and ``diagnostics`` names the node.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ from .layers import (
     Pad,
     Pointwise,
     Pool,
+    Resize,
     Slice,
     Upsample,
 )
@@ -286,6 +287,11 @@ def _interp_sampler(s: int, mode: str) -> Sampler:
     return sample
 
 
+def _resize_sampler(layer: Resize, axis: int, n: int) -> Sampler:
+    """Interior reads of a resize of ``n`` pixels (no border clamping)."""
+    return lambda o: layer.reads(axis, n, o, clamp=False)
+
+
 def _aligned_sampler(n: int, s: int, mode: str) -> Sampler:
     taps = (-1, 0, 1, 2) if mode == "bicubic" else (0, 1)
     big = n * s
@@ -338,6 +344,26 @@ def _layer_axis(
                     "an input size it is modelled as align_corners=False"
                 )
         return _compose(prev, s, 1, _interp_sampler(s, layer.mode), node)
+    if isinstance(layer, Resize):
+        m = layer.size[axis]
+        if in_size is None:
+            notes.append(
+                f"{node}: resizing to {m} reads pixels that depend on the input size, which was "
+                "not given; modelled as the identity (a lower bound)"
+            )
+            return prev
+        if in_size == m:
+            return prev
+        if in_size == 1 or (layer.align_corners and m == 1):
+            return _compose(prev, 1, 0, lambda o: [0], node)  # every output reads pixel 0
+        sample = _resize_sampler(layer, axis, in_size)
+        if layer.mode.startswith("nearest"):
+            # PyTorch's float32 index is not exactly periodic: take every output as one period
+            return _compose(prev, m, in_size, sample, node)
+        # the exact reads repeat every q outputs, shifted by t inputs
+        n, m = (in_size - 1, m - 1) if layer.align_corners else (in_size, m)
+        g = math.gcd(n, m)
+        return _compose(prev, m // g, n // g, sample, node)
     if isinstance(layer, Pad):
         lo = layer.padding[axis][0]
         return _compose(prev, 1, 1, lambda o: [o - lo], node)

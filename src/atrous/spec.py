@@ -34,6 +34,9 @@ Layers:
 - ``apool 7x7`` / ``apool 1x1 max``: adaptive pooling to a fixed output size.
 - ``up2`` / ``up2x1 bilinear align``: upsampling by an integer scale (``nearest``, ``linear``,
   ``bilinear``, ``bicubic``, ``trilinear``; ``align`` = ``align_corners=True``).
+- ``resize 65x65`` / ``resize 513x513 bilinear align``: interpolation to a fixed output size at
+  any ratio (``F.interpolate(size=...)``; modes as for ``up`` plus ``nearest-exact``). What it
+  reads depends on the input size, so analyses need ``input_size``.
 - ``pad 1`` / ``pad 0:1``: explicit padding (``F.pad``).
 - ``relu``, ``bn``, ``id``, ``pw:NAME``: spatially pointwise ops (``id`` is the identity).
 - ``dense`` / ``dense:NAME``: an op that reads every position (a Linear over a flattened map).
@@ -86,6 +89,7 @@ from .layers import (
     Pad,
     Pointwise,
     Pool,
+    Resize,
     Upsample,
 )
 
@@ -100,6 +104,7 @@ POINTWISE_WORDS = frozenset(
     }
 )
 UPSAMPLE_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear")
+RESIZE_MODES = ("nearest", "nearest-exact", *UPSAMPLE_MODES[1:])
 BLOCKS = {"res": "add", "add": "add", "par": "concat", "cat": "concat", "mul": "mul"}
 _NAME = re.compile(r"[A-Za-z_][\w.\-/]*\Z")
 _INTS = re.compile(r"\d+(?:x\d+)*\Z")
@@ -467,6 +472,28 @@ class _Builder:
             if target is None:
                 return GlobalPool(mode)  # type: ignore[arg-type]
             return AdaptivePool(mode, target, ndim=nd)  # type: ignore[arg-type]
+        if word == "resize":
+            if len(words) < 2:
+                raise self.error("resize needs an output size like 65x65", head.pos)
+            size = self.size(words[1], "output size")
+            rmode, ralign = "nearest", False
+            done: set[str] = set()
+            for tok in words[2:]:
+                if tok.text in RESIZE_MODES and "mode" not in done:
+                    rmode = tok.text
+                    done.add("mode")
+                elif tok.text == "align" and "align" not in done:
+                    ralign = True
+                    done.add("align")
+                else:
+                    raise self.error(
+                        f"unexpected {tok.text!r} for resize (expected one of "
+                        f"{', '.join(RESIZE_MODES)} and/or align)",
+                        tok.pos,
+                    )
+            if rmode.startswith("nearest") and ralign:
+                raise self.error(f"align needs an interpolating mode, not {rmode}", head.pos)
+            return Resize(size, rmode, ralign, ndim=nd)  # type: ignore[arg-type]
         if word.startswith("up") and (word == "up" or _INTS.match(word[2:])):
             rest = words[1:]
             if word == "up":
@@ -701,6 +728,11 @@ def layer_spec(layer: Layer) -> str:
         )
     if isinstance(layer, Upsample):
         out = f"up{_fmt_ints(layer.scale)}"
+        if layer.mode != "nearest":
+            out += f" {layer.mode}"
+        return out + (" align" if layer.align_corners else "")
+    if isinstance(layer, Resize):
+        out = "resize " + "x".join(map(str, layer.size))
         if layer.mode != "nearest":
             out += f" {layer.mode}"
         return out + (" align" if layer.align_corners else "")

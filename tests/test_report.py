@@ -67,6 +67,20 @@ def test_partial_status_names_the_node() -> None:
     assert rep.outputs[0].coverage_error is not None
 
 
+def test_misaligned_centres_are_a_note_different_strides_are_partial() -> None:
+    # a causal residual block: the shortcut sees the current sample, the conv the past
+    rep = analyze("1d: res(2 p1:0 d1, 2 p2:0 d2)")
+    assert rep.status == "complete" and not rep.diagnostics
+    assert rep.notes and all("misaligned" in n for n in rep.notes)
+    align = [v for v in rep.verdicts() if v.label == "Alignment"]
+    assert len(align) == 1 and align[0].ok is None and "centres differ" in align[0].value
+    assert rep.to_dict()["notes"] == rep.notes
+    strided = analyze("1d: add(3 s2 p1 | 1 s3)")
+    assert strided.status == "partial"
+    assert any("different strides" in d for d in strided.diagnostics)
+    assert [v.ok for v in strided.verdicts() if v.label == "Alignment"] == [False]
+
+
 def test_global_without_size_is_partial_with_size_complete() -> None:
     aspp = "par(1x1 | 3x3 d6 | 3x3 d12 | gpool)"
     assert analyze(aspp).status == "partial"

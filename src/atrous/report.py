@@ -19,7 +19,9 @@ A Report holds, for one target (a spec string, a Graph, layers, or an ``nn.Modul
 - ``hdc``: the seeds' HDC rule and the exact verdict (:func:`atrous.hdc_check`) when the graph is
   a stack of stride-1 convs with one square kernel size;
 - ``status`` (``"complete"`` or ``"partial"``) and ``diagnostics`` naming every node that made a
-  part of the analysis partial or unavailable.
+  part of the analysis partial or unavailable;
+- ``notes``: exact findings worth knowing that leave the analysis complete (a merge of paths
+  whose centres differ, as in a causal WaveNet; a unit that no input pixel reaches).
 
 JSON schema (``schema_version`` 1): ``to_dict()`` has the keys ``schema_version``, ``target``,
 ``spec``, ``ndim``, ``input_size``, ``status``, ``rf`` (the first output's
@@ -27,7 +29,7 @@ JSON schema (``schema_version`` 1): ``to_dict()`` has the keys ``schema_version`
 :meth:`~atrous.coverage.Coverage.to_dict`, or null), ``outputs`` (per output: ``name``, ``rf``,
 ``coverage``, ``coverage_error``), ``rows`` (flat dicts, see :meth:`LayerRow.to_dict`),
 ``layer_gridding``, ``hdc`` (or null), ``verdicts`` (plain-word findings beyond the rf, coverage
-and hdc fields: each ``{"label", "value", "ok"}``) and ``diagnostics`` (strings).
+and hdc fields: each ``{"label", "value", "ok"}``), ``diagnostics`` and ``notes`` (strings).
 """
 
 from __future__ import annotations
@@ -153,6 +155,7 @@ class Report:
     diagnostics: list[str]
     graph: Graph = field(repr=False)
     extra_verdicts: list[Verdict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rf(self) -> ReceptiveField:
@@ -252,6 +255,7 @@ class Report:
             "hdc": None if self.hdc is None else self.hdc.to_dict(),
             "verdicts": [v.to_dict() for v in self.extra_verdicts],
             "diagnostics": list(self.diagnostics),
+            "notes": list(self.notes),
         }
 
     def to_json(self, indent: int | None = 2, counts: bool = True) -> str:
@@ -267,6 +271,7 @@ class Report:
         lines = [f"atrous report: {self.target} ({self.status})"]
         lines += [f"  {v.label}: {v.value}" for v in self.verdicts()]
         lines += [f"  ! {d}" for d in self.diagnostics]
+        lines += [f"  · {n}" for n in self.notes]
         return "\n".join(lines)
 
 
@@ -388,9 +393,11 @@ def analyze(
         ))
 
     outputs = []
+    notes: list[str] = []
     for name in graph.outputs:
         rf = rfs[name]
         diagnostics.extend(d for d in rf.diagnostics if d not in diagnostics)
+        notes.extend(n for n in rf.notes if n not in notes)
         cov = None
         error = None
         try:
@@ -399,7 +406,8 @@ def analyze(
             error = str(exc)
             diagnostics.append(f"coverage of {name}: {exc}")
         else:
-            diagnostics.extend(d for d in getattr(cov, "diagnostics", ()) if d not in diagnostics)
+            # exact findings about the map (a unit no pixel reaches): notes, not partial
+            notes.extend(f"coverage of {name}: {n}" for n in getattr(cov, "diagnostics", ()))
         outputs.append(OutputResult(name, rf, cov, error))
 
     hdc = None
@@ -425,13 +433,19 @@ def analyze(
                 "does not" if all(o.coverage is not None for o in outputs) else
                 f"{len(gridded_rows)} node(s) grid, first {where}", None,
             ))
-    misaligned = [d for d in diagnostics if "misaligned" in d or "different strides" in d]
-    if misaligned:
-        extra.append(Verdict("Alignment", f"{len(misaligned)} merge(s) of misaligned paths",
-                             False))
+    misaligned = [n for n in notes if "misaligned" in n]
+    strides = [d for d in diagnostics if "different strides" in d]
+    if misaligned or strides:
+        parts = []
+        if misaligned:
+            parts.append(f"{len(misaligned)} merge(s) of paths whose centres differ")
+        if strides:
+            parts.append(f"{len(strides)} merge(s) of paths with different strides")
+        # centres that differ are a finding (a causal net has them by design); strides are not
+        extra.append(Verdict("Alignment", "; ".join(parts), False if strides else None))
     target_name, spec = _describe(target, graph)
     return Report(
         target=target_name, spec=spec, ndim=graph.ndim, input_size=spatial, rows=rows,
         outputs=outputs, layer_gridding=grid_rows, hdc=hdc, diagnostics=diagnostics,
-        graph=graph, extra_verdicts=extra,
+        graph=graph, extra_verdicts=extra, notes=notes,
     )

@@ -24,8 +24,9 @@ boxes are computed exactly, by following which units of its input every unit rea
   ``(o + 1/2)/s - 1/2`` with a non-zero weight (bicubic: four), PyTorch's ``align_corners=False``
   rule; ``align_corners=True`` needs the input size;
 - merges (add, concat, mul): the union of the inputs' supports: the largest path wins, as in
-  Araujo et al., "Computing Receptive Fields of CNNs" (Distill 2019). Inputs whose centres or
-  strides differ are *misaligned* and reported in ``diagnostics``.
+  Araujo et al., "Computing Receptive Fields of CNNs" (Distill 2019). Inputs whose centres
+  differ are *misaligned*: the union is still exact, and ``notes`` says so. Inputs whose strides
+  differ give a field that changes from unit to unit: ``partial``, with a diagnostic.
 - global pooling, adaptive pooling to 1, and dense ops see the whole input (``is_global``).
 
 With an integer effective stride every unit has the same box shape, ``size = hi - lo + 1`` and
@@ -147,7 +148,8 @@ class ReceptiveField:
     """The receptive field of one node, per axis, relative to the graph input.
 
     ``size``, ``stride`` and ``start`` are per-axis tuples; ``is_global`` is True when any axis
-    is global; ``partial`` with ``diagnostics`` says what could not be modelled exactly.
+    is global; ``partial`` with ``diagnostics`` says what could not be modelled exactly;
+    ``notes`` are exact findings worth knowing (merges of paths whose centres differ).
     """
 
     node: str
@@ -155,6 +157,7 @@ class ReceptiveField:
     partial: bool = False
     diagnostics: list[str] = field(default_factory=list)
     input_size: Ints | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ndim(self) -> int:
@@ -202,6 +205,7 @@ class ReceptiveField:
             "global_axes": list(self.global_axes),
             "partial": self.partial,
             "diagnostics": list(self.diagnostics),
+            "notes": list(self.notes),
             "axes": [a.to_dict() for a in self.axes],
         }
 
@@ -388,7 +392,8 @@ def _layer_axis(
 
 
 def _merge_axes(
-    ins: list[_Ax], name: str, axis: int, notes: list[str], partial: list[bool]
+    ins: list[_Ax], name: str, axis: int, notes: list[str], partial: list[bool],
+    findings: list[str],
 ) -> _Ax:
     if any(a.is_global for a in ins):
         return _Ax(is_global=True)
@@ -410,7 +415,7 @@ def _merge_axes(
         boxes.append((min(b[0] for b in got), max(b[1] for b in got)) if got else None)
     starts = {_start(a) for a in ins}
     if len(starts) > 1:
-        notes.append(
+        findings.append(
             f"{name}: merged paths are misaligned on axis {axis}: their centres differ "
             f"({', '.join(str(s) for s in sorted(starts))}); the union of their boxes is shown"
         )
@@ -491,6 +496,7 @@ class _State:
     axes: list[_Ax]
     notes: list[str]
     partial: bool
+    findings: list[str]
 
 
 def _dedupe(items: list[str]) -> list[str]:
@@ -503,20 +509,24 @@ def _analyse(graph: Graph, spatial: Ints | None) -> dict[str, ReceptiveField]:
     for node in graph.topological():
         layer = node.layer
         if isinstance(layer, Input):
-            states[node.name] = _State([_Ax() for _ in range(graph.ndim)], [], False)
+            states[node.name] = _State([_Ax() for _ in range(graph.ndim)], [], False, [])
             continue
         ins = [states[i] for i in node.inputs]
         notes = _dedupe([n for s in ins for n in s.notes])
         partial = any(s.partial for s in ins)
+        findings = _dedupe([n for s in ins for n in s.findings])
         if isinstance(layer, Merge):
             flag = [False]
             new_notes: list[str] = []
+            new_findings: list[str] = []
             axes = [
-                _merge_axes([s.axes[ax] for s in ins], node.name, ax, new_notes, flag)
+                _merge_axes([s.axes[ax] for s in ins], node.name, ax, new_notes, flag,
+                            new_findings)
                 for ax in range(graph.ndim)
             ]
             partial = partial or flag[0]
             notes = _dedupe(notes + new_notes)
+            findings = _dedupe(findings + new_findings)
         elif isinstance(layer, (GlobalPool, Dense)):
             axes = [_Ax(is_global=True) for _ in range(graph.ndim)]
         elif isinstance(layer, Pointwise):
@@ -541,7 +551,7 @@ def _analyse(graph: Graph, spatial: Ints | None) -> dict[str, ReceptiveField]:
             if new_notes:
                 partial = True
                 notes = _dedupe(notes + new_notes)
-        states[node.name] = _State(axes, notes, partial)
+        states[node.name] = _State(axes, notes, partial, findings)
     return {name: _freeze(name, st, spatial) for name, st in states.items()}
 
 
@@ -564,7 +574,8 @@ def _freeze(name: str, st: _State, spatial: Ints | None) -> ReceptiveField:
                     period=a.period, shift=a.shift, boxes=tuple(a.boxes),
                 )
             )
-    return ReceptiveField(name, tuple(axes), st.partial, list(st.notes), spatial)
+    return ReceptiveField(name, tuple(axes), st.partial, list(st.notes), spatial,
+                          list(st.findings))
 
 
 def receptive_fields(

@@ -27,7 +27,8 @@ the number of paths from each input pixel in the cells when it fits
 
 Spec language: layers separated by commas, e.g. "3x3 d2" (conv, dilation 2,
 size-keeping padding by default), "3x3 s2 p1", "maxpool 3x3 s2 p1",
-"tconv 4x4 s2 p1", "up2 bilinear", "gpool", blocks "res(3x3, 3x3)" and
+"tconv 4x4 s2 p1", "up2 bilinear", "resize 65x65 bilinear", "gpool", blocks
+"res(3x3, 3x3)" and
 "par(1x1 | 3x3 d6 | 3x3 d12 | gpool)"; "3 d2" is 1-D, "3x3x3" 3-D.
 See help(atrous.spec) for the whole grammar."""
 

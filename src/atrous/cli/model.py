@@ -236,6 +236,8 @@ def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None)
             console.print(f"Global{where}: made global by {o['made_global_by']}", soft_wrap=True)
     for d in summary["diagnostics"]:
         console.print(f"! {d}", soft_wrap=True)
+    for n in summary.get("notes", []):
+        console.print(f"· {n}", soft_wrap=True)
 
 
 def run(args: argparse.Namespace) -> int:

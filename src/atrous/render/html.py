@@ -149,6 +149,7 @@ class Section:
     description: str = ""
     verdicts: list[dict[str, str]] = field(default_factory=list)
     diagnostics: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     figures: list[FigureItem] = field(default_factory=list)
     hdc: dict[str, Any] | None = None
     columns: list[str] = field(default_factory=list)
@@ -288,6 +289,7 @@ def section_from_dict(
         title=name, anchor=anchor or _slug(name, set()),
         status=str(d.get("status") or "complete"), description=description,
         verdicts=_verdicts(d), diagnostics=diags, figures=list(figures),
+        notes=[str(n) for n in d.get("notes") or []],
         hdc=_hdc_block(d.get("hdc")), columns=columns, rows=table, data=dict(d),
     )
 

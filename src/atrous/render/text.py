@@ -260,6 +260,8 @@ def render_report(report: Any, console: Any, *, heatmap: bool = True) -> None:
             console.print(coverage_heatmap(out.coverage))
     for d in report.diagnostics:
         console.print(Text(f"! {d}", style="yellow"))
+    for n in report.notes:
+        console.print(Text(f"· {n}", style="dim"))
 
 
 def compare_panel(report: Any) -> Any:

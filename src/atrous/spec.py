@@ -343,6 +343,29 @@ class _Builder:
             )
         return values
 
+    def interpolation(
+        self, words: list[_Tok], modes: tuple[str, ...], kind: str, head: _Tok
+    ) -> tuple[str, bool]:
+        """An interpolation mode (default nearest) and/or ``align`` (align_corners=True)."""
+        mode, align = "nearest", False
+        seen: set[str] = set()
+        for tok in words:
+            if tok.text in modes and "mode" not in seen:
+                mode = tok.text
+                seen.add("mode")
+            elif tok.text == "align" and "align" not in seen:
+                align = True
+                seen.add("align")
+            else:
+                raise self.error(
+                    f"unexpected {tok.text!r} for {kind} (expected one of {', '.join(modes)} "
+                    "and/or align)",
+                    tok.pos,
+                )
+        if align and mode.startswith("nearest"):
+            raise self.error(f"align needs an interpolating mode, not {mode}", head.pos)
+        return mode, align
+
     def options(
         self, words: list[_Tok], allowed: dict[str, str], kind: str
     ) -> dict[str, tuple[Any, _Tok]]:
@@ -476,23 +499,7 @@ class _Builder:
             if len(words) < 2:
                 raise self.error("resize needs an output size like 65x65", head.pos)
             size = self.size(words[1], "output size")
-            rmode, ralign = "nearest", False
-            done: set[str] = set()
-            for tok in words[2:]:
-                if tok.text in RESIZE_MODES and "mode" not in done:
-                    rmode = tok.text
-                    done.add("mode")
-                elif tok.text == "align" and "align" not in done:
-                    ralign = True
-                    done.add("align")
-                else:
-                    raise self.error(
-                        f"unexpected {tok.text!r} for resize (expected one of "
-                        f"{', '.join(RESIZE_MODES)} and/or align)",
-                        tok.pos,
-                    )
-            if rmode.startswith("nearest") and ralign:
-                raise self.error(f"align needs an interpolating mode, not {rmode}", head.pos)
+            rmode, ralign = self.interpolation(words[2:], RESIZE_MODES, "resize", head)
             return Resize(size, rmode, ralign, ndim=nd)  # type: ignore[arg-type]
         if word.startswith("up") and (word == "up" or _INTS.match(word[2:])):
             rest = words[1:]
@@ -504,21 +511,7 @@ class _Builder:
             else:
                 scale_tok, scale_text = head, word[2:]
             scale = self.per_axis(_ints(scale_text), scale_tok, "scale")
-            mode, align = "nearest", False
-            seen: set[str] = set()
-            for tok in rest:
-                if tok.text in UPSAMPLE_MODES and "mode" not in seen:
-                    mode = tok.text
-                    seen.add("mode")
-                elif tok.text == "align" and "align" not in seen:
-                    align = True
-                    seen.add("align")
-                else:
-                    raise self.error(
-                        f"unexpected {tok.text!r} for up (expected one of "
-                        f"{', '.join(UPSAMPLE_MODES)} and/or align)",
-                        tok.pos,
-                    )
+            mode, align = self.interpolation(rest, UPSAMPLE_MODES, "up", head)
             return Upsample(scale, mode, align, ndim=nd)  # type: ignore[arg-type]
         if word == "pad":
             if len(words) != 2 or not _PADS.match(words[1].text):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,3 +88,15 @@ def test_cli_turns_atrous_errors_into_one_line_and_status_2(
     assert captured.err.splitlines() == [
         "atrous shape: error: every dilation entry must be >= 1, got '0'"
     ]
+
+
+def test_unwritable_output_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from atrous.cli import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["report", "3x3 d2", "-o", str(blocker / "x.html")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("atrous report: error: cannot write")

@@ -67,6 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # an output path that cannot be written (a file where a folder should be, no permission)
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(f"atrous {args.command}: error: cannot write{where}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
     return status
 
 

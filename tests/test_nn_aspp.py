@@ -215,6 +215,13 @@ def test_rate_not_smaller_than_feature_map_warns_once() -> None:
         m(torch.randn(1, 4, 9, 9))  # once per module
 
 
+def test_warning_points_at_the_callers_line() -> None:
+    m = ASPP(4, 4, (12,)).eval()
+    with pytest.warns(UserWarning, match="smaller output stride") as caught:
+        m(torch.randn(1, 4, 9, 9))
+    assert caught[0].filename == __file__
+
+
 def test_warning_names_every_rate_that_is_too_large() -> None:
     rates = (2, 12, 24, 36, 40)
     h, w = 9, 30

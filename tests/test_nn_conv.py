@@ -328,6 +328,8 @@ def test_extra_repr() -> None:
         (lambda: DilatedConv2d(0, 8, 3), "in_channels must be >= 1"),
         (lambda: DilatedConv2d(3.0, 8, 3), "in_channels must be an integer"),
         (lambda: SeparableConv2d(3, 8, norm=3), "norm must be"),
+        (lambda: SeparableConv2d(3, 4, norm=nn.BatchNorm2d(5)), "num_features=5 but normalises 3"),
+        (lambda: SeparableConv2d(4, 4, norm=nn.GroupNorm(2, 6)), "num_channels=6 but normalises 4"),
         (lambda: SeparableConv2d(3, 8, depth_multiplier=0), "depth_multiplier must be >= 1"),
         (lambda: SpatialSeparableConv2d(3, 8, mid_channels=0), "mid_channels must be >= 1"),
         (lambda: FlattenedConv(3, 8, stride=0), "stride must be >= 1"),

@@ -62,6 +62,21 @@ ActFactory = Callable[[], nn.Module]
 _OS_RATES: dict[int, tuple[int, ...]] = {16: (6, 12, 18), 8: (12, 24, 36)}
 
 
+def _user_level() -> int:
+    """``stacklevel`` of the first caller outside atrous and torch (the user's forward call)."""
+    import sys
+
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if not (name.startswith("atrous.") or name == "atrous" or name.startswith("torch")):
+            return level
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return 2
+
+
 def aspp_rates(output_stride: Literal[8, 16]) -> tuple[int, ...]:
     """The ASPP rates the DeepLabv3 paper uses for a backbone output stride.
 
@@ -385,9 +400,9 @@ class ASPP(nn.Module):
             which = f"rate {rates[0]} is" if len(rates) == 1 else f"rates {rates} are"
             parts.append(f"ASPP {which} not smaller than the {h}x{w} feature map; {effect}")
         warnings.warn(
-            ". ".join(parts) + ". Use smaller rates (or a larger input / output stride 8).",
+            ". ".join(parts) + ". Use smaller rates, a larger input or a smaller output stride.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=_user_level(),
         )
         self._size_warned = True
 

@@ -125,7 +125,17 @@ def _check_factory(value: Any, name: str, example: str, allow_none: bool = True)
 
 
 def _make_norm(norm: NormFactory | nn.Module | None, channels: int) -> nn.Module | None:
-    if norm is None or isinstance(norm, nn.Module):
+    if isinstance(norm, nn.Module):
+        # a module instance is used as given: its channel count must fit (else forward fails)
+        for attr in ("num_features", "num_channels"):
+            n = getattr(norm, attr, None)
+            if isinstance(n, int) and n != channels:
+                raise AtrousError(
+                    f"norm {norm!r} has {attr}={n} but normalises {channels} channels here; "
+                    "pass a factory such as nn.BatchNorm2d to get the size right"
+                )
+        return norm
+    if norm is None:
         return norm
     if not callable(norm):
         raise AtrousError(f"norm must be a norm-layer class/factory or a module, got {norm!r}")

@@ -247,6 +247,10 @@ def _space_to_batch_conv(
         y = y.permute(perm).reshape(n, c_out, *sizes)
     for axis in range(ndim):
         y = y.narrow(2 + axis, 0, outs[axis])
+    if channels_last:
+        # the narrowing leaves gaps: hand back a dense tensor in the caller's layout
+        fmt = torch.channels_last if ndim == 2 else torch.channels_last_3d
+        y = y.contiguous(memory_format=fmt)
     return y
 
 

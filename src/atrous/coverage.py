@@ -35,6 +35,7 @@ backwards through vectorised per-axis scatters and sums the maps where branches 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -684,6 +685,10 @@ def _compute(
     max_cells = as_int(max_cells, "max_cells", 1)
     budget = _Budget(max_cells)
     order = [n for n in g.topological() if n.name in names]
+    if sizes is None:
+        fast = _stride1_chain(order, u, ndim, budget)
+        if fast is not None:
+            return _Raw(fast, None, target, u)
 
     # Describe (and so validate) every layer first: an opaque node is reported even if no
     # path reaches it.
@@ -763,6 +768,16 @@ _SAFE_INT = int(_INT64_SAFE)
 
 
 _SHIFT_ADD_MAX_K = 16
+_DENSE_MAX_WORK = 1 << 14
+
+
+@lru_cache(maxsize=256)
+def _tap_pattern(d: int, k: int) -> Any:
+    """``k`` ones spaced ``d`` apart: one layer's taps along one axis (read-only)."""
+    kernel = np.zeros((k - 1) * d + 1, dtype=np.int64)
+    kernel[::d] = 1
+    kernel.setflags(write=False)
+    return kernel
 
 
 def _tap_convolve(arr: _Array, d: int, k: int) -> _Array:
@@ -775,6 +790,9 @@ def _tap_convolve(arr: _Array, d: int, k: int) -> _Array:
     """
     n = len(arr)
     length = n + (k - 1) * d
+    if arr.dtype != object and n * ((k - 1) * d + 1) <= _DENSE_MAX_WORK:
+        # small enough that one dense C-level convolution beats k numpy calls
+        return np.convolve(arr, _tap_pattern(d, k))
     if k <= _SHIFT_ADD_MAX_K:
         out = np.zeros(length, dtype=arr.dtype)
         for j in range(k):
@@ -788,6 +806,63 @@ def _tap_convolve(arr: _Array, d: int, k: int) -> _Array:
     if k * d < length:
         out[k * d :] -= run[: length - k * d]
     return out
+
+
+def _stride1_chain(
+    order: list[Any], u: Ints, ndim: int, budget: _Budget
+) -> list[tuple[_Array, int]] | None:
+    """The seeds' case, directly: a chain of stride-1 convs/pools on an unbounded input.
+
+    Per axis the map is the convolution of the layers' tap patterns; equal ``(rate, kernel)``
+    layers are applied as one precomputed power of their pattern. None when the graph is not
+    such a chain (the general engine then handles it).
+    """
+    layers: list[Any] = []
+    for nd in order:
+        layer = nd.layer
+        kind = type(layer)
+        if kind is Input or (kind is Pointwise and len(nd.inputs) == 1):
+            continue
+        if (kind is not Conv and kind is not Pool) or len(nd.inputs) != 1:
+            return None
+        if layer.stride.count(1) != ndim:
+            return None
+        layers.append(layer)
+    if math.prod(k for layer in layers for k in layer.kernel) >= _SAFE_INT:
+        return None  # counts may leave int64: the general engine switches to Python ints
+    taps = [[(layer.dilation[a], layer.kernel[a]) for layer in layers] for a in range(ndim)]
+    shift = [
+        sum(p[a][0] if type(p[a]) is tuple else p[a] for p in (lay.padding for lay in layers))
+        for a in range(ndim)
+    ]
+    done: dict[tuple[tuple[int, int], ...], tuple[_Array, int]] = {}
+    factors = []
+    for axis in range(ndim):
+        key = tuple(sorted(taps[axis]))
+        if key not in done:
+            budget.check((1 + sum((k - 1) * d for d, k in key),))
+            arr = np.ones(1, dtype=np.int64)
+            for (d, k), m in Counter(key).items():
+                if len(arr) * ((k - 1) * d * m + 1) <= _DENSE_MAX_WORK:
+                    # one C call; the pattern is symmetric, so correlating is convolving
+                    arr = np.correlate(arr, _pattern_power(d, k, m), "full")
+                else:
+                    for _ in range(m):  # sparse taps: no cost for the dilation
+                        arr = _tap_convolve(arr, d, k)
+            done[key] = (arr, 0)
+        arr = done[key][0]
+        factors.append((arr, u[axis] - shift[axis]))
+    return factors
+
+
+@lru_cache(maxsize=256)
+def _pattern_power(d: int, k: int, m: int) -> Any:
+    """The tap pattern of ``m`` stacked ``(rate d, kernel k)`` layers (read-only)."""
+    arr = np.ones(1, dtype=np.int64)
+    for _ in range(m):
+        arr = _tap_convolve(arr, d, k)
+    arr.setflags(write=False)
+    return arr
 
 
 def _chain_axis(
@@ -834,7 +909,11 @@ def _chain_axis(
 def _outer(factors: list[tuple[_Array, int]], budget: _Budget) -> _Array:
     shape = [len(a) for a, _ in factors]
     budget.check(shape)
-    bound = _prod([_to_py(a.max()) if len(a) else 0 for a, _ in factors])
+    maxes: dict[int, int] = {}  # the axes of a square stack share one factor
+    for a, _ in factors:
+        if id(a) not in maxes:
+            maxes[id(a)] = _to_py(a.max()) if len(a) else 0
+    bound = math.prod(maxes[id(a)] for a, _ in factors)
     dtype: Any = np.int64 if bound < 2**63 else object
     arrs = [a if a.dtype == dtype else a.astype(dtype) for a, _ in factors]
     out = arrs[0]

@@ -39,7 +39,10 @@ CASES = {
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], argv: str) -> tuple[int, str, str]:
-    status = main(["analyze", *shlex.split(argv)])
+    try:
+        status = main(["analyze", *shlex.split(argv)])
+    except SystemExit as exc:  # argparse's own errors (one line, status 2)
+        status = int(exc.code or 0)
     out, err = capsys.readouterr()
     return status, out, err
 
@@ -96,6 +99,12 @@ def test_text_shows_the_verdicts_in_words(capsys: pytest.CaptureFixture[str]) ->
         ("--rates 1,x", "comma-separated integers"),
         ('"3x3" --input 64', "input size"),
         ("--rates 0,1", "rate #0 must be >= 1"),
+        ("--rates 1,,2", "an empty entry"),
+        ('"3x3" --kernel 5', "apply to --rates only"),
+        ('"3x3" --ndim 1', "apply to --rates only"),
+        ("--rates 1,2 --kernel x", "invalid int value: 'x'"),  # argparse's errors: one line too
+        ("--rates 1,2,5 --png coverage.gif", "figure format must be"),
+        ("--rates 1,2,5 --png .", "it is a folder"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(

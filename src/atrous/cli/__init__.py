@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ..errors import AtrousError
 
@@ -31,11 +33,18 @@ EPILOG = """examples:
 'atrous COMMAND --help' explains each command."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (one sub-parser per command)."""
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="atrous",
         description="atrous: the dilated-convolution toolkit for PyTorch.",
         epilog=EPILOG,
@@ -69,7 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as exc:
         # an output path that cannot be written (a file where a folder should be, no permission)
-        where = f" {exc.filename!r}" if exc.filename else ""
+        name = str(exc.filename or "")
+        # atomic writes go through ".NAME.XXXX.tmp" next to NAME: name the user's file
+        name = re.sub(r"(^|/)\.([^/]+)\.[^./]+\.tmp$", r"\1\2", name)
+        where = f" {name!r}" if name else ""
         print(f"atrous {args.command}: error: cannot write{where}: {exc.strerror or exc}",
               file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from ..errors import AtrousError
-from ._common import HelpFormatter, parse_ints, parse_size, print_json
+from ._common import HelpFormatter, check_output_path, parse_ints, parse_size, print_json
 
 __all__ = ["add_parser", "build_target", "run"]
 
@@ -60,10 +60,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help='the network, e.g. "3x3 d1, 3x3 d2, 3x3 d5"')
     p.add_argument("--rates", default=argparse.SUPPRESS, metavar="R,R,...",
                    help="dilation rates of a stack of stride-1 convs instead of SPEC")
-    p.add_argument("--kernel", "-k", type=int, default=3, metavar="K",
-                   help="kernel size for --rates")
-    p.add_argument("--ndim", type=int, default=2, choices=(1, 2, 3),
-                   help="spatial axes for --rates")
+    p.add_argument("--kernel", "-k", type=int, default=None, metavar="K",
+                   help="kernel size for --rates (default 3)")
+    p.add_argument("--ndim", type=int, default=None, choices=(1, 2, 3),
+                   help="spatial axes for --rates (default 2)")
     p.add_argument("--input", default=argparse.SUPPRESS, metavar="SIZE",
                    help="input size, e.g. 64x64: output sizes, border effects, global pooling")
     p.add_argument("--compare", default=argparse.SUPPRESS, metavar="SPEC_OR_RATES",
@@ -120,11 +120,21 @@ def run(args: argparse.Namespace) -> int:
     spec, rates = getattr(args, "spec", None), getattr(args, "rates", None)
     size_text, compare = getattr(args, "input", None), getattr(args, "compare", None)
     png = getattr(args, "png", None)
-    target = build_target(spec, rates, args.kernel, args.ndim)
+    uses_rates = rates is not None or (compare is not None and bool(_RATES.match(compare)))
+    if not uses_rates and (args.kernel is not None or args.ndim is not None):
+        raise AtrousError(
+            "--kernel and --ndim apply to --rates only; a SPEC says them itself "
+            '(e.g. "5x5 d2", "1d: 3 d2")'
+        )
+    kernel = 3 if args.kernel is None else args.kernel
+    ndim = 2 if args.ndim is None else args.ndim
+    if png:
+        check_output_path(png, figure=True)
+    target = build_target(spec, rates, kernel, ndim)
     size = parse_size(size_text, "input size") if size_text else None
     reports = [analyze(target, input_size=size)]
     if compare is not None:
-        other = _compare_target(compare, args.kernel, args.ndim)
+        other = _compare_target(compare, kernel, ndim)
         reports.append(analyze(other, input_size=size))
     if png:
         _write_png(reports, png)

@@ -274,3 +274,22 @@ def test_spec_errors_are_atrous_errors() -> None:
         parse(3)  # type: ignore[arg-type]
     assert issubclass(SpecError, ValueError)
     assert atrous.parse is parse and atrous.to_spec is to_spec
+
+
+def test_huge_repeats_and_deep_nesting_are_spec_errors_not_hangs() -> None:
+    from atrous.spec import MAX_DEPTH, MAX_LAYERS
+
+    with pytest.raises(SpecError, match=f"at most {MAX_LAYERS}"):
+        parse("(3x3)*1000000")
+    with pytest.raises(SpecError, match=f"at most {MAX_LAYERS}"):
+        parse("((3x3, 3x3)*400)*400")
+    with pytest.raises(SpecError, match=f"nest more than {MAX_DEPTH} deep"):
+        parse("(" * 1500 + "3" + ")" * 1500)
+    deep = parse("res(" * MAX_DEPTH + "3x3" + ")" * MAX_DEPTH)
+    assert len(deep.layer_nodes()) == MAX_DEPTH + 1  # a conv and MAX_DEPTH adds
+
+
+def test_long_repeats_build_in_linear_time() -> None:
+    g = parse("(3x3 d2)*5000")
+    names = [n.name for n in g.layer_nodes()]
+    assert names[0] == "conv0" and names[-1] == "conv4999" and len(set(names)) == 5000

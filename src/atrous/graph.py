@@ -56,6 +56,7 @@ class Graph:
         self.ndim = ndim
         self.name = name
         self._nodes: dict[str, Node] = {"input": Node("input", Input(ndim), ())}
+        self._next_index: dict[str, int] = {}  # where _fresh resumes its search per base name
         self._outputs: list[str] = []
         self._last = "input"
 
@@ -126,9 +127,10 @@ class Graph:
         return self._last
 
     def _fresh(self, base: str) -> str:
-        i = 0
+        i = self._next_index.get(base, 0)
         while f"{base}{i}" in self._nodes:
             i += 1
+        self._next_index[base] = i + 1
         return f"{base}{i}"
 
     # -- reading ----------------------------------------------------------------------------

@@ -44,7 +44,8 @@ Layers:
 
 Blocks: ``res(a, b)`` is ``a -> b`` plus an identity shortcut (``res(a, b | c)``: the shortcut is
 ``c``); ``add(a | b)``, ``mul(a | b)``, ``par(a | b | c)`` (or ``cat``, concatenation) merge
-parallel branches fed by the same input. ``(a, b)*3`` repeats a group.
+parallel branches fed by the same input. ``(a, b)*3`` repeats a group. A spec holds at most
+100,000 layers (repeats expanded) and nests groups and blocks at most 64 deep.
 
 Default padding (the seeds' convention)
 ---------------------------------------
@@ -195,11 +196,25 @@ class _BlockAst:
     branches: list[list[Any]]
 
 
+MAX_LAYERS = 100_000
+"""The most layers one spec may expand to (repeats included)."""
+MAX_DEPTH = 64
+"""The deepest nesting of groups and blocks a spec may have."""
+
+
+def _count_layers(items: list[Any]) -> int:
+    return sum(
+        sum(_count_layers(b) for b in item.branches) + 1 if isinstance(item, _BlockAst) else 1
+        for item in items
+    )
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.toks = _lex(text)
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -239,6 +254,16 @@ class _Parser:
 
     def item(self) -> list[Any]:
         tok = self.peek()
+        if tok.kind == "(" or (tok.kind == "word" and tok.text in BLOCKS):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise self.error(f"groups and blocks nest more than {MAX_DEPTH} deep", tok.pos)
+        items = self._item(tok)
+        if tok.kind == "(" or (tok.kind == "word" and tok.text in BLOCKS):
+            self.depth -= 1
+        return items
+
+    def _item(self, tok: _Tok) -> list[Any]:
         if tok.kind == "(":
             self.take()
             items = self.seq(")")
@@ -293,6 +318,12 @@ class _Parser:
                     f"a repeat count must be an integer >= 1, got {count.text!r}", count.pos
                 )
             del star
+            total = _count_layers(items) * int(count.text)
+            if total > MAX_LAYERS:
+                raise self.error(
+                    f"this repeat makes {total} layers; a spec holds at most {MAX_LAYERS}",
+                    count.pos,
+                )
             items = items * int(count.text)
         return items
 
@@ -628,6 +659,11 @@ def parse(text: str, ndim: int | None = None) -> Graph:
     if parser.peek().kind == "end":
         raise SpecError("the spec is empty: expected layers like '3x3 d1, 3x3 d2'", text, 0)
     items = parser.seq("end")
+    if _count_layers(items) > MAX_LAYERS:
+        raise SpecError(
+            f"the spec has {_count_layers(items)} layers; a spec holds at most {MAX_LAYERS}",
+            text, 0,
+        )
     hints: list[tuple[int, int, str]] = []
     _axes_hints(items, hints)
     nd = header_nd if header_nd is not None else ndim

@@ -331,7 +331,12 @@ class AdaptivePool(Layer):
 
 @dataclass(frozen=True, init=False)
 class Upsample(Layer):
-    """Upsampling by an integer scale per axis (nearest, linear/bilinear/bicubic/trilinear)."""
+    """Upsampling by an integer scale per axis (nearest, linear/bilinear/bicubic/trilinear).
+
+    Interpolation is modelled per axis, so ``linear``, ``bilinear`` and ``trilinear`` are the
+    same rule and any mode is accepted on any number of axes (a 1-D ``bicubic`` describes one
+    axis of a 2-D bicubic upsampling), although PyTorch ties each mode to one input rank.
+    """
 
     kind: ClassVar[str] = "upsample"
     scale: Ints
@@ -369,6 +374,7 @@ class Resize(Layer):
     Which input pixels output ``o`` of an axis reads depends on the input size ``n`` and the
     output size ``m`` of that axis (:meth:`reads`), so analyses need the input size. An integer
     ratio is better written as :class:`Upsample`, whose geometry does not depend on the size.
+    Modes are modelled per axis, as for :class:`Upsample`.
 
     >>> Resize((513, 513), "bilinear").output_size((65, 65))
     (513, 513)

@@ -100,3 +100,11 @@ def test_unwritable_output_is_one_line_and_exit_2(
     assert main(["report", "3x3 d2", "-o", str(blocker / "x.html")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("atrous report: error: cannot write")
+
+
+def test_messages_name_values_not_internal_tuples() -> None:
+    with pytest.raises(AtrousError, match=r"\(64, 48\) has 2, \(3, 3, 3\) has 3"):
+        atrous.conv_output_size((64, 48), (3, 3, 3))
+    for fn in (atrous.coverage, atrous.receptive_field, atrous.analyze):
+        with pytest.raises(AtrousError, match="input_size must be an int or a tuple"):
+            fn("3x3", input_size="64x64")  # type: ignore[operator]

@@ -36,6 +36,7 @@ def infer_ndim(*values: Any, default: int | None = None) -> int | None:
     Tuples of different lengths are an error.
     """
     ndim: int | None = None
+    first: Any = None
     for v in values:
         if isinstance(v, (str, bytes)) or v is None or isinstance(v, numbers.Integral):
             continue
@@ -44,8 +45,11 @@ def infer_ndim(*values: Any, default: int | None = None) -> int | None:
             if n < 1 or n > MAX_NDIM:
                 raise AtrousError(f"per-axis values must have 1 to {MAX_NDIM} entries, got {v!r}")
             if ndim is not None and n != ndim:
-                raise AtrousError(f"per-axis values disagree on the number of axes: {values!r}")
-            ndim = n
+                raise AtrousError(
+                    f"per-axis values disagree on the number of axes: {tuple(first)!r} has "
+                    f"{ndim}, {tuple(v)!r} has {n}"
+                )
+            ndim, first = n, v
     return default if ndim is None else ndim
 
 

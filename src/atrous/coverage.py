@@ -659,6 +659,10 @@ def _compute(
         raise AtrousError(f"node {target!r} does not depend on the input")
     size: Ints | None = None
     sizes: dict[str, Ints] | None = None
+    if isinstance(input_size, (str, bytes)):
+        raise AtrousError(
+            f"input_size must be an int or a tuple of ints like (64, 64), got {input_size!r}"
+        )
     if input_size is not None:
         if isinstance(input_size, (int, np.integer)):
             input_size = (int(input_size),) * ndim

@@ -443,6 +443,10 @@ def spatial_input_size(graph: Graph, input_size: Sequence[int] | None) -> Ints |
     """
     if input_size is None:
         return None
+    if isinstance(input_size, (str, bytes)):
+        raise AtrousError(
+            f"input_size must be an int or a tuple of ints like (64, 64), got {input_size!r}"
+        )
     if isinstance(input_size, int):
         input_size = (input_size,) * graph.ndim
     size = tuple(input_size)

@@ -28,6 +28,8 @@ FAST = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# the three shape-vs-torch properties: thousands of configurations in all (issue 2)
+THOROUGH = settings(FAST, max_examples=1500)
 MAX_SIZE = {1: 40, 2: 14, 3: 8}  # keeps every tensor tiny
 
 CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -86,7 +88,7 @@ def conv_configs(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@FAST
+@THOROUGH
 @given(conv_configs())
 def test_conv_output_size_matches_torch(cfg: dict[str, Any]) -> None:
     ndim, size, kernel = cfg["ndim"], cfg["size"], cfg["kernel"]
@@ -171,7 +173,7 @@ def transpose_configs(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@FAST
+@THOROUGH
 @given(transpose_configs())
 def test_conv_transpose_output_size_matches_torch(cfg: dict[str, Any]) -> None:
     ndim = cfg["ndim"]
@@ -242,7 +244,7 @@ def torch_pool(cfg: dict[str, Any], size: tuple[int, ...]) -> tuple[int, ...] | 
     )
 
 
-@settings(FAST, max_examples=450)
+@THOROUGH
 @given(pool_configs())
 def test_pool_output_size_matches_torch(cfg: dict[str, Any]) -> None:
     got = atrous_shape(

@@ -192,22 +192,7 @@ def report_table(report: Any, *, title: str | None = None) -> Any:
     has_size = any(r.get("output_size") for r in rows)
     has_meta = any("module" in r for r in rows)
     has_grid = any(r.get("gridded") is not None for r in rows)
-    table = Table(title=title, title_justify="left", header_style="bold")
-    table.add_column("#", justify="right")
-    table.add_column("node", overflow="fold")
-    if has_meta:
-        table.add_column("module", overflow="fold")
-    table.add_column("op")
-    table.add_column("geometry", no_wrap=True)
-    if has_size:
-        table.add_column("out size", justify="right")
-    table.add_column("RF", justify="right")
-    table.add_column("stride", justify="right")
-    table.add_column("start", justify="right")
-    if has_grid:
-        table.add_column("holes", justify="right")
-        table.add_column("covered", justify="right")
-        table.add_column("gridding")
+    body: list[tuple[list[str], str | None]] = []
     for i, r in enumerate(rows, 1):
         glob = r["rf_global"]
         rf = "global" if glob and not any(r["rf_size"]) else _cell(r["rf_size"])
@@ -224,6 +209,29 @@ def report_table(report: Any, *, title: str | None = None) -> Any:
             mark = "-" if g is None else ("✗ grids" if g else "✓ free")
             cells += [_cell(r.get("holes")), _cell(r.get("fraction")), mark]
             style = "red" if g else None
+        body.append((cells, style))
+    # (header, kind): numbers and verdicts are never shortened; names and geometry fold instead
+    columns: list[tuple[str, str]] = [("#", "num"), ("node", "text")]
+    if has_meta:
+        columns.append(("module", "text"))
+    columns += [("op", "text"), ("geometry", "text")]
+    if has_size:
+        columns.append(("out", "num"))
+    columns += [("RF", "num"), ("stride", "num"), ("start", "num")]
+    if has_grid:
+        columns += [("holes", "num"), ("cov", "num"), ("grid", "keep")]
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for col, (header, kind) in enumerate(columns):
+        if kind == "text":
+            # names keep up to 12 characters on one line; geometry and op fold first
+            longest = max([len(header), *(len(cells[col]) for cells, _ in body)])
+            keep = min(longest, 12) if header in ("node", "module") else None
+            table.add_column(header, overflow="fold", min_width=keep)
+            continue
+        widest = max([len(header), *(len(cells[col]) for cells, _ in body)])
+        table.add_column(header, justify="right" if kind == "num" else "left", no_wrap=True,
+                         min_width=widest)
+    for cells, style in body:
         table.add_row(*cells, style=style)
     return table
 

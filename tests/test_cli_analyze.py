@@ -150,3 +150,11 @@ def test_png_writes_a_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     status, _, err = run_cli(capsys, f'"3x3, gpool" --png {tmp_path / "x.png"}')
     assert status == 2 and "no coverage map" in err
+
+
+def test_docs_console_example_is_what_the_tool_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "gridding.md").read_text()
+    block = doc.split("$ atrous analyze --rates 2,2,2\n", 1)[1].split("\n```", 1)[0]
+    status, out, _ = run_cli(capsys, "--rates 2,2,2")
+    assert status == 0
+    assert [line.rstrip() for line in out.splitlines()] == block.splitlines()

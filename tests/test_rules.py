@@ -178,3 +178,14 @@ def test_even_kernel_breaks_the_stated_rule() -> None:
     assert res.rule_passes and res.first_rate_one and not res.gridding_free
     assert 4 not in reachable_offsets([1, 2, 5], 2)
     assert "even" in " ".join(res.explanations)
+
+
+def test_fields_too_long_to_map_still_get_the_exact_verdict() -> None:
+    from atrous.design import is_gridding_free
+
+    for rates in ([1, 2, 10**11], [1, 2, 4, 10**11], [1] + [3**i for i in range(1, 24)]):
+        res = hdc_check(rates)
+        assert res.gridding_free == is_gridding_free(rates)
+        assert res.rf_size == 1 + 2 * sum(rates)
+        if not res.gridding_free:
+            assert "too long to list" in res.explanations[0]

@@ -296,7 +296,8 @@ class _Budget:
             dims = " x ".join(str(int(s)) for s in shape)
             raise TooLargeError(
                 f"the coverage map would have {dims} = {cells:,} cells, more than "
-                f"max_cells={self.max_cells:,}; pass a larger max_cells if memory allows"
+                f"max_cells={self.max_cells:,}; pass a larger max_cells (Python API) if memory "
+                "allows"
             )
 
     def zeros(self, shape: Sequence[int], dtype: Any) -> _Array:

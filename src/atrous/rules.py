@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ._types import Ints, as_int
-from .errors import AtrousError
+from .errors import AtrousError, TooLargeError
 
 __all__ = ["HDCResult", "hdc_check", "hdc_m", "is_sawtooth", "sumset_is_interval"]
 
@@ -204,11 +204,20 @@ def hdc_check(rates: Sequence[int], kernel: int = 3) -> HDCResult:
     from .coverage import coverage
     from .graph import stack
 
-    counts = coverage(stack(r, kernel=k, ndim=1)).counts
-    centre = (len(counts) - 1) / 2
-    missing = tuple(float(i - centre) for i in np.flatnonzero(counts == 0))
-    free = not missing
-    rf = len(counts)
+    rf = 1 + (k - 1) * sum(r)
+    listed = True
+    try:
+        counts = coverage(stack(r, kernel=k, ndim=1)).counts
+    except TooLargeError:
+        # too long a field to map: the exact criterion still decides (sorted rising, every rate
+        # at most the receptive field of the rates before it), only the holes go unlisted
+        from .design import is_gridding_free
+
+        free, missing, listed = is_gridding_free(r, k), (), False
+    else:
+        centre = (len(counts) - 1) / 2
+        missing = tuple(float(i - centre) for i in np.flatnonzero(counts == 0))
+        free = not missing
 
     why: list[str] = []
     stated = (
@@ -218,6 +227,7 @@ def hdc_check(rates: Sequence[int], kernel: int = 3) -> HDCResult:
     parts = [stated, f"gcd = {g}", "sawtooth" if saw else "not a sawtooth"]
     exact = (
         f"every offset of the {rf}-pixel receptive field is reached" if free
+        else f"the {rf}-pixel receptive field has holes (too long to list them)" if not listed
         else f"{'offset' if len(missing) == 1 else 'offsets'} {_fmt_offsets(missing)} of the "
         f"{rf}-pixel receptive field {'is' if len(missing) == 1 else 'are'} never reached "
         f"({len(missing)} {'hole' if len(missing) == 1 else 'holes'} per axis)"

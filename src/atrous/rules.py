@@ -206,6 +206,7 @@ def hdc_check(rates: Sequence[int], kernel: int = 3) -> HDCResult:
 
     rf = 1 + (k - 1) * sum(r)
     listed = True
+    missing: tuple[float, ...] = ()
     try:
         counts = coverage(stack(r, kernel=k, ndim=1)).counts
     except TooLargeError:

@@ -185,6 +185,13 @@ class Coverage:
         """The number of paths from the whole input to the unit (exact)."""
         if self.counts.dtype == object:
             return int(sum(self.counts.ravel().tolist()))
+        if not self.counts.size:
+            return 0
+        if int(self.counts.max()) * self.counts.size < 2**63:
+            return int(self.counts.sum())  # cannot overflow int64
+        rows = self.counts.reshape(self.counts.shape[0], -1)
+        if int(self.counts.max()) * rows.shape[1] < 2**63:
+            return sum(rows.sum(axis=1).tolist())  # per-row int64 sums, added exactly
         return sum(int(v) for v in self.counts.ravel().tolist())
 
     @property

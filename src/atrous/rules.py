@@ -217,7 +217,7 @@ def hdc_check(rates: Sequence[int], kernel: int = 3) -> HDCResult:
         free, missing, listed = is_gridding_free(r, k), (), False
     else:
         centre = (len(counts) - 1) / 2
-        missing = tuple(float(i - centre) for i in np.flatnonzero(counts == 0))
+        missing = tuple((np.flatnonzero(counts == 0) - centre).astype(float).tolist())
         free = not missing
 
     why: list[str] = []

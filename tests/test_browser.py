@@ -67,6 +67,18 @@ class Watched:
         return self.page
 
 
+DISTINCT_COLOURS = """imgs => imgs.map(img => {
+    const c = document.createElement('canvas');
+    c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set();
+    for (let i = 0; i < d.length; i += 4 * 97) seen.add(d[i] + ',' + d[i+1] + ',' + d[i+2]);
+    return seen.size;
+})"""
+"""The number of distinct colours sampled from each image (a blank figure has one or two)."""
+
+
 def _column(page: Any, table: Any, index: int) -> list[str]:
     return table.locator("tbody tr").evaluate_all(
         f"rows => rows.map(r => r.cells[{index}].getAttribute('data-sort'))"
@@ -113,18 +125,10 @@ def test_demo_report_in_chromium(browser: Any) -> None:
     assert images.count() >= 10
     sizes = images.evaluate_all("imgs => imgs.map(i => [i.complete, i.naturalWidth])")
     assert all(done and width > 0 for done, width in sizes)
-    distinct = images.first.evaluate(
-        """img => {
-            const c = document.createElement('canvas');
-            c.width = img.naturalWidth; c.height = img.naturalHeight;
-            const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
-            const d = ctx.getImageData(0, 0, c.width, c.height).data;
-            const seen = new Set();
-            for (let i = 0; i < d.length; i += 4 * 97) seen.add(d[i] + ',' + d[i+1] + ',' + d[i+2]);
-            return seen.size;
-        }"""
-    )
-    assert distinct > 10
+    distinct = images.evaluate_all(DISTINCT_COLOURS)
+    assert len(distinct) == images.count()
+    blank = [(i, n) for i, n in enumerate(distinct) if n <= 10]
+    assert not blank, f"figures drawn blank (index, colours): {blank}"
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "demo-report.png"
@@ -167,4 +171,37 @@ def test_hostile_module_names_do_not_execute(browser: Any, tmp_path: Path) -> No
     assert page.evaluate("document.scripts.length") == 2  # the template's JSON and sorter
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "hostile-report.png"))
+    page.close()
+
+
+def test_jupyter_fragments_sort_their_own_tables(browser: Any, tmp_path: Path) -> None:
+    """Two ``_repr_html_`` fragments on one page (two notebook cells): each table sorts once per
+    click, and the scripts leave no global behind."""
+    import atrous
+
+    reps = [atrous.analyze("3x3 d2, 3x3 d2, 3x3 d2"), atrous.analyze("3x3 d1, 3x3 d2, 3x3 d5")]
+    head = "<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>"
+    empty, page_file = tmp_path / "empty.html", tmp_path / "notebook.html"
+    empty.write_text(head + "</body></html>")
+    page_file.write_text(head + "".join(f"<div class='cell'>{r._repr_html_()}</div>"
+                                        for r in reps) + "</body></html>")
+    w = Watched(browser)
+    baseline = set(w.open(empty).evaluate("Object.keys(window)"))
+    page = w.open(page_file)
+    assert not w.errors
+    assert set(page.evaluate("Object.keys(window)")) - baseline == set()
+    tables = page.locator("table.layers")
+    assert tables.count() == 2
+    for t in range(2):
+        table = tables.nth(t)
+        headers = table.locator("thead th")
+        names = [h.strip() for h in headers.all_inner_texts()]
+        col = names.index("holes")
+        before = _column(page, table, col)
+        headers.nth(col).click()  # bound twice, it would sort and reverse in one click
+        assert _column(page, table, col) == sorted(before, key=float)
+        assert headers.nth(col).get_attribute("aria-sort") == "ascending"
+        headers.nth(col).click()
+        assert _column(page, table, col) == sorted(before, key=float, reverse=True)
+    assert not w.errors and not w.dialogs
     page.close()

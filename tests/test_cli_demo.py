@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from html.parser import HTMLParser
+from typing import Any
 
 import numpy as np
 from render_demo import demo_run
@@ -86,3 +87,15 @@ def test_demo_help_teaches() -> None:
                               capture_output=True, text=True)
     assert helptext.returncode == 0
     assert "examples:" in helptext.stdout and "--no-model" in helptext.stdout
+
+
+def test_demo_refuses_an_empty_output_folder(tmp_path: Any, monkeypatch: Any,
+                                             capsys: Any) -> None:
+    from atrous.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for empty in ("", "  "):
+        assert main(["demo", "-o", empty, "--no-model"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "empty" in err[0] and "-o ." in err[0]
+    assert list(tmp_path.iterdir()) == []  # nothing was written

@@ -274,3 +274,35 @@ def test_cli_padding_syntax() -> None:
     assert parse_padding("same") == "same"
     with pytest.raises(AtrousError):
         parse_padding("a:b")
+
+
+@pytest.mark.parametrize("seed", ["-1", "-7"])
+def test_cli_draw_refuses_a_negative_seed(seed: str, tmp_path: Path, capsys: Any) -> None:
+    from atrous.cli import main
+
+    out = tmp_path / "x.png"
+    assert main(["draw", "conv", "--input", "7", "-k", "3", "--seed", seed, "-o",
+                 str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--seed must be >= 0, got {seed}" in err[0]
+    assert not out.exists()
+    with pytest.raises(AtrousError, match=f"seed must be >= 0, got {seed}"):
+        D.draw("conv", 7, kernel=3, seed=int(seed))
+    with pytest.raises(AtrousError, match=r"seed must be an integer, got 1\.5"):
+        D.draw("conv", 7, kernel=3, seed=1.5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("step", [0, 3, -1])
+def test_cli_step_message_agrees_with_the_picture(step: int, tmp_path: Path,
+                                                   capsys: Any) -> None:
+    from atrous.cli import main
+
+    out = tmp_path / "strided.png"
+    assert main(["draw", "conv", "--input", "5", "-k", "3", "-s", "2", "-p", "1", "-o",
+                 str(out), "--step", str(step)]) == 0
+    steps = conv_output_size(5, kernel=3, stride=2, padding=1) ** 2
+    shown = (step % steps) + 1  # --step counts from 0 (like an index), pictures from 1
+    said = capsys.readouterr().out
+    assert f"(step {shown}/{steps})" in said
+    d = D.draw("conv", 5, kernel=3, stride=2, padding=1, step=step)
+    assert d._title.get_text().startswith(f"step {shown}/{steps}:")

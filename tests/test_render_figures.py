@@ -93,10 +93,34 @@ def test_cell_text_colour_reads_on_its_background() -> None:
         assert color == (PALETTE["black"] if v == 0 else text_color(cmap(norm(v))))
 
 
+def _span(ax) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """The shaded RF box of a 1-D figure, ``(first, last)`` input coordinate, checked against
+    the drawn rectangle's x extent."""
+    (span,) = [p for p in ax.patches if hasattr(p, "atrous_box")]
+    first, last = span.atrous_box
+    assert span.get_x() == pytest.approx(first - 0.5)
+    assert span.get_x() + span.get_width() == pytest.approx(last + 0.5)
+    lo, hi = ax.get_xlim()
+    assert lo < first - 0.5 and hi > last + 0.5  # the whole box is on the axes
+    return int(first), int(last)
+
+
+def _stairs(ax) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    (steps,) = [p for p in ax.patches if type(p).__name__ == "StepPatch"]
+    values, edges, _ = steps.get_data()
+    return np.asarray(values), np.asarray(edges)
+
+
 def test_coverage_figure_1d_3d_and_huge_counts() -> None:
     one = atrous.coverage(atrous.stack([2, 2, 2], ndim=1))
     fig = F.coverage_figure(one)
-    assert np.array_equal(np.ma.filled(fig.axes[0].images[0].get_array(), 0)[0], one.counts)
+    ax = fig.axes[0]
+    assert not ax.images  # a step plot, not a one-pixel-high strip
+    values, edges = _stairs(ax)
+    assert np.array_equal(values, one.counts)
+    n, (off,) = one.counts.size, one.offset
+    assert np.array_equal(edges, off - 0.5 + np.arange(n + 1))
+    assert _span(ax) == (off, off + n - 1)
     three = atrous.coverage(atrous.stack([1, 2], ndim=3))
     fig3 = F.coverage_figure(three)
     mid = three.counts.shape[0] // 2
@@ -232,3 +256,135 @@ def test_render_public_names_are_pinned() -> None:
     for name in pinned:
         module = importlib.import_module(f"atrous.render.{R._EXPORTS[name]}")
         assert getattr(R, name) is getattr(module, name) and name in module.__all__
+
+
+def _impulse_support_1d(net, length: int, unit: int) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """First and last input position whose gradient reaches output ``unit`` (autograd)."""
+    import torch
+
+    x = torch.zeros(1, 1, length, dtype=torch.float64, requires_grad=True)
+    net(x)[0, 0, unit].backward()
+    (nz,) = np.nonzero(x.grad[0, 0].numpy())
+    return int(nz.min()), int(nz.max())
+
+
+def _causal_net(rates: tuple[int, ...] = (1, 2, 4)):  # type: ignore[no-untyped-def]
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    net = nn.Sequential(*[m for d in rates for m in (
+        nn.ConstantPad1d((2 * d, 0), 0.0), nn.Conv1d(1, 1, 3, dilation=d, bias=False))])
+    for m in net:
+        if isinstance(m, nn.Conv1d):
+            nn.init.constant_(m.weight, 1.0)
+    return net.double()
+
+
+def test_1d_coverage_of_a_causal_net_is_in_input_coordinates() -> None:
+    net = _causal_net()
+    rep = atrous.analyze(net, (1, 1, 32))
+    cov = rep.coverage
+    fig = F.coverage_figure(rep)  # a Report works as well as its Coverage
+    ax = fig.axes[0]
+    lo, hi = _impulse_support_1d(net, 32, cov.unit[0])
+    # the causal field ends at the unit itself: the box is unit-(RF-1)..unit, not centred
+    assert (lo, hi) == (cov.unit[0] - (cov.counts.size - 1), cov.unit[0])
+    assert _span(ax) == (lo, hi) == (cov.offset[0], cov.offset[0] + cov.counts.size - 1)
+    values, edges = _stairs(ax)
+    assert np.array_equal(values, cov.counts)
+    assert edges[0] == lo - 0.5 and edges[-1] == hi + 0.5
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[0] == str(lo) and labels[-1] == str(hi)
+    assert f"unit {cov.unit[0]}" in ax.get_xlabel()
+
+
+def test_1d_erf_figure_shades_the_theoretical_box() -> None:
+    net = _causal_net((1, 2, 4, 8))
+    res = atrous.erf(net, (1, 1, 64), samples=1, progress=False)
+    fig = res.figure()
+    ax = fig.axes[0]
+    assert not ax.images
+    first, last = _span(ax)
+    assert (first, last) == _impulse_support_1d(net, 64, res.unit[0])
+    ((blo, bhi),) = res.rf.box(res.unit)
+    assert (first, last) == (blo, bhi)
+    values, edges = _stairs(ax)
+    assert np.allclose(values, res.map / res.map.max())
+    assert np.array_equal(edges, np.arange(65) - 0.5)  # input coordinates 0..63
+    # the legend sits right of the axes, clear of the ticks and the curve
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert legend.x0 >= ax.get_window_extent(renderer).x1
+
+
+def test_figures_accept_a_report() -> None:
+    a = atrous.analyze("3x3 d2, 3x3 d2, 3x3 d2")
+    b = atrous.analyze("3x3 d1, 3x3 d2, 3x3 d3")
+    fig = F.coverage_figure(a)
+    assert np.array_equal(np.ma.filled(fig.axes[0].images[0].get_array(), 0), a.coverage.counts)
+    assert np.array_equal(a.coverage.counts, seed_map([2, 2, 2]))
+    bars = [p for p in F.gridding_strip(a).axes[0].patches if type(p).__name__ == "Rectangle"]
+    assert [bar.get_height() for bar in bars] == pytest.approx(
+        [g.fraction for g in a.layer_gridding])
+    cmp = F.compare_figure([a, b])
+    shown = [np.ma.filled(ax.images[0].get_array(), 0) for ax in cmp.axes if ax.images]
+    assert np.array_equal(shown[0], seed_map([2, 2, 2]))
+    assert np.array_equal(shown[1], seed_map([1, 2, 3]))
+    assert [ax.get_title().splitlines()[0] for ax in cmp.axes if ax.images] == [a.target, b.target]
+    sized = atrous.analyze("3x3 d2, 3x3 d2", (24, 24))
+    assert len(F.rf_box_figure(sized).axes[0].patches) == 1  # input size from the report
+    unit = (10, 10)
+    box = F.rf_box_figure(sized, units=[unit]).axes[0].patches[0]
+    (ylo, yhi), (xlo, xhi) = sized.rf.box(unit)
+    assert (box.get_x(), box.get_y()) == (xlo - 0.5, ylo - 0.5)
+    assert (box.get_width(), box.get_height()) == (xhi - xlo + 1, yhi - ylo + 1)
+    two = atrous.coverage(atrous.stack([1, 2]), input_size=(32, 32))
+    ax = F.coverage_figure(two).axes[0]  # 2-D ticks: input coordinates from the offset
+    assert ax.get_xticklabels()[0].get_text() == str(two.offset[1])
+    assert ax.get_yticklabels()[-1].get_text() == str(
+        two.offset[0] + two.counts.shape[0] - 1)
+
+
+def test_a_report_without_coverage_is_refused_by_name() -> None:
+    from types import SimpleNamespace as NS
+
+    rep = NS(outputs=[NS(coverage=None, coverage_error="opaque op at node 'mystery'")],
+             layer_gridding=[], rf=None, coverage=None, target="net")
+    with pytest.raises(AtrousError, match="no coverage map: opaque op at node 'mystery'"):
+        F.coverage_figure(rep)
+
+
+def test_huge_map_is_drawn_in_blocks_that_keep_every_hole() -> None:
+    side = F.DRAW_MAX * 2 + 5
+    counts = np.ones((side, side), dtype=np.int64)
+    counts[side // 2, 7] = 0  # one hole
+    fig = F.coverage_figure(counts, annotate=False)
+    ax = fig.axes[0]
+    image = ax.images[0]
+    block = -(-side // F.DRAW_MAX)
+    shown = image.get_array()
+    assert shown.shape == (-(-side // block),) * 2
+    assert int(np.ma.count_masked(shown)) == 1  # the hole's block is a hole
+    assert np.ma.getmaskarray(shown)[side // 2 // block, 7 // block]
+    assert image.get_extent() == [-0.5, block * shown.shape[1] - 0.5,
+                                  block * shown.shape[0] - 0.5, -0.5]
+    assert ax.get_xlim() == (-0.5, side - 0.5)
+    assert f"{block}x{block} blocks" in ax.get_title()
+
+
+def test_pareto_ticks_are_whole_pixels() -> None:
+    import re
+
+    from atrous.render.pareto import pareto_figure
+
+    fig = pareto_figure(atrous.pareto(kernel=3, max_rate=16, max_layers=4, counts=(1, 2)))
+    fig.draw_without_rendering()
+    ax = fig.axes[0]
+    lo, hi = ax.get_ylim()
+    labels = [t.get_text() for t in ax.get_yticklabels() if lo <= t.get_position()[1] <= hi]
+    assert labels and all(re.fullmatch(r"\d+", t) for t in labels), labels
+    assert [int(t) for t in labels] == [
+        round(t.get_position()[1]) for t in ax.get_yticklabels()
+        if lo <= t.get_position()[1] <= hi]

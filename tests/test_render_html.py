@@ -127,8 +127,76 @@ def test_every_name_is_escaped() -> None:
 def test_fragment_for_jupyter() -> None:
     rep = atrous.analyze("3x3 d2, 3x3 d2")
     frag = rep._repr_html_()
-    assert "<table" in frag and "<script" not in frag and "<html" not in frag
+    assert "<table" in frag and "<html" not in frag
     assert frag.startswith("<style>")
+    page = parse(frag)
+    # the sorting script (the same as the full page's), but no embedded JSON data
+    (script,) = page.scripts
+    assert script[0] == {} and script[1] == (
+        Path(atrous.render.html.__file__).parent / "templates" / "sort.js").read_text()
+    assert script[1].lstrip().startswith("(function") and "atrousSortable" in script[1]
+
+
+def _data(html: str) -> dict[str, Any]:
+    import json
+
+    page = parse(html)
+    (body,) = [b for a, b in page.scripts if a.get("type") == "application/json"]
+    return dict(json.loads(body)["reports"][0])
+
+
+def test_small_maps_are_embedded_once() -> None:
+    rep = atrous.analyze("3x3 d1, 3x3 d2, 3x3 d5")
+    html = report_html(rep)
+    data = _data(html)
+    assert data["coverage"]["counts"] == rep.coverage.counts.tolist()
+    first = data["outputs"][0]["coverage"]
+    assert "counts" not in first and first["counts_omitted"] == "same map as coverage.counts"
+    assert "trimmed" not in data and "data-note" not in html
+
+
+def test_large_maps_and_long_lists_are_not_embedded() -> None:
+    from atrous.render.html import EMBED_MAX_CELLS, EMBED_MAX_LIST, embedded_data
+
+    rates = [1, 3, 9, 27, 81, 100]
+    rep = atrous.analyze(atrous.stack(rates))
+    side = 2 * sum(rates) + 1
+    cells = side * side
+    assert rep.coverage.cells == cells > EMBED_MAX_CELLS
+    html = report_html(rep)
+    # the counts alone would take at least two characters (digit, comma) per cell
+    assert len(html) < cells
+    data = _data(html)
+    assert "counts" not in data["coverage"] and "counts" not in data["outputs"][0]["coverage"]
+    assert data["coverage"]["counts_omitted"] == f"{cells} cells > {EMBED_MAX_CELLS}"
+    assert data["coverage"]["holes"] == rep.coverage.holes  # the summary numbers stay
+    assert "atrous analyze" in data["trimmed"]["full_data"]
+    note = re.search(r'class="hint data-note">([^<]*)<', html)
+    assert note and f"{cells} cells" in note.group(1) and "atrous analyze" in note.group(1)
+    # a schedule with a huge gap: thousands of missing offsets, cut with their total kept
+    one = atrous.analyze(atrous.stack([1, 2, 3000], ndim=1)).to_dict()
+    missing = one["hdc"]["missing"]
+    assert len(missing) > EMBED_MAX_LIST
+    trimmed, notes = embedded_data(one)
+    assert trimmed["hdc"]["missing"] == missing[:EMBED_MAX_LIST]
+    assert trimmed["hdc"]["missing_total"] == len(missing)
+    assert trimmed["hdc"]["missing_truncated"] is True
+    assert notes == [f"hdc.missing: first {EMBED_MAX_LIST} of {len(missing)} items"]
+
+
+def test_cli_report_shows_progress_on_a_terminal_only(tmp_path: Path, capsys: Any,
+                                                      monkeypatch: Any) -> None:
+    from atrous.render import progress
+
+    assert main(["report", "--rates", "1,2,5", "-o", str(tmp_path / "a.html")]) == 0
+    assert capsys.readouterr().err == ""  # not a terminal: quiet
+    monkeypatch.setattr(progress, "enabled", lambda: True)
+    assert main(["report", "--rates", "1,2,5", "-o", str(tmp_path / "b.html")]) == 0
+    err = capsys.readouterr().err
+    for stage in ("analysing", "drawing figures", "rendering HTML", "writing"):
+        assert stage in err
+    assert "coverage map" in err  # the nested figure bar reports inside the outer one
+    assert (tmp_path / "b.html").read_bytes() == (tmp_path / "a.html").read_bytes()
 
 
 def _model_file(tmp_path: Path) -> Path:

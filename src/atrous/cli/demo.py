@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..arith import conv_output_size
+from ..errors import AtrousError
 from .draw import Formatter
 
 __all__ = ["SCHEDULES", "DemoResult", "add_parser", "demo_network", "run", "run_demo"]
@@ -107,7 +108,8 @@ def run_demo(
     """Run the demo: analyse, draw, and write ``report.html`` plus figures into ``directory``.
 
     Args:
-        directory: output folder (created if needed); files are written atomically.
+        directory: output folder (created if needed; an empty string is refused, ``"."`` is
+            the current folder); files are written atomically.
         model: also analyse the ASPP network and measure effective receptive fields (torch).
         echo: where progress lines go (default: nowhere).
 
@@ -120,6 +122,10 @@ def run_demo(
     from ..render.draw import animate
     from ..render.html import CAPTIONS, figure_item, page_html, section_from_report, write_html
 
+    if not str(directory).strip():
+        raise AtrousError(
+            "-o/--output must name a folder, got an empty string (use -o . for the current one)"
+        )
     say = echo or (lambda _line: None)
     start = time.perf_counter()
     out = Path(directory)
@@ -242,6 +248,10 @@ def _drawing_figure() -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not str(args.output).strip():
+        raise AtrousError(
+            "-o/--output must name a folder, got an empty string (use -o . for the current one)"
+        )
     from rich.console import Console
     from rich.text import Text
 

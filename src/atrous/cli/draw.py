@@ -30,7 +30,7 @@ The file type picks the output: .gif animates every step, .png and .svg draw one
 EPILOG = """\
 examples:
   atrous draw dilated --input 7 -k 3 -d 2 -o dilated.gif
-  atrous draw conv --input 5 -k 3 -s 2 -p 1 -o strided.png --step 3
+  atrous draw conv --input 5 -k 3 -s 2 -p 1 -o strided.png --step 3   (step 4/9)
   atrous draw conv --input 7x5 -k 3 --padding 0:1,1:1 -o asym.svg
   atrous draw conv --input 9 --ndim 1 -k 3 -d 3 -o conv1d.gif
   atrous draw transposed --input 3 -k 3 -s 2 -p 1 --output-padding 1 -o up.gif
@@ -88,9 +88,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ceil-mode", action="store_true", help="pool: round the output size up")
     p.add_argument("--mode", choices=["max", "avg"], default="max", help="pool: max or avg")
     p.add_argument("--step", type=int, default=0,
-                   help="step drawn in a .png/.svg (0-based; negative counts from the end)")
+                   help="step drawn in a .png/.svg, counted from 0 like a Python index (-1 is "
+                        "the last); the picture and the message number steps from 1, so "
+                        "--step 3 draws 'step 4/N'")
     p.add_argument("--no-numbers", action="store_true", help="leave the cells empty")
-    p.add_argument("--seed", type=int, default=0, help="seed of the example numbers")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the example numbers (an integer >= 0)")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="output file: .gif (every step), .png or .svg (one step)")
     p.set_defaults(func=run)
@@ -106,6 +109,8 @@ def _size(text: str | None, what: str) -> Any:
 def run(args: argparse.Namespace) -> int:
     from ..render.draw import animate, geometry
 
+    if args.seed < 0:
+        raise AtrousError(f"--seed must be >= 0, got {args.seed}")
     size = parse_size(args.input, "input size")
     ndim = args.ndim if args.ndim is not None else (len(size) if len(size) > 1 else 2)
     if len(size) > 1 and args.ndim is not None and len(size) != args.ndim:
@@ -126,7 +131,9 @@ def run(args: argparse.Namespace) -> int:
     out = animate(args.output, args.kind, **kwargs, step=args.step,
                   numbers=not args.no_numbers, seed=args.seed)
     step = args.step + g.steps if args.step < 0 else args.step
-    frames = f"{g.steps} frames" if out.suffix.lower() == ".gif" else f"step {step}"
+    # numbered from 1 as in the picture's title ("step 4/9" for --step 3)
+    frames = (f"{g.steps} frames" if out.suffix.lower() == ".gif"
+              else f"step {step + 1}/{g.steps}")
     print(g.describe())
     print(f"wrote {out} ({frames})")
     return 0

@@ -108,11 +108,35 @@ def build_report(args: argparse.Namespace) -> tuple[Any, Any, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..render.html import report_html, write_html
+    from ..render.html import page_html, section_from_report, write_html
+    from ..render.progress import track
 
-    report, erf, title = build_report(args)
-    html = report_html(report, title=args.title or f"atrous report: {title}", erf=erf)
-    out = write_html(args.output, html)
-    status = getattr(report, "status", "complete")
-    print(f"wrote {out} ({len(html) // 1024} KiB, analysis {status})")
+    # named stages under one progress bar (on a terminal only; large maps take seconds)
+    state: dict[str, Any] = {}
+
+    def analyse() -> None:
+        state["report"], state["erf"], state["title"] = build_report(args)
+
+    def draw() -> None:
+        state["section"] = section_from_report(state["report"], erf=state["erf"])
+
+    def render() -> None:
+        section = state["section"]
+        state["html"] = page_html(
+            [section], title=args.title or f"atrous report: {state['title'] or section.title}"
+        )
+
+    def write() -> None:
+        state["out"] = write_html(args.output, state["html"])
+
+    stages = [("analysing", analyse), ("drawing figures", draw), ("rendering HTML", render),
+              ("writing", write)]
+    for stage in track([f for _, f in stages], description="atrous report",
+                       labels=[name for name, _ in stages]):
+        stage()
+    status = getattr(state["report"], "status", "complete")
+    html = state["html"]
+    trimmed = any(s.data_notes for s in [state["section"]])
+    note = "; embedded data trimmed, full data: atrous analyze --json" if trimmed else ""
+    print(f"wrote {state['out']} ({len(html) // 1024} KiB, analysis {status}{note})")
     return 0

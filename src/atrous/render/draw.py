@@ -278,8 +278,14 @@ def geometry(
 def example_numbers(g: Geometry, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Small integer input values (0..3) and kernel weights (0..2) for the numbers in the cells.
 
-    Deterministic for a given ``seed``; the kernel is never all zeros.
+    Deterministic for a given ``seed`` (an integer >= 0); the kernel is never all zeros.
+
+    >>> example_numbers(geometry("conv", 4), seed=-1)
+    Traceback (most recent call last):
+    ...
+    atrous.errors.AtrousError: seed must be >= 0, got -1
     """
+    seed = as_int(seed, "seed", minimum=0)
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 4, size=g.input_size)
     w = rng.integers(0, 3, size=g.kernel)
@@ -381,6 +387,7 @@ class Drawing:
     """
 
     def __init__(self, g: Geometry, numbers: bool = True, seed: int = 0) -> None:
+        seed = as_int(seed, "seed", minimum=0)
         self.geometry = g
         self.numbers = numbers
         self.frames = _frames(g, numbers, seed)

@@ -45,6 +45,8 @@ COMPARE_ANNOTATE_MAX = 19
 """Side-by-side maps carry counts when every map is at most this many cells on a side."""
 HATCH_MAX = 96
 """Holes are hatched (not only white) when the map's longest side is at most this."""
+DRAW_MAX = 1024
+"""Larger maps are drawn in blocks (each block's smallest count): no screen shows more."""
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -66,7 +68,29 @@ def _field(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
+def _is_report(obj: Any) -> bool:
+    """True for an :class:`atrous.Report` (or anything shaped like one)."""
+    return not isinstance(obj, (Mapping, np.ndarray, str)) and all(
+        hasattr(obj, name) for name in ("outputs", "layer_gridding", "rf", "coverage")
+    )
+
+
+def _report_coverage(report: Any) -> Any:
+    """``report.coverage``, or an AtrousError saying why the report has none."""
+    cov = report.coverage
+    if cov is None:
+        why = next((o.coverage_error for o in getattr(report, "outputs", [])
+                    if getattr(o, "coverage_error", None)), None)
+        raise AtrousError(
+            f"the report for {getattr(report, 'target', '?')!r} has no coverage map"
+            + (f": {why}" if why else "")
+        )
+    return cov
+
+
 def _counts_of(cov: Any) -> np.ndarray:
+    if _is_report(cov):
+        cov = _report_coverage(cov)
     counts = cov if isinstance(cov, np.ndarray) else _field(cov, "counts", None)
     if counts is None:
         if isinstance(cov, (list, tuple)):
@@ -92,6 +116,31 @@ def _as_plane(arr: np.ndarray) -> tuple[np.ndarray, str]:
         mid = arr.shape[0] // 2
         return arr[mid], f" (centre slice {mid} of {arr.shape[0]})"
     return arr, ""
+
+
+def _offset_of(cov: Any, shape: Sequence[int]) -> tuple[int, ...] | None:
+    """Input coordinate of ``counts[0, ...]`` per axis (a Coverage's ``offset``), or None."""
+    offset = None if isinstance(cov, np.ndarray) else _field(cov, "offset", None)
+    if offset is None or len(offset) != len(shape):
+        return None
+    return tuple(int(o) for o in offset)
+
+
+def _block_min(plane: np.ndarray, block: int) -> np.ndarray:
+    """Reduce a 2-D map by ``block`` x ``block`` blocks, keeping each block's smallest count.
+
+    The smallest count keeps every hole visible (a block with a hole is drawn as a hole), so a
+    downsampled map never looks gridding-free when the full map is not.
+    """
+    h, w = plane.shape
+    hb, wb = -(-h // block), -(-w // block)
+    if plane.dtype == object:
+        fill: Any = max(plane.ravel().tolist())
+    else:
+        fill = plane.max()
+    padded = np.full((hb * block, wb * block), fill, dtype=plane.dtype)
+    padded[:h, :w] = plane
+    return padded.reshape(hb, block, wb, block).min(axis=(1, 3))
 
 
 def _float(arr: np.ndarray) -> np.ndarray:
@@ -141,16 +190,34 @@ def _norm(values: Sequence[np.ndarray], log_above: float = 1000.0) -> Any:
 
 
 def _draw_counts(
-    ax: Any, counts: np.ndarray, norm: Any, annotate: bool | None, title: str
+    ax: Any,
+    counts: np.ndarray,
+    norm: Any,
+    annotate: bool | None,
+    title: str,
+    origin: Sequence[int] | None = None,
 ) -> Any:
-    """Draw one 2-D count map on ``ax`` (seed 001's ``plot_map`` look); returns the image."""
+    """Draw one 2-D count map on ``ax`` (seed 001's ``plot_map`` look); returns the image.
+
+    ``origin`` is the input coordinate of ``counts[0, 0]`` (a Coverage's ``offset``): the tick
+    labels are input coordinates then, else offsets from the map's centre. Maps larger than
+    :data:`DRAW_MAX` on a side are drawn in blocks (each block's smallest count, so holes stay
+    visible); the data coordinates stay those of the full map.
+    """
     patches = mpl().patches
-    values = _float(counts)
+    h, w = counts.shape
+    side = max(h, w)
+    block = -(-side // DRAW_MAX) if side > DRAW_MAX else 1
+    shown = _block_min(counts, block) if block > 1 else counts
+    values = _float(shown)
     masked = np.ma.masked_where(values <= 0, values)
     cmap = count_cmap()
-    image = ax.imshow(masked, cmap=cmap, norm=norm, interpolation="nearest")
-    h, w = values.shape
-    side = max(h, w)
+    image = ax.imshow(masked, cmap=cmap, norm=norm, interpolation="nearest",
+                      extent=(-0.5, block * values.shape[1] - 0.5,
+                              block * values.shape[0] - 0.5, -0.5))
+    image.atrous_block = block
+    ax.set_xlim(-0.5, w - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
     if side <= HATCH_MAX:
         from matplotlib.collections import LineCollection, PatchCollection
 
@@ -170,17 +237,19 @@ def _draw_counts(
             hatched.atrous_holes = len(holes)  # type: ignore[attr-defined]
             ax.add_collection(hatched, autolim=False)
     centre_x, centre_y = (w - 1) // 2, (h - 1) // 2
+    base_y, base_x = (int(origin[0]), int(origin[1])) if origin is not None else (
+        -centre_y, -centre_x)
     ax.set_xticks([0, centre_x, w - 1] if w > 2 else list(range(w)))
     ax.set_yticks([0, centre_y, h - 1] if h > 2 else list(range(h)))
-    ax.set_xticklabels([str(t - centre_x) for t in ax.get_xticks().astype(int)])
-    ax.set_yticklabels([str(t - centre_y) for t in ax.get_yticks().astype(int)])
+    ax.set_xticklabels([str(t + base_x) for t in ax.get_xticks().astype(int)])
+    ax.set_yticklabels([str(t + base_y) for t in ax.get_yticks().astype(int)])
     if h == 1:
         ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_visible(True)
     if annotate is None:
         annotate = side <= ANNOTATE_MAX
-    if annotate:
+    if annotate and block == 1:
         size = max(4.0, min(9.0, 150.0 / side))
         cells = [(y, x, format_count(counts[y, x]),
                   PALETTE["black"] if counts[y, x] == 0
@@ -239,22 +308,29 @@ def coverage_figure(
     """Coverage heatmap with counts in the cells, grid lines and hatched holes (seed 001's look).
 
     Args:
-        cov: a :class:`atrous.Coverage` (its ``counts``, ``holes``, ``gridded``, ``fraction``
-            are read) or an array of counts spanning the receptive-field box. 1-D maps are drawn
-            as a strip, 3-D maps as their centre slice.
+        cov: a :class:`atrous.Coverage` (its ``counts``, ``offset``, ``holes``, ``gridded``,
+            ``fraction`` are read), a :class:`atrous.Report` (its ``coverage``) or an array of
+            counts spanning the receptive-field box. 1-D maps are drawn as a step plot (paths
+            per input position, the box shaded), 3-D maps as their centre slice.
         title: first title line (default: the verdict in words).
         annotate: write the counts in the cells; default when the map is at most
             :data:`ANNOTATE_MAX` cells on a side.
 
+    Axes are in input coordinates when ``cov`` has an ``offset`` (a Coverage or a Report),
+    else offsets from the map's centre.
+
     Returns:
-        A matplotlib ``Figure`` (one axes with the map, plus a colour bar).
+        A matplotlib ``Figure`` (one axes with the map, plus a colour bar for 2-D maps).
 
     >>> import numpy as np
     >>> fig = coverage_figure(np.ones(5, dtype=int))
     >>> fig.axes[0].get_title().splitlines()[0]
     'coverage: RF 5, no holes, 100% covered'
     """
+    if _is_report(cov):
+        cov = _report_coverage(cov)
     counts = _counts_of(cov)
+    origin = _offset_of(cov, counts.shape)
     plane, note = _as_plane(counts)
     holes, gridded, fraction = _summary(counts, cov)
     box = "x".join(str(n) for n in counts.shape)
@@ -262,21 +338,101 @@ def coverage_figure(
     head = title or f"coverage: RF {box}, {verdict}, {fraction:.0%} covered"
     lo, hi = (int(plane[plane > 0].min()), int(plane.max())) if np.any(plane > 0) else (0, 0)
     sub = f"paths per input pixel: {format_count(lo)}..{format_count(hi)}{note}"
+    if counts.ndim == 1:
+        unit = None if isinstance(cov, np.ndarray) else _field(cov, "unit", None)
+        return _coverage_line(counts, origin, annotate, f"{head}\n{sub}",
+                              unit=int(unit[0]) if unit is not None and len(unit) == 1 else None)
+    if origin is not None and counts.ndim == 3:
+        origin = origin[1:]
     h, w = plane.shape
+    if max(h, w) > DRAW_MAX:
+        block = -(-max(h, w) // DRAW_MAX)
+        sub += f"; drawn in {block}x{block} blocks (each its smallest count, so holes show)"
     cell = 0.42 if max(h, w) <= ANNOTATE_MAX else max(0.04, 8.0 / max(h, w))
     width = min(14.0, max(3.6, w * cell + 1.6))
-    height = min(12.0, max(1.6 if h == 1 else 3.0, h * cell + 1.1))
+    height = min(12.0, max(3.0, h * cell + 1.1))
     with style_context():
         fig = _new_figure(width, height)
         ax = fig.add_subplot()
-        image = _draw_counts(ax, plane, _norm([_float(plane)]), annotate, f"{head}\n{sub}")
-        bar = fig.colorbar(image, ax=ax, shrink=0.8 if h > 1 else 1.0,
-                           orientation="vertical" if h > 1 else "horizontal")
+        # the colour scale from the extremes alone (no float copy of a huge map)
+        extremes = _float(np.array([lo, hi], dtype=object if plane.dtype == object else None))
+        image = _draw_counts(ax, plane, _norm([extremes]), annotate, f"{head}\n{sub}",
+                             origin=origin)
+        bar = fig.colorbar(image, ax=ax, shrink=0.8)
         bar.set_label("paths (count)")
+        ax.set_xlabel("input x" if origin is not None else "offset from the centre (x)")
+        ax.set_ylabel("input y" if origin is not None else "offset from the centre (y)")
+    return fig
+
+
+def _coverage_line(
+    counts: np.ndarray,
+    origin: tuple[int, ...] | None,
+    annotate: bool | None,
+    title: str,
+    unit: int | None = None,
+) -> Any:
+    """A 1-D coverage map as a step plot: paths per input position, the RF box shaded.
+
+    The x axis is in input coordinates (``origin`` is ``counts[0]``'s; without one, offsets
+    from the map's centre). Holes are marked on the axis. The box is a shaded span (an
+    ``axvspan`` polygon carrying ``atrous_box = (first, last)``).
+    """
+    n = int(counts.size)
+    first = origin[0] if origin is not None else -((n - 1) // 2)
+    values = _float(counts)
+    edges = first - 0.5 + np.arange(n + 1, dtype=np.float64)
+    positions = first + np.arange(n)
+    hole_at = positions[values <= 0]
+    positive = values[values > 0]
+    log = positive.size > 0 and float(positive.max()) / float(positive.min()) > 1000.0
+    with style_context():
+        fig = _new_figure(min(12.0, max(5.0, n * 0.28 + 2.4)) if n <= ANNOTATE_MAX else 9.0,
+                          3.2)
+        ax = fig.add_subplot()
+        span = ax.axvspan(first - 0.5, first + n - 0.5, color=ROLE["box"], alpha=0.12,
+                          linewidth=0, label=f"RF box {first}..{first + n - 1}", zorder=0)
+        span.atrous_box = (first, first + n - 1)
+        shown = np.where(values > 0, values, np.nan) if log else values
+        ax.stairs(shown, edges, color=PALETTE["blue"], linewidth=1.4, label="paths",
+                  baseline=None if log else 0.0, fill=not log and n <= HATCH_MAX,
+                  alpha=0.85 if not log and n <= HATCH_MAX else 1.0)
+        if log:
+            ax.set_yscale("log")
+        low = float(positive.min()) if log else 0.0
+        if hole_at.size:
+            marks = ax.plot(hole_at, np.full(hole_at.size, low), linestyle="none",
+                            marker="x" if n <= HATCH_MAX else "|", color=ROLE["hole"],
+                            markersize=6, label=f"holes ({hole_at.size})", clip_on=False)
+            marks[0].atrous_holes = int(hole_at.size)
+        if annotate is None:
+            annotate = n <= ANNOTATE_MAX
+        if annotate:
+            for x, v in zip(positions, counts.tolist()):
+                ax.text(x, float(v) if float(v) > 0 or not log else low, format_count(v),
+                        ha="center", va="bottom", fontsize=7)
+        pad = max(1.0, 0.02 * n)
+        ax.set_xlim(first - 0.5 - pad, first + n - 0.5 + pad)
+        if not log:
+            top = float(values.max()) if values.size else 1.0
+            ax.set_ylim(0, max(top, 1.0) * (1.18 if annotate else 1.08))
+        ticks = sorted({first, first + (n - 1) // 2, first + n - 1})
+        if origin is None and 0 not in ticks:
+            ticks = sorted({*ticks, 0})
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([str(t) for t in ticks])
+        ax.set_xlabel(("input position" + (f" (paths to output unit {unit})"
+                                            if unit is not None else ""))
+                      if origin is not None else "offset from the centre")
+        ax.set_ylabel("paths (count" + (", log)" if log else ")"))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+        ax.set_title(title)
     return fig
 
 
 def _as_coverage(item: Any, kernel: int) -> Any:
+    if _is_report(item):
+        return _report_coverage(item)
     if isinstance(item, np.ndarray) or hasattr(item, "counts"):
         return item
     from ..graph import stack
@@ -290,6 +446,8 @@ def _as_coverage(item: Any, kernel: int) -> Any:
 
 
 def _label_of(item: Any) -> str:
+    if _is_report(item):
+        return str(getattr(item, "target", "") or "")
     if isinstance(item, str):
         return item
     if isinstance(item, Sequence) and item and all(isinstance(v, int) for v in item):
@@ -307,8 +465,9 @@ def compare_figure(
     """Coverage maps side by side on one colour scale, e.g. ``[2, 2, 2]`` vs ``[1, 2, 3]``.
 
     Args:
-        items: Coverages, count arrays, rate lists (stride-1 stacks of ``kernel``-sized convs,
-            :func:`atrous.stack`) or spec strings; a mapping gives each a label.
+        items: Coverages, Reports (their ``coverage``; labelled with their target), count
+            arrays, rate lists (stride-1 stacks of ``kernel``-sized convs, :func:`atrous.stack`)
+            or spec strings; a mapping gives each a label.
         kernel: kernel size for rate lists.
         annotate: counts in the cells (default: when every map is small enough).
         title: overall title.
@@ -347,8 +506,10 @@ def compare_figure(
             holes, gridded, fraction = _summary(counts, cov)
             box = "x".join(str(n) for n in counts.shape)
             verdict = f"{holes} holes, gridded" if gridded else "no holes"
+            origin = _offset_of(cov, counts.shape) if counts.ndim == 2 else None
             image = _draw_counts(
-                ax, plane, norm, annotate, f"{label}\nRF {box}, {verdict}, {fraction:.0%}"
+                ax, plane, norm, annotate, f"{label}\nRF {box}, {verdict}, {fraction:.0%}",
+                origin=origin,
             )
         bar = fig.colorbar(image, ax=fig.axes, shrink=0.8)
         log = isinstance(norm, mpl().colors.LogNorm)
@@ -363,8 +524,9 @@ def gridding_strip(target: Any, *, title: str | None = None) -> Any:
     """Per-layer gridding: the covered fraction of each layer's RF box, where holes appear.
 
     Args:
-        target: anything :func:`atrous.coverage.layer_gridding` accepts (a Graph, a spec, a rate
-            list), or that function's result (rows with ``node``, ``rf_size``, ``holes``,
+        target: a :class:`atrous.Report` (its ``layer_gridding``), anything
+            :func:`atrous.coverage.layer_gridding` accepts (a Graph, a spec, a rate list), or
+            that function's result (rows with ``node``, ``rf_size``, ``holes``,
             ``gridded``, ``fraction``; rows with ``available=False`` are drawn as n/a).
         title: figure title.
 
@@ -428,6 +590,8 @@ def gridding_strip(target: Any, *, title: str | None = None) -> Any:
 
 
 def _gridding_rows(target: Any) -> list[Any]:
+    if _is_report(target):
+        return list(target.layer_gridding)
     if isinstance(target, Sequence) and not isinstance(target, str) and target and all(
         isinstance(r, Mapping) or hasattr(r, "fraction") for r in target
     ):
@@ -460,7 +624,8 @@ def rf_box_figure(
     (the fields of :class:`atrous.ReceptiveField`).
 
     Args:
-        rf: a ReceptiveField (``size``, ``stride``, ``start`` per axis; ``is_global``).
+        rf: a ReceptiveField (``size``, ``stride``, ``start`` per axis; ``is_global``), or a
+            :class:`atrous.Report` (its ``rf``; its ``input_size`` when none is given).
         image: an array ``(H, W)`` or ``(H, W, 3|4)`` to draw under the boxes.
         input_size: ``(H, W)`` when there is no image.
         units: output-unit indices to box (default: the unit nearest the image centre).
@@ -472,6 +637,10 @@ def rf_box_figure(
     >>> len(fig.axes[0].patches)
     1
     """
+    if _is_report(rf):
+        if input_size is None and image is None:
+            input_size = getattr(rf, "input_size", None)
+        rf = rf.rf
     if image is not None:
         img = np.asarray(image)
         if img.ndim not in (2, 3):
@@ -536,6 +705,32 @@ def rf_box_figure(
 
 
 # -- effective receptive field ----------------------------------------------------------------
+def _erf_box(
+    result: Any, rf: Any, centre: tuple[float, float], h: int, w: int, one_d: bool
+) -> tuple[tuple[float, float, float, float], str]:
+    """The theoretical box ``(x0, y0, width, height)`` in pixel-edge coordinates, and its size
+    in words (``"global"`` for a global field)."""
+    size = _field(rf, "size")
+    if bool(_field(rf, "is_global", False)) or size is None:
+        return (-0.5, -0.5, float(w), float(h)), "global"
+    sz = _per_axis(size, 2)
+    if len(sz) == 1:
+        sz = (1.0, sz[0])
+    x0, y0 = centre[1] - sz[1] / 2, centre[0] - sz[0] / 2
+    bw, bh = sz[1], sz[0]
+    unit = _field(result, "unit", None)
+    if unit is not None and callable(getattr(rf, "box", None)):
+        try:  # the exact hull of the unit, when the RF knows it
+            boxes = rf.box(tuple(unit))
+        except (AtrousError, TypeError, ValueError):  # fall back to centre, size
+            boxes = None
+        if boxes is not None and all(b is not None for b in boxes):
+            (ylo, yhi), (xlo, xhi) = ((0, 0), *boxes) if len(boxes) == 1 else boxes
+            x0, y0, bw, bh = xlo - 0.5, ylo - 0.5, xhi - xlo + 1, yhi - ylo + 1
+    dims = "x".join(f"{v:g}" for v in (sz[1:] if one_d else sz))
+    return (float(x0), float(y0), float(bw), float(bh)), dims
+
+
 def erf_figure(result: Any, *, title: str | None = None) -> Any:
     """The effective receptive field (gradient magnitude) with the theoretical RF box drawn over it.
 
@@ -546,6 +741,10 @@ def erf_figure(result: Any, *, title: str | None = None) -> Any:
             centre, default the map's centre).
         title: figure title.
 
+    2-D maps are a heatmap with the box as a rectangle; 1-D maps a step plot of the gradient
+    against the input position with the box as a shaded span (an ``axvspan`` polygon carrying
+    ``atrous_box = (first, last)``, input coordinates). Axes are input coordinates.
+
     >>> from types import SimpleNamespace as NS
     >>> import numpy as np
     >>> g = np.exp(-((np.arange(15) - 7.0) ** 2)[:, None] / 4 - ((np.arange(15) - 7.0) ** 2) / 4)
@@ -555,7 +754,8 @@ def erf_figure(result: Any, *, title: str | None = None) -> Any:
     'effective RF (95% of the mass in 40% of the 7x7 box)'
     """
     data = np.asarray(_field(result, "map"), dtype=np.float64)
-    if data.ndim == 1:
+    one_d = data.ndim == 1
+    if one_d:
         data = data[None, :]
     if data.ndim != 2:
         raise AtrousError(f"an ERF map must be 1-D or 2-D, got shape {data.shape}")
@@ -570,49 +770,55 @@ def erf_figure(result: Any, *, title: str | None = None) -> Any:
             centre = (0.0, centre[0])
     fraction = _field(result, "fraction95", None)
     patches = mpl().patches
+    peak = float(np.abs(data).max()) or 1.0
+    rel = np.abs(data) / peak
+    box, dims = _erf_box(result, rf, centre, h, w, one_d) if rf is not None else (None, "")
     with style_context():
-        fig = _new_figure(min(9.0, max(3.6, w * 0.06 + 2.4)), min(9.0, max(2.2, h * 0.06 + 1.6)))
-        ax = fig.add_subplot()
-        peak = float(np.abs(data).max()) or 1.0
-        image = ax.imshow(np.abs(data) / peak, cmap="viridis", vmin=0, vmax=1,
-                          interpolation="nearest", aspect="equal")
-        bar = fig.colorbar(image, ax=ax, shrink=0.8)
-        bar.set_label("|gradient| (relative)")
-        dims = ""
-        if rf is not None:
-            size = _field(rf, "size")
-            if bool(_field(rf, "is_global", False)) or size is None:
-                x0, y0, bw, bh = -0.5, -0.5, w, h
-                dims = "global"
-            else:
-                sz = _per_axis(size, 2)
-                if len(sz) == 1:
-                    sz = (1.0, sz[0])
-                x0, y0 = centre[1] - sz[1] / 2, centre[0] - sz[0] / 2
-                bw, bh = sz[1], sz[0]
-                unit = _field(result, "unit", None)
-                if unit is not None and callable(getattr(rf, "box", None)):
-                    try:  # the exact hull of the unit, when the RF knows it
-                        boxes = rf.box(tuple(unit))
-                    except (AtrousError, TypeError, ValueError):  # fall back to centre, size
-                        boxes = None
-                    if boxes is not None and all(b is not None for b in boxes):
-                        (ylo, yhi), (xlo, xhi) = ((0, 0), *boxes) if len(boxes) == 1 else boxes
-                        x0, y0, bw, bh = xlo - 0.5, ylo - 0.5, xhi - xlo + 1, yhi - ylo + 1
-                dims = "x".join(f"{v:g}" for v in (sz if data.shape[0] > 1 else sz[1:]))
-            ax.add_patch(patches.Rectangle((x0, y0), bw, bh, fill=False, edgecolor=ROLE["box"],
-                                           linewidth=2, label="theoretical RF"))
-            ax.legend(loc="upper right", fontsize=7, framealpha=0.8)
-        ticker = mpl().ticker
-        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-        ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-        if h == 1:
-            ax.set_yticks([])
+        if one_d:
+            fig = _new_figure(9.0, 3.2)
+            ax = fig.add_subplot()
+            lo, hi = -0.5, w - 0.5
+            if box is not None:
+                x0, _, bw, _ = box
+                first, last = round(x0 + 0.5), round(x0 + bw - 0.5)
+                span = ax.axvspan(x0, x0 + bw, color=ROLE["box"], alpha=0.15, linewidth=0,
+                                  zorder=0, label="theoretical RF" + (
+                                      "" if dims == "global" else f" {first}..{last}"))
+                span.atrous_box = (first, last)
+                for edge in (x0, x0 + bw):
+                    ax.axvline(edge, color=ROLE["box"], linewidth=1.2)
+                lo, hi = min(lo, x0), max(hi, x0 + bw)
+            ax.stairs(rel[0], np.arange(w + 1, dtype=np.float64) - 0.5, color=PALETTE["blue"],
+                      linewidth=1.2, label="|gradient| (relative)")
+            pad = max(1.0, 0.01 * (hi - lo))
+            ax.set_xlim(lo - pad, hi + pad)
+            ax.set_ylim(0, 1.08)
+            ax.set_xlabel("input position")
+            ax.set_ylabel("|gradient| (relative)")
+            ax.xaxis.set_major_locator(mpl().ticker.MaxNLocator(integer=True))
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+        else:
+            fig = _new_figure(min(9.0, max(3.6, w * 0.06 + 2.4)),
+                              min(9.0, max(2.2, h * 0.06 + 1.6)))
+            ax = fig.add_subplot()
+            image = ax.imshow(rel, cmap="viridis", vmin=0, vmax=1, interpolation="nearest",
+                              aspect="equal")
+            bar = fig.colorbar(image, ax=ax, shrink=0.8)
+            bar.set_label("|gradient| (relative)")
+            if box is not None:
+                x0, y0, bw, bh = box
+                ax.add_patch(patches.Rectangle((x0, y0), bw, bh, fill=False,
+                                               edgecolor=ROLE["box"], linewidth=2,
+                                               label="theoretical RF"))
+                ax.legend(loc="upper right", fontsize=7, framealpha=0.8)
+            ticker = mpl().ticker
+            ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+            ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
         if title is None:
             title = "effective RF"
             if fraction is not None and dims:
-                box = "the whole input" if dims == "global" else f"the {dims} box"
-                title += f" (95% of the mass in {float(fraction):.0%} of {box})"
+                where = "the whole input" if dims == "global" else f"the {dims} box"
+                title += f" (95% of the mass in {float(fraction):.0%} of {where})"
         ax.set_title(title)
     return fig
 

@@ -28,9 +28,12 @@ from typing import Any
 
 __all__ = [
     "CAPTIONS",
+    "EMBED_MAX_CELLS",
+    "EMBED_MAX_LIST",
     "EXPLAINER",
     "FigureItem",
     "Section",
+    "embedded_data",
     "figure_item",
     "page_html",
     "report_html",
@@ -38,6 +41,15 @@ __all__ = [
     "section_from_report",
     "write_html",
 ]
+
+EMBED_MAX_CELLS = 256 * 256
+"""A coverage map's counts are embedded in the page's JSON only up to this many cells."""
+EMBED_MAX_LIST = 256
+"""Longer lists of numbers or strings (e.g. ``hdc.missing``) are cut to this many in the JSON."""
+FULL_DATA_HINT = (
+    "the full data (every count, every offset) comes from `atrous analyze ... --json`, "
+    "`atrous model ... --json FILE`, or Report.to_json() in Python"
+)
 
 EXPLAINER = (
     "Receptive field (RF): the box of input pixels one output unit can see. Its size, the "
@@ -155,6 +167,7 @@ class Section:
     columns: list[str] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    data_notes: list[str] = field(default_factory=list)
 
     @property
     def status_class(self) -> str:
@@ -325,24 +338,30 @@ def section_from_report(
         extra_figures: more figures to append.
         anchor: HTML id of the section.
     """
-    d = report if isinstance(report, Mapping) else report.to_dict()
-    items: list[FigureItem] = []
+    from .progress import track
+
+    d = _report_dict(report)
+    jobs: list[tuple[str, Any]] = []
     if figures:
         from .figures import coverage_figure, gridding_strip
 
         cov = _coverage_of(report, d)
         if cov is not None:
-            items.append(figure_item(coverage_figure(cov), CAPTIONS["coverage"],
-                                     alt="coverage heatmap"))
+            jobs.append(("coverage map", lambda: figure_item(
+                coverage_figure(cov), CAPTIONS["coverage"], alt="coverage heatmap")))
         rows = _gridding_rows(report, d)
         if rows and len(rows) > 1:
-            items.append(figure_item(gridding_strip(rows), CAPTIONS["gridding"],
-                                     alt="per-layer gridding bars"))
+            jobs.append(("per-layer gridding", lambda: figure_item(
+                gridding_strip(rows), CAPTIONS["gridding"], alt="per-layer gridding bars")))
     if erf is not None:
         from .figures import erf_figure
 
-        items.append(figure_item(erf_figure(erf), CAPTIONS["erf"],
-                                 alt="effective receptive field heatmap"))
+        jobs.append(("effective RF", lambda: figure_item(
+            erf_figure(erf), CAPTIONS["erf"], alt="effective receptive field heatmap")))
+    items: list[FigureItem] = [
+        job() for job in track([j for _, j in jobs], description="drawing figures",
+                               labels=[label for label, _ in jobs])
+    ]
     items.extend(extra_figures)
     section = section_from_dict(d, title=title, description=description, figures=items,
                                 anchor=anchor)
@@ -359,6 +378,23 @@ def section_from_report(
     return section
 
 
+def _cells(cov: Any) -> int:
+    counts = getattr(cov, "counts", None)
+    return int(getattr(counts, "size", 0) or 0)
+
+
+def _report_dict(report: Any) -> dict[str, Any]:
+    """The report's JSON dict, without building nested lists of huge coverage maps."""
+    if isinstance(report, Mapping):
+        return dict(report)
+    outputs = getattr(report, "outputs", None) or []
+    small = all(_cells(getattr(o, "coverage", None)) <= EMBED_MAX_CELLS for o in outputs)
+    try:
+        return dict(report.to_dict(counts=small))
+    except TypeError:  # a to_dict() without the counts switch
+        return dict(report.to_dict())
+
+
 def _gridding_rows(report: Any, d: Mapping[str, Any]) -> list[Any]:
     rows = getattr(report, "layer_gridding", None)
     if callable(rows):
@@ -372,6 +408,98 @@ def _gridding_rows(report: Any, d: Mapping[str, Any]) -> list[Any]:
     if table and isinstance(table[0], Mapping) and "fraction" in table[0]:
         return [r for r in table if r.get("fraction") is not None]
     return []
+
+
+# -- the embedded JSON ------------------------------------------------------------------------
+def _count_cells(counts: Any) -> int:
+    """Cells of a nested-list map (product of the nesting lengths)."""
+    n = 1
+    while isinstance(counts, list):
+        n *= len(counts)
+        counts = counts[0] if counts else None
+    return n
+
+
+def _trim_coverage(cov: Mapping[str, Any], notes: list[str], where: str,
+                   duplicate: bool = False) -> dict[str, Any]:
+    out = dict(cov)
+    counts = out.get("counts")
+    if duplicate:
+        out.pop("counts", None)
+        out["counts_omitted"] = "same map as coverage.counts"
+        return out
+    if counts is None:
+        if _get(out, "cells") is not None and int(out["cells"]) > EMBED_MAX_CELLS:
+            out["counts_omitted"] = f"{int(out['cells'])} cells > {EMBED_MAX_CELLS}"
+            notes.append(f"{where}.counts: {int(out['cells'])} cells, not embedded")
+        return out
+    cells = int(out.get("cells") or _count_cells(counts))
+    if cells > EMBED_MAX_CELLS:
+        del out["counts"]
+        out["counts_omitted"] = f"{cells} cells > {EMBED_MAX_CELLS}"
+        notes.append(f"{where}.counts: {cells} cells, not embedded")
+    return out
+
+
+def _trim_lists(value: Any, notes: list[str], where: str) -> Any:
+    """Cut long lists of scalars to :data:`EMBED_MAX_LIST` items, with ``<key>_total`` and
+    ``<key>_truncated`` beside them."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            path = f"{where}.{key}" if where else str(key)
+            if key == "counts":
+                out[key] = item
+            elif (isinstance(item, list) and len(item) > EMBED_MAX_LIST
+                  and all(not isinstance(v, (list, dict)) for v in item)):
+                out[key] = item[:EMBED_MAX_LIST]
+                out[f"{key}_total"] = len(item)
+                out[f"{key}_truncated"] = True
+                notes.append(f"{path}: first {EMBED_MAX_LIST} of {len(item)} items")
+            else:
+                out[key] = _trim_lists(item, notes, path)
+        return out
+    if isinstance(value, list):
+        return [_trim_lists(v, notes, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def embedded_data(d: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A report dict as the page embeds it: bounded in size, each map at most once.
+
+    Coverage counts are kept only up to :data:`EMBED_MAX_CELLS` cells, and only once (the first
+    output's map is the top-level ``coverage``; its copy under ``outputs`` is dropped with
+    ``counts_omitted`` saying so). Lists of scalars longer than :data:`EMBED_MAX_LIST` (such as
+    ``hdc.missing``) keep their first items plus ``<key>_total`` and ``<key>_truncated``.
+
+    Returns:
+        The trimmed dict and one note per cut (empty when nothing was cut).
+
+    >>> data, notes = embedded_data({"hdc": {"missing": list(range(1000))}})
+    >>> len(data["hdc"]["missing"]), data["hdc"]["missing_total"], notes
+    (256, 1000, ['hdc.missing: first 256 of 1000 items'])
+    """
+    notes: list[str] = []
+    out = dict(d)
+    top = out.get("coverage")
+    if isinstance(top, Mapping):
+        out["coverage"] = _trim_coverage(top, notes, "coverage")
+    outputs = out.get("outputs")
+    if isinstance(outputs, list):
+        trimmed = []
+        for i, o in enumerate(outputs):
+            if isinstance(o, Mapping) and isinstance(o.get("coverage"), Mapping):
+                o = dict(o)
+                same = i == 0 and isinstance(top, Mapping) and top.get("node") == o[
+                    "coverage"].get("node")
+                o["coverage"] = _trim_coverage(o["coverage"], notes, f"outputs[{i}].coverage",
+                                               duplicate=same)
+            trimmed.append(o)
+        out["outputs"] = trimmed
+    out = _jsonable(_trim_lists(out, notes, ""))
+    if notes:
+        out["trimmed"] = {"notes": notes, "full_data": FULL_DATA_HINT}
+    return out, notes
 
 
 # -- pages ------------------------------------------------------------------------------------
@@ -411,7 +539,8 @@ def page_html(
         title, subtitle: page heading.
         intro: optional ``{"paragraphs": [...], "figures": [FigureItem, ...]}`` shown first.
         explainer: the "how to read this report" paragraphs.
-        fragment: return only the body (for ``_repr_html_``), without the script.
+        fragment: return only the body and the sorting script (for ``_repr_html_``), without
+            the embedded JSON data.
     """
     import markupsafe
 
@@ -425,16 +554,23 @@ def page_html(
         title=title, subtitle=subtitle, sections=list(sections), version=__version__,
         intro=dict(intro) if intro else None, explainer=list(explainer),
     )
+    script = _resource("sort.js")
     if fragment:
         css = _resource("report.css")
         body = env.get_template("body.html.j2").render(**context)
-        return f"<style>{css}</style>\n{body}"
-    script = _resource("sort.js")
+        # the sorting script is an IIFE (no globals) that binds each table once, so several
+        # fragments on one notebook page each sort their own table
+        return f"<style>{css}</style>\n{body}\n<script>{script}</script>"
+    reports = []
+    for s in sections:
+        data, notes = embedded_data(s.data)
+        reports.append(data)
+        s.data_notes = [
+            f"The JSON embedded in this page is trimmed ({'; '.join(notes)}); {FULL_DATA_HINT}."
+        ] if notes else []
+    context["sections"] = list(sections)
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
-    data = {
-        "generator": f"atrous {__version__}",
-        "reports": [_jsonable(s.data) for s in sections],
-    }
+    data = {"generator": f"atrous {__version__}", "reports": reports}
     return str(env.get_template("report.html.j2").render(
         **context, css=markupsafe.Markup(_resource("report.css")),
         script=markupsafe.Markup(script), script_hash=f"sha256-{digest}",

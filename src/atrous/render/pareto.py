@@ -21,6 +21,15 @@ _COLORS = ["blue", "vermillion", "green", "orange", "purple", "sky", "black", "y
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 
+def _pixels(value: float, _pos: Any = None) -> str:
+    """A y tick label: a whole number of pixels as an integer.
+
+    >>> _pixels(128.0), _pixels(0.5)
+    ('128', '0.5')
+    """
+    return str(round(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def pareto_figure(frontier: Any, *, title: str | None = None) -> Any:
     """Widest evenly covered window (log scale) against layers, one line per count level.
 
@@ -70,9 +79,12 @@ def pareto_figure(frontier: Any, *, title: str | None = None) -> Any:
                 linestyle="none",
             )
         ax.set_yscale("log", base=2)
-        from matplotlib.ticker import ScalarFormatter
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-        ax.yaxis.set_major_formatter(ScalarFormatter())
+        # widths are whole pixels: integer tick labels at powers of two ("128", not "128.0")
+        ax.yaxis.set_major_locator(LogLocator(base=2))
+        ax.yaxis.set_major_formatter(FuncFormatter(_pixels))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("layers")
         ax.set_ylabel("widest window per axis (pixels)")
         ax.set_xticks(sorted({p.layers for p in points}))

@@ -26,9 +26,12 @@
     th.setAttribute("aria-sort", asc ? "ascending" : "descending");
     rows.forEach(function (r) { body.appendChild(r); });
   }
+  // Binds every sortable table once: when several reports (Jupyter cells) share a page, each
+  // copy of this script binds the tables that are new and leaves the others alone. No globals.
   var tables = document.querySelectorAll("table.sortable");
   Array.prototype.forEach.call(tables, function (table) {
-    if (!table.tHead || !table.tBodies.length) { return; }
+    if (!table.tHead || !table.tBodies.length || table.dataset.atrousSortable) { return; }
+    table.dataset.atrousSortable = "1";
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
       th.addEventListener("click", function () { sortBy(table, col, th); });
       th.addEventListener("keydown", function (e) {

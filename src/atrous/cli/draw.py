@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..errors import AtrousError
-from ._common import HelpFormatter, parse_ints, parse_size
+from ._common import HelpFormatter, check_output_path, parse_ints, parse_size
 
 __all__ = ["Formatter", "add_parser", "parse_padding", "run"]
 
@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seed < 0:
         raise AtrousError(f"--seed must be >= 0, got {args.seed}")
+    check_output_path(args.output)
     size = parse_size(args.input, "input size")
     ndim = args.ndim if args.ndim is not None else (len(size) if len(size) > 1 else 2)
     if len(size) > 1 and args.ndim is not None and len(size) != args.ndim:

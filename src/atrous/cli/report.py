@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from ..errors import AtrousError
-from ._common import parse_ints, parse_size
+from ._common import check_output_path, parse_ints, parse_size
 from .draw import Formatter
 
 __all__ = ["add_parser", "is_model_target", "load_model", "run"]
@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     from ..render.html import page_html, section_from_report, write_html
     from ..render.progress import track
 
+    check_output_path(args.output)  # before any work
     # named stages under one progress bar (on a terminal only; large maps take seconds)
     state: dict[str, Any] = {}
 

@@ -305,3 +305,49 @@ MODELS: dict[str, Any] = {
     "aspp_head": (ASPPHead, (1, C, 64, 64)),
     "se_net": (se_net, (1, 3, 32, 32)),
 }
+
+
+# -- ops that once broke the front end (kept small: the tests compare with autograd) -----------
+class Gated(nn.Module):
+    """A conv followed by ``gate(y)`` (a callable of the conv's output)."""
+
+    def __init__(self, gate: Any, cin: int = 3) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, C, 3, padding=1)
+        self.gate = gate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gate(self.conv(x))
+
+
+GATES: dict[str, Any] = {
+    # strip pooling / coordinate attention: a pooled map over ONE axis, broadcast back
+    "mean_w_mul": lambda y: y * torch.sigmoid(y.mean(3, keepdim=True)),
+    "mean_h_mul": lambda y: y * torch.sigmoid(y.mean(2, keepdim=True)),
+    "sum_w_add": lambda y: y + y.sum(-1, keepdim=True),
+    "amax_h_sub": lambda y: y - y.amax(2, keepdim=True),
+    "max_h_add": lambda y: y + y.max(dim=2, keepdim=True)[0],
+    # squeeze-excitation written with expand / expand_as, against the plain broadcast form
+    "se_broadcast": lambda y: y * torch.sigmoid(y.mean((2, 3), keepdim=True)),
+    "se_expand_as": lambda y: y * torch.sigmoid(y.mean((2, 3), keepdim=True)).expand_as(y),
+    "se_view_expand_as": lambda y: y * torch.sigmoid(
+        y.mean((2, 3)).view(y.shape[0], y.shape[1], 1, 1)).expand_as(y),
+    "se_expand": lambda y: y * torch.sigmoid(y.mean((2, 3), keepdim=True)).expand(
+        -1, -1, y.shape[2], y.shape[3]),
+}
+
+
+def bad_pool() -> nn.Module:
+    """Padding larger than half the pooling window: torch (and its fake kernel) refuses it."""
+    return Gated(lambda y: F.max_pool2d(y, 3, 1, padding=2))
+
+
+def dilated_3d() -> nn.Module:
+    """A small 3-D net (ERF maps of 3-D models cannot be drawn)."""
+    return nn.Sequential(nn.Conv3d(1, 2, 3, dilation=(1, 2, 3), padding=(1, 2, 3)), nn.ReLU(),
+                         nn.Conv3d(2, 1, 3, padding=1))
+
+
+def strip_gate() -> nn.Module:
+    """A conv gated by its map averaged over the width (global along W, 3 rows along H)."""
+    return Gated(GATES["mean_w_mul"])

@@ -115,3 +115,75 @@ def test_bad_input_shape(capsys: pytest.CaptureFixture[str]) -> None:
 def test_help_teaches() -> None:
     with pytest.raises(SystemExit):
         main(["model", "--help"])
+
+
+def test_fake_tensor_failure_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """torch logs a traceback per failed fake kernel (~150 lines); the CLI prints one line."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect()
+    log = logging.getLogger("torch._subclasses.fake_tensor")
+    log.addHandler(handler)
+    try:
+        assert main(["model", f"{MODELS}:bad_pool", "--input", "1x3x16x16", "--no-table"]) == 2
+    finally:
+        log.removeHandler(handler)
+    err = capsys.readouterr().err
+    assert "cannot trace Gated" in err and err.count("\n") == 1
+    assert records == []
+
+
+def test_input_form_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["model", f"{MODELS}:vgg_like", "--input", "abc"]) == 2
+    err = capsys.readouterr().err
+    assert "--input must look like NxCxL, NxCxHxW or NxCxDxHxW" in err and "'abc'" in err
+
+
+@pytest.mark.parametrize("flag", ["--json", "--png"])
+def test_unwritable_output_is_refused_before_the_work(flag: str, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # the target would fail to build: the path is checked first, so that is what is reported
+    bad = tmp_path / "no-such-dir" / "out.file"
+    assert main(["model", f"{MODELS}:swap_max_pools", "--input", "1x3x16x16", flag,
+                 str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"atrous model: error: {flag}: cannot write") and err.count("\n") == 1
+    assert main(["model", f"{MODELS}:vgg_like", "--input", "1x3x16x16", flag,
+                 str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # the check leaves nothing behind
+
+
+def test_3d_model_png_with_erf_skips_the_erf_figure(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    png = tmp_path / "d3.png"
+    assert main(["model", f"{MODELS}:dilated_3d", "--input", "1x1x10x10x10", "--png", str(png),
+                 "--erf", "1", "--no-table"]) == 0
+    out, err = capsys.readouterr()
+    assert png.read_bytes()[:4] == b"\x89PNG"  # the coverage map
+    assert not (tmp_path / "d3-erf.png").exists()
+    assert "no ERF figure: only 1-D and 2-D ERF maps can be drawn" in err
+    assert "effective RF: 95% of the gradient mass" in out
+
+
+def test_erf_of_a_dict_model_names_its_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["model", f"{MODELS}:DictOutput", "--input", "1x3x32x32", "--erf", "1",
+                 "--no-table"]) == 0
+    assert "effective RF of output 'out' (the first;" in capsys.readouterr().out
+
+
+def test_field_global_along_one_axis_is_shown_per_axis(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["model", f"{MODELS}:strip_gate", "--input", "1x3x16x16"]) == 0
+    out = capsys.readouterr().out
+    row = next(line.split() for line in out.splitlines() if line.startswith("mul   ")
+               and line.split()[1] == "mul")  # module, op, geometry, output, RF, stride, start
+    assert row[3:7] == ["1x4x16x16", "3xglobal", "1x-", "0,-"], row
+    assert main(["model", f"{MODELS}:strip_gate", "--input", "1x3x16x16", "--json", "-"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["rf"]["global_axes"] == [False, True] and data["status"] == "complete"

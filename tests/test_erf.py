@@ -96,3 +96,35 @@ def test_erf_figure_draws_box() -> None:
     res = erf(uniform_stack(2, 3, 2), (1, 1, 15, 15), samples=1, progress=False)
     fig = res.figure()
     assert "5x5" in fig.axes[0].get_title()
+
+
+def test_erf_leaves_the_model_and_the_global_rng_alone() -> None:
+    """No .grad on the model's parameters (the gradient is w.r.t. the input only), the global
+    RNG untouched by reinit (a forked RNG), the weights untouched, the flags restored; and it
+    works under torch.no_grad()."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU(),
+                          nn.Conv2d(2, 1, 3, padding=2, dilation=2)).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    torch.manual_seed(123)
+    rng = torch.random.get_rng_state()
+    expected_next = torch.rand(3)
+    torch.random.set_rng_state(rng)
+    with torch.no_grad():
+        res = erf(model, (1, 1, 17, 17), samples=2, reinit=True, progress=False)
+    assert torch.equal(torch.rand(3), expected_next)  # the global stream goes on as before
+    assert all(p.grad is None for p in model.parameters())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(m.training for m in model.modules())
+    assert res.map.sum() > 0
+    plain = erf(model, (1, 1, 17, 17), samples=2, progress=False)
+    assert all(p.grad is None for p in model.parameters())
+    again = erf(model, (1, 1, 17, 17), samples=2, progress=False)
+    np.testing.assert_array_equal(plain.map, again.map)  # same seed, same inputs
+
+
+def test_erf_argument_errors() -> None:
+    net = uniform_stack(1, 3, 1)
+    with pytest.raises(AtrousError, match="seed must be an integer, got 'x'"):
+        erf(net, (1, 1, 15), samples=1, seed="x", progress=False)  # type: ignore[arg-type]
+    with pytest.raises(AtrousError, match="this model has a single output"):
+        erf(net, (1, 1, 15), samples=1, output="nope", progress=False)

@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from models_for_tests import Untraceable, WithUnknownOp, positive_, swap_max_pools
+from models_for_tests import C, Untraceable, WithUnknownOp, positive_, swap_max_pools
 
 from atrous import AtrousError, Conv, Pointwise, receptive_field
 from atrous.fx import (
@@ -325,3 +325,217 @@ def test_params_add_up_to_the_model() -> None:
         g = to_graph(model, shape)
         total = sum(n.meta.get("params", 0) for n in g.layer_nodes())
         assert total == sum(p.numel() for p in model.parameters()), name
+
+
+# -- regressions: pooled gates, expand_as, padding modes, norms, module-valued args -----------
+def support(model: nn.Module, shape: tuple[int, ...], unit: tuple[int, ...]) -> list[set[int]]:
+    """Per-axis set of input indices with a non-zero gradient for one output unit (autograd,
+    float64, positive weights, all-ones input)."""
+    x = torch.ones(shape, dtype=torch.float64, requires_grad=True)
+    index = (0, slice(None), *unit)
+    model(x)[index].sum().backward()
+    assert x.grad is not None
+    nz = (x.grad[0].abs().sum(0) != 0).nonzero()
+    return [set(nz[:, a].tolist()) for a in range(nz.shape[1])]
+
+
+@pytest.mark.parametrize("gate", ["mean_w_mul", "mean_h_mul", "sum_w_add", "amax_h_sub",
+                                  "max_h_add"])
+def test_pooled_gate_over_one_axis_is_global_along_it(gate: str) -> None:
+    """Strip pooling / coordinate attention: a map pooled over one axis and broadcast back is
+    global along that axis and exact along the other (autograd, with max swapped for mean)."""
+    from models_for_tests import GATES, Gated
+
+    shape = (1, 3, 20, 20)
+    g = to_graph(Gated(GATES[gate]), shape)
+    assert not g.partial, g.diagnostics
+    rf = receptive_field(g, input_size=shape)
+    pooled = 3 if "_w_" in gate else 2  # the tensor axis the gate pools over
+    assert rf.global_axes == (pooled == 2, pooled == 3)
+    as_mean = GATES["mean_w_mul" if pooled == 3 else "mean_h_mul"]
+    ref = positive_(Gated(as_mean))
+    unit = (10, 10)
+    got = support(ref, shape, unit)
+    kept = 0 if pooled == 3 else 1  # the spatial axis that keeps its local box
+    lo, hi = rf.axes[kept].box(unit[kept])
+    assert got[kept] == set(range(lo, hi + 1)) == {9, 10, 11}
+    assert got[1 - kept] == set(range(shape[2 + 1 - kept]))  # the whole pooled axis
+
+
+@pytest.mark.parametrize("gate", ["se_expand_as", "se_view_expand_as", "se_expand"])
+def test_squeeze_excitation_with_expand_is_like_broadcasting(gate: str) -> None:
+    from models_for_tests import GATES, Gated
+
+    shape = (1, 3, 12, 12)
+    for tracer in (lambda m: to_graph(m, shape),
+                   lambda m: _trace_hooks(m.eval(), shape, "m", fake=True)):
+        g = tracer(Gated(GATES[gate]))
+        plain = tracer(Gated(GATES["se_broadcast"]))
+        assert not g.partial and not g.diagnostics, g.diagnostics
+        rf = receptive_field(g, input_size=shape)
+        assert rf.global_axes == (True, True)
+        assert rf.global_axes == receptive_field(plain, input_size=shape).global_axes
+    ref = positive_(Gated(GATES[gate]))
+    assert support(ref, shape, (6, 6)) == [set(range(12))] * 2  # autograd: every pixel
+
+
+def test_fake_tensor_failure_is_quiet() -> None:
+    """An op whose fake kernel fails makes torch log a traceback per attempt (about 150 lines on
+    stderr); atrous silences that while it traces, answers with one error, and restores the
+    loggers' levels."""
+    import logging
+
+    from models_for_tests import bad_pool
+
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    log = logging.getLogger("torch._subclasses.fake_tensor")
+    level, handler = log.level, Collect()
+    log.addHandler(handler)
+    try:
+        with pytest.raises(AtrousError, match="cannot trace Gated"):
+            to_graph(bad_pool(), (1, 3, 16, 16))
+        assert log.level == level
+        assert records == []
+        log.error("after the trace, torch logs as before")
+        assert len(records) == 1
+    finally:
+        log.removeHandler(handler)
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+def test_padding_modes_interior_exact_border_noted(mode: str) -> None:
+    """Every padding mode has the zero-padding box for interior units (autograd); border units
+    read other pixels for reflect/circular, which a note names, node by node, for torch convs,
+    pad modules, F.pad and atrous' own convs alike."""
+    import atrous.nn as anet
+
+    n = 16
+    conv = nn.Conv1d(1, 1, 3, padding=2, dilation=1, padding_mode=mode,  # type: ignore[arg-type]
+                     bias=False)
+    pad_mod = {"zeros": nn.ZeroPad1d(2) if hasattr(nn, "ZeroPad1d") else nn.ConstantPad1d(2, 0.),
+               "reflect": nn.ReflectionPad1d(2), "replicate": nn.ReplicationPad1d(2),
+               "circular": nn.CircularPad1d(2)}[mode]
+
+    class FPad(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if mode == "zeros":
+                return F.pad(x, (2, 2))
+            return F.pad(x, (2, 2), mode=mode)
+
+    models = {"conv": conv, "pad_module": nn.Sequential(pad_mod, nn.Conv1d(1, 1, 3, bias=False)),
+              "f_pad": nn.Sequential(FPad(), nn.Conv1d(1, 1, 3, bias=False)),
+              "atrous": anet.DilatedConv1d(1, 1, 3, padding=2, padding_mode=mode, bias=False)}
+    for label, model in models.items():
+        g = to_graph(model, (1, 1, n))
+        assert not g.partial and not g.diagnostics, (label, g.diagnostics)
+        rf = receptive_field(g, input_size=(1, 1, n))
+        ref = positive_(model)
+        for unit in (5, 9):  # interior units: the box is the support, whatever the mode
+            lo, hi = rf.box(unit)[0]
+            assert support(ref, (1, 1, n), (unit,))[0] == set(range(lo, hi + 1)), label
+        border = support(ref, (1, 1, n), (0,))[0]
+        lo, hi = rf.box(0)[0]
+        clipped = set(range(max(lo, 0), hi + 1))
+        assert (border == clipped) == (mode in ("zeros", "replicate")), (label, border)
+        if mode == "zeros":
+            assert not g.notes, label
+        else:
+            assert len(g.notes) == 1 and f"'{mode}' padding" in g.notes[0], (label, g.notes)
+            assert "exact for units whose box lies inside" in g.notes[0]
+
+
+def test_norms_with_map_statistics_are_noted() -> None:
+    """Norms whose statistics span the map couple every pixel in eval mode too (autograd shows
+    it); they stay pointwise, as is conventional, with a note naming the node."""
+    cases: dict[str, tuple[nn.Module, bool]] = {
+        "GroupNorm": (nn.GroupNorm(2, C), True),
+        "InstanceNorm2d": (nn.InstanceNorm2d(C), True),
+        "InstanceNorm2d tracked": (nn.InstanceNorm2d(C, track_running_stats=True), False),
+        "LayerNorm CHW": (nn.LayerNorm([C, 8, 8]), True),
+        "BatchNorm2d": (nn.BatchNorm2d(C), False),
+        "BatchNorm2d untracked": (nn.BatchNorm2d(C, track_running_stats=False), True),
+    }
+
+    class Normalize(nn.Module):
+        def __init__(self, dim: int) -> None:
+            super().__init__()
+            self.dim = dim
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.normalize(x, dim=self.dim)
+
+    cases["normalize H"] = (Normalize(2), True)
+    cases["normalize C"] = (Normalize(1), False)
+    shape = (1, 3, 8, 8)
+    for label, (norm, couples) in cases.items():
+        model = nn.Sequential(nn.Conv2d(3, C, 1), norm)
+        g = to_graph(model, shape)
+        assert not g.partial and g[g.output].layer.kind == "pointwise", label
+        assert bool(g.notes) == couples, (label, g.notes)
+        if couples:
+            assert g.notes[0].startswith(f"{g.output} (") and "as pointwise" in g.notes[0]
+        ref = model.double().eval()
+        x = torch.rand(shape, dtype=torch.float64, requires_grad=True)
+        ref(x)[0, :, 4, 4].sum().backward()
+        assert x.grad is not None
+        reach = int((x.grad[0].abs().sum(0) > 1e-12).sum())
+        assert (reach > 1) == couples, (label, reach)  # pointwise reads one pixel, else more
+
+
+def test_module_handed_to_a_wrapped_function_keeps_path_and_params() -> None:
+    """atrous.nn's PooledBatchNorm2d calls a torch.fx-wrapped function with itself: its row is
+    the module (path, class, parameters), and the model's parameters add up."""
+    import atrous
+    from atrous.nn import ASPP
+
+    model = ASPP(8, 4, rates=(2, 3))
+    g = to_graph(model, (1, 8, 17, 17))
+    pooled = model.convs[-1][2]
+    node = g[next(n.name for n in g.layer_nodes() if n.meta["module"] == "convs.3.2")]
+    assert node.meta["target"] == type(pooled).__name__ == "PooledBatchNorm2d"
+    assert node.meta["params"] == sum(p.numel() for p in pooled.parameters()) > 0
+    total = sum(n.meta.get("params", 0) for n in g.layer_nodes())
+    assert total == sum(p.numel() for p in model.parameters())
+    rep = atrous.analyze(model, input_size=(1, 8, 17, 17), gridding=False)
+    assert sum(r.meta.get("params", 0) for r in rep.rows) == total
+
+
+def test_converter_returning_a_non_layer_is_an_error() -> None:
+    class Odd(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+    def bad(m: object, call: object) -> object:
+        return 42
+
+    register_module(Odd, bad)  # type: ignore[arg-type]
+    with pytest.raises(AtrousError, match=r"converter .*bad.* for module Odd returned int"):
+        to_graph(nn.Sequential(nn.Conv2d(1, 1, 3), Odd()), (1, 1, 8, 8))
+
+
+def test_fold_then_unfold_is_not_global() -> None:
+    """Folding the map into one axis and back keeps every value a pixel's: not global (partial,
+    named); a Linear over the folded axis really mixes the map (global, complete)."""
+    class FoldBack(nn.Module):
+        def __init__(self, mix: bool) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 2, 3, padding=1)
+            self.fc = nn.Linear(64, 64) if mix else nn.Identity()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.conv(x)
+            return torch.relu(self.fc(y.reshape(1, 2, 64))).reshape(1, 2, 8, 8)
+
+    g = to_graph(FoldBack(mix=False), (1, 1, 8, 8))
+    assert g.partial and "unfolds a tensor" in "".join(g.diagnostics)
+    assert g[g.output].layer.kind == "opaque"
+    x = torch.ones(1, 1, 8, 8, dtype=torch.float64, requires_grad=True)
+    positive_(FoldBack(mix=False))(x)[0, :, 4, 4].sum().backward()
+    assert x.grad is not None and int((x.grad != 0).sum()) == 9  # a 3x3 box, not the map
+    g = to_graph(FoldBack(mix=True), (1, 1, 8, 8))
+    assert not g.partial and receptive_field(g, input_size=(1, 1, 8, 8)).is_global

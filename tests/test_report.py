@@ -137,3 +137,43 @@ def test_repr_html_uses_the_html_renderer() -> None:
     pytest.importorskip("atrous.render.html")
     html = analyze("3x3 d2, 3x3 d2")._repr_html_()
     assert "<" in html and "3x3 d2" in html
+
+
+def test_gridding_auto_default_follows_the_node_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """analyze() defaults to gridding="auto", as ``atrous model``: per-layer gridding only up to
+    GRIDDING_AUTO_NODES nodes (a coverage map per node)."""
+    import atrous.report as report
+
+    spec = ", ".join(["3x3 d2"] * 4)
+    assert len(analyze(spec, input_size=(24, 24)).layer_gridding) == 4
+    monkeypatch.setattr(report, "GRIDDING_AUTO_NODES", 3)
+    assert analyze(spec, input_size=(24, 24)).layer_gridding == []
+    assert len(analyze(spec, input_size=(24, 24), gridding=True).layer_gridding) == 4
+    with pytest.raises(atrous.AtrousError, match="gridding must be True, False or 'auto'"):
+        analyze(spec, gridding="on")  # type: ignore[arg-type]
+
+
+def test_model_notes_reach_the_report_in_graph_order() -> None:
+    pytest.importorskip("atrous.fx")
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1, padding_mode="circular"), torch.nn.GroupNorm(2, 4),
+        torch.nn.Conv2d(4, 4, 3, padding=1),
+    )
+    rep = analyze(model, input_size=(1, 3, 16, 16))
+    assert rep.status == "complete" and not rep.diagnostics
+    assert [n.split(" ")[0] for n in rep.notes] == ["0", "1"]
+    assert "'circular' padding" in rep.notes[0] and "GroupNorm" in rep.notes[1]
+    assert rep.to_dict()["notes"] == rep.notes
+    # a WaveNet's misaligned-merge notes (collected from both paths of each merge) come in
+    # graph order too
+    from models_for_tests import WaveNet
+
+    from atrous.rf import receptive_field
+
+    wavenet = WaveNet(2, 5)
+    rep = analyze(wavenet, input_size=(1, 1, 64), gridding=False)
+    order = [n.name for n in rep.graph.topological()]
+    named = [order.index(n.split(":")[0]) for n in rep.notes]
+    assert len(named) >= 5 and named == sorted(named)
+    raw = receptive_field(rep.graph, input_size=(1, 1, 64)).notes
+    assert sorted(raw) == sorted(rep.notes) and raw != rep.notes  # the rf's own order is not

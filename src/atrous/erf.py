@@ -103,13 +103,15 @@ def _fraction95(values: np.ndarray, box_area: int) -> float:
 
 
 def _reinit(model: Any, gen: Any) -> None:
+    """Re-draw the weights of ``model`` (a copy) without touching the global RNG's state."""
     import torch
 
-    torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
-    for m in model.modules():
-        reset = getattr(m, "reset_parameters", None)
-        if callable(reset):
-            reset()
+    with torch.random.fork_rng(devices=[]):  # reset_parameters draws from the global RNG
+        torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+        for m in model.modules():
+            reset = getattr(m, "reset_parameters", None)
+            if callable(reset):
+                reset()
 
 
 def erf(
@@ -131,16 +133,21 @@ def erf(
         samples: number of random inputs (standard normal) to average over.
         reinit: re-initialise the weights (``reset_parameters``) for every sample, as Luo et al.
             do to study the architecture rather than one set of weights.
-        seed: seed for the inputs and re-initialisations.
+        seed: seed for the inputs and re-initialisations (a local generator: the global
+            RNG's state is left as it was).
         output: which output of a model returning a dict or tuple (the label; default the only
-            or first one).
+            or first one: one ERF per call).
         progress: show a progress bar on a terminal.
 
     Returns:
         An :class:`ERFResult`.
 
     Raises:
-        AtrousError: for a bad ``samples`` or ``input_size``, or an unknown ``output``.
+        AtrousError: for a bad ``samples``, ``seed`` or ``input_size``, or an unknown ``output``.
+
+    The model's state is left as it was: its train/eval flags, no ``.grad`` on its parameters
+    (the gradient is taken with respect to the input only) and, with ``reinit``, its weights
+    (a copy is re-initialised) and the global random state.
 
     >>> import torch.nn as nn
     >>> res = erf(nn.Conv2d(1, 1, 3, padding=2, dilation=2), (1, 1, 9, 9), samples=2)
@@ -154,11 +161,17 @@ def erf(
 
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise AtrousError(f"samples must be an integer >= 1, got {samples!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise AtrousError(f"seed must be an integer, got {seed!r}")
     shape = _check_input_size(input_size)
     graph = to_graph(model, shape)
     labels = graph.output_labels
     if output is not None:
         node = next((n for n, lab in labels.items() if lab == output), None)
+        if node is None and len(graph.outputs) == 1:
+            raise AtrousError(
+                f"output={output!r} names one output of a model with several (dict or tuple) "
+                "outputs; this model has a single output: leave output=None")
         if node is None:
             raise AtrousError(f"output must be one of {sorted(labels.values())}, got {output!r}")
     else:
@@ -178,25 +191,28 @@ def erf(
 
         steps = track(steps, total=samples, description="effective RF")
     try:
-        for _ in steps:
-            if reinit:
-                _reinit(net, gen)
-            dtype = next((p.dtype for p in net.parameters()), torch.float32)
-            x = torch.randn(shape, generator=gen, dtype=dtype).requires_grad_(True)
-            y = net(x)
-            if not isinstance(y, torch.Tensor):
-                flat = dict(_flatten_outputs(y))
-                y = flat[output] if output in flat else next(iter(flat.values()))
-            spatial = tuple(y.shape[2:]) if y.dim() >= 2 + graph.ndim else (1,) * graph.ndim
-            unit = tuple(s // 2 for s in spatial)
-            if y.dim() >= 2 + graph.ndim:
+        with torch.enable_grad():  # also when the caller runs under torch.no_grad()
+            for _ in steps:
+                if reinit:
+                    _reinit(net, gen)
+                dtype = next((p.dtype for p in net.parameters()), torch.float32)
+                x = torch.randn(shape, generator=gen, dtype=dtype).requires_grad_(True)
+                y = net(x)
+                if not isinstance(y, torch.Tensor):
+                    flat = dict(_flatten_outputs(y))
+                    y = flat[output] if output in flat else next(iter(flat.values()))
+                spatial = tuple(y.shape[2:]) if y.dim() >= 2 + graph.ndim else (1,) * graph.ndim
+                unit = tuple(s // 2 for s in spatial)
                 index = (slice(None), slice(None), *unit)
-                y[index].sum().backward()
-            else:
-                y.sum().backward()
-            assert x.grad is not None
-            g = x.grad.detach().abs().sum(dim=(0, 1)).double().numpy()
-            acc = g if acc is None else acc + g
+                target = y[index] if y.dim() >= 2 + graph.ndim else y
+                # the gradient w.r.t. the input only: no .grad is left on the model's parameters
+                grad = None
+                if target.requires_grad:
+                    (grad,) = torch.autograd.grad(target.sum(), x, allow_unused=True)
+                if grad is None:  # the unit does not depend on the input's values
+                    grad = torch.zeros_like(x)
+                g = grad.detach().abs().sum(dim=(0, 1)).double().numpy()
+                acc = g if acc is None else acc + g
     finally:
         for m, flag in flags:
             m.training = flag

@@ -574,6 +574,22 @@ _FACTORIES = frozenset([
 ])
 """Ops whose result depends on an input's shape only, not its values: constants."""
 
+_MIXING = frozenset(["linear", "Linear", "Bilinear", "matmul", "mm", "bmm", "einsum"])
+"""Ops that mix every element of the last axis: after a fold, every value spans the map."""
+
+_SHAPE_ONLY_OTHER = frozenset(["expand_as", "view_as", "reshape_as", "type_as"])
+"""Methods whose second tensor gives only a shape or dtype: ``y.expand_as(x)`` reads ``y``."""
+
+
+def _values_only(op_name: str, args: tuple[Any, ...], srcs: list[str],
+                 infos: list[TensorInfo]) -> None:
+    """Drop the tensors an op reads only the shape of from its value inputs (in place)."""
+    if op_name not in _SHAPE_ONLY_OTHER:
+        return
+    keep = 1 if args and isinstance(args[0], TensorInfo) and args[0].live else 0
+    del srcs[keep:]
+    del infos[keep:]
+
 
 def _install_module_converters() -> None:
     """Register the torch.nn converters (needs torch; called on the first trace)."""
@@ -703,6 +719,10 @@ class ModelGraph(Graph):
         input_shape: the full input tensor shape the model was traced with.
         output_labels: output node name -> label (dict key or tuple index) for multi-output
             models.
+        notes: exact remarks that leave the graph complete, one line per node, naming it: norms
+            whose statistics span the map (modelled as pointwise, as is conventional) and
+            non-zero padding modes (exact boxes for interior units; border units read other
+            pixels). :func:`atrous.analyze` puts them in its report's ``notes``.
     """
 
     def __init__(self, ndim: int, name: str = "") -> None:
@@ -712,6 +732,7 @@ class ModelGraph(Graph):
         self.method: Literal["fx", "hooks"] = "fx"
         self.input_shape: tuple[int, ...] = ()
         self.output_labels: dict[str, str] = {}
+        self.notes: list[str] = []
 
 
 def _prod(values: Sequence[int]) -> int:
@@ -726,7 +747,9 @@ class _Builder:
         self.ndim = ndim
         self.spatial: dict[str, Ints] = {}
         self.counts: dict[str, int] = {}
-        self.notes: dict[str, str] = {}
+        self.notes: dict[str, str] = {}  # node -> diagnostic (the node is not modelled)
+        self.infos: dict[str, list[str]] = {}  # node -> exact notes (the analysis stays complete)
+        self.folded: set[str] = set()
 
     def finish(self) -> ModelGraph:
         """Drop nodes no output depends on (e.g. control-flow tests) and collect diagnostics."""
@@ -737,12 +760,14 @@ class _Builder:
         if len(keep | {"input"}) < len(g) + 1:
             new = ModelGraph(g.ndim, g.name)
             new.method, new.output_labels = g.method, dict(g.output_labels)
+            new.diagnostics, new.notes = list(g.diagnostics), list(g.notes)
             for node in g.layer_nodes():
                 if node.name in keep:
                     new.add(node.layer, node.inputs, name=node.name, meta=node.meta)
             new.set_outputs(*g.outputs)
             g = new
         g.diagnostics.extend(msg for name, msg in self.notes.items() if name in keep)
+        g.notes.extend(msg for name, msgs in self.infos.items() if name in keep for msg in msgs)
         self.g = g
         return g
 
@@ -758,9 +783,11 @@ class _Builder:
         return f"{base}_{n}"
 
     def emit(self, call: OpCall, srcs: list[str], layer: Layer | None, reason: str = "",
-             params: int = 0, base: str = "") -> str:
+             params: int = 0, base: str = "", label: str | None = None,
+             notes: Sequence[str] = ()) -> str:
         out = call.out_spatial
         name = self._unique(base or call.path)
+        layer, reason = self._unfold(call, srcs, layer, reason, name)
         if layer is not None and not isinstance(layer, (Merge, Opaque)) and len(srcs) == 1:
             try:
                 expected = layer.output_size(self.spatial[srcs[0]])
@@ -781,27 +808,58 @@ class _Builder:
                                 "results that depend on it are partial")
         if isinstance(layer, Merge) or (isinstance(layer, Opaque) and len(srcs) > 1):
             srcs = self._align(srcs, out, name)
+            if isinstance(layer, Merge) and len(srcs) < 2:
+                layer = Opaque(_target_name(call), "its inputs' sizes do not broadcast")
+                self.notes[name] = (f"{name} ({_target_name(call)}): {layer.reason}; "
+                                    "results that depend on it are partial")
             if isinstance(layer, Opaque) and len(srcs) > 1:
                 srcs = [self.g.merge("concat", srcs, name=self._unique(f"{name}.inputs"))]
                 self.spatial[srcs[0]] = out
-        is_module = hasattr(call.target, "forward") and hasattr(call.target, "training")
+        is_module = label is not None or (
+            hasattr(call.target, "forward") and hasattr(call.target, "training"))
         meta = {
             "module": call.path if is_module and call.path else name,
-            "target": _target_name(call),
+            "target": label or _target_name(call),
             "shape": tuple(call.output.shape),
             "params": int(params),
             "macs": _macs(layer, call),
         }
         self.g.add(layer, srcs, name=name, meta=meta)
         self.spatial[name] = out
+        if notes:
+            self.infos[name] = [f"{name} ({meta['target']}): {text}" for text in notes]
         return name
+
+    def _unfold(self, call: OpCall, srcs: list[str], layer: Layer | None, reason: str,
+                name: str) -> tuple[Layer | None, str]:
+        """Track tensors whose spatial axes a reshape folded away; refuse to unfold them.
+
+        ``y.flatten(2)`` is ``Dense`` (global) because what usually follows (a ``Linear``) mixes
+        every position. Reshaped back to a map without such mixing, each value is still one
+        pixel's: broadcasting it as a global value would be wrong.
+        """
+        reshape = call.name in _RESHAPE or call.name in ("flatten", "Flatten", "Unflatten")
+        src = srcs[0] if len(srcs) == 1 else None
+        if reshape and isinstance(layer, Dense):
+            self.folded.add(name)
+        elif src in self.folded and reshape and isinstance(layer, Upsample) and _prod(
+                call.inputs[0].shape) == _prod(call.output.shape):
+            return None, ("it unfolds a tensor whose spatial axes an earlier reshape folded "
+                          "away; which pixel each value came from is not tracked")
+        elif src in self.folded and isinstance(layer, Pointwise) and call.name not in _MIXING:
+            self.folded.add(name)
+        return layer, reason
 
     def _align(self, srcs: list[str], out: Ints, name: str) -> list[str]:
         aligned = []
         for i, s in enumerate(srcs):
             size = self.spatial[s]
-            if size != tuple(out) and all(v == 1 for v in size):
-                b = self.g.add(Upsample(tuple(out), "nearest", ndim=self.ndim), s,
+            if size != tuple(out) and all(v in (1, o) for v, o in zip(size, out)):
+                # torch broadcasting: a size-1 axis (a pooled gate: global pooling, or strip
+                # pooling over one axis) is repeated over the map; nearest upsampling by the
+                # full size along that axis is the same read pattern, exactly
+                scale = tuple(o if v == 1 else 1 for v, o in zip(size, out))
+                b = self.g.add(Upsample(scale, "nearest", ndim=self.ndim), s,
                                name=self._unique(f"{name}.broadcast{i}"),
                                meta={"module": name, "target": "broadcast",
                                      "shape": (), "params": 0, "macs": 0})
@@ -837,21 +895,156 @@ def _macs(layer: Layer, call: OpCall) -> int:
     return 0
 
 
-def _convert(call: OpCall, module: Any = None) -> tuple[Layer | None, str]:
+def _convert(call: OpCall, module: Any = None) -> tuple[Layer | None, str, list[str]]:
+    """The call's layer (None and a reason when it cannot be modelled) and its exact notes."""
+    notes = _stat_notes(call, module)
+    mode = _padding_mode(call, module)
+    if mode is not None:
+        notes.append(f"{mode!r} padding: {_PAD_MODE_EFFECT.get(mode, _PAD_MODE_OTHER)}; "
+                     + _PAD_MODE_EXACT)
+        call = _zero_padding_call(call)
+    conv: Any = None
     try:
         if module is not None:
-            mconv = _module_converter(module)
-            if mconv is None:
-                return None, f"no converter registered for module {type(module).__name__}"
-            return mconv(module, call), ""
-        fconv = _function_converter(call.target)
-        if fconv is None:
-            return None, f"no converter registered for {call.name!r}"
-        return fconv(call), ""
+            conv = _module_converter(module)
+            if conv is None:
+                return None, f"no converter registered for module {type(module).__name__}", notes
+            layer = conv(module, call)
+        else:
+            conv = _function_converter(call.target)
+            if conv is None:
+                return None, f"no converter registered for {call.name!r}", notes
+            layer = conv(call)
     except Unsupported as exc:
-        return None, str(exc)
+        return None, str(exc), notes
     except AtrousError as exc:
-        return None, str(exc)
+        return None, str(exc), notes
+    if not isinstance(layer, Layer):
+        who = getattr(conv, "__qualname__", None) or repr(conv)
+        what = f"module {type(module).__name__}" if module is not None else repr(call.name)
+        raise AtrousError(
+            f"the converter {who} registered for {what} returned {type(layer).__name__} "
+            f"({layer!r:.40}) at {call.path or call.name}, not an atrous layer (Conv, Pool, "
+            "Pointwise, ...)")
+    return layer, "", notes
+
+
+_PAD_MODE_EFFECT = {
+    "reflect": "border units also read the mirror images of pixels near the edge",
+    "replicate": "border units read the edge pixel again in place of the padding",
+    "circular": "border units also read pixels at the opposite edge (wrap-around)",
+}
+_PAD_MODE_OTHER = "border units read input pixels in place of the padding"
+_PAD_MODE_EXACT = ("the boxes shown (clipped at the border, as with zero padding) are exact for "
+                   "units whose box lies inside the input; size, stride and centre are unchanged")
+
+
+def _padding_mode(call: OpCall, module: Any) -> str | None:
+    """The non-zero padding mode of a conv or pad (None for zero/constant padding)."""
+    if module is not None:
+        import torch.nn as nn
+
+        pads = nn.modules.padding
+        for cls, mode in ((getattr(pads, "_ReflectionPadNd", None), "reflect"),
+                          (getattr(pads, "_ReplicationPadNd", None), "replicate"),
+                          (getattr(pads, "_CircularPadNd", None), "circular")):
+            if cls is not None and isinstance(module, cls):
+                return mode
+        mode = getattr(module, "padding_mode", "zeros")
+        return mode if isinstance(mode, str) and mode != "zeros" else None
+    if call.name == "pad":
+        mode = call.arg(2, "mode", "constant")
+        return mode if isinstance(mode, str) and mode != "constant" else None
+    index = _padding_mode_index(call.target)
+    if index is None:
+        return None
+    mode = call.arg(index, "padding_mode", "zeros")
+    return mode if isinstance(mode, str) and mode != "zeros" else None
+
+
+def _padding_mode_index(fn: Any) -> int | None:
+    import inspect
+
+    if isinstance(fn, str) or not callable(fn):
+        return None
+    try:
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return None
+    return params.index("padding_mode") if "padding_mode" in params else None
+
+
+def _zero_padding_call(call: OpCall) -> OpCall:
+    """The same call with zero padding (the geometry a converter models)."""
+    index = _padding_mode_index(call.target)
+    if index is None:
+        return call
+    args, kwargs = list(call.args), dict(call.kwargs)
+    if "padding_mode" in kwargs:
+        kwargs["padding_mode"] = "zeros"
+    elif index < len(args):
+        args[index] = "zeros"
+    return OpCall(call.target, call.name, call.path, tuple(args), kwargs, call.inputs,
+                  call.output, call.ndim)
+
+
+_AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def _stat_notes(call: OpCall, module: Any) -> list[str]:
+    """Notes for norms whose statistics (computed from the input, also in eval mode) span
+    spatial axes: modelled as pointwise, as is conventional, and said so."""
+    nd = call.ndim
+    if not call.inputs or call.inputs[0].collapsed(nd):
+        return []
+    x = call.inputs[0]
+    rank = len(x.shape)
+    if rank < 2 + nd:
+        return []
+    spatial = list(range(rank - nd, rank))
+    axes: list[int] = []
+    what = ""
+    if module is not None:
+        import torch.nn as nn
+
+        kind = type(module).__name__
+        if isinstance(module, nn.GroupNorm):
+            axes, what = spatial, "the mean and variance of each group over the whole map"
+        elif isinstance(module, nn.modules.instancenorm._InstanceNorm):
+            if not module.track_running_stats:
+                axes, what = spatial, "each channel's mean and variance over the whole map"
+        elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+            if not module.track_running_stats:
+                axes, what = spatial, "batch statistics (no running statistics are tracked)"
+        elif isinstance(module, nn.LayerNorm) or kind == "RMSNorm":
+            shape = getattr(module, "normalized_shape", ())
+            n = len(shape) if isinstance(shape, (tuple, list)) else 1
+            axes, what = spatial[max(0, nd - n):], "statistics over its normalized_shape"
+    else:
+        name = call.name
+        if name == "group_norm":
+            axes, what = spatial, "the mean and variance of each group over the whole map"
+        elif name == "instance_norm" and call.arg(5, "use_input_stats", True):
+            axes, what = spatial, "each channel's mean and variance over the whole map"
+        elif name == "batch_norm" and (call.arg(5, "training", False)
+                                       or call.arg(1, "running_mean") is None):
+            axes, what = spatial, "batch statistics"
+        elif name in ("layer_norm", "rms_norm"):
+            shape = call.arg(1, "normalized_shape", ())
+            n = len(shape) if isinstance(shape, (tuple, list)) else 1
+            axes, what = spatial[max(0, nd - n):], "statistics over its normalized_shape"
+        elif name == "normalize":
+            dims = call.arg(2, "dim", 1)
+            dims = {int(d) % rank for d in _as_list(dims)}
+            axes = [a for a in spatial if a in dims]
+            what = "the vector norm along the normalised dimension"
+    axes = [a for a in axes if x.shape[a] > 1]
+    if not axes:
+        return []
+    names = "x".join(_AXES[nd][a - (rank - nd)] for a in axes)
+    return [f"normalises with {what} (computed from the input, in eval mode too), coupling "
+            f"every unit to every pixel along {names} through those statistics; modelled as "
+            "pointwise, as is conventional"]
 
 
 # -- torch plumbing ----------------------------------------------------------------------------
@@ -885,6 +1078,33 @@ class _Eval:
     def __exit__(self, *exc: Any) -> None:
         for m, flag in self.flags:
             m.training = flag
+
+
+_TORCH_LOGGERS = ("torch._subclasses.fake_tensor", "torch._subclasses", "torch.fx",
+                  "torch.fx.experimental.symbolic_shapes", "torch._dispatch", "torch._refs",
+                  "torch._prims_common")
+"""Torch loggers that report (with a full traceback each) what atrous handles itself: an op
+whose fake (meta) kernel fails, which atrous answers with the fallback or a one-line error."""
+
+
+class _QuietTorch:
+    """Silence torch's own error logging while atrous traces; restore the levels afterwards."""
+
+    def __init__(self) -> None:
+        self.levels: list[tuple[Any, int]] = []
+
+    def __enter__(self) -> None:
+        import logging
+
+        self.levels = []
+        for name in _TORCH_LOGGERS:
+            log = logging.getLogger(name)
+            self.levels.append((log, log.level))
+            log.setLevel(logging.CRITICAL + 1)
+
+    def __exit__(self, *exc: Any) -> None:
+        for log, level in self.levels:
+            log.setLevel(level)
 
 
 def _dtype(model: Any) -> Any:
@@ -1053,6 +1273,7 @@ def _build_from_fx(gm: Any, values: dict[Any, Any], input_shape: tuple[int, ...]
 
         args = tuple(sub(a) for a in n.args)
         kwargs = {k: sub(v) for k, v in n.kwargs.items()}
+        _values_only(_fn_name(n.target), args, srcs, infos)
         if not srcs or _fn_name(n.target) in _FACTORIES:
             continue  # a constant: does not depend on the input's values
         if n.op == "call_function" and n.target is operator.getitem and isinstance(
@@ -1060,6 +1281,7 @@ def _build_from_fx(gm: Any, values: dict[Any, Any], input_shape: tuple[int, ...]
             live[n] = live[n.args[0]][int(n.args[1])]
             continue
         module = modules.get(n.target) if n.op == "call_module" else None
+        label: str | None = None
         if module is not None:
             target: Any = module
             op_name = type(module).__name__
@@ -1074,6 +1296,16 @@ def _build_from_fx(gm: Any, values: dict[Any, Any], input_shape: tuple[int, ...]
             scope = path_of(n)
             path = f"{scope}.{op_name}" if scope else op_name
             params = 0
+            # a wrapped function handed its module (atrous.nn's PooledBatchNorm2d calls
+            # _pooled_batch_norm_module(x, self)): the row is that module, with its parameters
+            owner = next((a for a in n.all_input_nodes if a.op == "get_attr"
+                          and isinstance(values.get(a), torch.nn.Module)), None)
+            if owner is not None:
+                owner_mod = values[owner]
+                path, label = str(owner.target), type(owner_mod).__name__
+                if id(owner_mod) not in seen_params:
+                    seen_params.add(id(owner_mod))
+                    params = sum(int(p.numel()) for p in owner_mod.parameters())
             # parameters read directly or through constant ops (e.g. a standardised weight)
             todo = [a for a in n.all_input_nodes if a not in live]
             visited: set[Any] = set()
@@ -1095,9 +1327,10 @@ def _build_from_fx(gm: Any, values: dict[Any, Any], input_shape: tuple[int, ...]
         names = []
         for i, e in enumerate(elements):
             call = OpCall(target, op_name, path, args, kwargs, tuple(infos), _info(e, True), nd)
-            layer, reason = _convert(call, module)
+            layer, reason, notes = _convert(call, module)
             base = path if len(elements) == 1 else f"{path}.{i}"
-            names.append(b.emit(call, list(srcs), layer, reason, params if i == 0 else 0, base))
+            names.append(b.emit(call, list(srcs), layer, reason, params if i == 0 else 0, base,
+                                label, notes if i == 0 else ()))
         live[n] = names if isinstance(val, (tuple, list)) else names[0]
 
     _set_outputs(b, outputs, lambda o: live.get(o) if isinstance(o, fx.Node) else None)
@@ -1177,14 +1410,16 @@ def _trace_hooks(model: Any, input_shape: tuple[int, ...], name: str, fake: bool
         infos: list[TensorInfo] = []
         a = tuple(sub(v, srcs, infos) for v in args)
         k = {key: sub(v, srcs, infos) for key, v in (kwargs or {}).items()}
+        _values_only(op_name, a, srcs, infos)
         if not srcs or op_name in _FACTORIES:
             return
         elements = list(tensors(out))
         for i, e in enumerate(elements):
             call = OpCall(target, op_name, path, a, k, tuple(infos), _info(e, True), nd)
-            layer, reason = _convert(call, module)
+            layer, reason, notes = _convert(call, module)
             base = path if len(elements) == 1 else f"{path}.{i}"
-            node = b.emit(call, list(srcs), layer, reason, params if i == 0 else 0, base)
+            node = b.emit(call, list(srcs), layer, reason, params if i == 0 else 0, base,
+                          None, notes if i == 0 else ())
             live[id(e)] = node
             keep.append(e)
 
@@ -1278,7 +1513,7 @@ def to_graph(model: Any, input_size: Sequence[int] | None) -> ModelGraph:
     name = type(model).__name__
     if _module_converter(model) is not None:
         model = _wrap(model)  # a bare leaf module (e.g. one Conv2d): analyse it as a leaf
-    with _Eval(model):
+    with _Eval(model), _QuietTorch():
         try:
             g = _trace_fx(model, shape, name)
         except AtrousError:

@@ -21,7 +21,8 @@ A Report holds, for one target (a spec string, a Graph, layers, or an ``nn.Modul
 - ``status`` (``"complete"`` or ``"partial"``) and ``diagnostics`` naming every node that made a
   part of the analysis partial or unavailable;
 - ``notes``: exact findings worth knowing that leave the analysis complete (a merge of paths
-  whose centres differ, as in a causal WaveNet; a unit that no input pixel reaches).
+  whose centres differ, as in a causal WaveNet; a unit that no input pixel reaches; from a
+  model, norms whose statistics span the map and non-zero padding modes), in graph order.
 
 JSON schema (``schema_version`` 1): ``to_dict()`` has the keys ``schema_version``, ``target``,
 ``spec``, ``ndim``, ``input_size``, ``status``, ``rf`` (the first output's
@@ -51,10 +52,17 @@ from .rf import (
     spatial_input_size,
 )
 
-__all__ = ["SCHEMA_VERSION", "LayerRow", "OutputResult", "Report", "Verdict", "analyze"]
+__all__ = [
+    "GRIDDING_AUTO_NODES", "SCHEMA_VERSION", "LayerRow", "OutputResult", "Report", "Verdict",
+    "analyze",
+]
 
 SCHEMA_VERSION = 1
 Status = Literal["complete", "partial"]
+
+GRIDDING_AUTO_NODES = 120
+"""``gridding="auto"`` computes the per-layer gridding up to this many nodes (it costs a coverage
+map per node: about 30 s on a 342-node ResNet-101 at 513x513)."""
 
 
 @dataclass(frozen=True)
@@ -336,7 +344,7 @@ def analyze(
     target: Any,
     input_size: Sequence[int] | None = None,
     *,
-    gridding: bool = True,
+    gridding: bool | Literal["auto"] = "auto",
     max_cells: int | None = None,
 ) -> Report:
     """Analyse a target: per-layer table, receptive fields, coverage, gridding and HDC verdicts.
@@ -346,7 +354,9 @@ def analyze(
             layers, or an ``nn.Module`` (traced by :mod:`atrous.fx`; then ``input_size`` is the
             full ``(N, C, *spatial)`` shape).
         input_size: the input size; enables output sizes, global fields and border effects.
-        gridding: also compute the gridding of every intermediate node (per-row columns).
+        gridding: also compute the gridding of every intermediate node (per-row columns; a
+            coverage map per node). ``"auto"`` (the default, as ``atrous model``): only for
+            graphs of at most :data:`GRIDDING_AUTO_NODES` nodes.
         max_cells: largest coverage map to build (default: :mod:`atrous.coverage`'s).
 
     Returns:
@@ -372,6 +382,10 @@ def analyze(
     rfs = receptive_fields(graph, spatial)
     sizes = node_sizes(graph, spatial)
 
+    if gridding == "auto":
+        gridding = len(graph) <= GRIDDING_AUTO_NODES
+    elif not isinstance(gridding, bool):
+        raise AtrousError(f"gridding must be True, False or 'auto', got {gridding!r}")
     grid_rows: list[Any] = []
     if gridding:
         try:
@@ -393,7 +407,8 @@ def analyze(
         ))
 
     outputs = []
-    notes: list[str] = []
+    # exact remarks of the front end (e.g. norms whose statistics span the map)
+    notes: list[str] = list(getattr(graph, "notes", []) or [])
     for name in graph.outputs:
         rf = rfs[name]
         diagnostics.extend(d for d in rf.diagnostics if d not in diagnostics)
@@ -410,6 +425,8 @@ def analyze(
             notes.extend(f"coverage of {name}: {n}" for n in getattr(cov, "diagnostics", ()))
         outputs.append(OutputResult(name, rf, cov, error))
 
+    order = {node.name: i for i, node in enumerate(graph.topological())}
+    notes.sort(key=lambda n: order.get(n.split(":")[0].split(" (")[0], len(order)))
     hdc = None
     found = hdc_rates(graph)
     if found is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AtrousError
+from ..report import GRIDDING_AUTO_NODES  # ``--gridding auto``: on up to this many nodes
 from ._common import HelpFormatter, parse_size
 
 __all__ = ["add_parser", "load_model", "model_summary", "print_summary", "run"]
@@ -119,9 +120,6 @@ def _line(exc: BaseException) -> str:
 
 
 # -- the analysis as data ---------------------------------------------------------------------
-GRIDDING_AUTO_NODES = 120
-"""``--gridding auto`` computes the per-layer gridding up to this many nodes (it costs a coverage
-map per node)."""
 
 
 def _xs(values: Any) -> str:
@@ -185,8 +183,24 @@ def _num(n: int) -> str:
     return str(n)
 
 
-def _rf_cell(row: dict[str, Any]) -> str:
-    return "global" if row["rf_global"] else _xs(row["rf_size"])
+def _global_axes(row: dict[str, Any]) -> list[bool]:
+    """Per axis: is the row's field global along it (a global axis has effective stride 0)?"""
+    if not row["rf_global"]:
+        return [False] * len(row["rf_size"])
+    axes = [s in (0, "0") for s in row["rf_stride"]]
+    return axes if any(axes) else [True] * len(axes)
+
+
+def _rf_cells(row: dict[str, Any]) -> tuple[str, str, str]:
+    """RF size, stride and start cells: ``-``/``global`` on the global axes only (a map pooled
+    over one axis, as in strip pooling, is global along it and local along the other)."""
+    glob = _global_axes(row)
+    if all(glob):
+        return "global", "-", "-"
+    size = "x".join("global" if g else str(v) for g, v in zip(glob, row["rf_size"]))
+    stride = "x".join("-" if g else str(v) for g, v in zip(glob, row["rf_stride"]))
+    start = ",".join("-" if g else str(v) for g, v in zip(glob, row["rf_start"]))
+    return size, stride, start
 
 
 def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None) -> None:
@@ -211,13 +225,10 @@ def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None)
                              ("MACs", "right")):
             t.add_column(col, justify=justify)  # type: ignore[arg-type]
         for r in summary["rows"]:
-            glob = r["rf_global"]
             holes = r.get("holes")
             t.add_row(
                 str(r.get("module", r["name"])), str(r.get("target", r["op"])), r["geometry"],
-                _xs(r.get("shape", r["output_size"] or ())), _rf_cell(r),
-                "-" if glob else _xs(r["rf_stride"]),
-                "-" if glob else ",".join(str(v) for v in r["rf_start"]),
+                _xs(r.get("shape", r["output_size"] or ())), *_rf_cells(r),
                 "" if holes is None else str(holes),
                 _num(r["params"]) if r.get("params") else "",
                 _num(r["macs"]) if r.get("macs") else "",
@@ -243,11 +254,20 @@ def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None)
 def run(args: argparse.Namespace) -> int:
     from ..fx import to_graph
 
-    shape = parse_size(args.input, "--input")
+    form = "NxCxL, NxCxHxW or NxCxDxHxW (e.g. 1x3x512x512)"
+    try:
+        shape = parse_size(args.input, "--input")
+    except AtrousError:
+        raise AtrousError(f"--input must look like {form}, got {args.input!r}") from None
     if len(shape) not in (3, 4, 5):
-        raise AtrousError(f"--input must be NxCxL, NxCxHxW or NxCxDxHxW, got {args.input!r}")
+        raise AtrousError(f"--input must be {form}, got {args.input!r}")
     if args.erf < 0:
         raise AtrousError(f"--erf must be >= 0, got {args.erf}")
+    # refuse an unwritable output before the (possibly long) analysis, not after it
+    if args.json and args.json != "-":
+        _check_writable(args.json, "--json")
+    if args.png:
+        _check_writable(args.png, "--png")
     model = load_model(args.target)
     graph = to_graph(model, shape)
     gridding = {"auto": None, "on": True, "off": False}[args.gridding]
@@ -265,13 +285,37 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_summary(summary, table=not args.no_table)
         if erf_result is not None:
-            print(f"effective RF: 95% of the gradient mass in {erf_result.fraction95:.0%} of the "
-                  f"theoretical box ({args.erf} samples)")
+            which = ""
+            if len(summary["outputs"]) > 1:
+                which = (f" of output {erf_result.output!r} (the first; atrous.erf(..., "
+                         "output=LABEL) measures another)")
+            print(f"effective RF{which}: 95% of the gradient mass in "
+                  f"{erf_result.fraction95:.0%} of the theoretical box ({args.erf} samples)")
         if args.json:
             Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
     if args.png:
         _write_pngs(graph, shape, summary, erf_result, args.png)
     return 0
+
+
+def _check_writable(path: str, flag: str) -> None:
+    """Raise a one-line AtrousError unless ``path`` can be created or overwritten.
+
+    It is tried for real (permission bits do not tell a root user that /proc is read-only): an
+    existing file is opened for appending (its content and time stamps are untouched), a new one
+    is created and removed again.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise AtrousError(f"{flag}: {path!r} is a directory, not a file")
+    existed = target.exists()
+    try:
+        with open(target, "a" if existed else "x"):
+            pass
+    except OSError as exc:
+        raise AtrousError(f"{flag}: cannot write {path!r}: {exc.strerror or exc}") from None
+    if not existed:
+        target.unlink(missing_ok=True)
 
 
 def _write_pngs(graph: Any, shape: tuple[int, ...], summary: dict[str, Any], erf_result: Any,
@@ -288,7 +332,14 @@ def _write_pngs(graph: Any, shape: tuple[int, ...], summary: dict[str, Any], erf
         cov = coverage(graph, input_size=spatial_input_size(graph, shape), node=out["name"])
         save_figure(coverage_figure(cov), target)
         written = True
-    if erf_result is not None:
+    if erf_result is not None and erf_result.map.ndim > 2:
+        # the numbers are printed and in --json; a 3-D map has no figure
+        print(f"no ERF figure: only 1-D and 2-D ERF maps can be drawn, this one is "
+              f"{erf_result.map.ndim}-D", file=sys.stderr)
+        if not written:
+            raise AtrousError("--png: nothing to draw for a 3-D model (no coverage map, and "
+                              "ERF maps can be drawn only in 1-D and 2-D)")
+    elif erf_result is not None:
         erf_path = target.with_name(f"{target.stem}-erf{target.suffix or '.png'}") \
             if written else target
         save_figure(erf_result.figure(), erf_path)

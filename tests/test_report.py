@@ -177,3 +177,22 @@ def test_model_notes_reach_the_report_in_graph_order() -> None:
     assert len(named) >= 5 and named == sorted(named)
     raw = receptive_field(rep.graph, input_size=(1, 1, 64)).notes
     assert sorted(raw) == sorted(rep.notes) and raw != rep.notes  # the rf's own order is not
+
+
+def test_sizes_the_network_cannot_take_are_refused() -> None:
+    with pytest.raises(atrous.AtrousError, match=r"gets different sizes \[\(4, 4\), \(8, 8\)\]"):
+        analyze("res(3x3 s2, 3x3)", input_size=(8, 8))
+    # without a size the merge of strides 1 and 2 is partial, counted once (not per axis)
+    rep = analyze("res(3x3 s2, 3x3)")
+    assert rep.status == "partial"
+    align = [v.value for v in rep.verdicts() if v.label == "Alignment"]
+    assert align == ["1 merge(s) of paths with different strides"]
+
+
+def test_periodic_fields_report_the_mean_centre() -> None:
+    rep = analyze("1d: 3 s2, tconv 4 s2 p1")
+    text = next(v.value for v in rep.verdicts() if v.label == "Receptive field")
+    assert "mean centre of the units at -1/2" in text
+    # unit u's centre minus u * stride, averaged over the period of 2: (-1 - 0 + 1 - 1) / 2
+    shifted = [(lo + hi) / 2 - u for u, ((lo, hi),) in enumerate(rep.rf.box(u) for u in range(2))]
+    assert rep.rf.axes[0].period == 2 and sum(shifted) / 2 == -0.5

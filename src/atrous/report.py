@@ -43,7 +43,7 @@ from typing import Any, ClassVar, Literal
 from ._types import Ints
 from .errors import AtrousError
 from .graph import Graph, as_graph
-from .layers import Conv, Input, Layer, Merge, Pointwise
+from .layers import Conv, Input, Layer, Merge, Opaque, Pointwise
 from .rf import (
     ReceptiveField,
     frac_json,
@@ -193,9 +193,11 @@ class Report:
             if rf.is_global and all(rf.global_axes):
                 out.append(Verdict(f"Receptive field{label}", "global (sees the whole input)"))
             else:
+                periodic = any(a.period > 1 and not a.is_global for a in rf.axes)
+                centre = "mean centre of the units" if periodic else "unit 0 centred"
                 text = (
-                    f"{_fmt_axes(rf.size)}, effective stride {_fmt_axes(rf.stride)}, unit 0 "
-                    f"centred at {_fmt_axes(rf.start)}"
+                    f"{_fmt_axes(rf.size)}, effective stride {_fmt_axes(rf.stride)}, {centre} "
+                    f"at {_fmt_axes(rf.start)}"
                 )
                 if any(a.period > 1 and not a.is_global for a in rf.axes):
                     sizes = [
@@ -379,6 +381,8 @@ def analyze(
     diagnostics: list[str] = list(getattr(graph, "diagnostics", []) or [])
     if getattr(graph, "partial", False) and not diagnostics:
         diagnostics.append("the model graph is partial (see the torch front end)")
+    if spatial is not None and not any(isinstance(n.layer, Opaque) for n in graph.layer_nodes()):
+        graph.shapes(spatial)  # refuse sizes the network cannot take (e.g. a merge of 4x4 and 8x8)
     rfs = receptive_fields(graph, spatial)
     sizes = node_sizes(graph, spatial)
 
@@ -450,8 +454,9 @@ def analyze(
                 "does not" if all(o.coverage is not None for o in outputs) else
                 f"{len(gridded_rows)} node(s) grid, first {where}", None,
             ))
-    misaligned = [n for n in notes if "misaligned" in n]
-    strides = [d for d in diagnostics if "different strides" in d]
+    # one note per merge and axis: count the merges (the note starts with the node's name)
+    misaligned = sorted({n.split(":")[0] for n in notes if "misaligned" in n})
+    strides = sorted({d.split(":")[0] for d in diagnostics if "different strides" in d})
     if misaligned or strides:
         parts = []
         if misaligned:

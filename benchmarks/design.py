@@ -70,12 +70,33 @@ def main() -> None:
         ("fewest layers, RF >= 129", dict(kernel=3, target_rf=129, max_rate=64)),
         ("largest RF, sawtooth groups", dict(kernel=3, layers=8, max_rate=64, sawtooth=True)),
         ("RF >= 129, min 2-D count 4", dict(kernel=3, target_rf=129, max_rate=64, min_count=4)),
+        ("RF >= 257, min 2-D count 2", dict(kernel=3, target_rf=257, max_rate=64, min_count=2)),
+        ("RF >= 501, min 2-D count 2", dict(kernel=3, target_rf=501, max_rate=64, min_count=2)),
         ("most uniform, 6 layers, RF 129", dict(kernel=3, layers=6, target_rf=129, max_rate=64)),
+        (
+            "most uniform, 7 layers, RF 129, top 1",
+            dict(kernel=3, layers=7, target_rf=129, max_rate=64, top=1),
+        ),
+        ("most uniform, 7 layers, RF 129", dict(kernel=3, layers=7, target_rf=129, max_rate=64)),
+        (
+            "most uniform, 8 layers, RF 129, top 1",
+            dict(kernel=3, layers=8, target_rf=129, max_rate=64, top=1),
+        ),
     ]
     for label, kw in queries:
-        got, t = timed(lambda kw=kw: atrous.design(**kw), 1)
+        try:
+            got, t = timed(lambda kw=kw: atrous.design(**kw), 1)
+        except atrous.errors.TooLargeError:
+            print(f"  {label:<40}  exceeds the default node budget")
+            continue
         c = got[0]
-        print(f"  {label:<34}{t:>8.3f} s   best {list(c.rates)} RF {c.rf} min count {c.min_count}")
+        print(f"  {label:<40}{t:>8.3f} s   best {list(c.rates)} RF {c.rf} min count {c.min_count}")
+    for label, kw in [
+        ("pareto, rates <= 64, 6 layers", dict(kernel=3, max_rate=64)),
+        ("pareto, rates <= 64, 8 layers", dict(kernel=3, max_rate=64, max_layers=8)),
+    ]:
+        f, t = timed(lambda kw=kw: atrous.pareto(**kw), 1)
+        print(f"  {label:<40}{t:>8.3f} s   {len(f.points)} points")
 
 
 if __name__ == "__main__":

@@ -104,7 +104,9 @@ def test_json_matches_the_python_api(
         ["design", "--target-rf", "129", "--max-rate", "64", "--json"], capsys, monkeypatch
     )
     assert status == 0
-    data = json.loads(out)
+    doc = json.loads(out)
+    assert doc["schema_version"] == 1 and doc["kind"] == "design"
+    data = doc["candidates"]
     api = atrous.design(kernel=3, target_rf=129, max_rate=64)
     assert [d["rates"] for d in data] == [list(c.rates) for c in api]
     assert all(d["gridding_free"] and d["rf"] >= 129 for d in data)
@@ -115,13 +117,16 @@ def test_repair_and_pareto_json(
 ) -> None:
     status, out, _ = run_cli(["design", "--repair", "1,2,9", "--json"], capsys, monkeypatch)
     assert status == 0
-    data = json.loads(out)
+    doc = json.loads(out)
+    assert doc["schema_version"] == 1 and doc["kind"] == "repair"
+    data = doc["repairs"]
     assert data[0]["rates"] == list(atrous.repair([1, 2, 9])[0].rates)
     assert data[0]["changes"][0]["old"] == 2
     status, out, _ = run_cli(
         ["design", "--pareto", "--max-rate", "8", "--layers", "3", "--json"], capsys, monkeypatch
     )
     assert status == 0
+    assert json.loads(out)["kind"] == "pareto"
     assert json.loads(out)["points"][0] == {
         "layers": 1,
         "count": 1,
@@ -259,3 +264,58 @@ def test_help_teaches(capsys: pytest.CaptureFixture[str]) -> None:
         main(["design", "--help"])
     out = capsys.readouterr().out
     assert "examples:" in out and "--repair 2,2,2" in out
+
+
+# -- review fixes ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["design", "--repair", "2,2,2", "--layers", "5"], "--repair does not use --layers"),
+        (["design", "--pareto", "--target-rf", "50"], "--pareto does not use --target-rf"),
+        (["design", "--counts", "1,2", "--layers", "3"], "--counts needs --pareto"),
+        (["design", "--repair", "2,2,2", "--sawtooth", "2"], "--repair does not use --sawtooth"),
+        (["design", "--kernel", "0", "--layers", "3"], "kernel must be >= 2"),
+    ],
+)
+def test_ignored_options_are_refused(
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    status, out, err = run_cli(argv, capsys, monkeypatch)
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and message in err
+
+
+def test_help_shows_no_none_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["design", "--help"])
+    out = capsys.readouterr().out
+    assert "(default: None)" not in out and "(default: False)" not in out
+    assert "(default: 3)" in out  # real defaults are still shown
+
+
+def test_sawtooth_title_names_the_constraint(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, out, _ = run_cli(
+        ["design", "--layers", "6", "--max-rate", "4", "--sawtooth", "2"], capsys, monkeypatch
+    )
+    assert status == 0
+    assert "repeated 2 times" in out.splitlines()[0]
+    best = atrous.design(layers=6, max_rate=4, sawtooth=2, top=1)[0]
+    assert best.rates == (1, 3, 4, 1, 3, 4)  # a binding cap used to report "no schedule"
+
+
+def test_huge_answers_stay_readable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, out, _ = run_cli(["design", "--layers", "40", "--top", "2"], capsys, monkeypatch)
+    assert status == 0
+    best = atrous.design(layers=40, top=1)[0]
+    assert str(best.rf) not in out  # 3**40: abbreviated
+    assert f"{best.rf:.3g}".replace("e+", "e") in out
+    rows = [line for line in out.splitlines() if line.strip()]
+    assert len(rows) <= 2 + 4 + 3 * 2 + 3  # title, header, rule, 2 rows of <= 3 lines, notes
+    assert max(len(line) for line in rows) <= 110

@@ -494,3 +494,90 @@ def test_random_repairs_are_minimal(rates: list[int], kernel: int) -> None:
                 for p, v in zip(pos, vals):
                     cand[p] = v
                 assert not (brute_free(tuple(cand), kernel) and rf_of(tuple(cand), kernel) >= rf0)
+
+
+# -- review fixes: binding max_rate with sawtooth groups; the exact bounds of the search --------
+@pytest.mark.parametrize("kernel", [2, 3])
+def test_sawtooth_with_a_binding_max_rate_equals_exhaustive(kernel: int) -> None:
+    """Every (cap, layers, repeats) of a small grid: the top-5 groups equal exhaustive search.
+
+    A cap that binds used to prune strictly rising completions (e.g. (1,3,4)x2 with rates
+    <= 4 was reported as impossible).
+    """
+    for cap in range(4, 11):
+        for layers in range(2, 7):
+            for reps in (2, 3):
+                if layers % reps:
+                    continue
+                size = layers // reps
+                ok = [
+                    g
+                    for g in itertools.combinations(range(1, cap + 1), size)
+                    if brute_free(g * reps, kernel)
+                ]
+                ref = sorted(ok, key=lambda g: (-rf_of(g * reps, kernel), tuple(-x for x in g)))
+                if not ref:
+                    with pytest.raises(AtrousError, match="no gridding-free"):
+                        atrous.design(
+                            kernel=kernel, layers=layers, max_rate=cap, sawtooth=reps, ndim=1
+                        )
+                    continue
+                got = atrous.design(
+                    kernel=kernel, layers=layers, max_rate=cap, sawtooth=reps, ndim=1, top=5
+                )
+                assert [c.rates for c in got] == [g * reps for g in ref[:5]], (cap, layers, reps)
+                for c in got:
+                    check_candidate(c)
+
+
+def test_sawtooth_reviewer_cases() -> None:
+    assert atrous.design(layers=6, max_rate=4, sawtooth=2, top=1)[0].rates == (1, 3, 4) * 2
+    assert atrous.design(layers=6, max_rate=4, sawtooth=True, top=1)[0].rf == rf_of(
+        (1, 3, 4) * 2, 3
+    )
+    assert atrous.design(layers=6, max_rate=5, sawtooth=2, top=1)[0].rates == (1, 4, 5) * 2
+
+
+@given(
+    kernel=st.integers(2, 4),
+    prefix=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    more=st.lists(st.integers(0, 8), min_size=1, max_size=3),
+)
+@settings(max_examples=60, deadline=None)
+def test_count_ceiling_bounds_every_completion(
+    kernel: int, prefix: list[int], more: list[int]
+) -> None:
+    """The search's count ceiling is above the brute-force counts of every completion."""
+    from atrous.design import _count_ceiling
+
+    prefix = sorted(prefix)
+    low = prefix[-1]
+    rest = [low + m for m in more]
+    final = brute_counts(tuple(sorted(prefix + rest)), kernel)
+    ceil_ = _count_ceiling(
+        np.array(brute_counts(tuple(prefix), kernel)), low, len(rest), kernel, len(final)
+    )
+    assert all(int(b) >= q for b, q in zip(ceil_, final))
+    # below the smallest added rate nothing changes: the ceiling is exact there
+    for x in range(min(low, len(final))):
+        assert int(ceil_[x]) == final[x]
+
+
+@pytest.mark.parametrize(("target", "count"), [(41, 2), (61, 3), (81, 2)])
+def test_min_count_fewest_layers_equals_exhaustive_up_to_six_layers(
+    target: int, count: int
+) -> None:
+    """Fewest layers with every window pixel used >= count times (1-D), K=3, rates <= 12."""
+    rows = [
+        r
+        for n in range(1, 7)
+        for r in space(3, n, 12)
+        if rf_of(r, 3) >= target and brute_window_min(r, 3, target) >= count
+    ]
+    fewest = min(len(r) for r in rows)
+    best = sorted(
+        (r for r in rows if len(r) == fewest),
+        key=lambda r: (rf_of(r, 3), -brute_window_min(r, 3, target), r),
+    )
+    got = atrous.design(kernel=3, target_rf=target, max_rate=12, min_count=count, ndim=1, top=3)
+    assert [tuple(sorted(c.rates)) for c in got] == best[:3]

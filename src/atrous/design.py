@@ -26,6 +26,7 @@ counts, so the 2-D minimum over a square window is the 1-D minimum squared.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 import numbers
@@ -56,7 +57,7 @@ Objective = Literal["rf", "layers", "uniform"]
 """``"rf"``: largest RF for ``layers`` layers; ``"layers"``: fewest layers reaching
 ``target_rf``; ``"uniform"``: largest minimum count over the ``target_rf`` window."""
 
-DEFAULT_MAX_NODES = 100_000
+DEFAULT_MAX_NODES = 400_000
 """Partial schedules the search may visit before it gives up with :class:`TooLargeError`."""
 MAX_LAYERS = 64
 """Most layers a search considers."""
@@ -72,7 +73,7 @@ def _rates(rates: Any, name: str = "rates") -> Ints:
 
 
 def _kernel(kernel: Any) -> int:
-    k = as_int(kernel, "kernel", 1)
+    k = as_int(kernel, "kernel", -(1 << 62))
     if k < 2:
         raise AtrousError(
             f"kernel must be >= 2 to design dilation rates (kernel 1 ignores dilation), got {k}"
@@ -371,12 +372,22 @@ class _Hit:
 
 
 def _greedy_sum(total: int, last: int, left: int, q: _Query) -> int | None:
-    """Largest reachable final sum (None if the remaining rates cannot be placed)."""
+    """Largest reachable final sum, or None when no ``left`` further rates can be placed.
+
+    Each further rate ``a`` must satisfy ``a <= 1 + (K-1) * total`` (the criterion),
+    ``a >= last`` (``> last`` in strict mode) and ``a <= max_rate``. In strict mode the ``j``-th
+    of the ``left`` rates must also leave room for the strictly rising ones after it, so its
+    ceiling is ``max_rate - (left - j)``. Taking every rate at its ceiling is feasible whenever
+    any completion is (each ceiling is above the previous rate) and dominates every completion
+    rate by rate, so this is the exact maximum (tested against exhaustive search).
+    """
     c, g, cap = q.kernel - 1, q.groups, q.max_rate
-    for _ in range(left):
+    if q.strict and cap is not None and last + left > cap:
+        return None  # no room for ``left`` strictly rising rates in (last, cap]
+    for j in range(left):
         a = 1 + c * total
-        if cap is not None and a > cap:
-            a = cap
+        if cap is not None:
+            a = min(a, cap - (left - 1 - j) if q.strict else cap)
         if a < last + q.strict:
             return None
         total += g * a
@@ -387,6 +398,111 @@ def _greedy_sum(total: int, last: int, left: int, q: _Query) -> int | None:
 def _min_sum(total: int, last: int, left: int, q: _Query) -> int:
     step = 1 if q.strict else 0
     return total + q.groups * (left * last + step * left * (left + 1) // 2)
+
+
+@functools.lru_cache(maxsize=256)
+def _tap_weights(layers: int, kernel: int) -> tuple[int, ...]:
+    """``N(w)``: tap choices of ``layers`` layers (tap ``0..K-1`` each) whose taps add up to w.
+
+    >>> _tap_weights(2, 3)
+    (1, 2, 3, 2, 1)
+    """
+    poly = [1]
+    for _ in range(layers):
+        out = [0] * (len(poly) + kernel - 1)
+        for i, v in enumerate(poly):
+            for t in range(kernel):
+                out[i + t] += v
+        poly = out
+    return tuple(poly)
+
+
+def _count_ceiling(prof: np.ndarray, low: int, layers: int, kernel: int, width: int) -> np.ndarray:
+    """Upper bounds on the final counts at offsets ``0..width-1`` from the RF's left edge.
+
+    ``prof`` is the profile of the rates chosen so far; ``layers`` more layers follow, each with
+    a rate ``>= low``. The final count is ``q(x) = sum_u p(x - U_u)`` over the tap choices ``u``
+    of the added layers, with ``U_u = sum_j u_j a_j >= |u| * low``. So ``q(x) <= p(x) +
+    sum_{w >= 1} N(w) * max(p[: x - w * low + 1])``, whatever the added rates are. The bound
+    is exact below ``low`` (no added tap reaches there) and tight near the edge.
+
+    >>> _count_ceiling(np.array([1, 1, 1]), 2, 1, 3, 6).tolist()   # rates (1,), then >= 2
+    [1, 1, 2, 1, 2, 2]
+    >>> count_profile([1, 2]).tolist()[:6]                            # the real counts
+    [1, 1, 2, 1, 2, 1]
+    """
+    n0 = len(prof)
+    base = np.zeros(width, dtype=prof.dtype)
+    base[: min(n0, width)] = prof[:width]
+    out = base.copy()
+    if width == 0:
+        return out
+    peak = np.maximum.accumulate(base)
+    weights = _tap_weights(layers, kernel)
+    for w in range(1, min(len(weights) - 1, (width - 1) // low) + 1):
+        out[w * low :] += weights[w] * peak[: width - w * low]
+    return out
+
+
+def _tail_floor(prof: np.ndarray, stop: int) -> int:
+    """Least mass of any final profile left of offset ``stop``: ``sum max(p(x), 1)``.
+
+    Added layers never lower the count at an offset measured from the left edge (the all-zero
+    tap keeps every old path), and a gridding-free profile has no zero.
+    """
+    n0 = len(prof)
+    head = int(np.maximum(prof[: min(stop, n0)], 1).sum()) if stop > 0 else 0
+    return head + max(0, stop - n0)
+
+
+def _sliding_min(a: np.ndarray, w: int) -> np.ndarray:
+    """``out[i] = min(a[i : i + w])`` (cut at the end), by doubling spans."""
+    n = len(a)
+    out = a.copy()
+    span = 1
+    while span * 2 <= w:
+        out[: n - span] = np.minimum(out[: n - span], out[span:])
+        span *= 2
+    rest = w - span
+    if rest > 0:
+        res = out.copy()
+        res[: n - rest] = np.minimum(out[: n - rest], out[rest:])
+        return res
+    return out
+
+
+def _window_ceiling(
+    prof: np.ndarray,
+    low: int,
+    layers: int,
+    kernel: int,
+    target: int,
+    smin: int,
+    smax: int,
+    mass: int,
+) -> tuple[np.ndarray, int]:
+    """Upper bounds on the final window minimum, one per window start ``s`` in ``[smin, smax]``.
+
+    A final RF ``L`` puts the centred ``target`` window at ``s = (L - target) // 2``. Its
+    minimum is at most (a) the count ceiling (:func:`_count_ceiling`) at any offset of
+    ``[s, s + target)``, and (b) the mass left for the window, ``(K**n - 2 * tail) // target``,
+    with the tail mass left of ``s`` at least :func:`_tail_floor` (the right tail is as long).
+    (a) grows with ``s`` and (b) shrinks. Starts ``s_end < s <= smax`` share one entry,
+    bounded by (b) at ``s_end + 1``. Returns the bounds and ``s_end``.
+    """
+    s_end = min(smax, smin + target)
+    xs = s_end + target
+    ceil_ = _sliding_min(_count_ceiling(prof, low, layers, kernel, xs), target)[smin : s_end + 1]
+    n0 = len(prof)
+    ext = np.ones(s_end + 2, dtype=np.int64 if prof.dtype != object else object)
+    head = min(n0, s_end + 2)
+    ext[:head] = np.maximum(prof[:head], 1)
+    cum = np.concatenate([np.zeros(1, dtype=ext.dtype), np.cumsum(ext)])
+    room = (mass - 2 * cum[smin : s_end + 2]) // target
+    per_s = np.minimum(ceil_, room[:-1])
+    if s_end < smax:
+        per_s = np.append(per_s, room[-1])
+    return per_s, s_end
 
 
 def _search(q: _Query) -> list[_Hit]:
@@ -418,12 +534,20 @@ def _search(q: _Query) -> list[_Hit]:
         e = int(bad[-1]) + 1 if len(bad) else 0
         return max(length - 2 * e, 0)
 
-    def leaf(group: Ints, total: int, prof: np.ndarray | None, m1: int | None = None) -> None:
+    def leaf(
+        group: Ints,
+        total: int,
+        prof: np.ndarray | None,
+        m1: int | None = None,
+        w: int | None = None,
+    ) -> None:
         nonlocal seq
         length = 1 + c * total
         if target is not None and q.mode != "width" and length < target:
             return
-        if m1 is not None:
+        if w is not None:  # width mode, measured by the caller
+            m1 = 1
+        elif m1 is not None:
             if m1 < cnt:
                 return
         elif prof is None:
@@ -445,6 +569,7 @@ def _search(q: _Query) -> list[_Hit]:
         elif q.mode == "uniform":
             key = (-m1, length)
         else:
+            assert w is not None  # width mode always measures a width above
             key = (-w, length)
         kk = kth()
         if kk is not None and key >= kk:
@@ -470,24 +595,40 @@ def _search(q: _Query) -> list[_Hit]:
         m_hi = big if prof is not None else 1  # without counts every leaf has m1 = 1
         w_hi = lmax
         if prof is not None:
-            frozen = min(len(prof), last + (1 if q.strict and left else 0)) if left else len(prof)
+            low = last + (1 if q.strict else 0)  # every further rate is >= low
+            more = left * g  # layers still to add
+            n0 = len(prof)
             if q.mode == "width":
-                bad = np.flatnonzero(prof[:frozen] < cnt)
-                if len(bad):
-                    w_hi = lmax - 2 * (int(bad[-1]) + 1)
-                w_hi = min(w_hi, total_mass // cnt)
+                half = (lmin + 1) // 2  # offsets < half lie in the left half of every final RF
+                xs = min(half, n0 + c * more * low + 1)
+                ceil_ = _count_ceiling(prof, low, more, k, xs)
+                bad = np.flatnonzero(ceil_ < cnt)
+                e = int(bad[-1]) + 1 if len(bad) else 0
+                if e == xs and xs < half:  # the ceiling is flat from here: bad up to the middle
+                    e = half
+                w_hi = min(lmax - 2 * e, (total_mass - 2 * _tail_floor(prof, e)) // cnt)
                 if w_hi <= 0:
                     return None
             elif target is not None:
                 smax = (lmax - target) // 2
                 smin = (lmin - target) // 2
-                stop = min(frozen, smin + target)
-                if smax < stop:
-                    m_hi = int(prof[smax:stop].min())
-                tail = max(int(prof[:smin].sum()) if smin > 0 else 0, smin)
-                m_hi = min(m_hi, (total_mass - 2 * tail) // target)
-                if m_hi < cnt:
+                per_s, s_end = _window_ceiling(prof, low, more, k, target, smin, smax, total_mass)
+                ok = np.flatnonzero(per_s >= cnt)
+                if not len(ok):
                     return None
+                m_hi = int(per_s.max())
+                if q.mode == "uniform":  # a completion with min m_hi has its s where that fits
+                    need = target + 2 * (smin + int(np.flatnonzero(per_s >= m_hi)[0]))
+                    lmin = max(lmin, 1 + c * (total + g * -(-(need - 1 - c * total) // cg)))
+                elif q.mode == "close":  # the window may start no earlier than the first good s
+                    need = target + 2 * (smin + int(ok[0]))
+                    if need > lmin:
+                        steps = -(-(need - 1 - c * total) // cg)
+                        lmin = 1 + c * (total + g * steps)
+                        if lmin > lmax:
+                            return None
+                elif q.mode == "rf" and smin + int(ok[-1]) <= s_end:
+                    lmax = min(lmax, target + 2 * (smin + int(ok[-1])) + 1)
         if q.mode == "rf":
             return (-lmax, -m_hi)
         if q.mode == "close":
@@ -499,12 +640,15 @@ def _search(q: _Query) -> list[_Hit]:
     def last_layer(group: Ints, total: int, prof: np.ndarray, choices: range) -> None:
         """All choices of the last rate at once: window minima of every final profile."""
         nonlocal nodes
-        assert target is not None
         nodes += 1 + len(choices) // 16  # vectorised rows are cheap
         rates = np.fromiter(choices, dtype=np.int64, count=len(choices))
         if len(rates) == 0:
             return
         n0 = len(prof)
+        if q.mode == "width":
+            last_layer_width(group, total, prof, rates)
+            return
+        assert target is not None
         lengths = n0 + c * rates
         ok = lengths >= target
         if not ok.any():
@@ -529,6 +673,26 @@ def _search(q: _Query) -> list[_Hit]:
         if not keep.any():
             return
         rates, lengths, starts = rates[keep], lengths[keep], starts[keep]
+        # exact counts at a few offsets of each window bound its minimum from above: cheap
+        # rows that cannot enter the ranking go before the full profiles are built
+        probe = starts[:, None] + np.arange(min(target, 8))[None, :]
+        sample = np.zeros(probe.shape, dtype=prof.dtype)
+        for t in range(k):
+            pos = probe - t * rates[:, None]
+            inside = (pos >= 0) & (pos < n0)
+            sample += np.where(inside, prof[np.clip(pos, 0, n0 - 1)], 0)
+        m_up = sample.min(axis=1)
+        keep = m_up >= cnt
+        if kk is not None:
+            if q.mode == "uniform":
+                keep &= (m_up > -kk[0]) | ((m_up == -kk[0]) & (lengths < kk[1]))
+            elif q.mode == "close":
+                keep &= (lengths < kk[0]) | ((lengths == kk[0]) & (m_up > -kk[1]))
+            else:
+                keep &= (lengths > -kk[0]) | ((lengths == -kk[0]) & (m_up > -kk[1]))
+        if not keep.any():
+            return
+        rates, lengths, starts = rates[keep], lengths[keep], starts[keep]
         width = int(lengths.max())
         mat = np.zeros((len(rates), width), dtype=prof.dtype)
         rows = np.arange(len(rates))[:, None]
@@ -548,14 +712,50 @@ def _search(q: _Query) -> list[_Hit]:
         for a, m in zip(rates.tolist(), mins.tolist()):
             leaf((*group, a), total + a, None, int(m))
 
+    def last_layer_width(group: Ints, total: int, prof: np.ndarray, rates: np.ndarray) -> None:
+        """Width mode, all last rates at once: the widest window with every count >= cnt."""
+        n0 = len(prof)
+        lengths = n0 + c * rates
+        mass_cap = total_mass // cnt
+        kk = kth()
+        if kk is not None:  # (-width, length): no row can beat the k-th with width > length
+            keep = np.minimum(lengths, mass_cap) >= -kk[0]
+            rates, lengths = rates[keep], lengths[keep]
+            if not len(rates):
+                return
+        width = int(lengths.max())
+        mat = np.zeros((len(rates), width), dtype=prof.dtype)
+        rows = np.arange(len(rates))[:, None]
+        cols = np.arange(n0)[None, :]
+        for t in range(k):
+            mat[rows, t * rates[:, None] + cols] += prof
+        halves = (lengths + 1) // 2
+        bad = (mat[:, : (width + 1) // 2] < cnt) & (
+            np.arange((width + 1) // 2)[None, :] < halves[:, None]
+        )
+        # e = 1 + the last bad offset of the left half (0 when none)
+        rev = bad[:, ::-1]
+        has = rev.any(axis=1)
+        e = np.where(has, bad.shape[1] - rev.argmax(axis=1), 0)
+        widths = np.maximum(lengths - 2 * e, 0)
+        for a, w, length in zip(rates.tolist(), widths.tolist(), lengths.tolist()):
+            if w <= 0:
+                continue
+            key = (-w, length)
+            kk = kth()
+            if kk is not None and key >= kk:
+                continue
+            leaf((*group, a), total + a, None, None, w)
+
     def dfs(group: Ints, total: int, last: int, prof: np.ndarray | None) -> None:
         nonlocal nodes
         nodes += 1
         if nodes > q.max_nodes:
             raise TooLargeError(
                 f"the search visited more than {q.max_nodes} partial schedules without "
-                "finishing; narrow it (a smaller max_rate, fewer layers, a lower min_count) "
-                "or raise max_nodes"
+                "finishing; narrow it (a smaller max_rate, fewer layers, a lower min_count, "
+                "top=1: the most-uniform objective at 7-8 layers with rates up to 64 needs "
+                "top=1 or several seconds per extra candidate) or raise max_nodes"
             )
         left = q.size - len(group)
         if left == 0:
@@ -570,10 +770,10 @@ def _search(q: _Query) -> list[_Hit]:
         lo = last + 1 if q.strict else last
         hi = 1 + c * total
         if q.max_rate is not None:
-            hi = min(hi, q.max_rate)
+            # strict: leave room for the ``left - 1`` strictly rising rates after this one
+            hi = min(hi, q.max_rate - (left - 1 if q.strict else 0))
         # the final sum after choosing ``a`` grows with ``a`` (greedy completion, fact 2), so
         # the useful children form a range found by bisection, never by stepping through it
-        monotone = not q.strict or q.max_rate is None
 
         def best_after(a: int) -> int:
             s = _greedy_sum(total + g * a, a, left - 1, q)
@@ -589,19 +789,19 @@ def _search(q: _Query) -> list[_Hit]:
                     a_lo = mid + 1
             return a_lo
 
-        if monotone and target is not None and q.mode != "width":
+        if target is not None and q.mode != "width":
             lo = first_reaching(target, lo, hi)
         if lo > hi:
             return
-        choices = range(hi, lo - 1, -1) if q.mode == "rf" else range(lo, hi + 1)
-        if left == 1 and prof is not None and g == 1 and target is not None and q.mode != "width":
+        choices = range(hi, lo - 1, -1) if q.mode in ("rf", "width") else range(lo, hi + 1)
+        if left == 1 and prof is not None and g == 1 and (target is not None or q.mode == "width"):
             last_layer(group, total, prof, choices)
             return
         seen_kk: tuple[int, ...] | None = None
         cut = lo
         for a in choices:
             kk = kth()
-            if monotone and kk is not None and q.mode in ("rf", "close"):
+            if kk is not None and q.mode in ("rf", "close"):
                 if q.mode == "rf":
                     if kk != seen_kk:  # children below ``cut`` cannot reach the k-th RF
                         seen_kk, cut = kk, first_reaching(-kk[0], lo, hi)

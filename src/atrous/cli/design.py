@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import AtrousError
-from ._common import HelpFormatter, parse_ints, parse_size, print_json
+from ._common import parse_ints, parse_size, print_json
+from .draw import Formatter
 
 __all__ = ["add_parser", "coverage_strip", "run"]
 
@@ -19,10 +20,13 @@ Search gridding-free dilation schedules for a stack of stride-1 convs, exactly.
 
 Coverage of such a stack does not depend on the order of its layers, and with the rates sorted
 ascending it has no holes exactly when every rate is at most the receptive field of the layers
-before it. The search walks sorted multisets with that criterion and exact bounds, so the
-largest-RF and fewest-layers questions over 8 layers with rates up to 64 (about 10^14 ordered
-schedules) take well under a second. The most-uniform search is exact too but grows quickly
-with the layers (about a second at 6 layers, rates <= 64); --max-nodes bounds its work.
+before it. The search walks sorted multisets with that criterion and exact bounds (an upper
+bound on every count near the window edge, whatever the remaining layers are, and the mass left
+for the window), so the largest-RF and fewest-layers questions over 8 layers with rates up to
+64 (about 10^14 ordered schedules) take milliseconds, and --min-count 2 for RF 257 or 501 about
+a second. The most-uniform search is exact too but grows with the layers and --top: about 0.5 s
+at 6 layers, 0.8 s (--top 1) or 6 s (--top 10) at 7 layers, 6 s at 8 layers with --top 1
+(rates <= 64, RF 129); --max-nodes bounds its work.
 
 Objectives: --layers alone: largest RF; --target-rf alone: fewest layers reaching it;
 both: most uniform coverage (largest minimum path count over the centred target window).
@@ -42,6 +46,8 @@ examples:
   atrous design --target-rf 129 --json"""
 
 BLOCKS = "▁▂▃▄▅▆▇█"
+SCHEMA_VERSION = 1
+"""Version of the ``--json`` documents (an object with ``schema_version`` and ``kind``)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -50,7 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="search gridding-free dilation schedules; repair; Pareto frontier",
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=HelpFormatter,
+        formatter_class=Formatter,
     )
     p.add_argument("-k", "--kernel", type=int, default=3, help="kernel size K of every layer")
     p.add_argument(
@@ -68,7 +74,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "-c",
         "--min-count",
         type=int,
-        default=1,
+        default=None,
         help="every pixel of the target window must have at least this many paths (N-D count)",
     )
     p.add_argument(
@@ -107,12 +113,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="HxW",
         help="feature-map size: MACs per map, and the default --max-rate",
     )
-    p.add_argument("--top", type=int, default=10, help="how many results to show")
+    p.add_argument("--top", type=int, default=10, help="how many results to show (default: 10)")
     p.add_argument(
         "--max-nodes",
         type=int,
-        default=100_000,
-        help="search budget (partial schedules visited) before giving up",
+        default=None,
+        help="search budget: partial schedules visited before giving up (default: 400000)",
     )
     p.add_argument(
         "--repair", metavar="RATES", default=None, help="repair this gridded schedule, e.g. 2,2,2"
@@ -120,7 +126,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--pareto", action="store_true", help="the frontier of window width vs layers vs path count"
     )
-    p.add_argument("--counts", default="1,2,3,4", help="per-axis path-count levels for --pareto")
+    p.add_argument(
+        "--counts", default=None, help="per-axis path-count levels for --pareto (default: 1,2,3,4)"
+    )
     p.add_argument(
         "--png",
         metavar="FILE",
@@ -226,6 +234,45 @@ def _count(n: int) -> str:
     return str(n) if n < 10**6 else f"{n:.3g}".replace("e+", "e")
 
 
+def _rates_cell(rates: Sequence[int], lines: int = 3) -> str:
+    """The rates for a table cell: whole rates, at most ``lines`` lines of 24 characters.
+
+    Longer lists keep their first and last rates around an ellipsis (``--json`` has them all),
+    and rates of a million or more are written with 3 significant digits.
+
+    >>> print(_rates_cell([3**i for i in range(40)]))
+    1,3,9,27,81,243,729,
+    2187,6561,19683,59049,
+    177147,531441,…,4.05e18
+    """
+    text = _wrap_commas(_rates_short(rates), 24)
+    if text.count("\n") < lines and max(rates) < 10**6:
+        return text
+    parts = [_count(r) for r in rates]
+    head: list[str] = []
+    for part in parts[:-1]:
+        trial = _wrap_commas(",".join([*head, part, "…", parts[-1]]), 24)
+        if trial.count("\n") >= lines:
+            break
+        head.append(part)
+    return _wrap_commas(",".join([*head, "…", parts[-1]]), 24)
+
+
+def _budget(args: argparse.Namespace) -> int:
+    from ..design import DEFAULT_MAX_NODES
+
+    return DEFAULT_MAX_NODES if args.max_nodes is None else args.max_nodes
+
+
+def _refuse(args: argparse.Namespace, mode: str, names: Sequence[str]) -> None:
+    """One-line error for options that ``mode`` would silently ignore."""
+    given = [
+        n for n in names if getattr(args, n.lstrip("-").replace("-", "_")) not in (None, False)
+    ]
+    if given:
+        raise AtrousError(f"{mode} does not use {', '.join(given)}; drop it")
+
+
 def _run_design(args: argparse.Namespace) -> int:
     from ..design import _feature_cap, design
 
@@ -239,17 +286,23 @@ def _run_design(args: argparse.Namespace) -> int:
         target_rf=args.target_rf,
         max_rate=args.max_rate,
         objective=args.objective,
-        min_count=args.min_count,
+        min_count=1 if args.min_count is None else args.min_count,
         first_rate_one=args.first_rate_one,
         sawtooth=_sawtooth(args.sawtooth),
         ndim=args.ndim,
         channels=args.channels,
         feature_size=feature,
         top=args.top,
-        max_nodes=args.max_nodes,
+        max_nodes=_budget(args),
     )
     if args.json:
-        print_json([c.to_dict() for c in found])
+        print_json(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "kind": "design",
+                "candidates": [c.to_dict() for c in found],
+            }
+        )
         return 0
     from rich import box
     from rich.table import Table
@@ -271,19 +324,26 @@ def _run_design(args: argparse.Namespace) -> int:
     if args.max_rate is None and feature is not None:
         sizes = (feature,) * nd if isinstance(feature, int) else feature
         cap = f", rates <= {_feature_cap(sizes, first.kernel)} (from --feature-size)"
+    saw = _sawtooth(args.sawtooth)
+    if saw is True:
+        cap += ", sawtooth: one rising group repeated"
+    elif saw and saw > 1:
+        cap += f", sawtooth: one rising group repeated {saw} times"
+    if args.min_count is not None and args.min_count > 1:
+        cap += f", every window pixel used >= {args.min_count} times"
     title = f"gridding-free schedules, kernel {first.kernel}, {nd}-D: {what}{cap}"
     console = _console()
     console.print(title, markup=False, soft_wrap=True)  # a table title would be cropped
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("#", justify="right")
-    cells = [_wrap_commas(_rates_short(c.rates), 24) for c in found]
+    cells = [_rates_cell(c.rates) for c in found]
     # wide enough that a rate is never split across lines (the cell folds at the width)
     longest = max(len(line) for cell in cells for line in cell.splitlines())
     table.add_column("rates", overflow="fold", min_width=longest)
     table.add_column("layers", justify="right")
     table.add_column("RF", justify="right")
     win = first.window
-    box_label = f"({'x'.join([str(win)] * nd)})"
+    box_label = f"({'x'.join([_count(win)] * nd)})"
     width = min(13, len(box_label))
     table.add_column(f"paths min/max {box_label}", justify="right", min_width=width)
     table.add_column("HDC rule")
@@ -299,7 +359,7 @@ def _run_design(args: argparse.Namespace) -> int:
         if c.min_count is not None and c.max_count is not None:
             counts = f"{_count(c.min_count)}/{_count(c.max_count)}"
         hdc = "-" if c.hdc is None else ("passes" if c.hdc.rule_passes else "fails")
-        row = [str(i), cells[i - 1], str(c.layers), str(c.rf), counts, hdc]
+        row = [str(i), cells[i - 1], str(c.layers), _count(c.rf), counts, hdc]
         if first.params is not None:
             row += [_human(c.params), _human(c.macs)]
         row.append("" if c.profile is None else coverage_strip(c.profile, strip))
@@ -320,7 +380,13 @@ def _run_repair(args: argparse.Namespace) -> int:
     rates = parse_ints(args.repair, "--repair rates")
     found = repair(list(rates), args.kernel, max_rate=args.max_rate, top=min(args.top, 5))
     if args.json:
-        print_json([r.to_dict() for r in found])
+        print_json(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "kind": "repair",
+                "repairs": [r.to_dict() for r in found],
+            }
+        )
         return 0
     console = _console()
     rf0 = found[0].rf_before
@@ -349,14 +415,14 @@ def _run_repair(args: argparse.Namespace) -> int:
 def _run_pareto(args: argparse.Namespace) -> int:
     from ..design import pareto
 
-    levels = parse_ints(args.counts, "--counts")
+    levels = parse_ints("1,2,3,4" if args.counts is None else args.counts, "--counts")
     frontier = pareto(
         kernel=args.kernel,
         max_rate=16 if args.max_rate is None else args.max_rate,
         max_layers=6 if args.layers is None else args.layers,
         counts=levels,
         ndim=args.ndim,
-        max_nodes=args.max_nodes,
+        max_nodes=_budget(args),
     )
     if args.png:
         from ..render.figures import save_figure
@@ -369,7 +435,7 @@ def _run_pareto(args: argparse.Namespace) -> int:
                 f"cannot write the figure to {args.png!r}: {exc.strerror or exc}"
             ) from None
     if args.json:
-        print_json(frontier.to_dict())
+        print_json({"schema_version": SCHEMA_VERSION, "kind": "pareto", **frontier.to_dict()})
         return 0
     from rich import box
     from rich.table import Table
@@ -408,11 +474,28 @@ def _run_pareto(args: argparse.Namespace) -> int:
     return 0
 
 
+SEARCH_ONLY = (
+    "--target-rf",
+    "--min-count",
+    "--objective",
+    "--first-rate-one",
+    "--sawtooth",
+    "--channels",
+    "--feature-size",
+)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.repair is not None and args.pareto:
         raise AtrousError("--repair and --pareto cannot be combined")
     if args.png and not args.pareto:
         raise AtrousError("--png needs --pareto")
+    if args.counts is not None and not args.pareto:
+        raise AtrousError("--counts needs --pareto (the count levels of the frontier)")
+    if args.repair is not None:
+        _refuse(args, "--repair", ("--layers", *SEARCH_ONLY, "--max-nodes"))
+    elif args.pareto:
+        _refuse(args, "--pareto", SEARCH_ONLY)
     if args.repair is not None:
         return _run_repair(args)
     if args.pareto:

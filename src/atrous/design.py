@@ -505,6 +505,121 @@ def _window_ceiling(
     return per_s, s_end
 
 
+def _sliding_min_rows(a: np.ndarray, w: int) -> np.ndarray:
+    """:func:`_sliding_min` along the last axis of a 2-D array."""
+    n = a.shape[1]
+    out = a.copy()
+    span = 1
+    while span * 2 <= w:
+        out[:, : n - span] = np.minimum(out[:, : n - span], out[:, span:])
+        span *= 2
+    rest = w - span
+    if rest > 0:
+        res = out.copy()
+        res[:, : n - rest] = np.minimum(out[:, : n - rest], out[:, rest:])
+        return res
+    return out
+
+
+def _child_bounds(
+    prof: np.ndarray,
+    total: int,
+    rates: np.ndarray,
+    left: int,
+    q: _Query,
+    kk: tuple[int, ...] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The uniform-mode bound of every child at once (one group, rates not strictly rising).
+
+    Row ``i`` is the child that adds rate ``rates[i]`` to the rates summing to ``total`` with
+    profile ``prof``; ``left`` more rates follow it. Row by row this is exactly what the search's
+    per-node bound computes (:func:`_greedy_sum`, :func:`_min_sum`, :func:`_window_ceiling`),
+    evaluated as whole-array operations. Rows whose mass bound alone cannot beat the ranking's
+    k-th key ``kk`` are marked infeasible early (the bound only tightens after that test).
+    Returns ``(feasible, m_hi, lmin)``: the optimistic key of a feasible row is ``(-m_hi, lmin)``.
+    """
+    assert q.target is not None
+    k, c, target, cap = q.kernel, q.kernel - 1, q.target, q.max_rate
+    mass = k ** (q.size * q.groups)
+    a_all = rates.astype(np.int64)
+    m_all = len(a_all)
+    feasible = np.zeros(m_all, dtype=bool)
+    m_out = np.zeros(m_all, dtype=np.int64)
+    l_out = np.zeros(m_all, dtype=np.int64)
+    n0 = len(prof)
+    tot = total + a_all
+    # greedy completion (every further rate at its ceiling) and the smallest completion
+    hi = tot.copy()
+    for _ in range(left):
+        step = 1 + c * hi
+        if cap is not None:
+            step = np.minimum(step, cap)
+        hi = hi + step
+    lmax = 1 + c * hi
+    lmin = 1 + c * (tot + left * a_all)
+    steps = -(-(target - 1 - c * tot) // c)
+    lmin = np.where(lmin < target, 1 + c * (tot + steps), lmin)
+    smin = (lmin - target) // 2
+    # mass bound at the earliest window start: (mass - 2 * tail) // target, tail >= the
+    # child's own counts left of smin (each at least 1)
+    cum_p = np.concatenate([[0], np.cumsum(np.maximum(prof, 1))])
+    tail = np.zeros(m_all, dtype=np.int64)
+    for t in range(k):
+        pos = smin - t * a_all
+        tail += cum_p[np.minimum(np.maximum(pos, 0), n0)]
+    over = smin - np.minimum(smin, n0 + c * a_all)  # offsets past the child's RF count 1 each
+    tail_lo = np.maximum(tail, 0)
+    room0 = (mass - 2 * (tail_lo + over)) // target
+    keep = (lmax >= target) & (room0 >= q.count)
+    if kk is not None:
+        keep &= (room0 > -kk[0]) | ((room0 == -kk[0]) & (lmin < kk[1]))
+    idx = np.flatnonzero(keep)
+    if not len(idx):
+        return feasible, m_out, l_out
+    a, tot, lmax, lmin, smin = a_all[idx], tot[idx], lmax[idx], lmin[idx], smin[idx]
+    m = len(a)
+    smax = (lmax - target) // 2
+    s_end = np.minimum(smax, smin + target)
+    xs = s_end + target
+    lengths = n0 + c * a
+    width = int(max(int(xs.max()), int(s_end.max()) + 2)) + 1
+    rows = np.arange(m)[:, None]
+    cols = np.arange(width)[None, :]
+    base = np.zeros((m, width + c * int(a.max()) + n0), dtype=np.int64)
+    src = np.arange(n0)[None, :]
+    for t in range(k):
+        base[rows, t * a[:, None] + src] += prof
+    base = base[:, :width]
+    # count ceiling: base + sum_w N(w) * peak shifted by w * a (``left`` layers, rates >= a)
+    # (peak padded with ``width`` zero columns in front, so shifted reads need no mask)
+    peak = np.zeros((m, 2 * width), dtype=np.int64)
+    np.maximum.accumulate(base, axis=1, out=peak[:, width:])
+    ceil_ = base.copy()
+    weights = _tap_weights(left, k)
+    amin = int(a.min())
+    for w in range(1, len(weights)):
+        if w * amin >= width:
+            break
+        pos = (width + cols) - np.minimum(w * a, width)[:, None]
+        ceil_ += weights[w] * peak[rows, pos]
+    win = _sliding_min_rows(ceil_, target)
+    ext = np.where(cols < lengths[:, None], np.maximum(base, 1), 1)
+    cum = np.cumsum(ext, axis=1) - ext  # cum[:, s] = mass of offsets < s
+    room = (mass - 2 * cum) // target
+    per_s = np.minimum(win, room)
+    inside = (cols >= smin[:, None]) & (cols <= s_end[:, None])
+    extra = (cols == s_end[:, None] + 1) & (s_end < smax)[:, None]
+    per_s = np.where(inside, per_s, np.where(extra, room, -(1 << 62)))
+    m_hi = per_s.max(axis=1)
+    first = per_s.argmax(axis=1)
+    need = target + 2 * first
+    lmin = np.maximum(lmin, 1 + c * (tot + -(-(need - 1 - c * tot) // c)))
+    feasible[idx] = m_hi >= q.count
+    m_out[idx] = m_hi
+    l_out[idx] = lmin
+    return feasible, m_out, l_out
+
+
 def _search(q: _Query) -> list[_Hit]:
     """Top ``q.top`` sorted groups by the mode's key (smaller is better), exact."""
     k, c, g = q.kernel, q.kernel - 1, q.groups
@@ -518,6 +633,10 @@ def _search(q: _Query) -> list[_Hit]:
     seq = 0
     cg = c * g
     big = 1 << 62
+    # the uniform mode bounds all children of a node at once (int64 counts, one group)
+    vector_ok = (
+        q.mode == "uniform" and g == 1 and not q.strict and target is not None and dtype is np.int64
+    )
 
     def kth() -> tuple[int, ...] | None:
         return hits[q.top - 1].key if len(hits) >= q.top else None
@@ -659,7 +778,7 @@ def _search(q: _Query) -> list[_Hit]:
         cum = np.concatenate([np.zeros(1, dtype=prof.dtype), np.cumsum(prof)])
         tail = np.zeros(len(rates), dtype=prof.dtype)
         for t in range(k):
-            tail += cum[np.clip(starts - t * rates, 0, n0)]
+            tail += cum[np.minimum(np.maximum(starts - t * rates, 0), n0)]
         m_hi = (total_mass - 2 * tail) // target
         keep = m_hi >= cnt
         kk = kth()
@@ -680,7 +799,7 @@ def _search(q: _Query) -> list[_Hit]:
         for t in range(k):
             pos = probe - t * rates[:, None]
             inside = (pos >= 0) & (pos < n0)
-            sample += np.where(inside, prof[np.clip(pos, 0, n0 - 1)], 0)
+            sample += np.where(inside, prof[np.minimum(np.maximum(pos, 0), n0 - 1)], 0)
         m_up = sample.min(axis=1)
         keep = m_up >= cnt
         if kk is not None:
@@ -747,26 +866,29 @@ def _search(q: _Query) -> list[_Hit]:
                 continue
             leaf((*group, a), total + a, None, None, w)
 
-    def dfs(group: Ints, total: int, last: int, prof: np.ndarray | None) -> None:
+    def dfs(
+        group: Ints, total: int, last: int, prof: np.ndarray | None, bounded: bool = False
+    ) -> None:
         nonlocal nodes
         nodes += 1
         if nodes > q.max_nodes:
             raise TooLargeError(
                 f"the search visited more than {q.max_nodes} partial schedules without "
                 "finishing; narrow it (a smaller max_rate, fewer layers, a lower min_count, "
-                "top=1: the most-uniform objective at 7-8 layers with rates up to 64 needs "
-                "top=1 or several seconds per extra candidate) or raise max_nodes"
+                "a smaller top: the most-uniform objective at 8 layers with rates up to 64 "
+                "takes about a second with top=1, ten with top=10) or raise max_nodes"
             )
         left = q.size - len(group)
         if left == 0:
             leaf(group, total, prof)
             return
-        b = bound(total, last, left, prof)
-        if b is None:
-            return
-        kk = kth()
-        if kk is not None and b >= kk:
-            return
+        if not bounded:  # (a parent that bounded all its children at once says so)
+            b = bound(total, last, left, prof)
+            if b is None:
+                return
+            kk = kth()
+            if kk is not None and b >= kk:
+                return
         lo = last + 1 if q.strict else last
         hi = 1 + c * total
         if q.max_rate is not None:
@@ -796,6 +918,19 @@ def _search(q: _Query) -> list[_Hit]:
         choices = range(hi, lo - 1, -1) if q.mode in ("rf", "width") else range(lo, hi + 1)
         if left == 1 and prof is not None and g == 1 and (target is not None or q.mode == "width"):
             last_layer(group, total, prof, choices)
+            return
+        if vector_ok and left >= 2 and prof is not None:
+            # bound every child at once; the bounds stay valid as the ranking improves
+            rates = np.arange(lo, hi + 1, dtype=np.int64)
+            feasible, m_hi, lmin = _child_bounds(prof, total, rates, left - 1, q, kth())
+            nodes += len(rates) // 16
+            for a, f, m, lm in zip(rates.tolist(), feasible.tolist(), m_hi.tolist(), lmin.tolist()):
+                if not f:
+                    continue
+                kk = kth()
+                if kk is not None and (-m, lm) >= kk:
+                    continue
+                dfs((*group, a), total + a, a, _add_layer(prof, a, k), True)
             return
         seen_kk: tuple[int, ...] | None = None
         cut = lo

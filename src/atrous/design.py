@@ -801,14 +801,7 @@ def _search(q: _Query) -> list[_Hit]:
             inside = (pos >= 0) & (pos < n0)
             sample += np.where(inside, prof[np.minimum(np.maximum(pos, 0), n0 - 1)], 0)
         m_up = sample.min(axis=1)
-        keep = m_up >= cnt
-        if kk is not None:
-            if q.mode == "uniform":
-                keep &= (m_up > -kk[0]) | ((m_up == -kk[0]) & (lengths < kk[1]))
-            elif q.mode == "close":
-                keep &= (lengths < kk[0]) | ((lengths == kk[0]) & (m_up > -kk[1]))
-            else:
-                keep &= (lengths > -kk[0]) | ((lengths == -kk[0]) & (m_up > -kk[1]))
+        keep = could_rank(m_up, lengths, kk)
         if not keep.any():
             return
         rates, lengths, starts = rates[keep], lengths[keep], starts[keep]
@@ -819,17 +812,22 @@ def _search(q: _Query) -> list[_Hit]:
         for t in range(k):
             mat[rows, t * rates[:, None] + cols] += prof
         mins = mat[rows, starts[:, None] + np.arange(target)[None, :]].min(axis=1)
-        keep = mins >= cnt
-        if kk is not None:  # only rows that would enter the ranking as it stands
-            if q.mode == "uniform":
-                keep &= (mins > -kk[0]) | ((mins == -kk[0]) & (lengths < kk[1]))
-            elif q.mode == "close":
-                keep &= (lengths < kk[0]) | ((lengths == kk[0]) & (mins > -kk[1]))
-            else:
-                keep &= (lengths > -kk[0]) | ((lengths == -kk[0]) & (mins > -kk[1]))
+        keep = could_rank(mins, lengths, kk)
         rates, mins = rates[keep], mins[keep]
         for a, m in zip(rates.tolist(), mins.tolist()):
             leaf((*group, a), total + a, None, int(m))
+
+    def could_rank(mins: np.ndarray, lengths: np.ndarray, kk: tuple[int, ...] | None) -> Any:
+        """Rows whose minimum count (exact or an upper bound) and length could enter the ranking
+        as it stands (``kk``: the k-th key so far, None while it is not full)."""
+        keep = mins >= cnt
+        if kk is None:
+            return keep
+        if q.mode == "uniform":
+            return keep & ((mins > -kk[0]) | ((mins == -kk[0]) & (lengths < kk[1])))
+        if q.mode == "close":
+            return keep & ((lengths < kk[0]) | ((lengths == kk[0]) & (mins > -kk[1])))
+        return keep & ((lengths > -kk[0]) | ((lengths == -kk[0]) & (mins > -kk[1])))
 
     def last_layer_width(group: Ints, total: int, prof: np.ndarray, rates: np.ndarray) -> None:
         """Width mode, all last rates at once: the widest window with every count >= cnt."""

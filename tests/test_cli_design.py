@@ -175,6 +175,12 @@ def test_pareto_png(
             ],
             "partial schedules",
         ),
+        # options a mode would silently ignore are refused
+        (["design", "--repair", "2,2,2", "--layers", "5"], "--repair does not use --layers"),
+        (["design", "--pareto", "--target-rf", "50"], "--pareto does not use --target-rf"),
+        (["design", "--counts", "1,2", "--layers", "3"], "--counts needs --pareto"),
+        (["design", "--repair", "2,2,2", "--sawtooth", "2"], "--repair does not use --sawtooth"),
+        (["design", "--kernel", "0", "--layers", "3"], "kernel must be >= 2"),
     ],
 )
 def test_bad_input_one_line_exit_2(
@@ -267,25 +273,6 @@ def test_help_teaches(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 # -- review fixes ---------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["design", "--repair", "2,2,2", "--layers", "5"], "--repair does not use --layers"),
-        (["design", "--pareto", "--target-rf", "50"], "--pareto does not use --target-rf"),
-        (["design", "--counts", "1,2", "--layers", "3"], "--counts needs --pareto"),
-        (["design", "--repair", "2,2,2", "--sawtooth", "2"], "--repair does not use --sawtooth"),
-        (["design", "--kernel", "0", "--layers", "3"], "kernel must be >= 2"),
-    ],
-)
-def test_ignored_options_are_refused(
-    argv: list[str],
-    message: str,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    status, out, err = run_cli(argv, capsys, monkeypatch)
-    assert status == 2 and out == ""
-    assert err.count("\n") == 1 and message in err
 
 
 def test_help_shows_no_none_defaults(capsys: pytest.CaptureFixture[str]) -> None:

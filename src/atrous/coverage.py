@@ -784,27 +784,39 @@ _DENSE_MAX_WORK = 1 << 14
 
 
 @lru_cache(maxsize=256)
-def _tap_pattern(d: int, k: int) -> Any:
-    """``k`` ones spaced ``d`` apart: one layer's taps along one axis (read-only)."""
-    kernel = np.zeros((k - 1) * d + 1, dtype=np.int64)
-    kernel[::d] = 1
+def _pattern_power(d: int, k: int, m: int) -> Any:
+    """The taps of ``m`` stacked ``(rate d, kernel k)`` layers along one axis (read-only);
+    ``m = 1``: ``k`` ones spaced ``d`` apart. Built only for short patterns (the dense path)."""
+    if m == 1:
+        kernel = np.zeros((k - 1) * d + 1, dtype=np.int64)
+        kernel[::d] = 1
+    else:
+        kernel = np.convolve(_pattern_power(d, k, m - 1), _pattern_power(d, k, 1))
     kernel.setflags(write=False)
     return kernel
 
 
-def _tap_convolve(arr: _Array, d: int, k: int) -> _Array:
-    """``arr`` (1-D) convolved with ``k`` ones spaced ``d`` apart, exactly.
+def _tap_convolve(arr: _Array, d: int, k: int, m: int = 1) -> _Array:
+    """``arr`` (1-D) convolved ``m`` times with ``k`` ones spaced ``d`` apart, exactly.
 
-    The same result as ``np.convolve(arr, pattern)`` without its ``O(len * d * k)`` cost (a
-    dilation of 10**5 made that minutes): ``k`` shifted adds, or for a wide kernel a running
-    sum along each residue class mod ``d``, ``O(len)`` whatever ``k`` and ``d``. Every partial
-    sum is at most ``arr.sum()``, so an int64 input that the caller has checked stays exact.
+    Short work is one C-level correlation with the precomputed pattern (symmetric, so
+    correlating is convolving). Otherwise the same result as ``np.convolve`` without its
+    ``O(len * d * k)`` cost (a dilation of 10**5 made that minutes): ``k`` shifted adds, or for a
+    wide kernel a running sum along each residue class mod ``d``, ``O(len)`` whatever ``k`` and
+    ``d``. Every partial sum is at most ``arr.sum()``, so an int64 input that the caller has
+    checked stays exact.
     """
+    if arr.dtype != object and len(arr) * ((k - 1) * d * m + 1) <= _DENSE_MAX_WORK:
+        return np.correlate(arr, _pattern_power(d, k, m), "full")
+    for _ in range(m):
+        arr = _sparse_taps(arr, d, k)
+    return arr
+
+
+def _sparse_taps(arr: _Array, d: int, k: int) -> _Array:
+    """One sparse pass of :func:`_tap_convolve`."""
     n = len(arr)
     length = n + (k - 1) * d
-    if arr.dtype != object and n * ((k - 1) * d + 1) <= _DENSE_MAX_WORK:
-        # small enough that one dense C-level convolution beats k numpy calls
-        return np.convolve(arr, _tap_pattern(d, k))
     if k <= _SHIFT_ADD_MAX_K:
         out = np.zeros(length, dtype=arr.dtype)
         for j in range(k):
@@ -847,34 +859,18 @@ def _stride1_chain(
         sum(p[a][0] if type(p[a]) is tuple else p[a] for p in (lay.padding for lay in layers))
         for a in range(ndim)
     ]
-    done: dict[tuple[tuple[int, int], ...], tuple[_Array, int]] = {}
+    done: dict[tuple[tuple[int, int], ...], _Array] = {}  # square stacks: one map per axis
     factors = []
     for axis in range(ndim):
         key = tuple(sorted(taps[axis]))
         if key not in done:
             budget.check((1 + sum((k - 1) * d for d, k in key),))
             arr = np.ones(1, dtype=np.int64)
-            for (d, k), m in Counter(key).items():
-                if len(arr) * ((k - 1) * d * m + 1) <= _DENSE_MAX_WORK:
-                    # one C call; the pattern is symmetric, so correlating is convolving
-                    arr = np.correlate(arr, _pattern_power(d, k, m), "full")
-                else:
-                    for _ in range(m):  # sparse taps: no cost for the dilation
-                        arr = _tap_convolve(arr, d, k)
-            done[key] = (arr, 0)
-        arr = done[key][0]
-        factors.append((arr, u[axis] - shift[axis]))
+            for (d, k), m in Counter(key).items():  # equal layers as one pattern power
+                arr = _tap_convolve(arr, d, k, m)
+            done[key] = arr
+        factors.append((done[key], u[axis] - shift[axis]))
     return factors
-
-
-@lru_cache(maxsize=256)
-def _pattern_power(d: int, k: int, m: int) -> Any:
-    """The tap pattern of ``m`` stacked ``(rate d, kernel k)`` layers (read-only)."""
-    arr = np.ones(1, dtype=np.int64)
-    for _ in range(m):
-        arr = _tap_convolve(arr, d, k)
-    arr.setflags(write=False)
-    return arr
 
 
 def _chain_axis(

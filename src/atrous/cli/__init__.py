@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -78,10 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as exc:
         # an output path that cannot be written (a file where a folder should be, no permission)
-        name = str(exc.filename or "")
-        # atomic writes go through ".NAME.XXXX.tmp" next to NAME: name the user's file
-        name = re.sub(r"(^|/)\.([^/]+)\.[^./]+\.tmp$", r"\1\2", name)
-        where = f" {name!r}" if name else ""
+        where = f" {str(exc.filename)!r}" if exc.filename else ""
         print(f"atrous {args.command}: error: cannot write{where}: {exc.strerror or exc}",
               file=sys.stderr)
         return 2

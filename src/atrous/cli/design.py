@@ -428,12 +428,7 @@ def _run_pareto(args: argparse.Namespace) -> int:
         from ..render.figures import save_figure
         from ..render.pareto import pareto_figure
 
-        try:
-            save_figure(pareto_figure(frontier), args.png)
-        except OSError as exc:
-            raise AtrousError(
-                f"cannot write the figure to {args.png!r}: {exc.strerror or exc}"
-            ) from None
+        save_figure(pareto_figure(frontier), args.png)  # an unwritable path: AtrousError
     if args.json:
         print_json({"schema_version": SCHEMA_VERSION, "kind": "pareto", **frontier.to_dict()})
         return 0

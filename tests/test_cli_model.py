@@ -42,7 +42,8 @@ def test_table_and_verdicts_golden(target: str, shape: str, golden: str,
 def test_wavenet_verdict_rf_1024(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["model", f"{MODELS}:WaveNet", "--input", "1x1x2048", "--no-table"]) == 0
     out = capsys.readouterr().out
-    assert "Receptive field: 1024, effective stride 1, unit 0 centred at -1023/2" in out
+    assert ("Receptive field: 1024, effective stride 1, the first unit centred on input pixel "
+            "-511.5") in out
 
 
 def test_json_to_stdout_and_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -53,7 +54,7 @@ def test_json_to_stdout_and_file(capsys: pytest.CaptureFixture[str], tmp_path: P
     model = data["model"]
     assert {o["label"] for o in model["outputs"]} == {"out", "aux"}
     assert model["method"] == "fx" and model["partial"] is False
-    assert data["status"] == "complete" and data["schema_version"] == 1
+    assert data["status"] == "complete" and data["schema_version"] == 2
     assert model["params"] == sum(p.numel() for p in DictOutput().parameters())
     aux = next(o for o in data["outputs"] if o["name"] == "output.aux")
     assert aux["rf"]["size"] == [3, 3] and aux["rf"]["stride"] == [2, 2]

@@ -48,7 +48,7 @@ def test_json_round_trip_and_schema() -> None:
     assert data == json.loads(json.dumps(rep.to_dict()))
     assert data["schema_version"] == SCHEMA_VERSION == Report.schema_version
     for key in ("target", "spec", "ndim", "input_size", "status", "rf", "coverage", "outputs",
-                "rows", "layer_gridding", "hdc", "verdicts", "diagnostics"):
+                "rows", "layer_gridding", "hdc", "findings", "diagnostics", "notes"):
         assert key in data
     assert data["rf"]["size"] == [13, 13]
     assert data["coverage"]["holes"] == 13 * 13 - 7 * 7
@@ -56,7 +56,10 @@ def test_json_round_trip_and_schema() -> None:
     assert "counts" not in json.loads(rep.to_json(counts=False))["coverage"]
     row = data["rows"][0]
     assert row["rf_size"] == [5, 5] and row["output_size"] == [32, 32] and row["gridded"]
-    assert any(v["label"] == "Gridding starts at" for v in data["verdicts"])
+    assert [f["code"] for f in data["findings"]] == [f.code for f in rep.findings]
+    start = next(f for f in data["findings"] if f["code"] == "gridding-start")
+    assert start["node"] == "conv0" and start["data"]["holes"] == 5 * 5 - 3 * 3
+    assert start["severity"] == "warning" and start["label"] == "Gridding starts at"
 
 
 def test_partial_status_names_the_node() -> None:
@@ -71,13 +74,17 @@ def test_misaligned_centres_are_a_note_different_strides_are_partial() -> None:
     # a causal residual block: the shortcut sees the current sample, the conv the past
     rep = analyze("1d: res(2 p1:0 d1, 2 p2:0 d2)")
     assert rep.status == "complete" and not rep.diagnostics
-    assert rep.notes and all("misaligned" in n for n in rep.notes)
-    align = [v for v in rep.verdicts() if v.label == "Alignment"]
-    assert len(align) == 1 and align[0].ok is None and "centres differ" in align[0].value
-    assert rep.to_dict()["notes"] == rep.notes
+    align = [f for f in rep.findings if f.code == "misaligned-merge"]
+    assert len(align) == 1 and align[0].ok is None and align[0].node == "res0.add"
+    # the numbers behind it: the two paths' centres, as the inputs' receptive fields give them
+    rfs = atrous.receptive_fields(rep.graph)
+    centres = sorted({rfs[i].start[0] for i in rep.graph["res0.add"].inputs})
+    assert len(centres) == 2 and align[0].data["items"]["res0.add"]["centres"] == [centres]
+    assert "centres differ" in align[0].message
     strided = analyze("1d: add(3 s2 p1 | 1 s3)")
     assert strided.status == "partial"
-    assert any("different strides" in d for d in strided.diagnostics)
+    codes = [f.code for f in strided.findings]
+    assert "merge-strides" in codes and "misaligned-merge" not in codes
     assert [v.ok for v in strided.verdicts() if v.label == "Alignment"] == [False]
 
 
@@ -116,6 +123,8 @@ def test_rule_vs_exact_disagreement_in_words() -> None:
     assert words["HDC rule as stated"].ok is True
     assert words["Exact answer"].ok is False
     assert words["Rule vs exact"].ok is False
+    by_code = {f.code: f for f in rep.findings}
+    assert by_code["hdc-rule"].severity == "ok" and by_code["hdc-vs-exact"].severity == "warning"
 
 
 def test_module_rows_carry_meta() -> None:
@@ -161,11 +170,11 @@ def test_model_notes_reach_the_report_in_graph_order() -> None:
     )
     rep = analyze(model, input_size=(1, 3, 16, 16))
     assert rep.status == "complete" and not rep.diagnostics
-    assert [n.split(" ")[0] for n in rep.notes] == ["0", "1"]
-    assert "'circular' padding" in rep.notes[0] and "GroupNorm" in rep.notes[1]
-    assert rep.to_dict()["notes"] == rep.notes
-    # a WaveNet's misaligned-merge notes (collected from both paths of each merge) come in
-    # graph order too
+    remarks = [f for f in rep.findings if f.code == "model-note"]
+    assert [f.node for f in remarks] == ["0", "1"]
+    assert "'circular' padding" in remarks[0].message and "GroupNorm" in remarks[1].message
+    assert rep.to_dict()["notes"] == rep.notes == [f.message for f in remarks]
+    # a WaveNet's misaligned merges are one grouped finding naming every merge in graph order
     from models_for_tests import WaveNet
 
     from atrous.rf import receptive_field
@@ -173,10 +182,13 @@ def test_model_notes_reach_the_report_in_graph_order() -> None:
     wavenet = WaveNet(2, 5)
     rep = analyze(wavenet, input_size=(1, 1, 64), gridding=False)
     order = [n.name for n in rep.graph.topological()]
-    named = [order.index(n.split(":")[0]) for n in rep.notes]
-    assert len(named) >= 5 and named == sorted(named)
-    raw = receptive_field(rep.graph, input_size=(1, 1, 64)).notes
-    assert sorted(raw) == sorted(rep.notes) and raw != rep.notes  # the rf's own order is not
+    grouped = [f for f in rep.findings if f.code == "misaligned-merge"]
+    assert len(grouped) == 1 and grouped[0].node is None
+    nodes = grouped[0].data["nodes"]
+    assert len(nodes) >= 5 and nodes == sorted(nodes, key=order.index)
+    raw = receptive_field(rep.graph, input_size=(1, 1, 64)).notes  # the rf's own sentences
+    assert sorted({n.split(":")[0] for n in raw}) == sorted(nodes)
+    assert f"{len(nodes)} merge(s)" in grouped[0].message
 
 
 def test_sizes_the_network_cannot_take_are_refused() -> None:
@@ -185,14 +197,14 @@ def test_sizes_the_network_cannot_take_are_refused() -> None:
     # without a size the merge of strides 1 and 2 is partial, counted once (not per axis)
     rep = analyze("res(3x3 s2, 3x3)")
     assert rep.status == "partial"
-    align = [v.value for v in rep.verdicts() if v.label == "Alignment"]
-    assert align == ["1 merge(s) of paths with different strides"]
+    align = [f for f in rep.findings if f.label == "Alignment"]
+    assert [(f.code, f.data["count"]) for f in align] == [("merge-strides", 1)]
 
 
 def test_periodic_fields_report_the_mean_centre() -> None:
     rep = analyze("1d: 3 s2, tconv 4 s2 p1")
     text = next(v.value for v in rep.verdicts() if v.label == "Receptive field")
-    assert "mean centre of the units at -1/2" in text
+    assert "the units' mean centre on input pixel -0.5" in text
     # unit u's centre minus u * stride, averaged over the period of 2: (-1 - 0 + 1 - 1) / 2
     shifted = [(lo + hi) / 2 - u for u, ((lo, hi),) in enumerate(rep.rf.box(u) for u in range(2))]
     assert rep.rf.axes[0].period == 2 and sum(shifted) / 2 == -0.5

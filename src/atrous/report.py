@@ -6,7 +6,7 @@
     >>> [row.name for row in rep.rows]
     ['conv0', 'conv1', 'conv2']
     >>> rep.to_dict()["schema_version"]
-    1
+    2
 
 A Report holds, for one target (a spec string, a Graph, layers, or an ``nn.Module``):
 
@@ -16,21 +16,25 @@ A Report holds, for one target (a spec string, a Graph, layers, or an ``nn.Modul
   (module path, op, output shape, params, MACs) when the graph came from a model;
 - ``outputs``: one :class:`OutputResult` per graph output: its receptive field and exact
   coverage map (``rf`` and ``coverage`` are those of the first output);
-- ``hdc``: the seeds' HDC rule and the exact verdict (:func:`atrous.hdc_check`) when the graph is
-  a stack of stride-1 convs with one square kernel size;
-- ``status`` (``"complete"`` or ``"partial"``) and ``diagnostics`` naming every node that made a
-  part of the analysis partial or unavailable;
-- ``notes``: exact findings worth knowing that leave the analysis complete (a merge of paths
-  whose centres differ, as in a causal WaveNet; a unit that no input pixel reaches; from a
-  model, norms whose statistics span the map and non-zero padding modes), in graph order.
+- ``hdc``: the HDC rule of Wang et al. (WACV 2018) and the exact verdict
+  (:func:`atrous.hdc_check`) when the graph is a stack of stride-1 convs with one square kernel
+  size;
+- ``findings``: every verdict as a :class:`~atrous.findings.Finding` (stable ``code``,
+  ``severity``, ``node``, ``data``, ``message``), in the order the text report shows them: the
+  labelled verdicts (receptive field, gridding or an empty field, the HDC rule, the exact answer,
+  the repair, where gridding starts, grouped merges, the status), then the remarks about single
+  nodes in graph order (what is partial, and the model front end's exact remarks);
+- ``status`` (``"complete"`` or ``"partial"``), with ``diagnostics`` and ``notes`` the sentences
+  of the partial findings and of the remarks.
 
-JSON schema (``schema_version`` 1): ``to_dict()`` has the keys ``schema_version``, ``target``,
-``spec``, ``ndim``, ``input_size``, ``status``, ``rf`` (the first output's
-:meth:`~atrous.rf.ReceptiveField.to_dict`), ``coverage`` (the first output's
-:meth:`~atrous.coverage.Coverage.to_dict`, or null), ``outputs`` (per output: ``name``, ``rf``,
-``coverage``, ``coverage_error``), ``rows`` (flat dicts, see :meth:`LayerRow.to_dict`),
-``layer_gridding``, ``hdc`` (or null), ``verdicts`` (plain-word findings beyond the rf, coverage
-and hdc fields: each ``{"label", "value", "ok"}``), ``diagnostics`` and ``notes`` (strings).
+JSON schema (``schema_version`` 2, shipped as ``atrous/schemas/analyze.schema.json``):
+``to_dict()`` has the keys ``schema_version``, ``target``, ``spec``, ``ndim``, ``input_size``,
+``status``, ``rf`` (the first output's :meth:`~atrous.rf.ReceptiveField.to_dict`), ``coverage``
+(the first output's :meth:`~atrous.coverage.Coverage.to_dict`, or null), ``outputs`` (per
+output: ``name``, ``rf``, ``coverage``, ``coverage_error``), ``rows`` (flat dicts, see
+:meth:`LayerRow.to_dict`), ``layer_gridding``, ``hdc`` (or null), ``findings`` (each
+:meth:`~atrous.findings.Finding.to_dict`), ``diagnostics`` and ``notes`` (strings). Version 2
+replaced version 1's ``verdicts`` (only the extra verdicts) by ``findings`` (all of them).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from typing import Any, ClassVar, Literal
 
 from ._types import Ints
 from .errors import AtrousError
+from .findings import Finding, group
 from .graph import Graph, as_graph
 from .layers import Conv, Input, Layer, Merge, Opaque, Pointwise
 from .rf import (
@@ -57,7 +62,7 @@ __all__ = [
     "analyze",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 Status = Literal["complete", "partial"]
 
 GRIDDING_AUTO_NODES = 120
@@ -75,10 +80,6 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "value": self.value, "ok": self.ok}
-
-
-def _fmt_axes(values: Sequence[Any]) -> str:
-    return "x".join(str(v) for v in values)
 
 
 @dataclass(frozen=True)
@@ -160,10 +161,8 @@ class Report:
     outputs: list[OutputResult]
     layer_gridding: list[Any]
     hdc: Any
-    diagnostics: list[str]
+    findings: list[Finding]
     graph: Graph = field(repr=False)
-    extra_verdicts: list[Verdict] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
     @property
     def rf(self) -> ReceptiveField:
@@ -177,74 +176,26 @@ class Report:
 
     @property
     def status(self) -> Status:
-        """``"partial"`` when any part of the analysis is partial or unavailable."""
-        return "partial" if self.diagnostics else "complete"
+        """``"partial"`` when any finding makes a part of the analysis partial."""
+        return "partial" if any(f.partial for f in self.findings) else "complete"
 
     @property
     def partial(self) -> bool:
         return self.status == "partial"
 
+    @property
+    def diagnostics(self) -> list[str]:
+        """The sentences of the findings that make the analysis partial (naming the nodes)."""
+        return [f.message for f in self.findings if f.partial]
+
+    @property
+    def notes(self) -> list[str]:
+        """The sentences of the exact remarks listed under the verdicts, in graph order."""
+        return [f.message for f in self.findings if not f.label and not f.partial]
+
     def verdicts(self) -> list[Verdict]:
-        """All findings in plain words (receptive field, gridding, HDC, extras, status)."""
-        out: list[Verdict] = []
-        for res in self.outputs:
-            label = "" if len(self.outputs) == 1 else f" of {res.name}"
-            rf = res.rf
-            if rf.is_global and all(rf.global_axes):
-                out.append(Verdict(f"Receptive field{label}", "global (sees the whole input)"))
-            else:
-                periodic = any(a.period > 1 and not a.is_global for a in rf.axes)
-                centre = "mean centre of the units" if periodic else "unit 0 centred"
-                text = (
-                    f"{_fmt_axes(rf.size)}, effective stride {_fmt_axes(rf.stride)}, {centre} "
-                    f"at {_fmt_axes(rf.start)}"
-                )
-                if any(a.period > 1 and not a.is_global for a in rf.axes):
-                    sizes = [
-                        sorted({b[1] - b[0] + 1 for b in a.boxes if b is not None})
-                        for a in rf.axes
-                    ]
-                    text += (
-                        "; the box varies with the unit's phase (period "
-                        f"{_fmt_axes([a.period for a in rf.axes])}; sizes "
-                        f"{' x '.join('/'.join(map(str, s)) for s in sizes)}), the largest is shown"
-                    )
-                out.append(Verdict(f"Receptive field{label}",
-                                   text + (" (partial)" if rf.partial else "")))
-            cov = res.coverage
-            if cov is not None:
-                box = f"{_fmt_axes(cov.rf_size)} box of unit {_fmt_axes(cov.unit)}"
-                if cov.gridded:
-                    out.append(Verdict(
-                        f"Gridding{label}",
-                        f"grids: {cov.holes} of the {cov.cells} pixels in the {box} are "
-                        f"never read ({cov.fraction:.0%} covered)", False,
-                    ))
-                else:
-                    out.append(Verdict(
-                        f"Gridding{label}",
-                        f"gridding-free: every pixel of the {box} is read "
-                        f"(uniformity min/max = {cov.uniformity:.3g})", True,
-                    ))
-            elif res.coverage_error:
-                out.append(Verdict(f"Coverage{label}", f"unavailable: {res.coverage_error}"))
-        if self.hdc is not None:
-            h = self.hdc
-            out.append(Verdict(
-                "HDC rule as stated",
-                f"{'passes' if h.rule_passes else 'fails'} (M = {list(h.M)}, M_2 <= K: "
-                f"{h.m2_le_k}, gcd {h.gcd}, sawtooth: {h.sawtooth})", h.rule_passes,
-            ))
-            out.append(Verdict(
-                "Exact answer",
-                "gridding-free" if h.gridding_free else "grids", h.gridding_free,
-            ))
-            if not h.agrees:
-                out.append(Verdict("Rule vs exact", "disagree: " + " ".join(h.explanations),
-                                   False))
-        out.extend(self.extra_verdicts)
-        out.append(Verdict("Analysis", self.status, self.status == "complete"))
-        return out
+        """The findings of the verdict table as (label, value, ok), in order."""
+        return [Verdict(f.label, f.message, f.ok) for f in self.findings if f.label]
 
     def to_dict(self, counts: bool = True) -> dict[str, Any]:
         """JSON-able dict (schema in the module docstring); ``counts=False`` drops the maps."""
@@ -263,9 +214,9 @@ class Report:
             "rows": [r.to_dict() for r in self.rows],
             "layer_gridding": [g.to_dict() for g in self.layer_gridding],
             "hdc": None if self.hdc is None else self.hdc.to_dict(),
-            "verdicts": [v.to_dict() for v in self.extra_verdicts],
-            "diagnostics": list(self.diagnostics),
-            "notes": list(self.notes),
+            "findings": [f.to_dict() for f in self.findings],
+            "diagnostics": self.diagnostics,
+            "notes": self.notes,
         }
 
     def to_json(self, indent: int | None = 2, counts: bool = True) -> str:
@@ -279,9 +230,9 @@ class Report:
 
     def __str__(self) -> str:
         lines = [f"atrous report: {self.target} ({self.status})"]
-        lines += [f"  {v.label}: {v.value}" for v in self.verdicts()]
-        lines += [f"  ! {d}" for d in self.diagnostics]
-        lines += [f"  · {n}" for n in self.notes]
+        for f in self.findings:
+            mark = {"ok": "✓", "note": "·", "warning": "!", "error": "✗"}[f.severity]
+            lines.append(f"  {mark} {f.label}: {f.message}" if f.label else f"  {mark} {f.message}")
         return "\n".join(lines)
 
 
@@ -362,112 +313,347 @@ def analyze(
         max_cells: largest coverage map to build (default: :mod:`atrous.coverage`'s).
 
     Returns:
-        A :class:`Report`; ``status`` is ``"partial"`` with ``diagnostics`` naming the nodes
-        whenever a part could not be computed exactly.
+        A :class:`Report`; its ``findings`` are every verdict in order, and ``status`` is
+        ``"partial"`` with findings naming the nodes whenever a part could not be computed
+        exactly.
 
     >>> rep = analyze("3x3 d1, 3x3 d2, 3x3 d5", input_size=(64, 64))
     >>> rep.rows[-1].output_size, rep.rf.size, rep.coverage.gridded, rep.hdc.gridding_free
     ((64, 64), (17, 17), False, True)
     >>> analyze("3x3, opaque:roll, 3x3").status
     'partial'
+    >>> [f.code for f in analyze("3 d2, 3 d3").findings]  # doctest: +NORMALIZE_WHITESPACE
+    ['receptive-field', 'gridding', 'hdc-rule', 'hdc-exact', 'hdc-vs-exact', 'repair',
+     'gridding-start', 'analysis']
     """
-    from .coverage import coverage as coverage_map
     from .coverage import layer_gridding
-    from .rules import hdc_check
 
+    if gridding != "auto" and not isinstance(gridding, bool):
+        raise AtrousError(f"gridding must be True, False or 'auto', got {gridding!r}")
     graph = as_graph(target, input_size)
     spatial = spatial_input_size(graph, input_size)
     limit = {} if max_cells is None else {"max_cells": max_cells}
-    diagnostics: list[str] = list(getattr(graph, "diagnostics", []) or [])
-    if getattr(graph, "partial", False) and not diagnostics:
-        diagnostics.append("the model graph is partial (see the torch front end)")
     if spatial is not None and not any(isinstance(n.layer, Opaque) for n in graph.layer_nodes()):
         graph.shapes(spatial)  # refuse sizes the network cannot take (e.g. a merge of 4x4 and 8x8)
     rfs = receptive_fields(graph, spatial)
     sizes = node_sizes(graph, spatial)
-
     if gridding == "auto":
         gridding = len(graph) <= GRIDDING_AUTO_NODES
-    elif not isinstance(gridding, bool):
-        raise AtrousError(f"gridding must be True, False or 'auto', got {gridding!r}")
     grid_rows: list[Any] = []
+    grid_error: str | None = None
     if gridding:
         try:
             grid_rows = layer_gridding(graph, input_size=spatial, **limit)
         except AtrousError as exc:
-            diagnostics.append(f"per-layer gridding unavailable: {exc}")
+            grid_error = f"per-layer gridding unavailable: {exc}"
     by_node = {g.node: g for g in grid_rows}
-
     rows = []
     for node in graph.topological():
         if isinstance(node.layer, Input):
             continue
         meta = dict(node.meta) if node.meta else {}
-        op = str(meta.get("target") or node.layer.kind)
         rows.append(LayerRow(
-            name=node.name, op=op, geometry=_geometry(node.layer), inputs=node.inputs,
-            output_size=sizes.get(node.name), rf=rfs[node.name], gridding=by_node.get(node.name),
-            meta=meta,
+            name=node.name, op=str(meta.get("target") or node.layer.kind),
+            geometry=_geometry(node.layer), inputs=node.inputs, output_size=sizes.get(node.name),
+            rf=rfs[node.name], gridding=by_node.get(node.name), meta=meta,
         ))
-
-    outputs = []
-    # exact remarks of the front end (e.g. norms whose statistics span the map)
-    notes: list[str] = list(getattr(graph, "notes", []) or [])
-    for name in graph.outputs:
-        rf = rfs[name]
-        diagnostics.extend(d for d in rf.diagnostics if d not in diagnostics)
-        notes.extend(n for n in rf.notes if n not in notes)
-        cov = None
-        error = None
-        try:
-            cov = coverage_map(graph, input_size=spatial, node=name, **limit)
-        except AtrousError as exc:
-            error = str(exc)
-            diagnostics.append(f"coverage of {name}: {exc}")
-        else:
-            # exact findings about the map (a unit no pixel reaches): notes, not partial
-            notes.extend(f"coverage of {name}: {n}" for n in getattr(cov, "diagnostics", ()))
-        outputs.append(OutputResult(name, rf, cov, error))
-
-    order = {node.name: i for i, node in enumerate(graph.topological())}
-    notes.sort(key=lambda n: order.get(n.split(":")[0].split(" (")[0], len(order)))
-    hdc = None
+    outputs = [_output(graph, name, rfs[name], spatial, limit) for name in graph.outputs]
     found = hdc_rates(graph)
-    if found is not None:
-        hdc = hdc_check(found[0], found[1])
-
-    extra: list[Verdict] = []
-    gridded_rows = [g for g in grid_rows if getattr(g, "gridded", None)]
-    if gridded_rows:
-        first = gridded_rows[0]
-        index = [r.name for r in rows].index(first.node) + 1
-        where = (
-            f"{first.node} (layer {index} of {len(rows)}, {first.holes} holes in its "
-            f"{_fmt_axes(first.rf_size or ())} box)"
-        )
-        if any(o.coverage is not None and o.coverage.gridded for o in outputs):
-            extra.append(Verdict("Gridding starts at", where, False))
-        else:
-            extra.append(Verdict(
-                "Intermediate gridding",
-                f"{len(gridded_rows)} intermediate node(s) grid, first {where}; the output "
-                "does not" if all(o.coverage is not None for o in outputs) else
-                f"{len(gridded_rows)} node(s) grid, first {where}", None,
-            ))
-    # one note per merge and axis: count the merges (the note starts with the node's name)
-    misaligned = sorted({n.split(":")[0] for n in notes if "misaligned" in n})
-    strides = sorted({d.split(":")[0] for d in diagnostics if "different strides" in d})
-    if misaligned or strides:
-        parts = []
-        if misaligned:
-            parts.append(f"{len(misaligned)} merge(s) of paths whose centres differ")
-        if strides:
-            parts.append(f"{len(strides)} merge(s) of paths with different strides")
-        # centres that differ are a finding (a causal net has them by design); strides are not
-        extra.append(Verdict("Alignment", "; ".join(parts), False if strides else None))
+    hdc = None if found is None else _hdc_check(found[0], found[1])
+    findings = _findings(graph, rfs, rows, outputs, hdc, grid_rows, grid_error)
     target_name, spec = _describe(target, graph)
     return Report(
         target=target_name, spec=spec, ndim=graph.ndim, input_size=spatial, rows=rows,
-        outputs=outputs, layer_gridding=grid_rows, hdc=hdc, diagnostics=diagnostics,
-        graph=graph, extra_verdicts=extra, notes=notes,
+        outputs=outputs, layer_gridding=grid_rows, hdc=hdc, findings=findings, graph=graph,
     )
+
+
+def _hdc_check(rates: list[int], kernel: int) -> Any:
+    from .rules import hdc_check
+
+    return hdc_check(rates, kernel)
+
+
+def _output(
+    graph: Graph, name: str, rf: ReceptiveField, spatial: Ints | None, limit: dict[str, int]
+) -> OutputResult:
+    """One output's receptive field and coverage map (the error when it has none)."""
+    from .coverage import coverage as coverage_map
+
+    try:
+        cov = coverage_map(graph, input_size=spatial, node=name, **limit)
+    except AtrousError as exc:
+        return OutputResult(name, rf, None, str(exc))
+    return OutputResult(name, rf, cov, None)
+
+
+# -- findings ---------------------------------------------------------------------------------
+def _findings(
+    graph: Graph, rfs: dict[str, ReceptiveField], rows: list[LayerRow],
+    outputs: list[OutputResult], hdc: Any, grid_rows: list[Any], grid_error: str | None,
+) -> list[Finding]:
+    """Every finding, in the order the text report shows them (verdicts, then node remarks)."""
+    out: list[Finding] = []
+    for res in outputs:
+        out.extend(_output_findings(graph, rfs, res, len(outputs) > 1))
+    if hdc is not None:
+        out.extend(_hdc_findings(hdc))
+    out.extend(_gridding_start(rows, outputs, grid_rows))
+    out.extend(_merge_findings(graph, rfs))
+    remarks = _node_remarks(graph, rfs, outputs, grid_error)
+    partial = any(f.partial for f in out + remarks)
+    status = "partial" if partial else "complete"
+    out.append(Finding("analysis", "warning" if partial else "ok", status,
+                       data={"status": status}, label="Analysis"))
+    return out + remarks
+
+
+def _is_empty(res: OutputResult) -> bool:
+    cov = res.coverage
+    if cov is not None:
+        return bool(getattr(cov, "empty", cov.cells == 0))
+    return not res.rf.is_global and 0 in res.rf.size
+
+
+def _output_findings(
+    graph: Graph, rfs: dict[str, ReceptiveField], res: OutputResult, several: bool
+) -> list[Finding]:
+    """The receptive field, gridding (or empty field) and global op of one output."""
+    from .render.text import fmt_position, fmt_size
+
+    of = f" of {res.name}" if several else ""
+    rf, cov = res.rf, res.coverage
+    data: dict[str, Any] = {"output": res.name, **{k: v for k, v in rf.to_dict().items()
+                                                   if k in ("size", "stride", "start",
+                                                            "is_global", "global_axes")}}
+    if _is_empty(res):
+        unit = "" if cov is None else f" {fmt_position(cov.unit)}"
+        return [Finding(
+            "empty-rf", "error",
+            f"empty: unit{unit} reads no input pixel (no path from the input reaches it), "
+            "so the output does not depend on the input", res.name, data,
+            f"Receptive field{of}",
+        )]
+    found: list[Finding] = []
+    if rf.is_global and all(rf.global_axes):
+        text = "global (sees the whole input)"
+    else:
+        periodic = any(a.period > 1 and not a.is_global for a in rf.axes)
+        centre = "the units' mean centre" if periodic else "the first unit centred"
+        text = (f"{fmt_size(rf.size)}, effective stride {fmt_size(rf.stride)}, {centre} on "
+                f"input pixel {fmt_position(rf.start)}")
+        if periodic:
+            sizes = [sorted({b[1] - b[0] + 1 for b in a.boxes if b is not None})
+                     for a in rf.axes]
+            text += ("; the box varies with the unit's phase (period "
+                     f"{fmt_size([a.period for a in rf.axes])}; sizes "
+                     f"{' x '.join('/'.join(map(str, s)) for s in sizes)}), the largest is shown")
+        text += " (partial)" if rf.partial else ""
+    found.append(Finding("receptive-field", "note", text, res.name, data, f"Receptive field{of}"))
+    if cov is not None:
+        found.append(_gridding_finding(res, of))
+    elif res.coverage_error:
+        found.append(Finding("coverage-unavailable", "warning",
+                             f"unavailable: {res.coverage_error}", res.name,
+                             {"output": res.name, "reason": res.coverage_error},
+                             f"Coverage{of}"))
+    if rf.is_global:
+        maker = _made_global_by(graph, rfs, res.name)
+        if maker is not None:
+            op = graph[maker].layer.kind
+            found.append(Finding(
+                "global-op", "note", f"{maker} ({_geometry(graph[maker].layer)}) makes the "
+                "receptive field global: every output unit reads the whole input", maker,
+                {"output": res.name, "node": maker, "op": op}, f"Global{of}",
+            ))
+    return found
+
+
+def _gridding_finding(res: OutputResult, of: str) -> Finding:
+    from .render.text import fmt_position, fmt_si, fmt_size
+
+    cov = res.coverage
+    box = f"{fmt_size(cov.rf_size)} box of unit {fmt_position(cov.unit)}"
+    data = {"output": res.name, "unit": list(cov.unit), "rf_size": list(cov.rf_size),
+            "cells": cov.cells, "holes": cov.holes, "fraction": cov.fraction,
+            "min_count": cov.min_count, "max_count": cov.max_count}
+    if cov.gridded:
+        return Finding(
+            "gridding", "warning",
+            f"grids: {cov.holes} of the {cov.cells} pixels in the {box} are never read "
+            f"({cov.fraction:.0%} covered)", res.name, data, f"Gridding{of}",
+        )
+    lo, hi = fmt_si(cov.min_count), fmt_si(cov.max_count)
+    paths = f"{lo} path{'s' if lo != '1' else ''}" if lo == hi else f"{lo} to {hi} paths"
+    return Finding(
+        "gridding", "ok",
+        f"gridding-free: every pixel of the {box} is read ({paths} per pixel)", res.name,
+        data, f"Gridding{of}",
+    )
+
+
+def _made_global_by(graph: Graph, rfs: dict[str, ReceptiveField], output: str) -> str | None:
+    """The first node (graph order) whose field is global while none of its inputs' is."""
+    around = graph.ancestors(output) | {output}
+    for node in graph.layer_nodes():
+        if node.name in around and rfs[node.name].is_global and not any(
+                rfs[i].is_global for i in node.inputs):
+            return node.name
+    return None
+
+
+def _hdc_findings(h: Any) -> list[Finding]:
+    full = h.to_dict()
+    data = {k: full[k] for k in ("rates", "kernel", "M", "m2_le_k", "first_rate_one", "gcd",
+                                 "sawtooth", "rule_passes") if k in full}
+    m2 = (f"M_2 = {h.M[1]} {'<=' if h.m2_le_k else '>'} K = {h.kernel}" if len(h.M) > 1
+          else "one layer: no M_2")
+    out = [
+        Finding("hdc-rule", "ok" if h.rule_passes else "warning",
+                f"{'passes' if h.rule_passes else 'fails'} (M = {list(h.M)}; {m2}; "
+                f"gcd of the rates {h.gcd}; "
+                f"{'a' if h.sawtooth else 'not a'} sawtooth)", None, data,
+                "HDC rule as stated"),
+        Finding("hdc-exact", "ok" if h.gridding_free else "warning",
+                "gridding-free" if h.gridding_free else "grids", None,
+                {"gridding_free": h.gridding_free}, "Exact answer"),
+    ]
+    if not h.agrees:
+        out.append(Finding("hdc-vs-exact", "warning", "disagree: " + " ".join(h.explanations),
+                           None, {"explanations": list(h.explanations)}, "Rule vs exact"))
+    if not h.gridding_free:
+        out.extend(_repair_finding(list(h.rates), h.kernel))
+    return out
+
+
+def _repair_finding(rates: list[int], kernel: int) -> list[Finding]:
+    """The nearest gridding-free schedule (:func:`atrous.repair`'s first answer), if any."""
+    from .design import repair
+
+    try:
+        fix = repair(rates, kernel, top=1)[0]
+    except AtrousError:
+        return []
+    rates_text = ",".join(map(str, rates))
+    changes = "; ".join(
+        f"layer {c.index + 1}: {'added' if c.old is None else c.old} -> {c.new}"
+        for c in fix.changes)
+    return [Finding(
+        "repair", "note",
+        f"rates {list(fix.rates)} are gridding-free (RF {fix.rf_before} -> {fix.rf}; {changes}); "
+        f"more: atrous design --repair {rates_text} --kernel {kernel}", None, fix.to_dict(),
+        "Repair",
+    )]
+
+
+def _gridding_start(
+    rows: list[LayerRow], outputs: list[OutputResult], grid_rows: list[Any]
+) -> list[Finding]:
+    from .render.text import fmt_size
+
+    gridded_rows = [g for g in grid_rows if getattr(g, "gridded", None)]
+    if not gridded_rows:
+        return []
+    first = gridded_rows[0]
+    index = [r.name for r in rows].index(first.node) + 1
+    where = (f"{first.node} (layer {index} of {len(rows)}, {first.holes} holes in its "
+             f"{fmt_size(first.rf_size or ())} box)")
+    data = {"node": first.node, "index": index, "layers": len(rows), "holes": first.holes,
+            "gridded_nodes": [g.node for g in gridded_rows]}
+    if any(o.coverage is not None and o.coverage.gridded for o in outputs):
+        return [Finding("gridding-start", "warning", where, first.node, data,
+                        "Gridding starts at")]
+    text = (f"{len(gridded_rows)} intermediate node(s) grid, first {where}; the output does not"
+            if all(o.coverage is not None for o in outputs) else
+            f"{len(gridded_rows)} node(s) grid, first {where}")
+    return [Finding("intermediate-gridding", "note", text, first.node, data,
+                    "Intermediate gridding")]
+
+
+def _merge_findings(graph: Graph, rfs: dict[str, ReceptiveField]) -> list[Finding]:
+    """Merges whose paths' centres differ (exact) or whose strides differ (partial), grouped.
+
+    Read from the inputs' receptive fields, axis by axis (a global axis has no centre).
+    """
+    used: set[str] = set()
+    for name in graph.outputs:
+        used |= graph.ancestors(name) | {name}
+    misaligned: list[tuple[str, dict[str, Any]]] = []
+    strided: list[tuple[str, dict[str, Any]]] = []
+    for node in graph.topological():
+        if not isinstance(node.layer, Merge) or node.name not in used:
+            continue
+        ins = [rfs[i] for i in node.inputs]
+        centres: dict[int, list[Any]] = {}
+        strides: dict[int, list[Any]] = {}
+        for ax in range(graph.ndim):
+            axes = [r.axes[ax] for r in ins]
+            if any(a.is_global for a in axes):
+                continue
+            if len({a.stride for a in axes}) > 1:
+                strides[ax] = sorted({a.stride for a in axes})
+            elif len({a.start for a in axes}) > 1:
+                centres[ax] = sorted({a.start for a in axes})
+        if strides:
+            strided.append((node.name, {"axes": list(strides), "strides": list(strides.values())}))
+        elif centres:
+            misaligned.append((node.name, {"axes": list(centres),
+                                           "centres": list(centres.values())}))
+    found = [
+        group("misaligned-merge", "note", misaligned, "merge(s) of paths whose centres differ",
+              "; exact: the union of their boxes is shown (a causal net has them by design)",
+              label="Alignment"),
+        group("merge-strides", "warning", strided, "merge(s) of paths with different strides",
+              "; the receptive field differs from unit to unit, the path with the largest box "
+              "is shown (partial)", label="Alignment"),
+    ]
+    return [f for f in found if f is not None]
+
+
+def _node_of(text: str, names: Sequence[str]) -> str | None:
+    """The node a front end's or the rf's sentence is about (it starts with the node's name)."""
+    hits = [n for n in names if text.startswith((f"{n}:", f"{n} ("))]
+    return max(hits, key=len) if hits else None
+
+
+def _node_remarks(
+    graph: Graph, rfs: dict[str, ReceptiveField], outputs: list[OutputResult],
+    grid_error: str | None,
+) -> list[Finding]:
+    """Findings listed under the verdicts, in graph order: what is partial, and the front
+    end's exact remarks. Each sentence's code follows from the kind of node it names."""
+    order = {node.name: i for i, node in enumerate(graph.topological())}
+    names = list(order)
+    seen: set[str] = set()
+    found: list[Finding] = []
+
+    def add(text: str, exact: bool) -> None:
+        if text in seen:
+            return
+        seen.add(text)
+        node = _node_of(text, names)
+        layer = None if node is None else graph[node].layer
+        if isinstance(layer, Merge):
+            return  # a merge's strides are the grouped "merge-strides" finding
+        if exact:
+            code, severity = "model-note", "note"
+        else:
+            code = "opaque-op" if isinstance(layer, Opaque) else "partial"
+            severity = "warning"
+        data = {"op": layer.op} if isinstance(layer, Opaque) else {}
+        found.append(Finding(code, severity, text, node, data))  # type: ignore[arg-type]
+
+    graph_diags = list(getattr(graph, "diagnostics", []) or [])
+    for text in graph_diags:
+        add(text, exact=False)
+    if getattr(graph, "partial", False) and not graph_diags:
+        add("the model graph is partial (see the torch front end)", exact=False)
+    for res in outputs:
+        for text in res.rf.diagnostics:
+            add(text, exact=False)
+    for text in getattr(graph, "notes", []) or []:
+        add(text, exact=True)
+    if grid_error is not None:
+        add(grid_error, exact=False)
+    found.sort(key=lambda f: order.get(f.node or "", len(order)))
+    return found

@@ -7,6 +7,7 @@ terminal rendering); ``--png`` uses :func:`atrous.render.figures.coverage_figure
 from __future__ import annotations
 
 import argparse
+import io
 import re
 import sys
 from typing import Any
@@ -106,11 +107,36 @@ def _compare_target(text: str, kernel: int, ndim: int) -> Any:
 
 
 def _console() -> Any:
+    """A terminal console, or (output piped) a 100-column one without colour that records."""
     from rich.console import Console
 
     if sys.stdout.isatty():
         return Console()
-    return Console(width=100, color_system=None, force_terminal=False, soft_wrap=False)
+    return Console(width=100, color_system=None, force_terminal=False, soft_wrap=False,
+                   file=io.StringIO())
+
+
+def _flush(console: Any) -> None:
+    """Write a recording console's text without trailing spaces."""
+    if isinstance(console.file, io.StringIO):
+        text = console.file.getvalue()
+        sys.stdout.write("".join(line.rstrip() + "\n" for line in text.splitlines()))
+
+
+def _check_size(target: Any, size: tuple[int, ...] | None, flag: str = "--input") -> None:
+    """Refuse an input size whose number of axes is not the network's (a 2-D spec with
+    1x3x64x64 would otherwise be read as N x C x H x W without a word)."""
+    from ..graph import as_graph
+
+    if size is None:
+        return
+    ndim = as_graph(target).ndim
+    if len(size) != ndim:
+        example = "x".join(["64"] * ndim)
+        raise AtrousError(
+            f"{flag} {'x'.join(map(str, size))} has {len(size)} values, the network has {ndim} "
+            f"spatial axes: give the spatial size only (e.g. {example})"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,9 +158,11 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(png, figure=True)
     target = build_target(spec, rates, kernel, ndim)
     size = parse_size(size_text, "input size") if size_text else None
+    _check_size(target, size)
     reports = [analyze(target, input_size=size)]
     if compare is not None:
         other = _compare_target(compare, kernel, ndim)
+        _check_size(other, size)
         reports.append(analyze(other, input_size=size))
     if png:
         _write_png(reports, png)
@@ -154,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
         render_compare(reports, console)
     if png:
         console.print(f"wrote {png}")
+    _flush(console)
     return 0
 
 

@@ -19,21 +19,31 @@ the seeds' figures.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
 
 from .style import PALETTE
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "MAX_CELLS_SHOWN",
     "compare_panel",
     "coverage_heatmap",
+    "fmt_coord",
+    "fmt_count",
+    "fmt_position",
+    "fmt_si",
+    "fmt_size",
     "heatmap_text",
+    "layer_table",
     "render_compare",
     "render_report",
     "report_table",
+    "rf_cells",
     "verdicts_table",
 ]
 
@@ -63,18 +73,98 @@ def _ink(background: str) -> str:
     return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
 
 
-def _count_str(v: int) -> str:
+def fmt_count(v: int) -> str:
+    """A count in at most 4 characters for a heatmap cell: ``999``, ``1e3``, ``3e400``.
+
+    Exact for any Python int (no float conversion of the whole number).
+
+    >>> fmt_count(999), fmt_count(1499), fmt_count(9600), fmt_count(3 ** 1000)
+    ('999', '1e3', '1e4', '1e477')
+    """
+    v = int(v)
     if v < 1000:
         return str(v)
-    exp = len(str(v)) - 1
-    mantissa = round(v / 10**exp)
+    digits = str(v)
+    exp = len(digits) - 1
+    mantissa = round(int(digits[:3]) / 100)  # the first digits carry the rounding
     if mantissa == 10:
         mantissa, exp = 1, exp + 1
     return f"{mantissa}e{exp}"
 
 
+def fmt_si(n: int | float | None, digits: int = 3) -> str:
+    """A size for a table: ``"-"`` for None, else 3 significant digits with k/M/G/T.
+
+    The one number formatter of atrous' tables (parameters, MACs, search nodes).
+
+    >>> fmt_si(None), fmt_si(999), fmt_si(1234), fmt_si(25_557_032), fmt_si(4.1e9)
+    ('-', '999', '1.23k', '25.6M', '4.1G')
+    >>> fmt_si(3 ** 1000)
+    '1.32e477'
+    """
+    if n is None:
+        return "-"
+    if isinstance(n, int) and abs(n) >= 10**15:  # exact for any int (no float overflow)
+        text = str(abs(n))
+        lead = f"{text[0]}.{text[1:3]}".rstrip("0").rstrip(".")
+        return f"{'-' if n < 0 else ''}{lead}e{len(text) - 1}"
+    for unit, size in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if abs(n) >= size:
+            return f"{n / size:.{digits}g}{unit}"
+    return f"{n:.{digits}g}" if isinstance(n, float) else str(n)
+
+
+def fmt_coord(value: Any) -> str:
+    """An input coordinate (a centre may be a half pixel): ``-511.5``, not ``-1023/2``.
+
+    A fraction with a finite decimal is written as one; others (``1/3``) stay fractions.
+
+    >>> fmt_coord(Fraction(-1023, 2)), fmt_coord(Fraction(4)), fmt_coord(Fraction(1, 3))
+    ('-511.5', '4', '1/3')
+    """
+    f = Fraction(value)
+    if f.denominator == 1:
+        return str(f.numerator)
+    d = f.denominator
+    for p in (2, 5):
+        while d % p == 0:
+            d //= p
+    if d != 1:
+        return f"{f.numerator}/{f.denominator}"
+    text = f"{float(f):.6f}".rstrip("0").rstrip(".")
+    return text if Fraction(text) == f else f"{f.numerator}/{f.denominator}"
+
+
+def fmt_position(values: Sequence[Any]) -> str:
+    """A position (input pixel or unit index): ``4`` in 1-D, ``(4, -0.5)`` otherwise.
+
+    Sizes are written ``13x13``; positions in parentheses, so the two never look alike.
+
+    >>> fmt_position([Fraction(-1, 2)]), fmt_position((16, 16))
+    ('-0.5', '(16, 16)')
+    """
+    parts = [fmt_coord(v) for v in values]
+    return parts[0] if len(parts) == 1 else "(" + ", ".join(parts) + ")"
+
+
+def fmt_size(values: Sequence[Any]) -> str:
+    """A size per axis: ``13x13``.
+
+    >>> fmt_size((13, 13))
+    '13x13'
+    """
+    return "x".join(str(v) for v in values)
+
+
+def _log1p(v: int) -> float:
+    """``log(1 + v)`` for any Python int (``math.log1p`` overflows past 1.8e308)."""
+    return math.log1p(v) if v < 2**52 else math.log(v)
+
+
 def _plane(cov: Any) -> tuple[np.ndarray, str]:
     """A 2-D array of Python ints to draw, and a note on what it shows."""
+    import numpy as np
+
     counts = np.asarray(cov.counts if hasattr(cov, "counts") else cov, dtype=object)
     note = ""
     if counts.ndim == 1:
@@ -87,6 +177,8 @@ def _plane(cov: Any) -> tuple[np.ndarray, str]:
 
 
 def _blocks(counts: np.ndarray, limit: int) -> tuple[np.ndarray, int]:
+    import numpy as np
+
     f = max(1, math.ceil(max(counts.shape) / limit))
     if f == 1:
         return counts, 1
@@ -115,6 +207,7 @@ def coverage_heatmap(
     annotate: bool | None = None,
     legend: bool = True,
     max_width: int = 100,
+    colour: bool = True,
 ) -> Any:
     """A rich renderable: the coverage map as coloured cells, counts written when they fit.
 
@@ -126,6 +219,8 @@ def coverage_heatmap(
             cells show a shade ``░▒▓█`` (few to many paths) as well as the colour.
         legend: add a line saying what the colours and marks mean.
         max_width: widest annotated map, in terminal columns.
+        colour: the legend explains the colours; False (output without colour) explains only
+            the counts and the marks.
     """
     from rich.console import Group
     from rich.text import Text
@@ -134,13 +229,13 @@ def coverage_heatmap(
     counts, factor = _blocks(counts, limit)
     values = [int(v) for v in counts.ravel().tolist()]
     top = max(values) if values else 0
-    width = max(len(_count_str(v)) for v in values) if values else 1
+    width = max(len(fmt_count(v)) for v in values) if values else 1
     columns = counts.shape[1] if counts.ndim == 2 else 1
     if annotate is None:
         annotate = width <= 4 and columns * (width + 1) <= max_width
     if not annotate:
         width = 1
-    scale = math.log1p(top) if top else 1.0
+    scale = _log1p(top) if top else 1.0
     text = Text()
     for r, row in enumerate(counts.tolist()):
         if r:
@@ -152,9 +247,9 @@ def coverage_heatmap(
             if v == 0:
                 text.append("·".rjust(width), style=f"bold {_HOLE}")
                 continue
-            bg = _viridis(math.log1p(v) / scale if top > 1 else 1.0)
-            level = math.log1p(v) / scale if top > 1 else 1.0
-            label = _count_str(v).rjust(width) if annotate else _SHADES[min(int(level * 4), 3)]
+            level = _log1p(v) / scale if top > 1 else 1.0
+            bg = _viridis(level)
+            label = fmt_count(v).rjust(width) if annotate else _SHADES[min(int(level * 4), 3)]
             text.append(label, style=f"{_ink(bg)} on {bg}")
     parts: list[Any] = [text]
     if legend:
@@ -163,7 +258,10 @@ def coverage_heatmap(
             extra.append(f"each cell = {factor}x{factor} pixels (their minimum count)")
         if note:
             extra.append(note)
-        legend_text = Text("paths per input pixel (dark = few, yellow = many); ", style="dim")
+        what = "paths per input pixel (dark = few, yellow = many)" if colour else (
+            "paths per input pixel in the cells" if annotate else
+            "paths per input pixel: ░▒▓█ = few to many")
+        legend_text = Text(f"{what}; ", style="dim")
         legend_text.append("·", style=f"bold {_HOLE}")
         legend_text.append(" = hole (never read)", style="dim")
         if extra:
@@ -184,92 +282,188 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def report_table(report: Any, *, title: str | None = None) -> Any:
-    """The per-layer table of a Report (name, op, geometry, sizes, RF, gridding so far)."""
-    from rich.table import Table
+def _global_axes(row: dict[str, Any]) -> list[bool]:
+    """Per axis: is the row's field global along it (a global axis has effective stride 0)?"""
+    if not row["rf_global"]:
+        return [False] * len(row["rf_size"])
+    axes = [s in (0, "0") for s in row["rf_stride"]]
+    return axes if any(axes) else [True] * len(axes)
 
+
+def rf_cells(row: dict[str, Any]) -> tuple[str, str, str]:
+    """RF size, effective stride and centre cells of a row dict (:meth:`LayerRow.to_dict`).
+
+    ``global``/``-`` on the global axes only (a map pooled over one axis, as in strip pooling,
+    is global along it and local along the other); centres as coordinates (``-0.5``).
+
+    >>> rf_cells({"rf_global": False, "rf_size": [5, 5], "rf_stride": [1, 1],
+    ...           "rf_start": ["-1/2", 0]})
+    ('5x5', '1x1', '-0.5,0')
+    """
+    glob = _global_axes(row)
+    if all(glob):
+        return "global", "-", "-"
+    size = "x".join("global" if g else str(v) for g, v in zip(glob, row["rf_size"]))
+    stride = "x".join("-" if g else str(v) for g, v in zip(glob, row["rf_stride"]))
+    start = ",".join("-" if g else fmt_coord(v) for g, v in zip(glob, row["rf_start"]))
+    return size, stride, start
+
+
+def _wrap_name(name: str, width: int) -> str:
+    """``name`` on lines of at most ``width`` characters, broken after ``.`` or ``_`` only
+    (a part longer than the width stays whole on its own line)."""
+    parts = re.findall(r"[^._]+[._]?|[._]", name)
+    lines: list[str] = []
+    cur = ""
+    for part in parts:
+        if cur and len(cur) + len(part) > width:
+            lines.append(cur)
+            cur = ""
+        cur += part
+    if cur:
+        lines.append(cur)
+    return "\n".join(lines)
+
+
+def _layer_columns(report: Any) -> tuple[list[tuple[str, str]], list[tuple[list[str], str | None]]]:
+    """(header, kind) per column and (cells, style) per row of :func:`layer_table`."""
     rows = [r.to_dict() for r in report.rows]
-    has_size = any(r.get("output_size") for r in rows)
+    has_size = any(r.get("output_size") or r.get("shape") for r in rows)
     has_meta = any("module" in r for r in rows)
     has_grid = any(r.get("gridded") is not None for r in rows)
+    has_params = any(r.get("params") for r in rows)
+    columns: list[tuple[str, str]] = [("#", "num"), ("module" if has_meta else "node", "name")]
+    if has_meta:
+        columns.append(("op", "name"))
+    columns.append(("geometry", "name"))
+    if has_size:
+        columns.append(("out", "num"))
+    columns += [("RF", "num"), ("stride", "num"), ("centre", "num")]
+    if has_grid:
+        columns += [("holes", "num"), ("cov", "num"), ("grid", "keep")]
+    if has_params:
+        columns += [("params", "num"), ("MACs", "num")]
     body: list[tuple[list[str], str | None]] = []
     for i, r in enumerate(rows, 1):
-        glob = r["rf_global"]
-        rf = "global" if glob and not any(r["rf_size"]) else _cell(r["rf_size"])
-        cells = [str(i), r["name"]]
+        cells = [str(i), str(r.get("module") or r["name"]) if has_meta else r["name"]]
         if has_meta:
-            cells.append(str(r.get("module", "")))
-        cells += [r["op"], r["geometry"]]
+            cells.append(str(r.get("target", r["op"])))
+        cells.append(r["geometry"])
         if has_size:
-            cells.append(_cell(r.get("output_size")))
-        cells += [rf, "-" if glob else _cell(r["rf_stride"]), "-" if glob else _cell(r["rf_start"])]
+            shape = r.get("shape") if has_meta and r.get("shape") else r.get("output_size")
+            cells.append(_cell(shape))
+        cells += list(rf_cells(r))
         style = None
         if has_grid:
             g = r.get("gridded")
-            mark = "-" if g is None else ("✗ grids" if g else "✓ free")
+            empty = g is False and r.get("fraction") == 0
+            mark = "-" if g is None else ("✗ empty" if empty else "✗ grids" if g else "✓ free")
             cells += [_cell(r.get("holes")), _cell(r.get("fraction")), mark]
-            style = "red" if g else None
+            style = "red" if g or empty else None
+        if has_params:
+            cells += [fmt_si(r["params"]) if r.get("params") else "",
+                      fmt_si(r["macs"]) if r.get("macs") else ""]
         body.append((cells, style))
-    # (header, kind): numbers and verdicts are never shortened; names and geometry fold instead
-    columns: list[tuple[str, str]] = [("#", "num"), ("node", "text")]
-    if has_meta:
-        columns.append(("module", "text"))
-    columns += [("op", "text"), ("geometry", "text")]
-    if has_size:
-        columns.append(("out", "num"))
-    columns += [("RF", "num"), ("stride", "num"), ("start", "num")]
-    if has_grid:
-        columns += [("holes", "num"), ("cov", "num"), ("grid", "keep")]
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for col, (header, kind) in enumerate(columns):
-        if kind == "text":
-            # names keep up to 12 characters on one line; geometry and op fold first
-            longest = max([len(header), *(len(cells[col]) for cells, _ in body)])
-            keep = min(longest, 12) if header in ("node", "module") else None
-            table.add_column(header, overflow="fold", min_width=keep)
+    return columns, body
+
+
+def layer_table(report: Any, *, width: int | None = None, title: str | None = None) -> Any:
+    """The one per-layer table (rich) of a :class:`atrous.Report`, for spec and model graphs.
+
+    Columns: ``#``, node (or module path and torch op for a model), geometry in the spec
+    language, output size (a model's full output shape), receptive field, effective stride and
+    the first unit's centre (in input pixels), the gridding of the node's unit so far when
+    computed, parameters and MACs when known. Numbers are never shortened; names wrap after a
+    ``.`` or ``_`` (never inside a word) so the table fits ``width`` columns when it can.
+    """
+    from rich import box
+    from rich.table import Table
+
+    columns, body = _layer_columns(report)
+    widths = [max([len(h), *(len(c[i]) for c, _ in body)]) for i, (h, _) in enumerate(columns)]
+    names = [i for i, (_, kind) in enumerate(columns) if kind == "name"]
+    if width is not None and names:
+        fixed = sum(w for i, w in enumerate(widths) if i not in names) + 3 * len(columns) + 1
+        room = max(8, (width - fixed) // len(names))
+        spare = max(0, width - fixed - room * len(names))
+        for i in names:  # narrow names first, widest gets what is left
+            need = widths[i]
+            widths[i] = min(need, room + spare) if need > room else need
+            spare -= max(0, widths[i] - room)
+        body = [([_wrap_name(c, widths[i]) if i in names else c for i, c in enumerate(cells)],
+                 style) for cells, style in body]
+    table = Table(title=title, title_justify="left", header_style="bold", box=box.HEAVY_HEAD)
+    for i, (header, kind) in enumerate(columns):
+        if kind == "name":
+            longest = max(len(line) for c, _ in body for line in c[i].splitlines() or [""])
+            table.add_column(header, overflow="fold", min_width=min(max(longest, len(header)),
+                                                                      widths[i]))
             continue
-        widest = max([len(header), *(len(cells[col]) for cells, _ in body)])
         table.add_column(header, justify="right" if kind == "num" else "left", no_wrap=True,
-                         min_width=widest)
+                         min_width=widths[i])
     for cells, style in body:
         table.add_row(*cells, style=style)
     return table
 
 
+def report_table(report: Any, *, title: str | None = None, width: int | None = None) -> Any:
+    """The per-layer table of a Report (see :func:`layer_table`)."""
+    return layer_table(report, width=width, title=title)
+
+
+_MARKS = {"ok": ("✓", "green"), "note": ("·", "dim"), "warning": ("✗", "red"),
+          "error": ("✗", "bold red")}
+
+
 def verdicts_table(report: Any) -> Any:
-    """The verdicts of a Report in words, one per line, marked ✓ / ✗ / ·."""
+    """The labelled findings of a Report in words, one per line, marked ✓ / ✗ / ·."""
     from rich.table import Table
 
     table = Table.grid(padding=(0, 1))
     table.add_column(no_wrap=True)
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
-    for v in report.verdicts():
-        mark, style = {True: ("✓", "green"), False: ("✗", "red"), None: ("·", "dim")}[v.ok]
-        table.add_row(f"[{style}]{mark}[/]", v.label + ":", v.value)
+    for f in report.findings:
+        if not f.label:
+            continue
+        mark, style = _MARKS[f.severity]
+        if f.code == "analysis" and f.severity != "ok":
+            mark, style = "!", "yellow"
+        table.add_row(f"[{style}]{mark}[/]", f.label + ":", f.message)
     return table
 
 
 def render_report(report: Any, console: Any, *, heatmap: bool = True) -> None:
-    """Print a Report: title, per-layer table, verdicts, coverage heatmap, diagnostics."""
+    """Print a Report: title, per-layer table, verdicts, coverage heatmap, node findings.
+
+    Only displays ``report.findings`` (and the rows and maps); the colour legend of the
+    heatmap is printed only when the console shows colour.
+    """
     from rich.text import Text
 
     size = "" if report.input_size is None else " on " + "x".join(map(str, report.input_size))
     console.print(Text(f"atrous analyze: {report.target}{size}", style="bold"))
-    console.print(report_table(report))
+    console.print(layer_table(report, width=console.width))
+    if any(r.geometry.startswith("pw:") for r in report.rows):
+        console.print(Text("pw:NAME = a pointwise op (each output pixel reads the same input "
+                           "pixel)", style="dim"))
     console.print(verdicts_table(report))
     if heatmap:
+        colour = console.color_system is not None
         for out in report.outputs:
-            if out.coverage is None:
+            if out.coverage is None or not out.coverage.cells:
                 continue
             label = "" if len(report.outputs) == 1 else f" of {out.name}"
             box = "x".join(map(str, out.coverage.rf_size))
             console.print(Text(f"\ncoverage map{label} ({box} box):", style="bold"))
-            console.print(coverage_heatmap(out.coverage))
-    for d in report.diagnostics:
-        console.print(Text(f"! {d}", style="yellow"))
-    for n in report.notes:
-        console.print(Text(f"· {n}", style="dim"))
+            console.print(coverage_heatmap(out.coverage, colour=colour))
+    for f in report.findings:
+        if f.label:
+            continue
+        if f.severity in ("warning", "error"):
+            console.print(Text(f"! {f.message}", style="yellow"))
+        else:
+            console.print(Text(f"· {f.message}", style="dim"))
 
 
 def compare_panel(report: Any) -> Any:
@@ -316,7 +510,9 @@ def render_compare(reports: Sequence[Any], console: Any) -> None:
     covs = [r.coverage for r in reports]
     row("holes in the RF box", ["-" if c is None else str(c.holes) for c in covs])
     row("covered", ["-" if c is None else f"{c.fraction:.0%}" for c in covs])
-    row("uniformity (min/max)", ["-" if c is None else f"{c.uniformity:.3g}" for c in covs])
+    row("paths per pixel", [
+        "-" if c is None else f"{fmt_count(c.min_count)} to {fmt_count(c.max_count)}" for c in covs
+    ])
     row("exact verdict", [
         "-" if c is None else ("✗ grids" if c.gridded else "✓ gridding-free") for c in covs
     ])

@@ -11,9 +11,43 @@ import pytest
 import atrous
 import atrous.nn
 
-# Pinned on purpose: removing or renaming a public name must be a visible, deliberate change.
-TOP_LEVEL = sorted(atrous._EXPORTS)
-NN = sorted(atrous.nn._EXPORTS)
+# Pinned on purpose, as literal lists: adding, removing or renaming a public name must be a
+# visible, deliberate change of this file.
+TOP_LEVEL = [
+    "AdaptivePool", "AtrousError", "Candidate", "Conv", "ConvTranspose", "Coverage",
+    "CoverageUnavailable", "Dense", "ERFResult", "Finding", "GlobalPool", "Graph", "HDCResult",
+    "LayerGridding", "Merge", "Node", "Opaque", "Pad", "ParetoFrontier", "Pointwise", "Pool",
+    "ReceptiveField", "Repair", "Report", "Resize", "Slice", "SpecError", "TooLargeError",
+    "Upsample", "analyze", "as_graph", "chain", "conv_input_size_range", "conv_output_size",
+    "conv_transpose_input_size_range", "conv_transpose_output_size", "coverage", "design",
+    "effective_kernel_size", "erf", "explain", "hdc_check", "layer_gridding", "output_padding_for",
+    "parallel", "pareto", "parse", "pool_input_size_range", "pool_output_size", "receptive_field",
+    "receptive_fields", "register_function", "register_module", "repair", "residual",
+    "same_padding", "stack", "to_graph", "to_spec",
+]
+NN = [
+    "ASPP", "BasicBlock", "Bottleneck", "CausalDilatedConv1d", "CausalDilatedStack",
+    "ChannelShuffle", "DeepLabHead", "DeepLabV3", "DeepLabV3Plus", "DilatedConv1d",
+    "DilatedConv2d", "DilatedConv3d", "FCNHead", "FlattenedConv", "GriddingWarning",
+    "GroupedConv2d", "HDCBlock", "IntermediateLayerGetter", "PooledBatchNorm2d", "ResNet",
+    "SeparableConv2d", "SpatialSeparableConv2d", "deeplabv3_resnet101", "deeplabv3_resnet50",
+    "deeplabv3plus_resnet101", "deeplabv3plus_resnet50", "resnet101", "resnet18", "resnet34",
+    "resnet50", "sawtooth",
+]
+
+
+def test_the_public_names_are_the_pinned_ones() -> None:
+    assert sorted(atrous._EXPORTS) == TOP_LEVEL
+    assert sorted(atrous.__all__) == sorted([*TOP_LEVEL, "__version__"])
+    assert sorted(atrous.nn._EXPORTS) == NN
+
+
+def test_functions_named_like_their_module_stay_callable() -> None:
+    importlib.import_module("atrous.coverage")  # importing the module must not hide the function
+
+    assert callable(atrous.coverage) and atrous.coverage.__name__ == "coverage"
+    assert atrous.coverage("3 d2").rf_size == (5,)
+    assert callable(atrous.design) and callable(atrous.erf)
 
 
 def test_import_atrous_does_not_import_torch_or_matplotlib() -> None:

@@ -72,6 +72,8 @@ _EXPORTS: dict[str, str] = {
     "HDCResult": "rules",
     "analyze": "report",
     "Report": "report",
+    # findings as data (the typed verdicts of analyze)
+    "Finding": "findings",
     # torch front end
     "erf": "erf",
     "ERFResult": "erf",

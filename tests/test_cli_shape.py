@@ -205,3 +205,25 @@ def test_docs_console_examples_match_the_cli(capsys: pytest.CaptureFixture[str])
     for argv, shown in blocks:
         _, out, _ = run_cli(capsys, argv)
         assert out == shown, argv
+
+
+def test_the_cli_prints_the_core_record(capsys: pytest.CaptureFixture[str]) -> None:
+    """The command is parse -> atrous.shapes.shape_query -> print; the record is the core's."""
+    from atrous.shapes import shape_query
+
+    cases = [
+        ("64x48 -k 3 -s 2 --padding same", shape_query((64, 48), kernel=3, stride=2,
+                                                       padding="same")),
+        ("--inverse 63 -k 4 -s 2 -p 1 --transposed --output-padding any",
+         shape_query(inverse=63, kernel=4, stride=2, padding=1, op="transposed",
+                     output_padding=None)),
+        ("5 -k 2 -p 1 --pool max --ceil-mode", shape_query(5, kernel=2, padding=1, op="pool",
+                                                           ceil_mode=True)),
+    ]
+    for argv, result in cases:
+        _, out, _ = run_cli(capsys, argv + " --json")
+        assert json.loads(out) == json.loads(result.to_json())
+        _, out, _ = run_cli(capsys, argv)
+        assert out.splitlines() == [result.headline, *result.formula]
+    source = (Path(atrous.__file__).parent / "cli" / "shape.py").read_text(encoding="utf-8")
+    assert "arith._" not in source and "from .. import arith" not in source

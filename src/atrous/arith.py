@@ -878,3 +878,24 @@ def explain(
             else:
                 lines.append(f"{head} = {o}")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- public wrappers
+
+
+def is_padding_pairs(padding: Any) -> bool:
+    """True when ``padding`` is per-axis ``(left, right)`` pairs.
+
+    >>> is_padding_pairs(((0, 1), (1, 1))), is_padding_pairs((1, 2)), is_padding_pairs("same")
+    (True, False, False)
+    """
+    return _is_pairs(padding)
+
+
+def padding_axes(padding: Any) -> int | None:
+    """The number of axes ``padding`` states, or None when it applies to every axis.
+
+    >>> padding_axes(1), padding_axes((1, 2)), padding_axes(((0, 1),)), padding_axes("same")
+    (None, 2, 1, None)
+    """
+    return infer_ndim(_padding_shape(padding))

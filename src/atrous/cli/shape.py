@@ -1,9 +1,8 @@
 """`atrous shape`: output sizes with the worked formula, output_padding, inverse questions.
 
-A thin layer over :mod:`atrous.arith`: :func:`~atrous.arith.conv_output_size`,
-:func:`~atrous.arith.conv_transpose_output_size`, :func:`~atrous.arith.pool_output_size`,
-:func:`~atrous.arith.output_padding_for`, the ``*_input_size_range`` functions and
-:func:`~atrous.arith.explain`.
+A thin layer: the flags are parsed here, :func:`atrous.shapes.shape_query` answers (a
+:class:`~atrous.shapes.ShapeResult` built on :mod:`atrous.arith`), and the answer is printed as
+the headline and the worked formula, or as JSON (``atrous/schemas/shape.schema.json``).
 """
 
 from __future__ import annotations
@@ -11,8 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .. import arith
-from .._types import Ints, as_ints, infer_ndim
+from .._types import Ints
 from ..errors import AtrousError
 from ._common import HelpFormatter, parse_size, print_json
 
@@ -136,171 +134,67 @@ def _per_axis_nonneg(text: str, what: str) -> int | Ints:
 # --------------------------------------------------------------------------- the command
 
 
-def _fmt(values: Any) -> str:
-    return "x".join(str(v) for v in values) if isinstance(values, tuple) else str(values)
+def _check_flags(args: argparse.Namespace) -> None:
+    """Refuse flag combinations that ask no question (one line each)."""
+    if "kernel" not in args:
+        raise AtrousError("--kernel is required, e.g. -k 3 or -k 3x5")
+    size, inverse = getattr(args, "size", None), getattr(args, "inverse", None)
+    target, pool = getattr(args, "target", None), getattr(args, "pool", None)
+    opad = getattr(args, "output_padding", None)
+    if (size is None) == (inverse is None):
+        raise AtrousError("give either SIZE (output size) or --inverse N (input sizes), not "
+                          + ("both" if size is not None else "neither"))
+    if pool is not None and args.transposed:
+        raise AtrousError("--pool and --transposed exclude each other")
+    if args.ceil_mode and pool is None:
+        raise AtrousError("--ceil-mode applies to pooling only: add --pool max or --pool avg")
+    if not args.transposed and (opad is not None or target is not None):
+        flag = "--output-padding" if opad is not None else "--target"
+        raise AtrousError(f"{flag} applies to transposed convolution only: add --transposed")
+    if target is not None and (opad is not None or inverse is not None):
+        other = "--output-padding" if opad is not None else "--inverse"
+        raise AtrousError(f"--target and {other} exclude each other")
+    if pool is not None and pool not in ("max", "avg"):
+        raise AtrousError(f"--pool must be 'max' or 'avg', got {pool!r}")
+    if opad is not None and opad.strip().lower() == "any" and inverse is None:
+        raise AtrousError("--output-padding any applies to --inverse only")
 
 
-def _lst(values: Any) -> list[Any]:
-    return [list(v) if isinstance(v, tuple) else v for v in values]
+def _query(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`atrous.shapes.shape_query` from the parsed flags."""
+    size, inverse = getattr(args, "size", None), getattr(args, "inverse", None)
+    target, pool = getattr(args, "target", None), getattr(args, "pool", None)
+    stride, opad_text = getattr(args, "stride", None), getattr(args, "output_padding", None)
+    opad: Any = 0
+    if opad_text is not None and opad_text.strip().lower() == "any":
+        opad = None
+    elif opad_text is not None:
+        opad = _per_axis_nonneg(opad_text, "output_padding")
+    return {
+        "size": _per_axis(size, "size") if size is not None else None,
+        "inverse": _per_axis(inverse, "--inverse output") if inverse is not None else None,
+        "target": _per_axis(target, "--target output") if target is not None else None,
+        "kernel": _per_axis(args.kernel, "kernel"),
+        "stride": _per_axis(stride, "stride") if stride is not None else None,
+        "dilation": _per_axis(args.dilation, "dilation"),
+        "padding": parse_padding(args.padding),
+        "op": "pool" if pool is not None else ("transposed" if args.transposed else "conv"),
+        "mode": "avg" if pool == "avg" else "max",
+        "ceil_mode": args.ceil_mode,
+        "output_padding": opad,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``atrous shape``; returns the exit status."""
-    if "kernel" not in args:
-        raise AtrousError("--kernel is required, e.g. -k 3 or -k 3x5")
-    inverse = getattr(args, "inverse", None)
-    target = getattr(args, "target", None)
-    pool_text = getattr(args, "pool", None)
-    op_text = getattr(args, "output_padding", None)
-    size_text = getattr(args, "size", None)
-    if (size_text is None) == (inverse is None):
-        raise AtrousError("give either SIZE (output size) or --inverse N (input sizes), not "
-                          + ("both" if size_text is not None else "neither"))
-    if pool_text is not None and args.transposed:
-        raise AtrousError("--pool and --transposed exclude each other")
-    if args.ceil_mode and pool_text is None:
-        raise AtrousError("--ceil-mode applies to pooling only: add --pool max or --pool avg")
-    if not args.transposed and (op_text is not None or target is not None):
-        flag = "--output-padding" if op_text is not None else "--target"
-        raise AtrousError(f"{flag} applies to transposed convolution only: add --transposed")
-    if target is not None and (op_text is not None or inverse is not None):
-        other = "--output-padding" if op_text is not None else "--inverse"
-        raise AtrousError(f"--target and {other} exclude each other")
-    if pool_text is not None and pool_text not in ("max", "avg"):
-        raise AtrousError(f"--pool must be 'max' or 'avg', got {pool_text!r}")
+    """Run ``atrous shape``: parse the flags, ask :func:`atrous.shapes.shape_query`, print."""
+    from ..shapes import shape_query
 
-    op: arith.ExplainOp = "pool" if pool_text is not None else (
-        "transposed" if args.transposed else "conv"
-    )
-    mode: arith.PoolMode = "avg" if pool_text == "avg" else "max"
-    size = _per_axis(size_text, "size") if size_text is not None else None
-    wanted = _per_axis(inverse, "--inverse output") if inverse is not None else None
-    tgt = _per_axis(target, "--target output") if target is not None else None
-    kernel = _per_axis(args.kernel, "kernel")
-    stride_text = getattr(args, "stride", None)
-    stride = _per_axis(stride_text, "stride") if stride_text is not None else None
-    dilation = _per_axis(args.dilation, "dilation")
-    opad: Any = 0
-    if op_text is not None and op_text.strip().lower() == "any":
-        if inverse is None:
-            raise AtrousError("--output-padding any applies to --inverse only")
-        opad = None
-    elif op_text is not None:
-        opad = _per_axis_nonneg(op_text, "output_padding")
-    padding = parse_padding(args.padding)
-    nd = infer_ndim(size, wanted, tgt, kernel, stride, dilation, opad)
-    if nd is None:
-        nd = infer_ndim(arith._padding_shape(padding), default=1) or 1
-    elif arith._is_pairs(padding) and len(padding) == 1:
-        padding = padding * nd  # one left:right pair applies to every axis
-    conv_stride = 1 if stride is None else stride
-
-    record: dict[str, Any] = {"op": op}
-    if op == "pool":
-        record["mode"] = mode
-        record["ceil_mode"] = args.ceil_mode
-
-    if wanted is not None:  # ------------------------------------------------ inverse
-        if op == "conv":
-            ranges = arith.conv_input_size_range(wanted, kernel, conv_stride, padding, dilation)
-        elif op == "transposed":
-            ranges = arith.conv_transpose_input_size_range(
-                wanted, kernel, conv_stride, padding, dilation, opad
-            )
-        else:
-            ranges = arith.pool_input_size_range(
-                wanted, kernel, stride, padding, dilation, args.ceil_mode, mode
-            )
-        per_axis = ranges if isinstance(ranges[0], tuple) else (ranges,)
-        lows = tuple(lo for lo, _ in per_axis)
-        highs = tuple(hi for _, hi in per_axis)
-        n_lo, n_hi = as_ints(lows, nd, "size"), as_ints(highs, nd, "size")
-        op_lo = op_hi = opad
-        if op == "transposed" and opad is None:  # show the output_padding each size needs
-            op_lo = arith.output_padding_for(n_lo, wanted, kernel, conv_stride, padding, dilation)
-            op_hi = arith.output_padding_for(n_hi, wanted, kernel, conv_stride, padding, dilation)
-        low_lines = _explain(op, n_lo, kernel, stride, padding, dilation, op_lo, args, mode)
-        high_lines = _explain(op, n_hi, kernel, stride, padding, dilation, op_hi, args, mode)
-        names = arith.axis_names(nd)
-        lines = []
-        for a in range(nd):
-            lo, hi = per_axis[a]
-            lines.append(f"{names[a]}_in = {lo}" if lo == hi else f"{names[a]}_in = {lo}..{hi}")
-            lines.append(f"  {low_lines[a]}")
-            if hi != lo:
-                lines.append(f"  {high_lines[a]}")
-        record.update(_geometry(op, nd, n_lo, kernel, stride, padding, dilation, opad))
-        record["output"] = list(as_ints(wanted, nd, "output"))
-        record["input_range"] = [list(r) for r in per_axis]
-        if isinstance(padding, str):  # 'same' resolves differently for each input size
-            record["padding"] = padding
-        record["formula"] = lines
-        headline = " x ".join(f"{lo}..{hi}" if lo != hi else str(lo) for lo, hi in per_axis)
-        if all(lo == hi for lo, hi in per_axis):
-            headline = "x".join(str(lo) for lo, _ in per_axis)
-        record.pop("input", None)
-        return _emit(args, record, headline, lines)
-
-    assert size is not None  # checked above: SIZE xor --inverse
-    if tgt is not None:  # --------------------------------------------------- solve op
-        opad = arith.output_padding_for(size, tgt, kernel, conv_stride, padding, dilation)
-    if op == "conv":
-        out = arith.conv_output_size(size, kernel, conv_stride, padding, dilation)
-    elif op == "transposed":
-        out = arith.conv_transpose_output_size(size, kernel, conv_stride, padding, dilation, opad)
-    else:
-        out = arith.pool_output_size(size, kernel, stride, padding, dilation, args.ceil_mode, mode)
-    lines = _explain(op, size, kernel, stride, padding, dilation, opad, args, mode)
-    n = as_ints(size, nd, "size")
-    record.update(_geometry(op, nd, n, kernel, stride, padding, dilation, opad))
-    record["output"] = list(as_ints(out, nd, "output"))
-    record["formula"] = lines
-    headline = _fmt(out)
-    if tgt is not None:
-        headline = f"output_padding {_fmt(opad)}"
-        record["target"] = list(as_ints(tgt, nd, "target"))
-    return _emit(args, record, headline, lines)
-
-
-def _explain(
-    op: arith.ExplainOp, size: Any, kernel: Any, stride: Any, padding: Any, dilation: Any,
-    opad: Any, args: argparse.Namespace, mode: arith.PoolMode,
-) -> list[str]:
-    if op == "pool":
-        text = arith.explain(op, size, kernel, stride, padding, dilation,
-                             ceil_mode=args.ceil_mode, mode=mode)
-    elif op == "transposed":
-        text = arith.explain(op, size, kernel, stride, padding, dilation, output_padding=opad)
-    else:
-        text = arith.explain(op, size, kernel, stride, padding, dilation)
-    return text.splitlines()
-
-
-def _geometry(
-    op: str, nd: int, n: Ints, kernel: Any, stride: Any, padding: Any, dilation: Any, opad: Any
-) -> dict[str, Any]:
-    """The layer, every value normalised to per-axis lists (JSON output)."""
-    k = as_ints(kernel, nd, "kernel")
-    s = as_ints(stride, nd, "stride") if stride is not None else (k if op == "pool" else (1,) * nd)
-    d = as_ints(dilation, nd, "dilation")
-    record: dict[str, Any] = {"input": list(n), "kernel": list(k), "stride": list(s)}
-    if op == "conv":
-        record["padding"] = _lst(arith.normalize_padding(padding, nd, k, s, d, n))
-    else:
-        record["padding"] = list(as_ints(padding, nd, "padding"))
-    record["dilation"] = list(d)
-    if op == "transposed":
-        record["output_padding"] = (
-            "any" if opad is None else list(as_ints(opad, nd, "output_padding"))
-        )
-    return record
-
-
-def _emit(args: argparse.Namespace, record: dict[str, Any], headline: str, lines: list[str]) -> int:
+    _check_flags(args)
+    result = shape_query(**_query(args))
     if args.json:
-        print_json(record)
+        print_json(result.to_dict())
     else:
-        print(headline)
-        for line in lines:
+        print(result.headline)
+        for line in result.formula:
             print(line)
     return 0

@@ -69,8 +69,9 @@ class ShapeResult:
     target: Ints | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON record (keys in the order ``atrous shape --json`` prints them)."""
-        out: dict[str, Any] = {"op": self.op}
+        """The JSON record (keys in the order ``atrous shape --json`` prints them; version 1 is
+        the first to carry ``schema_version``)."""
+        out: dict[str, Any] = {"schema_version": SHAPE_SCHEMA_VERSION, "op": self.op}
         if self.op == "pool":
             out["mode"], out["ceil_mode"] = self.mode, self.ceil_mode
         if self.input is not None:

@@ -79,7 +79,8 @@ def test_shape_json_follows_its_schema(argv: str, capsys: pytest.CaptureFixture[
 
 def test_model_json_follows_its_schema(capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch")
-    for target, shape in (("se_net", "1x3x32x32"), ("WaveNet", "1x1x256"), ("DictOutput", "1x3x32x32")):
+    models = (("se_net", "1x3x32x32"), ("WaveNet", "1x1x256"), ("DictOutput", "1x3x32x32"))
+    for target, shape in models:
         doc = run_json(capsys, f"model {MODELS}:{target} --input {shape} --json -")
         schemas.validate("model", doc)
 

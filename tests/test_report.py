@@ -208,3 +208,24 @@ def test_periodic_fields_report_the_mean_centre() -> None:
     # unit u's centre minus u * stride, averaged over the period of 2: (-1 - 0 + 1 - 1) / 2
     shifted = [(lo + hi) / 2 - u for u, ((lo, hi),) in enumerate(rep.rf.box(u) for u in range(2))]
     assert rep.rf.axes[0].period == 2 and sum(shifted) / 2 == -0.5
+
+
+def test_a_global_output_of_a_large_input_defers_its_whole_input_map() -> None:
+    """analyze() costs the same at any input size: a global output's map (the whole input) is
+    built on first access; the verdict is that of the last local map's centre unit."""
+    from atrous.report import DEFER_CELLS
+
+    spec = "3x3 s2 p1, 3x3 d2 p2, gpool"
+    small = analyze(spec, input_size=(64, 64))
+    assert DEFER_CELLS >= 64 * 64 and not small.outputs[0].deferred
+    rep = analyze(spec, input_size=(512, 512))
+    out = rep.outputs[0]
+    assert rep.status == "complete" and out.deferred
+    assert rep.to_dict()["coverage"] is None and out.deferred  # JSON does not build it either
+    grid = next(f for f in rep.findings if f.code == "gridding")
+    assert grid.data["node"] == "conv1" and "last local map" in grid.message
+    # the local verdict is coverage() of that node's centre unit, the lazy map the output's own
+    ref = atrous.coverage(spec, input_size=(512, 512), node="conv1")
+    assert out.local.holes == ref.holes and grid.data["holes"] == ref.holes
+    assert (out.coverage.counts == atrous.coverage(spec, input_size=(512, 512)).counts).all()
+    assert not out.deferred

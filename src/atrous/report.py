@@ -40,7 +40,8 @@ replaced version 1's ``verdicts`` (only the extra verdicts) by ``findings`` (all
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -64,6 +65,11 @@ __all__ = [
 
 SCHEMA_VERSION = 2
 Status = Literal["complete", "partial"]
+
+DEFER_CELLS = 1 << 16
+"""An output that is global on every axis gets its (whole-input) coverage map built lazily
+when the input has more pixels than this (256x256; a 224x224 input is still built at once), so
+that :func:`analyze` costs the same at any larger size."""
 
 GRIDDING_AUTO_NODES = 120
 """``gridding="auto"`` computes the per-layer gridding up to this many nodes (it costs a coverage
@@ -129,22 +135,58 @@ class LayerRow:
         return out
 
 
-@dataclass(frozen=True)
 class OutputResult:
-    """Receptive field and coverage of one graph output (``coverage_error`` when unavailable)."""
+    """Receptive field and coverage of one graph output (``coverage_error`` when unavailable).
 
-    name: str
-    rf: ReceptiveField
-    coverage: Any = None
-    coverage_error: str | None = None
+    The coverage map of an output that is global on every axis is the whole input; above
+    :data:`DEFER_CELLS` input pixels it is not built by :func:`analyze` (whose cost then does
+    not grow with the input size) but on first access of ``coverage``; ``local`` is then the
+    coverage of the centre unit of the last local map (the input of the global op), which the
+    gridding verdict reports.
+    """
+
+    def __init__(
+        self, name: str, rf: ReceptiveField, coverage: Any = None,
+        coverage_error: str | None = None, *, local: Any = None,
+        load: Callable[[], Any] | None = None,
+    ) -> None:
+        self.name, self.rf, self.coverage_error, self.local = name, rf, coverage_error, local
+        self._coverage, self._load = coverage, load
+
+    @property
+    def deferred(self) -> bool:
+        """True while the (whole-input) coverage map has not been built."""
+        return self._load is not None
+
+    @property
+    def coverage(self) -> Any:
+        """The exact coverage map (:class:`atrous.Coverage`), built on first access if deferred;
+        None when unavailable (``coverage_error`` says why)."""
+        if self._load is not None:
+            load, self._load = self._load, None
+            try:
+                self._coverage = load()
+            except AtrousError as exc:
+                self.coverage_error = str(exc)
+        return self._coverage
 
     def to_dict(self, counts: bool = True) -> dict[str, Any]:
+        """JSON-able dict; a deferred map stays unbuilt (null, ``coverage_error`` says why)."""
+        cov = None if self.deferred else self.coverage
+        error = self.coverage_error
+        if self.deferred:
+            error = ("not built: the output is global, its coverage map is the whole input "
+                     f"(over {DEFER_CELLS} pixels); the gridding verdict is that of the last "
+                     "local map's centre unit")
         return {
             "name": self.name,
             "rf": self.rf.to_dict(),
-            "coverage": None if self.coverage is None else self.coverage.to_dict(counts=counts),
-            "coverage_error": self.coverage_error,
+            "coverage": None if cov is None else cov.to_dict(counts=counts),
+            "coverage_error": error,
         }
+
+    def __repr__(self) -> str:
+        return f"OutputResult(name={self.name!r}, rf={self.rf}, deferred={self.deferred})"
 
 
 @dataclass
@@ -199,7 +241,7 @@ class Report:
 
     def to_dict(self, counts: bool = True) -> dict[str, Any]:
         """JSON-able dict (schema in the module docstring); ``counts=False`` drops the maps."""
-        first = self.outputs[0]
+        first = self.outputs[0].to_dict(counts=counts)
         return {
             "schema_version": self.schema_version,
             "target": self.target,
@@ -207,10 +249,9 @@ class Report:
             "ndim": self.ndim,
             "input_size": None if self.input_size is None else list(self.input_size),
             "status": self.status,
-            "rf": first.rf.to_dict(),
-            "coverage": None if first.coverage is None else first.coverage.to_dict(
-                counts=counts),
-            "outputs": [o.to_dict(counts=counts) for o in self.outputs],
+            "rf": first["rf"],
+            "coverage": first["coverage"],
+            "outputs": [first, *(o.to_dict(counts=counts) for o in self.outputs[1:])],
             "rows": [r.to_dict() for r in self.rows],
             "layer_gridding": [g.to_dict() for g in self.layer_gridding],
             "hdc": None if self.hdc is None else self.hdc.to_dict(),
@@ -357,7 +398,7 @@ def analyze(
             geometry=_geometry(node.layer), inputs=node.inputs, output_size=sizes.get(node.name),
             rf=rfs[node.name], gridding=by_node.get(node.name), meta=meta,
         ))
-    outputs = [_output(graph, name, rfs[name], spatial, limit) for name in graph.outputs]
+    outputs = [_output(graph, name, rfs[name], spatial, limit, rfs) for name in graph.outputs]
     found = hdc_rates(graph)
     hdc = None if found is None else _hdc_check(found[0], found[1])
     findings = _findings(graph, rfs, rows, outputs, hdc, grid_rows, grid_error)
@@ -375,13 +416,29 @@ def _hdc_check(rates: list[int], kernel: int) -> Any:
 
 
 def _output(
-    graph: Graph, name: str, rf: ReceptiveField, spatial: Ints | None, limit: dict[str, int]
+    graph: Graph, name: str, rf: ReceptiveField, spatial: Ints | None, limit: dict[str, int],
+    rfs: dict[str, ReceptiveField],
 ) -> OutputResult:
-    """One output's receptive field and coverage map (the error when it has none)."""
+    """One output's receptive field and coverage map (the error when it has none); a global
+    output of a large input gets its map deferred and the last local map's centre unit now."""
     from .coverage import coverage as coverage_map
 
+    def build(node: str) -> Any:
+        return coverage_map(graph, input_size=spatial, node=node, **limit)
+
+    if (spatial is not None and rf.is_global and all(rf.global_axes)
+            and math.prod(spatial) > DEFER_CELLS):
+        maker = _made_global_by(graph, rfs, name)
+        feed = graph[maker].inputs[0] if maker is not None and graph[maker].inputs else None
+        if feed is not None and not rfs[feed].is_global:
+            try:
+                local = build(feed)
+            except AtrousError:
+                local = None
+            if local is not None:
+                return OutputResult(name, rf, local=local, load=lambda: build(name))
     try:
-        cov = coverage_map(graph, input_size=spatial, node=name, **limit)
+        cov = build(name)
     except AtrousError as exc:
         return OutputResult(name, rf, None, str(exc))
     return OutputResult(name, rf, cov, None)
@@ -409,7 +466,7 @@ def _findings(
 
 
 def _is_empty(res: OutputResult) -> bool:
-    cov = res.coverage
+    cov = res.local if res.deferred else res.coverage
     if cov is not None:
         return bool(getattr(cov, "empty", cov.cells == 0))
     return not res.rf.is_global and 0 in res.rf.size
@@ -422,7 +479,8 @@ def _output_findings(
     from .render.text import fmt_position, fmt_size
 
     of = f" of {res.name}" if several else ""
-    rf, cov = res.rf, res.coverage
+    rf = res.rf
+    cov = res.local if res.deferred else res.coverage
     data: dict[str, Any] = {"output": res.name, **{k: v for k, v in rf.to_dict().items()
                                                    if k in ("size", "stride", "start",
                                                             "is_global", "global_axes")}}
@@ -451,7 +509,7 @@ def _output_findings(
         text += " (partial)" if rf.partial else ""
     found.append(Finding("receptive-field", "note", text, res.name, data, f"Receptive field{of}"))
     if cov is not None:
-        found.append(_gridding_finding(res, of))
+        found.append(_gridding_finding(res, cov, of))
     elif res.coverage_error:
         found.append(Finding("coverage-unavailable", "warning",
                              f"unavailable: {res.coverage_error}", res.name,
@@ -469,12 +527,15 @@ def _output_findings(
     return found
 
 
-def _gridding_finding(res: OutputResult, of: str) -> Finding:
+def _gridding_finding(res: OutputResult, cov: Any, of: str) -> Finding:
     from .render.text import fmt_position, fmt_si, fmt_size
 
-    cov = res.coverage
     box = f"{fmt_size(cov.rf_size)} box of unit {fmt_position(cov.unit)}"
-    data = {"output": res.name, "unit": list(cov.unit), "rf_size": list(cov.rf_size),
+    if res.deferred:  # the output reads the whole input: judge the last local map
+        box += (f" of {cov.node} (the last local map before the global op; the output's own "
+                "map, the whole input, is built on demand)")
+    data = {"output": res.name, "node": cov.node, "unit": list(cov.unit),
+            "rf_size": list(cov.rf_size),
             "cells": cov.cells, "holes": cov.holes, "fraction": cov.fraction,
             "min_count": cov.min_count, "max_count": cov.max_count}
     if cov.gridded:
@@ -560,11 +621,15 @@ def _gridding_start(
              f"{fmt_size(first.rf_size or ())} box)")
     data = {"node": first.node, "index": index, "layers": len(rows), "holes": first.holes,
             "gridded_nodes": [g.node for g in gridded_rows]}
-    if any(o.coverage is not None and o.coverage.gridded for o in outputs):
+    def grids(o: OutputResult) -> bool:
+        cov = o.local if o.deferred else o.coverage
+        return cov is not None and bool(cov.gridded)
+
+    if any(grids(o) for o in outputs):
         return [Finding("gridding-start", "warning", where, first.node, data,
                         "Gridding starts at")]
     text = (f"{len(gridded_rows)} intermediate node(s) grid, first {where}; the output does not"
-            if all(o.coverage is not None for o in outputs) else
+            if all(o.deferred or o.coverage is not None for o in outputs) else
             f"{len(gridded_rows)} node(s) grid, first {where}")
     return [Finding("intermediate-gridding", "note", text, first.node, data,
                     "Intermediate gridding")]

@@ -451,12 +451,16 @@ def render_report(report: Any, console: Any, *, heatmap: bool = True) -> None:
     if heatmap:
         colour = console.color_system is not None
         for out in report.outputs:
-            if out.coverage is None or not out.coverage.cells:
+            deferred = getattr(out, "deferred", False)
+            cov = out.local if deferred else out.coverage  # never build a whole-input map here
+            if cov is None or not cov.cells:
                 continue
             label = "" if len(report.outputs) == 1 else f" of {out.name}"
-            box = "x".join(map(str, out.coverage.rf_size))
+            if deferred:
+                label = f" of {cov.node}'s centre unit (the last local map)"
+            box = "x".join(map(str, cov.rf_size))
             console.print(Text(f"\ncoverage map{label} ({box} box):", style="bold"))
-            console.print(coverage_heatmap(out.coverage, colour=colour))
+            console.print(coverage_heatmap(cov, colour=colour))
     for f in report.findings:
         if f.label:
             continue

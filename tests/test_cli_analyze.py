@@ -7,18 +7,15 @@ Golden files live in ``tests/golden/analyze_<case>.txt``; regenerate them with
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from pathlib import Path
 
 import pytest
+from _golden import check_golden, golden_names
 
 import atrous
 from atrous.cli import main
 from atrous.cli.analyze import EPILOG
-
-GOLDEN = Path(__file__).parent / "golden"
-REGEN = os.environ.get("ATROUS_REGEN_GOLDEN") == "1"
 
 CASES = {
     "seeds_222": "--rates 2,2,2",
@@ -51,16 +48,11 @@ def run_cli(capsys: pytest.CaptureFixture[str], argv: str) -> tuple[int, str, st
 def test_golden_output(case: str, capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run_cli(capsys, CASES[case])
     assert (status, err) == (0, "")
-    path = GOLDEN / f"analyze_{case}.txt"
-    if REGEN:
-        path.write_text(out, encoding="utf-8")
-    assert path.exists(), f"missing {path.name}: run with ATROUS_REGEN_GOLDEN=1"
-    assert out == path.read_text(encoding="utf-8")
+    check_golden(f"analyze_{case}.txt", out)
 
 
 def test_no_stale_golden_files() -> None:
-    names = {p.name for p in GOLDEN.glob("analyze_*.txt")}
-    assert names == {f"analyze_{case}.txt" for case in CASES}
+    assert golden_names("analyze") == {f"analyze_{case}.txt" for case in CASES}
 
 
 def test_json_agrees_with_the_python_api(capsys: pytest.CaptureFixture[str]) -> None:

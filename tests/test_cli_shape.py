@@ -7,7 +7,6 @@ Golden files live in ``tests/golden/shape_<case>.txt``; regenerate them with
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
@@ -16,13 +15,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from _golden import GOLDEN, check_golden, golden_names
 
 import atrous
 from atrous.cli import main
 from atrous.cli.shape import EPILOG
-
-GOLDEN = Path(__file__).parent / "golden"
-REGEN = os.environ.get("ATROUS_REGEN_GOLDEN") == "1"
 
 CASES = {
     "seed_64_k3_d2": "64 -k 3 -d 2",
@@ -59,16 +56,11 @@ def run_cli(capsys: pytest.CaptureFixture[str], argv: str) -> tuple[int, str, st
 def test_golden_output(case: str, capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run_cli(capsys, CASES[case])
     assert (status, err) == (0, "")
-    path = GOLDEN / f"shape_{case}.txt"
-    if REGEN:
-        path.write_text(out, encoding="utf-8")
-    assert path.exists(), f"missing {path.name}: run with ATROUS_REGEN_GOLDEN=1"
-    assert out == path.read_text(encoding="utf-8")
+    check_golden(f"shape_{case}.txt", out)
 
 
 def test_no_stale_golden_files() -> None:
-    names = {p.name for p in GOLDEN.glob("shape_*.txt")}
-    assert names == {f"shape_{case}.txt" for case in CASES}
+    assert golden_names("shape") == {f"shape_{case}.txt" for case in CASES}
 
 
 def test_seed_example_prints_60_and_the_formula(capsys: pytest.CaptureFixture[str]) -> None:

@@ -174,3 +174,10 @@ def test_counts_formatters_are_exact_for_big_ints() -> None:
 
     assert fmt_count(np.int64(1234)) == "1e3" and fmt_count(7 * 10**400) == "7e400"
     assert fmt_si(25_557_032) == "25.6M" and fmt_si(2 * 10**500) == "2e500"
+
+
+def test_compare_never_calls_an_empty_field_gridding_free(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, out, _ = run_cli(capsys, '"tconv 1 s2 p1, 1 s2" --compare "1d: 3" --input 64')
+    assert out.count("✗ empty") == 2 and out.count("gridding-free") == 2  # panel + table

@@ -480,7 +480,9 @@ def compare_panel(report: Any) -> Any:
     lines = Text("RF " + ("global" if rf.is_global else _cell(rf.size)))
     cov = report.coverage
     if cov is not None:
-        if cov.gridded:
+        if not cov.cells:
+            lines.append("\n✗ empty: reads no input pixel", style="red")
+        elif cov.gridded:
             lines.append(f"\n✗ grids: {cov.holes} holes ({cov.fraction:.0%} covered)",
                          style="red")
         else:
@@ -518,7 +520,8 @@ def render_compare(reports: Sequence[Any], console: Any) -> None:
         "-" if c is None else f"{fmt_count(c.min_count)} to {fmt_count(c.max_count)}" for c in covs
     ])
     row("exact verdict", [
-        "-" if c is None else ("✗ grids" if c.gridded else "✓ gridding-free") for c in covs
+        "-" if c is None else "✗ empty" if not c.cells else
+        ("✗ grids" if c.gridded else "✓ gridding-free") for c in covs
     ])
     row("HDC rule as stated", [
         "-" if r.hdc is None else ("passes" if r.hdc.rule_passes else "fails") for r in reports

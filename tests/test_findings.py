@@ -181,3 +181,13 @@ def test_compare_never_calls_an_empty_field_gridding_free(
 ) -> None:
     _, out, _ = run_cli(capsys, '"tconv 1 s2 p1, 1 s2" --compare "1d: 3" --input 64')
     assert out.count("✗ empty") == 2 and out.count("gridding-free") == 2  # panel + table
+
+
+def test_html_from_a_report_dict_shows_the_findings() -> None:
+    from atrous.render.html import section_from_dict
+
+    rep = analyze("3x3 d2, 3x3 d3")
+    section = section_from_dict(json.loads(rep.to_json(counts=False)))
+    labelled = [f for f in rep.findings if f.label]
+    assert [v["label"] for v in section.verdicts] == [f.label for f in labelled]
+    assert [v["value"] for v in section.verdicts] == [f.message for f in labelled]

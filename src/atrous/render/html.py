@@ -219,6 +219,10 @@ def _table(rows: Sequence[Any]) -> tuple[list[str], list[dict[str, Any]]]:
 def _verdicts(d: Mapping[str, Any]) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     status = str(d.get("status") or "complete")
+    if isinstance(d.get("findings"), list):  # a Report's own findings (schema 2): shown as they are
+        looks = {"ok": "good", "note": "info", "warning": "bad", "error": "bad"}
+        return [_verdict(str(f["label"]), str(f["message"]), looks.get(f["severity"], "info"))
+                for f in d["findings"] if isinstance(f, Mapping) and f.get("label")]
     rf = _get(d, "rf", "receptive_field")
     if isinstance(rf, Mapping):
         if rf.get("is_global") and all(rf.get("global_axes") or [True]):

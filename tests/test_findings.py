@@ -191,3 +191,17 @@ def test_html_from_a_report_dict_shows_the_findings() -> None:
     labelled = [f for f in rep.findings if f.label]
     assert [v["label"] for v in section.verdicts] == [f.label for f in labelled]
     assert [v["value"] for v in section.verdicts] == [f.message for f in labelled]
+
+
+def test_docs_page_lists_every_code_and_shows_real_output(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "findings.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([a-z-]+)` \|", doc, flags=re.M)
+    assert rows == list(CODES)
+    block = doc.split("['findings']]\"\n", 1)[1].split("\n```", 1)[0]
+    _, out, _ = run_cli(capsys, "--rates 2,3 --json")
+    shown = [f"{f['code']} {f['severity']}" for f in json.loads(out)["findings"]]
+    assert block.splitlines() == shown

@@ -205,3 +205,22 @@ def test_docs_page_lists_every_code_and_shows_real_output(
     _, out, _ = run_cli(capsys, "--rates 2,3 --json")
     shown = [f"{f['code']} {f['severity']}" for f in json.loads(out)["findings"]]
     assert block.splitlines() == shown
+
+
+def test_one_layer_table_for_spec_and_model_graphs() -> None:
+    from models_for_tests import se_net
+    from rich.console import Console
+
+    from atrous.render.text import layer_table
+
+    rep = analyze(se_net(), input_size=(1, 3, 32, 32))
+    console = Console(width=120, color_system=None, file=io.StringIO())
+    console.print(layer_table(rep, width=120))
+    text = console.file.getvalue()
+    header = next(line for line in text.splitlines() if "module" in line)
+    for column in ("module", "op", "geometry", "out", "RF", "stride", "centre", "params", "MACs"):
+        assert column in header
+    # the per-axis global rule: a global row says "global", its stride and centre "-"
+    assert any("global" in line and "│      - │" in line for line in text.splitlines())
+    params = sum(p.numel() for p in se_net().parameters())
+    assert sum(int(r.meta.get("params", 0)) for r in rep.rows) == params

@@ -21,8 +21,9 @@ DESCRIPTION = """\
 Analyse a network written in the layer-spec language (or a list of dilation
 rates): a per-layer table (geometry, output size, receptive field, effective
 stride, centre, gridding so far), the verdicts in words (receptive field,
-exact gridding, the seeds' HDC rule and where it disagrees with the exact
-answer) and the coverage map of one output unit as a coloured heatmap, with
+exact gridding, the HDC rule of Wang et al. (WACV 2018) and where it disagrees
+with the exact answer, the nearest gridding-free rates) and the coverage map
+of one output unit as a coloured heatmap, with
 the number of paths from each input pixel in the cells when it fits
 (· marks a hole: a pixel inside the receptive field that is never read).
 
@@ -35,10 +36,10 @@ See help(atrous.spec) for the whole grammar."""
 
 EPILOG = """\
 examples:
-  atrous analyze "3x3 d2, 3x3 d2, 3x3 d2"          the seeds' gridding example
+  atrous analyze "3x3 d2, 3x3 d2, 3x3 d2"          [2,2,2]: the classic gridding
   atrous analyze --rates 1,2,5 --kernel 3          HDC schedule: gridding-free
   atrous analyze --rates 2,3                       the stated HDC rule passes, it grids
-  atrous analyze --rates 2,2,2 --compare 1,2,3     side by side, as in the seeds
+  atrous analyze --rates 2,2,2 --compare 1,2,3     side by side
   atrous analyze "3 d1, 3 d2, 3 d9"                a 1-D spec: RF 25, holes at ±4, ±5
   atrous analyze "7x7 s2 p3, maxpool 3x3 s2 p1, res(3x3, 3x3)" --input 224x224
   atrous analyze "par(1x1 | 3x3 d6 | 3x3 d12 | gpool)" --input 65x65

@@ -30,7 +30,7 @@ The other way round: --inverse N gives the input sizes whose output is N, and
 
 EPILOG = """\
 examples:
-  atrous shape 64 -k 3 -d 2                                60: the seeds' example
+  atrous shape 64 -k 3 -d 2                                60: dilation 2 shrinks by 4
   atrous shape 64x64 -k 3 -d 2 --padding 2                 padding = dilation keeps 64
   atrous shape 64x48 -k 3 -s 2 --padding same              ceil(size/stride): 32x24
   atrous shape 64 -k 4 --padding 1:2                       asymmetric left:right

@@ -3,7 +3,7 @@
 Everything here only displays results (a :class:`atrous.Report`, a :class:`atrous.Coverage`);
 nothing computes. The heatmap colours counts with viridis (zero = a hole, drawn as an orange
 ``·`` so it does not rest on colour alone) and writes the counts in the cells when they fit, like
-the seeds' figures.
+the figures of the HDC paper (Wang et al., WACV 2018).
 
     >>> from atrous import coverage, stack
     >>> print(heatmap_text(coverage(stack([2], ndim=2))))

@@ -1,4 +1,11 @@
-"""Shared test configuration."""
+"""Shared test configuration.
+
+Hypothesis runs derandomised by default: the examples are a fixed function of each test, no
+example database is read or written, so ``pytest`` gives the same answer on every run and in every
+checkout (a failure seen once is seen every time, and never stored in ``.hypothesis/``). The wide
+random search is an opt-in: ``HYPOTHESIS_PROFILE=wide pytest`` draws fresh random examples (ten
+times as many where a test does not set its own count) and keeps failures in the database.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 from hypothesis import HealthCheck, settings
 
-settings.register_profile(
-    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
-)
+_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow],
+           "print_blob": True}
+settings.register_profile("default", derandomize=True, database=None, **_COMMON)
+settings.register_profile("wide", derandomize=False, max_examples=1000, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -26,7 +26,10 @@ if not Path(CHROMIUM).exists():
         raise RuntimeError(f"CI is set but {CHROMIUM} is missing: apt-get install -y chromium")
     pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
 
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = pytest.importorskip(
+    "playwright.sync_api",
+    reason="playwright is in the dev extra: pip install -e \".[test,dev]\" (CI installs it)",
+)
 
 
 @pytest.fixture(scope="module")

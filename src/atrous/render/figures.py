@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._files import refuse_special
 from ..errors import AtrousError
 from .style import PALETTE, ROLE, count_cmap, mpl, style_context, text_color
 
@@ -865,10 +866,18 @@ def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 100) -> Path:
 def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
-    A path that cannot be written raises :class:`AtrousError` naming ``path`` (not the
-    temporary file) and the reason.
+    A reader never sees a half-written file, and a full disk leaves the old file as it was.
+    A symbolic link is written through: its target is replaced and the link stays. A path that
+    exists and is not a regular file (a character device such as ``/dev/null``, a FIFO, a socket)
+    is refused: a rename would replace it with a regular file. A path that cannot be written
+    raises :class:`AtrousError` naming ``path`` (not the temporary file) and the reason.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path` (the link, where it was one).
     """
-    out = Path(path)
+    given = Path(path)
+    out = Path(os.path.realpath(given)) if given.is_symlink() else given
+    refuse_special(given)
     raw = data.encode() if isinstance(data, str) else data
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -888,5 +897,5 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
         if isinstance(exc, OSError):
             raise AtrousError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
         raise
-    return out
+    return given
 

@@ -258,7 +258,7 @@ def model_summary(graph: Any, input_size: tuple[int, ...] | None,
                         "made_global_by": made_global})
     data["model"] = {
         "name": graph.name,
-        "input": list(input_size),
+        "input": list(input_size or ()),
         "method": getattr(graph, "method", "fx"),
         "partial": bool(getattr(graph, "partial", False)),
         "params": sum(int(r.get("params", 0)) for r in data["rows"]),

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from .._files import refuse_special
@@ -75,6 +72,8 @@ def parse_ints(text: str, what: str = "values") -> Ints:
 
 def print_json(data: Any) -> None:
     """Write ``data`` as indented JSON to stdout."""
+    import json  # here, not at the top: the arithmetic commands start without it
+
     json.dump(data, sys.stdout, indent=2, sort_keys=False)
     sys.stdout.write("\n")
 
@@ -90,6 +89,9 @@ def check_output_path(path: str, *, figure: bool = False) -> None:
     ...
     atrous.errors.AtrousError: figure format must be .png, .svg, .pdf or .jpg, got 'coverage.gif'
     """
+    import tempfile
+    from pathlib import Path
+
     out = Path(path)
     if not str(path):
         raise AtrousError("the output path is empty")

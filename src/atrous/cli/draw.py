@@ -88,7 +88,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "--step 3 draws 'step 4/N'")
     p.add_argument("--no-numbers", action="store_true", help="leave the cells empty")
     p.add_argument("--seed", type=int, default=0,
-                   help="seed of the example numbers (an integer >= 0)")
+                   help="random seed of the example numbers (an integer >= 0)")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="output file: .gif (every step), .png or .svg (one step)")
     p.set_defaults(func=run)

@@ -198,7 +198,7 @@ def _draw_counts(
     title: str,
     origin: Sequence[int] | None = None,
 ) -> Any:
-    """Draw one 2-D count map on ``ax`` (seed 001's ``plot_map`` look); returns the image.
+    """Draw one 2-D count map on ``ax`` (the look of the usual tutorial ``plot_map``: counts in the cells); returns the image.
 
     ``origin`` is the input coordinate of ``counts[0, 0]`` (a Coverage's ``offset``): the tick
     labels are input coordinates then, else offsets from the map's centre. Maps larger than
@@ -306,7 +306,7 @@ def _new_figure(width: float, height: float) -> Any:
 def coverage_figure(
     cov: Any, *, title: str | None = None, annotate: bool | None = None
 ) -> Any:
-    """Coverage heatmap with counts in the cells, grid lines and hatched holes (seed 001's look).
+    """Coverage heatmap with counts in the cells, grid lines and hatched holes.
 
     Args:
         cov: a :class:`atrous.Coverage` (its ``counts``, ``offset``, ``holes``, ``gridded``,

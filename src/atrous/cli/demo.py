@@ -226,13 +226,15 @@ def run_demo(
             ": ".join(worked_example()) + ".",
             "Three 3x3 convolutions with rates [2, 2, 2] and [1, 2, 3] reach the same 13x13 "
             "receptive field, but [2, 2, 2] reads only 49 of its 169 pixels: the gridding effect "
-            "the HDC paper (Wang et al., WACV 2018) describes. [1, 2, 5] covers its 17x17 box; [1, 2, 9] leaves holes. The "
-            "counts below are exact path counts, computed, not hand-drawn.",
+            "the HDC paper (Wang et al., WACV 2018) describes. [1, 2, 5] covers its 17x17 box; "
+            "[1, 2, 9] leaves holes. The counts below are exact path counts, computed, not "
+            "hand-drawn.",
         ],
         "figures": [compare, drawing],
     }
     html = page_html(sections, title="atrous demo: dilated convolution, gridding and HDC",
-                     subtitle="Four classic dilation schedules and a small ASPP network, analysed exactly.",
+                     subtitle="Four classic dilation schedules and a small ASPP network, "
+                              "analysed exactly.",
                      intro=intro)
     report = write_html(out / "report.html", html)
     files.append(report)

@@ -198,7 +198,8 @@ def _draw_counts(
     title: str,
     origin: Sequence[int] | None = None,
 ) -> Any:
-    """Draw one 2-D count map on ``ax`` (the look of the usual tutorial ``plot_map``: counts in the cells); returns the image.
+    """Draw one 2-D count map on ``ax`` (counts in the cells, as tutorials draw it); returns the
+    image.
 
     ``origin`` is the input coordinate of ``counts[0, 0]`` (a Coverage's ``offset``): the tick
     labels are input coordinates then, else offsets from the map's centre. Maps larger than

@@ -56,8 +56,9 @@ EXPLAINER = (
     "effective stride (how far the box moves per output unit) and the centre are exact; "
     "transposed convolutions and upsampling give fractional strides, never a negative size.",
     "Coverage: the number of distinct paths from each input pixel to the output unit, the "
-    "numbers the usual tutorial figures draw in their grids. A zero inside the RF box is a hole: that pixel is never "
-    "read although pixels on both sides are. Holes are the gridding effect.",
+    "numbers the usual tutorial figures draw in their grids. A zero inside the RF box is a "
+    "hole: that pixel is never read although pixels on both sides are. Holes are the gridding "
+    "effect.",
     "HDC rule as stated: M_n = r_n, M_i = max[M_(i+1) - 2r_i, 2r_i - M_(i+1), r_i], and "
     "M_2 <= K, with a sawtooth schedule and no common factor. It is a heuristic: it passes "
     "[2, 3] with K = 3, which grids, and it depends on the order of the layers while coverage "

@@ -2,8 +2,8 @@
 
 Categorical colours are the Okabe-Ito palette (distinguishable with every common colour-vision
 deficiency); counts use ``viridis`` (perceptually uniform, readable in grey scale) with zero drawn
-white, as in the usual tutorial coverage figures. Meaning never rests on colour alone: holes are also
-hatched, gridded layers also marked with a symbol.
+white, as in the usual tutorial coverage figures. Meaning never rests on colour alone: holes are
+also hatched, gridded layers also marked with a symbol.
 
 This module does not import matplotlib at import time; :func:`mpl` loads it with the Agg backend.
 

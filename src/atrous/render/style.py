@@ -76,6 +76,7 @@ RC: dict[str, Any] = {
     "axes.spines.right": False,
     "svg.fonttype": "none",
     "svg.hashsalt": "atrous",
+    "text.parse_math": False,  # names are drawn as written: "$x$" in a module name is not TeX
 }
 """matplotlib rc settings every atrous figure is drawn under."""
 

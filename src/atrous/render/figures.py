@@ -836,7 +836,7 @@ def erf_figure(result: Any, *, title: str | None = None) -> Any:
                               aspect="equal")
             bar = fig.colorbar(image, ax=ax, shrink=0.8)
             bar.set_label("|gradient| (relative)")
-            if box is not None:
+            if box is not None and clipped is not None:
                 # drawn clipped to the input (a box larger than the input would be drawn
                 # outside the image, invisible); dashed where the input cuts it
                 cx0, cy0, cx1, cy1 = clipped

@@ -23,8 +23,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if (action.default in (None, False, "", argparse.SUPPRESS)
-                or "default" in text.lower() or "%(default)" in text):
+        d = action.default
+        if (d is None or d is False or d is argparse.SUPPRESS or (isinstance(d, str) and not d)
+                or "default" in text.lower()):
             return action.help
         return super()._get_help_string(action)
 

@@ -266,13 +266,17 @@ def run(args: argparse.Namespace) -> int:
         console.print(line)
     result = run_demo(args.output, model=not args.no_model,
                       echo=lambda line: console.print(f"[dim]... {line}[/]"))
-    console.print()
-    render_compare(result.reports, console)
-    if result.model_report is not None:
+    with console.capture() as cap:
         console.print()
-        console.print(Text("A small dilated network with ASPP (input 1x3x64x64)", style="bold"))
-        console.print(verdicts_table(result.model_report))
-    console.print()
+        render_compare(result.reports, console)
+        if result.model_report is not None:
+            console.print()
+            console.print(Text("A small dilated network with ASPP (input 1x3x64x64)",
+                               style="bold"))
+            console.print(verdicts_table(result.model_report))
+        console.print()
+    # no trailing blanks (rich pads panels and tables to the console's width)
+    console.file.write("\n".join(line.rstrip() for line in cap.get().split("\n")))
     console.print(f"wrote {len(result.files)} files in {result.seconds:.1f} s")
     console.print(f"open {result.report.resolve()}", soft_wrap=True)
     return 0

@@ -220,6 +220,8 @@ def test_several_inputs(capsys: pytest.CaptureFixture[str]) -> None:
 def test_several_inputs_need_the_same_axes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["model", f"{UX}:TwoInputs", "--input", "1x3x8x8,1x8"]) == 2
     assert "--input" in capsys.readouterr().err
+    assert main(["model", f"{UX}:TwoInputs", "--input", "1x3x8x8,1x1x8x8", "--erf", "2"]) == 2
+    assert "one input tensor" in capsys.readouterr().err
 
 
 # -- output files -------------------------------------------------------------------------------

@@ -560,6 +560,9 @@ def run(args: argparse.Namespace) -> int:
     shapes = parse_input_shapes(args.input)
     if args.erf < 0:
         raise AtrousError(f"--erf must be >= 0, got {args.erf}")
+    if args.erf and len(shapes) > 1:
+        raise AtrousError("--erf measures a model with one input tensor; this --input gives "
+                          f"{len(shapes)}")
     if args.depth is not None and args.depth < 1:
         raise AtrousError(f"--depth must be >= 1, got {args.depth}")
     columns = tuple(c for c in args.columns.replace(" ", "").split(",") if c)

@@ -275,3 +275,15 @@ def test_model_json_is_written_atomically(tmp_path: Path, monkeypatch: pytest.Mo
     assert main(["model", f"{UX}:bn_net", "--input", "1x3x8x8", "--no-table", "--json",
                  str(out)]) == 0
     assert json.loads(out.read_text())["model"]["params"] == 130
+
+
+def test_repeated_notes_are_grouped(capsys: pytest.CaptureFixture[str]) -> None:
+    """WaveNet's 18 misaligned merges: one line in the terminal, every note in --json."""
+    wavenet = str(HERE.parent / "examples" / "wavenet.py")
+    assert main(["model", f"{wavenet}:build", "--input", "1x1x1024", "--no-table"]) == 0
+    out = capsys.readouterr().out
+    merges = [ln for ln in out.splitlines() if "misaligned" in ln and ln.startswith("·")]
+    assert len(merges) == 1 and "at 17 more nodes: add_2, " in merges[0]
+    assert main(["model", f"{wavenet}:build", "--input", "1x1x1024", "--json", "-"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert sum("misaligned" in n for n in notes) == 18

@@ -20,8 +20,9 @@ from typing import Any
 from ..errors import AtrousError
 from ._common import HelpFormatter, check_output_path, parse_size
 
-__all__ = ["add_parser", "is_model_target", "load_model", "memory_estimate", "model_summary",
-           "parse_input_shapes", "parse_target", "print_summary", "printable", "run"]
+__all__ = ["add_parser", "group_notes", "is_model_target", "load_model", "memory_estimate",
+           "model_summary", "parse_input_shapes", "parse_target", "print_summary", "printable",
+           "run"]
 
 GRIDDING_AUTO_NODES = 120
 """``--gridding auto``: on up to this many nodes (:data:`atrous.report.GRIDDING_AUTO_NODES`,
@@ -541,8 +542,35 @@ def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None,
                           soft_wrap=True)
     for d in summary["diagnostics"]:
         console.print(printable(f"! {d}"), soft_wrap=True)
-    for n in summary.get("notes", []):
+    for n in group_notes(summary.get("notes", [])):
         console.print(printable(f"· {n}"), soft_wrap=True)
+
+
+def group_notes(notes: list[str], keep: int = 3) -> list[str]:
+    """Notes with more than ``keep`` repeats of one kind (the same text at other nodes, numbers
+    aside) folded into one line naming the other nodes (``--json`` keeps every note).
+
+    >>> group_notes([f"add_{i}: centres differ ({i}, 0)" for i in range(5)])  # doctest: +ELLIPSIS
+    ['add_0: centres differ (0, 0) [the same, ... at 4 more nodes: add_1, add_2, add_3, add_4]']
+    """
+    import re
+
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for note in notes:
+        m = re.match(r"^(\S+): (.*)$", note, re.DOTALL)
+        name, body = (m.group(1), m.group(2)) if m else ("", note)
+        key = re.sub(r"-?\d+(?:/\d+)?(?:\.\d+)?", "#", body) if m else note
+        groups.setdefault(key, []).append((name, note))
+    out: list[str] = []
+    for items in groups.values():
+        if len(items) <= keep:
+            out.extend(note for _, note in items)
+            continue
+        names = [name for name, _ in items[1:]]
+        shown = ", ".join(names) if len(names) <= 6 else ", ".join(names[:5]) + f", ... {names[-1]}"
+        out.append(f"{items[0][1]} [the same, with other numbers, at {len(names)} more nodes: "
+                   f"{shown}]")
+    return out
 
 
 def _trainable(model: Any, path: str) -> int:

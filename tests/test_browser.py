@@ -26,7 +26,10 @@ if not Path(CHROMIUM).exists():
         raise RuntimeError(f"CI is set but {CHROMIUM} is missing: apt-get install -y chromium")
     pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
 
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = pytest.importorskip(
+    "playwright.sync_api",
+    reason="playwright is in the dev extra: pip install -e \".[test,dev]\" (CI installs it)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +97,7 @@ def test_demo_report_in_chromium(browser: Any) -> None:
     assert [m for m in w.console if m[0] in ("error", "warning")] == []
     assert all(u.startswith(("file:", "data:")) for u in w.requests), w.requests
 
-    # verdicts first, visible, with the seeds' findings
+    # verdicts first, visible, with the gridding findings
     first = page.locator("section.target").first
     assert first.locator(".verdict").first.is_visible()
     assert "grids" in first.locator(".verdicts").inner_text()
@@ -115,7 +118,7 @@ def test_demo_report_in_chromium(browser: Any) -> None:
     headers.nth(col).click()
     assert _column(page, table, col) == sorted(before, key=float, reverse=True)
     # text columns sort as text
-    name_col = names.index("name")
+    name_col = names.index("layer")
     headers.nth(name_col).click()
     labels = _column(page, table, name_col)
     assert labels == sorted(labels)
@@ -205,3 +208,44 @@ def test_jupyter_fragments_sort_their_own_tables(browser: Any, tmp_path: Path) -
         assert _column(page, table, col) == sorted(before, key=float, reverse=True)
     assert not w.errors and not w.dialogs
     page.close()
+
+
+FITS = """() => [...document.querySelectorAll('.table-wrap')].map(w => ({
+    wrap: w.scrollWidth - w.clientWidth, page: document.documentElement.scrollWidth - innerWidth,
+    hidden: [...w.querySelectorAll('th.extra')].filter(h => h.offsetParent !== null).length}))"""
+"""Per layer table: how far it overflows its box and the page, and how many extra columns show."""
+
+
+def _check_fits(browser: Any, html: Path, shot: str) -> None:
+    w = Watched(browser)
+    page = w.open(html)
+    assert not w.errors
+    fits = page.evaluate(FITS)
+    assert fits and all(f == {"wrap": 0, "page": 0, "hidden": 0} for f in fits), fits
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("table.layers").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / shot))
+    # the toggle shows the extra columns (the table may then scroll inside its box)
+    page.locator("input.show-extra").first.check()
+    assert page.locator("th.extra").first.is_visible()
+    page.close()
+
+
+def test_wavenet_report_table_fits_1280px(browser: Any, tmp_path: Path) -> None:
+    from atrous.cli import main
+
+    out = tmp_path / "wavenet.html"
+    models = str(Path(__file__).parent / "models_for_tests.py")
+    assert main(["report", f"{models}:WaveNet", "--input", "1x1x2048", "--erf-samples", "0",
+                 "-o", str(out)]) == 0
+    _check_fits(browser, out, "wavenet-table.png")
+
+
+@pytest.mark.slow
+def test_deeplabv3_report_table_fits_1280px(browser: Any, tmp_path: Path) -> None:
+    from atrous.cli import main
+
+    out = tmp_path / "deeplab.html"
+    assert main(["report", "atrous.nn:deeplabv3_resnet50(num_classes=21)", "--input",
+                 "1x3x129x129", "--erf-samples", "0", "-o", str(out)]) == 0
+    _check_fits(browser, out, "deeplabv3-table.png")

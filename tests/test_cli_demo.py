@@ -20,10 +20,11 @@ def test_demo_runs_with_no_arguments_and_ends_with_the_path() -> None:
     run = demo_run()
     assert run.status == 0, run.stdout
     lines = [ln for ln in run.stdout.splitlines() if ln.strip()]
-    # the seeds' worked example is still printed
+    # the worked example (64x64, 3x3, dilation 2) is still printed
     assert any("= 60" in ln and "H_out" in ln for ln in lines)
     report = run.directory / "report.html"
     assert lines[-1] == f"open {report.resolve()}"
+    assert all(ln == ln.rstrip() for ln in run.stdout.splitlines())  # no trailing blanks
     assert report.is_file()
     # the issue's budget is 30 s on 2 cores; a loose guard against pathological slowness here
     assert run.seconds < 120, run.seconds

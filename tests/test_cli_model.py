@@ -150,14 +150,17 @@ def test_input_form_is_named(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unwritable_output_is_refused_before_the_work(flag: str, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     # the target would fail to build: the path is checked first, so that is what is reported
-    bad = tmp_path / "no-such-dir" / "out.file"
-    assert main(["model", f"{MODELS}:swap_max_pools", "--input", "1x3x16x16", flag,
-                 str(bad)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"atrous model: error: {flag}: cannot write") and err.count("\n") == 1
+    for bad in ("/proc/out.file", "/dev/null", str(tmp_path / "a-file" / "out.file")):
+        (tmp_path / "a-file").write_text("")
+        assert main(["model", f"{MODELS}:swap_max_pools", "--input", "1x3x16x16", flag,
+                     bad]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"atrous model: error: {flag}: cannot write"), err
+        assert err.count("\n") == 1
+    (tmp_path / "a-file").unlink()
     assert main(["model", f"{MODELS}:vgg_like", "--input", "1x3x16x16", flag,
                  str(tmp_path)]) == 2
-    assert "is a directory" in capsys.readouterr().err
+    assert "it is a folder" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # the check leaves nothing behind
 
 

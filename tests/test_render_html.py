@@ -52,6 +52,8 @@ class Page(HTMLParser):
             self._row: list[str] = []
         elif tag == "td" and a.get("data-sort") is not None:
             self._in, self._buf = "td", ""
+        elif tag == "br" and self._in == "td":
+            self._buf += "\n"
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "script" and self._script is not None:
@@ -246,3 +248,35 @@ def test_cli_report_bad_input_is_one_line(argv: list[str], message: str, capsys:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_merge_inputs_are_listed_not_joined_with_x() -> None:
+    """A residual's add lists its inputs (one per line), never ``res0.conv1xinput``."""
+    rep = atrous.analyze("res(3x3, 3x3 d2)")
+    html = report_html(rep)
+    page = parse(html)
+    col = page.headers.index("inputs")
+    merges = [r[col] for r in page.rows if "\n" in r[col]]
+    assert merges, page.rows
+    for cell in merges:
+        names = cell.split("\n")
+        assert len(names) == 2 and all("x" not in n for n in names), cell
+    assert "xinput" not in html
+    # per-axis sizes keep their "x"
+    assert page.rows[0][page.headers.index("rf size")] == "3x3"
+
+
+def test_model_table_shows_module_paths_wrapping_at_dots_and_hides_extras() -> None:
+    from models_for_tests import WaveNet
+
+    rep = atrous.analyze(WaveNet(), (1, 1, 256))
+    html = report_html(rep)
+    page = parse(html)
+    # the default columns, in order; the rest behind the "more columns" toggle
+    shown = ["layer", "op", "geometry", "inputs", "output", "rf size", "rf stride", "rf start"]
+    assert page.headers[:len(shown)] == shown
+    assert 'class="show-extra"' in html and '<th scope="col" aria-sort="none" tabindex="0" ' \
+        'class="extra">' in html
+    mul = next(r for r in page.rows if r[0] == "mul")
+    assert mul[page.headers.index("inputs")] == "tanh\nsigmoid"  # not tanhxsigmoid
+    assert "filters.<wbr>0<wbr>" in html  # a long path may wrap after its dots

@@ -3,6 +3,10 @@
 Each sub-command lives in its own module with ``add_parser(subparsers)`` and a ``run(args)``
 function it registers as the parser's default ``func``. Bad input prints one line on stderr and
 exits with status 2; no traceback.
+
+Start-up is kept small: ``atrous --help`` imports no command module (the one-line summaries are
+in :data:`SUMMARIES`), and ``atrous COMMAND ...`` imports only that command's module, so the
+arithmetic commands never load numpy or torch.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ..errors import AtrousError
 
@@ -19,8 +23,19 @@ __all__ = ["main"]
 
 COMMANDS = ("demo", "shape", "analyze", "model", "design", "draw", "report")
 
+SUMMARIES = {
+    "demo": "run atrous on a built-in example, write an HTML report",
+    "shape": "output size with the worked formula (conv, transposed, pooling; inverse)",
+    "analyze": "receptive field, coverage map, gridding and HDC verdicts",
+    "model": "analyse a PyTorch model (per-layer receptive fields, verdicts)",
+    "design": "search gridding-free dilation schedules; repair; Pareto frontier",
+    "draw": "draw conv/dilated/transposed/pool arithmetic (PNG, GIF, SVG)",
+    "report": "write a self-contained HTML report (spec, rates or model)",
+}
+"""Each command's line in ``atrous --help`` (a test checks them against the commands' own)."""
+
 EPILOG = """examples:
-  atrous demo                                  analyse the seeds' schedules, write an HTML report
+  atrous demo                                  analyse four classic schedules, write an HTML report
   atrous shape 64 -k 3 -d 2                    output size with the worked formula
   atrous analyze "3x3 d1, 3x3 d2, 3x3 d5"      receptive field, coverage map, HDC verdicts
   atrous analyze --rates 2,2,2 --compare "--rates 1,2,3"
@@ -33,14 +48,36 @@ EPILOG = """examples:
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line (the usage is one ``--help`` away)."""
+    """An argument parser whose errors are one line (the usage is one ``--help`` away).
+
+    A value that starts with a minus and a digit (``--input -5x64``) is a value, not an option,
+    so the command's own check says what is wrong with it.
+    """
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
+    def _parse_optional(self, arg_string: str) -> Any:
+        if len(arg_string) > 1 and arg_string[0] == "-" and arg_string[1].isdigit():
+            return None
+        return super()._parse_optional(arg_string)
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (one sub-parser per command)."""
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command named by the first word of ``argv`` that is not an option, if it is one."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: one sub-parser per command.
+
+    Args:
+        only: build only this command's real sub-parser (importing only its module); the others
+            are placeholders carrying their one-line summary. None: every command.
+    """
     from .. import __version__
 
     parser = _Parser(
@@ -52,14 +89,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"atrous {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f".{name}", __name__).add_parser(sub)
+        if only is None or name == only:
+            importlib.import_module(f".{name}", __name__).add_parser(sub)
+        else:
+            sub.add_parser(name, help=SUMMARIES[name], add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``atrous`` script; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    for word in words:  # an argument that is not UTF-8 arrives with surrogate escapes
+        try:
+            word.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = word.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            print(f"atrous: error: argument '{shown}' is not valid UTF-8", file=sys.stderr)
+            return 2
+    command = _command_in(words)
+    only = command
+    if command is None and (not words or words[0] in ("-h", "--help", "--version")):
+        only = ""  # ``atrous --help`` needs no command module; ``atrous shape ...`` only shape's
+    parser = build_parser(only=only)
+    args = parser.parse_args(words)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
@@ -75,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OverflowError as exc:  # a size past what int64 arithmetic can hold
+        print(f"atrous {args.command}: error: a number is too large to compute with: {exc}",
+              file=sys.stderr)
+        return 2
     except OSError as exc:
         # an output path that cannot be written (a file where a folder should be, no permission)
         where = f" {str(exc.filename)!r}" if exc.filename else ""

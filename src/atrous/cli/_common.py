@@ -3,31 +3,53 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
+from .._files import refuse_special
 from .._types import Ints
 from ..errors import AtrousError
 
-__all__ = ["HelpFormatter", "parse_ints", "parse_size", "print_json"]
+__all__ = ["HelpFormatter", "check_output_path", "parse_ints", "parse_size", "print_json"]
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keeps the examples in ``epilog`` as written and shows defaults."""
+    """Keeps the examples in ``epilog`` as written and shows each default once.
+
+    "(default: X)" is added only where the help text does not already name its default and the
+    default says something (not None, False or an empty value).
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        d = action.default
+        if (d is None or d is False or d is argparse.SUPPRESS or (isinstance(d, str) and not d)
+                or "default" in text.lower()):
+            return action.help
+        return super()._get_help_string(action)
+
+
+MAX_SIZE = 2**62
+"""The largest size entry the CLI accepts (sizes past it overflow int64 arithmetic)."""
 
 
 def parse_size(text: str, what: str = "size") -> Ints:
     """``"64"`` -> ``(64,)``, ``"64x48"`` -> ``(64, 48)``; each entry an int >= 1."""
     parts = str(text).lower().replace("×", "x").split("x")
+    if len(str(text)) > 200:
+        raise AtrousError(f"{what} is too long ({len(str(text))} characters), got "
+                          f"{str(text)[:40]!r}...")
     try:
-        values = tuple(int(p) for p in parts)
+        values = tuple(int(p) for p in parts if p.strip().isascii())
+        if len(values) != len(parts):
+            raise ValueError(text)
     except ValueError:
         raise AtrousError(f"{what} must look like 64 or 64x48, got {text!r}") from None
     if any(v < 1 for v in values):
         raise AtrousError(f"every {what} entry must be >= 1, got {text!r}")
+    if any(v > MAX_SIZE for v in values):
+        raise AtrousError(f"every {what} entry must be at most 2**62, got {text!r}")
     return values
 
 
@@ -51,6 +73,8 @@ def parse_ints(text: str, what: str = "values") -> Ints:
 
 def print_json(data: Any) -> None:
     """Write ``data`` as indented JSON to stdout."""
+    import json  # here, not at the top: the arithmetic commands start without it
+
     json.dump(data, sys.stdout, indent=2, sort_keys=False)
     sys.stdout.write("\n")
 
@@ -66,6 +90,9 @@ def check_output_path(path: str, *, figure: bool = False) -> None:
     ...
     atrous.errors.AtrousError: figure format must be .png, .svg, .pdf or .jpg, got 'coverage.gif'
     """
+    import tempfile
+    from pathlib import Path
+
     out = Path(path)
     if not str(path):
         raise AtrousError("the output path is empty")
@@ -80,5 +107,14 @@ def check_output_path(path: str, *, figure: bool = False) -> None:
         parent = parent.parent
     if not parent.is_dir():
         raise AtrousError(f"cannot write {str(path)!r}: {str(parent)!r} is a file, not a folder")
-    if not os.access(parent, os.W_OK):
-        raise AtrousError(f"cannot write {str(path)!r}: the folder {str(parent)!r} is not writable")
+    refuse_special(out)
+    # tried for real (permission bits do not tell root that /proc is read-only): a temporary
+    # file in the folder, as the atomic write will make, created and removed again
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".atrous-probe.", dir=parent)
+    except OSError as exc:
+        raise AtrousError(
+            f"cannot write {str(path)!r}: the folder {str(parent)!r} is not writable "
+            f"({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)

@@ -1,6 +1,6 @@
 """`atrous demo`: the main job on a built-in example, no arguments needed.
 
-Analyses the seeds' dilation schedules ([2,2,2] vs [1,2,3] vs [1,2,5] vs [1,2,9]) and a small
+Analyses four classic dilation schedules ([2,2,2] vs [1,2,3] vs [1,2,5] vs [1,2,9]) and a small
 dilated network with ASPP, prints a terminal summary, and writes an HTML report plus the figures
 into ``./atrous-demo/`` (or ``-o DIR``).
 """
@@ -22,12 +22,14 @@ from .draw import Formatter
 __all__ = ["SCHEDULES", "DemoResult", "add_parser", "demo_network", "run", "run_demo"]
 
 SCHEDULES: tuple[tuple[int, ...], ...] = ((2, 2, 2), (1, 2, 3), (1, 2, 5), (1, 2, 9))
-"""The seeds' schedules (seed 001): stacks of 3x3 convs with these dilation rates."""
+"""The classic gridding comparison of the HDC paper (Wang et al., "Understanding Convolution
+for Semantic Segmentation", WACV 2018) and the tutorials that teach it: stacks of 3x3 convs
+with these dilation rates."""
 
 DESCRIPTION = """\
-Run atrous on a built-in example: the seeds' dilation schedules [2,2,2], [1,2,3], [1,2,5] and
+Run atrous on a built-in example: the classic dilation schedules [2,2,2], [1,2,3], [1,2,5] and
 [1,2,9] (3x3 kernels), and a small dilated network with an ASPP head. Prints the verdicts
-(receptive field, exact gridding, the HDC rule as the seeds state it) and writes a
+(receptive field, exact gridding, the HDC rule as commonly stated) and writes a
 self-contained HTML report with coverage maps, per-layer gridding, effective receptive fields
 and a conv-arithmetic animation."""
 
@@ -64,10 +66,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def worked_example() -> list[str]:
-    """The seeds' worked example (64x64, 3x3, dilation 2, padding 0 -> 60x60) with its formula."""
+    """The textbook worked example (64x64, 3x3, dilation 2, padding 0 -> 60x60) with its formula."""
     h = conv_output_size(64, kernel=3, dilation=2)
     return [
-        "The seeds' worked example: 64x64 input, 3x3 kernel, dilation 2, padding 0, stride 1",
+        "Worked example: 64x64 input, 3x3 kernel, dilation 2, padding 0, stride 1",
         f"H_out = floor((64 + 2*0 - 2*(3-1) - 1)/1) + 1 = {h}, output: {h}x{h}",
     ]
 
@@ -138,7 +140,7 @@ def run_demo(
         files.append(F.save_figure(png, out / name))
         return figure_item(png, caption, alt=alt)
 
-    # 1. the seeds' schedules
+    # 1. the four classic schedules
     reports, summary = [], []
     figs: dict[tuple[int, ...], list[Any]] = {}
     for rates in SCHEDULES:
@@ -163,7 +165,7 @@ def run_demo(
     compare = save(
         F.compare_figure({f"rates {list(r)}": rep.coverage for r, rep in reports},
                          title="Coverage of one output unit: paths per input pixel"),
-        "compare.png", "The seeds' schedules side by side on one colour scale; hatched zeros "
+        "compare.png", "The four schedules side by side on one colour scale; hatched zeros "
                        "are holes.", "coverage comparison of the four schedules")
     files.append(animate(out / "dilated_conv.gif", "dilated", 7, kernel=3, dilation=2))
     drawing = save(
@@ -209,7 +211,7 @@ def run_demo(
         sections.append(section_from_report(
             rep, title=f"rates {list(rates)}", figures=False, extra_figures=figs[rates],
             description="A stack of three 3x3 convolutions, stride 1, 'same' padding, "
-                        f"dilation rates {list(rates)} (seed 001).",
+                        f"dilation rates {list(rates)}.",
         ))
     if model_report is not None:
         sections.append(section_from_report(
@@ -224,13 +226,15 @@ def run_demo(
             ": ".join(worked_example()) + ".",
             "Three 3x3 convolutions with rates [2, 2, 2] and [1, 2, 3] reach the same 13x13 "
             "receptive field, but [2, 2, 2] reads only 49 of its 169 pixels: the gridding effect "
-            "seed 001 describes. [1, 2, 5] covers its 17x17 box; [1, 2, 9] leaves holes. The "
-            "counts below are exact path counts, computed, not hand-drawn.",
+            "the HDC paper (Wang et al., WACV 2018) describes. [1, 2, 5] covers its 17x17 box; "
+            "[1, 2, 9] leaves holes. The counts below are exact path counts, computed, not "
+            "hand-drawn.",
         ],
         "figures": [compare, drawing],
     }
     html = page_html(sections, title="atrous demo: dilated convolution, gridding and HDC",
-                     subtitle="The seeds' schedules and a small ASPP network, analysed exactly.",
+                     subtitle="Four classic dilation schedules and a small ASPP network, "
+                              "analysed exactly.",
                      intro=intro)
     report = write_html(out / "report.html", html)
     files.append(report)
@@ -262,13 +266,17 @@ def run(args: argparse.Namespace) -> int:
         console.print(line)
     result = run_demo(args.output, model=not args.no_model,
                       echo=lambda line: console.print(f"[dim]... {line}[/]"))
-    console.print()
-    render_compare(result.reports, console)
-    if result.model_report is not None:
+    with console.capture() as cap:
         console.print()
-        console.print(Text("A small dilated network with ASPP (input 1x3x64x64)", style="bold"))
-        console.print(verdicts_table(result.model_report))
-    console.print()
+        render_compare(result.reports, console)
+        if result.model_report is not None:
+            console.print()
+            console.print(Text("A small dilated network with ASPP (input 1x3x64x64)",
+                               style="bold"))
+            console.print(verdicts_table(result.model_report))
+        console.print()
+    # no trailing blanks (rich pads panels and tables to the console's width)
+    console.file.write("\n".join(line.rstrip() for line in cap.get().split("\n")))
     console.print(f"wrote {len(result.files)} files in {result.seconds:.1f} s")
     console.print(f"open {result.report.resolve()}", soft_wrap=True)
     return 0

@@ -11,13 +11,8 @@ from ._common import HelpFormatter, check_output_path, parse_ints, parse_size
 __all__ = ["Formatter", "add_parser", "parse_padding", "run"]
 
 
-class Formatter(HelpFormatter):
-    """The shared help formatter, minus the noise of "(default: None)" / "(default: False)"."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None or action.default is False:
-            return action.help
-        return super()._get_help_string(action)
+Formatter = HelpFormatter
+"""The shared help formatter (kept under this name for the commands that import it from here)."""
 
 DESCRIPTION = """\
 Draw a convolution, dilated convolution, transposed convolution or pooling step by step, from
@@ -93,7 +88,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "--step 3 draws 'step 4/N'")
     p.add_argument("--no-numbers", action="store_true", help="leave the cells empty")
     p.add_argument("--seed", type=int, default=0,
-                   help="seed of the example numbers (an integer >= 0)")
+                   help="random seed of the example numbers (an integer >= 0)")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="output file: .gif (every step), .png or .svg (one step)")
     p.set_defaults(func=run)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any
 
 from ..errors import AtrousError
@@ -19,7 +18,8 @@ per-layer gridding figures, the effective receptive field for models, the HDC ex
 diagnostics, and a sortable per-layer table.
 
 TARGET is a layer spec ("3x3 d1, 3x3 d2"), or a model as package.module:callable or
-path/to/file.py:callable (called with no arguments; needs --input N,C,H,W); or give --rates."""
+path/to/file.py:callable (optionally with literal arguments: "net.py:build(output_stride=16)";
+needs --input NxCxHxW); or give --rates."""
 
 EPILOG = """\
 examples:
@@ -28,16 +28,18 @@ examples:
   atrous report mypkg.models:build --input 1x3x256x256 -o model.html
   atrous report examples/aspp_head.py:build --input 1x64x65x65 --erf-samples 0 -o aspp.html"""
 
-_MODEL = re.compile(r"^[\w.\-/\\~]+(\.py)?:[A-Za-z_]\w*$")
-
-
 def is_model_target(text: str) -> bool:
-    """True when ``text`` names a model (``module:callable`` or ``file.py:callable``).
+    """True when ``text`` names a model (``module:callable`` or ``file.py:callable``, arguments
+    allowed), not a layer spec: ``pw:relu`` and ``opaque:roll`` are specs.
 
     >>> is_model_target("mypkg.models:build"), is_model_target("3x3 d2, 3x3 d2")
     (True, False)
+    >>> is_model_target("pw:relu")
+    False
     """
-    return bool(_MODEL.match(text.strip()))
+    from .model import is_model_target as model_target
+
+    return model_target(text)
 
 
 def load_model(target: str) -> Any:
@@ -67,7 +69,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="input size: spatial (64x64) for specs, full (1x3x64x64) for models")
     p.add_argument("--erf-samples", type=int, default=8, metavar="N",
                    help="random inputs for a model's effective receptive field (0: skip)")
-    p.add_argument("--title", default=None, help="page title")
+    p.add_argument("--title", default=None, help="page title (default: from TARGET)")
     p.add_argument("-o", "--output", default="report.html", metavar="FILE",
                    help="HTML file to write")
     p.set_defaults(func=run)

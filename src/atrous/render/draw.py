@@ -276,9 +276,14 @@ def geometry(
 
 
 def example_numbers(g: Geometry, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Small integer input values (0..3) and kernel weights (0..2) for the numbers in the cells.
+    """Small integer input values (0..3) and kernel weights (1..3) for the numbers in the cells.
 
-    Deterministic for a given ``seed`` (an integer >= 0); the kernel is never all zeros.
+    Deterministic for a given ``seed`` (an integer >= 0). No weight is 0: a tap with weight 0
+    would look like a hole in the drawing.
+
+    >>> x, w = example_numbers(geometry("dilated", 7, kernel=3, dilation=2))
+    >>> bool((w >= 1).all() and (w <= 3).all()), x.shape, w.shape
+    (True, (7, 7), (3, 3))
 
     >>> example_numbers(geometry("conv", 4), seed=-1)
     Traceback (most recent call last):
@@ -288,9 +293,7 @@ def example_numbers(g: Geometry, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
     seed = as_int(seed, "seed", minimum=0)
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 4, size=g.input_size)
-    w = rng.integers(0, 3, size=g.kernel)
-    if not w.any():
-        w.flat[0] = 1
+    w = rng.integers(1, 4, size=g.kernel)
     return x, w
 
 
@@ -412,18 +415,26 @@ class Drawing:
         height_cells = max(ch, oh)
         cell = min(0.42, 9.0 / width_cells, 7.0 / height_cells)
         self._cell_in = cell
-        margin, header = 0.12, 0.55
+        margin, header, footer = 0.12, 0.55, 0.32
         title = g.describe()
+        legend = self._legend_entries()
         grid_w, grid_h = (width_cells + 0.6) * cell, (height_cells + 0.6) * cell
-        fig_w = max(grid_w + 2 * margin, len(title) * 0.072 + 2 * margin)
-        fig_h = grid_h + header + margin
+        fig_w = max(grid_w + 2 * margin, len(title) * 0.072 + 2 * margin,
+                    sum(len(label) * 0.065 + 0.45 for _, label in legend) + 2 * margin)
+        fig_h = grid_h + header + margin + footer
         with style_context():
             self.figure = figure.Figure(figsize=(fig_w, fig_h), dpi=100)
             from matplotlib.backends.backend_agg import FigureCanvasAgg
 
             FigureCanvasAgg(self.figure)
-            ax = self.figure.add_axes((margin / fig_w, margin / fig_h, grid_w / fig_w,
-                                       grid_h / fig_h))
+            ax = self.figure.add_axes(((fig_w - grid_w) / 2 / fig_w, (margin + footer) / fig_h,
+                                       grid_w / fig_w, grid_h / fig_h))
+            # what the cells mean (taps, holes, inserted zeros, padding), under the grids
+            self.figure.legend(
+                handles=[patches.Patch(**style) for style, _ in legend],
+                labels=[label for _, label in legend], loc="lower center",
+                ncol=len(legend), fontsize=7, frameon=False, handlelength=1.4,
+                handleheight=1.2, columnspacing=1.2, bbox_to_anchor=(0.5, 0.0))
         self.figure.text(margin / fig_w, 1 - 0.08 / fig_h, title, fontsize=9, ha="left",
                          va="top")
         self._title = self.figure.text(margin / fig_w, 1 - 0.3 / fig_h, "", fontsize=8,
@@ -477,6 +488,31 @@ class Drawing:
         ax.add_patch(self._footprint)
         self._weight_texts: list[Any] = []
         self._shown: int | None = None
+
+    def _legend_entries(self) -> list[tuple[dict[str, Any], str]]:
+        """(patch style, label) for each kind of cell this drawing shows."""
+        g = self.geometry
+        kinds = {g.cell(c)[0] for c in itertools.product(*(range(v) for v in g.canvas_size))}
+        grey = PALETTE["grey"]
+        out: list[tuple[dict[str, Any], str]] = [
+            ({"facecolor": ROLE["input"], "edgecolor": grey}, "input"),
+            ({"facecolor": ROLE["tap"], "edgecolor": grey},
+             "max over the window" if g.kind == "pool" else "tap (input x weight)"),
+        ]
+        if any(f.holes for f in self.frames):
+            out.append(({"facecolor": ROLE["input"], "edgecolor": ROLE["hole"], "hatch": "////"},
+                        "hole (skipped by the dilation)"))
+        if "inserted" in kinds:
+            out.append(({"facecolor": ROLE["inserted"], "edgecolor": grey, "linestyle": ":"},
+                        "inserted zero (stride of the transposed conv)"))
+        if "pad" in kinds:
+            out.append(({"facecolor": ROLE["pad"], "edgecolor": grey, "linestyle": "--"},
+                        "padding"))
+        if "overhang" in kinds:
+            out.append(({"facecolor": ROLE["overhang"], "edgecolor": grey, "linestyle": "--"},
+                        "ceil_mode overhang"))
+        out.append(({"facecolor": ROLE["output"], "edgecolor": grey}, "output"))
+        return out
 
     def _pos(self, index: Sequence[int], canvas: bool) -> tuple[float, float]:
         """(y, x) of the top-left corner of a cell in data coordinates."""

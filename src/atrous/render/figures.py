@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._files import refuse_special
 from ..errors import AtrousError
 from .style import PALETTE, ROLE, count_cmap, mpl, style_context, text_color
 
@@ -197,7 +198,8 @@ def _draw_counts(
     title: str,
     origin: Sequence[int] | None = None,
 ) -> Any:
-    """Draw one 2-D count map on ``ax`` (seed 001's ``plot_map`` look); returns the image.
+    """Draw one 2-D count map on ``ax`` (counts in the cells, as tutorials draw it); returns the
+    image.
 
     ``origin`` is the input coordinate of ``counts[0, 0]`` (a Coverage's ``offset``): the tick
     labels are input coordinates then, else offsets from the map's centre. Maps larger than
@@ -305,7 +307,7 @@ def _new_figure(width: float, height: float) -> Any:
 def coverage_figure(
     cov: Any, *, title: str | None = None, annotate: bool | None = None
 ) -> Any:
-    """Coverage heatmap with counts in the cells, grid lines and hatched holes (seed 001's look).
+    """Coverage heatmap with counts in the cells, grid lines and hatched holes.
 
     Args:
         cov: a :class:`atrous.Coverage` (its ``counts``, ``offset``, ``holes``, ``gridded``,
@@ -549,23 +551,25 @@ def gridding_strip(target: Any, *, title: str | None = None) -> Any:
     available = [_field(r, "available", True) is not False and _field(r, "fraction", None)
                  is not None for r in rows]
     sizes = [_field(r, "rf_size", None) for r in rows]
-    first = next((n for n, g in zip(names, gridded) if g), None)
+    first = next((i for i, g in enumerate(gridded) if g), None)
     n = len(rows)
+    many = n > 40  # e.g. WaveNet's 92 nodes: no per-bar labels, a subset of the names
     with style_context():
-        fig = _new_figure(min(16.0, max(4.0, 0.75 * n + 1.5)), 3.0)
+        fig = _new_figure(min(16.0, max(4.0, (0.16 if many else 0.75) * n + 1.5)), 3.0)
         ax = fig.add_subplot()
         x = np.arange(n)
         colors = [ROLE["bad"] if g else ROLE["ok"] for g in gridded]
-        bars = ax.bar(x, fractions, color=colors, edgecolor=PALETTE["black"], linewidth=0.6)
+        bars = ax.bar(x, fractions, color=colors, edgecolor=PALETTE["black"],
+                      linewidth=0.3 if many else 0.6, width=0.9 if many else 0.8)
         for bar, g in zip(bars, gridded):
             if g:
                 bar.set_hatch("///")
         for xi, ok in zip(x, available):
             if not ok:
                 ax.text(xi, 0.5, "n/a", ha="center", va="center", fontsize=8,
-                        color=PALETTE["grey"])
+                        color=PALETTE["grey"], rotation=90 if many else 0)
         for xi, f, h, s, ok in zip(x, fractions, holes, sizes, available):
-            if not ok:
+            if not ok or many:
                 continue
             size = "x".join(str(v) for v in s) if isinstance(s, (tuple, list)) else str(s or "")
             crowded = n > 10
@@ -575,17 +579,34 @@ def gridding_strip(target: Any, *, title: str | None = None) -> Any:
             if size and not crowded:
                 ax.text(xi, 0.03, f"RF\n{size}", ha="center", va="bottom", fontsize=7,
                         color=PALETTE["white"])
-        ax.set_xticks(x)
-        ax.set_xticklabels(names, rotation=30 if n > 4 else 0, ha="right" if n > 4 else "center")
+        if many:  # every k-th name, plus the first gridded layer
+            step = int(np.ceil(n / 30))
+            ticks = sorted(set(range(0, n, step)) | ({first} if first is not None else set()))
+            ax.set_xticks(ticks)
+            ax.set_xticklabels([names[i] for i in ticks], rotation=90, fontsize=7)
+            ax.set_xlim(-0.8, n - 0.2)
+            ax.set_xlabel(f"layer (every {step}th name shown)" if step > 1 else "layer")
+        else:
+            ax.set_xticks(x)
+            ax.set_xticklabels(names, rotation=30 if n > 4 else 0,
+                               ha="right" if n > 4 else "center")
         ax.set_ylim(0, 1.45 if n > 10 else 1.3)
         ax.set_yticks([0, 0.5, 1.0])
         ax.set_yticklabels(["0%", "50%", "100%"])
         ax.set_ylabel("RF box covered")
         ax.axhline(1.0, color=PALETTE["grey"], linewidth=0.8, linestyle="--")
         if first is not None:
-            ax.axvline(names.index(first) - 0.5, color=ROLE["bad"], linewidth=1.2)
-        ax.set_title(title or (f"per-layer gridding: holes from {first} on" if first
-                               else "per-layer gridding: no layer grids"))
+            # a marker over the first gridded bar (a line left of it would sit on the y-axis
+            # when the very first layer grids), and the gridded stretch shaded
+            top = 1.45 if n > 10 else 1.3
+            ax.axvspan(first - 0.5, n - 0.5, color=ROLE["bad"], alpha=0.06, linewidth=0,
+                       zorder=0)
+            ax.annotate("holes from here", xy=(first, min(fractions[first], 1.0) + 0.02),
+                        xytext=(first, top - 0.05), ha="left" if first < n / 2 else "right",
+                        va="top", fontsize=7, color=ROLE["bad"],
+                        arrowprops={"arrowstyle": "->", "color": ROLE["bad"], "lw": 1.0})
+        ax.set_title(title or (f"per-layer gridding: holes from {names[first]} on"
+                               if first is not None else "per-layer gridding: no layer grids"))
     return fig
 
 
@@ -743,7 +764,9 @@ def erf_figure(result: Any, *, title: str | None = None) -> Any:
 
     2-D maps are a heatmap with the box as a rectangle; 1-D maps a step plot of the gradient
     against the input position with the box as a shaded span (an ``axvspan`` polygon carrying
-    ``atrous_box = (first, last)``, input coordinates). Axes are input coordinates.
+    ``atrous_box = (first, last)``, input coordinates). Axes are input coordinates. A 2-D box
+    larger than the input is drawn clipped to it (dashed, and the legend says so); the title's
+    fraction is of the part of the box inside the input, as :attr:`ERFResult.fraction95` is.
 
     >>> from types import SimpleNamespace as NS
     >>> import numpy as np
@@ -773,6 +796,14 @@ def erf_figure(result: Any, *, title: str | None = None) -> Any:
     peak = float(np.abs(data).max()) or 1.0
     rel = np.abs(data) / peak
     box, dims = _erf_box(result, rf, centre, h, w, one_d) if rf is not None else (None, "")
+    clipped = None
+    clip_dims = ""
+    if box is not None:
+        x0, y0, bw, bh = box
+        clipped = (max(x0, -0.5), max(y0, -0.5), min(x0 + bw, w - 0.5), min(y0 + bh, h - 0.5))
+        if clipped != (x0, y0, x0 + bw, y0 + bh) and dims != "global":
+            cw, ch = clipped[2] - clipped[0], clipped[3] - clipped[1]
+            clip_dims = f"{cw:g}" if one_d else f"{ch:g}x{cw:g}"
     with style_context():
         if one_d:
             fig = _new_figure(9.0, 3.2)
@@ -805,11 +836,18 @@ def erf_figure(result: Any, *, title: str | None = None) -> Any:
                               aspect="equal")
             bar = fig.colorbar(image, ax=ax, shrink=0.8)
             bar.set_label("|gradient| (relative)")
-            if box is not None:
-                x0, y0, bw, bh = box
-                ax.add_patch(patches.Rectangle((x0, y0), bw, bh, fill=False,
-                                               edgecolor=ROLE["box"], linewidth=2,
-                                               label="theoretical RF"))
+            if box is not None and clipped is not None:
+                # drawn clipped to the input (a box larger than the input would be drawn
+                # outside the image, invisible); dashed where the input cuts it
+                cx0, cy0, cx1, cy1 = clipped
+                cut = dims != "global" and clipped != (box[0], box[1], box[0] + box[2],
+                                                       box[1] + box[3])
+                ax.add_patch(patches.Rectangle(
+                    (cx0, cy0), cx1 - cx0, cy1 - cy0, fill=False, edgecolor=ROLE["box"],
+                    linewidth=2, linestyle="--" if cut else "-",
+                    label=f"theoretical RF {dims}" + (", clipped to the input" if cut else "")))
+                ax.set_xlim(-0.5, w - 0.5)
+                ax.set_ylim(h - 0.5, -0.5)
                 ax.legend(loc="upper right", fontsize=7, framealpha=0.8)
             ticker = mpl().ticker
             ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
@@ -818,6 +856,8 @@ def erf_figure(result: Any, *, title: str | None = None) -> Any:
             title = "effective RF"
             if fraction is not None and dims:
                 where = "the whole input" if dims == "global" else f"the {dims} box"
+                if clip_dims:  # the fraction is of the part of the box inside the input
+                    where = f"the {clip_dims} part of the {dims} box inside the input"
                 title += f" (95% of the mass in {float(fraction):.0%} of {where})"
         ax.set_title(title)
     return fig
@@ -827,7 +867,8 @@ def erf_figure(result: Any, *, title: str | None = None) -> Any:
 def figure_png(fig: Any, dpi: int = 100) -> bytes:
     """The figure as PNG bytes."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    with style_context():
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return buf.getvalue()
 
 
@@ -856,7 +897,8 @@ def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 100) -> Path:
         data = figure_svg(fig).encode()
     else:
         buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
+        with style_context():
+            fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
         data = buf.getvalue()
     write_atomic(out, data)
     return out
@@ -865,10 +907,18 @@ def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 100) -> Path:
 def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
-    A path that cannot be written raises :class:`AtrousError` naming ``path`` (not the
-    temporary file) and the reason.
+    A reader never sees a half-written file, and a full disk leaves the old file as it was.
+    A symbolic link is written through: its target is replaced and the link stays. A path that
+    exists and is not a regular file (a character device such as ``/dev/null``, a FIFO, a socket)
+    is refused: a rename would replace it with a regular file. A path that cannot be written
+    raises :class:`AtrousError` naming ``path`` (not the temporary file) and the reason.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path` (the link, where it was one).
     """
-    out = Path(path)
+    given = Path(path)
+    out = Path(os.path.realpath(given)) if given.is_symlink() else given
+    refuse_special(given)
     raw = data.encode() if isinstance(data, str) else data
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -888,5 +938,5 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
         if isinstance(exc, OSError):
             raise AtrousError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
         raise
-    return out
+    return given
 

@@ -56,8 +56,9 @@ EXPLAINER = (
     "effective stride (how far the box moves per output unit) and the centre are exact; "
     "transposed convolutions and upsampling give fractional strides, never a negative size.",
     "Coverage: the number of distinct paths from each input pixel to the output unit, the "
-    "numbers seed 001 draws in its grids. A zero inside the RF box is a hole: that pixel is never "
-    "read although pixels on both sides are. Holes are the gridding effect.",
+    "numbers the usual tutorial figures draw in their grids. A zero inside the RF box is a "
+    "hole: that pixel is never read although pixels on both sides are. Holes are the gridding "
+    "effect.",
     "HDC rule as stated: M_n = r_n, M_i = max[M_(i+1) - 2r_i, 2r_i - M_(i+1), r_i], and "
     "M_2 <= K, with a sawtooth schedule and no common factor. It is a heuristic: it passes "
     "[2, 3] with K = 3, which grids, and it depends on the order of the layers while coverage "
@@ -105,9 +106,10 @@ def _fmt(value: Any) -> str:
         items = list(value)
         if items and all(isinstance(v, Sequence) and not isinstance(v, str) for v in items):
             return " ".join("(" + ",".join(_fmt(x) for x in v) + ")" for v in items)
-        if all(isinstance(v, (int, float, str, Fraction)) for v in items):
-            return "x".join(_fmt(v) for v in items)
-        return ", ".join(_fmt(v) for v in items)
+        if all(isinstance(v, (int, float, Fraction)) and not isinstance(v, bool)
+               for v in items):
+            return "x".join(_fmt(v) for v in items)  # per-axis sizes: 33x33
+        return ", ".join(_fmt(v) for v in items)  # names (a merge's inputs): a, b
     return str(value)
 
 
@@ -164,7 +166,7 @@ class Section:
     notes: list[str] = field(default_factory=list)
     figures: list[FigureItem] = field(default_factory=list)
     hdc: dict[str, Any] | None = None
-    columns: list[str] = field(default_factory=list)
+    columns: list[dict[str, Any]] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
     data_notes: list[str] = field(default_factory=list)
@@ -199,21 +201,104 @@ def _diagnostic_text(d: Any) -> str:
 
 _SKIP_COLUMNS = {"counts", "coverage_counts", "boxes", "axes", "meta"}
 
+# The layer table: (header, row keys in order of preference, shown by default, kind). Kinds:
+# "name" wraps at dots and underscores (full name on hover), "names" lists a merge's inputs one
+# per line, "num" never wraps. Columns a row does not have are left out; any other key of the
+# rows goes behind the "more columns" toggle, so a real model's table fits a laptop screen.
+_LAYER_COLUMNS: tuple[tuple[str, tuple[str, ...], bool, str], ...] = (
+    ("layer", ("module", "name"), True, "name"),
+    ("op", ("target", "op"), True, "text"),
+    ("geometry", ("geometry",), True, "geom"),
+    ("inputs", ("inputs",), True, "names"),
+    ("output", ("shape", "output_size"), True, "num"),
+    ("rf size", ("rf_size",), True, "num"),
+    ("rf stride", ("rf_stride",), True, "num"),
+    ("rf start", ("rf_start",), True, "num"),
+    ("holes", ("holes",), True, "num"),
+    ("covered", ("fraction",), True, "num"),
+    ("params", ("params",), True, "num"),
+    ("MACs", ("macs",), True, "num"),
+    ("node", ("name",), False, "name"),
+    ("output size", ("output_size",), False, "num"),
+    ("op kind", ("op",), False, "text"),
+    ("rf global", ("rf_global",), False, "text"),
+    ("gridded", ("gridded",), False, "text"),
+    ("uniformity", ("uniformity",), False, "num"),
+)
 
-def _table(rows: Sequence[Any]) -> tuple[list[str], list[dict[str, Any]]]:
+
+def _wrap_points(text: str) -> list[str]:
+    """``text`` split after each ``.`` and ``_`` (the template puts a line-break opportunity
+    between the pieces, so a long module path wraps between its parts, never mid-word)."""
+    return re.findall(r"[^._]*[._]|[^._]+$", text) or [text]
+
+
+def _cell(value: Any, kind: str) -> dict[str, Any]:
+    if kind == "names" and isinstance(value, Sequence) and not isinstance(value, str):
+        names = [str(v) for v in value]
+        return {"text": ", ".join(names), "key": ", ".join(names), "kind": kind,
+                "lines": [_wrap_points(n) for n in names], "title": ", ".join(names)}
+    text = _fmt(value) if value is not None else ""
+    cell: dict[str, Any] = {"text": text, "key": _sort_key(value), "kind": kind,
+                            "lines": None, "title": None}
+    if kind == "name":
+        cell["lines"] = [_wrap_points(text)]
+        cell["title"] = text
+    return cell
+
+
+def _compact(n: int) -> str:
+    """``170459136`` -> ``170.5M`` (the exact count is the cell's hover text and sort key)."""
+    for unit, div in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if n >= div:
+            return f"{n / div:.1f}{unit}"
+    return str(n)
+
+
+def _table(rows: Sequence[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The layer table's columns (``label``, ``extra``: behind the toggle) and rows."""
     dict_rows = [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in rows]
-    columns: list[str] = []
+    present: list[str] = []
     for r in dict_rows:
         for k in r:
-            if k not in columns and k not in _SKIP_COLUMNS:
-                columns.append(k)
+            if k not in present and k not in _SKIP_COLUMNS:
+                present.append(k)
+    used: set[str] = set()
+    spec: list[tuple[str, str, bool, str]] = []
+    for label, keys, shown, kind in _LAYER_COLUMNS:
+        key = next((k for k in keys if k in present), None)
+        if key is None or key in used:
+            continue  # absent, or shown already (the node name is the layer of a spec)
+        used.add(key)
+        spec.append((label, key, shown, kind))
+    # a column no row fills (holes without per-layer gridding) is left out, and so is an extra
+    # column that repeats a shown one in every row (the node name of a model's module path)
+    spec = [c for c in spec if any(r.get(c[1]) is not None for r in dict_rows)]
+    shown_keys = [key for _, key, shown, _ in spec if shown]
+    spec = [c for c in spec if c[2] or not all(
+        any(_fmt(r.get(c[1])) == _fmt(r.get(k)) for k in shown_keys) for r in dict_rows)]
+    for key in present:  # anything else the rows carry: behind the toggle
+        if key not in used:
+            used.add(key)
+            spec.append((key.replace("_", " "), key, False, "text"))
     out = []
     for r in dict_rows:
         gridded = r.get("gridded")
         flag = "bad" if gridded is True else ("warn" if r.get("available") is False else "")
-        cells = [{"text": _fmt(r.get(c)), "key": _sort_key(r.get(c))} for c in columns]
+        cells = []
+        for label, key, shown, kind in spec:
+            cell = _cell(r.get(key), kind)
+            value = r.get(key)
+            if label == "covered" and isinstance(value, (int, float)) and not isinstance(
+                    value, bool):
+                cell["text"] = f"{float(value):.0%}"  # the share of the box that is read
+            if label in ("params", "MACs") and isinstance(value, int) and value >= 10**4:
+                cell["text"], cell["title"] = _compact(value), f"{value:,}"
+            cell["extra"] = not shown
+            cells.append(cell)
         out.append({"cells": cells, "flag": flag})
-    return [c.replace("_", " ") for c in columns], out
+    columns = [{"label": label, "extra": not shown} for label, _, shown, _ in spec]
+    return columns, out
 
 
 def _verdicts(d: Mapping[str, Any]) -> list[dict[str, str]]:

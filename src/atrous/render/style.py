@@ -2,8 +2,8 @@
 
 Categorical colours are the Okabe-Ito palette (distinguishable with every common colour-vision
 deficiency); counts use ``viridis`` (perceptually uniform, readable in grey scale) with zero drawn
-white, as in the seeds' coverage figures. Meaning never rests on colour alone: holes are also
-hatched, gridded layers also marked with a symbol.
+white, as in the usual tutorial coverage figures. Meaning never rests on colour alone: holes are
+also hatched, gridded layers also marked with a symbol.
 
 This module does not import matplotlib at import time; :func:`mpl` loads it with the Agg backend.
 
@@ -76,6 +76,7 @@ RC: dict[str, Any] = {
     "axes.spines.right": False,
     "svg.fonttype": "none",
     "svg.hashsalt": "atrous",
+    "text.parse_math": False,  # names are drawn as written: "$x$" in a module name is not TeX
 }
 """matplotlib rc settings every atrous figure is drawn under."""
 

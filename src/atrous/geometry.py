@@ -317,6 +317,7 @@ def interpolation(
     align_corners: bool = False,
     coordinate_mode: CoordinateMode = "pytorch",
     nearest_mode: NearestMode | None = None,
+    nearest_shortcuts: bool = False,
 ) -> Identity | Sample:
     """The geometry of one axis of an interpolation from ``n_in`` to ``n_out`` pixels.
 
@@ -330,6 +331,14 @@ def interpolation(
         align_corners: PyTorch's flag (only with ``coordinate_mode="pytorch"``).
         coordinate_mode: ``"pytorch"`` or an ONNX ``coordinate_transformation_mode``.
         nearest_mode: ONNX's rounding for ``nearest`` (default ``round_prefer_floor``).
+        nearest_shortcuts: PyTorch's 2-D ``nearest`` kernel copies an axis whose size is
+            unchanged and reads ``o // 2`` when it doubles, whatever the scale; the 1-D and
+            3-D kernels use the float32 index throughout (PyTorch's CPU kernels, checked with
+            torch 2.13; its backward pass always takes the shortcuts, so its autograd Jacobian
+            can disagree with its forward pass there).
+
+    PyTorch's ``linear`` modes copy an axis whose size is unchanged, whatever the scale;
+    ``nearest-exact`` and ``bicubic`` sample it with the scale.
 
     >>> interpolation("nearest", 10, 7, scale=Fraction(3, 4)).reads(5)   # floor(5 / 0.75)
     range(6, 7)
@@ -345,7 +354,8 @@ def interpolation(
     if n_in == 1:
         return Sample(kind, Fraction(0), Fraction(0), 1)
     if coordinate_mode == "pytorch":
-        return _torch_sample(kind, exact_nearest, n_in, n_out, step, scale, align_corners)
+        return _torch_sample(kind, exact_nearest, n_in, n_out, step, scale, align_corners,
+                             nearest_shortcuts)
     if align_corners:
         raise AtrousError("align_corners=True goes with coordinate_mode='pytorch'; use "
                           "coordinate_mode='align_corners' for ONNX's rule")
@@ -368,11 +378,11 @@ def _step(n_in: int | None, n_out: int | None, scale: Fraction | None) -> Fracti
 
 def _torch_sample(
     kind: Interp, exact_nearest: bool, n_in: int | None, n_out: int | None, step: Fraction,
-    scale: Fraction | None, align_corners: bool,
+    scale: Fraction | None, align_corners: bool, shortcuts: bool,
 ) -> Identity | Sample:
-    """PyTorch's rules (``aten/src/ATen/native/UpSample.h``)."""
+    """PyTorch's rules (``aten/src/ATen/native/UpSample.h``, the CPU kernels)."""
     if kind == "nearest":
-        if not exact_nearest and n_out is not None and n_in is not None:
+        if shortcuts and not exact_nearest and n_out is not None and n_in is not None:
             if n_out == n_in:
                 return Identity()  # PyTorch copies, whatever the scale
             if n_out == 2 * n_in:
@@ -391,7 +401,7 @@ def _torch_sample(
             raise AtrousError("align_corners=True needs the input size")
         a = Fraction(n_in - 1, n_out - 1) if n_out > 1 else Fraction(0)
         return Identity() if a == 1 else Sample(kind, a, Fraction(0), n_in)
-    if step == 1:
+    if step == 1 or (kind == "linear" and n_in is not None and n_in == n_out):
         return Identity()
     return Sample(kind, step, step / 2 - Fraction(1, 2), n_in)
 

@@ -493,7 +493,10 @@ class Resize(Layer):
         coordinate_mode: ``"pytorch"`` (default): PyTorch's rule for the mode: ``nearest`` is
             ``floor(o * step)``, ``nearest-exact`` is ``floor((o + 1/2) * step)``, both in
             float32 as PyTorch computes them, and the interpolating modes read around
-            ``(o + 1/2) * step - 1/2`` (``o * (n-1)/(m-1)`` with ``align_corners``). Otherwise
+            ``(o + 1/2) * step - 1/2`` (``o * (n-1)/(m-1)`` with ``align_corners``); an axis
+            whose size does not change is copied by the linear modes (and by 2-D ``nearest``,
+            which also reads ``o // 2`` when the size doubles), whatever the scale, as
+            PyTorch's forward kernels do (see :func:`atrous.geometry.interpolation`). Otherwise
             ONNX ``Resize``'s ``coordinate_transformation_mode``, computed exactly:
             ``half_pixel`` ``(o + 1/2) * step - 1/2``; ``pytorch_half_pixel`` the same but 0
             when ``m == 1``; ``align_corners`` ``o * (n-1)/(m-1)``; ``asymmetric``
@@ -605,6 +608,7 @@ class Resize(Layer):
         return interpolation(
             self.mode, n_in, n_out, scale=scale, align_corners=self.align_corners,
             coordinate_mode=self.coordinate_mode, nearest_mode=self.nearest_mode,
+            nearest_shortcuts=self.ndim == 2,
         )
 
     def reads(self, axis: int, in_size: int, o: int, *, clamp: bool = True) -> list[int]:

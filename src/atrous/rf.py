@@ -105,6 +105,20 @@ class AxisRF:
     shift: int = 1
     boxes: tuple[Box, ...] = ((0, 0),)
 
+    @property
+    def empty(self) -> bool:
+        """True when no unit reads any input pixel along this axis (the field is empty)."""
+        return not self.is_global and all(b is None for b in self.boxes)
+
+    @property
+    def effective_padding(self) -> int | None:
+        """The left padding of the equivalent single convolution: unit 0's box starts at
+        ``-effective_padding`` (Google's receptive-field table reports it); None for a global
+        axis or when unit 0 reads nothing."""
+        if self.is_global or self.boxes[0] is None:
+            return None
+        return -self.boxes[0][0]
+
     def box(self, unit: int) -> Box:
         """Exact ``(lo, hi)`` input-pixel hull of ``unit`` (None if it reads nothing)."""
         if self.is_global:
@@ -121,6 +135,8 @@ class AxisRF:
             "start": frac_json(self.start),
             "is_global": self.is_global,
         }
+        if self.empty:
+            out["empty"] = True
         if not self.is_global and self.period > 1:
             out["period"] = self.period
             out["shift"] = self.shift
@@ -133,8 +149,13 @@ class ReceptiveField:
     """The receptive field of one node, per axis, relative to the graph input.
 
     ``size``, ``stride`` and ``start`` are per-axis tuples; ``is_global`` is True when any axis
-    is global; ``partial`` with ``diagnostics`` says what could not be modelled exactly;
-    ``notes`` are exact findings worth knowing (merges of paths whose centres differ).
+    is global; ``empty`` is True when the unit reads no input pixel at all; ``partial`` with
+    ``diagnostics`` says what could not be modelled exactly; ``notes`` are exact findings worth
+    knowing (merges of paths whose centres differ).
+
+    >>> rf = receptive_field("tconv 1 s2 p1, 1 s2")   # odd positions only, then even ones
+    >>> rf.empty, rf.size
+    (True, (0,))
     """
 
     node: str
@@ -168,6 +189,22 @@ class ReceptiveField:
     def global_axes(self) -> tuple[bool, ...]:
         return tuple(a.is_global for a in self.axes)
 
+    @property
+    def empty(self) -> bool:
+        """True when the units read no input pixel (an empty receptive field)."""
+        return any(a.empty for a in self.axes)
+
+    @property
+    def effective_padding(self) -> tuple[int | None, ...]:
+        """Per axis, the left padding of the equivalent single convolution: unit 0's box
+        starts at ``-padding`` (None on a global axis or when unit 0 reads nothing), as in
+        Google's receptive-field table.
+
+        >>> receptive_field("7x7 s2 p3, maxpool 3x3 s2 p1, res(3x3, 3x3)").effective_padding
+        (13, 13)
+        """
+        return tuple(a.effective_padding for a in self.axes)
+
     def box(self, unit: int | Sequence[int] = 0) -> tuple[Box, ...]:
         """Per-axis exact ``(lo, hi)`` hull of a unit (an int is the same index on every axis).
 
@@ -200,6 +237,8 @@ class ReceptiveField:
 
         if self.is_global and all(self.global_axes):
             text = "global"
+        elif self.empty:
+            text = "RF empty (the unit reads no input pixel)"
         else:
             text = f"RF {fmt(self.size)}, stride {fmt(self.stride)}, start {fmt(self.start)}"
         return text + (" (partial)" if self.partial else "")

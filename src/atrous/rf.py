@@ -2,11 +2,13 @@
 
     >>> rf = receptive_field("3x3 d1, 3x3 d2, 3x3 d5")
     >>> rf.size, rf.stride, rf.start
-    ((17, 17), (Fraction(1, 1), Fraction(1, 1)), (Fraction(0, 1), Fraction(0, 1)))
+    ((17, 17), (1, 1), (0, 0))
     >>> receptive_field("3 s2, 3 s2").size            # 1 + 2*1 + 2*2
     (7,)
     >>> receptive_field("3 s2, 3 s2").stride
-    (Fraction(4, 1),)
+    (4,)
+    >>> receptive_field("3 s2, tconv 4 s4").stride    # a Ratio: a Fraction that reads well
+    (1/2,)
 
 Model
 -----
@@ -58,6 +60,7 @@ from .layers import Input, Layer, Merge, Opaque
 
 __all__ = [
     "AxisRF",
+    "Ratio",
     "ReceptiveField",
     "frac_json",
     "node_sizes",
@@ -70,6 +73,25 @@ MAX_PERIOD = 1 << 16
 """Largest number of distinct box phases tracked per axis."""
 
 Box = tuple[int, int] | None
+
+
+class Ratio(Fraction):
+    """A :class:`~fractions.Fraction` that shows itself as it reads: ``8``, ``1/2``.
+
+    Strides and centres of receptive fields are exact fractions; this subclass only changes
+    ``repr`` (so a tuple of them prints as ``(8, 8)`` rather than ``(Fraction(8, 1), ...)``).
+    It compares, hashes and computes as a Fraction (arithmetic returns plain Fractions).
+
+    >>> Ratio(8), Ratio(-1, 4)
+    (8, -1/4)
+    >>> Ratio(8) == 8 and Ratio(1, 2) * 2 == 1
+    True
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def frac_json(value: Fraction) -> int | str:
@@ -508,15 +530,15 @@ def _freeze(name: str, st: _State, spatial: Ints | None) -> ReceptiveField:
             n = spatial[ax] if spatial is not None else None
             axes.append(
                 AxisRF(
-                    size=n if n is not None else 0, stride=Fraction(0),
-                    start=Fraction(n - 1, 2) if n is not None else Fraction(0),
+                    size=n if n is not None else 0, stride=Ratio(0),
+                    start=Ratio(n - 1, 2) if n is not None else Ratio(0),
                     is_global=True, period=1, shift=0, boxes=((0, n - 1) if n else None,),
                 )
             )
         else:
             axes.append(
                 AxisRF(
-                    size=_size(a), stride=a.jump, start=_start(a), is_global=False,
+                    size=_size(a), stride=Ratio(a.jump), start=Ratio(_start(a)), is_global=False,
                     period=a.period, shift=a.shift, boxes=tuple(a.boxes),
                 )
             )
@@ -563,7 +585,7 @@ def receptive_field(
 
     >>> rf = receptive_field("7x7 s2 p3, maxpool 3x3 s2 p1, res(3x3, 3x3)")
     >>> rf.size, rf.stride, rf.start
-    ((27, 27), (Fraction(4, 1), Fraction(4, 1)), (Fraction(0, 1), Fraction(0, 1)))
+    ((27, 27), (4, 4), (0, 0))
     >>> receptive_field("3 s2, tconv 4 s2 p1").size   # fractional steps, no negative size
     (5,)
     >>> receptive_field("3x3, gpool", input_size=(32, 32)).is_global

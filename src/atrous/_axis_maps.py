@@ -43,22 +43,37 @@ def _index(ndim: int, axis: int, sl: slice | int) -> tuple[Any, ...]:
 
 
 class Budget:
-    def __init__(self, max_cells: int) -> None:
-        self.max_cells = max_cells
+    """The limits of one coverage computation: cells of any map, and bytes of memory."""
 
-    def check(self, shape: Sequence[int]) -> None:
+    def __init__(self, max_cells: int, max_bytes: int | None = None) -> None:
+        self.max_cells = max_cells
+        self.max_bytes = max_bytes
+
+    def check(self, shape: Sequence[int], bytes_per_cell: int = 8) -> None:
         cells = shape[0] if len(shape) == 1 else prod(shape)
+        dims = " x ".join(str(int(s)) for s in shape)
         if cells > self.max_cells:
-            dims = " x ".join(str(int(s)) for s in shape)
             raise TooLargeError(
                 f"the coverage map would have {dims} = {cells:,} cells, more than "
                 f"max_cells={self.max_cells:,}; pass a larger max_cells (Python API) if memory "
+                "allows"
+            )
+        if self.max_bytes is not None and cells * bytes_per_cell > self.max_bytes:
+            raise TooLargeError(
+                f"the coverage map would take about {cells * bytes_per_cell / 2**20:,.0f} MiB "
+                f"({dims} cells of {bytes_per_cell} bytes), more than "
+                f"max_bytes={self.max_bytes:,}; pass a larger max_bytes (Python API) if memory "
                 "allows"
             )
 
     def zeros(self, shape: Sequence[int], dtype: Any) -> Array:
         self.check(shape)
         return np.zeros(tuple(shape), dtype=dtype)
+
+
+def int_bytes(bits: float) -> int:
+    """Bytes one cell of an object map takes for counts of ``bits`` bits (pointer + int)."""
+    return 8 + 24 + 4 * math.ceil(max(bits, 1) / 30)
 
 
 def safe(arr: Array) -> Array:
@@ -74,6 +89,35 @@ _Map = tuple[Array, int]
 _StepFn = Callable[[Array, int, int, Budget], "_Map | None"]
 
 
+def _taps_along(arr: Array, axis: int, d: int, k: int, budget: Budget | None) -> Array:
+    """``out[i + j*d] += arr[i]`` for ``j < k`` along ``axis`` (length ``n + (k-1)*d``).
+
+    ``k`` shifted adds for a short kernel; for a wide one a running sum along each residue
+    class mod ``d``, ``O(cells)`` whatever ``k`` (a kernel of 10**8 taps is not 10**8 adds).
+    """
+    n = arr.shape[axis]
+    length = n + (k - 1) * d
+    shape = list(arr.shape)
+    shape[axis] = length
+    if budget is not None:
+        budget.check(shape)
+    if k <= _SHIFT_ADD_MAX_K:
+        out = np.zeros(shape, dtype=arr.dtype)
+        for j in range(k):
+            out[_index(arr.ndim, axis, slice(j * d, j * d + n))] += arr
+        return out
+    moved = np.moveaxis(arr, axis, 0)
+    rows = -(-length // d)
+    padded = np.zeros((rows * d, *moved.shape[1:]), dtype=arr.dtype)
+    padded[:n] = moved
+    run = np.cumsum(padded.reshape(rows, d, *moved.shape[1:]), axis=0)
+    run = run.reshape(rows * d, *moved.shape[1:])[:length]
+    out = run.copy()
+    if k * d < length:
+        out[k * d :] -= run[: length - k * d]
+    return np.moveaxis(out, 0, axis)
+
+
 def _taps_step(s: int, p: int, d: int, k: int) -> _StepFn:
     """Output ``o`` reads input ``o*s - p + j*d`` for ``j < k`` (conv, pooling)."""
 
@@ -84,14 +128,14 @@ def _taps_step(s: int, p: int, d: int, k: int) -> _StepFn:
             # one exact integer convolution with the sparse tap pattern
             budget.check((up + (k - 1) * d,))
             return tap_convolve(arr, d, k), origin - p
-        shape = list(arr.shape)
-        shape[axis] = up + (k - 1) * d
-        out = budget.zeros(shape, arr.dtype)
-        pre = (slice(None),) * axis
-        for j in range(k):
-            idx = (*pre, slice(j * d, j * d + up, s))
-            out[idx] += arr
-        return out, origin * s - p
+        budget.check([*arr.shape[:axis], up + (k - 1) * d, *arr.shape[axis + 1 :]])
+        if s > 1:  # spread the outputs s apart, then add the taps
+            shape = list(arr.shape)
+            shape[axis] = up
+            spread = budget.zeros(shape, arr.dtype)
+            spread[_index(arr.ndim, axis, slice(None, None, s))] = arr
+            arr = spread
+        return _taps_along(arr, axis, d, k, budget), origin * s - p
 
     return step
 
@@ -100,38 +144,38 @@ def _transposed_step(s: int, p: int, d: int, k: int) -> _StepFn:
     """Output ``o`` reads input ``i`` for each ``j < k`` with ``i*s + j*d - p == o``."""
 
     def step(arr: Array, origin: int, axis: int, budget: Budget) -> _Map | None:
-        n = arr.shape[axis]
-        shape = list(arr.shape)
-        shape[axis] = n + (k - 1) * d
-        t = budget.zeros(shape, arr.dtype)
-        for j in range(k):
-            a = (k - 1 - j) * d
-            t[_index(arr.ndim, axis, slice(a, a + n))] += arr
+        t = _taps_along(arr, axis, d, k, budget)  # the tap pattern is symmetric
         t_origin = origin + p - (k - 1) * d  # t[x - t_origin] holds the taps landing on x
         x0 = -(-t_origin // s) * s
         start = x0 - t_origin
-        if start >= shape[axis]:
+        if start >= t.shape[axis]:
             return None
         return t[_index(arr.ndim, axis, slice(start, None, s))].copy(), x0 // s
 
     return step
 
 
-def _pairs_step(reads: Callable[[int], Sequence[int]]) -> _StepFn:
-    """Generic step: output ``o`` reads the distinct input pixels ``reads(o)``."""
+def _pairs_step(reads: Callable[[int], range]) -> _StepFn:
+    """Generic step: output ``o`` reads the distinct input pixels ``reads(o)`` (a range).
+
+    The extent is known from the ranges' ends before anything is built; each output then adds
+    its counts to its whole range of inputs in one slice (a window of 10**9 pixels is one
+    operation, not 10**9).
+    """
 
     def step(arr: Array, origin: int, axis: int, budget: Budget) -> _Map | None:
         n = arr.shape[axis]
-        pairs = [(q, i) for q in range(n) for i in sorted(set(reads(origin + q)))]
-        if not pairs:
+        spans = [(q, r) for q in range(n) if len(r := reads(origin + q))]
+        if not spans:
             return None
-        lo = min(i for _, i in pairs)
-        hi = max(i for _, i in pairs)
+        lo = min(r[0] for _, r in spans)
+        hi = max(r[-1] for _, r in spans)
         shape = list(arr.shape)
         shape[axis] = hi - lo + 1
         out = budget.zeros(shape, arr.dtype)
-        for q, i in pairs:
-            out[_index(arr.ndim, axis, i - lo)] += arr[_index(arr.ndim, axis, q)]
+        for q, r in spans:
+            sl = slice(r.start - lo, r[-1] - lo + 1, r.step)
+            out[_index(arr.ndim, axis, sl)] += arr[_index(arr.ndim, axis, slice(q, q + 1))]
         return out, lo
 
     return step
@@ -249,27 +293,8 @@ def tap_convolve(arr: Array, d: int, k: int, m: int = 1) -> Array:
     if arr.dtype != object and len(arr) * ((k - 1) * d * m + 1) <= _DENSE_MAX_WORK:
         return np.correlate(arr, _pattern_power(d, k, m), "full")
     for _ in range(m):
-        arr = _sparse_taps(arr, d, k)
+        arr = _taps_along(arr, 0, d, k, None)
     return arr
-
-
-def _sparse_taps(arr: Array, d: int, k: int) -> Array:
-    """One sparse pass of :func:`tap_convolve`."""
-    n = len(arr)
-    length = n + (k - 1) * d
-    if k <= _SHIFT_ADD_MAX_K:
-        out = np.zeros(length, dtype=arr.dtype)
-        for j in range(k):
-            out[j * d : j * d + n] += arr
-        return out
-    rows = -(-length // d)
-    padded = np.zeros(rows * d, dtype=arr.dtype)
-    padded[:n] = arr
-    run = np.cumsum(padded.reshape(rows, d), axis=0).reshape(-1)[:length]
-    out = run.copy()
-    if k * d < length:
-        out[k * d :] -= run[: length - k * d]
-    return out
 
 
 def chain_axis(
@@ -315,6 +340,12 @@ def chain_axis(
 
 
 def outer(factors: list[tuple[Array, int]], budget: Budget) -> Array:
+    """The n-D map of per-axis factors, exactly (int64, or Python ints where needed).
+
+    Python-int products are the cost of deep maps; a palindromic factor (every symmetric
+    stack's) is multiplied over its first half only and the product mirrored back, so a
+    square 2-D map costs a quarter of the products.
+    """
     shape = [len(a) for a, _ in factors]
     budget.check(shape)
     maxes: dict[int, int] = {}  # the axes of a square stack share one factor
@@ -324,9 +355,29 @@ def outer(factors: list[tuple[Array, int]], budget: Budget) -> Array:
     bound = math.prod(maxes[id(a)] for a, _ in factors)
     dtype: Any = np.int64 if bound < 2**63 else object
     arrs = [a if a.dtype == dtype else a.astype(dtype) for a, _ in factors]
-    out = arrs[0]
-    for a in arrs[1:]:
-        out = np.multiply.outer(out, a)
+    if len(arrs) == 1:
+        return arrs[0].copy()
+    if dtype is not object:
+        out = arrs[0]
+        for a in arrs[1:]:
+            out = np.multiply.outer(out, a)
+        return out
+    halves = [_palindrome_half(a) for a in arrs]
+    out = halves[0]
+    for h in halves[1:]:
+        out = np.multiply.outer(out, h)
+    for axis, (a, h) in enumerate(zip(arrs, halves)):
+        n, k = len(a), len(h)
+        if k < n:  # mirror: entry i >= k is entry n - 1 - i
+            tail = np.flip(out, axis)[_index(out.ndim, axis, slice(2 * k - n, None))]
+            out = np.concatenate([out, tail], axis=axis)
     return out
 
 
+def _palindrome_half(a: Array) -> Array:
+    """The first ``ceil(n/2)`` entries of a palindrome, else ``a`` itself."""
+    n = len(a)
+    half = a[: (n + 1) // 2]
+    if n > 2 and a[: n // 2].tolist() == a[::-1][: n // 2].tolist():
+        return half
+    return a

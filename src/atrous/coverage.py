@@ -38,7 +38,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,7 @@ from ._axis_maps import (
     Budget,
     chain_axis,
     clip,
+    int_bytes,
     make_step,
     outer,
     prod,
@@ -69,9 +70,10 @@ from .geometry import (
 )
 from .graph import Graph, as_graph
 from .layers import Conv, Input, Layer, Merge, Pointwise, Pool
-from .rf import node_sizes
+from .rf import node_sizes, receptive_field
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_CELLS",
     "Coverage",
     "CoverageUnavailable",
@@ -83,6 +85,10 @@ __all__ = [
 
 DEFAULT_MAX_CELLS = 1 << 24
 """Largest map (number of cells) :func:`coverage` builds before raising ``TooLargeError``."""
+DEFAULT_MAX_BYTES = 1 << 28
+"""Largest estimated memory (bytes) of a map :func:`coverage` builds: 256 MiB. A deep stack's
+counts are Python integers of thousands of bits, so a map within ``max_cells`` can still need
+gigabytes; it is refused up front, from an estimate, before any work."""
 
 
 class CoverageUnavailable(AtrousError):
@@ -388,10 +394,11 @@ def _compute(
     input_size: Sequence[int] | int | None,
     unit: Sequence[int] | int | None,
     max_cells: int,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> _Raw:
     ndim = g.ndim
     target, names, sizes, u = _resolve(g, node, input_size, unit)
-    budget = Budget(as_int(max_cells, "max_cells", 1))
+    budget = Budget(as_int(max_cells, "max_cells", 1), as_int(max_bytes, "max_bytes", 1))
     order = [n for n in g.topological() if n.name in names]
     if sizes is None:
         fast = _stride1_chain(order, u, ndim, budget)
@@ -407,6 +414,7 @@ def _compute(
         ]
         for nd in order
     }
+    _check_work(g, order, descs, sizes, target, budget)
     if all(len(nd.inputs) <= 1 for nd in order):  # a chain: the map is separable
         factors: list[tuple[Array, int]] = []
         cache: dict[tuple[Any, ...], tuple[Array, int] | None] = {}
@@ -426,6 +434,43 @@ def _compute(
         return _Raw(factors, None, target, u)
     dense = _dag_map(order, descs, sizes, target, u, budget)
     return _empty(ndim, target, u) if dense is None else _Raw(None, dense, target, u)
+
+
+def _check_work(g: Graph, order: list[Any], descs: dict[str, list[Reads | None]],
+                sizes: dict[str, Ints] | None, target: str, budget: Budget) -> None:
+    """Refuse up front a map whose Python-int counts would take more than ``max_bytes``.
+
+    The counts are at most the number of paths, the product of every layer's fan-in (and of
+    the number of inputs of every merge); the map spans at most the receptive-field box.
+    """
+    bits = 0.0
+    for nd in order:
+        if isinstance(nd.layer, Merge):
+            bits += math.log2(len(nd.inputs))
+        for geom in descs[nd.name]:
+            if geom is not None:
+                bits += math.log2(max(geom.fan_in, 1))
+    if bits < 62:
+        return  # int64 counts: the cell budget bounds the memory
+    spatial = None if sizes is None else sizes["input"]
+    if all(len(nd.inputs) <= 1 for nd in order):  # a chain: the halo of one unit per axis
+        extents = [1] * g.ndim
+        for nd in reversed(order):
+            for axis, geom in enumerate(descs[nd.name]):
+                if geom is not None:
+                    extents[axis] = geom.input_span(extents[axis])
+    else:
+        try:
+            rf = receptive_field(g, spatial, output=target)
+        except AtrousError:
+            return  # the steps' own checks still apply
+        extents = [
+            (a.size if not a.is_global else (spatial[i] if spatial else 1)) or 1
+            for i, a in enumerate(rf.axes)
+        ]
+    if spatial is not None:
+        extents = [min(e, n) for e, n in zip(extents, spatial)]
+    budget.check(extents, int_bytes(bits))
 
 
 def _dag_map(
@@ -486,29 +531,47 @@ def _stride1_chain(
     layers are applied as one precomputed power of their pattern. None when the graph is not
     such a chain (the general engine then handles it).
     """
-    taps: list[list[Taps]] = [[] for _ in range(ndim)]
+    keys: list[list[tuple[int, int]]] = [[] for _ in range(ndim)]
+    shift = [0] * ndim
+    paths = 1  # the total number of paths of the n-D map
+    seen: dict[int, list[Taps]] = {}  # a layer object may serve several nodes
     for nd in order:
         kind = type(nd.layer)
         if kind is Input or (kind is Pointwise and len(nd.inputs) == 1):
             continue
         if (kind is not Conv and kind is not Pool) or len(nd.inputs) != 1:
             return None
-        for a in range(ndim):
-            geom = nd.layer.axis_geometry(a)
+        geoms = seen.get(id(nd.layer))
+        if geoms is None:
+            geoms = seen[id(nd.layer)] = [nd.layer.axis_geometry(a) for a in range(ndim)]
+        for a, geom in enumerate(geoms):
             if geom.stride != 1:
                 return None
-            taps[a].append(geom)
-    if math.prod(t.kernel for axis in taps for t in axis) >= SAFE_INT:
+            keys[a].append((geom.dilation, geom.kernel))
+            shift[a] += geom.offset
+            paths *= geom.kernel
+    if paths >= SAFE_INT:
         return None  # counts may leave int64: the general engine switches to Python ints
     done: dict[tuple[tuple[int, int], ...], Array] = {}  # square stacks: one map per axis
     factors = []
     for axis in range(ndim):
-        key = tuple(sorted((t.dilation, t.kernel) for t in taps[axis]))
+        key = tuple(sorted(keys[axis]))
         if key not in done:
             budget.check((1 + sum((k - 1) * d for d, k in key),))
-            done[key] = tap_profile(taps[axis])
-        factors.append((done[key], u[axis] - sum(t.offset for t in taps[axis])))
+            done[key] = _profile(key)
+        factors.append((done[key], u[axis] - shift[axis]))
     return factors
+
+
+@lru_cache(maxsize=64)
+def _profile(key: tuple[tuple[int, int], ...]) -> Array:
+    """The exact profile of sorted ``(dilation, kernel)`` stride-1 layers (read-only)."""
+    big = math.prod(k for _, k in key) >= SAFE_INT
+    arr = np.ones(1, dtype=object if big else np.int64)
+    for (d, k), m in Counter(key).items():  # equal layers as one pattern power
+        arr = tap_convolve(arr, d, k, m)
+    arr.setflags(write=False)
+    return arr
 
 
 def tap_profile(taps: Sequence[Taps]) -> Array:
@@ -526,11 +589,7 @@ def tap_profile(taps: Sequence[Taps]) -> Array:
     """
     if any(t.stride != 1 for t in taps):
         raise AtrousError(f"a tap profile needs stride-1 taps, got {list(taps)}")
-    big = math.prod(t.kernel for t in taps) >= SAFE_INT
-    arr = np.ones(1, dtype=object if big else np.int64)
-    for (d, k), m in Counter(sorted((t.dilation, t.kernel) for t in taps)).items():
-        arr = tap_convolve(arr, d, k, m)
-    return arr
+    return _profile(tuple(sorted((t.dilation, t.kernel) for t in taps))).copy()
 
 
 def _finish(raw: _Raw, size: Ints | None, budget: Budget) -> Coverage:
@@ -560,6 +619,7 @@ def coverage(
     node: str | None = None,
     unit: Sequence[int] | int | None = None,
     max_cells: int = DEFAULT_MAX_CELLS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Coverage:
     """The exact coverage map of one output unit: distinct paths from each input pixel.
 
@@ -575,6 +635,8 @@ def coverage(
         unit: index of the unit in that node's output (default: 0 without ``input_size``, the
             centre unit ``(n - 1) // 2`` with it).
         max_cells: refuse (``TooLargeError``) to build a map with more cells than this.
+        max_bytes: refuse (``TooLargeError``), up front, a map whose exact counts would take
+            more memory than this (deep stacks' counts are Python ints of many bits).
 
     Returns:
         A :class:`Coverage` whose ``counts`` span exactly the receptive-field box.
@@ -582,7 +644,8 @@ def coverage(
     Raises:
         CoverageUnavailable: an opaque layer, or a global/size-dependent op without
             ``input_size``; the message names the node.
-        TooLargeError: the map would exceed ``max_cells``.
+        TooLargeError: the map would exceed ``max_cells`` or ``max_bytes``; the message names
+            the one to raise.
 
     A stack of stride-1 convs is the convolution of the layers' tap patterns, so [1, 2, 5]
     covers its 17x17 box and the order of the rates does not matter:
@@ -597,7 +660,7 @@ def coverage(
     184
     """
     g = _graph(target, input_size)
-    raw = _compute(g, node, input_size, unit, max_cells)
+    raw = _compute(g, node, input_size, unit, max_cells, max_bytes)
     return _finish(raw, _spatial(g, input_size), Budget(as_int(max_cells, "max_cells", 1)))
 
 
@@ -614,6 +677,7 @@ def layer_gridding(
     *,
     input_size: Sequence[int] | int | None = None,
     max_cells: int = DEFAULT_MAX_CELLS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[LayerGridding]:
     """Gridding of every node's (centre) unit relative to the input, in topological order.
 
@@ -630,7 +694,7 @@ def layer_gridding(
     rows: list[LayerGridding] = []
     for nd in g.layer_nodes():
         try:
-            raw = _compute(g, nd.name, input_size, None, max_cells)
+            raw = _compute(g, nd.name, input_size, None, max_cells, max_bytes)
         except (CoverageUnavailable, TooLargeError) as exc:
             rows.append(LayerGridding(nd.name, nd.layer.kind, None, None, None, None, None,
                                       available=False, diagnostic=str(exc)))

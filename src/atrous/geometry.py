@@ -97,6 +97,11 @@ class Identity:
     def period(self) -> tuple[int, int]:
         return (1, 1)
 
+    def input_span(self, n_out: int) -> int:
+        """An upper bound on how many consecutive inputs ``n_out`` consecutive outputs read
+        (the halo a tile of ``n_out`` outputs needs)."""
+        return n_out
+
     @property
     def fan_in(self) -> int:
         """An upper bound on the inputs one output reads."""
@@ -132,6 +137,9 @@ class Taps:
     def period(self) -> tuple[int, int]:
         return (1, self.stride)
 
+    def input_span(self, n_out: int) -> int:
+        return (n_out - 1) * self.stride + (self.kernel - 1) * self.dilation + 1
+
     @property
     def fan_in(self) -> int:
         return self.kernel
@@ -166,6 +174,9 @@ class Scatter:
     @property
     def period(self) -> tuple[int, int]:
         return (self.stride, 1)
+
+    def input_span(self, n_out: int) -> int:
+        return -(-(n_out - 1 + (self.kernel - 1) * self.dilation) // self.stride) + 1
 
     @property
     def fan_in(self) -> int:
@@ -248,6 +259,10 @@ class Sample:
     def fan_in(self) -> int:
         return {"nearest": 1, "linear": 2, "cubic": 4}[self.interp]
 
+    def input_span(self, n_out: int) -> int:
+        bound = math.ceil((n_out - 1) * self.a) + self.fan_in + 1
+        return bound if self.n_in is None else min(bound, self.n_in)
+
 
 @dataclass(frozen=True, slots=True)
 class Windows:
@@ -271,6 +286,9 @@ class Windows:
     def fan_in(self) -> int:
         return -(-self.n_in // self.n_out) + 1
 
+    def input_span(self, n_out: int) -> int:
+        return min(-(-n_out * self.n_in // self.n_out) + 1, self.n_in)
+
 
 @dataclass(frozen=True, slots=True)
 class Whole:
@@ -283,6 +301,9 @@ class Whole:
         if self.n_in is None:
             raise AtrousError("a global op reads the whole input, whose size is not known")
         return self.n_in
+
+    def input_span(self, n_out: int) -> int:
+        return self.fan_in
 
 
 @dataclass(frozen=True, slots=True)

@@ -345,9 +345,13 @@ def stack(
         raise AtrousError(f"rates must be a non-empty sequence of ints, got {rates!r}")
     kernel = as_int(kernel, "kernel", 1)
     g = Graph(ndim, name=name)
+    convs: dict[int, Conv] = {}  # layers are immutable: one per distinct rate
     for i, r in enumerate(rates):
-        r = as_int(r, f"rate #{i}", 1)
-        g.add(Conv(kernel, dilation=r, padding="same", ndim=ndim), name=f"conv{i}")
+        if type(r) is not int or r < 1:
+            r = as_int(r, f"rate #{i}", 1)
+        if r not in convs:
+            convs[r] = Conv(kernel, dilation=r, padding="same", ndim=ndim)
+        g.add(convs[r], name=f"conv{i}")
     return g
 
 

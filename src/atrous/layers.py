@@ -103,8 +103,7 @@ class Layer:
         return Identity()
 
     def _set(self, **values: Any) -> None:
-        for key, value in values.items():
-            object.__setattr__(self, key, value)
+        self.__dict__.update(values)  # frozen: fields are set once, here
 
 
 @dataclass(frozen=True, init=False)
@@ -120,6 +119,18 @@ class Input(Layer):
     @property
     def ndim(self) -> int | None:
         return self.axes
+
+
+def _simple_padding(padding: Any, k: int, s: int, d: int) -> tuple[int, int] | None:
+    """``(left, right)`` for an int, ``"valid"``, or ``"same"`` at stride 1; else None."""
+    if type(padding) is int:
+        return (padding, padding) if padding >= 0 else None
+    if padding == "valid":
+        return (0, 0)
+    if padding == "same" and s == 1:
+        total = d * (k - 1)
+        return (total // 2, total - total // 2)
+    return None
 
 
 @dataclass(frozen=True, init=False)
@@ -162,6 +173,18 @@ class Conv(Layer):
         bias: bool = True,
         size: IntOrTuple | None = None,
     ) -> None:
+        if (  # the common case, without the general normalisation (stack() builds many)
+            type(kernel) is int and type(stride) is int and type(dilation) is int
+            and type(groups) is int and ndim in (1, 2, 3) and size is None
+            and in_channels is None and out_channels is None
+            and min(kernel, stride, dilation, groups) >= 1
+        ):
+            pair = _simple_padding(padding, kernel, stride, dilation)
+            if pair is not None:
+                self._set(kernel=(kernel,) * ndim, stride=(stride,) * ndim,
+                          padding=(pair,) * ndim, dilation=(dilation,) * ndim, groups=groups,
+                          in_channels=None, out_channels=None, bias=bool(bias))
+                return
         pad_for_ndim = padding if not isinstance(padding, str) else None
         if pad_for_ndim is not None and arith._is_pairs(pad_for_ndim):
             pad_for_ndim = tuple(0 for _ in pad_for_ndim)  # type: ignore[union-attr]
@@ -203,8 +226,12 @@ class Conv(Layer):
         >>> Conv(3, stride=2, padding=1, ndim=1).axis_geometry(0)
         Taps(stride=2, offset=1, dilation=1, kernel=3)
         """
-        return Taps(self.stride[axis], self.padding[axis][0], self.dilation[axis],
-                    self.kernel[axis])
+        cache = self.__dict__.setdefault("_taps", {})  # immutable layer: computed once
+        taps = cache.get(axis)
+        if taps is None:
+            taps = cache[axis] = Taps(self.stride[axis], self.padding[axis][0],
+                                      self.dilation[axis], self.kernel[axis])
+        return taps
 
 
 @dataclass(frozen=True, init=False)

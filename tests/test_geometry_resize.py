@@ -94,7 +94,7 @@ def test_the_reported_cases_read_what_pytorch_reads(n: int, sf: float, mode: str
 def test_scale_factor_sweep_against_pytorch(mode: str, align: bool | None) -> None:
     rank = 2 if mode == "bicubic" or align is None else 1  # ("nearest", None): the 2-D kernel
     kw_align = {} if mode.startswith("nearest") else {"align_corners": align}
-    for n in (7, 16, 20, 23):
+    for n in (7, 20, 23):
         for sf in (0.3, 0.55, 0.75, 1.04, 1.3, 1.5, 2.04, 2.5, 3.3):
             for recompute in (None, False, True):
                 want = torch_reads(n, mode, rank, scale_factor=sf,

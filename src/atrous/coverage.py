@@ -393,12 +393,10 @@ def _compute(
     node: str | None,
     input_size: Sequence[int] | int | None,
     unit: Sequence[int] | int | None,
-    max_cells: int,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    budget: Budget,
 ) -> _Raw:
     ndim = g.ndim
     target, names, sizes, u = _resolve(g, node, input_size, unit)
-    budget = Budget(as_int(max_cells, "max_cells", 1), as_int(max_bytes, "max_bytes", 1))
     order = [n for n in g.topological() if n.name in names]
     if sizes is None:
         fast = _stride1_chain(order, u, ndim, budget)
@@ -660,12 +658,22 @@ def coverage(
     184
     """
     g = _graph(target, input_size)
-    raw = _compute(g, node, input_size, unit, max_cells, max_bytes)
-    return _finish(raw, _spatial(g, input_size), Budget(as_int(max_cells, "max_cells", 1)))
+    budget = _budget(max_cells, max_bytes)
+    return _finish(_compute(g, node, input_size, unit, budget), _spatial(g, input_size), budget)
+
+
+def _budget(max_cells: Any, max_bytes: Any) -> Budget:
+    cells = max_cells if type(max_cells) is int and max_cells >= 1 else as_int(
+        max_cells, "max_cells", 1)
+    size = max_bytes if type(max_bytes) is int and max_bytes >= 1 else as_int(
+        max_bytes, "max_bytes", 1)
+    return Budget(cells, size)
 
 
 def _graph(target: Any, input_size: Sequence[int] | int | None) -> Graph:
     """``as_graph``; an ``nn.Module`` is traced with the full ``(N, C, *spatial)`` shape."""
+    if type(target) is Graph:
+        return target
     full = None if input_size is None or isinstance(input_size, (int, np.integer)) else tuple(
         input_size
     )
@@ -691,10 +699,11 @@ def layer_gridding(
     [('conv0', (5,), 2), ('conv1', (9,), 4), ('conv2', (13,), 6)]
     """
     g = _graph(target, input_size)
+    budget = _budget(max_cells, max_bytes)
     rows: list[LayerGridding] = []
     for nd in g.layer_nodes():
         try:
-            raw = _compute(g, nd.name, input_size, None, max_cells, max_bytes)
+            raw = _compute(g, nd.name, input_size, None, budget)
         except (CoverageUnavailable, TooLargeError) as exc:
             rows.append(LayerGridding(nd.name, nd.layer.kind, None, None, None, None, None,
                                       available=False, diagnostic=str(exc)))

@@ -69,7 +69,7 @@ from .geometry import (
     Whole,
 )
 from .graph import Graph, as_graph
-from .layers import Conv, Input, Layer, Merge, Pointwise, Pool
+from .layers import Conv, Input, Layer, Merge, Opaque, Pointwise, Pool
 from .rf import node_sizes, receptive_field
 
 __all__ = [
@@ -367,6 +367,9 @@ def _resolve(
             raise AtrousError(
                 f"input size {size} has {len(size)} axes, the graph has {ndim} spatial axes"
             )
+        for nd in g.topological():  # an opaque op has no size: say so as coverage does
+            if nd.name in names and isinstance(nd.layer, Opaque):
+                raise CoverageUnavailable(nd.name, f"{nd.layer.op!r} is opaque ({nd.layer.reason})")
         sizes = node_sizes(g, size, strict=True, names=names)  # type: ignore[assignment]
     if unit is None:
         u: Ints = (0,) * ndim if sizes is None else tuple((n - 1) // 2 for n in sizes[target])

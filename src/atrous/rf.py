@@ -56,7 +56,7 @@ from ._types import Ints
 from .errors import AtrousError, TooLargeError
 from .geometry import Identity, Unmodelled, Whole
 from .graph import Graph, as_graph
-from .layers import Input, Layer, Merge, Opaque
+from .layers import Input, Layer, Merge
 
 __all__ = [
     "AxisRF",
@@ -433,9 +433,9 @@ def node_sizes(
     The one size propagation the analyses share. Uses a node's ``meta["shape"]`` (from the torch
     front end) where the layer cannot say. Merges broadcast size-1 inputs, as
     :meth:`Graph.shapes` does. ``strict``: a merge of different sizes or a layer that refuses
-    its input raises :class:`AtrousError` naming the node, and an opaque op raises
-    :class:`~atrous.coverage.CoverageUnavailable`. ``names`` restricts the work to those nodes
-    (they must be closed under inputs).
+    its input (an opaque op among them) raises :class:`AtrousError` naming the node, and no
+    ``meta`` shape is used. ``names`` restricts the work to those nodes (they must be closed
+    under inputs).
 
     >>> node_sizes(as_graph("3x3 s2, up2"), (9, 9))
     {'input': (9, 9), 'conv0': (5, 5), 'upsample0': (10, 10)}
@@ -460,17 +460,13 @@ def _node_size(graph: Graph, node: Any, ins: list[Ints | None], strict: bool) ->
             size = tuple(max(v) for v in zip(*known))
             if strict and any(v not in (1, m) for s in known for v, m in zip(s, size)):
                 raise AtrousError(f"{layer.mode} merge {node.name!r} gets different sizes {known}")
-        elif strict and isinstance(layer, Opaque):
-            from .coverage import CoverageUnavailable
-
-            raise CoverageUnavailable(node.name, f"{layer.op!r} is opaque ({layer.reason})")
         else:
             try:
                 size = layer.output_size(known[0])
             except AtrousError as exc:
                 if strict:
                     raise AtrousError(f"at node {node.name!r}: {exc}") from None
-    if size is not None:
+    if size is not None or strict:
         return size
     meta_shape = node.meta.get("shape") if node.meta else None
     if isinstance(meta_shape, (tuple, list)) and len(meta_shape) >= graph.ndim:

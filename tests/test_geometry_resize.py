@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from atrous import AtrousError, coverage
 from atrous.geometry import Identity, Sample, Taps, interpolation
 from atrous.graph import chain
-from atrous.layers import Conv, Resize
+from atrous.layers import Conv, Resize, interpolate_layer
 
 NOISE = 1e-9  # float64 weights of a source that lands (up to rounding) on a pixel
 
@@ -223,3 +223,21 @@ def test_onnx_resize_matches_onnxruntime(coord: str) -> None:
             assert layer.output_size((n,)) == (len(want),)
             got = [layer.reads(0, n, o) for o in range(len(want))]
             assert got == want, (mode, nearest, n, m, scale)
+
+
+@pytest.mark.parametrize(("mode", "align"), [*MODES, ("area", False)])
+def test_interpolate_layer_reads_what_pytorch_reads(mode: str, align: bool) -> None:
+    kw_align = {} if mode.startswith("nearest") or mode == "area" else {"align_corners": align}
+    for n, sf in [(50, 2.01), (20, 2.0), (20, 1.04), (12, 0.5), (23, 2.5), (10, 0.75), (9, 3.0)]:
+        for recompute in (None, True):
+            want = torch_reads(n, mode, scale_factor=sf, recompute_scale_factor=recompute,
+                               **kw_align)
+            shape = (1, n) if mode == "bicubic" else (n,)
+            out = (1, len(want)) if mode == "bicubic" else (len(want),)
+            scale = (1.0, sf) if mode == "bicubic" else sf
+            layer = interpolate_layer(shape, out, mode, align, scale, recompute)
+            assert layer.output_size(shape) == out
+            geom = layer.axis_geometry(len(shape) - 1, n)
+            got = [list(geom.reads_within(o, n) if isinstance(geom, Taps)  # type: ignore[call-arg]
+                        else geom.reads_within(o)) for o in range(len(want))]
+            assert got == want, (n, sf, recompute, layer)

@@ -55,6 +55,7 @@ __all__ = [
     "Slice",
     "Upsample",
     "UpsampleMode",
+    "interpolate_layer",
 ]
 
 PoolMode = Literal["max", "avg"]
@@ -647,6 +648,51 @@ class Resize(Layer):
         geom = self.axis_geometry(axis, in_size)
         assert not isinstance(geom, (Unmodelled, Whole))
         return list(geom.reads_within(o) if clamp else geom.reads(o))
+
+
+def interpolate_layer(
+    in_size: IntOrTuple,
+    out_size: IntOrTuple,
+    mode: str,
+    align_corners: bool | None = None,
+    scale_factor: float | Fraction | tuple[float | Fraction, ...] | None = None,
+    recompute_scale_factor: bool | None = None,
+) -> Layer:
+    """The layer for one ``F.interpolate`` call, as a front end sees it (sizes from a trace).
+
+    PyTorch samples with ``1/scale_factor`` when ``scale_factor`` is given and
+    ``recompute_scale_factor`` is not True, so a scale that is not exactly ``out/in`` gives a
+    :class:`Resize` that carries it, even when ``out`` is a multiple of ``in``. Otherwise:
+    the identity for an unchanged size, :class:`Upsample` for an integer ratio, a strided
+    :class:`Slice` for nearest downsampling by an integer, :class:`AdaptivePool` for ``area``
+    (which ignores the scale), a :class:`Resize` for any other ratio.
+
+    >>> interpolate_layer(50, 100, "linear")
+    Upsample(scale=(2,), mode='linear', align_corners=False)
+    >>> interpolate_layer(50, 100, "linear", scale_factor=2.01)   # samples every 1/2.01 pixel
+    Resize(size=(100,), mode='linear', align_corners=False, scale_factor=(Fraction(201, 100),))
+    """
+    sin = as_ints(in_size, infer_ndim(in_size, out_size, default=1) or 1, "in_size", 1)
+    nd = len(sin)
+    sout = as_ints(out_size, nd, "out_size", 1)
+    align = bool(align_corners) and not mode.startswith("nearest") and mode != "area"
+    if mode == "area":
+        return Pointwise("interpolate:area") if sin == sout else AdaptivePool("avg", sout)
+    sampled = None
+    if scale_factor is not None and not recompute_scale_factor and not align:
+        sampled = _scale_factor(scale_factor, nd)
+        if all(f == Fraction(o, i) for f, o, i in zip(sampled, sout, sin)):
+            sampled = None  # samples at the size ratio anyway
+    if sampled is None:
+        if sin == sout:
+            return Pointwise(f"interpolate:{mode}")
+        if all(o % i == 0 for o, i in zip(sout, sin)):
+            up = "nearest" if mode == "nearest-exact" else mode
+            return Upsample(tuple(o // i for o, i in zip(sout, sin)), up,  # type: ignore[arg-type]
+                            align)
+        if mode == "nearest" and all(i % o == 0 for o, i in zip(sout, sin)):
+            return Slice(0, None, tuple(i // o for o, i in zip(sout, sin)))
+    return Resize(sout, mode, align, scale_factor=sampled)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, init=False)

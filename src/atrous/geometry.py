@@ -89,9 +89,10 @@ class Identity:
         """Input indices read by output ``o`` on an unbounded axis."""
         return range(o, o + 1)
 
-    def reads_within(self, o: int) -> range:
-        """Input indices read by output ``o`` at the real borders (sorted, distinct)."""
-        return self.reads(o)
+    def reads_within(self, o: int, n: int | None = None) -> range:
+        """Input indices read by output ``o`` of an input of ``n`` pixels (sorted, distinct):
+        reads outside a zero-padded input are dropped, those of an interpolation clamped."""
+        return _drop_outside(self.reads(o), n)
 
     @property
     def period(self) -> tuple[int, int]:
@@ -240,9 +241,9 @@ class Sample:
             return range(i0, i0 + 1)
         return range(i0, i0 + 2) if self.interp == "linear" else range(i0 - 1, i0 + 3)
 
-    def reads_within(self, o: int) -> range:
+    def reads_within(self, o: int, n: int | None = None) -> range:
         r = self.reads(o)
-        n = self.n_in
+        n = self.n_in if n is None else n
         if n is None:
             return r
         return range(min(max(r[0], 0), n - 1), min(max(r[-1], 0), n - 1) + 1)
@@ -274,7 +275,7 @@ class Windows:
     def reads(self, o: int) -> range:
         return range((o * self.n_in) // self.n_out, -(-(o + 1) * self.n_in // self.n_out))
 
-    def reads_within(self, o: int) -> range:
+    def reads_within(self, o: int, n: int | None = None) -> range:
         return self.reads(o)
 
     @property
@@ -295,6 +296,16 @@ class Whole:
     """Every output reads the whole axis of ``n_in`` pixels (None: the size is not known)."""
 
     n_in: int | None
+
+    def reads(self, o: int) -> range:
+        return range(self.fan_in)
+
+    def reads_within(self, o: int, n: int | None = None) -> range:
+        return self.reads(o)
+
+    @property
+    def period(self) -> tuple[int, int]:
+        return (1, 0)
 
     @property
     def fan_in(self) -> int:

@@ -121,3 +121,12 @@ def test_input_span_bounds_every_geometry() -> None:
                          for i in geom.reads_within(o)]
                 if reads:
                     assert max(reads) - min(reads) + 1 <= geom.input_span(n), (geom, first, n)
+
+
+def test_the_geometry_page_examples_run() -> None:
+    import doctest
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "geometry.md"
+    result = doctest.testfile(str(page), module_relative=False)
+    assert result.attempted >= 3 and result.failed == 0

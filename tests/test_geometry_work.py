@@ -130,3 +130,26 @@ def test_the_geometry_page_examples_run() -> None:
     page = Path(__file__).resolve().parents[1] / "docs" / "geometry.md"
     result = doctest.testfile(str(page), module_relative=False)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_scatter_reads_in_closed_form_equal_the_enumeration() -> None:
+    for s in range(1, 6):
+        for d in range(1, 6):
+            for k in (1, 2, 3, 7, 12):
+                for p in (0, 1, 4):
+                    geom = Scatter(s, p, d, k)
+                    for o in range(-3, 25):
+                        want = sorted((o + p - j * d) // s for j in range(k)
+                                      if (o + p - j * d) % s == 0)
+                        assert list(geom.reads(o)) == want, (s, d, k, p, o)
+
+
+def test_every_record_is_periodic_as_it_says() -> None:
+    geoms = [Taps(3, 2, 2, 4), Scatter(4, 1, 6, 5), Windows(17, 5), Whole(6),
+             Sample("linear", atrous.rf.Ratio(5, 7), atrous.rf.Ratio(-1, 3), None),
+             Sample("nearest", atrous.rf.Ratio(3, 2), atrous.rf.Ratio(1, 4), None,
+                    "round_prefer_floor")]
+    for geom in geoms:
+        q, t = geom.period
+        for o in range(0, 20):
+            assert [i + t for i in geom.reads(o)] == list(geom.reads(o + q)), (geom, o)

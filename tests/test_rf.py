@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import atrous
@@ -160,6 +160,9 @@ def check_against_torch_1d(graph: Graph, n: int) -> int:
         graph, n, list(range(mid - ax.period - 2, mid + 2 * ax.period + 2))
     )
     assert out_size == expected_out  # the output size agrees with torch too
+    if rf.empty:  # no unit reads any input pixel: the impulse response is empty everywhere
+        assert ax.size == 0 and all(box is None for box in measured.values()), measured
+        return len(measured)
     margin = ax.size + 2
     interior = []
     for u in measured:
@@ -300,6 +303,7 @@ def random_graphs(draw: Any) -> Graph:
 
 @settings(max_examples=40)
 @given(random_graphs())
+@example(chain(ConvTranspose(1, 2, 1, ndim=1), Conv(1, 2, ndim=1)))  # an empty field (issue 16)
 def test_random_graphs_match_impulse_response(graph: Graph) -> None:
     rf = receptive_field(graph)
     (ax,) = rf.axes
@@ -315,6 +319,55 @@ def test_random_graphs_match_impulse_response(graph: Graph) -> None:
 
 
 # -- semantics ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("spec", ["tconv 1 s2 p1, 1 s2", "tconv 1 s3, 1 s3 p1",
+                                  "3 s2, tconv 1 s2 p1, 1 s2, 3"])
+def test_an_empty_receptive_field_is_said_and_matches_the_impulse_response(spec: str) -> None:
+    g = atrous.parse(spec)
+    rf = receptive_field(g)
+    assert rf.empty and rf.size == (0,) and rf.box(3) == (None,)
+    assert rf.effective_padding == (None,) and "empty" in str(rf)
+    assert rf.to_dict()["axes"][0]["empty"] is True
+    check_against_torch_1d(g, 64)
+    assert not receptive_field("tconv 1 s2 p1, 1 s2 p1").empty  # odd units, then odd ones
+
+
+def _tf_slim(layers: list[tuple[int, int, tuple[int, int]]]) -> Graph:
+    """A chain of ``(kernel, stride, (pad_left, pad_right))`` 2-D convs/pools."""
+    return chain(*[Conv(k, s, ((lo, hi),) * 2, ndim=2) for k, s, (lo, hi) in layers])
+
+
+def test_effective_padding_matches_googles_receptive_field_table() -> None:
+    # Google's table (github.com/google-research/receptive_field, TF-Slim models at 224):
+    # vgg_16 212/32/90, alexnet_v2 195/32/64, mobilenet_v1 315/32/126, resnet_v1_50 483/32/239.
+    # TF's SAME padding at 224 is (k-1)//2 on the left at stride 1; at stride 2 on an even
+    # input, (k-2)//2 on the left; resnet_v1's strided 3x3 convs pad (1, 1) explicitly.
+    same, pool = (3, 1, (1, 1)), (2, 2, (0, 0))
+    vgg = [same] * 2 + [pool] + [same] * 2 + [pool] + ([same] * 3 + [pool]) * 3
+    alexnet = [(11, 4, (0, 0)), (3, 2, (0, 0)), (5, 1, (2, 2)), (3, 2, (0, 0)), same, same,
+               same, (3, 2, (0, 0))]
+    down = (3, 2, (0, 1))
+    mobilenet = [down, same, down, same, down, same, down, *[same] * 5, down, same]
+    strided = (3, 2, (1, 1))
+    resnet = [(7, 2, (3, 3)), down, same, same, strided, *[same] * 3, strided, *[same] * 5,
+              strided, *[same] * 3]
+    for layers, want in [(vgg, (212, 32, 90)), (alexnet, (195, 32, 64)),
+                         (mobilenet, (315, 32, 126)), (resnet, (483, 32, 239))]:
+        rf = receptive_field(_tf_slim(layers))
+        assert (rf.size[0], rf.stride[0], rf.effective_padding[0]) == want
+        assert rf.box(0)[0] == (-want[2], want[0] - 1 - want[2])
+
+
+def test_effective_padding_matches_the_impulse_response_of_unit_0() -> None:
+    # unit 0's box is clipped by the border; interior unit u's box starts u strides later
+    g = atrous.parse("7 s2 p3, maxpool 3 s2 p1, 3 d2 p2, 3 s2 p1")
+    rf = receptive_field(g)
+    (pad,), (stride,) = rf.effective_padding, rf.stride
+    _, boxes = measured_boxes_1d(g, 200, [10])
+    box = boxes[10]
+    assert pad == 3 * 1 + 1 * 2 + 2 * 4 + 1 * 4  # sum of left pads times the jump before
+    assert box is not None and box[0] - 10 * stride == -pad
+
+
 def test_seed_stack_formula() -> None:
     rates = [1, 2, 5, 9]
     rf = receptive_field(atrous.stack(rates, kernel=3))

@@ -206,26 +206,9 @@ class Graph:
             raise AtrousError(
                 f"input size {tuple(input_size)} has {len(size)} axes, the graph has {self.ndim}"
             )
-        out: dict[str, Ints] = {}
-        for node in self._nodes.values():
-            if node.name == "input":
-                out["input"] = size
-                continue
-            ins = [out[i] for i in node.inputs]
-            if isinstance(node.layer, Merge):
-                # a size-1 input is broadcast (ASPP's image-pooling branch is upsampled back)
-                merged = tuple(max(axis) for axis in zip(*ins))
-                if any(v not in (1, m) for s in ins for v, m in zip(s, merged)):
-                    raise AtrousError(
-                        f"{node.layer.mode} merge {node.name!r} gets different sizes {ins}"
-                    )
-                out[node.name] = merged
-            else:
-                try:
-                    out[node.name] = node.layer.output_size(ins[0])
-                except AtrousError as exc:
-                    raise AtrousError(f"at node {node.name!r}: {exc}") from None
-        return out
+        from .rf import node_sizes  # the one size propagation (rf imports graph)
+
+        return node_sizes(self, size, strict=True)  # type: ignore[return-value]
 
 
 # -- builders -------------------------------------------------------------------------------
@@ -345,9 +328,13 @@ def stack(
         raise AtrousError(f"rates must be a non-empty sequence of ints, got {rates!r}")
     kernel = as_int(kernel, "kernel", 1)
     g = Graph(ndim, name=name)
+    convs: dict[int, Conv] = {}  # layers are immutable: one per distinct rate
     for i, r in enumerate(rates):
-        r = as_int(r, f"rate #{i}", 1)
-        g.add(Conv(kernel, dilation=r, padding="same", ndim=ndim), name=f"conv{i}")
+        if type(r) is not int or r < 1:
+            r = as_int(r, f"rate #{i}", 1)
+        if r not in convs:
+            convs[r] = Conv(kernel, dilation=r, padding="same", ndim=ndim)
+        g.add(convs[r], name=f"conv{i}")
     return g
 
 

@@ -2,11 +2,13 @@
 
     >>> rf = receptive_field("3x3 d1, 3x3 d2, 3x3 d5")
     >>> rf.size, rf.stride, rf.start
-    ((17, 17), (Fraction(1, 1), Fraction(1, 1)), (Fraction(0, 1), Fraction(0, 1)))
+    ((17, 17), (1, 1), (0, 0))
     >>> receptive_field("3 s2, 3 s2").size            # 1 + 2*1 + 2*2
     (7,)
     >>> receptive_field("3 s2, 3 s2").stride
-    (Fraction(4, 1),)
+    (4,)
+    >>> receptive_field("3 s2, tconv 4 s4").stride    # a Ratio: a Fraction that reads well
+    (1/2,)
 
 Model
 -----
@@ -52,27 +54,13 @@ from typing import Any
 
 from ._types import Ints
 from .errors import AtrousError, TooLargeError
+from .geometry import Identity, Unmodelled, Whole
 from .graph import Graph, as_graph
-from .layers import (
-    AdaptivePool,
-    Conv,
-    ConvTranspose,
-    Dense,
-    GlobalPool,
-    Input,
-    Layer,
-    Merge,
-    Opaque,
-    Pad,
-    Pointwise,
-    Pool,
-    Resize,
-    Slice,
-    Upsample,
-)
+from .layers import Input, Layer, Merge
 
 __all__ = [
     "AxisRF",
+    "Ratio",
     "ReceptiveField",
     "frac_json",
     "node_sizes",
@@ -85,6 +73,25 @@ MAX_PERIOD = 1 << 16
 """Largest number of distinct box phases tracked per axis."""
 
 Box = tuple[int, int] | None
+
+
+class Ratio(Fraction):
+    """A :class:`~fractions.Fraction` that shows itself as it reads: ``8``, ``1/2``.
+
+    Strides and centres of receptive fields are exact fractions; this subclass only changes
+    ``repr`` (so a tuple of them prints as ``(8, 8)`` rather than ``(Fraction(8, 1), ...)``).
+    It compares, hashes and computes as a Fraction (arithmetic returns plain Fractions).
+
+    >>> Ratio(8), Ratio(-1, 4)
+    (8, -1/4)
+    >>> Ratio(8) == 8 and Ratio(1, 2) * 2 == 1
+    True
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def frac_json(value: Fraction) -> int | str:
@@ -120,6 +127,20 @@ class AxisRF:
     shift: int = 1
     boxes: tuple[Box, ...] = ((0, 0),)
 
+    @property
+    def empty(self) -> bool:
+        """True when no unit reads any input pixel along this axis (the field is empty)."""
+        return not self.is_global and all(b is None for b in self.boxes)
+
+    @property
+    def effective_padding(self) -> int | None:
+        """The left padding of the equivalent single convolution: unit 0's box starts at
+        ``-effective_padding`` (Google's receptive-field table reports it); None for a global
+        axis or when unit 0 reads nothing."""
+        if self.is_global or self.boxes[0] is None:
+            return None
+        return -self.boxes[0][0]
+
     def box(self, unit: int) -> Box:
         """Exact ``(lo, hi)`` input-pixel hull of ``unit`` (None if it reads nothing)."""
         if self.is_global:
@@ -136,6 +157,8 @@ class AxisRF:
             "start": frac_json(self.start),
             "is_global": self.is_global,
         }
+        if self.empty:
+            out["empty"] = True
         if not self.is_global and self.period > 1:
             out["period"] = self.period
             out["shift"] = self.shift
@@ -148,8 +171,13 @@ class ReceptiveField:
     """The receptive field of one node, per axis, relative to the graph input.
 
     ``size``, ``stride`` and ``start`` are per-axis tuples; ``is_global`` is True when any axis
-    is global; ``partial`` with ``diagnostics`` says what could not be modelled exactly;
-    ``notes`` are exact findings worth knowing (merges of paths whose centres differ).
+    is global; ``empty`` is True when the unit reads no input pixel at all; ``partial`` with
+    ``diagnostics`` says what could not be modelled exactly; ``notes`` are exact findings worth
+    knowing (merges of paths whose centres differ).
+
+    >>> rf = receptive_field("tconv 1 s2 p1, 1 s2")   # odd positions only, then even ones
+    >>> rf.empty, rf.size
+    (True, (0,))
     """
 
     node: str
@@ -183,6 +211,22 @@ class ReceptiveField:
     def global_axes(self) -> tuple[bool, ...]:
         return tuple(a.is_global for a in self.axes)
 
+    @property
+    def empty(self) -> bool:
+        """True when the units read no input pixel (an empty receptive field)."""
+        return any(a.empty for a in self.axes)
+
+    @property
+    def effective_padding(self) -> tuple[int | None, ...]:
+        """Per axis, the left padding of the equivalent single convolution: unit 0's box
+        starts at ``-padding`` (None on a global axis or when unit 0 reads nothing), as in
+        Google's receptive-field table.
+
+        >>> receptive_field("7x7 s2 p3, maxpool 3x3 s2 p1, res(3x3, 3x3)").effective_padding
+        (13, 13)
+        """
+        return tuple(a.effective_padding for a in self.axes)
+
     def box(self, unit: int | Sequence[int] = 0) -> tuple[Box, ...]:
         """Per-axis exact ``(lo, hi)`` hull of a unit (an int is the same index on every axis).
 
@@ -215,6 +259,8 @@ class ReceptiveField:
 
         if self.is_global and all(self.global_axes):
             text = "global"
+        elif self.empty:
+            text = "RF empty (the unit reads no input pixel)"
         else:
             text = f"RF {fmt(self.size)}, stride {fmt(self.stride)}, start {fmt(self.start)}"
         return text + (" (partial)" if self.partial else "")
@@ -239,6 +285,15 @@ class _Ax:
 
 
 Sampler = Callable[[int], Sequence[int]]
+
+
+def _ends(reads: Sequence[int], period: int) -> Sequence[int]:
+    """The reads that can hold the hull: a long arithmetic run of reads meets every box phase
+    in its first ``period`` entries (the leftmost boxes) and its last ``period`` entries (the
+    rightmost), so a kernel of 10**8 taps costs ``2 * period`` box look-ups, not 10**8."""
+    if isinstance(reads, range) and len(reads) > 2 * period:
+        return [*reads[:period], *reads[-period:]]
+    return reads
 
 
 def _reduce(period: int, shift: int, boxes: list[Box]) -> _Ax:
@@ -270,7 +325,7 @@ def _compose(prev: _Ax, q: int, t: int, sample: Sampler, node: str) -> _Ax:
     boxes: list[Box] = []
     for o in range(period):
         lo = hi = None
-        for i in sample(o):
+        for i in _ends(sample(o), prev.period):
             b = prev.box(i)
             if b is None:
                 continue
@@ -280,115 +335,22 @@ def _compose(prev: _Ax, q: int, t: int, sample: Sampler, node: str) -> _Ax:
     return _reduce(period, shift, boxes)
 
 
-def _interp_sampler(s: int, mode: str) -> Sampler:
-    taps = (-1, 0, 1, 2) if mode == "bicubic" else (0, 1)
-
-    def sample(o: int) -> list[int]:
-        src = Fraction(2 * o + 1 - s, 2 * s)
-        i0 = math.floor(src)
-        return [i0] if src == i0 else [i0 + t for t in taps]
-
-    return sample
-
-
-def _resize_sampler(layer: Resize, axis: int, n: int) -> Sampler:
-    """Interior reads of a resize of ``n`` pixels (no border clamping)."""
-    return lambda o: layer.reads(axis, n, o, clamp=False)
-
-
-def _aligned_sampler(n: int, s: int, mode: str) -> Sampler:
-    taps = (-1, 0, 1, 2) if mode == "bicubic" else (0, 1)
-    big = n * s
-
-    def sample(o: int) -> list[int]:
-        src = Fraction(o * (n - 1), big - 1)
-        i0 = math.floor(src)
-        return [i0] if src == i0 else [i0 + t for t in taps]
-
-    return sample
-
-
-def _adaptive_sampler(n: int, t: int) -> Sampler:
-    def sample(o: int) -> list[int]:
-        return list(range((o * n) // t, -((-(o + 1) * n) // t)))
-
-    return sample
-
-
 def _layer_axis(
     layer: Layer, prev: _Ax, axis: int, in_size: int | None, node: str, notes: list[str]
 ) -> _Ax:
-    """Apply one single-input layer along one axis."""
-    if isinstance(layer, (Conv, Pool)):
-        k, s, d = layer.kernel[axis], layer.stride[axis], layer.dilation[axis]
-        pl = layer.padding[axis][0] if isinstance(layer, Conv) else layer.padding[axis]
-        return _compose(prev, 1, s, lambda o: [o * s - pl + j * d for j in range(k)], node)
-    if isinstance(layer, ConvTranspose):
-        k, s, d = layer.kernel[axis], layer.stride[axis], layer.dilation[axis]
-        p = layer.padding[axis]
-
-        def sample_t(o: int) -> list[int]:
-            return [(o + p - j * d) // s for j in range(k) if (o + p - j * d) % s == 0]
-
-        return _compose(prev, s, 1, sample_t, node)
-    if isinstance(layer, Upsample):
-        s = layer.scale[axis]
-        if s == 1:
+    """Apply one single-input layer along one axis: its geometry, composed with ``prev``."""
+    geom = layer.axis_geometry(axis, in_size)
+    if isinstance(geom, Unmodelled):
+        notes.append(f"{node}: {geom.note}")
+        if geom.fallback is None:
             return prev
-        if layer.mode == "nearest":
-            return _compose(prev, s, 1, lambda o: [o // s], node)
-        if layer.align_corners:
-            if in_size is not None and in_size > 1:
-                big = in_size * s
-                return _compose(prev, big - 1, in_size - 1, _aligned_sampler(
-                    in_size, s, layer.mode), node)
-            if in_size is None:
-                notes.append(
-                    f"{node}: upsample with align_corners=True samples non-uniformly; without "
-                    "an input size it is modelled as align_corners=False"
-                )
-        return _compose(prev, s, 1, _interp_sampler(s, layer.mode), node)
-    if isinstance(layer, Resize):
-        m = layer.size[axis]
-        if in_size is None:
-            notes.append(
-                f"{node}: resizing to {m} reads pixels that depend on the input size, which was "
-                "not given; modelled as the identity (a lower bound)"
-            )
-            return prev
-        if in_size == m:
-            return prev
-        if in_size == 1 or (layer.align_corners and m == 1):
-            return _compose(prev, 1, 0, lambda o: [0], node)  # every output reads pixel 0
-        sample = _resize_sampler(layer, axis, in_size)
-        if layer.mode.startswith("nearest"):
-            # PyTorch's float32 index is not exactly periodic: take every output as one period
-            return _compose(prev, m, in_size, sample, node)
-        # the exact reads repeat every q outputs, shifted by t inputs
-        n, m = (in_size - 1, m - 1) if layer.align_corners else (in_size, m)
-        g = math.gcd(n, m)
-        return _compose(prev, m // g, n // g, sample, node)
-    if isinstance(layer, Pad):
-        lo = layer.padding[axis][0]
-        return _compose(prev, 1, 1, lambda o: [o - lo], node)
-    if isinstance(layer, Slice):
-        a, st = layer.start[axis], layer.step[axis]
-        return _compose(prev, 1, st, lambda o: [a + o * st], node)
-    if isinstance(layer, AdaptivePool):
-        t = layer.target[axis]
-        if t == 1:
-            return _Ax(is_global=True)
-        if in_size is None:
-            notes.append(
-                f"{node}: adaptive pooling to {t} cells has windows that depend on the input "
-                "size, which was not given; modelled as the identity (a lower bound)"
-            )
-            return prev
-        if in_size % t == 0:
-            w = in_size // t
-            return _compose(prev, 1, w, lambda o: [o * w + j for j in range(w)], node)
-        return _compose(prev, t, in_size, _adaptive_sampler(in_size, t), node)
-    raise AtrousError(f"no receptive-field model for {type(layer).__name__}")  # pragma: no cover
+        geom = geom.fallback
+    if isinstance(geom, Whole):
+        return _Ax(is_global=True)
+    if isinstance(geom, Identity):
+        return prev
+    q, t = geom.period
+    return _compose(prev, q, t, geom.reads, node)
 
 
 def _merge_axes(
@@ -462,36 +424,54 @@ def spatial_input_size(graph: Graph, input_size: Sequence[int] | None) -> Ints |
     return size
 
 
-def node_sizes(graph: Graph, spatial: Ints | None) -> dict[str, Ints | None]:
+def node_sizes(
+    graph: Graph, spatial: Ints | None, *, strict: bool = False,
+    names: set[str] | None = None,
+) -> dict[str, Ints | None]:
     """Spatial output size of every node (None where unknown: no input size, an opaque op).
 
-    Uses a node's ``meta["shape"]`` (from the torch front end) where the layer cannot say.
-    Merges broadcast size-1 inputs, as :meth:`Graph.shapes` does.
+    The one size propagation the analyses share. Uses a node's ``meta["shape"]`` (from the torch
+    front end) where the layer cannot say. Merges broadcast size-1 inputs, as
+    :meth:`Graph.shapes` does. ``strict``: a merge of different sizes or a layer that refuses
+    its input (an opaque op among them) raises :class:`AtrousError` naming the node, and no
+    ``meta`` shape is used. ``names`` restricts the work to those nodes (they must be closed
+    under inputs).
+
+    >>> node_sizes(as_graph("3x3 s2, up2"), (9, 9))
+    {'input': (9, 9), 'conv0': (5, 5), 'upsample0': (10, 10)}
     """
     out: dict[str, Ints | None] = {}
     for node in graph.topological():
-        meta_shape = node.meta.get("shape") if node.meta else None
-        meta_size = (
-            tuple(int(v) for v in meta_shape[-graph.ndim :])
-            if isinstance(meta_shape, (tuple, list)) and len(meta_shape) >= graph.ndim
-            else None
-        )
+        if names is not None and node.name not in names:
+            continue
         if isinstance(node.layer, Input):
             out[node.name] = spatial
             continue
-        ins = [out[i] for i in node.inputs]
-        size: Ints | None = None
-        if all(s is not None for s in ins):
-            known = [s for s in ins if s is not None]
-            if isinstance(node.layer, Merge):
-                size = tuple(max(v) for v in zip(*known))
-            else:
-                try:
-                    size = node.layer.output_size(known[0])
-                except AtrousError:
-                    size = None
-        out[node.name] = size if size is not None else meta_size
+        out[node.name] = _node_size(graph, node, [out[i] for i in node.inputs], strict)
     return out
+
+
+def _node_size(graph: Graph, node: Any, ins: list[Ints | None], strict: bool) -> Ints | None:
+    layer = node.layer
+    size: Ints | None = None
+    if all(s is not None for s in ins):
+        known = [s for s in ins if s is not None]
+        if isinstance(layer, Merge):
+            size = tuple(max(v) for v in zip(*known))
+            if strict and any(v not in (1, m) for s in known for v, m in zip(s, size)):
+                raise AtrousError(f"{layer.mode} merge {node.name!r} gets different sizes {known}")
+        else:
+            try:
+                size = layer.output_size(known[0])
+            except AtrousError as exc:
+                if strict:
+                    raise AtrousError(f"at node {node.name!r}: {exc}") from None
+    if size is not None or strict:
+        return size
+    meta_shape = node.meta.get("shape") if node.meta else None
+    if isinstance(meta_shape, (tuple, list)) and len(meta_shape) >= graph.ndim:
+        return tuple(int(v) for v in meta_shape[-graph.ndim :])
+    return None
 
 
 # -- the analysis -----------------------------------------------------------------------------
@@ -507,7 +487,9 @@ def _dedupe(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def _analyse(graph: Graph, spatial: Ints | None) -> dict[str, ReceptiveField]:
+def _analyse(
+    graph: Graph, spatial: Ints | None, only: str | None = None
+) -> dict[str, ReceptiveField]:
     sizes = node_sizes(graph, spatial)
     states: dict[str, _State] = {}
     for node in graph.topological():
@@ -531,17 +513,6 @@ def _analyse(graph: Graph, spatial: Ints | None) -> dict[str, ReceptiveField]:
             partial = partial or flag[0]
             notes = _dedupe(notes + new_notes)
             findings = _dedupe(findings + new_findings)
-        elif isinstance(layer, (GlobalPool, Dense)):
-            axes = [_Ax(is_global=True) for _ in range(graph.ndim)]
-        elif isinstance(layer, Pointwise):
-            axes = list(ins[0].axes)
-        elif isinstance(layer, Opaque):
-            axes = list(ins[0].axes)
-            partial = True
-            notes = _dedupe(
-                [*notes, f"{node.name}: {layer.op!r} is opaque ({layer.reason}); the receptive "
-                 "field after it is computed as if it were the identity (a lower bound)"]
-            )
         else:
             in_size = sizes[node.inputs[0]]
             new_notes = []
@@ -556,7 +527,11 @@ def _analyse(graph: Graph, spatial: Ints | None) -> dict[str, ReceptiveField]:
                 partial = True
                 notes = _dedupe(notes + new_notes)
         states[node.name] = _State(axes, notes, partial, findings)
-    return {name: _freeze(name, st, spatial) for name, st in states.items()}
+    return {
+        name: _freeze(name, st, spatial)
+        for name, st in states.items()
+        if only is None or name == only
+    }
 
 
 def _freeze(name: str, st: _State, spatial: Ints | None) -> ReceptiveField:
@@ -566,15 +541,15 @@ def _freeze(name: str, st: _State, spatial: Ints | None) -> ReceptiveField:
             n = spatial[ax] if spatial is not None else None
             axes.append(
                 AxisRF(
-                    size=n if n is not None else 0, stride=Fraction(0),
-                    start=Fraction(n - 1, 2) if n is not None else Fraction(0),
+                    size=n if n is not None else 0, stride=Ratio(0),
+                    start=Ratio(n - 1, 2) if n is not None else Ratio(0),
                     is_global=True, period=1, shift=0, boxes=((0, n - 1) if n else None,),
                 )
             )
         else:
             axes.append(
                 AxisRF(
-                    size=_size(a), stride=a.jump, start=_start(a), is_global=False,
+                    size=_size(a), stride=Ratio(a.jump), start=Ratio(_start(a)), is_global=False,
                     period=a.period, shift=a.shift, boxes=tuple(a.boxes),
                 )
             )
@@ -621,7 +596,7 @@ def receptive_field(
 
     >>> rf = receptive_field("7x7 s2 p3, maxpool 3x3 s2 p1, res(3x3, 3x3)")
     >>> rf.size, rf.stride, rf.start
-    ((27, 27), (Fraction(4, 1), Fraction(4, 1)), (Fraction(0, 1), Fraction(0, 1)))
+    ((27, 27), (4, 4), (0, 0))
     >>> receptive_field("3 s2, tconv 4 s2 p1").size   # fractional steps, no negative size
     (5,)
     >>> receptive_field("3x3, gpool", input_size=(32, 32)).is_global
@@ -638,5 +613,5 @@ def receptive_field(
         output = outs[0]
     if output not in graph:
         raise AtrousError(f"no node named {output!r} in the graph")
-    rfs = _analyse(graph, spatial_input_size(graph, input_size))
+    rfs = _analyse(graph, spatial_input_size(graph, input_size), output)
     return rfs[output]

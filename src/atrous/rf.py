@@ -513,7 +513,9 @@ def _analyse(graph: Graph, spatial: Ints | None) -> dict[str, ReceptiveField]:
     for node in graph.topological():
         layer = node.layer
         if isinstance(layer, Input):
-            states[node.name] = _State([_Ax() for _ in range(graph.ndim)], [], False, [])
+            # a graph that may miss parts of the model (hook fallback) makes every field partial
+            why = [graph.incomplete] if graph.incomplete else []
+            states[node.name] = _State([_Ax() for _ in range(graph.ndim)], why, bool(why), [])
             continue
         ins = [states[i] for i in node.inputs]
         notes = _dedupe([n for s in ins for n in s.notes])

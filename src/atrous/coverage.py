@@ -943,7 +943,9 @@ def _finish(raw: _Raw, size: Ints | None, budget: _Budget) -> Coverage:
 
 def _spatial(g: Graph, input_size: Sequence[int] | int | None) -> Ints | None:
     if input_size is None:
-        return None
+        # an ONNX model read at its static input shape knows its size
+        shape = g.input_shape if g.method == "onnx" else ()
+        return tuple(shape[2:]) if len(shape) == g.ndim + 2 else None
     if isinstance(input_size, (int, np.integer)):
         return (int(input_size),) * g.ndim
     size = tuple(int(v) for v in input_size)

@@ -28,7 +28,7 @@ from ._types import Ints, as_int
 from .errors import AtrousError
 from .layers import Conv, Input, Layer, Merge, MergeMode, Opaque
 
-__all__ = ["Graph", "Node", "as_graph", "chain", "parallel", "residual", "stack"]
+__all__ = ["Graph", "Node", "as_graph", "chain", "parallel", "residual", "stack", "to_graph"]
 
 Part = Union[Layer, "Graph"]
 
@@ -403,10 +403,18 @@ def as_graph(target: Any, input_size: Sequence[int] | None = None) -> Graph:
     """Turn any analysable target into a Graph.
 
     Accepts a :class:`Graph`, a spec string (:func:`atrous.parse`), a single layer or a sequence
-    of layers, or a ``torch.nn.Module`` (traced by :mod:`atrous.fx`; needs ``input_size``).
+    of layers, a ``torch.nn.Module`` (traced by :mod:`atrous.fx`; needs ``input_size``), or an
+    ONNX model: a path ending in ``.onnx`` or an ``onnx.ModelProto`` (read by
+    :mod:`atrous.onnx`; ``input_size`` only when its input shape is symbolic).
     """
     if isinstance(target, Graph):
         return target
+    from .onnx._load import is_onnx_target
+
+    if is_onnx_target(target):  # a path ending in .onnx, or an onnx.ModelProto
+        from .onnx import to_graph as onnx_graph
+
+        return onnx_graph(target, input_size)
     if isinstance(target, str):
         from .spec import parse
 
@@ -422,5 +430,32 @@ def as_graph(target: Any, input_size: Sequence[int] | None = None) -> Graph:
         return to_graph(target, input_size)
     raise AtrousError(
         f"cannot analyse {type(target).__name__} {target!r:.60}: expected a Graph, a spec string, "
-        "layers, or a torch.nn.Module"
+        "layers, a torch.nn.Module, or an ONNX model (.onnx path or onnx.ModelProto)"
     )
+
+
+def to_graph(model: Any, input_size: Sequence[int] | None = None) -> Graph:
+    """A model's Graph: a ``torch.nn.Module`` (:func:`atrous.fx.to_graph`, ``input_size``
+    required) or an ONNX model (:func:`atrous.onnx.to_graph`: a ``.onnx`` path or an
+    ``onnx.ModelProto``, ``input_size`` optional when the input shape is static).
+
+    >>> to_graph("model.txt")
+    Traceback (most recent call last):
+    ...
+    atrous.errors.AtrousError: to_graph needs a torch.nn.Module or an ONNX model (...), got str
+    """
+    from .onnx._load import is_onnx_target
+
+    if is_onnx_target(model):
+        from .onnx import to_graph as onnx_graph
+
+        return onnx_graph(model, input_size)
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(model, torch.nn.Module):
+        raise AtrousError(
+            "to_graph needs a torch.nn.Module or an ONNX model (a .onnx path or an "
+            f"onnx.ModelProto), got {type(model).__name__}"
+        )
+    from .fx import to_graph as torch_graph
+
+    return torch_graph(model, input_size)

@@ -442,7 +442,9 @@ def spatial_input_size(graph: Graph, input_size: Sequence[int] | None) -> Ints |
     (64, 48)
     """
     if input_size is None:
-        return None
+        # an ONNX model read at its static input shape knows its size
+        shape = graph.input_shape if graph.method == "onnx" else ()
+        return tuple(shape[2:]) if len(shape) == graph.ndim + 2 else None
     if isinstance(input_size, (str, bytes)):
         raise AtrousError(
             f"input_size must be an int or a tuple of ints like (64, 64), got {input_size!r}"

@@ -996,6 +996,7 @@ def coverage(
     184
     """
     g = _graph(target, input_size)
+    input_size = input_size if input_size is not None else _spatial(g, None)
     raw = _compute(g, node, input_size, unit, max_cells)
     return _finish(raw, _spatial(g, input_size), _Budget(as_int(max_cells, "max_cells", 1)))
 
@@ -1026,6 +1027,7 @@ def layer_gridding(
     [('conv0', (5,), 2), ('conv1', (9,), 4), ('conv2', (13,), 6)]
     """
     g = _graph(target, input_size)
+    input_size = input_size if input_size is not None else _spatial(g, None)
     rows: list[LayerGridding] = []
     for nd in g.layer_nodes():
         try:

@@ -2,6 +2,7 @@
 
 TARGET is ``package.module:callable`` or ``path/to/file.py:callable``; the callable is called with
 no arguments and must return an ``nn.Module`` (an ``nn.Module`` instance is used as it is).
+TARGET may also be an ONNX file (``model.onnx``), read by :mod:`atrous.onnx`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ EPILOG = """examples:
   atrous model mypkg.models:build --input 1x3x512x512
   atrous model examples/dilated_resnet.py:build --input 1x3x513x513 --json report.json
   atrous model examples/wavenet.py:build --input 1x1x4096 --erf 8 --png wavenet.png
-  atrous model torch.nn:Identity --input 1x3x8x8          (any importable callable)"""
+  atrous model torch.nn:Identity --input 1x3x8x8          (any importable callable)
+  atrous model exported.onnx --input 1x3x513x513         (an ONNX file from any framework)"""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("target", metavar="TARGET",
                    help="package.module:callable or path/to/file.py:callable (called with no "
-                        "arguments to build the model)")
+                        "arguments to build the model), or an ONNX file model.onnx")
     p.add_argument("--input", "-i", required=True, metavar="NxCxHxW",
                    help="full input shape, e.g. 1x3x512x512 (1 to 3 spatial axes)")
     p.add_argument("--json", metavar="FILE", help="write the analysis as JSON ('-' for stdout)")
@@ -203,6 +205,9 @@ def _rf_cells(row: dict[str, Any]) -> tuple[str, str, str]:
     return size, stride, start
 
 
+_HOW = {"fx": "traced by torch.fx", "hooks": "traced by forward hooks", "onnx": "read from ONNX"}
+
+
 def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None) -> None:
     """Print the per-layer table (rich) and the verdicts of :func:`model_summary`'s data."""
     from rich.console import Console
@@ -216,7 +221,7 @@ def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None)
     console.print(
         f"{m['name']}: input {_xs(m['input'])}, {len(summary['rows'])} nodes, "
         f"{_num(m['params'])} parameters, {_num(m['macs'])} MACs "
-        f"(traced by {'torch.fx' if m['method'] == 'fx' else 'forward hooks'})")
+        f"({_HOW.get(m['method'], m['method'])})")
     if table:
         t = Table(box=None, pad_edge=False, header_style="bold")
         for col, justify in (("module", "left"), ("op", "left"), ("geometry", "left"),
@@ -252,7 +257,7 @@ def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..fx import to_graph
+    from ..graph import to_graph
 
     form = "NxCxL, NxCxHxW or NxCxDxHxW (e.g. 1x3x512x512)"
     try:
@@ -268,8 +273,16 @@ def run(args: argparse.Namespace) -> int:
         _check_writable(args.json, "--json")
     if args.png:
         _check_writable(args.png, "--png")
-    model = load_model(args.target)
-    graph = to_graph(model, shape)
+    from ..onnx._load import is_onnx_target
+
+    if is_onnx_target(args.target):  # an ONNX file: read, not run
+        if args.erf:
+            raise AtrousError("--erf runs the model: it needs a PyTorch model, not an ONNX file")
+        model = None
+        graph = to_graph(args.target, shape)
+    else:
+        model = load_model(args.target)
+        graph = to_graph(model, shape)
     gridding = {"auto": None, "on": True, "off": False}[args.gridding]
     summary = model_summary(graph, shape, gridding)
     erf_result = None

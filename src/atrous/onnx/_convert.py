@@ -102,8 +102,10 @@ class Converter:
         defined = inits | {vi.name for vi in graph.input}
         self.order = topo_order(graph, defined)
         self.live_names = self._live_set()
-        self.shapes = infer_shapes(onnx, model, self.input.name, self.shape, self.opset)
-        self.values = Values(onnx, model, self.opset, self.live_names, self.shapes)
+        self.values = Values(onnx, model, self.opset, self.live_names, {})
+        self.shapes = infer_shapes(onnx, model, self.input.name, self.shape,
+                                   self.values.folded())
+        self.values.set_shapes(self.shapes)
         self.channels_last = self._channels_last()
         axes = tuple(range(1, rank - 1)) if self.channels_last else tuple(range(2, rank))
         spatial = tuple(self.shape[a] for a in axes)
@@ -267,6 +269,10 @@ class Converter:
         except Unsupported as exc:
             self._opaque(node, [src], str(exc))
             return
+        except (AtrousError, ValueError, TypeError, IndexError, KeyError) as exc:
+            # a malformed attribute or input: the node is not modelled, the walk goes on
+            self._opaque(node, [src], f"its attributes or inputs cannot be read ({exc})")
+            return
         self._emit(node, x, step)
 
     def _emit(self, node: Any, x: Live, step: Step, out_name: str = "", tag: str = "") -> None:
@@ -293,6 +299,8 @@ class Converter:
                              else (), meta=meta)
         if not axes:
             size = (1,) * self.ndim
+        elif phase == 1 and None in (self.shapes.get(out_name) or (None,)):
+            self._fill_dims(node, out_name, x, step, axes, self.b.size(cur))
         batch = x.batch if step.batch is False else step.batch
         self.tensors[out_name] = Live(
             cur, x.rank if step.rank is None else step.rank, axes,
@@ -302,6 +310,24 @@ class Converter:
         )
         if not tag:
             self._passthrough(node, out_name)
+
+    def _fill_dims(self, node: Any, out: str, x: Live, step: Step, axes: tuple[int, ...],
+                   size: Ints) -> None:
+        """Where shape inference could not follow, the dims atrous computed: the spatial sizes,
+        and the other axes of the input when the op keeps the layout (later ``Shape`` nodes
+        read them)."""
+        dims = self.shapes.get(out)
+        rank = x.rank if step.rank is None else step.rank
+        new: list[int | None] = list(dims) if dims is not None and len(dims) == rank else (
+            [None] * rank)
+        for a, n in zip(axes, size):
+            new[a] = n if new[a] is None else new[a]
+        src = self.shapes.get(node.input[0])
+        if step.rank is None and step.axes is None and src is not None and len(src) == rank:
+            for p in range(rank):
+                if new[p] is None and (p == x.batch or node.op_type not in _CHANNELS):
+                    new[p] = src[p]
+        self.shapes[out] = tuple(new)
 
     def _passthrough(self, node: Any, done: str) -> None:
         """Outputs beyond the first (indices, masks, statistics) become opaque nodes (dropped
@@ -368,6 +394,9 @@ class Converter:
             "mul" if node.op_type in ("Mul", "Div", "And", "Pow") else "add")
         name = self.b.add(Merge(mode), srcs, out, self.base_name(node), op=node.op_type,
                           meta=self.meta(node, out_name, None))
+        if like.axes and like.phase == 1 and None in (self.shapes.get(out_name) or (None,)):
+            first = next(self.tensors[i] for i in ins if self.tensors[i].rank == like.rank)
+            self._fill_dims(node, out_name, first, Step([]), like.axes, self.b.size(name))
         self.tensors[out_name] = replace(like, node=name, size=self.b.size(name))
 
 
@@ -411,5 +440,6 @@ MERGE_OPS = {"Add", "Sub", "Mul", "Div", "Sum", "Max", "Min", "Mean", "Where", "
              "PRelu", "Mod", "BitShift"}
 PHASE_SAFE: set[Handler] = set()
 TF_OPS = {"SpaceToBatchND", "BatchToSpaceND"}
+_CHANNELS = {"Conv", "ConvTranspose", "MatMul", "Gemm", "SpaceToDepth", "DepthToSpace"}
 
 __all__ = ["HANDLERS", "MULTI", "Converter", "Live", "Step", "Unsupported", "convert", "dims_of"]

@@ -22,14 +22,26 @@ _SMALL = 64  # initializers up to this many elements keep their data for shape i
 
 
 def infer_shapes(onnx: Any, model: Any, input_name: str, shape: tuple[int, ...],
-                 opset: int) -> dict[str, Dims]:
-    """Every value's dims (None where unknown) for the given input shape."""
+                 folded: dict[str, np.ndarray]) -> dict[str, Dims]:
+    """Every value's dims (None where unknown) for the given input shape.
+
+    ``folded`` holds constant values computed beforehand: their nodes are replaced by
+    initializers, so that shapes computed from constants (a ``Pad``'s pads built by a chain of
+    ``ConstantOfShape``, ``Reshape``, ``Transpose``) are known to the inference.
+    """
+    from onnx import numpy_helper
+
     light = onnx.ModelProto()
     light.ir_version = model.ir_version
     light.opset_import.extend(model.opset_import)
     g = light.graph
-    g.node.extend(model.graph.node)
+    for node in model.graph.node:
+        if node.output and all(o in folded for o in node.output if o):
+            continue
+        g.node.append(node)
     g.name = model.graph.name
+    for name, value in folded.items():
+        g.initializer.append(numpy_helper.from_array(np.asarray(value), name))
     init_names = set()
     for t in model.graph.initializer:
         init_names.add(t.name)
@@ -84,11 +96,30 @@ class Values:
         self._shapes = shapes
         self._inits = {t.name: t for t in model.graph.initializer}
         self._cache: dict[str, np.ndarray | None] = {}
+        self.pending: set[str] = set()
         self._producer: dict[str, Any] = {}
         for node in model.graph.node:
             for out in node.output:
                 if out:
                     self._producer[out] = node
+
+    def set_shapes(self, shapes: dict[str, Dims]) -> None:
+        """Use these dims for ``Shape`` nodes from now on (values that needed them are
+        computed again)."""
+        self._shapes = shapes
+        self._cache = {k: v for k, v in self._cache.items() if v is not None}
+
+    def folded(self, limit: int = 4096) -> dict[str, np.ndarray]:
+        """Fold every node that does not depend on the input or on a shape; the small values
+        (at most ``limit`` elements) that did not come from an initializer."""
+        out = {}
+        for name, node in self._producer.items():
+            if name in self._live or node.op_type == "Constant":
+                continue
+            value = self.get(name)
+            if value is not None and value.size <= limit:
+                out[name] = value
+        return out
 
     def get(self, name: str) -> np.ndarray | None:
         """The value of ``name`` when it is a constant (None otherwise)."""

@@ -36,33 +36,40 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
+from ._axis_maps import (
+    INT64_SAFE,
+    SAFE_INT,
+    Array,
+    Budget,
+    chain_axis,
+    clip,
+    make_step,
+    outer,
+    prod,
+    safe,
+    tap_convolve,
+    to_py,
+    trim,
+)
 from ._types import Ints, as_int
 from .errors import AtrousError, TooLargeError
-from .graph import Graph, as_graph
-from .layers import (
-    AdaptivePool,
-    Conv,
-    ConvTranspose,
-    Dense,
-    GlobalPool,
-    Input,
-    Layer,
-    Merge,
-    Opaque,
-    Pad,
-    Pointwise,
-    Pool,
-    Resize,
-    Slice,
-    Upsample,
+from .geometry import (
+    Identity,
+    Reads,
+    Taps,
+    Unmodelled,
+    Whole,
 )
+from .graph import Graph, as_graph
+from .layers import Conv, Input, Layer, Merge, Pointwise, Pool
+from .rf import node_sizes
 
 __all__ = [
     "DEFAULT_MAX_CELLS",
@@ -71,18 +78,11 @@ __all__ = [
     "LayerGridding",
     "coverage",
     "layer_gridding",
+    "tap_profile",
 ]
 
 DEFAULT_MAX_CELLS = 1 << 24
 """Largest map (number of cells) :func:`coverage` builds before raising ``TooLargeError``."""
-
-# A step never produces a count larger than the sum of the counts it starts from (each output
-# reads a given input pixel at most once), so an int64 map whose sum is below this limit can take
-# one more step in int64. The limit is half the int64 range, so the float64 estimate of the sum
-# (relative error < 1e-9 here) can never hide an overflow.
-_INT64_SAFE = float(2**62)
-
-_Array = Any  # numpy array of int64 or of Python ints (dtype=object)
 
 
 class CoverageUnavailable(AtrousError):
@@ -100,14 +100,6 @@ class CoverageUnavailable(AtrousError):
 
 
 # -- results --------------------------------------------------------------------------------
-def _prod(values: Sequence[int]) -> int:
-    return math.prod(int(v) for v in values)
-
-
-def _to_py(value: Any) -> int:
-    return int(value)
-
-
 @dataclass(frozen=True, eq=False)
 class Coverage:
     """The exact coverage map of one output unit.
@@ -123,7 +115,7 @@ class Coverage:
         input_size: the spatial input size when one was given, else None (unbounded input).
     """
 
-    counts: _Array
+    counts: Array
     offset: Ints
     node: str
     unit: Ints
@@ -148,7 +140,7 @@ class Coverage:
     @property
     def cells(self) -> int:
         """Number of pixels in the box."""
-        return _prod(self.rf_size)
+        return prod(self.rf_size)
 
     @cached_property
     def covered(self) -> int:
@@ -173,12 +165,12 @@ class Coverage:
     @cached_property
     def max_count(self) -> int:
         """The largest count (exact)."""
-        return _to_py(self.counts.max()) if self.counts.size else 0
+        return to_py(self.counts.max()) if self.counts.size else 0
 
     @cached_property
     def min_count(self) -> int:
         """The smallest count over the box (0 when gridded)."""
-        return _to_py(self.counts.min()) if self.counts.size else 0
+        return to_py(self.counts.min()) if self.counts.size else 0
 
     @cached_property
     def total_paths(self) -> int:
@@ -247,7 +239,7 @@ class Coverage:
         )
 
 
-def _nested(arr: _Array) -> Any:
+def _nested(arr: Array) -> Any:
     if arr.ndim == 1:
         return [int(v) for v in arr.tolist()]
     return [_nested(a) for a in arr]
@@ -286,296 +278,16 @@ class LayerGridding:
         }
 
 
-# -- per-axis backward steps ----------------------------------------------------------------
-def _index(ndim: int, axis: int, sl: slice | int) -> tuple[Any, ...]:
-    idx: list[Any] = [slice(None)] * ndim
-    idx[axis] = sl
-    return tuple(idx)
-
-
-class _Budget:
-    def __init__(self, max_cells: int) -> None:
-        self.max_cells = max_cells
-
-    def check(self, shape: Sequence[int]) -> None:
-        cells = shape[0] if len(shape) == 1 else _prod(shape)
-        if cells > self.max_cells:
-            dims = " x ".join(str(int(s)) for s in shape)
-            raise TooLargeError(
-                f"the coverage map would have {dims} = {cells:,} cells, more than "
-                f"max_cells={self.max_cells:,}; pass a larger max_cells (Python API) if memory "
-                "allows"
-            )
-
-    def zeros(self, shape: Sequence[int], dtype: Any) -> _Array:
-        self.check(shape)
-        return np.zeros(tuple(shape), dtype=dtype)
-
-
-def _safe(arr: _Array) -> _Array:
-    """Switch ``arr`` to Python ints if one more step could pass int64."""
-    if arr.dtype != object and float(arr.sum(dtype=np.float64)) >= _INT64_SAFE:
-        return arr.astype(object)
-    return arr
-
-
-# A map along one axis: (array, origin) where arr[..., i, ...] is input coordinate origin + i;
-# None means no path reaches this node.
-_Map = tuple[_Array, int]
-_StepFn = Callable[[_Array, int, int, _Budget], "_Map | None"]
-
-
-def _taps_step(s: int, p: int, d: int, k: int) -> _StepFn:
-    """Output ``o`` reads input ``o*s - p + j*d`` for ``j < k`` (conv, pooling)."""
-
-    def step(arr: _Array, origin: int, axis: int, budget: _Budget) -> _Map | None:
-        n = arr.shape[axis]
-        up = (n - 1) * s + 1
-        if arr.ndim == 1 and s == 1:
-            # one exact integer convolution with the sparse tap pattern
-            budget.check((up + (k - 1) * d,))
-            return _tap_convolve(arr, d, k), origin - p
-        shape = list(arr.shape)
-        shape[axis] = up + (k - 1) * d
-        out = budget.zeros(shape, arr.dtype)
-        pre = (slice(None),) * axis
-        for j in range(k):
-            idx = (*pre, slice(j * d, j * d + up, s))
-            out[idx] += arr
-        return out, origin * s - p
-
-    return step
-
-
-def _transposed_step(s: int, p: int, d: int, k: int) -> _StepFn:
-    """Output ``o`` reads input ``i`` for each ``j < k`` with ``i*s + j*d - p == o``."""
-
-    def step(arr: _Array, origin: int, axis: int, budget: _Budget) -> _Map | None:
-        n = arr.shape[axis]
-        shape = list(arr.shape)
-        shape[axis] = n + (k - 1) * d
-        t = budget.zeros(shape, arr.dtype)
-        for j in range(k):
-            a = (k - 1 - j) * d
-            t[_index(arr.ndim, axis, slice(a, a + n))] += arr
-        t_origin = origin + p - (k - 1) * d  # t[x - t_origin] holds the taps landing on x
-        x0 = -(-t_origin // s) * s
-        start = x0 - t_origin
-        if start >= shape[axis]:
-            return None
-        return t[_index(arr.ndim, axis, slice(start, None, s))].copy(), x0 // s
-
-    return step
-
-
-def _pairs_step(reads: Callable[[int], Sequence[int]]) -> _StepFn:
-    """Generic step: output ``o`` reads the distinct input pixels ``reads(o)``."""
-
-    def step(arr: _Array, origin: int, axis: int, budget: _Budget) -> _Map | None:
-        n = arr.shape[axis]
-        pairs = [(q, i) for q in range(n) for i in sorted(set(reads(origin + q)))]
-        if not pairs:
-            return None
-        lo = min(i for _, i in pairs)
-        hi = max(i for _, i in pairs)
-        shape = list(arr.shape)
-        shape[axis] = hi - lo + 1
-        out = budget.zeros(shape, arr.dtype)
-        for q, i in pairs:
-            out[_index(arr.ndim, axis, i - lo)] += arr[_index(arr.ndim, axis, q)]
-        return out, lo
-
-    return step
-
-
-def _nearest_step(f: int) -> _StepFn:
-    """Nearest upsampling by ``f``: output ``o`` reads input ``o // f``."""
-
-    def step(arr: _Array, origin: int, axis: int, budget: _Budget) -> _Map | None:
-        n = arr.shape[axis]
-        i0 = origin // f
-        front = origin - i0 * f
-        total = -(-(front + n) // f) * f
-        shape = list(arr.shape)
-        shape[axis] = total
-        padded = budget.zeros(shape, arr.dtype)
-        padded[_index(arr.ndim, axis, slice(front, front + n))] = arr
-        split = [*arr.shape[:axis], total // f, f, *arr.shape[axis + 1 :]]
-        return padded.reshape(split).sum(axis=axis + 1), i0
-
-    return step
-
-
-def _global_step(n_in: int) -> _StepFn:
-    """Every output reads every input pixel ``0..n_in-1`` along the axis."""
-
-    def step(arr: _Array, origin: int, axis: int, budget: _Budget) -> _Map | None:
-        total = arr.sum(axis=axis, keepdims=True)
-        shape = list(arr.shape)
-        shape[axis] = n_in
-        out = budget.zeros(shape, arr.dtype)
-        out += total
-        return out, 0
-
-    return step
-
-
-def _linear_reads(f: int, mode: str, align: bool, n_in: int | None, n_out: int | None) -> Any:
-    """Input pixels with a nonzero interpolation weight for output ``o`` (PyTorch's rule)."""
-    cubic = mode == "bicubic"
-
-    def src(o: int) -> tuple[int, int, int]:
-        # source position = num / den, exactly
-        if align:
-            assert n_in is not None and n_out is not None
-            if n_out == 1:
-                return 0, 0, 1
-            num, den = o * (n_in - 1), n_out - 1
-        else:
-            num, den = 2 * o + 1 - f, 2 * f
-            if num < 0 and not cubic and n_in is not None:
-                num = 0  # PyTorch clamps a negative source index to 0 for linear modes
-        return num // den, num % den, den
-
-    def reads(o: int) -> list[int]:
-        i0, rem, _ = src(o)
-        if cubic:
-            idx = [i0] if rem == 0 else [i0 - 1, i0, i0 + 1, i0 + 2]
-        else:
-            idx = [i0] if rem == 0 else [i0, i0 + 1]
-        if n_in is not None:
-            idx = [min(max(i, 0), n_in - 1) for i in idx]
-        return idx
-
-    return reads
-
-
-def _adaptive_reads(n_in: int, target: int) -> Any:
-    def reads(o: int) -> range:
-        return range((o * n_in) // target, -(-((o + 1) * n_in) // target))
-
-    return reads
-
-
-_Desc = tuple[Any, ...]
-"""A hashable description of one layer's backward step along one axis."""
-
-
-def _axis_desc(
-    name: str, layer: Layer, axis: int, n_in: int | None, n_out: int | None
-) -> _Desc | None:
-    """The backward step of ``layer`` along ``axis`` as a descriptor; None for an identity."""
-    if isinstance(layer, Conv):
-        return ("taps", layer.stride[axis], layer.padding[axis][0], layer.dilation[axis],
-                layer.kernel[axis])
-    if isinstance(layer, Pool):
-        return ("taps", layer.stride[axis], layer.padding[axis], layer.dilation[axis],
-                layer.kernel[axis])
-    if isinstance(layer, ConvTranspose):
-        return ("tconv", layer.stride[axis], layer.padding[axis], layer.dilation[axis],
-                layer.kernel[axis])
-    if isinstance(layer, Pad):
-        return ("taps", 1, layer.padding[axis][0], 1, 1)
-    if isinstance(layer, Slice):
-        return ("taps", layer.step[axis], -layer.start[axis], 1, 1)
-    if isinstance(layer, (Pointwise, Merge, Input)):
-        return None
-    if isinstance(layer, Upsample):
-        f = layer.scale[axis]
-        if layer.mode == "nearest":
-            return ("nearest", f)
-        if layer.align_corners and n_in is None:
-            raise CoverageUnavailable(
-                name, "upsampling with align_corners=True depends on the input size: pass "
-                "input_size"
-            )
-        return ("interp", f, layer.mode, layer.align_corners, n_in, n_out)
-    if isinstance(layer, Resize):
-        if n_in is None:
-            raise CoverageUnavailable(
-                name, f"resizing to {layer.size[axis]} reads pixels that depend on the input "
-                "size: pass input_size"
-            )
-        return None if n_in == n_out else ("resize", layer, axis, n_in)
-    is_global = isinstance(layer, (GlobalPool, Dense)) or (
-        isinstance(layer, AdaptivePool) and layer.is_global
-    )
-    if is_global or isinstance(layer, AdaptivePool):
-        if n_in is None:
-            what = "reads the whole input" if is_global else "has windows that depend on the size"
-            raise CoverageUnavailable(
-                name, f"{layer.kind} {what}: pass input_size to map its coverage"
-            )
-        if is_global:
-            return ("global", n_in)
-        assert isinstance(layer, AdaptivePool)
-        return ("adaptive", n_in, layer.target[axis])
-    if isinstance(layer, Opaque):
-        raise CoverageUnavailable(name, f"{layer.op!r} is opaque ({layer.reason})")
-    raise CoverageUnavailable(name, f"no coverage model for layer kind {layer.kind!r}")
-
-
-@lru_cache(maxsize=1024)
-def _make_step(desc: _Desc) -> _StepFn:
-    kind = desc[0]
-    if kind == "taps":
-        return _taps_step(*desc[1:])
-    if kind == "tconv":
-        return _transposed_step(*desc[1:])
-    if kind == "nearest":
-        return _nearest_step(desc[1])
-    if kind == "interp":
-        return _pairs_step(_linear_reads(*desc[1:]))
-    if kind == "global":
-        return _global_step(desc[1])
-    if kind == "resize":
-        layer, axis, n_in = desc[1:]
-        return _pairs_step(lambda o: layer.reads(axis, n_in, o))
-    return _pairs_step(_adaptive_reads(desc[1], desc[2]))
-
-
-def _fan_in(desc: _Desc) -> int:
-    """An upper bound on the input pixels one output reads (sum of counts grows by this)."""
-    kind = desc[0]
-    if kind in ("taps", "tconv"):
-        return int(desc[4])
-    if kind == "nearest":
-        return 1
-    if kind == "interp":
-        return 4 if desc[2] == "bicubic" else 2
-    if kind == "global":
-        return int(desc[1])
-    if kind == "resize":
-        return {"bicubic": 4}.get(desc[1].mode, 1 if desc[1].mode.startswith("nearest") else 2)
-    return -(-desc[1] // desc[2]) + 1
-
-
-def _clip(m: _Map | None, axis: int, n: int | None) -> _Map | None:
-    """Drop the part of a map outside ``[0, n)`` (padding carries no path to the input)."""
-    if m is None or n is None:
-        return m
-    arr, origin = m
-    lo, hi = max(0, -origin), min(arr.shape[axis], n - origin)
-    if hi <= lo:
-        return None
-    if lo == 0 and hi == arr.shape[axis]:
-        return m
-    return arr[_index(arr.ndim, axis, slice(lo, hi))], origin + lo
-
-
-def _trim(arr: _Array, origin: Sequence[int]) -> tuple[_Array, Ints]:
-    """Crop to the bounding box of the nonzero cells."""
-    nz = np.asarray(arr != 0, dtype=bool)
-    if not nz.any():
-        return arr[tuple(slice(0, 0) for _ in range(arr.ndim))], tuple(origin)
-    idx = []
-    new_origin = []
-    for axis in range(arr.ndim):
-        other = tuple(a for a in range(arr.ndim) if a != axis)
-        hit = np.flatnonzero(nz.any(axis=other) if other else nz)
-        idx.append(slice(int(hit[0]), int(hit[-1]) + 1))
-        new_origin.append(origin[axis] + int(hit[0]))
-    return arr[tuple(idx)], tuple(new_origin)
+def _axis_geom(name: str, layer: Layer, axis: int, n_in: int | None) -> Reads | None:
+    """The layer's geometry along ``axis`` (None for an identity), or why it has no map."""
+    geom = layer.axis_geometry(axis, n_in)
+    if isinstance(geom, Unmodelled):
+        raise CoverageUnavailable(name, geom.reason)
+    if isinstance(geom, Whole) and geom.n_in is None:
+        raise CoverageUnavailable(
+            name, f"{layer.kind} reads the whole input: pass input_size to map its coverage"
+        )
+    return None if isinstance(geom, Identity) else geom
 
 
 # -- the engine -----------------------------------------------------------------------------
@@ -583,8 +295,8 @@ def _trim(arr: _Array, origin: Sequence[int]) -> tuple[_Array, Ints]:
 class _Raw:
     """Coverage before it becomes a :class:`Coverage`: either per-axis factors or a dense map."""
 
-    factors: list[tuple[_Array, int]] | None  # separable: counts = outer product of factors
-    dense: tuple[_Array, Ints] | None
+    factors: list[tuple[Array, int]] | None  # separable: counts = outer product of factors
+    dense: tuple[Array, Ints] | None
     node: str
     unit: Ints
     diagnostics: tuple[str, ...] = ()
@@ -593,56 +305,27 @@ class _Raw:
         """(rf_size, cells, covered, min, max) without building a separable map."""
         if self.factors is not None:
             sizes = tuple(len(a) for a, _ in self.factors)
-            cov = _prod([int(np.count_nonzero(a)) for a, _ in self.factors])
-            mins = _prod([_to_py(a.min()) if len(a) else 0 for a, _ in self.factors])
-            maxs = _prod([_to_py(a.max()) if len(a) else 0 for a, _ in self.factors])
-            return sizes, _prod(sizes), cov, mins, maxs
+            cov = prod([int(np.count_nonzero(a)) for a, _ in self.factors])
+            mins = prod([to_py(a.min()) if len(a) else 0 for a, _ in self.factors])
+            maxs = prod([to_py(a.max()) if len(a) else 0 for a, _ in self.factors])
+            return sizes, prod(sizes), cov, mins, maxs
         assert self.dense is not None
         arr = self.dense[0]
         sizes = tuple(int(n) for n in arr.shape)
         if not arr.size:
             return sizes, 0, 0, 0, 0
-        return (sizes, _prod(sizes), int(np.count_nonzero(arr != 0)), _to_py(arr.min()),
-                _to_py(arr.max()))
+        return (sizes, prod(sizes), int(np.count_nonzero(arr != 0)), to_py(arr.min()),
+                to_py(arr.max()))
 
 
-def _sizes(g: Graph, names: set[str], input_size: Ints) -> dict[str, Ints]:
-    out: dict[str, Ints] = {}
-    for node in g.topological():
-        if node.name not in names:
-            continue
-        if isinstance(node.layer, Input):
-            out[node.name] = input_size
-            continue
-        ins = [out[i] for i in node.inputs]
-        if isinstance(node.layer, Merge):
-            # as Graph.shapes: a size-1 input is broadcast along that axis
-            merged = tuple(max(axis) for axis in zip(*ins))
-            if any(v not in (1, m) for s in ins for v, m in zip(s, merged)):
-                raise AtrousError(
-                    f"{node.layer.mode} merge {node.name!r} gets different sizes {ins}"
-                )
-            out[node.name] = merged
-            continue
-        if isinstance(node.layer, Opaque):
-            raise CoverageUnavailable(
-                node.name, f"{node.layer.op!r} is opaque ({node.layer.reason})"
-            )
-        try:
-            out[node.name] = node.layer.output_size(ins[0])
-        except AtrousError as exc:
-            raise AtrousError(f"at node {node.name!r}: {exc}") from None
-    return out
-
-
-def _accumulate(acc: tuple[_Array, Ints] | None, arr: _Array, origin: Ints,
-                budget: _Budget) -> tuple[_Array, Ints]:
+def _accumulate(acc: tuple[Array, Ints] | None, arr: Array, origin: Ints,
+                budget: Budget) -> tuple[Array, Ints]:
     if acc is None:
         return arr, origin
     a, ao = acc
     if a.dtype != arr.dtype or (
         a.dtype != object
-        and float(a.max(initial=0)) + float(arr.max(initial=0)) >= _INT64_SAFE
+        and float(a.max(initial=0)) + float(arr.max(initial=0)) >= INT64_SAFE
     ):
         a, arr = a.astype(object), arr.astype(object)
     lo = [min(x, y) for x, y in zip(ao, origin)]
@@ -653,19 +336,16 @@ def _accumulate(acc: tuple[_Array, Ints] | None, arr: _Array, origin: Ints,
     return out, tuple(lo)
 
 
-def _compute(
-    g: Graph,
-    node: str | None,
-    input_size: Sequence[int] | int | None,
+def _resolve(
+    g: Graph, node: str | None, input_size: Sequence[int] | int | None,
     unit: Sequence[int] | int | None,
-    max_cells: int,
-) -> _Raw:
+) -> tuple[str, set[str], dict[str, Ints] | None, Ints]:
+    """The target node, its ancestors, every node's size (None: unbounded input), the unit."""
     ndim = g.ndim
     target = g.output if node is None else g[node].name
     names = g.ancestors(target) | {target}
     if "input" not in names:
         raise AtrousError(f"node {target!r} does not depend on the input")
-    size: Ints | None = None
     sizes: dict[str, Ints] | None = None
     if isinstance(input_size, (str, bytes)):
         raise AtrousError(
@@ -681,258 +361,181 @@ def _compute(
             raise AtrousError(
                 f"input size {size} has {len(size)} axes, the graph has {ndim} spatial axes"
             )
-        sizes = _sizes(g, names, size)
+        sizes = node_sizes(g, size, strict=True, names=names)  # type: ignore[assignment]
     if unit is None:
         u: Ints = (0,) * ndim if sizes is None else tuple((n - 1) // 2 for n in sizes[target])
-    else:
-        if isinstance(unit, (int, np.integer)):
-            unit = (int(unit),) * ndim
-        u = tuple(as_int(v, "unit") for v in unit)
-        if len(u) != ndim:
-            raise AtrousError(f"unit {u} has {len(u)} entries, the graph has {ndim} axes")
-        if sizes is not None:
-            for a, (v, n) in enumerate(zip(u, sizes[target])):
-                if not 0 <= v < n:
-                    raise AtrousError(f"unit index {v} on axis {a} is outside 0..{n - 1}")
-    max_cells = as_int(max_cells, "max_cells", 1)
-    budget = _Budget(max_cells)
+        return target, names, sizes, u
+    if isinstance(unit, (int, np.integer)):
+        unit = (int(unit),) * ndim
+    u = tuple(as_int(v, "unit") for v in unit)
+    if len(u) != ndim:
+        raise AtrousError(f"unit {u} has {len(u)} entries, the graph has {ndim} axes")
+    if sizes is not None:
+        for a, (v, n) in enumerate(zip(u, sizes[target])):
+            if not 0 <= v < n:
+                raise AtrousError(f"unit index {v} on axis {a} is outside 0..{n - 1}")
+    return target, names, sizes, u
+
+
+def _empty(ndim: int, target: str, u: Ints) -> _Raw:
+    return _Raw(None, (np.zeros((0,) * ndim, dtype=np.int64), (0,) * ndim), target, u,
+                ("no input pixel reaches this unit",))
+
+
+def _compute(
+    g: Graph,
+    node: str | None,
+    input_size: Sequence[int] | int | None,
+    unit: Sequence[int] | int | None,
+    max_cells: int,
+) -> _Raw:
+    ndim = g.ndim
+    target, names, sizes, u = _resolve(g, node, input_size, unit)
+    budget = Budget(as_int(max_cells, "max_cells", 1))
     order = [n for n in g.topological() if n.name in names]
     if sizes is None:
         fast = _stride1_chain(order, u, ndim, budget)
         if fast is not None:
             return _Raw(fast, None, target, u)
-
     # Describe (and so validate) every layer first: an opaque node is reported even if no
     # path reaches it.
-    descs: dict[str, list[_Desc | None]] = {}
-    for nd in order:
-        descs[nd.name] = [
-            _axis_desc(
-                nd.name, nd.layer, axis,
-                None if sizes is None or not nd.inputs else sizes[nd.inputs[0]][axis],
-                None if sizes is None else sizes[nd.name][axis],
-            )
+    descs: dict[str, list[Reads | None]] = {
+        nd.name: [
+            _axis_geom(nd.name, nd.layer, axis,
+                       None if sizes is None or not nd.inputs else sizes[nd.inputs[0]][axis])
             for axis in range(ndim)
         ]
-
+        for nd in order
+    }
     if all(len(nd.inputs) <= 1 for nd in order):  # a chain: the map is separable
-        factors: list[tuple[_Array, int]] = []
-        cache: dict[tuple[Any, ...], tuple[_Array, int] | None] = {}
+        factors: list[tuple[Array, int]] = []
+        cache: dict[tuple[Any, ...], tuple[Array, int] | None] = {}
         chain_order = [nd for nd in reversed(order) if nd.inputs]
         for axis in range(ndim):
             plan = tuple(
-                (descs[nd.name][axis],
-                 None if sizes is None else sizes[nd.inputs[0]][axis])
+                (descs[nd.name][axis], None if sizes is None else sizes[nd.inputs[0]][axis])
                 for nd in chain_order
             )
             key = (plan, u[axis])
             if key not in cache:
-                cache[key] = _chain_axis(plan, u[axis], budget)
+                cache[key] = chain_axis(plan, u[axis], budget)
             m = cache[key]
             if m is None:
-                return _Raw(None, (np.zeros((0,) * ndim, dtype=np.int64), (0,) * ndim),
-                            target, u, ("no input pixel reaches this unit",))
+                return _empty(ndim, target, u)
             factors.append(m)
         return _Raw(factors, None, target, u)
+    dense = _dag_map(order, descs, sizes, target, u, budget)
+    return _empty(ndim, target, u) if dense is None else _Raw(None, dense, target, u)
 
-    # general DAG: propagate an nd map backwards, summing at fan-out points
-    maps: dict[str, tuple[_Array, Ints]] = {
-        target: (np.ones((1,) * ndim, dtype=np.int64), u)
-    }
+
+def _dag_map(
+    order: list[Any], descs: dict[str, list[Reads | None]], sizes: dict[str, Ints] | None,
+    target: str, u: Ints, budget: Budget,
+) -> tuple[Array, Ints] | None:
+    """A general DAG: propagate an n-D map backwards, summing at fan-out points."""
+    ndim = len(u)
+    maps: dict[str, tuple[Array, Ints]] = {target: (np.ones((1,) * ndim, dtype=np.int64), u)}
     for nd in reversed(order):
         if nd.name not in maps or nd.name == "input":
             continue
         arr, origin = maps.pop(nd.name)
         for src in nd.inputs:
-            cur: tuple[_Array, Ints] | None = (arr, origin)
-            if isinstance(nd.layer, Merge) and sizes is not None:
-                # a broadcast input (size 1 on an axis) is read by every position of that axis
-                for axis in range(ndim):
-                    if sizes[src][axis] == 1 and sizes[nd.name][axis] > 1:
-                        assert cur is not None
-                        o = list(cur[1])
-                        o[axis] = 0
-                        cur = (cur[0].sum(axis=axis, keepdims=True), tuple(o))
-            elif not isinstance(nd.layer, Merge):
-                for axis in range(ndim):
-                    assert cur is not None
-                    desc = descs[nd.name][axis]
-                    if desc is None:
-                        continue
-                    res = _make_step(desc)(_safe(cur[0]), cur[1][axis], axis, budget)
-                    res = _clip(res, axis, None if sizes is None else sizes[src][axis])
-                    if res is None:
-                        cur = None
-                        break
-                    o = list(cur[1])
-                    o[axis] = res[1]
-                    cur = (res[0], tuple(o))
+            if isinstance(nd.layer, Merge):
+                cur: tuple[Array, Ints] | None = (arr, origin)
+                if sizes is not None:
+                    cur = _broadcast_back(arr, origin, sizes[src], sizes[nd.name])
+            else:
+                cur = _steps_back(arr, origin, descs[nd.name],
+                                  None if sizes is None else sizes[src], budget)
             if cur is not None:
                 maps[src] = _accumulate(maps.get(src), cur[0], cur[1], budget)
-    if "input" not in maps:
-        return _Raw(None, (np.zeros((0,) * ndim, dtype=np.int64), (0,) * ndim), target, u,
-                    ("no input pixel reaches this unit",))
-    arr, origin = _trim(*maps["input"])
-    return _Raw(None, (arr, origin), target, u)
+    return None if "input" not in maps else trim(*maps["input"])
 
 
-_SAFE_INT = int(_INT64_SAFE)
+def _broadcast_back(arr: Array, origin: Ints, src: Ints, out: Ints) -> tuple[Array, Ints]:
+    """A broadcast merge input (size 1 on an axis) is read by every position of that axis."""
+    o = list(origin)
+    for axis in range(len(origin)):
+        if src[axis] == 1 and out[axis] > 1:
+            o[axis] = 0
+            arr = arr.sum(axis=axis, keepdims=True)
+    return arr, tuple(o)
 
 
-_SHIFT_ADD_MAX_K = 16
-_DENSE_MAX_WORK = 1 << 14
-
-
-@lru_cache(maxsize=256)
-def _pattern_power(d: int, k: int, m: int) -> Any:
-    """The taps of ``m`` stacked ``(rate d, kernel k)`` layers along one axis (read-only);
-    ``m = 1``: ``k`` ones spaced ``d`` apart. Built only for short patterns (the dense path)."""
-    if m == 1:
-        kernel = np.zeros((k - 1) * d + 1, dtype=np.int64)
-        kernel[::d] = 1
-    else:
-        kernel = np.convolve(_pattern_power(d, k, m - 1), _pattern_power(d, k, 1))
-    kernel.setflags(write=False)
-    return kernel
-
-
-def _tap_convolve(arr: _Array, d: int, k: int, m: int = 1) -> _Array:
-    """``arr`` (1-D) convolved ``m`` times with ``k`` ones spaced ``d`` apart, exactly.
-
-    Short work is one C-level correlation with the precomputed pattern (symmetric, so
-    correlating is convolving). Otherwise the same result as ``np.convolve`` without its
-    ``O(len * d * k)`` cost (a dilation of 10**5 made that minutes): ``k`` shifted adds, or for a
-    wide kernel a running sum along each residue class mod ``d``, ``O(len)`` whatever ``k`` and
-    ``d``. Every partial sum is at most ``arr.sum()``, so an int64 input that the caller has
-    checked stays exact.
-    """
-    if arr.dtype != object and len(arr) * ((k - 1) * d * m + 1) <= _DENSE_MAX_WORK:
-        return np.correlate(arr, _pattern_power(d, k, m), "full")
-    for _ in range(m):
-        arr = _sparse_taps(arr, d, k)
-    return arr
-
-
-def _sparse_taps(arr: _Array, d: int, k: int) -> _Array:
-    """One sparse pass of :func:`_tap_convolve`."""
-    n = len(arr)
-    length = n + (k - 1) * d
-    if k <= _SHIFT_ADD_MAX_K:
-        out = np.zeros(length, dtype=arr.dtype)
-        for j in range(k):
-            out[j * d : j * d + n] += arr
-        return out
-    rows = -(-length // d)
-    padded = np.zeros(rows * d, dtype=arr.dtype)
-    padded[:n] = arr
-    run = np.cumsum(padded.reshape(rows, d), axis=0).reshape(-1)[:length]
-    out = run.copy()
-    if k * d < length:
-        out[k * d :] -= run[: length - k * d]
-    return out
+def _steps_back(arr: Array, origin: Ints, geoms: list[Reads | None], src: Ints | None,
+                budget: Budget) -> tuple[Array, Ints] | None:
+    """A single-input node's map of its input, one axis after the other."""
+    o = list(origin)
+    for axis, geom in enumerate(geoms):
+        if geom is None:
+            continue
+        res = clip(make_step(geom)(safe(arr), o[axis], axis, budget), axis,
+                   None if src is None else src[axis])
+        if res is None:
+            return None
+        arr, o[axis] = res
+    return arr, tuple(o)
 
 
 def _stride1_chain(
-    order: list[Any], u: Ints, ndim: int, budget: _Budget
-) -> list[tuple[_Array, int]] | None:
+    order: list[Any], u: Ints, ndim: int, budget: Budget
+) -> list[tuple[Array, int]] | None:
     """The seeds' case, directly: a chain of stride-1 convs/pools on an unbounded input.
 
     Per axis the map is the convolution of the layers' tap patterns; equal ``(rate, kernel)``
     layers are applied as one precomputed power of their pattern. None when the graph is not
     such a chain (the general engine then handles it).
     """
-    layers: list[Any] = []
+    taps: list[list[Taps]] = [[] for _ in range(ndim)]
     for nd in order:
-        layer = nd.layer
-        kind = type(layer)
+        kind = type(nd.layer)
         if kind is Input or (kind is Pointwise and len(nd.inputs) == 1):
             continue
         if (kind is not Conv and kind is not Pool) or len(nd.inputs) != 1:
             return None
-        if layer.stride.count(1) != ndim:
-            return None
-        layers.append(layer)
-    if math.prod(k for layer in layers for k in layer.kernel) >= _SAFE_INT:
+        for a in range(ndim):
+            geom = nd.layer.axis_geometry(a)
+            if geom.stride != 1:
+                return None
+            taps[a].append(geom)
+    if math.prod(t.kernel for axis in taps for t in axis) >= SAFE_INT:
         return None  # counts may leave int64: the general engine switches to Python ints
-    taps = [[(layer.dilation[a], layer.kernel[a]) for layer in layers] for a in range(ndim)]
-    shift = [
-        sum(p[a][0] if type(p[a]) is tuple else p[a] for p in (lay.padding for lay in layers))
-        for a in range(ndim)
-    ]
-    done: dict[tuple[tuple[int, int], ...], _Array] = {}  # square stacks: one map per axis
+    done: dict[tuple[tuple[int, int], ...], Array] = {}  # square stacks: one map per axis
     factors = []
     for axis in range(ndim):
-        key = tuple(sorted(taps[axis]))
+        key = tuple(sorted((t.dilation, t.kernel) for t in taps[axis]))
         if key not in done:
             budget.check((1 + sum((k - 1) * d for d, k in key),))
-            arr = np.ones(1, dtype=np.int64)
-            for (d, k), m in Counter(key).items():  # equal layers as one pattern power
-                arr = _tap_convolve(arr, d, k, m)
-            done[key] = arr
-        factors.append((done[key], u[axis] - shift[axis]))
+            done[key] = tap_profile(taps[axis])
+        factors.append((done[key], u[axis] - sum(t.offset for t in taps[axis])))
     return factors
 
 
-def _chain_axis(
-    plan: tuple[tuple[_Desc | None, int | None], ...], unit: int, budget: _Budget
-) -> tuple[_Array, int] | None:
-    """One axis of a chain: apply the steps from the output back to the input."""
-    taps = [desc for desc, _ in plan if desc is not None]
-    if (
-        all(d[0] == "taps" and d[1] == 1 for d in taps)
-        and all(n is None for _, n in plan)
-        and _prod([d[4] for d in taps]) < _SAFE_INT
-    ):
-        # the seeds' case: stride-1 taps on an unbounded input; the map is the convolution
-        # of the layers' tap patterns (exact in int64: the total number of paths fits)
-        budget.check((1 + sum((d[4] - 1) * d[3] for d in taps),))
-        arr = np.ones(1, dtype=np.int64)
-        for d in taps:
-            arr = _tap_convolve(arr, d[3], d[4])
-        hit = np.flatnonzero(arr)
-        return arr[hit[0] : hit[-1] + 1], unit - sum(d[2] for d in taps) + int(hit[0])
-    cur: _Map | None = (np.ones(1, dtype=np.int64), unit)
-    bound = 1  # an upper bound on the sum of the counts
-    for desc, n_in in plan:
-        if desc is None:
-            continue
-        assert cur is not None
-        arr = cur[0]
-        if bound >= _SAFE_INT and arr.dtype != object:
-            arr = _safe(arr)
-            if arr.dtype != object:
-                bound = int(float(arr.sum(dtype=np.float64)) * 1.000001) + 1
-        cur = _clip(_make_step(desc)(arr, cur[1], 0, budget), 0, n_in)
-        if cur is None:
-            return None
-        bound *= _fan_in(desc)
-    assert cur is not None
-    arr, origin = cur
-    hit = np.flatnonzero(arr != 0) if arr.dtype == object else np.flatnonzero(arr)
-    if not len(hit):
-        return None
-    return arr[hit[0] : hit[-1] + 1], origin + int(hit[0])
+def tap_profile(taps: Sequence[Taps]) -> Array:
+    """Exact 1-D path counts of a chain of stride-1 :class:`~atrous.geometry.Taps` (any order).
+
+    The convolution of the layers' tap patterns: entry ``i`` counts the paths from input
+    ``i - sum(offsets)`` (relative to the unit) to one output unit. ``int64``, or Python ints
+    when the total number of paths could leave the int64 range. Equal ``(dilation, kernel)``
+    layers are applied as one precomputed power of their pattern. This is the profile
+    :func:`atrous.design.count_profile` reports for a schedule of rates.
+
+    >>> from atrous.geometry import Taps
+    >>> tap_profile([Taps(1, 0, 1, 3), Taps(1, 0, 2, 3)]).tolist()
+    [1, 1, 2, 1, 2, 1, 1]
+    """
+    if any(t.stride != 1 for t in taps):
+        raise AtrousError(f"a tap profile needs stride-1 taps, got {list(taps)}")
+    big = math.prod(t.kernel for t in taps) >= SAFE_INT
+    arr = np.ones(1, dtype=object if big else np.int64)
+    for (d, k), m in Counter(sorted((t.dilation, t.kernel) for t in taps)).items():
+        arr = tap_convolve(arr, d, k, m)
+    return arr
 
 
-def _outer(factors: list[tuple[_Array, int]], budget: _Budget) -> _Array:
-    shape = [len(a) for a, _ in factors]
-    budget.check(shape)
-    maxes: dict[int, int] = {}  # the axes of a square stack share one factor
-    for a, _ in factors:
-        if id(a) not in maxes:
-            maxes[id(a)] = _to_py(a.max()) if len(a) else 0
-    bound = math.prod(maxes[id(a)] for a, _ in factors)
-    dtype: Any = np.int64 if bound < 2**63 else object
-    arrs = [a if a.dtype == dtype else a.astype(dtype) for a, _ in factors]
-    out = arrs[0]
-    for a in arrs[1:]:
-        out = np.multiply.outer(out, a)
-    return out
-
-
-def _finish(raw: _Raw, size: Ints | None, budget: _Budget) -> Coverage:
+def _finish(raw: _Raw, size: Ints | None, budget: Budget) -> Coverage:
     if raw.factors is not None:
-        counts = _outer(raw.factors, budget)
+        counts = outer(raw.factors, budget)
         offset = tuple(o for _, o in raw.factors)
     else:
         assert raw.dense is not None
@@ -998,7 +601,7 @@ def coverage(
     g = _graph(target, input_size)
     input_size = input_size if input_size is not None else _spatial(g, None)
     raw = _compute(g, node, input_size, unit, max_cells)
-    return _finish(raw, _spatial(g, input_size), _Budget(as_int(max_cells, "max_cells", 1)))
+    return _finish(raw, _spatial(g, input_size), Budget(as_int(max_cells, "max_cells", 1)))
 
 
 def _graph(target: Any, input_size: Sequence[int] | int | None) -> Graph:

@@ -1,8 +1,9 @@
 """Analytic layer descriptions: frozen, validated, per-axis geometry and nothing else.
 
-A layer knows its geometry and how it maps an input size to an output size. What it *means* for
-receptive fields or coverage lives in the analyses (:mod:`atrous.rf`, :mod:`atrous.coverage`),
-which read these fields. Bad values fail at construction with :class:`~atrous.errors.AtrousError`.
+A layer knows how it maps an input size to an output size and states, once, how one output index
+along one axis reads input indices (:meth:`Layer.axis_geometry`, a record of
+:mod:`atrous.geometry`). Receptive fields, coverage maps and profiles read that record, never the
+layer's fields. Bad values fail at construction with :class:`~atrous.errors.AtrousError`.
 
     >>> Conv(3, dilation=2, padding="same", ndim=2)
     Conv(kernel=(3, 3), stride=(1, 1), padding=((2, 2), (2, 2)), dilation=(2, 2), groups=1)
@@ -17,11 +18,22 @@ from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import Any, ClassVar, Literal, get_args
 
-import numpy as np
-
 from . import arith
 from ._types import IntOrTuple, Ints, Pairs, as_int, as_ints, infer_ndim
 from .errors import AtrousError
+from .geometry import (
+    AxisGeometry,
+    CoordinateMode,
+    Identity,
+    NearestMode,
+    Sample,
+    Scatter,
+    Taps,
+    Unmodelled,
+    Whole,
+    Windows,
+    interpolation,
+)
 
 __all__ = [
     "AdaptivePool",
@@ -81,6 +93,14 @@ class Layer:
     def output_size(self, size: Ints) -> Ints:
         """Spatial output size for a spatial input size (identity unless overridden)."""
         return tuple(size)
+
+    def axis_geometry(self, axis: int, n_in: int | None = None) -> AxisGeometry:
+        """How one output index along ``axis`` reads input indices (:mod:`atrous.geometry`).
+
+        ``n_in`` is the input size along the axis when known; layers whose reads depend on it
+        return :class:`~atrous.geometry.Unmodelled` without it. Identity unless overridden.
+        """
+        return Identity()
 
     def _set(self, **values: Any) -> None:
         for key, value in values.items():
@@ -177,6 +197,15 @@ class Conv(Layer):
         )
         return out
 
+    def axis_geometry(self, axis: int, n_in: int | None = None) -> AxisGeometry:
+        """``o*stride - pad_left + j*dilation`` for ``j < kernel``.
+
+        >>> Conv(3, stride=2, padding=1, ndim=1).axis_geometry(0)
+        Taps(stride=2, offset=1, dilation=1, kernel=3)
+        """
+        return Taps(self.stride[axis], self.padding[axis][0], self.dilation[axis],
+                    self.kernel[axis])
+
 
 @dataclass(frozen=True, init=False)
 class ConvTranspose(Layer):
@@ -235,6 +264,10 @@ class ConvTranspose(Layer):
         )
         return out
 
+    def axis_geometry(self, axis: int, n_in: int | None = None) -> AxisGeometry:
+        return Scatter(self.stride[axis], self.padding[axis], self.dilation[axis],
+                       self.kernel[axis])
+
 
 @dataclass(frozen=True, init=False)
 class Pool(Layer):
@@ -288,6 +321,10 @@ class Pool(Layer):
         )
         return out
 
+    def axis_geometry(self, axis: int, n_in: int | None = None) -> AxisGeometry:
+        return Taps(self.stride[axis], self.padding[axis], self.dilation[axis],
+                    self.kernel[axis])
+
 
 @dataclass(frozen=True, init=False)
 class GlobalPool(Layer):
@@ -302,6 +339,9 @@ class GlobalPool(Layer):
 
     def output_size(self, size: Ints) -> Ints:
         return (1,) * len(size)
+
+    def axis_geometry(self, axis: int, n_in: int | None = None) -> AxisGeometry:
+        return Whole(n_in)
 
 
 @dataclass(frozen=True, init=False)
@@ -327,6 +367,23 @@ class AdaptivePool(Layer):
 
     def output_size(self, size: Ints) -> Ints:
         return self.target
+
+    def axis_geometry(self, axis: int, n_in: int | None = None) -> AxisGeometry:
+        """PyTorch's windows ``floor(o*n/t) <= i < ceil((o+1)*n/t)``; global for ``t == 1``."""
+        t = self.target[axis]
+        if t == 1:
+            return Whole(n_in)
+        if n_in is None:
+            return Unmodelled(
+                f"{self.kind} has windows that depend on the size: pass input_size to map its "
+                "coverage",
+                f"adaptive pooling to {t} cells has windows that depend on the input size, which "
+                "was not given; modelled as the identity (a lower bound)",
+            )
+        if n_in % t == 0:
+            w = n_in // t
+            return Taps(w, 0, 1, w)
+        return Windows(n_in, t)
 
 
 @dataclass(frozen=True, init=False)
@@ -366,80 +423,203 @@ class Upsample(Layer):
     def output_size(self, size: Ints) -> Ints:
         return tuple(n * f for n, f in zip(size, self.scale))
 
+    def axis_geometry(self, axis: int, n_in: int | None = None) -> AxisGeometry:
+        """Nearest reads ``o // scale``; the interpolating modes PyTorch's half-pixel rule
+        (``align_corners=True`` needs ``n_in``; without it, half-pixel is assumed).
+
+        >>> Upsample(2, "linear", ndim=1).axis_geometry(0).reads(3)   # source 1.25
+        range(1, 3)
+        """
+        f = self.scale[axis]
+        if f == 1:
+            return Identity()
+        if self.mode == "nearest":
+            return Sample("nearest", Fraction(1, f), Fraction(0), n_in)
+        if self.align_corners and n_in is None:
+            return Unmodelled(
+                "upsampling with align_corners=True depends on the input size: pass input_size",
+                "upsample with align_corners=True samples non-uniformly; without an input size "
+                "it is modelled as align_corners=False",
+                interpolation(self.mode, None, None, scale=Fraction(f)),
+            )
+        return interpolation(self.mode, n_in, None if n_in is None else n_in * f,
+                             scale=Fraction(f), align_corners=self.align_corners)
+
+
+def _scale_factor(value: Any, nd: int) -> tuple[Fraction, ...]:
+    """Per-axis scale factors as exact Fractions (a float is read as its shortest decimal)."""
+    values = list(value) if isinstance(value, (tuple, list)) else [value] * nd
+    if len(values) != nd:
+        raise AtrousError(f"scale_factor must have {nd} entries (one per axis), got {value!r}")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float, Fraction)) or (
+            isinstance(v, float) and not math.isfinite(v)
+        ):
+            raise AtrousError(f"scale_factor must be a finite number > 0, got {v!r}")
+        f = Fraction(repr(v)) if isinstance(v, float) else Fraction(v)
+        if f <= 0:
+            raise AtrousError(f"scale_factor must be > 0, got {v!r}")
+        out.append(f)
+    return tuple(out)
+
+
+_COORDINATE_MODES = get_args(CoordinateMode)
+_NEAREST_MODES = get_args(NearestMode)
+
 
 @dataclass(frozen=True, init=False)
 class Resize(Layer):
-    """Interpolation to a fixed output size at any ratio (``F.interpolate(size=...)``).
+    """Interpolation at any ratio: ``F.interpolate(size=...)``/``(scale_factor=...)``, ONNX
+    ``Resize``.
 
     Which input pixels output ``o`` of an axis reads depends on the input size ``n`` and the
     output size ``m`` of that axis (:meth:`reads`), so analyses need the input size. An integer
     ratio is better written as :class:`Upsample`, whose geometry does not depend on the size.
     Modes are modelled per axis, as for :class:`Upsample`.
 
+    Args:
+        size: the output size per axis, or None with ``scale_factor`` (then the output is
+            ``floor(n * scale_factor)``, PyTorch's and ONNX's rule).
+        mode: ``nearest``, ``nearest-exact``, ``linear``/``bilinear``/``trilinear`` or
+            ``bicubic``.
+        align_corners: PyTorch's ``align_corners`` (interpolating modes only).
+        scale_factor: the factor the runtime *samples* with, per axis: the source step is
+            ``1/scale_factor``, not ``n/m``. PyTorch does so when ``F.interpolate`` gets
+            ``scale_factor=`` and ``recompute_scale_factor`` is not True (with
+            ``recompute_scale_factor=True``, or with ``size=``, leave it None); ONNX ``Resize``
+            does so when it gets ``scales``. Ignored with ``align_corners`` (PyTorch ignores it
+            too). A float is read as its shortest decimal (``2.05`` is ``41/20``).
+        coordinate_mode: ``"pytorch"`` (default): PyTorch's rule for the mode: ``nearest`` is
+            ``floor(o * step)``, ``nearest-exact`` is ``floor((o + 1/2) * step)``, both in
+            float32 as PyTorch computes them, and the interpolating modes read around
+            ``(o + 1/2) * step - 1/2`` (``o * (n-1)/(m-1)`` with ``align_corners``); an axis
+            whose size does not change is copied by the linear modes (and by 2-D ``nearest``,
+            which also reads ``o // 2`` when the size doubles), whatever the scale, as
+            PyTorch's forward kernels do (see :func:`atrous.geometry.interpolation`). Otherwise
+            ONNX ``Resize``'s ``coordinate_transformation_mode``, computed exactly:
+            ``half_pixel`` ``(o + 1/2) * step - 1/2``; ``pytorch_half_pixel`` the same but 0
+            when ``m == 1``; ``align_corners`` ``o * (n-1)/(m-1)``; ``asymmetric``
+            ``o * step``; ``half_pixel_symmetric`` (opset 19) the half-pixel rule centred on
+            the input. (``tf_crop_and_resize`` needs a region of interest and is not modelled.)
+        nearest_mode: with an ONNX ``coordinate_mode`` and a ``nearest`` mode: ONNX's
+            ``nearest_mode``: ``round_prefer_floor`` (ONNX's default), ``round_prefer_ceil``,
+            ``floor`` or ``ceil``. ONNX's ``cubic`` mode is ``bicubic`` here; the support of
+            its weights does not depend on ``cubic_coeff_a`` or ``exclude_outside``.
+        ndim: number of spatial axes when ``size`` is an int.
+
     >>> Resize((513, 513), "bilinear").output_size((65, 65))
     (513, 513)
     >>> r = Resize(5, "linear", ndim=1)
     >>> [r.reads(0, 2, o) for o in range(5)]
     [[0], [0, 1], [0, 1], [0, 1], [1]]
+    >>> up = Resize(None, "linear", scale_factor=2.5, ndim=1)   # samples every 0.4 pixel
+    >>> up.output_size((23,)), up.reads(0, 23, 5)
+    ((57,), [1, 2])
     """
 
     kind: ClassVar[str] = "resize"
-    size: Ints
+    size: Ints | None
     mode: ResizeMode
     align_corners: bool
+    scale_factor: tuple[Fraction, ...] | None = field(default=None, repr=False)
+    coordinate_mode: CoordinateMode = field(default="pytorch", repr=False)
+    nearest_mode: NearestMode | None = field(default=None, repr=False)
 
     def __init__(
         self,
-        size: IntOrTuple,
+        size: IntOrTuple | None,
         mode: ResizeMode = "nearest",
         align_corners: bool = False,
         *,
         ndim: int | None = None,
+        scale_factor: float | Fraction | tuple[float | Fraction, ...] | None = None,
+        coordinate_mode: CoordinateMode = "pytorch",
+        nearest_mode: NearestMode | None = None,
     ) -> None:
         _check_choice(mode, ResizeMode, "resize mode")
-        nd = _ndim(ndim, size)
+        _check_choice(coordinate_mode, CoordinateMode, "coordinate_mode")
+        sf_shape = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else None
+        nd = _ndim(ndim, size, sf_shape)
         if mode.startswith("nearest") and align_corners:
             raise AtrousError(
                 f"align_corners only applies to the interpolating modes, not {mode}"
             )
-        self._set(size=as_ints(size, nd, "size", 1), mode=mode, align_corners=bool(align_corners))
+        if size is None and scale_factor is None:
+            raise AtrousError("a resize needs an output size or a scale_factor")
+        if coordinate_mode != "pytorch" and align_corners:
+            raise AtrousError("align_corners=True is PyTorch's rule; with an ONNX coordinate_mode "
+                              "write coordinate_mode='align_corners'")
+        if nearest_mode is not None:
+            _check_choice(nearest_mode, NearestMode, "nearest_mode")
+            if coordinate_mode == "pytorch" or not mode.startswith("nearest"):
+                raise AtrousError("nearest_mode applies to a nearest mode with an ONNX "
+                                  f"coordinate_mode, got mode={mode!r}, "
+                                  f"coordinate_mode={coordinate_mode!r}")
+        self._set(
+            size=None if size is None else as_ints(size, nd, "size", 1), mode=mode,
+            align_corners=bool(align_corners),
+            scale_factor=None if scale_factor is None else _scale_factor(scale_factor, nd),
+            coordinate_mode=coordinate_mode, nearest_mode=nearest_mode,
+        )
+
+    def __repr__(self) -> str:
+        extra = "".join(
+            f", {name}={getattr(self, name)!r}"
+            for name, default in (("scale_factor", None), ("coordinate_mode", "pytorch"),
+                                  ("nearest_mode", None))
+            if getattr(self, name) != default
+        )
+        return (f"Resize(size={self.size!r}, mode={self.mode!r}, "
+                f"align_corners={self.align_corners!r}{extra})")
 
     @property
     def ndim(self) -> int | None:
-        return len(self.size)
+        per_axis = self.size if self.size is not None else self.scale_factor
+        assert per_axis is not None
+        return len(per_axis)
 
     def output_size(self, size: Ints) -> Ints:
-        return self.size
+        if self.size is not None:
+            return self.size
+        assert self.scale_factor is not None
+        out = tuple(math.floor(n * float(f)) for n, f in zip(size, self.scale_factor))
+        if min(out) < 1:
+            raise AtrousError(f"resizing {tuple(size)} by {self.scale_factor} leaves an empty "
+                              "axis")
+        return out
+
+    def axis_geometry(self, axis: int, n_in: int | None = None) -> AxisGeometry:
+        what = (f"resizing to {self.size[axis]}" if self.size is not None
+                else f"resizing by {self.scale_factor[axis] if self.scale_factor else 1}")
+        if n_in is None:
+            return Unmodelled(
+                f"{what} reads pixels that depend on the input size: pass input_size",
+                f"{what} reads pixels that depend on the input size, which was not given; "
+                "modelled as the identity (a lower bound)",
+            )
+        if self.size is not None:
+            n_out = self.size[axis]
+        else:
+            assert self.scale_factor is not None
+            n_out = math.floor(n_in * float(self.scale_factor[axis]))
+        scale = None if self.scale_factor is None or self.align_corners else (
+            self.scale_factor[axis])
+        return interpolation(
+            self.mode, n_in, n_out, scale=scale, align_corners=self.align_corners,
+            coordinate_mode=self.coordinate_mode, nearest_mode=self.nearest_mode,
+            nearest_shortcuts=self.ndim == 2,
+        )
 
     def reads(self, axis: int, in_size: int, o: int, *, clamp: bool = True) -> list[int]:
         """The input pixels (sorted) that output ``o`` of ``axis`` reads with a nonzero weight.
 
-        Linear and cubic modes use PyTorch's source coordinate, exactly: ``(o + 1/2) * n/m - 1/2``
-        (``o * (n-1)/(m-1)`` with ``align_corners``), clamped at 0 for the linear modes; a
-        source that lands on a pixel reads only that pixel. ``nearest`` and ``nearest-exact``
-        reproduce PyTorch's float32 index ``floor(o * (n/m))`` (``floor((o + 1/2) * (n/m))``),
-        which for some ratios picks the pixel before the exact one. ``clamp=False`` leaves the
-        indices unclamped at the borders (an infinitely extended input).
+        The rule is :meth:`axis_geometry`'s (see the class docstring); ``clamp=False`` leaves
+        the indices unclamped at the borders (an infinitely extended input).
         """
-        n, m = in_size, self.size[axis]
-        if self.mode.startswith("nearest"):
-            scale = np.float32(n) / np.float32(m)
-            pos = np.float32(o) if self.mode == "nearest" else np.float32(o) + np.float32(0.5)
-            idx = [int(np.floor(pos * scale))]
-            return [min(idx[0], n - 1)] if clamp else idx
-        cubic = self.mode == "bicubic"
-        if self.align_corners:
-            src = Fraction(o * (n - 1), m - 1) if m > 1 else Fraction(0)
-        else:
-            src = Fraction((2 * o + 1) * n, 2 * m) - Fraction(1, 2)
-            if clamp and not cubic and src < 0:
-                src = Fraction(0)
-        i0 = math.floor(src)
-        taps = (-1, 0, 1, 2) if cubic else (0, 1)
-        idx = [i0] if src == i0 else [i0 + t for t in taps]
-        if clamp:
-            idx = [min(max(i, 0), n - 1) for i in idx]
-        return sorted(set(idx))
+        geom = self.axis_geometry(axis, in_size)
+        assert not isinstance(geom, (Unmodelled, Whole))
+        return list(geom.reads_within(o) if clamp else geom.reads(o))
 
 
 @dataclass(frozen=True, init=False)
@@ -462,6 +642,9 @@ class Pad(Layer):
 
     def output_size(self, size: Ints) -> Ints:
         return tuple(n + lo + hi for n, (lo, hi) in zip(size, self.padding))
+
+    def axis_geometry(self, axis: int, n_in: int | None = None) -> AxisGeometry:
+        return Taps(1, self.padding[axis][0], 1, 1)
 
 
 @dataclass(frozen=True, init=False)
@@ -505,6 +688,9 @@ class Slice(Layer):
             out.append(length)
         return tuple(out)
 
+    def axis_geometry(self, axis: int, n_in: int | None = None) -> AxisGeometry:
+        return Taps(self.step[axis], -self.start[axis], 1, 1)
+
 
 @dataclass(frozen=True, init=False)
 class Pointwise(Layer):
@@ -535,6 +721,9 @@ class Dense(Layer):
     def output_size(self, size: Ints) -> Ints:
         return (1,) * len(size)
 
+    def axis_geometry(self, axis: int, n_in: int | None = None) -> AxisGeometry:
+        return Whole(n_in)
+
 
 @dataclass(frozen=True, init=False)
 class Merge(Layer):
@@ -562,10 +751,20 @@ class Opaque(Layer):
     def output_size(self, size: Ints) -> Ints:
         raise AtrousError(f"the output size of {self.op!r} is unknown: {self.reason}")
 
+    def axis_geometry(self, axis: int, n_in: int | None = None) -> AxisGeometry:
+        return Unmodelled(
+            f"{self.op!r} is opaque ({self.reason})",
+            f"{self.op!r} is opaque ({self.reason}); the receptive field after it is computed "
+            "as if it were the identity (a lower bound)",
+        )
+
 
 def layer_fields(layer: Layer) -> dict[str, Any]:
     """The layer's fields as a JSON-able dict (with its ``kind``)."""
     out: dict[str, Any] = {"kind": layer.kind}
     for f in fields(layer):
-        out[f.name] = getattr(layer, f.name)
+        value = getattr(layer, f.name)
+        if isinstance(value, tuple) and value and isinstance(value[0], Fraction):
+            value = tuple(str(v) for v in value)
+        out[f.name] = value
     return out

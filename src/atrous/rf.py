@@ -52,24 +52,9 @@ from typing import Any
 
 from ._types import Ints
 from .errors import AtrousError, TooLargeError
+from .geometry import Identity, Unmodelled, Whole
 from .graph import Graph, as_graph
-from .layers import (
-    AdaptivePool,
-    Conv,
-    ConvTranspose,
-    Dense,
-    GlobalPool,
-    Input,
-    Layer,
-    Merge,
-    Opaque,
-    Pad,
-    Pointwise,
-    Pool,
-    Resize,
-    Slice,
-    Upsample,
-)
+from .layers import Input, Layer, Merge, Opaque
 
 __all__ = [
     "AxisRF",
@@ -280,115 +265,22 @@ def _compose(prev: _Ax, q: int, t: int, sample: Sampler, node: str) -> _Ax:
     return _reduce(period, shift, boxes)
 
 
-def _interp_sampler(s: int, mode: str) -> Sampler:
-    taps = (-1, 0, 1, 2) if mode == "bicubic" else (0, 1)
-
-    def sample(o: int) -> list[int]:
-        src = Fraction(2 * o + 1 - s, 2 * s)
-        i0 = math.floor(src)
-        return [i0] if src == i0 else [i0 + t for t in taps]
-
-    return sample
-
-
-def _resize_sampler(layer: Resize, axis: int, n: int) -> Sampler:
-    """Interior reads of a resize of ``n`` pixels (no border clamping)."""
-    return lambda o: layer.reads(axis, n, o, clamp=False)
-
-
-def _aligned_sampler(n: int, s: int, mode: str) -> Sampler:
-    taps = (-1, 0, 1, 2) if mode == "bicubic" else (0, 1)
-    big = n * s
-
-    def sample(o: int) -> list[int]:
-        src = Fraction(o * (n - 1), big - 1)
-        i0 = math.floor(src)
-        return [i0] if src == i0 else [i0 + t for t in taps]
-
-    return sample
-
-
-def _adaptive_sampler(n: int, t: int) -> Sampler:
-    def sample(o: int) -> list[int]:
-        return list(range((o * n) // t, -((-(o + 1) * n) // t)))
-
-    return sample
-
-
 def _layer_axis(
     layer: Layer, prev: _Ax, axis: int, in_size: int | None, node: str, notes: list[str]
 ) -> _Ax:
-    """Apply one single-input layer along one axis."""
-    if isinstance(layer, (Conv, Pool)):
-        k, s, d = layer.kernel[axis], layer.stride[axis], layer.dilation[axis]
-        pl = layer.padding[axis][0] if isinstance(layer, Conv) else layer.padding[axis]
-        return _compose(prev, 1, s, lambda o: [o * s - pl + j * d for j in range(k)], node)
-    if isinstance(layer, ConvTranspose):
-        k, s, d = layer.kernel[axis], layer.stride[axis], layer.dilation[axis]
-        p = layer.padding[axis]
-
-        def sample_t(o: int) -> list[int]:
-            return [(o + p - j * d) // s for j in range(k) if (o + p - j * d) % s == 0]
-
-        return _compose(prev, s, 1, sample_t, node)
-    if isinstance(layer, Upsample):
-        s = layer.scale[axis]
-        if s == 1:
+    """Apply one single-input layer along one axis: its geometry, composed with ``prev``."""
+    geom = layer.axis_geometry(axis, in_size)
+    if isinstance(geom, Unmodelled):
+        notes.append(f"{node}: {geom.note}")
+        if geom.fallback is None:
             return prev
-        if layer.mode == "nearest":
-            return _compose(prev, s, 1, lambda o: [o // s], node)
-        if layer.align_corners:
-            if in_size is not None and in_size > 1:
-                big = in_size * s
-                return _compose(prev, big - 1, in_size - 1, _aligned_sampler(
-                    in_size, s, layer.mode), node)
-            if in_size is None:
-                notes.append(
-                    f"{node}: upsample with align_corners=True samples non-uniformly; without "
-                    "an input size it is modelled as align_corners=False"
-                )
-        return _compose(prev, s, 1, _interp_sampler(s, layer.mode), node)
-    if isinstance(layer, Resize):
-        m = layer.size[axis]
-        if in_size is None:
-            notes.append(
-                f"{node}: resizing to {m} reads pixels that depend on the input size, which was "
-                "not given; modelled as the identity (a lower bound)"
-            )
-            return prev
-        if in_size == m:
-            return prev
-        if in_size == 1 or (layer.align_corners and m == 1):
-            return _compose(prev, 1, 0, lambda o: [0], node)  # every output reads pixel 0
-        sample = _resize_sampler(layer, axis, in_size)
-        if layer.mode.startswith("nearest"):
-            # PyTorch's float32 index is not exactly periodic: take every output as one period
-            return _compose(prev, m, in_size, sample, node)
-        # the exact reads repeat every q outputs, shifted by t inputs
-        n, m = (in_size - 1, m - 1) if layer.align_corners else (in_size, m)
-        g = math.gcd(n, m)
-        return _compose(prev, m // g, n // g, sample, node)
-    if isinstance(layer, Pad):
-        lo = layer.padding[axis][0]
-        return _compose(prev, 1, 1, lambda o: [o - lo], node)
-    if isinstance(layer, Slice):
-        a, st = layer.start[axis], layer.step[axis]
-        return _compose(prev, 1, st, lambda o: [a + o * st], node)
-    if isinstance(layer, AdaptivePool):
-        t = layer.target[axis]
-        if t == 1:
-            return _Ax(is_global=True)
-        if in_size is None:
-            notes.append(
-                f"{node}: adaptive pooling to {t} cells has windows that depend on the input "
-                "size, which was not given; modelled as the identity (a lower bound)"
-            )
-            return prev
-        if in_size % t == 0:
-            w = in_size // t
-            return _compose(prev, 1, w, lambda o: [o * w + j for j in range(w)], node)
-        return _compose(prev, t, in_size, _adaptive_sampler(in_size, t), node)
-    raise AtrousError(f"no receptive-field model for {type(layer).__name__}")  # pragma: no cover
+        geom = geom.fallback
+    if isinstance(geom, Whole):
+        return _Ax(is_global=True)
+    if isinstance(geom, Identity):
+        return prev
+    q, t = geom.period
+    return _compose(prev, q, t, geom.reads, node)
 
 
 def _merge_axes(
@@ -464,36 +356,58 @@ def spatial_input_size(graph: Graph, input_size: Sequence[int] | None) -> Ints |
     return size
 
 
-def node_sizes(graph: Graph, spatial: Ints | None) -> dict[str, Ints | None]:
+def node_sizes(
+    graph: Graph, spatial: Ints | None, *, strict: bool = False,
+    names: set[str] | None = None,
+) -> dict[str, Ints | None]:
     """Spatial output size of every node (None where unknown: no input size, an opaque op).
 
-    Uses a node's ``meta["shape"]`` (from the torch front end) where the layer cannot say.
-    Merges broadcast size-1 inputs, as :meth:`Graph.shapes` does.
+    The one size propagation the analyses share. Uses a node's ``meta["shape"]`` (from the torch
+    front end) where the layer cannot say. Merges broadcast size-1 inputs, as
+    :meth:`Graph.shapes` does. ``strict``: a merge of different sizes or a layer that refuses
+    its input raises :class:`AtrousError` naming the node, and an opaque op raises
+    :class:`~atrous.coverage.CoverageUnavailable`. ``names`` restricts the work to those nodes
+    (they must be closed under inputs).
+
+    >>> node_sizes(as_graph("3x3 s2, up2"), (9, 9))
+    {'input': (9, 9), 'conv0': (5, 5), 'upsample0': (10, 10)}
     """
     out: dict[str, Ints | None] = {}
     for node in graph.topological():
-        meta_shape = node.meta.get("shape") if node.meta else None
-        meta_size = (
-            tuple(int(v) for v in meta_shape[-graph.ndim :])
-            if isinstance(meta_shape, (tuple, list)) and len(meta_shape) >= graph.ndim
-            else None
-        )
+        if names is not None and node.name not in names:
+            continue
         if isinstance(node.layer, Input):
             out[node.name] = spatial
             continue
-        ins = [out[i] for i in node.inputs]
-        size: Ints | None = None
-        if all(s is not None for s in ins):
-            known = [s for s in ins if s is not None]
-            if isinstance(node.layer, Merge):
-                size = tuple(max(v) for v in zip(*known))
-            else:
-                try:
-                    size = node.layer.output_size(known[0])
-                except AtrousError:
-                    size = None
-        out[node.name] = size if size is not None else meta_size
+        out[node.name] = _node_size(graph, node, [out[i] for i in node.inputs], strict)
     return out
+
+
+def _node_size(graph: Graph, node: Any, ins: list[Ints | None], strict: bool) -> Ints | None:
+    layer = node.layer
+    size: Ints | None = None
+    if all(s is not None for s in ins):
+        known = [s for s in ins if s is not None]
+        if isinstance(layer, Merge):
+            size = tuple(max(v) for v in zip(*known))
+            if strict and any(v not in (1, m) for s in known for v, m in zip(s, size)):
+                raise AtrousError(f"{layer.mode} merge {node.name!r} gets different sizes {known}")
+        elif strict and isinstance(layer, Opaque):
+            from .coverage import CoverageUnavailable
+
+            raise CoverageUnavailable(node.name, f"{layer.op!r} is opaque ({layer.reason})")
+        else:
+            try:
+                size = layer.output_size(known[0])
+            except AtrousError as exc:
+                if strict:
+                    raise AtrousError(f"at node {node.name!r}: {exc}") from None
+    if size is not None:
+        return size
+    meta_shape = node.meta.get("shape") if node.meta else None
+    if isinstance(meta_shape, (tuple, list)) and len(meta_shape) >= graph.ndim:
+        return tuple(int(v) for v in meta_shape[-graph.ndim :])
+    return None
 
 
 # -- the analysis -----------------------------------------------------------------------------
@@ -535,17 +449,6 @@ def _analyse(graph: Graph, spatial: Ints | None) -> dict[str, ReceptiveField]:
             partial = partial or flag[0]
             notes = _dedupe(notes + new_notes)
             findings = _dedupe(findings + new_findings)
-        elif isinstance(layer, (GlobalPool, Dense)):
-            axes = [_Ax(is_global=True) for _ in range(graph.ndim)]
-        elif isinstance(layer, Pointwise):
-            axes = list(ins[0].axes)
-        elif isinstance(layer, Opaque):
-            axes = list(ins[0].axes)
-            partial = True
-            notes = _dedupe(
-                [*notes, f"{node.name}: {layer.op!r} is opaque ({layer.reason}); the receptive "
-                 "field after it is computed as if it were the identity (a lower bound)"]
-            )
         else:
             in_size = sizes[node.inputs[0]]
             new_notes = []

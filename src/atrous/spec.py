@@ -761,6 +761,8 @@ def layer_spec(layer: Layer) -> str:
             out += f" {layer.mode}"
         return out + (" align" if layer.align_corners else "")
     if isinstance(layer, Resize):
+        if layer.size is None:
+            raise AtrousError(f"{layer!r} has no spec form (a resize by a scale factor)")
         out = "resize " + "x".join(map(str, layer.size))
         if layer.mode != "nearest":
             out += f" {layer.mode}"

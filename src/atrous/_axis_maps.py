@@ -1,0 +1,332 @@
+"""The per-axis machinery of :mod:`atrous.coverage`: one vectorised backward step per geometry.
+
+A map along one axis is ``(array, origin)``: ``array[..., i, ...]`` counts the paths from input
+coordinate ``origin + i``. Each :mod:`atrous.geometry` record becomes one step that turns the
+map of a layer's output into the map of its input, exactly (int64, or Python ints past the
+int64 range), within a cell budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from ._types import Ints
+from .errors import TooLargeError
+from .geometry import Reads, Sample, Scatter, Taps, Whole, Windows
+
+# A step never produces a count larger than the sum of the counts it starts from (each output
+# reads a given input pixel at most once), so an int64 map whose sum is below this limit can take
+# one more step in int64. The limit is half the int64 range, so the float64 estimate of the sum
+# (relative error < 1e-9 here) can never hide an overflow.
+INT64_SAFE = float(2**62)
+
+Array = Any  # numpy array of int64 or of Python ints (dtype=object)
+
+
+def prod(values: Sequence[int]) -> int:
+    return math.prod(int(v) for v in values)
+
+
+def to_py(value: Any) -> int:
+    return int(value)
+
+# -- per-axis backward steps ----------------------------------------------------------------
+def _index(ndim: int, axis: int, sl: slice | int) -> tuple[Any, ...]:
+    idx: list[Any] = [slice(None)] * ndim
+    idx[axis] = sl
+    return tuple(idx)
+
+
+class Budget:
+    def __init__(self, max_cells: int) -> None:
+        self.max_cells = max_cells
+
+    def check(self, shape: Sequence[int]) -> None:
+        cells = shape[0] if len(shape) == 1 else prod(shape)
+        if cells > self.max_cells:
+            dims = " x ".join(str(int(s)) for s in shape)
+            raise TooLargeError(
+                f"the coverage map would have {dims} = {cells:,} cells, more than "
+                f"max_cells={self.max_cells:,}; pass a larger max_cells (Python API) if memory "
+                "allows"
+            )
+
+    def zeros(self, shape: Sequence[int], dtype: Any) -> Array:
+        self.check(shape)
+        return np.zeros(tuple(shape), dtype=dtype)
+
+
+def safe(arr: Array) -> Array:
+    """Switch ``arr`` to Python ints if one more step could pass int64."""
+    if arr.dtype != object and float(arr.sum(dtype=np.float64)) >= INT64_SAFE:
+        return arr.astype(object)
+    return arr
+
+
+# A map along one axis: (array, origin) where arr[..., i, ...] is input coordinate origin + i;
+# None means no path reaches this node.
+_Map = tuple[Array, int]
+_StepFn = Callable[[Array, int, int, Budget], "_Map | None"]
+
+
+def _taps_step(s: int, p: int, d: int, k: int) -> _StepFn:
+    """Output ``o`` reads input ``o*s - p + j*d`` for ``j < k`` (conv, pooling)."""
+
+    def step(arr: Array, origin: int, axis: int, budget: Budget) -> _Map | None:
+        n = arr.shape[axis]
+        up = (n - 1) * s + 1
+        if arr.ndim == 1 and s == 1:
+            # one exact integer convolution with the sparse tap pattern
+            budget.check((up + (k - 1) * d,))
+            return tap_convolve(arr, d, k), origin - p
+        shape = list(arr.shape)
+        shape[axis] = up + (k - 1) * d
+        out = budget.zeros(shape, arr.dtype)
+        pre = (slice(None),) * axis
+        for j in range(k):
+            idx = (*pre, slice(j * d, j * d + up, s))
+            out[idx] += arr
+        return out, origin * s - p
+
+    return step
+
+
+def _transposed_step(s: int, p: int, d: int, k: int) -> _StepFn:
+    """Output ``o`` reads input ``i`` for each ``j < k`` with ``i*s + j*d - p == o``."""
+
+    def step(arr: Array, origin: int, axis: int, budget: Budget) -> _Map | None:
+        n = arr.shape[axis]
+        shape = list(arr.shape)
+        shape[axis] = n + (k - 1) * d
+        t = budget.zeros(shape, arr.dtype)
+        for j in range(k):
+            a = (k - 1 - j) * d
+            t[_index(arr.ndim, axis, slice(a, a + n))] += arr
+        t_origin = origin + p - (k - 1) * d  # t[x - t_origin] holds the taps landing on x
+        x0 = -(-t_origin // s) * s
+        start = x0 - t_origin
+        if start >= shape[axis]:
+            return None
+        return t[_index(arr.ndim, axis, slice(start, None, s))].copy(), x0 // s
+
+    return step
+
+
+def _pairs_step(reads: Callable[[int], Sequence[int]]) -> _StepFn:
+    """Generic step: output ``o`` reads the distinct input pixels ``reads(o)``."""
+
+    def step(arr: Array, origin: int, axis: int, budget: Budget) -> _Map | None:
+        n = arr.shape[axis]
+        pairs = [(q, i) for q in range(n) for i in sorted(set(reads(origin + q)))]
+        if not pairs:
+            return None
+        lo = min(i for _, i in pairs)
+        hi = max(i for _, i in pairs)
+        shape = list(arr.shape)
+        shape[axis] = hi - lo + 1
+        out = budget.zeros(shape, arr.dtype)
+        for q, i in pairs:
+            out[_index(arr.ndim, axis, i - lo)] += arr[_index(arr.ndim, axis, q)]
+        return out, lo
+
+    return step
+
+
+def _nearest_step(f: int) -> _StepFn:
+    """Nearest upsampling by ``f``: output ``o`` reads input ``o // f``."""
+
+    def step(arr: Array, origin: int, axis: int, budget: Budget) -> _Map | None:
+        n = arr.shape[axis]
+        i0 = origin // f
+        front = origin - i0 * f
+        total = -(-(front + n) // f) * f
+        shape = list(arr.shape)
+        shape[axis] = total
+        padded = budget.zeros(shape, arr.dtype)
+        padded[_index(arr.ndim, axis, slice(front, front + n))] = arr
+        split = [*arr.shape[:axis], total // f, f, *arr.shape[axis + 1 :]]
+        return padded.reshape(split).sum(axis=axis + 1), i0
+
+    return step
+
+
+def _global_step(n_in: int) -> _StepFn:
+    """Every output reads every input pixel ``0..n_in-1`` along the axis."""
+
+    def step(arr: Array, origin: int, axis: int, budget: Budget) -> _Map | None:
+        total = arr.sum(axis=axis, keepdims=True)
+        shape = list(arr.shape)
+        shape[axis] = n_in
+        out = budget.zeros(shape, arr.dtype)
+        out += total
+        return out, 0
+
+    return step
+
+
+@lru_cache(maxsize=1024)
+def make_step(geom: Reads) -> _StepFn:
+    """The vectorised backward step of one geometry."""
+    if isinstance(geom, Taps):
+        return _taps_step(geom.stride, geom.offset, geom.dilation, geom.kernel)
+    if isinstance(geom, Scatter):
+        return _transposed_step(geom.stride, geom.padding, geom.dilation, geom.kernel)
+    if isinstance(geom, Whole):
+        assert geom.n_in is not None
+        return _global_step(geom.n_in)
+    if (
+        isinstance(geom, Sample) and geom.interp == "nearest" and geom.rounding == "floor"
+        and geom.float32_scale is None and geom.b == 0 and geom.a.numerator == 1
+    ):
+        return _nearest_step(geom.a.denominator)
+    assert isinstance(geom, (Sample, Windows))
+    return _pairs_step(geom.reads_within)
+
+
+def clip(m: _Map | None, axis: int, n: int | None) -> _Map | None:
+    """Drop the part of a map outside ``[0, n)`` (padding carries no path to the input)."""
+    if m is None or n is None:
+        return m
+    arr, origin = m
+    lo, hi = max(0, -origin), min(arr.shape[axis], n - origin)
+    if hi <= lo:
+        return None
+    if lo == 0 and hi == arr.shape[axis]:
+        return m
+    return arr[_index(arr.ndim, axis, slice(lo, hi))], origin + lo
+
+
+def trim(arr: Array, origin: Sequence[int]) -> tuple[Array, Ints]:
+    """Crop to the bounding box of the nonzero cells."""
+    nz = np.asarray(arr != 0, dtype=bool)
+    if not nz.any():
+        return arr[tuple(slice(0, 0) for _ in range(arr.ndim))], tuple(origin)
+    idx = []
+    new_origin = []
+    for axis in range(arr.ndim):
+        other = tuple(a for a in range(arr.ndim) if a != axis)
+        hit = np.flatnonzero(nz.any(axis=other) if other else nz)
+        idx.append(slice(int(hit[0]), int(hit[-1]) + 1))
+        new_origin.append(origin[axis] + int(hit[0]))
+    return arr[tuple(idx)], tuple(new_origin)
+
+
+SAFE_INT = int(INT64_SAFE)
+
+
+_SHIFT_ADD_MAX_K = 16
+_DENSE_MAX_WORK = 1 << 14
+
+
+@lru_cache(maxsize=256)
+def _pattern_power(d: int, k: int, m: int) -> Any:
+    """The taps of ``m`` stacked ``(rate d, kernel k)`` layers along one axis (read-only);
+    ``m = 1``: ``k`` ones spaced ``d`` apart. Built only for short patterns (the dense path)."""
+    if m == 1:
+        kernel = np.zeros((k - 1) * d + 1, dtype=np.int64)
+        kernel[::d] = 1
+    else:
+        kernel = np.convolve(_pattern_power(d, k, m - 1), _pattern_power(d, k, 1))
+    kernel.setflags(write=False)
+    return kernel
+
+
+def tap_convolve(arr: Array, d: int, k: int, m: int = 1) -> Array:
+    """``arr`` (1-D) convolved ``m`` times with ``k`` ones spaced ``d`` apart, exactly.
+
+    Short work is one C-level correlation with the precomputed pattern (symmetric, so
+    correlating is convolving). Otherwise the same result as ``np.convolve`` without its
+    ``O(len * d * k)`` cost (a dilation of 10**5 made that minutes): ``k`` shifted adds, or for a
+    wide kernel a running sum along each residue class mod ``d``, ``O(len)`` whatever ``k`` and
+    ``d``. Every partial sum is at most ``arr.sum()``, so an int64 input that the caller has
+    checked stays exact.
+    """
+    if arr.dtype != object and len(arr) * ((k - 1) * d * m + 1) <= _DENSE_MAX_WORK:
+        return np.correlate(arr, _pattern_power(d, k, m), "full")
+    for _ in range(m):
+        arr = _sparse_taps(arr, d, k)
+    return arr
+
+
+def _sparse_taps(arr: Array, d: int, k: int) -> Array:
+    """One sparse pass of :func:`tap_convolve`."""
+    n = len(arr)
+    length = n + (k - 1) * d
+    if k <= _SHIFT_ADD_MAX_K:
+        out = np.zeros(length, dtype=arr.dtype)
+        for j in range(k):
+            out[j * d : j * d + n] += arr
+        return out
+    rows = -(-length // d)
+    padded = np.zeros(rows * d, dtype=arr.dtype)
+    padded[:n] = arr
+    run = np.cumsum(padded.reshape(rows, d), axis=0).reshape(-1)[:length]
+    out = run.copy()
+    if k * d < length:
+        out[k * d :] -= run[: length - k * d]
+    return out
+
+
+def chain_axis(
+    plan: tuple[tuple[Reads | None, int | None], ...], unit: int, budget: Budget
+) -> tuple[Array, int] | None:
+    """One axis of a chain: apply the steps from the output back to the input."""
+    geoms = [geom for geom, _ in plan if geom is not None]
+    taps = [g for g in geoms if isinstance(g, Taps) and g.stride == 1]
+    if (
+        len(taps) == len(geoms)
+        and all(n is None for _, n in plan)
+        and prod([t.kernel for t in taps]) < SAFE_INT
+    ):
+        # stride-1 taps on an unbounded input: the map is the convolution of the layers' tap
+        # patterns (exact in int64: the total number of paths fits)
+        budget.check((1 + sum(t.span - 1 for t in taps),))
+        arr = np.ones(1, dtype=np.int64)
+        for t in taps:
+            arr = tap_convolve(arr, t.dilation, t.kernel)
+        hit = np.flatnonzero(arr)
+        return arr[hit[0] : hit[-1] + 1], unit - sum(t.offset for t in taps) + int(hit[0])
+    cur: _Map | None = (np.ones(1, dtype=np.int64), unit)
+    bound = 1  # an upper bound on the sum of the counts
+    for desc, n_in in plan:
+        if desc is None:
+            continue
+        assert cur is not None
+        arr = cur[0]
+        if bound >= SAFE_INT and arr.dtype != object:
+            arr = safe(arr)
+            if arr.dtype != object:
+                bound = int(float(arr.sum(dtype=np.float64)) * 1.000001) + 1
+        cur = clip(make_step(desc)(arr, cur[1], 0, budget), 0, n_in)
+        if cur is None:
+            return None
+        bound *= desc.fan_in
+    assert cur is not None
+    arr, origin = cur
+    hit = np.flatnonzero(arr != 0) if arr.dtype == object else np.flatnonzero(arr)
+    if not len(hit):
+        return None
+    return arr[hit[0] : hit[-1] + 1], origin + int(hit[0])
+
+
+def outer(factors: list[tuple[Array, int]], budget: Budget) -> Array:
+    shape = [len(a) for a, _ in factors]
+    budget.check(shape)
+    maxes: dict[int, int] = {}  # the axes of a square stack share one factor
+    for a, _ in factors:
+        if id(a) not in maxes:
+            maxes[id(a)] = to_py(a.max()) if len(a) else 0
+    bound = math.prod(maxes[id(a)] for a, _ in factors)
+    dtype: Any = np.int64 if bound < 2**63 else object
+    arrs = [a if a.dtype == dtype else a.astype(dtype) for a, _ in factors]
+    out = arrs[0]
+    for a in arrs[1:]:
+        out = np.multiply.outer(out, a)
+    return out
+
+

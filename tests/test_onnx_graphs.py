@@ -141,8 +141,13 @@ RESIZES = [
     ("linear", "half_pixel", "", 9, 4, True),
     ("cubic", "half_pixel", "", 5, 9, True),
     ("cubic", "align_corners", "", 5, 10, True),
+    ("linear", "half_pixel", "", 5, 12, False),  # scales 2.4: sampled with 1/2.4, not 5/12
+    ("nearest", "asymmetric", "round_prefer_floor", 4, 10, False),
+    ("nearest", "align_corners", "ceil", 6, 11, True),
+    ("linear", "half_pixel_symmetric", "", 5, 12, True),
+    ("cubic", "asymmetric", "", 6, 9, False),
 ]
-EXACT = {0, 1, 4, 5, 6, 9, 10}  # what atrous' Upsample/Resize layers model exactly today
+EXACT = set(range(len(RESIZES)))  # every mode above is modelled exactly
 
 
 @pytest.mark.parametrize("case", range(len(RESIZES)))

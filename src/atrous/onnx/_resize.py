@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from ._convert import Converter, Live
 
 _LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
-_EXACT = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric")
+_EXACT = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+          "half_pixel_symmetric")
 
 
 def interpolation(cv: Converter, node: Any, x: Live) -> Layer:
@@ -66,7 +67,7 @@ def interpolation(cv: Converter, node: Any, x: Live) -> Layer:
             m = int(v)
             factors.append(Fraction(m, n))
         else:
-            f = Fraction(float(np.float32(v)))
+            f = Fraction(np.format_float_positional(np.float32(v)))  # shortest decimal
             m = math.floor(n * f)
             factors.append(f)
         outs.append(m)
@@ -75,12 +76,26 @@ def interpolation(cv: Converter, node: Any, x: Live) -> Layer:
             v = per[a]
             if (int(v) != cv.dims(node.input[0])[a]) if use_sizes else float(v) != 1.0:  # type: ignore[index]
                 raise Unsupported("it resizes a non-spatial axis")
-    want = [[_onnx_reads(mode, ctm, nearest, n, m, f, o) for o in range(m)]
-            for n, m, f in zip(x.size, outs, factors)]
-    for layer in _candidates(mode, x.size, tuple(outs), cv.ndim):
-        if all(_layer_reads(layer, i, n, m) == want[i]
-               for i, (n, m) in enumerate(zip(x.size, outs))):
-            return layer
+    if ctm != "half_pixel_symmetric":
+        # the same reads as PyTorch's upsampling or resizing: say it with that layer
+        want = [[_onnx_reads(mode, ctm, nearest, n, m, f, o) for o in range(m)]
+                for n, m, f in zip(x.size, outs, factors)]
+        for layer in _candidates(mode, x.size, tuple(outs), cv.ndim):
+            if all(_layer_reads(layer, i, n, m) == want[i]
+                   for i, (n, m) in enumerate(zip(x.size, outs))):
+                return layer
+    name = "nearest" if mode == "nearest" else "bicubic" if mode == "cubic" else (
+        _LINEAR[cv.ndim] if mode == "linear" else "")
+    if name:
+        try:
+            return Resize(
+                tuple(outs), name, ndim=cv.ndim,  # type: ignore[arg-type]
+                scale_factor=None if use_sizes else tuple(factors),
+                coordinate_mode=ctm,  # type: ignore[arg-type]
+                nearest_mode=nearest if mode == "nearest" else None,  # type: ignore[arg-type]
+            )
+        except AtrousError:
+            pass
     raise Unsupported(
         f"its sampling (mode={mode!r}, coordinate_transformation_mode={ctm!r}"
         + (f", nearest_mode={nearest!r}" if mode == "nearest" else "")

@@ -57,7 +57,10 @@ def _load_external(onnx: Any, model: Any, path: pathlib.Path) -> None:
     from onnx.external_data_helper import load_external_data_for_model, uses_external_data
 
     missing = []
-    for t in model.graph.initializer:
+    external = [t for t in model.graph.initializer if uses_external_data(t)]
+    if not external:
+        return
+    for t in external:
         if uses_external_data(t):
             loc = next((e.value for e in t.external_data if e.key == "location"), "")
             if not (path.parent / loc).is_file():

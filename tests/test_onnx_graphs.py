@@ -400,3 +400,23 @@ def test_without_onnx_installed_says_how_to_install() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert "pip install atrous[onnx]" in res.stdout and res.stdout.count("\n") == 1
+
+
+def test_channels_last_input_size(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An NHWC model: a full input_size is read in the model's own layout."""
+    from atrous.cli import main
+
+    shape = (1, 12, 10, 2)
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+             helper.make_node("Conv", ["t", "w"], ["c"], strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node("Resize", ["c", "", "", "sz"], ["y"], mode="linear")]
+    model = make(nodes, shape, {"w": w(2, 2, 3, 3), "sz": i64(1, 2, 12, 10)})
+    g = to_graph(model)
+    assert not g.partial and g.input_shape == (1, 2, 12, 10)
+    rf = receptive_field(model, shape)
+    assert rf.size == receptive_field(model).size and not rf.partial
+    assert coverage(model, input_size=shape).input_size == (12, 10)
+    path = tmp_path / "nhwc.onnx"
+    onnx.save(model, str(path))
+    assert main(["model", str(path), "--input", "1x12x10x2", "--json", "-"]) == 0
+    assert '"partial": false' in capsys.readouterr().out

@@ -293,3 +293,18 @@ def test_dynamo_exporter_equals_torch_front_end(name: str, tmp_path: Path) -> No
     assert not g.partial, g.diagnostics
     _same_rf(receptive_field(proto), receptive_field(model, shape))
     assert np.array_equal(coverage(proto).counts, coverage(model, input_size=shape).counts)
+
+
+def test_analyze_and_layer_gridding_read_onnx(exported: dict[str, Path]) -> None:
+    from atrous import analyze, layer_gridding
+
+    build, shape = ARCHS["hdc"]
+    torch.manual_seed(0)
+    traced = to_graph(build(), shape)
+    rep, ref = analyze(exported["hdc"]), analyze(traced, shape)
+    assert rep.status == ref.status == "complete"
+    assert [v.to_dict() for v in rep.verdicts()] == [v.to_dict() for v in ref.verdicts()]
+    rows = [(r.rf_size, r.holes) for r in layer_gridding(exported["hdc"]) if r.op == "conv"]
+    want = [(r.rf_size, r.holes) for r in layer_gridding(traced, input_size=shape)
+            if r.op == "conv"]
+    assert rows == want and len(rows) == 6

@@ -552,7 +552,20 @@ def _spatial(g: Graph, input_size: Sequence[int] | int | None) -> Ints | None:
     if isinstance(input_size, (int, np.integer)):
         return (int(input_size),) * g.ndim
     size = tuple(int(v) for v in input_size)
-    return size[2:] if len(size) == g.ndim + 2 else size
+    if len(size) != g.ndim + 2:
+        return size
+    from .rf import _channels_last
+
+    return size[1:-1] if _channels_last(g, size) else size[2:]
+
+
+def _spatial_or_same(g: Graph, input_size: Any) -> Any:
+    """The spatial sizes (an ONNX model may be channels-last); a malformed value unchanged, for
+    the checks downstream to refuse."""
+    try:
+        return _spatial(g, input_size)
+    except (TypeError, ValueError):
+        return input_size
 
 
 def coverage(
@@ -599,7 +612,7 @@ def coverage(
     184
     """
     g = _graph(target, input_size)
-    input_size = input_size if input_size is not None else _spatial(g, None)
+    input_size = _spatial_or_same(g, input_size)
     raw = _compute(g, node, input_size, unit, max_cells)
     return _finish(raw, _spatial(g, input_size), Budget(as_int(max_cells, "max_cells", 1)))
 
@@ -630,7 +643,7 @@ def layer_gridding(
     [('conv0', (5,), 2), ('conv1', (9,), 4), ('conv2', (13,), 6)]
     """
     g = _graph(target, input_size)
-    input_size = input_size if input_size is not None else _spatial(g, None)
+    input_size = _spatial_or_same(g, input_size)
     rows: list[LayerGridding] = []
     for nd in g.layer_nodes():
         try:

@@ -345,7 +345,7 @@ def spatial_input_size(graph: Graph, input_size: Sequence[int] | None) -> Ints |
         input_size = (input_size,) * graph.ndim
     size = tuple(input_size)
     if len(size) == graph.ndim + 2:
-        size = size[2:]
+        size = size[1:-1] if _channels_last(graph, size) else size[2:]
     if len(size) != graph.ndim or any(
         isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in size
     ):
@@ -354,6 +354,13 @@ def spatial_input_size(graph: Graph, input_size: Sequence[int] | None) -> Ints |
             f"got {tuple(input_size)!r}"
         )
     return size
+
+
+def _channels_last(graph: Graph, size: tuple[Any, ...]) -> bool:
+    """An ONNX model with a channels-last input: its ``input_shape`` is kept as (N, C, ...)."""
+    shape = graph.input_shape
+    return (graph.method == "onnx" and len(shape) == len(size) and shape[1] != shape[-1]
+            and size == (shape[0], *shape[2:], shape[1]))
 
 
 def node_sizes(

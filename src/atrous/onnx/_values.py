@@ -152,6 +152,8 @@ class Values:
         args = [self.get(i) if i else None for i in node.input]
         if any(a is None for a, i in zip(args, node.input) if i):
             return None
+        if node.op_type == "Identity":  # exporters wrap shared weights in Identity nodes
+            return args[0]
         try:
             outs = self._evaluate(node, args)
         except Exception:

@@ -420,3 +420,17 @@ def test_channels_last_input_size(tmp_path: Path, capsys: pytest.CaptureFixture[
     onnx.save(model, str(path))
     assert main(["model", str(path), "--input", "1x12x10x2", "--json", "-"]) == 0
     assert '"partial": false' in capsys.readouterr().out
+
+
+def test_control_flow_reading_the_input_is_partial() -> None:
+    """An ``If`` whose branches read a map from outside: opaque, not a constant."""
+    shape = (1, 1, 8, 8)
+    out = helper.make_tensor_value_info("o", F32, None)
+    then = helper.make_graph([helper.make_node("Relu", ["c"], ["o"])], "then", [], [out])
+    other = helper.make_graph([helper.make_node("Neg", ["c"], ["o"])], "else", [], [out])
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("If", ["cond"], ["y"], name="branch", then_branch=then,
+                              else_branch=other)]
+    model = make(nodes, shape, {"w": w(1, 1, 3, 3), "cond": np.array(True)})
+    g = to_graph(model)
+    assert g.partial and "If node 'branch'" in " ".join(g.diagnostics)

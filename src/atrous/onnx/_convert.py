@@ -18,7 +18,7 @@ from ..builder import GraphBuilder
 from ..errors import AtrousError
 from ..graph import Graph
 from ..layers import Layer, Merge, MergeMode, Opaque, Pointwise
-from ._load import check_opset, dims_of, input_shape, topo_order
+from ._load import check_opset, dims_of, implicit_inputs, input_shape, topo_order
 from ._values import Dims, Values, infer_shapes
 
 
@@ -122,10 +122,14 @@ class Converter:
     # -- setup ----------------------------------------------------------------------------------
     def _live_set(self) -> set[str]:
         live = {self.input.name}
+        self.implicit: dict[int, list[str]] = {}
         for node in self.order:
             if node.op_type in ("Shape", "Size") and node.domain in ("", "ai.onnx"):
                 continue  # a shape is known from shape inference, not from the input's values
-            if any(i in live for i in node.input if i):
+            hidden = sorted(implicit_inputs(node)) if len(node.attribute) else []
+            if hidden:
+                self.implicit[id(node)] = hidden
+            if any(i in live for i in [*node.input, *hidden] if i):
                 live.update(o for o in node.output if o)
         return live
 
@@ -183,7 +187,8 @@ class Converter:
                 "treated as constants"
             )
         for node in self.order:
-            ins = [i for i in node.input if i in self.tensors]
+            reads = [*node.input, *self.implicit.get(id(node), ())]
+            ins = list(dict.fromkeys(i for i in reads if i in self.tensors))
             if not ins:
                 continue
             self.node_name = node.name

@@ -110,7 +110,7 @@ def topo_order(graph: Any, defined: set[str]) -> list[Any]:
                 producer[out] = i
     deps: list[set[int]] = []
     for node in graph.node:
-        d = set()
+        d = {producer[n] for n in implicit_inputs(node) if n in producer}
         for name in node.input:
             if not name or name in defined:
                 continue
@@ -144,6 +144,23 @@ def topo_order(graph: Any, defined: set[str]) -> list[Any]:
             state[i] = 2
             order.append(i)
     return [graph.node[i] for i in order]
+
+
+def implicit_inputs(node: Any) -> set[str]:
+    """Names a node's subgraphs (``If``, ``Loop``, ``Scan`` bodies) read from outside them."""
+    from onnx import AttributeProto
+
+    out: set[str] = set()
+    for a in node.attribute:
+        graphs = [a.g] if a.type == AttributeProto.GRAPH else list(a.graphs)
+        for g in graphs:
+            inner = {vi.name for vi in g.input} | {t.name for t in g.initializer}
+            for n in g.node:
+                inner.update(o for o in n.output if o)
+            for n in g.node:
+                out.update(i for i in n.input if i and i not in inner)
+                out.update(i for i in implicit_inputs(n) if i not in inner)
+    return out
 
 
 def _label(node: Any) -> str:

@@ -158,6 +158,12 @@ def separable() -> nn.Module:
     )
 
 
+def classifier() -> nn.Module:
+    """A map flattened into a linear layer (Flatten -> Gemm): every output sees every pixel."""
+    return nn.Sequential(nn.Conv2d(3, C, 3, 2, 1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(C * 16, 3))
+
+
 ARCHS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "resnet_os8": (lambda: ResNetLike(dilated=True), (1, 3, 160, 160)),
     "resnet_os16": (resnet_os16, (1, 3, 160, 160)),
@@ -176,8 +182,9 @@ ARCHS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "se_net": (se_net, (1, 3, 24, 24)),
     "strip_gate": (strip_gate, (1, 3, 24, 24)),
     "hdc": (hdc_stack, (1, 3, 48, 48)),
+    "classifier": (classifier, (1, 3, 16, 16)),
 }
-GLOBAL = {"aspp_head", "se_net", "strip_gate", "deeplab_head"}
+GLOBAL = {"aspp_head", "se_net", "strip_gate", "deeplab_head", "classifier"}
 
 
 @pytest.fixture(scope="module")
@@ -247,11 +254,11 @@ def test_onnx_rf_equals_impulse_response(name: str, exported: dict[str, Path]) -
 
 
 def test_global_models_reach_every_pixel(exported: dict[str, Path]) -> None:
-    for name in ("se_net", "aspp_head"):
+    for name, unit in (("se_net", (0, 0)), ("aspp_head", (0, 0)), ("classifier", ())):
         build, shape = ARCHS[name]
         assert receptive_field(exported[name]).is_global
-        ref = positive_(build())
-        assert support_hull(ref, shape, (0, 0)) == tuple((0, s - 1) for s in shape[2:])
+        ref = positive_(swap_max_pools(build()))
+        assert support_hull(ref, shape, unit) == tuple((0, s - 1) for s in shape[2:])
 
 
 def test_node_names_come_from_the_onnx_graph(exported: dict[str, Path]) -> None:

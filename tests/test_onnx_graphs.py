@@ -434,3 +434,29 @@ def test_control_flow_reading_the_input_is_partial() -> None:
     model = make(nodes, shape, {"w": w(1, 1, 3, 3), "cond": np.array(True)})
     g = to_graph(model)
     assert g.partial and "If node 'branch'" in " ".join(g.diagnostics)
+
+
+def test_file_read_without_large_weights_gives_the_same_graph(tmp_path: Path) -> None:
+    """Large weights are skipped when a file is read; small constants (pads) are kept."""
+    from atrous.onnx._load import load_model
+
+    shape = (1, 64, 12, 12)
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"]),
+             helper.make_node("Conv", ["p", "big"], ["y"], dilations=[2, 2])]
+    model = make(nodes, shape, {"pads": i64(0, 0, 2, 2, 0, 0, 2, 2), "big": w(64, 64, 3, 3)})
+    path = tmp_path / "big.onnx"
+    onnx.save(model, str(path))
+    proto, name, stripped = load_model(path)
+    assert stripped == {"big"} and name == "big"
+    assert not next(t for t in proto.graph.initializer if t.name == "big").raw_data
+    a, b = to_graph(path), to_graph(model)
+    assert [(n.name, n.layer, n.meta["params"]) for n in a.layer_nodes()] == [
+        (n.name, n.layer, n.meta["params"]) for n in b.layer_nodes()]
+    assert receptive_field(path).size == (5, 5)
+    ext = tmp_path / "ext"
+    ext.mkdir()
+    onnx.save(model, str(ext / "m.onnx"), save_as_external_data=True, location="w.bin",
+              size_threshold=0)
+    assert load_model(ext / "m.onnx")[2] == {"big"}
+    assert [n.layer for n in to_graph(ext / "m.onnx").layer_nodes()] == [
+        n.layer for n in b.layer_nodes()]

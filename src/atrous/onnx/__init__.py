@@ -58,7 +58,7 @@ def to_graph(model: Any, input_size: Sequence[int] | None = None) -> Graph:
             symbolic input shape without ``input_size``, or onnx not installed.
     """
     onnx = import_onnx()
-    proto, name = load_model(model)
+    proto, name, stripped = load_model(model)
     from ._convert import convert
 
-    return convert(onnx, proto, name, input_size)
+    return convert(onnx, proto, name, input_size, stripped)

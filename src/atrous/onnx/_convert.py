@@ -80,7 +80,7 @@ class Converter:
     """One conversion of a ModelProto for one input shape."""
 
     def __init__(self, onnx: Any, model: Any, name: str,
-                 input_size: Sequence[int] | None) -> None:
+                 input_size: Sequence[int] | None, stripped: set[str] | None = None) -> None:
         self.onnx = onnx
         self.model = model
         self.opset = check_opset(onnx, model)
@@ -102,7 +102,7 @@ class Converter:
         defined = inits | {vi.name for vi in graph.input}
         self.order = topo_order(graph, defined)
         self.live_names = self._live_set()
-        self.values = Values(onnx, model, self.opset, self.live_names, {})
+        self.values = Values(onnx, model, self.opset, self.live_names, {}, stripped or set())
         self.shapes = infer_shapes(onnx, model, self.input.name, self.shape,
                                    self.values.folded())
         self.values.set_shapes(self.shapes)
@@ -430,11 +430,13 @@ def _global_value(cv: Converter, node: Any, x: Live) -> Step:
     return Step([Pointwise(node.op_type.lower())], axes=(), rank=rank)
 
 
-def convert(onnx: Any, model: Any, name: str, input_size: Sequence[int] | None) -> Graph:
-    """The Graph of ``model`` analysed at ``input_size`` (see :func:`atrous.onnx.to_graph`)."""
+def convert(onnx: Any, model: Any, name: str, input_size: Sequence[int] | None,
+            stripped: set[str] | None = None) -> Graph:
+    """The Graph of ``model`` analysed at ``input_size`` (see :func:`atrous.onnx.to_graph`);
+    ``stripped`` names initializers whose data was not read."""
     from . import _ops  # noqa: F401  (registers the handlers)
 
-    cv = Converter(onnx, model, name, input_size)
+    cv = Converter(onnx, model, name, input_size, stripped or set())
     return cv.run()
 
 

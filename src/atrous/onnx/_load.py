@@ -33,49 +33,71 @@ def is_onnx_target(target: Any) -> bool:
     return cls.__name__ == "ModelProto" and cls.__module__.startswith("onnx")
 
 
-def load_model(target: Any) -> tuple[Any, str]:
-    """The ``ModelProto`` (external data loaded) and a display name for it."""
+def load_model(target: Any) -> tuple[Any, str, set[str]]:
+    """The ``ModelProto``, a display name for it, and the initializers whose data was not read.
+
+    A file is read without the data of large weights (:mod:`._wire`); small external tensors
+    are loaded, large ones only checked to exist.
+    """
     onnx = import_onnx()
     if isinstance(target, onnx.ModelProto):
-        return target, target.graph.name or "onnx model"
+        return target, target.graph.name or "onnx model", set()
     path = pathlib.Path(target)
     if not path.is_file():
         raise AtrousError(f"no ONNX file at {str(path)!r}")
-    try:
-        model = onnx.load(os.fspath(path), load_external_data=False)
-    except Exception as exc:  # protobuf's DecodeError and friends
-        raise AtrousError(
-            f"{str(path)!r} is not a readable ONNX model ({_first_line(exc)})"
-        ) from None
+    from ._wire import read_without_weights
+
+    light = read_without_weights(os.fspath(path))
+    if light is not None:
+        model, stripped = light
+    else:
+        try:
+            model = onnx.load(os.fspath(path), load_external_data=False)
+        except Exception as exc:  # protobuf's DecodeError and friends
+            raise AtrousError(
+                f"{str(path)!r} is not a readable ONNX model ({_first_line(exc)})"
+            ) from None
+        stripped = set()
     if not model.graph.node and not model.graph.input:
         raise AtrousError(f"{str(path)!r} is not an ONNX model (no graph inside)")
-    _load_external(onnx, model, path)
-    return model, path.stem
+    stripped |= _load_external(onnx, model, path)
+    return model, path.stem, stripped
 
 
-def _load_external(onnx: Any, model: Any, path: pathlib.Path) -> None:
-    from onnx.external_data_helper import load_external_data_for_model, uses_external_data
+def _load_external(onnx: Any, model: Any, path: pathlib.Path) -> set[str]:
+    """Check that every external tensor's file exists; load the small ones. Returns the names
+    of the large ones (their data is not needed)."""
+    from onnx.external_data_helper import load_external_data_for_tensor, uses_external_data
 
-    missing = []
+    from ._wire import KEEP_BYTES
+
     external = [t for t in model.graph.initializer if uses_external_data(t)]
-    if not external:
-        return
+    missing = []
     for t in external:
-        if uses_external_data(t):
-            loc = next((e.value for e in t.external_data if e.key == "location"), "")
-            if not (path.parent / loc).is_file():
-                missing.append(f"{t.name!r} (file {loc!r})")
+        loc = next((e.value for e in t.external_data if e.key == "location"), "")
+        if not (path.parent / loc).is_file():
+            missing.append(f"{t.name!r} (file {loc!r})")
     if missing:
         raise AtrousError(
             f"{str(path)!r} keeps weights in external data that is missing: "
             f"{', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"
         )
-    try:
-        load_external_data_for_model(model, os.fspath(path.parent))
-    except Exception as exc:
-        raise AtrousError(
-            f"cannot read the external data of {str(path)!r} ({_first_line(exc)})"
-        ) from None
+    skipped = set()
+    for t in external:
+        length = next((int(e.value) for e in t.external_data if e.key == "length"), None)
+        if length is None or length > KEEP_BYTES:
+            skipped.add(t.name)
+            continue
+        try:
+            load_external_data_for_tensor(t, os.fspath(path.parent))
+        except Exception as exc:
+            raise AtrousError(
+                f"cannot read the external data of {t.name!r} in {str(path)!r} "
+                f"({_first_line(exc)})"
+            ) from None
+        t.data_location = onnx.TensorProto.DEFAULT
+        del t.external_data[:]
+    return skipped
 
 
 def _first_line(exc: BaseException) -> str:

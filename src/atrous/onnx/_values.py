@@ -45,7 +45,8 @@ def infer_shapes(onnx: Any, model: Any, input_name: str, shape: tuple[int, ...],
     init_names = set()
     for t in model.graph.initializer:
         init_names.add(t.name)
-        if int(np.prod(t.dims, dtype=np.int64)) <= _SMALL and not t.external_data:
+        if (int(np.prod(t.dims, dtype=np.int64)) <= _SMALL and not t.external_data
+                and (t.raw_data or not t.HasField("raw_data"))):
             g.initializer.append(t)
         else:
             g.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
@@ -88,13 +89,14 @@ class Values:
     """
 
     def __init__(self, onnx: Any, model: Any, opset: int, live: set[str],
-                 shapes: dict[str, Dims]) -> None:
+                 shapes: dict[str, Dims], stripped: set[str] | None = None) -> None:
         self._onnx = onnx
         self._model = model
         self._opset = opset
         self._live = live
         self._shapes = shapes
         self._inits = {t.name: t for t in model.graph.initializer}
+        self._stripped = stripped or set()  # initializers whose data was not read
         self._cache: dict[str, np.ndarray | None] = {}
         self.pending: set[str] = set()
         self._producer: dict[str, Any] = {}
@@ -136,6 +138,8 @@ class Values:
         from onnx import numpy_helper
 
         if name in self._inits:
+            if name in self._stripped:
+                return None
             try:
                 return np.asarray(numpy_helper.to_array(self._inits[name]))
             except Exception as exc:

@@ -315,3 +315,15 @@ def test_analyze_and_layer_gridding_read_onnx(exported: dict[str, Path]) -> None
     want = [(r.rf_size, r.holes) for r in layer_gridding(traced, input_size=shape)
             if r.op == "conv"]
     assert rows == want and len(rows) == 6
+
+
+@pytest.mark.parametrize("name", ["deeplab_head", "unet", "mobilenet"])
+def test_conv_module_paths_equal_the_torch_front_end(name: str,
+                                                     exported: dict[str, Path]) -> None:
+    build, shape = ARCHS[name]
+    torch.manual_seed(0)
+    traced = to_graph(build(), shape)
+    want = [n.meta["module"] for n in traced.layer_nodes() if n.layer.kind == "conv"]
+    got = [n.meta["module"] for n in to_graph(exported[name]).layer_nodes()
+           if n.meta["target"] == "Conv"]
+    assert got == want

@@ -406,15 +406,17 @@ class Converter:
 
 
 def _join_scopes(parts: Sequence[str]) -> str:
-    path = ""
+    """The module path from exporter scopes, where a scope may be relative to an ancestor
+    (TorchScript's ``/aspp/convs.0/convs.0.0/Conv`` is module ``aspp.convs.0.0``)."""
+    comps: list[str] = []
+    fulls: list[str] = []
     for c in parts:
-        if path and c.startswith(path + "."):
-            path = c
-        elif path:
-            path = f"{path}.{c}"
-        else:
-            path = c
-    return path
+        k = next((i for i in range(len(comps) - 1, -1, -1) if c.startswith(comps[i] + ".")),
+                 len(comps))  # c extends the path of an earlier scope, else the last one
+        base = fulls[k - 1] if k > 0 else ""
+        comps.append(c)
+        fulls.append(f"{base}.{c}" if base else c)
+    return fulls[-1] if fulls else ""
 
 
 def _global_value(cv: Converter, node: Any, x: Live) -> Step:

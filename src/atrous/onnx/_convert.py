@@ -407,15 +407,25 @@ class Converter:
 
 def _join_scopes(parts: Sequence[str]) -> str:
     """The module path from exporter scopes, where a scope may be relative to an ancestor
-    (TorchScript's ``/aspp/convs.0/convs.0.0/Conv`` is module ``aspp.convs.0.0``)."""
+    (TorchScript's ``/aspp/convs.0/convs.0.0/Conv`` is module ``aspp.convs.0.0``) or full
+    (the dynamo exporter's ``['aspp', 'aspp.convs.0', 'aspp.convs.0.0']``).
+
+    >>> _join_scopes(["aspp", "convs.0", "convs.0.0"]), _join_scopes(["layer3", "layer3.0", "c"])
+    ('aspp.convs.0.0', 'layer3.0.c')
+    >>> _join_scopes(["aspp", "aspp.convs.0", "aspp.convs.0.0"])
+    'aspp.convs.0.0'
+    """
     comps: list[str] = []
     fulls: list[str] = []
     for c in parts:
         k = next((i for i in range(len(comps) - 1, -1, -1) if c.startswith(comps[i] + ".")),
-                 len(comps))  # c extends the path of an earlier scope, else the last one
-        base = fulls[k - 1] if k > 0 else ""
+                 None)
+        if k is not None:  # c extends an earlier scope's name (relative or full): replace it
+            full = fulls[k][: len(fulls[k]) - len(comps[k])] + c
+        else:
+            full = f"{fulls[-1]}.{c}" if fulls else c
         comps.append(c)
-        fulls.append(f"{base}.{c}" if base else c)
+        fulls.append(full)
     return fulls[-1] if fulls else ""
 
 

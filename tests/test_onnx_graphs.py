@@ -460,3 +460,11 @@ def test_file_read_without_large_weights_gives_the_same_graph(tmp_path: Path) ->
     assert load_model(ext / "m.onnx")[2] == {"big"}
     assert [n.layer for n in to_graph(ext / "m.onnx").layer_nodes()] == [
         n.layer for n in b.layer_nodes()]
+
+
+def test_huge_constants_are_not_folded() -> None:
+    """A ConstantOfShape of 10^10 elements next to the model is left alone (no memory blow-up)."""
+    nodes = [helper.make_node("ConstantOfShape", ["s"], ["big"]),
+             helper.make_node("Conv", ["x", "w"], ["y"])]
+    model = make(nodes, (1, 1, 8, 8), {"s": i64(100000, 100000), "w": w(1, 1, 3, 3)})
+    assert receptive_field(model).size == (3, 3)

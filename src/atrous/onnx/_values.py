@@ -77,6 +77,27 @@ def infer_shapes(onnx: Any, model: Any, input_name: str, shape: tuple[int, ...],
     return out
 
 
+_MAX_FOLD = 1 << 20  # elements
+
+
+def _small_result(op: str, args: list[np.ndarray | None]) -> bool:
+    """False when folding ``op`` could build a huge array (a malformed or hostile model)."""
+    try:
+        if any(a is not None and a.size > _MAX_FOLD for a in args):
+            return False
+        if op == "ConstantOfShape" and args[0] is not None:
+            return int(np.prod(args[0].astype(np.float64))) <= _MAX_FOLD
+        if op == "Range" and all(a is not None for a in args[:3]):
+            start, limit, delta = (float(np.asarray(a).reshape(-1)[0]) for a in args[:3])
+            return delta != 0 and abs((limit - start) / delta) <= _MAX_FOLD
+        if op in ("Expand", "Tile") and args[0] is not None and args[1] is not None:
+            grow = np.abs(args[1].astype(np.float64)).reshape(-1)
+            return float(np.prod(grow)) * max(args[0].size, 1) <= _MAX_FOLD
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return False
+    return True
+
+
 class Values:
     """Constant values of the graph, folded on demand.
 
@@ -158,6 +179,8 @@ class Values:
             return None
         if node.op_type == "Identity":  # exporters wrap shared weights in Identity nodes
             return args[0]
+        if not _small_result(node.op_type, args):
+            return None  # a constant this large is never a shape, pad or scale
         try:
             outs = self._evaluate(node, args)
         except Exception:

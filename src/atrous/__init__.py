@@ -56,6 +56,8 @@ _EXPORTS: dict[str, str] = {
     "residual": "graph",
     "stack": "graph",
     "as_graph": "graph",
+    # front ends: one to_graph for torch modules and ONNX models (ONNX front end)
+    "to_graph": "graph",
     # spec language
     "parse": "spec",
     "to_spec": "spec",
@@ -77,7 +79,6 @@ _EXPORTS: dict[str, str] = {
     # torch front end
     "erf": "erf",
     "ERFResult": "erf",
-    "to_graph": "fx",
     "register_module": "fx",
     "register_function": "fx",
     # design

@@ -606,11 +606,26 @@ def _finish(raw: _Raw, size: Ints | None, budget: Budget) -> Coverage:
 
 def _spatial(g: Graph, input_size: Sequence[int] | int | None) -> Ints | None:
     if input_size is None:
-        return None
+        # an ONNX model read at its static input shape knows its size
+        shape = g.input_shape if g.method == "onnx" else ()
+        return tuple(shape[2:]) if len(shape) == g.ndim + 2 else None
     if isinstance(input_size, (int, np.integer)):
         return (int(input_size),) * g.ndim
     size = tuple(int(v) for v in input_size)
-    return size[2:] if len(size) == g.ndim + 2 else size
+    if len(size) != g.ndim + 2:
+        return size
+    from .rf import _channels_last
+
+    return size[1:-1] if _channels_last(g, size) else size[2:]
+
+
+def _spatial_or_same(g: Graph, input_size: Any) -> Any:
+    """The spatial sizes (an ONNX model may be channels-last); a malformed value unchanged, for
+    the checks downstream to refuse."""
+    try:
+        return _spatial(g, input_size)
+    except (TypeError, ValueError):
+        return input_size
 
 
 def coverage(
@@ -661,6 +676,7 @@ def coverage(
     184
     """
     g = _graph(target, input_size)
+    input_size = _spatial_or_same(g, input_size)
     budget = _budget(max_cells, max_bytes)
     return _finish(_compute(g, node, input_size, unit, budget), _spatial(g, input_size), budget)
 
@@ -702,6 +718,7 @@ def layer_gridding(
     [('conv0', (5,), 2), ('conv1', (9,), 4), ('conv2', (13,), 6)]
     """
     g = _graph(target, input_size)
+    input_size = _spatial_or_same(g, input_size)
     budget = _budget(max_cells, max_bytes)
     rows: list[LayerGridding] = []
     for nd in g.layer_nodes():

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._types import Ints
+from .builder import GraphBuilder
 from .errors import AtrousError
 from .graph import Graph
 from .layers import (
@@ -42,7 +43,6 @@ from .layers import (
     GlobalPool,
     Layer,
     Merge,
-    Opaque,
     Pad,
     Pointwise,
     Pool,
@@ -709,30 +709,10 @@ class _Sentinel:
 
 
 # -- the graph a model produces ---------------------------------------------------------------
-class ModelGraph(Graph):
-    """A :class:`~atrous.graph.Graph` traced from a model, with what the trace could not see.
-
-    Attributes:
-        diagnostics: one line per problem (unknown op, fallback to hooks), naming module paths.
-        partial: True when the graph may not be the whole model (hook fallback or opaque ops).
-        method: ``"fx"`` (symbolic trace) or ``"hooks"`` (recorded from one run).
-        input_shape: the full input tensor shape the model was traced with.
-        output_labels: output node name -> label (dict key or tuple index) for multi-output
-            models.
-        notes: exact remarks that leave the graph complete, one line per node, naming it: norms
-            whose statistics span the map (modelled as pointwise, as is conventional) and
-            non-zero padding modes (exact boxes for interior units; border units read other
-            pixels). :func:`atrous.analyze` puts them in its report's ``notes``.
-    """
-
-    def __init__(self, ndim: int, name: str = "") -> None:
-        super().__init__(ndim, name)
-        self.diagnostics: list[str] = []
-        self.partial = False
-        self.method: Literal["fx", "hooks"] = "fx"
-        self.input_shape: tuple[int, ...] = ()
-        self.output_labels: dict[str, str] = {}
-        self.notes: list[str] = []
+ModelGraph = Graph
+"""The graph a model produces: a plain :class:`~atrous.graph.Graph` (kept as a name for
+compatibility; ``partial``, ``diagnostics``, ``notes``, ``method``, ``input_shape`` and
+``output_labels`` live on every Graph)."""
 
 
 def _prod(values: Sequence[int]) -> int:
@@ -740,136 +720,59 @@ def _prod(values: Sequence[int]) -> int:
 
 
 class _Builder:
-    """Turns a stream of recorded calls into a ModelGraph (shared by fx and the hook recorder)."""
+    """Feeds recorded calls to a :class:`~atrous.builder.GraphBuilder` (shared by fx and the hook
+    recorder), tracking tensors whose spatial axes a reshape folded away."""
 
-    def __init__(self, ndim: int, name: str) -> None:
-        self.g = ModelGraph(ndim, name)
+    def __init__(self, ndim: int, input_size: Sequence[int], name: str, method: str) -> None:
+        self.b = GraphBuilder(ndim, input_size, name=name, method=method)
         self.ndim = ndim
-        self.spatial: dict[str, Ints] = {}
-        self.counts: dict[str, int] = {}
-        self.notes: dict[str, str] = {}  # node -> diagnostic (the node is not modelled)
-        self.infos: dict[str, list[str]] = {}  # node -> exact notes (the analysis stays complete)
         self.folded: set[str] = set()
-
-    def finish(self) -> ModelGraph:
-        """Drop nodes no output depends on (e.g. control-flow tests) and collect diagnostics."""
-        g = self.g
-        keep = set(g.outputs)
-        for out in g.outputs:
-            keep |= g.ancestors(out)
-        if len(keep | {"input"}) < len(g) + 1:
-            new = ModelGraph(g.ndim, g.name)
-            new.method, new.output_labels = g.method, dict(g.output_labels)
-            new.diagnostics, new.notes = list(g.diagnostics), list(g.notes)
-            for node in g.layer_nodes():
-                if node.name in keep:
-                    new.add(node.layer, node.inputs, name=node.name, meta=node.meta)
-            new.set_outputs(*g.outputs)
-            g = new
-        g.diagnostics.extend(msg for name, msg in self.notes.items() if name in keep)
-        g.notes.extend(msg for name, msgs in self.infos.items() if name in keep for msg in msgs)
-        self.g = g
-        return g
-
-    def _unique(self, base: str) -> str:
-        base = base or "op"
-        if base not in self.g and base != "input":
-            self.counts.setdefault(base, 0)
-            return base
-        n = self.counts.get(base, 0) + 1
-        while f"{base}_{n}" in self.g:
-            n += 1
-        self.counts[base] = n
-        return f"{base}_{n}"
 
     def emit(self, call: OpCall, srcs: list[str], layer: Layer | None, reason: str = "",
              params: int = 0, base: str = "", label: str | None = None,
              notes: Sequence[str] = ()) -> str:
-        out = call.out_spatial
-        name = self._unique(base or call.path)
-        layer, reason = self._unfold(call, srcs, layer, reason, name)
-        if layer is not None and not isinstance(layer, (Merge, Opaque)) and len(srcs) == 1:
-            try:
-                expected = layer.output_size(self.spatial[srcs[0]])
-            except AtrousError as exc:
-                layer, reason = None, f"its geometry does not fit the traced shapes ({exc})"
-            else:
-                if tuple(expected) != tuple(out):
-                    reason = (f"the analytic output size {tuple(expected)} disagrees with the "
-                              f"traced size {tuple(out)}")
-                    layer = None
-        elif layer is not None and not isinstance(layer, (Merge, Opaque)) and len(srcs) > 1:
-            reason = f"{type(layer).__name__} cannot take {len(srcs)} tensor inputs"
-            layer = None
-        if layer is None or isinstance(layer, Opaque):
-            if layer is None:
-                layer = Opaque(_target_name(call), reason or "no analytic model")
-            self.notes[name] = (f"{name} ({_target_name(call)}): {layer.reason}; "
-                                "results that depend on it are partial")
-        if isinstance(layer, Merge) or (isinstance(layer, Opaque) and len(srcs) > 1):
-            srcs = self._align(srcs, out, name)
-            if isinstance(layer, Merge) and len(srcs) < 2:
-                layer = Opaque(_target_name(call), "its inputs' sizes do not broadcast")
-                self.notes[name] = (f"{name} ({_target_name(call)}): {layer.reason}; "
-                                    "results that depend on it are partial")
-            if isinstance(layer, Opaque) and len(srcs) > 1:
-                srcs = [self.g.merge("concat", srcs, name=self._unique(f"{name}.inputs"))]
-                self.spatial[srcs[0]] = out
+        folded_src = len(srcs) == 1 and srcs[0] in self.folded
+        layer, reason, folds = _unfold(call, folded_src, layer, reason)
         is_module = label is not None or (
             hasattr(call.target, "forward") and hasattr(call.target, "training"))
-        meta = {
-            "module": call.path if is_module and call.path else name,
-            "target": label or _target_name(call),
+        op = label or _target_name(call)
+        meta: dict[str, Any] = {
+            "target": op,
             "shape": tuple(call.output.shape),
             "params": int(params),
-            "macs": _macs(layer, call),
+            "macs": _macs(layer, call) if layer is not None else 0,
         }
-        self.g.add(layer, srcs, name=name, meta=meta)
-        self.spatial[name] = out
-        if notes:
-            self.infos[name] = [f"{name} ({meta['target']}): {text}" for text in notes]
+        if is_module and call.path:
+            meta["module"] = call.path
+        name = self.b.add(layer, srcs, call.out_spatial, base or call.path, op=op, reason=reason,
+                          notes=notes, meta=meta)
+        if folds:
+            self.folded.add(name)
         return name
 
-    def _unfold(self, call: OpCall, srcs: list[str], layer: Layer | None, reason: str,
-                name: str) -> tuple[Layer | None, str]:
-        """Track tensors whose spatial axes a reshape folded away; refuse to unfold them.
+    def finish(self) -> Graph:
+        return self.b.finish()
 
-        ``y.flatten(2)`` is ``Dense`` (global) because what usually follows (a ``Linear``) mixes
-        every position. Reshaped back to a map without such mixing, each value is still one
-        pixel's: broadcasting it as a global value would be wrong.
-        """
-        reshape = call.name in _RESHAPE or call.name in ("flatten", "Flatten", "Unflatten")
-        src = srcs[0] if len(srcs) == 1 else None
-        if reshape and isinstance(layer, Dense):
-            self.folded.add(name)
-        elif src in self.folded and reshape and isinstance(layer, Upsample) and _prod(
-                call.inputs[0].shape) == _prod(call.output.shape):
-            return None, ("it unfolds a tensor whose spatial axes an earlier reshape folded "
-                          "away; which pixel each value came from is not tracked")
-        elif src in self.folded and isinstance(layer, Pointwise) and call.name not in _MIXING:
-            self.folded.add(name)
-        return layer, reason
 
-    def _align(self, srcs: list[str], out: Ints, name: str) -> list[str]:
-        aligned = []
-        for i, s in enumerate(srcs):
-            size = self.spatial[s]
-            if size != tuple(out) and all(v in (1, o) for v, o in zip(size, out)):
-                # torch broadcasting: a size-1 axis (a pooled gate: global pooling, or strip
-                # pooling over one axis) is repeated over the map; nearest upsampling by the
-                # full size along that axis is the same read pattern, exactly
-                scale = tuple(o if v == 1 else 1 for v, o in zip(size, out))
-                b = self.g.add(Upsample(scale, "nearest", ndim=self.ndim), s,
-                               name=self._unique(f"{name}.broadcast{i}"),
-                               meta={"module": name, "target": "broadcast",
-                                     "shape": (), "params": 0, "macs": 0})
-                self.spatial[b] = tuple(out)
-                aligned.append(b)
-            else:
-                aligned.append(s)
-        if len({self.spatial[s] for s in aligned}) > 1:
-            aligned = [s for s in aligned if self.spatial[s] == tuple(out)] or aligned[:1]
-        return aligned
+def _unfold(call: OpCall, folded_src: bool, layer: Layer | None,
+            reason: str) -> tuple[Layer | None, str, bool]:
+    """Track tensors whose spatial axes a reshape folded away; refuse to unfold them.
+
+    ``y.flatten(2)`` is ``Dense`` (global) because what usually follows (a ``Linear``) mixes
+    every position. Reshaped back to a map without such mixing, each value is still one
+    pixel's: broadcasting it as a global value would be wrong. Returns the layer, the reason and
+    whether the output is folded too.
+    """
+    reshape = call.name in _RESHAPE or call.name in ("flatten", "Flatten", "Unflatten")
+    if reshape and isinstance(layer, Dense):
+        return layer, reason, True
+    if folded_src and reshape and isinstance(layer, Upsample) and _prod(
+            call.inputs[0].shape) == _prod(call.output.shape):
+        return None, ("it unfolds a tensor whose spatial axes an earlier reshape folded "
+                      "away; which pixel each value came from is not tracked"), False
+    if folded_src and isinstance(layer, Pointwise) and call.name not in _MIXING:
+        return layer, reason, True
+    return layer, reason, False
 
 
 def _target_name(call: OpCall) -> str:
@@ -1221,7 +1124,7 @@ def _build_from_fx(gm: Any, values: dict[Any, Any], input_shape: tuple[int, ...]
     import torch.fx as fx
 
     nd = len(input_shape) - 2
-    b = _Builder(nd, name)
+    b = _Builder(nd, TensorInfo(input_shape).spatial(nd), name, "fx")
     live: dict[Any, Any] = {}  # fx node -> graph node name, or list of names for tuples
     modules = dict(gm.named_modules())
     seen_params: set[int] = set()
@@ -1236,7 +1139,6 @@ def _build_from_fx(gm: Any, values: dict[Any, Any], input_shape: tuple[int, ...]
         val = values.get(n)
         if n.op == "placeholder":
             live[n] = "input"
-            b.spatial["input"] = TensorInfo(input_shape).spatial(nd)
             continue
         if n.op == "output":
             outputs = n.args[0]
@@ -1345,22 +1247,7 @@ def _set_outputs(b: _Builder, outputs: Any, lookup: Callable[[Any], Any]) -> Non
             flat.extend((f"{label}.{i}" if label else str(i), r) for i, r in enumerate(ref))
         elif ref is not None:
             flat.append((label, ref))
-    if not flat:
-        raise AtrousError("the model's output does not depend on its input")
-    if len(flat) == 1:
-        b.g.set_outputs(flat[0][1])
-        if flat[0][0]:
-            b.g.output_labels[flat[0][1]] = flat[0][0]
-        return
-    names = []
-    for label, ref in flat:
-        node = b.g.add(Pointwise("output"), ref, name=b._unique(f"output.{label}"),
-                       meta={"module": f"output.{label}", "target": "output",
-                             "shape": b.g[ref].meta.get("shape", ()), "params": 0, "macs": 0})
-        b.spatial[node] = b.spatial[ref]
-        b.g.output_labels[node] = label
-        names.append(node)
-    b.g.set_outputs(*names)
+    b.b.set_outputs(flat)
 
 
 # -- hook fallback ----------------------------------------------------------------------------
@@ -1369,9 +1256,7 @@ def _trace_hooks(model: Any, input_shape: tuple[int, ...], name: str, fake: bool
     from torch.overrides import TorchFunctionMode
 
     nd = len(input_shape) - 2
-    b = _Builder(nd, name)
-    b.g.method = "hooks"
-    b.spatial["input"] = TensorInfo(input_shape).spatial(nd)
+    b = _Builder(nd, TensorInfo(input_shape).spatial(nd), name, "hooks")
     live: dict[int, str] = {}
     keep: list[Any] = []
     stack: list[str] = [""]
@@ -1522,8 +1407,6 @@ def to_graph(model: Any, input_size: Sequence[int] | None) -> ModelGraph:
             why = _first_line(exc)
             g = _fallback(model, shape, name, why)
         g.input_shape = shape
-    if any(isinstance(n.layer, Opaque) for n in g.layer_nodes()):
-        g.partial = True
     return g
 
 
@@ -1558,8 +1441,7 @@ def _fallback(model: Any, shape: tuple[int, ...], name: str, why: str) -> ModelG
             raise AtrousError(
                 f"cannot trace {name} (torch.fx: {why}) nor run it on an input of shape "
                 f"{shape} ({_first_line(exc)})") from None
-    g.partial = True
-    g.diagnostics.insert(
-        0, f"torch.fx could not trace {name} ({why}); the graph was {how} with forward hooks, "
-        "so it shows only the path that input took (partial)")
+    g.incomplete = (f"torch.fx could not trace {name} ({why}); the graph was {how} with "
+                    "forward hooks, so it shows only the path that input took (partial)")
+    g.diagnostics.insert(0, g.incomplete)
     return g

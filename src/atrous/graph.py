@@ -1,8 +1,10 @@
 """The Graph: the one intermediate representation every analysis reads.
 
 Nodes hold analytic layers (:mod:`atrous.layers`); edges carry data flow; merges are explicit
-:class:`~atrous.layers.Merge` nodes. Front ends (spec text, a list of rates, an ``nn.Module``)
-produce a Graph; nothing downstream knows where it came from.
+:class:`~atrous.layers.Merge` nodes. Front ends (spec text, a list of rates, an ``nn.Module``, an
+ONNX model) produce a Graph; nothing downstream knows where it came from. Every Graph says how
+complete it is (``partial``, ``diagnostics``), carries exact remarks (``notes``) and its provenance
+(``method``); front ends that observe a model build it with :class:`atrous.builder.GraphBuilder`.
 
     >>> g = stack([1, 2, 5])
     >>> [n.layer.dilation for n in g.layer_nodes()]
@@ -24,9 +26,9 @@ from typing import Any, Union
 
 from ._types import Ints, as_int
 from .errors import AtrousError
-from .layers import Conv, Input, Layer, Merge, MergeMode
+from .layers import Conv, Input, Layer, Merge, MergeMode, Opaque
 
-__all__ = ["Graph", "Node", "as_graph", "chain", "parallel", "residual", "stack"]
+__all__ = ["Graph", "Node", "as_graph", "chain", "parallel", "residual", "stack", "to_graph"]
 
 Part = Union[Layer, "Graph"]
 
@@ -47,18 +49,60 @@ class Graph:
     Args:
         ndim: number of spatial axes (1, 2 or 3).
         name: optional label used in reports.
+        method: provenance: ``"graph"`` (built with this API), ``"spec"``, ``"fx"`` (torch.fx
+            trace), ``"hooks"`` (recorded from one run of a model), ``"onnx"``, ...
+
+    Attributes:
+        diagnostics: one line per problem that makes an analysis of this graph partial (an
+            operation without an analytic model, a fallback), naming the node or module.
+        notes: exact remarks that leave the graph complete, one line each, naming the node (a
+            norm modelled as pointwise, a non-zero padding mode).
+        incomplete: why the graph may miss parts of the model as a whole (e.g. recorded from
+            one run, so only the path that input took), ``""`` when it does not; the reason is
+            also in ``diagnostics``. See :attr:`partial`.
+        input_shape: the full input tensor shape a model was traced with (``()`` when none).
+        output_labels: output node name -> label (dict key or tuple index) of a model's outputs.
+
+    >>> g = Graph(2)
+    >>> g.partial, g.method, g.diagnostics, g.notes
+    (False, 'graph', [], [])
     """
 
-    def __init__(self, ndim: int, name: str = "") -> None:
+    def __init__(self, ndim: int, name: str = "", method: str = "graph") -> None:
         ndim = as_int(ndim, "ndim", 1)
         if ndim > 3:
             raise AtrousError(f"ndim must be 1, 2 or 3, got {ndim}")
         self.ndim = ndim
         self.name = name
+        self.method = method
+        self.diagnostics: list[str] = []
+        self.notes: list[str] = []
+        self.incomplete = ""
+        self.input_shape: tuple[int, ...] = ()
+        self.output_labels: dict[str, str] = {}
         self._nodes: dict[str, Node] = {"input": Node("input", Input(ndim), ())}
         self._next_index: dict[str, int] = {}  # where _fresh resumes its search per base name
         self._outputs: list[str] = []
         self._last = "input"
+
+    # -- completeness -----------------------------------------------------------------------
+    @property
+    def partial(self) -> bool:
+        """True when analyses of this graph may not be exact for the model it stands for.
+
+        That is when the graph is :attr:`incomplete` or holds an :class:`~atrous.layers.Opaque`
+        node. Setting it to True marks the graph incomplete (with a generic reason when it
+        has none), to False clears :attr:`incomplete`.
+        """
+        return bool(self.incomplete) or any(isinstance(n.layer, Opaque)
+                                            for n in self._nodes.values())
+
+    @partial.setter
+    def partial(self, value: bool) -> None:
+        if not value:
+            self.incomplete = ""
+        elif not self.incomplete:
+            self.incomplete = "the graph was marked partial"
 
     # -- building ---------------------------------------------------------------------------
     def add(
@@ -123,6 +167,9 @@ class Graph:
                 new = self._fresh(new)
             rename[node.name] = new
             self.add(node.layer, [rename[i] for i in node.inputs], name=new, meta=node.meta)
+        self.incomplete = self.incomplete or other.incomplete
+        self.diagnostics.extend(d for d in other.diagnostics if d not in self.diagnostics)
+        self.notes.extend(d for d in other.notes if d not in self.notes)
         self._last = rename[other.output]
         return self._last
 
@@ -306,6 +353,7 @@ def residual(
         new = node.name.replace("branch0.", "").replace("branch1.", "shortcut.")
         rename[node.name] = new
         out.add(node.layer, [rename[i] for i in node.inputs], name=new, meta=node.meta)
+    out.incomplete, out.diagnostics, out.notes = g.incomplete, g.diagnostics, g.notes
     return out
 
 
@@ -342,10 +390,18 @@ def as_graph(target: Any, input_size: Sequence[int] | None = None) -> Graph:
     """Turn any analysable target into a Graph.
 
     Accepts a :class:`Graph`, a spec string (:func:`atrous.parse`), a single layer or a sequence
-    of layers, or a ``torch.nn.Module`` (traced by :mod:`atrous.fx`; needs ``input_size``).
+    of layers, a ``torch.nn.Module`` (traced by :mod:`atrous.fx`; needs ``input_size``), or an
+    ONNX model: a path ending in ``.onnx`` or an ``onnx.ModelProto`` (read by
+    :mod:`atrous.onnx`; ``input_size`` only when its input shape is symbolic).
     """
     if isinstance(target, Graph):
         return target
+    from .onnx._load import is_onnx_target
+
+    if is_onnx_target(target):  # a path ending in .onnx, or an onnx.ModelProto
+        from .onnx import to_graph as onnx_graph
+
+        return onnx_graph(target, input_size)
     if isinstance(target, str):
         from .spec import parse
 
@@ -361,5 +417,32 @@ def as_graph(target: Any, input_size: Sequence[int] | None = None) -> Graph:
         return to_graph(target, input_size)
     raise AtrousError(
         f"cannot analyse {type(target).__name__} {target!r:.60}: expected a Graph, a spec string, "
-        "layers, or a torch.nn.Module"
+        "layers, a torch.nn.Module, or an ONNX model (.onnx path or onnx.ModelProto)"
     )
+
+
+def to_graph(model: Any, input_size: Sequence[int] | None = None) -> Graph:
+    """A model's Graph: a ``torch.nn.Module`` (:func:`atrous.fx.to_graph`, ``input_size``
+    required) or an ONNX model (:func:`atrous.onnx.to_graph`: a ``.onnx`` path or an
+    ``onnx.ModelProto``, ``input_size`` optional when the input shape is static).
+
+    >>> to_graph("model.txt")
+    Traceback (most recent call last):
+    ...
+    atrous.errors.AtrousError: to_graph needs a torch.nn.Module or an ONNX model (...), got str
+    """
+    from .onnx._load import is_onnx_target
+
+    if is_onnx_target(model):
+        from .onnx import to_graph as onnx_graph
+
+        return onnx_graph(model, input_size)
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(model, torch.nn.Module):
+        raise AtrousError(
+            "to_graph needs a torch.nn.Module or an ONNX model (a .onnx path or an "
+            f"onnx.ModelProto), got {type(model).__name__}"
+        )
+    from .fx import to_graph as torch_graph
+
+    return torch_graph(model, input_size)

@@ -404,7 +404,9 @@ def spatial_input_size(graph: Graph, input_size: Sequence[int] | None) -> Ints |
     (64, 48)
     """
     if input_size is None:
-        return None
+        # an ONNX model read at its static input shape knows its size
+        shape = graph.input_shape if graph.method == "onnx" else ()
+        return tuple(shape[2:]) if len(shape) == graph.ndim + 2 else None
     if isinstance(input_size, (str, bytes)):
         raise AtrousError(
             f"input_size must be an int or a tuple of ints like (64, 64), got {input_size!r}"
@@ -413,7 +415,7 @@ def spatial_input_size(graph: Graph, input_size: Sequence[int] | None) -> Ints |
         input_size = (input_size,) * graph.ndim
     size = tuple(input_size)
     if len(size) == graph.ndim + 2:
-        size = size[2:]
+        size = size[1:-1] if _channels_last(graph, size) else size[2:]
     if len(size) != graph.ndim or any(
         isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in size
     ):
@@ -422,6 +424,13 @@ def spatial_input_size(graph: Graph, input_size: Sequence[int] | None) -> Ints |
             f"got {tuple(input_size)!r}"
         )
     return size
+
+
+def _channels_last(graph: Graph, size: tuple[Any, ...]) -> bool:
+    """An ONNX model with a channels-last input: its ``input_shape`` is kept as (N, C, ...)."""
+    shape = graph.input_shape
+    return (graph.method == "onnx" and len(shape) == len(size) and shape[1] != shape[-1]
+            and size == (shape[0], *shape[2:], shape[1]))
 
 
 def node_sizes(
@@ -495,7 +504,9 @@ def _analyse(
     for node in graph.topological():
         layer = node.layer
         if isinstance(layer, Input):
-            states[node.name] = _State([_Ax() for _ in range(graph.ndim)], [], False, [])
+            # a graph that may miss parts of the model (hook fallback) makes every field partial
+            why = [graph.incomplete] if graph.incomplete else []
+            states[node.name] = _State([_Ax() for _ in range(graph.ndim)], why, bool(why), [])
             continue
         ins = [states[i] for i in node.inputs]
         notes = _dedupe([n for s in ins for n in s.notes])

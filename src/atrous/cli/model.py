@@ -3,6 +3,7 @@
 TARGET is ``package.module:callable`` or ``path/to/file.py:callable``, optionally with literal
 arguments: ``file.py:build(output_stride=16)`` (read with :func:`ast.literal_eval`, never
 evaluated as code); it must return an ``nn.Module`` (an ``nn.Module`` instance is used as it is).
+TARGET may also be an ONNX file (``model.onnx``), read by :mod:`atrous.onnx`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ EPILOG = """examples:
   atrous model torch.nn:Identity --input 1x3x8x8          (any importable callable)
   atrous model "examples/dilated_resnet.py:build(output_stride=16)" --input 1x3x513x513
   atrous model mypkg.models:build --input 1x3x224x224 --depth 2 --columns kernel,param%
+  atrous model exported.onnx --input 1x3x513x513         (an ONNX file from any framework)
   atrous model mypkg.models:fusion --input 1x3x224x224,1x1x224x224     (two input tensors)
 
 Memory (MB = 10^6 bytes) follows torchinfo's definitions: parameters and buffers as stored,
@@ -57,7 +59,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("target", metavar="TARGET",
                    help="package.module:callable or path/to/file.py:callable, called to build "
-                        "the model; literal arguments allowed: 'file.py:build(output_stride=16)'")
+                        "the model; literal arguments allowed: 'file.py:build(output_stride=16)'; "
+                        "or an ONNX file model.onnx")
     p.add_argument("--input", "-i", required=True, metavar="NxCxHxW",
                    help="full input shape, e.g. 1x3x512x512 (1 to 3 spatial axes); several "
                         "input tensors comma-separated: 1x3x224x224,1x1x224x224")
@@ -298,6 +301,9 @@ def _rf_cells(row: dict[str, Any]) -> tuple[str, str, str]:
     return size, stride, start
 
 
+_HOW = {"fx": "traced by torch.fx", "hooks": "traced by forward hooks", "onnx": "read from ONNX"}
+
+
 def printable(text: str) -> str:
     """``text`` with control characters (ANSI/OSC escapes, newlines, tabs, DEL, C1 controls,
     bidi overrides) shown as Python escapes, so a module name cannot move the cursor, recolour
@@ -473,7 +479,7 @@ def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None,
         f"{printable(str(m['name']))}: input {', '.join(_xs(s) for s in inputs)}, "
         f"{len(summary['rows'])} nodes, "
         f"{_num(m['params'])} parameters, {_num(m['macs'])} MACs "
-        f"(traced by {'torch.fx' if m['method'] == 'fx' else 'forward hooks'})")
+        f"({_HOW.get(m['method'], m['method'])})")
     if table:
         rows = summary["rows"] if depth is None else _group_rows(summary["rows"], depth)
         total_params = max(int(m["params"]), 1)
@@ -602,18 +608,29 @@ def run(args: argparse.Namespace) -> int:
         _check_writable(args.json, "--json")
     if args.png:
         _check_writable(args.png, "--png")
-    model = load_model(args.target)
-    from ..fx import to_graph
+    from ..onnx._load import is_onnx_target
 
     shape: Any = shapes[0] if len(shapes) == 1 else shapes
-    graph = to_graph(model, shape)
+    if is_onnx_target(args.target):  # an ONNX file: read, not run
+        if args.erf:
+            raise AtrousError("--erf runs the model: it needs a PyTorch model, not an ONNX file")
+        model = None
+        from ..graph import to_graph
+
+        graph = to_graph(args.target, shape)
+    else:
+        model = load_model(args.target)
+        from ..fx import to_graph as fx_to_graph
+
+        graph = fx_to_graph(model, shape)
     gridding = {"auto": None, "on": True, "off": False}[args.gridding]
     spatial = {s[2:] for s in shapes}
     summary = model_summary(graph, shapes[0] if len(spatial) == 1 else None, gridding)
     if len(shapes) > 1:
         summary["model"]["input"] = list(shapes[0])
         summary["model"]["inputs"] = [list(s) for s in shapes]
-    summary["model"]["memory"] = memory_estimate(model, summary, shapes)
+    if model is not None:
+        summary["model"]["memory"] = memory_estimate(model, summary, shapes)
     erf_result = None
     if args.erf:
         from ..erf import erf

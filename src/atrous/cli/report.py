@@ -91,6 +91,10 @@ def build_report(args: argparse.Namespace) -> tuple[Any, Any, str]:
         return analyze(graph, size), None, title
     if args.target is None:
         raise AtrousError("give a TARGET (spec or module:callable) or --rates")
+    from ..onnx._load import is_onnx_target
+
+    if is_onnx_target(args.target):  # an ONNX file: --input optional when its shape is static
+        return analyze(args.target, size), None, args.target
     if is_model_target(args.target):
         if size is None or len(size) < 3:
             raise AtrousError(

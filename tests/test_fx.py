@@ -21,11 +21,11 @@ from atrous import AtrousError, Conv, Pointwise, receptive_field
 from atrous.fx import (
     ModelGraph,
     Unsupported,
-    _trace_hooks,
     register_function,
     register_module,
     to_graph,
 )
+from atrous.fx.hooks import _trace_hooks
 
 
 def kinds(g: ModelGraph) -> list[str]:
@@ -256,9 +256,9 @@ def test_register_function_converter_and_unsupported() -> None:
         g = to_graph(WithUnknownOp(), (1, 3, 16, 16))
         assert any("shifts are not modelled" in d for d in g.diagnostics)
     finally:
-        from atrous import fx
+        from atrous.fx import registry
 
-        fx._FUNCTIONS_BY_NAME.pop("roll")
+        registry._FUNCTIONS_BY_NAME.pop("roll")
 
 
 def test_registry_and_input_errors() -> None:

@@ -205,7 +205,7 @@ def test_hook_recorder_matches_fx_on_a_traceable_model() -> None:
         build, shape = MODELS[name]
         model = build().eval()
         a = to_graph(model, shape)
-        b = _trace_hooks(model, shape, "m", fake=True)
+        b = _trace_hooks(model, [shape], "m", fake=True)
         assert [(n.name, n.layer, n.inputs) for n in a.layer_nodes()] == [
             (n.name, n.layer, n.inputs) for n in b.layer_nodes()], name
 
@@ -288,7 +288,7 @@ def test_shape_only_factories_are_constants() -> None:
             acc = torch.zeros_like(x)
             return self.conv(x + acc) + x.new_ones(1)
 
-    for g in (to_graph(Net(), (1, 1, 16)), _trace_hooks(Net(), (1, 1, 16), "n", fake=True)):
+    for g in (to_graph(Net(), (1, 1, 16)), _trace_hooks(Net(), [(1, 1, 16)], "n", fake=True)):
         assert not g.partial, g.diagnostics
         assert kinds(g) == ["pointwise", "conv", "pointwise"]
 
@@ -368,7 +368,7 @@ def test_squeeze_excitation_with_expand_is_like_broadcasting(gate: str) -> None:
 
     shape = (1, 3, 12, 12)
     for tracer in (lambda m: to_graph(m, shape),
-                   lambda m: _trace_hooks(m.eval(), shape, "m", fake=True)):
+                   lambda m: _trace_hooks(m.eval(), [shape], "m", fake=True)):
         g = tracer(Gated(GATES[gate]))
         plain = tracer(Gated(GATES["se_broadcast"]))
         assert not g.partial and not g.diagnostics, g.diagnostics

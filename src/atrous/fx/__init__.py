@@ -32,7 +32,14 @@ from ..errors import AtrousError
 from ..graph import Graph
 from .hooks import _fallback
 from .modules import _install_module_converters
-from .plumbing import _check_input_size, _Eval, _first_line, _flatten_outputs, _QuietTorch
+from .plumbing import (
+    _check_input_size,
+    _check_input_sizes,
+    _Eval,
+    _first_line,
+    _flatten_outputs,
+    _QuietTorch,
+)
 from .registry import (
     OpCall,
     TensorInfo,
@@ -62,12 +69,17 @@ _PRIVATE_FOR_ERF = (_check_input_size, _flatten_outputs)  # re-exported for atro
 
 
 # -- public entry ------------------------------------------------------------------------------
-def to_graph(model: Any, input_size: Sequence[int] | None) -> ModelGraph:
+def to_graph(model: Any,
+             input_size: Sequence[int] | Sequence[Sequence[int]] | None) -> ModelGraph:
     """Trace ``model`` into a Graph of analytic layers.
 
     Args:
-        model: a ``torch.nn.Module`` taking one tensor.
-        input_size: the full input shape ``(N, C, *spatial)`` with 1 to 3 spatial axes.
+        model: a ``torch.nn.Module``.
+        input_size: the full input shape ``(N, C, *spatial)`` with 1 to 3 spatial axes; for a
+            model taking several tensors, a list of shapes, one per positional argument. The
+            first sets the spatial grid; other image inputs (a mask, a depth map) must share its
+            spatial size and are the same graph input (their pixels line up with the first's);
+            inputs with fewer axes (a class vector) are side inputs that move no pixel.
 
     Returns:
         A :class:`ModelGraph` (a Graph with ``diagnostics``, ``partial`` and ``method``).
@@ -85,20 +97,24 @@ def to_graph(model: Any, input_size: Sequence[int] | None) -> ModelGraph:
 
     if not isinstance(model, torch.nn.Module):
         raise AtrousError(f"to_graph needs a torch.nn.Module, got {type(model).__name__}")
-    shape = _check_input_size(input_size)
+    shapes = _check_input_sizes(input_size)
     _install_module_converters()
     name = type(model).__name__
     if _module_converter(model) is not None:
         model = _wrap(model)  # a bare leaf module (e.g. one Conv2d): analyse it as a leaf
     with _Eval(model), _QuietTorch():
         try:
-            g = _trace_fx(model, shape, name)
+            g = _trace_fx(model, shapes, name)
         except AtrousError:
             raise
         except Exception as exc:
             why = _first_line(exc)
-            g = _fallback(model, shape, name, why)
-        g.input_shape = shape
+            g = _fallback(model, shapes, name, why)
+        g.input_shape = shapes[0]
+        if len(shapes) > 1:
+            g.notes.insert(0, "inputs " + ", ".join(str(s) for s in shapes) + ": image inputs "
+                           "share the first's pixel grid (one graph input); receptive fields "
+                           "count their pixels together")
     return g
 
 

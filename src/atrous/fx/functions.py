@@ -359,7 +359,7 @@ for _d in (1, 2, 3):
     _FUNCTIONS_BY_NAME[f"max_pool{_d}d_with_indices"] = _fn_pool
     _FUNCTIONS_BY_NAME[f"lp_pool{_d}d"] = _fn_lp_pool
 _FUNCTIONS_BY_NAME.update({
-    "interpolate": _fn_interpolate, "upsample": _fn_interpolate, "pad": _fn_pad,
+    "interpolate": _fn_interpolate, "upsample": _fn_interpolate, "pad": _fn_pad, "copy": _pointwise,
     "mean": _fn_mean, "sum": _fn_mean, "nanmean": _fn_mean, "std": _fn_mean, "var": _fn_mean,
     "norm": _fn_mean, "logsumexp": _fn_mean, "prod": _fn_mean, "amax": _fn_max, "amin": _fn_max,
     "max": _fn_max, "min": _fn_max, "softmax": _softmax, "log_softmax": _softmax,
@@ -382,9 +382,18 @@ _SHAPE_ONLY_OTHER = frozenset(["expand_as", "view_as", "reshape_as", "type_as"])
 """Methods whose second tensor gives only a shape or dtype: ``y.expand_as(x)`` reads ``y``."""
 
 
+_OVERWRITES = frozenset(["copy", "zero", "fill"])
+"""In-place methods whose result does not read the destination's old values."""
+
+
 def _values_only(op_name: str, args: tuple[Any, ...], srcs: list[str],
                  infos: list[TensorInfo]) -> None:
     """Drop the tensors an op reads only the shape of from its value inputs (in place)."""
+    if op_name in _OVERWRITES:
+        if args and isinstance(args[0], TensorInfo) and args[0].live:
+            del srcs[0]
+            del infos[0]
+        return
     if op_name not in _SHAPE_ONLY_OTHER:
         return
     keep = 1 if args and isinstance(args[0], TensorInfo) and args[0].live else 0

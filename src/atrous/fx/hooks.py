@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import AtrousError
@@ -10,38 +10,113 @@ from ..graph import Graph
 from .convert import _convert
 from .emit import _Builder, _set_outputs
 from .functions import _FACTORIES, _values_only
-from .plumbing import _dtype, _fake_mode, _first_line, _leaf
+from .plumbing import _dtype, _fake_mode, _first_line, _leaf, _spatial_inputs
 from .registry import OpCall, TensorInfo, _fn_name
-from .tracing import _info
+from .tracing import _covers_all, _info, _setitem_layer
+
+_SHAPE_QUERIES = frozenset(["size", "dim", "shape", "get", "numel", "stride"])
 
 
 # -- hook fallback ----------------------------------------------------------------------------
-def _trace_hooks(model: Any, input_shape: tuple[int, ...], name: str, fake: bool) -> Graph:
-    import torch
-    from torch.overrides import TorchFunctionMode
+def _trace_hooks(model: Any, shapes: Sequence[tuple[int, ...]], name: str, fake: bool) -> Graph:
+    """Record ``model`` from one run (on fake tensors, or on zeros) with forward hooks."""
+    return _HookRecorder(model, shapes, name).run(fake)
 
-    nd = len(input_shape) - 2
-    b = _Builder(nd, TensorInfo(input_shape).spatial(nd), name, "hooks")
-    live: dict[int, str] = {}
-    keep: list[Any] = []
-    stack: list[str] = [""]
-    depth = [0]
-    seen_params: set[int] = set()
-    paths = {id(m): p for p, m in model.named_modules()}
 
-    def tensors(obj: Any) -> Iterator[Any]:
-        if isinstance(obj, torch.Tensor):
-            yield obj
-        elif isinstance(obj, (list, tuple)):
-            for v in obj:
-                yield from tensors(v)
-        elif isinstance(obj, dict):
-            for v in obj.values():
-                yield from tensors(v)
+class _HookRecorder:
+    """Records leaf modules (forward hooks) and functions (a torch-function mode) from one run."""
 
-    def sub(a: Any, srcs: list[str], infos: list[TensorInfo]) -> Any:
-        if isinstance(a, torch.Tensor):
-            ref = live.get(id(a))
+    def __init__(self, model: Any, shapes: Sequence[tuple[int, ...]], name: str) -> None:
+        self.model, self.shapes = model, list(shapes)
+        self.nd = len(shapes[0]) - 2
+        self.b = _Builder(self.nd, TensorInfo(tuple(shapes[0])).spatial(self.nd), name, "hooks")
+        self.live: dict[int, str] = {}
+        self.keep: list[Any] = []  # recorded tensors stay alive so their ids stay unique
+        self.stack: list[str] = [""]
+        self.depth = 0
+        self.seen_params: set[int] = set()
+        self.paths = {id(m): p for p, m in model.named_modules()}
+        self.leaves = {id(m) for p, m in model.named_modules() if p and _leaf(m, p)}
+
+    def run(self, fake: bool) -> Graph:
+        import torch
+
+        handles = []
+        for m in self.model.modules():
+            if m is not self.model:
+                handles.append(m.register_forward_pre_hook(self._pre))
+                handles.append(m.register_forward_hook(self._post))
+        try:
+            with torch.no_grad():
+                if fake:
+                    with _fake_mode():
+                        result = self._call(torch.empty)
+                else:
+                    result = self._call(torch.zeros)
+        finally:
+            for h in handles:
+                h.remove()
+        _set_outputs(self.b, result, lambda o: self.live.get(id(o)) if _is_tensor(o) else None)
+        return self.b.finish()
+
+    def _call(self, make: Any) -> Any:
+        from torch.overrides import TorchFunctionMode
+
+        recorder = self
+
+        class Mode(TorchFunctionMode):
+            def __torch_function__(self, func: Any, types: Any, args: Any = (),
+                                   kwargs: Any = None) -> Any:
+                kwargs = kwargs or {}
+                out = func(*args, **kwargs)
+                recorder._function(func, args, kwargs, out)
+                return out
+
+        xs = [make(s, dtype=_dtype(self.model)) for s in self.shapes]
+        for x, image in zip(xs, _spatial_inputs(self.shapes)):
+            if image:
+                self.live[id(x)] = "input"
+        self.keep.extend(xs)
+        with Mode():
+            return self.model(*xs)
+
+    # -- hooks ------------------------------------------------------------------------------
+    def _function(self, func: Any, args: Any, kwargs: Any, out: Any) -> None:
+        if self.depth:
+            return
+        op_name = _fn_name(func)
+        if op_name in _SHAPE_QUERIES:
+            return
+        scope = self.stack[-1]
+        path = f"{scope}.{op_name}" if scope else op_name
+        if op_name == "setitem":
+            self._setitem(path, args)
+        else:
+            self._record(func, op_name, path, args, kwargs, out, None, 0)
+
+    def _pre(self, m: Any, args: Any) -> None:
+        if id(m) in self.leaves:
+            self.depth += 1
+        elif self.depth == 0:
+            self.stack.append(self.paths.get(id(m), ""))
+
+    def _post(self, m: Any, args: Any, out: Any) -> None:
+        if id(m) in self.leaves:
+            self.depth -= 1
+            if self.depth == 0:
+                params = 0
+                if id(m) not in self.seen_params:
+                    self.seen_params.add(id(m))
+                    params = sum(int(p.numel()) for p in m.parameters())
+                self._record(m, type(m).__name__, self.paths.get(id(m), ""), args, {}, out, m,
+                             params)
+        elif self.depth == 0 and len(self.stack) > 1:
+            self.stack.pop()
+
+    # -- recording --------------------------------------------------------------------------
+    def _sub(self, a: Any, srcs: list[str], infos: list[TensorInfo]) -> Any:
+        if _is_tensor(a):
+            ref = self.live.get(id(a))
             if ref is not None:
                 srcs.append(ref)
                 info = _info(a, True)
@@ -49,101 +124,76 @@ def _trace_hooks(model: Any, input_shape: tuple[int, ...], name: str, fake: bool
                 return info
             return _info(a, False)
         if isinstance(a, (list, tuple)):
-            return type(a)(sub(v, srcs, infos) for v in a)
+            return type(a)(self._sub(v, srcs, infos) for v in a)
         if isinstance(a, dict):
-            return {k: sub(v, srcs, infos) for k, v in a.items()}
+            return {k: self._sub(v, srcs, infos) for k, v in a.items()}
         return a
 
-    def record(target: Any, op_name: str, path: str, args: Any, kwargs: Any, out: Any,
-               module: Any, params: int) -> None:
+    def _record(self, target: Any, op_name: str, path: str, args: Any, kwargs: Any, out: Any,
+                module: Any, params: int) -> None:
         srcs: list[str] = []
         infos: list[TensorInfo] = []
-        a = tuple(sub(v, srcs, infos) for v in args)
-        k = {key: sub(v, srcs, infos) for key, v in (kwargs or {}).items()}
+        a = tuple(self._sub(v, srcs, infos) for v in args)
+        k = {key: self._sub(v, srcs, infos) for key, v in (kwargs or {}).items()}
         _values_only(op_name, a, srcs, infos)
         if not srcs or op_name in _FACTORIES:
+            if args and _is_tensor(args[0]) and out is args[0]:
+                self.live.pop(id(args[0]), None)  # overwritten in place with constants
             return
-        elements = list(tensors(out))
+        elements = list(_tensors(out))
         for i, e in enumerate(elements):
-            call = OpCall(target, op_name, path, a, k, tuple(infos), _info(e, True), nd)
+            call = OpCall(target, op_name, path, a, k, tuple(infos), _info(e, True), self.nd)
             layer, reason, notes = _convert(call, module)
             base = path if len(elements) == 1 else f"{path}.{i}"
-            node = b.emit(call, list(srcs), layer, reason, params if i == 0 else 0, base,
-                          None, notes if i == 0 else ())
-            live[id(e)] = node
-            keep.append(e)
+            node = self.b.emit(call, list(srcs), layer, reason, params if i == 0 else 0, base,
+                               None, notes if i == 0 else ())
+            self.live[id(e)] = node
+            self.keep.append(e)
 
-    class Recorder(TorchFunctionMode):
-        def __torch_function__(self, func: Any, types: Any, args: Any = (),
-                               kwargs: Any = None) -> Any:
-            kwargs = kwargs or {}
-            out = func(*args, **kwargs)
-            if depth[0] == 0:
-                op_name = _fn_name(func)
-                if op_name not in ("size", "dim", "shape", "get", "numel", "stride"):
-                    scope = stack[-1]
-                    record(func, op_name, f"{scope}.{op_name}" if scope else op_name, args,
-                           kwargs, out, None, 0)
-            return out
+    def _setitem(self, path: str, args: Any) -> None:
+        """``y[idx] = v``: y's node becomes v, a merge of y and v, or an opaque node."""
+        srcs: list[str] = []
+        infos: list[TensorInfo] = []
+        a = tuple(self._sub(v, srcs, infos) for v in args)
+        y = args[0]
+        if not _is_tensor(y) or len(a) < 2:
+            return
+        if _covers_all(a[1], tuple(y.shape)) and id(y) in self.live:
+            srcs, infos = srcs[1:], infos[1:]
+        if not srcs:
+            self.live.pop(id(y), None)
+            return
+        call = OpCall("setitem", "setitem", path, a, {}, tuple(infos), _info(y, True), self.nd)
+        layer, reason = _setitem_layer(call, a[1], len(srcs))
+        self.live[id(y)] = self.b.emit(call, list(srcs), layer, reason, 0, path, None, ())
 
-    handles = []
-    leaves = set()
-    for path, m in model.named_modules():
-        if path and _leaf(m, path):
-            leaves.add(id(m))
 
-    def pre(m: Any, args: Any) -> None:
-        if id(m) in leaves:
-            depth[0] += 1
-        elif depth[0] == 0:
-            stack.append(paths.get(id(m), ""))
+def _tensors(obj: Any) -> Iterator[Any]:
+    if _is_tensor(obj):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _tensors(v)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from _tensors(v)
 
-    def post(m: Any, args: Any, out: Any) -> None:
-        if id(m) in leaves:
-            depth[0] -= 1
-            if depth[0] == 0:
-                params = 0
-                if id(m) not in seen_params:
-                    seen_params.add(id(m))
-                    params = sum(int(p.numel()) for p in m.parameters())
-                record(m, type(m).__name__, paths.get(id(m), ""), args, {}, out, m, params)
-        elif depth[0] == 0 and len(stack) > 1:
-            stack.pop()
 
-    for m in model.modules():
-        if m is not model:
-            handles.append(m.register_forward_pre_hook(pre))
-            handles.append(m.register_forward_hook(post))
+def _is_tensor(value: Any) -> bool:
+    import torch
+
+    return isinstance(value, torch.Tensor)
+
+
+def _fallback(model: Any, shapes: Sequence[tuple[int, ...]], name: str, why: str) -> Graph:
     try:
-        with torch.no_grad():
-            if fake:
-                with _fake_mode():
-                    x = torch.empty(input_shape, dtype=_dtype(model))
-                    live[id(x)] = "input"
-                    with Recorder():
-                        result = model(x)
-            else:
-                x = torch.zeros(input_shape, dtype=_dtype(model))
-                live[id(x)] = "input"
-                with Recorder():
-                    result = model(x)
-    finally:
-        for h in handles:
-            h.remove()
-    _set_outputs(b, result, lambda o: live.get(id(o)) if isinstance(o, torch.Tensor) else None)
-    return b.finish()
-
-
-
-def _fallback(model: Any, shape: tuple[int, ...], name: str, why: str) -> Graph:
-    try:
-        g = _trace_hooks(model, shape, name, fake=True)
+        g = _trace_hooks(model, shapes, name, fake=True)
         how = "recorded from one run on fake tensors"
     except AtrousError:
         raise
     except Exception as exc_fake:
         try:
-            g = _trace_hooks(model, shape, name, fake=False)
+            g = _trace_hooks(model, shapes, name, fake=False)
             how = (f"recorded from one run on an all-zeros input (fake tensors failed: "
                    f"{_first_line(exc_fake)})")
         except AtrousError:
@@ -151,9 +201,13 @@ def _fallback(model: Any, shape: tuple[int, ...], name: str, why: str) -> Graph:
         except Exception as exc:
             raise AtrousError(
                 f"cannot trace {name} (torch.fx: {why}) nor run it on an input of shape "
-                f"{shape} ({_first_line(exc)})") from None
+                f"{_shapes_text(shapes)} ({_first_line(exc)})") from None
     g.incomplete = (f"torch.fx could not trace {name} ({why}); the graph was {how} with "
                     "forward hooks, so it shows only the path that input took (partial)")
     g.diagnostics.insert(0, g.incomplete)
     return g
 
+
+
+def _shapes_text(shapes: Sequence[tuple[int, ...]]) -> str:
+    return str(shapes[0]) if len(shapes) == 1 else ", ".join(str(s) for s in shapes)

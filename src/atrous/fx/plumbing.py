@@ -26,6 +26,36 @@ def _check_input_size(input_size: Any) -> tuple[int, ...]:
     return size
 
 
+def _check_input_sizes(input_size: Any) -> list[tuple[int, ...]]:
+    """One shape, or a list of shapes for a model taking several tensors.
+
+    The first shape sets the spatial axes; every other input has the same spatial size (an
+    aligned image: mask, depth) or fewer axes (a side input such as a class vector, whose values
+    reach every pixel but move none).
+    """
+    if (isinstance(input_size, (list, tuple)) and input_size
+            and all(isinstance(s, (list, tuple)) for s in input_size)):
+        shapes = [_check_input_size(s) for s in input_size]
+    else:
+        return [_check_input_size(input_size)]
+    first = shapes[0]
+    nd = len(first) - 2
+    for i, s in enumerate(shapes[1:], 1):
+        if len(s) >= 2 + nd and s[-nd:] != first[-nd:]:
+            raise AtrousError(
+                f"input #{i} has shape {s}: every image input must have the spatial size "
+                f"{first[-nd:]} of the first input {first}")
+        if len(s) > 2 + nd:
+            raise AtrousError(f"input #{i} has shape {s}: more axes than the first input {first}")
+    return shapes
+
+
+def _spatial_inputs(shapes: Sequence[tuple[int, ...]]) -> list[bool]:
+    """Which inputs are images on the first input's grid (the others are side inputs)."""
+    nd = len(shapes[0]) - 2
+    return [len(s) == 2 + nd for s in shapes]
+
+
 class _Eval:
     """Put a model in eval mode for the trace and restore every module's flag afterwards."""
 

@@ -379,7 +379,7 @@ def analyze(
     spatial = spatial_input_size(graph, input_size)
     limit = {} if max_cells is None else {"max_cells": max_cells}
     diagnostics: list[str] = list(getattr(graph, "diagnostics", []) or [])
-    if getattr(graph, "partial", False) and not diagnostics:
+    if getattr(graph, "incomplete", False) and not diagnostics:
         diagnostics.append("the model graph is partial (see the torch front end)")
     if spatial is not None and not any(isinstance(n.layer, Opaque) for n in graph.layer_nodes()):
         graph.shapes(spatial)  # refuse sizes the network cannot take (e.g. a merge of 4x4 and 8x8)

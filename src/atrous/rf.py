@@ -542,7 +542,8 @@ def _analyse(graph: Graph, spatial: Ints | None) -> dict[str, ReceptiveField]:
             partial = True
             notes = _dedupe(
                 [*notes, f"{node.name}: {layer.op!r} is opaque ({layer.reason}); the receptive "
-                 "field after it is computed as if it were the identity (a lower bound)"]
+                 "field after it is computed as if it were the identity (a lower bound only if "
+                 "the op moves no pixel)"]
             )
         else:
             in_size = sizes[node.inputs[0]]

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import AtrousError
-from ..layers import Conv, ConvTranspose, Layer
-from .functions import _as_list, _prod
-from .registry import OpCall, Unsupported, _function_converter, _module_converter
+from ..layers import Conv, ConvTranspose, Layer, Pointwise
+from .functions import _BINARY, _PERMUTES, _UNARY, _VIEWS, _as_list, _prod
+from .modules import _ACTIVATION_MODULES
+from .plumbing import _first_line
+from .registry import OpCall, TensorInfo, Unsupported, _function_converter, _module_converter
 
 
 def _target_name(call: OpCall) -> str:
@@ -41,22 +43,40 @@ def _convert(call: OpCall, module: Any = None) -> tuple[Layer | None, str, list[
         notes.append(f"{mode!r} padding: {_PAD_MODE_EFFECT.get(mode, _PAD_MODE_OTHER)}; "
                      + _PAD_MODE_EXACT)
         call = _zero_padding_call(call)
+    live = [x for x in call.inputs if x.live]
+    moved = _layout_problem(call, live)
+    if moved:
+        return None, moved, notes
+    layer, reason = _apply(call, module)
+    if layer is None and len(live) == 1 and live[0].collapsed(call.ndim) and (
+            live[0].layout is None and call.output.collapsed(call.ndim)):
+        # no spatial extent in, none out (ECA's Conv1d over pooled channels): whatever the op
+        # does along other axes, it moves no pixel
+        return Pointwise(call.name), "", notes
+    return layer, reason, notes
+
+
+def _apply(call: OpCall, module: Any) -> tuple[Layer | None, str]:
+    """Run the registered converter: its layer, or None and why."""
     conv: Any = None
     try:
         if module is not None:
             conv = _module_converter(module)
             if conv is None:
-                return None, f"no converter registered for module {type(module).__name__}", notes
+                return None, f"no converter registered for module {type(module).__name__}"
             layer = conv(module, call)
         else:
             conv = _function_converter(call.target)
             if conv is None:
-                return None, f"no converter registered for {call.name!r}", notes
+                return None, f"no converter registered for {call.name!r}"
             layer = conv(call)
     except Unsupported as exc:
-        return None, str(exc), notes
+        return None, str(exc)
     except AtrousError as exc:
-        return None, str(exc), notes
+        return None, str(exc)
+    except Exception as exc:  # a converter that fails never aborts the analysis
+        who = f"module {type(module).__name__}" if module is not None else repr(call.name)
+        return None, f"the converter for {who} failed ({_first_line(exc)})"
     if not isinstance(layer, Layer):
         who = getattr(conv, "__qualname__", None) or repr(conv)
         what = f"module {type(module).__name__}" if module is not None else repr(call.name)
@@ -64,7 +84,28 @@ def _convert(call: OpCall, module: Any = None) -> tuple[Layer | None, str, list[
             f"the converter {who} registered for {what} returned {type(layer).__name__} "
             f"({layer!r:.40}) at {call.path or call.name}, not an atrous layer (Conv, Pool, "
             "Pointwise, ...)")
-    return layer, "", notes
+    return layer, ""
+
+
+_LAYOUT_SAFE = frozenset([
+    *_UNARY, *_BINARY, *_PERMUTES, *_VIEWS, *_ACTIVATION_MODULES, "linear", "Linear",
+    "layer_norm", "LayerNorm", "rms_norm", "RMSNorm", "Dropout", "Identity", "copy",
+    "stochastic_depth", "drop_path", "StochasticDepth", "DropPath",
+])
+"""Calls that are exact on a tensor whose image axes were moved (NHWC): they act per position."""
+
+
+def _layout_problem(call: OpCall, live: list[TensorInfo]) -> str:
+    """Why the call cannot be modelled on tensors with moved image axes ('' when it can)."""
+    layouts = {x.layout for x in live}
+    if layouts == {None}:
+        return ""
+    if len(layouts) > 1:
+        return "its inputs hold the image axes in different places (e.g. NCHW and NHWC)"
+    if call.name not in _LAYOUT_SAFE:
+        return (f"{call.name} of a tensor whose image axes were moved (permute/view) is not "
+                "followed")
+    return ""
 
 
 _PAD_MODE_EFFECT = {
@@ -137,9 +178,9 @@ def _stat_notes(call: OpCall, module: Any) -> list[str]:
         return []
     x = call.inputs[0]
     rank = len(x.shape)
-    if rank < 2 + nd:
+    if rank < 2 + nd and x.layout is None:
         return []
-    spatial = list(range(rank - nd, rank))
+    spatial = x.image_axes(nd)
     axes: list[int] = []
     what = ""
     if module is not None:
@@ -157,7 +198,8 @@ def _stat_notes(call: OpCall, module: Any) -> list[str]:
         elif isinstance(module, nn.LayerNorm) or kind == "RMSNorm":
             shape = getattr(module, "normalized_shape", ())
             n = len(shape) if isinstance(shape, (tuple, list)) else 1
-            axes, what = spatial[max(0, nd - n):], "statistics over its normalized_shape"
+            axes = [a for a in spatial if a >= rank - n]
+            what = "statistics over its normalized_shape"
     else:
         name = call.name
         if name == "group_norm":
@@ -170,7 +212,8 @@ def _stat_notes(call: OpCall, module: Any) -> list[str]:
         elif name in ("layer_norm", "rms_norm"):
             shape = call.arg(1, "normalized_shape", ())
             n = len(shape) if isinstance(shape, (tuple, list)) else 1
-            axes, what = spatial[max(0, nd - n):], "statistics over its normalized_shape"
+            axes = [a for a in spatial if a >= rank - n]
+            what = "statistics over its normalized_shape"
         elif name == "normalize":
             dims = call.arg(2, "dim", 1)
             dims = {int(d) % rank for d in _as_list(dims)}
@@ -179,7 +222,9 @@ def _stat_notes(call: OpCall, module: Any) -> list[str]:
     axes = [a for a in axes if x.shape[a] > 1]
     if not axes:
         return []
-    names = "x".join(_AXES[nd][a - (rank - nd)] for a in axes)
+    layout = x.layout or tuple((rank - nd + j,) for j in range(nd))
+    axis_name = {a: _AXES[nd][j] for j, comps in enumerate(layout) for a in comps}
+    names = "x".join(dict.fromkeys(axis_name[a] for a in axes))
     return [f"normalises with {what} (computed from the input, in eval mode too), coupling "
             f"every unit to every pixel along {names} through those statistics; modelled as "
             "pointwise, as is conventional"]

@@ -9,9 +9,9 @@ from ..builder import GraphBuilder
 from ..graph import Graph
 from ..layers import Dense, Layer, Pointwise, Upsample
 from .convert import _macs, _target_name
-from .functions import _MIXING, _RESHAPE, _prod
+from .functions import _MIXING, _RESHAPE, _out_layout, _prod
 from .plumbing import _flatten_outputs
-from .registry import OpCall
+from .registry import OpCall, TensorInfo
 
 
 class _Builder:
@@ -22,6 +22,18 @@ class _Builder:
         self.b = GraphBuilder(ndim, input_size, name=name, method=method)
         self.ndim = ndim
         self.folded: set[str] = set()
+        self.layouts: dict[str, tuple[tuple[int, ...], ...]] = {}  # node -> moved image axes
+
+    def info(self, node: str, shape: Any) -> TensorInfo:
+        """The TensorInfo of a live tensor held by ``node``."""
+        return TensorInfo(tuple(int(v) for v in shape), True, self.layouts.get(node))
+
+    def output_info(self, call_name: str, inputs: Sequence[TensorInfo], shape: Any,
+                    args: tuple[Any, ...], kwargs: dict[str, Any]) -> TensorInfo:
+        """The output TensorInfo, with where its image axes are."""
+        out = tuple(int(v) for v in shape)
+        x = inputs[0] if inputs else None
+        return TensorInfo(out, True, _out_layout(call_name, x, out, args, kwargs, self.ndim))
 
     def emit(self, call: OpCall, srcs: list[str], layer: Layer | None, reason: str = "",
              params: int = 0, base: str = "", label: str | None = None,
@@ -43,6 +55,8 @@ class _Builder:
                           notes=notes, meta=meta)
         if folds:
             self.folded.add(name)
+        if call.output.layout is not None:
+            self.layouts[name] = call.output.layout
         return name
 
     def finish(self) -> Graph:

@@ -21,6 +21,7 @@ from ..layers import (
     Slice,
     Upsample,
 )
+from .layout import LayoutError, normalise, permute_layout, reshape_layout
 from .registry import _FUNCTIONS_BY_NAME, OpCall, TensorInfo, Unsupported
 
 
@@ -81,35 +82,86 @@ def _upsample(call: OpCall, mode: str, align_corners: Any) -> Layer:
     return Resize(sout, mode, ac, ndim=nd)  # type: ignore[arg-type]
 
 
+_PERMUTES = frozenset(["permute", "transpose", "movedim", "swapaxes", "swapdims", "t"])
+
+
+def _permutation(call: OpCall) -> list[int]:
+    """The axis order of a permute-like call (output axis i is input axis perm[i])."""
+    rank = len(call.inputs[0].shape)
+    perm = list(range(rank))
+    if call.name == "permute":
+        dims = call.args[1:] if len(call.args) > 2 else call.arg(1, "dims")
+        perm = [int(d) % rank for d in _as_list(dims)]
+    elif call.name in ("transpose", "swapaxes", "swapdims"):
+        a, b = int(call.arg(1, "dim0")) % rank, int(call.arg(2, "dim1")) % rank
+        perm[a], perm[b] = perm[b], perm[a]
+    elif call.name == "movedim":
+        src = [int(d) % rank for d in _as_list(call.arg(1, "source"))]
+        dst = [int(d) % rank for d in _as_list(call.arg(2, "destination"))]
+        rest = [d for d in range(rank) if d not in src]
+        perm = [-1] * rank
+        for s_, d_ in zip(src, dst):
+            perm[d_] = s_
+        it = iter(rest)
+        perm = [p if p >= 0 else next(it) for p in perm]
+    elif rank > 1:  # t(): a 2-D transpose
+        perm = perm[::-1]
+    return perm
+
+
 def _reshape_like(call: OpCall) -> Layer:
+    """Permutes and views: the image axes are followed (:mod:`atrous.fx.layout`)."""
     nd = call.ndim
     x, out = call.inputs[0], call.output
-    if call.name in ("permute", "transpose", "movedim", "swapaxes", "swapdims", "t"):
-        if x.collapsed(nd):
-            return Pointwise(call.name)
-        rank = len(x.shape)
-        perm = list(range(rank))
-        if call.name == "permute":
-            dims = call.args[1:] if len(call.args) > 2 else call.arg(1, "dims")
-            perm = [int(d) % rank for d in _as_list(dims)]
-        elif call.name in ("transpose", "swapaxes", "swapdims"):
-            a, b = int(call.arg(1, "dim0")) % rank, int(call.arg(2, "dim1")) % rank
-            perm[a], perm[b] = perm[b], perm[a]
-        else:
-            raise Unsupported(f"{call.name} of a spatial tensor")
-        if len(x.shape) >= 2 + nd and all(perm[rank - k] == rank - k for k in range(1, nd + 1)):
-            return Pointwise(call.name)
-        raise Unsupported(f"{call.name} moves a spatial axis")
+    if call.name in _PERMUTES:
+        return Pointwise(call.name)  # the walker follows where the image axes went
     sin, sout = x.spatial(nd), out.spatial(nd)
     if x.collapsed(nd):
         if out.collapsed(nd):
             return Pointwise(call.name)
         return Upsample(sout, "nearest", ndim=nd)  # broadcasting a global value over the map
-    if len(out.shape) >= 2 + nd and sout == sin:
-        return Pointwise(call.name)
-    if len(out.shape) < 2 + nd:
-        return Dense(call.name)  # the spatial axes are folded away: every value spans the map
-    raise Unsupported(f"{call.name} reshapes the spatial axes {sin} -> {sout}")
+    try:
+        r = reshape_layout(x.shape, out.shape, x.layout or _default(x, nd), nd)
+    except LayoutError as exc:
+        if len(out.shape) < 2 + nd and out.layout is None:
+            return Dense(call.name)  # the spatial axes are folded away: every value spans the map
+        raise Unsupported(f"{call.name} reshapes the spatial axes {sin} -> {sout}: {exc}"
+                          ) from None
+    if r.folded:
+        return Dense(call.name)
+    if any(f > 1 for f in r.factors):
+        return Conv(r.factors, stride=r.factors, ndim=nd)  # space-to-depth written with views
+    return Pointwise(call.name)
+
+
+def _default(x: TensorInfo, nd: int) -> tuple[tuple[int, ...], ...]:
+    rank = len(x.shape)
+    return tuple((rank - nd + j,) for j in range(nd))
+
+
+def _out_layout(name: str, x: TensorInfo | None, out_shape: tuple[int, ...], call_args: tuple[
+        Any, ...], kwargs: dict[str, Any], nd: int) -> tuple[tuple[int, ...], ...] | None:
+    """Where the output's image axes are, given the first live input ``x`` (None: trailing)."""
+    if x is None or (x.layout is None and len(x.shape) < 2 + nd):
+        return None
+    if name in _PERMUTES:
+        probe = OpCall(name, name, "", call_args, kwargs, (x,), x, nd)
+        try:
+            perm = _permutation(probe)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if len(perm) != len(x.shape):
+            return None
+        return normalise(permute_layout(x.layout or _default(x, nd), perm), len(out_shape), nd)
+    if name in _VIEWS:
+        try:
+            r = reshape_layout(x.shape, out_shape, x.layout or _default(x, nd), nd)
+        except LayoutError:
+            return None
+        return r.layout
+    if x.layout is not None and len(out_shape) == len(x.shape):
+        return x.layout  # elementwise, linear over the channels, norms: the layout stays
+    return None
 
 
 def _as_list(v: Any) -> list[Any]:
@@ -225,9 +277,57 @@ def _pad_pairs(pad: Sequence[int], ndim: int) -> tuple[tuple[int, int], ...]:
 
 def _linear(call: OpCall) -> Layer:
     x = call.inputs[0]
-    if len(x.shape) >= 2 + call.ndim and x.shape[-1] > 1:
+    if len(x.shape) - 1 in x.image_axes(call.ndim) and x.shape[-1] > 1:
         raise Unsupported("a linear layer over the last spatial axis")
     return Pointwise("linear")
+
+
+def _stack(call: OpCall) -> Layer:
+    """``torch.stack`` of maps along a new non-image axis: a concatenation (SKNet's branches)."""
+    rank = len(call.output.shape)
+    dim = int(call.arg(1, "dim", 0)) % rank
+    if dim >= rank - call.ndim and not call.output.collapsed(call.ndim):
+        raise Unsupported("stacking along a spatial axis")
+    return Merge("concat") if len(call.inputs) >= 2 else Pointwise(call.name)
+
+
+def _roll(call: OpCall) -> Layer:
+    """``torch.roll``: exact along the channels; along an image axis it moves pixels."""
+    x = call.inputs[0]
+    rank = len(x.shape)
+    dims = call.arg(2, "dims")
+    image = set(x.image_axes(call.ndim))
+    if dims is not None and dims != () and not x.collapsed(call.ndim) and not (
+            {int(d) % rank for d in _as_list(dims)} & image):
+        return Pointwise(call.name)
+    if x.collapsed(call.ndim):
+        return Pointwise(call.name)
+    raise Unsupported("a circular shift along an image axis (torch.roll) moves pixels: a "
+                      "field computed through it as the identity is neither a lower nor an "
+                      "upper bound")
+
+
+def _im2col(call: OpCall) -> Layer:
+    """``F.unfold`` / ``F.fold`` / ``Tensor.unfold``: they move pixels between axes."""
+    if call.inputs[0].collapsed(call.ndim) and call.output.collapsed(call.ndim):
+        return Pointwise(call.name)
+    raise Unsupported(f"{call.name} moves pixels between the image and other axes (im2col): "
+                      "a field computed through it as the identity is neither a lower nor an "
+                      "upper bound")
+
+
+def _matmul(call: OpCall) -> Layer:
+    """Matrix products of tensors with no image axes left (attention over folded tokens)."""
+    nd = call.ndim
+    if all(x.collapsed(nd) and x.layout is None for x in call.inputs) and call.output.collapsed(
+            nd):
+        return Merge("mul") if len(call.inputs) >= 2 else Pointwise(call.name)
+    raise Unsupported(f"{call.name} over image axes")
+
+
+def _drop_path(call: OpCall) -> Layer:
+    """Stochastic depth / drop-path: the identity at eval, a per-sample scale in training."""
+    return Pointwise(call.name)
 
 
 def _norm(call: OpCall) -> Layer:
@@ -366,8 +466,15 @@ _FUNCTIONS_BY_NAME.update({
     "cat": _cat, "getitem": _getitem, "flatten": _fn_flatten, "linear": _linear,
     "chunk": _split, "split": _split, "unbind": _split, "tensor_split": _split,
     "pixel_shuffle": _fn_pixel_shuffle, "pixel_unshuffle": _fn_pixel_unshuffle,
+    "stack": _stack, "stochastic_depth": _drop_path, "drop_path": _drop_path, "roll": _roll,
+    "unfold": _im2col, "fold": _im2col, "matmul": _matmul, "mm": _matmul, "bmm": _matmul,
+    "einsum": _matmul,
 })
 
+
+_VIEWS = frozenset(["view", "reshape", "unflatten", "squeeze", "unsqueeze", "view_as",
+                    "reshape_as", "flatten", "Flatten", "Unflatten", "contiguous"])
+"""Calls that regroup axes without moving values (their layout is followed)."""
 
 _FACTORIES = frozenset([
     "zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like",

@@ -119,7 +119,7 @@ class _HookRecorder:
             ref = self.live.get(id(a))
             if ref is not None:
                 srcs.append(ref)
-                info = _info(a, True)
+                info = self.b.info(ref, a.shape)
                 infos.append(info)
                 return info
             return _info(a, False)
@@ -142,7 +142,8 @@ class _HookRecorder:
             return
         elements = list(_tensors(out))
         for i, e in enumerate(elements):
-            call = OpCall(target, op_name, path, a, k, tuple(infos), _info(e, True), self.nd)
+            info = self.b.output_info(op_name, infos, e.shape, a, k)
+            call = OpCall(target, op_name, path, a, k, tuple(infos), info, self.nd)
             layer, reason, notes = _convert(call, module)
             base = path if len(elements) == 1 else f"{path}.{i}"
             node = self.b.emit(call, list(srcs), layer, reason, params if i == 0 else 0, base,

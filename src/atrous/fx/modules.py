@@ -8,6 +8,7 @@ from ..layers import Conv, ConvTranspose, Layer, Pad, Pointwise, Pool
 from .functions import (
     _conv_from,
     _global_or_adaptive,
+    _im2col,
     _linear,
     _pad_pairs,
     _pool_mode,
@@ -100,6 +101,18 @@ def _m_lp_pool(m: Any, call: OpCall) -> Layer:
                 ceil_mode=bool(m.ceil_mode), ndim=nd)
 
 
+_ACTIVATION_MODULES = (
+    "ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU", "SiLU",
+    "Mish", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "Hardtanh", "Hardshrink",
+    "Softshrink", "Softplus", "Softsign", "Tanhshrink", "Threshold", "LogSigmoid",
+)
+"""Activation modules (converted as pointwise; GLU halves the channels, also pointwise)."""
+
+
+def _m_im2col(m: Any, call: OpCall) -> Layer:
+    return _im2col(call)
+
+
 def _install_module_converters() -> None:
     """Register the torch.nn converters (needs torch; called on the first trace)."""
     if _MODULES.get(_Sentinel) is not None:
@@ -134,12 +147,11 @@ def _install_module_converters() -> None:
                 nn.LocalResponseNorm, nn.modules.dropout._DropoutNd, nn.Identity,
                 nn.ChannelShuffle, getattr(nn, "RMSNorm", nn.Identity)):
         table[cls] = _m_pointwise
-    for name in [
-        "ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU", "SiLU",
-        "Mish", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "Hardtanh", "Hardshrink",
-        "Softshrink", "Softplus", "Softsign", "Tanhshrink", "Threshold", "LogSigmoid", "GLU"
-    ]:
+    for name in _ACTIVATION_MODULES:
         table[getattr(nn, name)] = _m_pointwise
+    table[nn.GLU] = _m_pointwise
+    table[nn.Unfold] = _m_im2col
+    table[nn.Fold] = _m_im2col
     for cls, fn in table.items():
         _MODULES.setdefault(cls, fn)
     _MODULES[_Sentinel] = _m_pointwise

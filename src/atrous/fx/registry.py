@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,16 +17,28 @@ __all__ = ["OpCall", "TensorInfo", "Unsupported", "register_function", "register
 # -- what converters see ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TensorInfo:
-    """A tensor as a converter sees it: its shape, and whether it depends on the model input."""
+    """A tensor as a converter sees it: its shape, whether it depends on the model input, and
+    where its image axes are (``layout``, see :mod:`atrous.fx.layout`; None: the trailing axes).
+    """
 
     shape: tuple[int, ...]
     live: bool = True
+    layout: tuple[tuple[int, ...], ...] | None = None
 
     def spatial(self, ndim: int) -> Ints:
-        """The trailing ``ndim`` sizes; ``(1,) * ndim`` for a tensor whose spatial axes are gone."""
+        """The image axes' sizes; ``(1,) * ndim`` for a tensor whose spatial axes are gone."""
+        if self.layout is not None:
+            return tuple(math.prod(self.shape[a] for a in comps) for comps in self.layout)
         if len(self.shape) >= 2 + ndim:
             return tuple(self.shape[-ndim:])
         return (1,) * ndim
+
+    def image_axes(self, ndim: int) -> list[int]:
+        """The tensor axes that carry (a part of) an image axis, in order."""
+        if self.layout is not None:
+            return sorted(a for comps in self.layout for a in comps)
+        rank = len(self.shape)
+        return list(range(rank - ndim, rank)) if rank >= 2 + ndim else []
 
     def collapsed(self, ndim: int) -> bool:
         """True when the tensor has no spatial extent left (rank too low or all sizes 1)."""

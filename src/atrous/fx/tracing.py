@@ -26,7 +26,7 @@ Shapes = Sequence[tuple[int, ...]]
 _SHAPE_KEEPING_FUNCTIONS = frozenset((  # noqa: SIM905 - a long word list reads better as text
     "batch_norm group_norm layer_norm instance_norm rms_norm relu relu6 leaky_relu gelu silu "
     "mish sigmoid tanh hardswish hardsigmoid hardtanh elu selu celu softplus dropout dropout1d "
-    "dropout2d dropout3d alpha_dropout feature_alpha_dropout identity contiguous clone detach "
+    "dropout2d dropout3d alpha_dropout feature_alpha_dropout identity clone detach "
     "pooled_batch_norm _pooled_batch_norm_module").split())
 """Functions whose output has their first argument's shape and dtype: not run for shapes."""
 
@@ -40,9 +40,17 @@ def _trace_fx(model: Any, shapes: Shapes, name: str) -> Graph:
 def _symbolic_trace(model: Any, name: str) -> Any:
     import torch.fx as fx
 
+    class Proxy(fx.Proxy):
+        def __setitem__(self, key: Any, value: Any) -> None:
+            # torch.fx has no item assignment: record y[key] = value as a setitem node
+            self.tracer.create_proxy("call_function", operator.setitem, (self, key, value), {})
+
     class Tracer(fx.Tracer):
         def is_leaf_module(self, m: Any, qualname: str) -> bool:
             return _leaf(m, qualname)
+
+        def proxy(self, node: Any) -> Any:
+            return Proxy(node, self)
 
     autowrap = tuple(f for f in _FUNCTIONS_BY_OBJ
                      if getattr(f, "__module__", None) not in (None, "builtins")
@@ -233,14 +241,14 @@ class _FxWalk:
             self.live[n] = self.live[n.args[0]][int(n.args[1])]
             return
         val = self.values.get(n)
-        elements = list(val) if isinstance(val, (tuple, list)) else [val]
+        elements: list[Any] = list(val) if isinstance(val, (tuple, list)) else [val]
         if not elements or not all(_is_tensor(e) for e in elements):
             return  # sizes, shapes, python values
         target, op_name, path, params, label = self._describe(n, module)
         names = []
         for i, e in enumerate(elements):
-            call = OpCall(target, op_name, path, args, kwargs, tuple(infos), _info(e, True),
-                          self.nd)
+            out = self.b.output_info(op_name, infos, e.shape, args, kwargs)
+            call = OpCall(target, op_name, path, args, kwargs, tuple(infos), out, self.nd)
             layer, reason, notes = _convert(call, module)
             base = path if len(elements) == 1 else f"{path}.{i}"
             names.append(self.b.emit(call, list(srcs), layer, reason, params if i == 0 else 0,
@@ -276,12 +284,12 @@ class _FxWalk:
                 out = []
                 for r, v in zip(ref, self.values[a]):
                     srcs.append(r)
-                    info = _info(v, True)
+                    info = self.b.info(r, v.shape)
                     infos.append(info)
                     out.append(info)
                 return tuple(out)
             srcs.append(ref)
-            info = _info(self.values[a], True)
+            info = self.b.info(ref, self.values[a].shape)
             infos.append(info)
             return info
         if isinstance(a, (list, tuple)):

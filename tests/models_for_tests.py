@@ -142,9 +142,12 @@ class SEBlock(nn.Module):
         self.fc1 = nn.Conv2d(c, 2, 1)
         self.fc2 = nn.Conv2d(2, c, 1)
 
+        self.detach = False  # True: no gradient through the gate (the local field's autograd)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = x.mean((2, 3), keepdim=True)
-        return x * torch.sigmoid(self.fc2(F.relu(self.fc1(s))))
+        gate = torch.sigmoid(self.fc2(F.relu(self.fc1(s))))
+        return x * (gate.detach() if self.detach else gate)
 
 
 def se_net() -> nn.Module:
@@ -383,10 +386,12 @@ class ECA(nn.Module):
     def __init__(self, channels: int, k: int = 3) -> None:
         super().__init__()
         self.conv = nn.Conv1d(1, 1, k, padding=(k - 1) // 2, bias=False)
+        self.detach = False  # True: no gradient through the gate (the local field's autograd)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(x.mean((2, 3)).view(x.shape[0], 1, -1))
-        return x * torch.sigmoid(y).view(x.shape[0], -1, 1, 1).expand_as(x)
+        gate = torch.sigmoid(y).view(x.shape[0], -1, 1, 1).expand_as(x)
+        return x * (gate.detach() if self.detach else gate)
 
 
 class ConvNeXtBlock(nn.Module):

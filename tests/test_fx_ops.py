@@ -214,3 +214,30 @@ def test_flatten_and_attention_is_global() -> None:
     assert not g.partial, g.diagnostics
     assert receptive_field(g, input_size=(1, 2, 8, 8)).is_global
 
+
+
+@pytest.mark.parametrize("gate", ["se", "eca"])
+def test_local_receptive_field_cuts_the_global_gate(gate: str) -> None:
+    """The local field (gate cut) against autograd with no gradient through the gate."""
+    from models_for_tests import se_net
+
+    from atrous.graph import local_graph
+
+    def build() -> nn.Module:
+        if gate == "se":
+            return se_net()
+        return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), ECA(4),
+                             nn.Conv2d(4, 4, 3, padding=2, dilation=2))
+
+    shape = (1, 3, 24, 24)
+    g = to_graph(build(), shape)
+    assert receptive_field(g, input_size=shape).is_global
+    local = local_graph(g, shape)
+    assert not local.partial and any("cut for the local" in n for n in local.notes)
+    rf = receptive_field(local, input_size=shape)
+    ref = positive_(build())
+    for m in ref.modules():
+        if hasattr(m, "detach") and isinstance(m.detach, bool):
+            m.detach = True
+    assert not rf.is_global and rf.size == (7, 7)
+    assert rf.box((12, 12)) == hull(ref, shape, (12, 12))

@@ -78,6 +78,9 @@ _EXPORTS: dict[str, str] = {
     "to_graph": "fx",
     "register_module": "fx",
     "register_function": "fx",
+    # front ends: the builder every front end uses, the local field of gated networks
+    "GraphBuilder": "builder",
+    "local_graph": "graph",
     # design
     "design": "design",
     "repair": "design",

@@ -35,7 +35,13 @@ def _check_input_sizes(input_size: Any) -> list[tuple[int, ...]]:
     """
     if (isinstance(input_size, (list, tuple)) and input_size
             and all(isinstance(s, (list, tuple)) for s in input_size)):
-        shapes = [_check_input_size(s) for s in input_size]
+        shapes = [_check_input_size(input_size[0])]
+        for s in input_size[1:]:
+            size = tuple(s)
+            if not size or any(isinstance(v, bool) or not isinstance(v, int) or v < 1
+                               for v in size):
+                raise AtrousError(f"every input_size entry must be an integer >= 1, got {size}")
+            shapes.append(size)
     else:
         return [_check_input_size(input_size)]
     first = shapes[0]

@@ -32,12 +32,14 @@ _SHAPE_KEEPING_FUNCTIONS = frozenset((  # noqa: SIM905 - a long word list reads 
 
 
 def _trace_fx(model: Any, shapes: Shapes, name: str) -> Graph:
-    gm = _symbolic_trace(model, name)
+    gm = _symbolic_trace(model, name, len(shapes))
     values = _propagate(gm, model, shapes)
     return _FxWalk(gm, values, shapes, name).build()
 
 
-def _symbolic_trace(model: Any, name: str) -> Any:
+def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
+    import inspect
+
     import torch.fx as fx
 
     class Proxy(fx.Proxy):
@@ -56,7 +58,11 @@ def _symbolic_trace(model: Any, name: str) -> Any:
                      if getattr(f, "__module__", None) not in (None, "builtins")
                      and type(f).__name__ == "function")
     tracer = Tracer(autowrap_functions=autowrap)
-    graph = tracer.trace(model)
+    # forward parameters past the given inputs keep their defaults (e.g. an optional mask=None)
+    params = list(inspect.signature(model.forward).parameters.values())[n_inputs:]
+    concrete = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty
+                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    graph = tracer.trace(model, concrete_args=concrete or None)
     return fx.GraphModule(tracer.root, graph, name)
 
 

@@ -21,15 +21,28 @@ distribution, whose variance per axis is ``n*(k**2-1)/12`` (the validation case 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .errors import AtrousError
+from .errors import AtrousError, TooLargeError
 
-__all__ = ["ERFResult", "erf"]
+__all__ = ["ERFResult", "centre_unit", "erf"]
+
+MAX_ELEMENTS = 1 << 26
+"""The largest input :func:`erf` allocates by default (64M elements: 256 MB in float32)."""
+
+
+def centre_unit(size: Sequence[int]) -> tuple[int, ...]:
+    """The centre unit of a map: ``(n - 1) // 2`` per axis, the unit the report's coverage uses.
+
+    >>> centre_unit((4096,)), centre_unit((9, 8))
+    ((2047,), (4, 3))
+    """
+    return tuple((int(n) - 1) // 2 for n in size)
 
 
 @dataclass
@@ -41,7 +54,8 @@ class ERFResult:
         rf: the theoretical :class:`~atrous.rf.ReceptiveField` of the same output.
         fraction95: the share of the theoretical RF box (clipped to the input) that the smallest
             set of pixels holding 95% of the gradient mass covers.
-        unit: the output unit analysed (the centre one).
+        unit: the output unit analysed: the centre one, ``(n - 1) // 2`` per axis, as in the
+            report's coverage (:func:`centre_unit`).
         center: input coordinates of that unit's theoretical RF centre.
         samples: random inputs averaged; ``reinit``: whether weights were re-drawn per sample.
     """
@@ -123,6 +137,7 @@ def erf(
     seed: int = 0,
     output: str | None = None,
     progress: bool = True,
+    max_elements: int = MAX_ELEMENTS,
 ) -> ERFResult:
     """Measure the effective receptive field of the centre output unit.
 
@@ -138,12 +153,15 @@ def erf(
         output: which output of a model returning a dict or tuple (the label; default the only
             or first one: one ERF per call).
         progress: show a progress bar on a terminal.
+        max_elements: the largest input (number of elements) to allocate; larger ones are
+            refused up front with :class:`~atrous.errors.TooLargeError`.
 
     Returns:
         An :class:`ERFResult`.
 
     Raises:
         AtrousError: for a bad ``samples``, ``seed`` or ``input_size``, or an unknown ``output``.
+        TooLargeError: when the input has more than ``max_elements`` elements.
 
     The model's state is left as it was: its train/eval flags, no ``.grad`` on its parameters
     (the gradient is taken with respect to the input only) and, with ``reinit``, its weights
@@ -164,6 +182,14 @@ def erf(
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise AtrousError(f"seed must be an integer, got {seed!r}")
     shape = _check_input_size(input_size)
+    if isinstance(max_elements, bool) or not isinstance(max_elements, int) or max_elements < 1:
+        raise AtrousError(f"max_elements must be an integer >= 1, got {max_elements!r}")
+    elements = math.prod(shape)
+    if elements > max_elements:
+        raise TooLargeError(
+            f"an input of shape {shape} has {elements:,} elements; the ERF needs real tensors of "
+            f"that size (input, gradient, activations) and max_elements={max_elements:,}: raise "
+            "it, or use a smaller input")
     graph = to_graph(model, shape)
     labels = graph.output_labels
     if output is not None:
@@ -202,7 +228,7 @@ def erf(
                     flat = dict(_flatten_outputs(y))
                     y = flat[output] if output in flat else next(iter(flat.values()))
                 spatial = tuple(y.shape[2:]) if y.dim() >= 2 + graph.ndim else (1,) * graph.ndim
-                unit = tuple(s // 2 for s in spatial)
+                unit = centre_unit(spatial)
                 index = (slice(None), slice(None), *unit)
                 target = y[index] if y.dim() >= 2 + graph.ndim else y
                 # the gradient w.r.t. the input only: no .grad is left on the model's parameters

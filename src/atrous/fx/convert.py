@@ -141,16 +141,29 @@ def _padding_mode(call: OpCall, module: Any) -> str | None:
     return mode if isinstance(mode, str) and mode != "zeros" else None
 
 
+_PADDING_MODE_INDEX: dict[Any, int | None] = {}
+
+
 def _padding_mode_index(fn: Any) -> int | None:
+    """Position of a function's ``padding_mode`` parameter (looked up once per function)."""
     import inspect
 
     if isinstance(fn, str) or not callable(fn):
         return None
     try:
+        return _PADDING_MODE_INDEX[fn]
+    except (KeyError, TypeError):
+        pass
+    try:
         params = list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
-        return None
-    return params.index("padding_mode") if "padding_mode" in params else None
+        params = []
+    index = params.index("padding_mode") if "padding_mode" in params else None
+    try:
+        _PADDING_MODE_INDEX[fn] = index
+    except TypeError:  # an unhashable callable
+        pass
+    return index
 
 
 def _zero_padding_call(call: OpCall) -> OpCall:

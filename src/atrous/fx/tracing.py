@@ -63,7 +63,20 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
     concrete = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty
                 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     graph = tracer.trace(model, concrete_args=concrete or None)
-    return fx.GraphModule(tracer.root, graph, name)
+    return _Traced(tracer.root, graph)
+
+
+class _Traced:
+    """A traced model: its root module and fx graph (no GraphModule: no code is generated)."""
+
+    def __init__(self, root: Any, graph: Any) -> None:
+        self.root, self.graph = root, graph
+
+    def named_modules(self) -> Any:
+        return self.root.named_modules()
+
+    def modules(self) -> Any:
+        return self.root.modules()
 
 
 def _propagate(gm: Any, model: Any, shapes: Shapes) -> dict[Any, Any]:
@@ -134,7 +147,7 @@ def _recorder_class() -> Any:
         """Runs the graph and keeps every node's value; skips shape-keeping calls."""
 
         def __init__(self, gm: Any, values: dict[Any, Any]) -> None:
-            super().__init__(gm)
+            super().__init__(gm.root, graph=gm.graph)
             self.values = values
 
         def run_node(self, n: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from ..errors import AtrousError
@@ -159,10 +160,8 @@ def _padding_mode_index(fn: Any) -> int | None:
     except (TypeError, ValueError):
         params = []
     index = params.index("padding_mode") if "padding_mode" in params else None
-    try:
+    with contextlib.suppress(TypeError):  # an unhashable callable is looked up every time
         _PADDING_MODE_INDEX[fn] = index
-    except TypeError:  # an unhashable callable
-        pass
     return index
 
 

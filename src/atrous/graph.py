@@ -429,8 +429,8 @@ def as_graph(target: Any, input_size: Sequence[int] | None = None) -> Graph:
 def local_graph(target: Any, input_size: Sequence[int] | None = None) -> Graph:
     """The graph with its global gates cut: the "local" receptive field of SE / ECA networks.
 
-    A merge (``mul``/``add``) of a map with a value whose receptive field is global (a
-    squeeze-excitation or ECA gate, a pooled context added back) makes every unit after it
+    A merge of a map with a value whose receptive field is global (a squeeze-excitation or ECA
+    gate, a pooled context added back or concatenated as in ASPP) makes every unit after it
     global. Users of such networks also want the field of the convolutions alone, as
     rfa-toolbox reports it: this graph drops every global input of a merge that has a local one
     (a merge left with one input becomes a pointwise node of the same name), so
@@ -444,21 +444,34 @@ def local_graph(target: Any, input_size: Sequence[int] | None = None) -> Graph:
     >>> receptive_field(gated, (32,)).is_global, receptive_field(local_graph(gated, (32,))).size
     (True, (3,))
     """
-    from .layers import Pointwise
     from .rf import receptive_fields
 
     graph = as_graph(target, input_size)
-    rfs = receptive_fields(graph, input_size if input_size is not None else (
-        graph.input_shape or None))
+    size = input_size if input_size is not None else (graph.input_shape or None)
+    notes = list(graph.notes)
+    while True:  # a gate cut early makes later maps local again: cut until nothing changes
+        cut = _cut_gates(graph, receptive_fields(graph, size), notes)
+        if len(cut.notes) == len(notes):
+            return cut
+        graph, notes = cut, cut.notes
+
+
+def _cut_gates(graph: Graph, rfs: Mapping[str, Any], notes: list[str]) -> Graph:
+    """One pass of :func:`local_graph`: cut the global inputs of the first merge with local ones."""
+    from .layers import Pointwise
+
     out = Graph(graph.ndim, graph.name, method=graph.method)
-    out.diagnostics, out.notes = list(graph.diagnostics), list(graph.notes)
+    out.diagnostics, out.notes = list(graph.diagnostics), list(notes)
     out.incomplete, out.input_shape = graph.incomplete, graph.input_shape
     out.output_labels = dict(graph.output_labels)
+    done = False
     for node in graph.layer_nodes():
         layer, inputs = node.layer, node.inputs
-        if isinstance(layer, Merge) and layer.mode in ("mul", "add"):
+        if isinstance(layer, Merge) and not done:
+            # the first merge in graph order only: a map after it may be local once it is cut
             local = tuple(i for i in inputs if not rfs[i].is_global)
             if local and len(local) < len(inputs):
+                done = True
                 cut = [i for i in inputs if i not in local]
                 out.notes.append(f"{node.name}: the global input(s) {', '.join(cut)} cut for "
                                  "the local receptive field")

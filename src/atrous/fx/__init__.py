@@ -3,13 +3,21 @@
 :func:`to_graph` traces a model with :mod:`torch.fx` symbolic tracing, so functional ops and tensor
 methods (``F.conv2d``, ``F.interpolate``, ``F.pad``, ``torch.cat``, ``+``, ``*``,
 ``x.mean((2, 3), keepdim=True)``, slicing, ``view``/``transpose`` channel shuffles) are seen, not
-only modules. Shapes come from running the traced graph on fake tensors (no data, no compute: a
-1024x1024 input costs nothing). One registry maps torch modules and functions to analytic layers;
+only modules. Shapes come from running the traced graph once on the ``meta`` device (no data, no
+compute: a 4096x4096 input costs what a 224x224 one does). One registry maps torch modules and
+functions to analytic layers;
 :func:`register_module` and :func:`register_function` extend it, and a registered module class is
 a leaf of the trace. A model that ``torch.fx`` cannot trace (data-dependent control flow) is
 recorded instead by running it once with forward hooks and a torch-function recorder; the result
 is then marked ``partial``, with a diagnostic saying why. An operation without a converter becomes
 an :class:`~atrous.layers.Opaque` node with a diagnostic naming its module path, never an identity.
+
+The package: :mod:`~atrous.fx.registry` (what converters see, the registry),
+:mod:`~atrous.fx.functions` and :mod:`~atrous.fx.modules` (the converters),
+:mod:`~atrous.fx.layout` (image axes through permutes and views), :mod:`~atrous.fx.convert`
+(one call to a layer and its notes), :mod:`~atrous.fx.emit` (calls to
+:class:`atrous.builder.GraphBuilder`), :mod:`~atrous.fx.tracing` (torch.fx and shapes) and
+:mod:`~atrous.fx.hooks` (the fallback).
 
 Node metadata (read by :mod:`atrous.report`): ``module`` (module path or op name), ``target``
 (class or function name), ``shape`` (output tensor shape), ``params`` and ``macs``.

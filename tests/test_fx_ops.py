@@ -241,3 +241,21 @@ def test_local_receptive_field_cuts_the_global_gate(gate: str) -> None:
             m.detach = True
     assert not rf.is_global and rf.size == (7, 7)
     assert rf.box((12, 12)) == hull(ref, shape, (12, 12))
+
+
+def test_a_norm_subclass_with_its_own_forward_is_a_leaf_with_a_note() -> None:
+    """timm's BatchNormAct2d: F.batch_norm + activation in forward; read as a BatchNorm2d (the
+    analysis does not depend on how a norm is written, issue 15), saying so."""
+
+    class BatchNormAct2d(nn.BatchNorm2d):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                             False, 0.1, self.eps)
+            return F.relu(y)
+
+    build = lambda: nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), BatchNormAct2d(2),  # noqa: E731
+                                  nn.Conv2d(2, 2, 3, padding=1))
+    g = to_graph(build(), (1, 2, 12, 12))
+    assert [n.meta["target"] for n in g.layer_nodes()] == ["Conv2d", "BatchNormAct2d", "Conv2d"]
+    assert len(g.notes) == 1 and "BatchNorm2d subclass with its own forward" in g.notes[0]
+    check_exact(build, (1, 2, 12, 12))

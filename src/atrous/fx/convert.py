@@ -10,7 +10,14 @@ from ..layers import Conv, ConvTranspose, Layer, Pointwise
 from .functions import _BINARY, _PERMUTES, _UNARY, _VIEWS, _as_list, _prod
 from .modules import _ACTIVATION_MODULES
 from .plumbing import _first_line
-from .registry import OpCall, TensorInfo, Unsupported, _function_converter, _module_converter
+from .registry import (
+    OpCall,
+    TensorInfo,
+    Unsupported,
+    _function_converter,
+    _module_converter,
+    _norm_subclass,
+)
 
 
 def _target_name(call: OpCall) -> str:
@@ -38,7 +45,13 @@ def _macs(layer: Layer, call: OpCall) -> int:
 
 def _convert(call: OpCall, module: Any = None) -> tuple[Layer | None, str, list[str]]:
     """The call's layer (None and a reason when it cannot be modelled) and its exact notes."""
-    notes = _stat_notes(call, module)
+    base = _norm_subclass(module) if module is not None else ""
+    if base:
+        notes = [f"a {base} subclass with its own forward, read as a {base} (pointwise, its "
+                 "forward not traced): exact when that forward adds only pointwise ops "
+                 "(an activation, dropout), as timm's BatchNormAct2d does"]
+    else:
+        notes = _stat_notes(call, module)
     mode = _padding_mode(call, module)
     if mode is not None:
         notes.append(f"{mode!r} padding: {_PAD_MODE_EFFECT.get(mode, _PAD_MODE_OTHER)}; "

@@ -17,7 +17,7 @@ from .functions import (
     _tup,
     _upsample,
 )
-from .registry import _MODULES, ModuleConverter, OpCall
+from .registry import _MODULES, _NORM_BASES, ModuleConverter, OpCall
 
 
 def _m_conv(m: Any, call: OpCall) -> Layer:
@@ -152,6 +152,7 @@ def _install_module_converters() -> None:
     table[nn.GLU] = _m_pointwise
     table[nn.Unfold] = _m_im2col
     table[nn.Fold] = _m_im2col
+    _NORM_BASES.update([nn.modules.batchnorm._NormBase])
     for cls, fn in table.items():
         _MODULES.setdefault(cls, fn)
     _MODULES[_Sentinel] = _m_pointwise

@@ -151,6 +151,11 @@ def register_function(fn: Callable[..., Any] | str, converter: FunctionConverter
         raise AtrousError(f"register_function needs a function or a name, got {fn!r}")
 
 
+_NORM_BASES: set[type] = set()
+"""Norm classes whose subclasses stay leaves even with their own ``forward`` (timm's
+``BatchNormAct2d``): read as pointwise, with a note, instead of tracing every one of them."""
+
+
 def _module_converter(module: Any) -> ModuleConverter | None:
     mro = type(module).__mro__
     for klass in mro:
@@ -159,8 +164,21 @@ def _module_converter(module: Any) -> ModuleConverter | None:
             owner = next((k for k in mro if "forward" in vars(k)), klass)
             if issubclass(klass, owner) or owner.__module__.startswith("torch.nn"):
                 return conv
+            if klass in _NORM_BASES:
+                return conv
             return None  # a user subclass with its own forward: trace into it
     return None
+
+
+def _norm_subclass(module: Any) -> str:
+    """The norm base of a norm subclass with its own forward ('' for anything else)."""
+    mro = type(module).__mro__
+    owner = next((k for k in mro if "forward" in vars(k)), None)
+    if owner is None or owner.__module__.startswith(("torch.nn", "atrous.")):
+        return ""  # atrous' own PooledBatchNorm2d is a BatchNorm2d in eval: no note
+    if not any(k in _NORM_BASES for k in mro):
+        return ""
+    return next(k.__name__ for k in mro if k.__module__.startswith("torch.nn"))
 
 
 _DUNDER = {"radd": "add", "iadd": "add", "rsub": "sub", "isub": "sub", "rmul": "mul",

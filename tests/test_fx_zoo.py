@@ -110,3 +110,26 @@ def test_docs_table_is_the_scripts_output() -> None:
 
     text = (ROOT / "docs" / "models.md").read_text(encoding="utf-8")
     assert text[text.index(BEGIN) + len(BEGIN):text.index(END)] == "\n" + table()
+
+
+@pytest.mark.slow
+def test_local_field_of_an_se_net_unclipped() -> None:
+    """At an input larger than the local field, its box is checked, not only its clipped hull."""
+    build, _, _ = ZOO["MobileNetV3-Small"]
+    side = 704
+    shape = (1, 3, side, side)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        local = receptive_field(local_graph(to_graph(build(), shape), shape), input_size=shape)
+        assert local.size == (639, 639)
+        ref = positive_(swap_max_pools(build()))
+        for m in ref.modules():
+            if isinstance(getattr(m, "detach", None), bool):
+                m.detach = True
+        unit = (11, 11)  # the centre of the 22x22 output
+        box = local.box(unit)
+        assert all(lo > 0 and hi < side - 1 for lo, hi in box)
+        assert box == support(ref, shape, unit)
+    finally:
+        torch.set_num_threads(threads)

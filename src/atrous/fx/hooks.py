@@ -18,9 +18,11 @@ _SHAPE_QUERIES = frozenset(["size", "dim", "shape", "get", "numel", "stride"])
 
 
 # -- hook fallback ----------------------------------------------------------------------------
-def _trace_hooks(model: Any, shapes: Sequence[tuple[int, ...]], name: str, fake: bool) -> Graph:
-    """Record ``model`` from one run (on fake tensors, or on zeros) with forward hooks."""
-    return _HookRecorder(model, shapes, name).run(fake)
+def _trace_hooks(model: Any, shapes: Sequence[tuple[int, ...]], name: str, fake: bool = True,
+                 *, mode: str | None = None) -> Graph:
+    """Record ``model`` from one run with forward hooks: on ``mode`` ``"meta"`` tensors
+    (parameters swapped for the run), ``"fake"`` tensors or ``"zeros"`` (default: ``fake``)."""
+    return _HookRecorder(model, shapes, name).run(mode or ("fake" if fake else "zeros"))
 
 
 class _HookRecorder:
@@ -38,8 +40,10 @@ class _HookRecorder:
         self.paths = {id(m): p for p, m in model.named_modules()}
         self.leaves = {id(m) for p, m in model.named_modules() if p and _leaf(m, p)}
 
-    def run(self, fake: bool) -> Graph:
+    def run(self, mode: str) -> Graph:
         import torch
+
+        from .tracing import _MetaParameters
 
         handles = []
         for m in self.model.modules():
@@ -48,7 +52,11 @@ class _HookRecorder:
                 handles.append(m.register_forward_hook(self._post))
         try:
             with torch.no_grad():
-                if fake:
+                if mode == "meta":
+                    with _MetaParameters(self.model):
+                        result = self._call(lambda s, dtype: torch.empty(s, dtype=dtype,
+                                                                         device="meta"))
+                elif mode == "fake":
                     with _fake_mode():
                         result = self._call(torch.empty)
                 else:
@@ -186,28 +194,34 @@ def _is_tensor(value: Any) -> bool:
     return isinstance(value, torch.Tensor)
 
 
+_HOW = {"meta": "recorded from one run on meta tensors",
+        "fake": "recorded from one run on fake tensors",
+        "zeros": "recorded from one run on an all-zeros input"}
+
+
 def _fallback(model: Any, shapes: Sequence[tuple[int, ...]], name: str, why: str) -> Graph:
-    try:
-        g = _trace_hooks(model, shapes, name, fake=True)
-        how = "recorded from one run on fake tensors"
-    except AtrousError:
-        raise
-    except Exception as exc_fake:
+    """The hook recorder on meta tensors, then fake ones, then zeros; the graph is incomplete."""
+    errors: list[str] = []
+    for mode in ("meta", "fake", "zeros"):
+        if mode == "fake" and "cannot be called on meta tensors" in errors[-1]:
+            continue  # a data-dependent branch: fake tensors cannot decide it either
         try:
-            g = _trace_hooks(model, shapes, name, fake=False)
-            how = (f"recorded from one run on an all-zeros input (fake tensors failed: "
-                   f"{_first_line(exc_fake)})")
+            g = _trace_hooks(model, shapes, name, mode=mode)
         except AtrousError:
             raise
         except Exception as exc:
-            raise AtrousError(
-                f"cannot trace {name} (torch.fx: {why}) nor run it on an input of shape "
-                f"{_shapes_text(shapes)} ({_first_line(exc)})") from None
+            errors.append(_first_line(exc))
+            continue
+        how = _HOW[mode] + (f" (meta tensors failed: {errors[0]})" if errors else "")
+        break
+    else:
+        raise AtrousError(
+            f"cannot trace {name} (torch.fx: {why}) nor run it on an input of shape "
+            f"{_shapes_text(shapes)} ({errors[-1]})") from None
     g.incomplete = (f"torch.fx could not trace {name} ({why}); the graph was {how} with "
                     "forward hooks, so it shows only the path that input took (partial)")
     g.diagnostics.insert(0, g.incomplete)
     return g
-
 
 
 def _shapes_text(shapes: Sequence[tuple[int, ...]]) -> str:

@@ -1,133 +1,128 @@
-"""Benchmark: full analysis of a dilated ResNet-101 at 513x513 vs a forward pass and vs autograd.
+"""Benchmark: what analysing a model costs, next to one forward pass of it (issue 15 targets).
 
-Runs side by side in one process:
+Both sides run in one process, one torch thread, CPU time (``time.process_time``, so a loaded
+machine inflates both sides alike), best of ``--repeat`` runs:
 
-- atrous: ``to_graph`` (torch.fx trace + fake-tensor shapes) and the per-layer analysis
-  (receptive field of every node, output coverage) -- what ``atrous model`` does;
-- (a) one CPU forward pass of the same model (float32, no grad);
-- (b) measuring the output's receptive field by autograd: forward + backward of the centre unit
-  (float32, positive weights) and the support of the input gradient.
+- the front end: ``atrous.fx.to_graph`` (torch.fx trace, meta-device shapes, conversion);
+- the report side: ``atrous.analyze`` on the traced graph (receptive fields, coverage, verdicts);
+- (a) one ``no_grad`` forward pass of the same model, float32.
 
-Targets: the analysis cheaper than one forward pass, and at least 30x faster than autograd.
+Models are torchvision's geometry, transcribed in ``tests/data/torchvision_reference.py``
+(torchvision is not a dependency): ResNet-50 at 1x3x224x224 (target: analyze <= 0.5x forward),
+DeepLabV3-ResNet-101 at 1x3x513x513 (target <= 0.05x), ResNet-50 at 1024 and 4096 (target: the
+analysis within 1.3x of 224's), and 40 conv+BN layers with ``nn.BatchNorm2d`` vs a subclass that
+calls ``F.batch_norm`` (timm's ``BatchNormAct2d`` style; target: no costlier).
 
-    python benchmarks/analyze_model.py            # 513x513, output stride 8
-    python benchmarks/analyze_model.py --size 257 # quicker
+    python benchmarks/analyze_model.py             # everything (a few minutes on a busy machine)
+    python benchmarks/analyze_model.py --quick     # ResNet-50 at 224 and the batch-norm pair
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
-def dilated_resnet101() -> nn.Module:
-    """ResNet-101 ([3, 4, 23, 3] bottlenecks, width 64) with output stride 8 (DeepLab)."""
-    try:
-        from atrous.nn import resnet101
-
-        return resnet101(8, num_classes=None)
-    except ImportError:  # pragma: no cover - atrous.nn not installed
-        return _local_resnet101()
-
-
-def _local_resnet101() -> nn.Module:
-    class Bottleneck(nn.Module):
-        def __init__(self, cin: int, w: int, stride: int, dil: int) -> None:
-            super().__init__()
-            self.c1, self.b1 = nn.Conv2d(cin, w, 1, bias=False), nn.BatchNorm2d(w)
-            self.c2 = nn.Conv2d(w, w, 3, stride, dil, dil, bias=False)
-            self.b2 = nn.BatchNorm2d(w)
-            self.c3, self.b3 = nn.Conv2d(w, 4 * w, 1, bias=False), nn.BatchNorm2d(4 * w)
-            self.down = (nn.Sequential(nn.Conv2d(cin, 4 * w, 1, stride, bias=False),
-                                       nn.BatchNorm2d(4 * w))
-                         if stride != 1 or cin != 4 * w else nn.Identity())
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            y = torch.relu(self.b1(self.c1(x)))
-            y = torch.relu(self.b2(self.c2(y)))
-            return torch.relu(self.b3(self.c3(y)) + self.down(x))
-
-    layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64),
-                               nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
-    cin = 64
-    for i, (n, w) in enumerate(zip((3, 4, 23, 3), (64, 128, 256, 512))):
-        stride, dil = (1, 1) if i == 0 else (2, 1) if i == 1 else (1, 2 ** (i - 1))
-        for j in range(n):
-            layers.append(Bottleneck(cin, w, stride if j == 0 else 1, dil))
-            cin = 4 * w
-    return nn.Sequential(*layers)
-
-
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, out = [], None
+def cpu_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    """Best CPU time of ``repeat`` calls (seconds) and the last result."""
+    best, out = float("inf"), None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
+        best = min(best, time.process_time() - t0)
+    return best, out
+
+
+def resnet50() -> nn.Module:
+    from data.torchvision_reference import Bottleneck, ResNet
+
+    return ResNet(Bottleneck, [3, 4, 6, 3]).eval()
+
+
+def deeplabv3_r101() -> nn.Module:
+    from data.torchvision_reference import deeplabv3_resnet
+
+    return deeplabv3_resnet(101).eval()
+
+
+class FunctionalBN(nn.BatchNorm2d):
+    """A batch norm written as timm's BatchNormAct2d is: ``F.batch_norm`` in its forward."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(F.batch_norm(x, self.running_mean, self.running_var, self.weight,
+                                   self.bias, False, 0.1, self.eps))
+
+
+def conv_bn_stack(norm: type[nn.Module], layers: int = 40) -> nn.Module:
+    mods: list[nn.Module] = []
+    for _ in range(layers):
+        mods += [nn.Conv2d(16, 16, 3, padding=1, bias=False), norm(16)]
+    return nn.Sequential(*mods).eval()
+
+
+def measure(name: str, model: nn.Module, shape: tuple[int, ...], repeat: int,
+            forward: bool = True) -> dict[str, float]:
+    """Print and return the front-end, report and forward times of one model at one size."""
+    import atrous
+    from atrous.fx import to_graph
+
+    to_graph(model, shape)  # first call: torch's one-time set-up
+    t_front, graph = cpu_time(lambda: to_graph(model, shape), repeat)
+    try:
+        t_report, rep = cpu_time(lambda: atrous.analyze(graph, shape), repeat)
+        status = rep.status
+    except atrous.AtrousError as exc:  # the report side refuses (e.g. a map over its budget)
+        t_report, status = float("nan"), f"refused: {str(exc)[:60]}"
+    out = {"front": t_front, "report": t_report, "nodes": float(len(graph))}
+    line = (f"{name} {'x'.join(map(str, shape))}: {len(graph)} nodes; front end "
+            f"{t_front * 1e3:.0f} ms ({t_front / len(graph) * 1e3:.2f} ms/node), report side "
+            f"{t_report * 1e3:.0f} ms, analyze {status}")
+    if forward:
+        x = torch.randn(shape)
+        with torch.no_grad():
+            t_fwd, _ = cpu_time(lambda: model(x), max(1, repeat // 2))
+        out["forward"] = t_fwd
+        total = t_front + t_report
+        line += (f"; forward {t_fwd * 1e3:.0f} ms; analyze/forward {total / t_fwd:.2f} "
+                 f"(front end alone {t_front / t_fwd:.2f})")
+    print(line, flush=True)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=513)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    torch.set_num_threads(1)
     torch.manual_seed(0)
-    shape = (1, 3, args.size, args.size)
-    model = dilated_resnet101().eval()
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"dilated ResNet-101 (output stride 8): {n_params / 1e6:.1f}M parameters, input "
-          f"{'x'.join(map(str, shape))}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
-
-    from atrous.cli.model import model_summary
-    from atrous.fx import to_graph
-
-    def analyse() -> dict[str, Any]:
-        # trace + every node's receptive field + the output's exact coverage map + verdicts
-        # (per-layer gridding, a coverage map per node, is off above 120 nodes: see the docs)
-        return model_summary(to_graph(model, shape), shape)
-
-    t0 = time.perf_counter()
-    summary = analyse()
-    cold = time.perf_counter() - t0
-    t_atrous, summary = timed(analyse, args.repeat)
-    rf = summary["rf"]
-    print(f"atrous analysis: {len(summary['rows'])} nodes, RF {rf['size']}, stride "
-          f"{rf['stride']}: {t_atrous * 1e3:.0f} ms (first call in the process, with torch's "
-          f"one-time fake-tensor set-up: {cold * 1e3:.0f} ms)")
-
-    def forward() -> torch.Size:
-        with torch.no_grad():
-            return model(torch.randn(shape)).shape
-
-    t_fwd, out_shape = timed(forward, 1)
-    print(f"(a) one forward pass -> {tuple(out_shape)}: {t_fwd * 1e3:.0f} ms")
-
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_((torch.rand_like(p) + 0.5) / max(1, p[0].numel()))
-
-    def autograd_rf() -> tuple[int, int]:
-        x = torch.ones(shape, requires_grad=True)
-        y = model(x)
-        h, w = y.shape[-2:]
-        y[0, :, h // 2, w // 2].sum().backward()
-        assert x.grad is not None
-        nz = (x.grad[0].abs().sum(0) > 0).nonzero()
-        return (int(nz[:, 0].max() - nz[:, 0].min() + 1), int(nz[:, 1].max() - nz[:, 1].min() + 1))
-
-    t_grad, extent = timed(autograd_rf, 1)
-    print(f"(b) RF by autograd (forward + backward, support {extent[0]}x{extent[1]} clipped to "
-          f"the input): {t_grad * 1e3:.0f} ms")
-    print(f"ratio forward / analysis:  {t_fwd / t_atrous:6.1f}x  (target > 1x)")
-    print(f"ratio autograd / analysis: {t_grad / t_atrous:6.1f}x  (target >= 30x)")
+    print(f"torch {torch.__version__}, 1 thread, CPU time, best of {args.repeat}; "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
+          f"{' '.join(f'{v:.1f}' for v in __import__('os').getloadavg())}")
+    r50 = resnet50()
+    base = measure("ResNet-50", r50, (1, 3, 224, 224), args.repeat)
+    bn = measure("40x conv+nn.BatchNorm2d", conv_bn_stack(nn.BatchNorm2d), (1, 16, 64, 64),
+                 args.repeat, forward=False)
+    fbn = measure("40x conv+F.batch_norm", conv_bn_stack(FunctionalBN), (1, 16, 64, 64),
+                  args.repeat, forward=False)
+    print(f"functional F.batch_norm / nn.BatchNorm2d front end: {fbn['front'] / bn['front']:.2f}")
+    if args.quick:
+        return
+    for size in (1024, 4096):
+        big = measure("ResNet-50", r50, (1, 3, size, size), args.repeat, forward=False)
+        print(f"  front end at {size} / at 224: {big['front'] / base['front']:.2f}; report side "
+              f"{big['report'] / base['report']:.2f}")
+    measure("DeepLabV3-ResNet-101", deeplabv3_r101(), (1, 3, 513, 513), args.repeat)
 
 
 if __name__ == "__main__":

@@ -142,9 +142,12 @@ class SEBlock(nn.Module):
         self.fc1 = nn.Conv2d(c, 2, 1)
         self.fc2 = nn.Conv2d(2, c, 1)
 
+        self.detach = False  # True: no gradient through the gate (the local field's autograd)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = x.mean((2, 3), keepdim=True)
-        return x * torch.sigmoid(self.fc2(F.relu(self.fc1(s))))
+        gate = torch.sigmoid(self.fc2(F.relu(self.fc1(s))))
+        return x * (gate.detach() if self.detach else gate)
 
 
 def se_net() -> nn.Module:
@@ -351,3 +354,75 @@ def dilated_3d() -> nn.Module:
 def strip_gate() -> nn.Module:
     """A conv gated by its map averaged over the width (global along W, 3 rows along H)."""
     return Gated(GATES["mean_w_mul"])
+
+
+# -- hand-written ops of common architectures (transcribed; torchvision/timm are not installed) ---
+def stochastic_depth(x: torch.Tensor, p: float, mode: str, training: bool = True) -> torch.Tensor:
+    """torchvision.ops.stochastic_depth: the identity at eval (an fx leaf, as in torchvision)."""
+    if not training or p == 0.0:
+        return x
+    size = [x.shape[0]] + [1] * (x.ndim - 1) if mode == "row" else [1] * x.ndim
+    noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(1.0 - p)
+    return x * noise / (1.0 - p)
+
+
+torch.fx.wrap("stochastic_depth")
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth."""
+
+    def __init__(self, p: float, mode: str = "row") -> None:
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return stochastic_depth(x, self.p, self.mode, self.training)
+
+
+class ECA(nn.Module):
+    """timm's efficient channel attention: a Conv1d over the globally pooled channels."""
+
+    def __init__(self, channels: int, k: int = 3) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, k, padding=(k - 1) // 2, bias=False)
+        self.detach = False  # True: no gradient through the gate (the local field's autograd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x.mean((2, 3)).view(x.shape[0], 1, -1))
+        gate = torch.sigmoid(y).view(x.shape[0], -1, 1, 1).expand_as(x)
+        return x * (gate.detach() if self.detach else gate)
+
+
+class ConvNeXtBlock(nn.Module):
+    """torchvision's ConvNeXt CNBlock: 7x7 depthwise, NHWC LayerNorm/Linear, layer scale."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.pwconv2 = nn.Linear(4 * dim, dim)
+        self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * 1e-6)
+        self.stochastic_depth = StochasticDepth(0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        y = self.pwconv2(self.act(self.pwconv1(self.norm(y))))
+        y = self.layer_scale * y.permute(0, 3, 1, 2)
+        return x + self.stochastic_depth(y)
+
+
+class SpaceToDepth(nn.Module):
+    """TResNet's space-to-depth stem, written with view and permute."""
+
+    def __init__(self, block: int = 4) -> None:
+        super().__init__()
+        self.bs = block
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.size()
+        x = x.view(n, c, h // self.bs, self.bs, w // self.bs, self.bs)
+        x = x.permute(0, 3, 5, 1, 2, 4).contiguous()
+        return x.view(n, c * self.bs * self.bs, h // self.bs, w // self.bs)

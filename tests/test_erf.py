@@ -128,3 +128,26 @@ def test_erf_argument_errors() -> None:
         erf(net, (1, 1, 15), samples=1, seed="x", progress=False)  # type: ignore[arg-type]
     with pytest.raises(AtrousError, match="this model has a single output"):
         erf(net, (1, 1, 15), samples=1, output="nope", progress=False)
+
+
+def test_erf_centre_unit_is_the_reports_coverage_unit() -> None:
+    """Issue 16 item 6: one report, one centre unit ((n - 1) // 2, as coverage uses)."""
+    from atrous import coverage
+    from atrous.fx import to_graph
+
+    net = nn.Conv1d(1, 1, 3, padding=1)
+    shape = (1, 1, 4096)
+    res = erf(net, shape, samples=1, progress=False)
+    cov = coverage(to_graph(net, shape), input_size=shape)
+    assert res.unit == tuple(cov.unit) == (2047,)
+    res2 = erf(nn.Conv2d(1, 1, 3, padding=1), (1, 1, 8, 9), samples=1, progress=False)
+    assert res2.unit == (3, 4)
+
+
+def test_erf_refuses_a_huge_input_before_allocating() -> None:
+    from atrous.errors import TooLargeError
+
+    with pytest.raises(TooLargeError, match="max_elements"):
+        erf(nn.Conv2d(1, 1, 3), (1, 1, 100000, 100000), samples=1, progress=False)
+    with pytest.raises(AtrousError, match="max_elements must be"):
+        erf(nn.Conv2d(1, 1, 3), (1, 1, 8, 8), samples=1, progress=False, max_elements=0)

@@ -21,11 +21,11 @@ from atrous import AtrousError, Conv, Pointwise, receptive_field
 from atrous.fx import (
     ModelGraph,
     Unsupported,
-    _trace_hooks,
     register_function,
     register_module,
     to_graph,
 )
+from atrous.fx.hooks import _trace_hooks
 
 
 def kinds(g: ModelGraph) -> list[str]:
@@ -205,7 +205,7 @@ def test_hook_recorder_matches_fx_on_a_traceable_model() -> None:
         build, shape = MODELS[name]
         model = build().eval()
         a = to_graph(model, shape)
-        b = _trace_hooks(model, shape, "m", fake=True)
+        b = _trace_hooks(model, [shape], "m", fake=True)
         assert [(n.name, n.layer, n.inputs) for n in a.layer_nodes()] == [
             (n.name, n.layer, n.inputs) for n in b.layer_nodes()], name
 
@@ -214,7 +214,7 @@ def test_unknown_ops_give_diagnostics_naming_the_path() -> None:
     g = to_graph(WithUnknownOp(), (1, 3, 16, 16))
     assert g.partial
     text = "\n".join(g.diagnostics)
-    assert "roll (roll)" in text and "no converter registered for 'roll'" in text
+    assert "roll (roll)" in text and "(torch.roll) moves pixels" in text
     assert "unfold (Unfold)" in text
     opaque = [n for n in g.layer_nodes() if n.layer.kind == "opaque"]
     assert {n.meta["module"] for n in opaque} == {"roll", "unfold"}
@@ -251,14 +251,15 @@ def test_register_function_converter_and_unsupported() -> None:
     def shift(call: object) -> Pointwise:
         raise Unsupported("shifts are not modelled")
 
+    from atrous.fx import registry
+
+    builtin = registry._FUNCTIONS_BY_NAME["roll"]
     register_function("roll", shift)
     try:
         g = to_graph(WithUnknownOp(), (1, 3, 16, 16))
         assert any("shifts are not modelled" in d for d in g.diagnostics)
     finally:
-        from atrous import fx
-
-        fx._FUNCTIONS_BY_NAME.pop("roll")
+        registry._FUNCTIONS_BY_NAME["roll"] = builtin
 
 
 def test_registry_and_input_errors() -> None:
@@ -288,7 +289,7 @@ def test_shape_only_factories_are_constants() -> None:
             acc = torch.zeros_like(x)
             return self.conv(x + acc) + x.new_ones(1)
 
-    for g in (to_graph(Net(), (1, 1, 16)), _trace_hooks(Net(), (1, 1, 16), "n", fake=True)):
+    for g in (to_graph(Net(), (1, 1, 16)), _trace_hooks(Net(), [(1, 1, 16)], "n", fake=True)):
         assert not g.partial, g.diagnostics
         assert kinds(g) == ["pointwise", "conv", "pointwise"]
 
@@ -368,7 +369,7 @@ def test_squeeze_excitation_with_expand_is_like_broadcasting(gate: str) -> None:
 
     shape = (1, 3, 12, 12)
     for tracer in (lambda m: to_graph(m, shape),
-                   lambda m: _trace_hooks(m.eval(), shape, "m", fake=True)):
+                   lambda m: _trace_hooks(m.eval(), [shape], "m", fake=True)):
         g = tracer(Gated(GATES[gate]))
         plain = tracer(Gated(GATES["se_broadcast"]))
         assert not g.partial and not g.diagnostics, g.diagnostics

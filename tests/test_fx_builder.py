@@ -128,3 +128,16 @@ def test_receptive_field_of_a_model_keeps_partial_on_the_hook_fallback() -> None
     rf = receptive_field(model, (1, 1, 16, 16))
     assert rf.partial and "torch.fx could not trace" in rf.diagnostics[0]
     assert all(r.partial for r in receptive_fields(model, (1, 1, 16, 16)).values())
+
+
+def test_incomplete_graphs_stay_incomplete_when_joined() -> None:
+    from atrous import chain, residual
+
+    part = Graph(1)
+    part.add(Conv(3, padding=1, ndim=1))
+    part.incomplete = "recorded from one run"
+    part.diagnostics.append("recorded from one run")
+    part.notes.append("a note")
+    for joined in (chain(Conv(3, ndim=1), part), residual([part])):
+        assert joined.partial and joined.incomplete
+        assert joined.diagnostics == ["recorded from one run"] and joined.notes == ["a note"]

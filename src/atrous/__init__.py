@@ -81,6 +81,9 @@ _EXPORTS: dict[str, str] = {
     "ERFResult": "erf",
     "register_module": "fx",
     "register_function": "fx",
+    # front ends: the builder every front end uses, the local field of gated networks
+    "GraphBuilder": "builder",
+    "local_graph": "graph",
     # design
     "design": "design",
     "repair": "design",

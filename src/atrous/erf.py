@@ -21,15 +21,28 @@ distribution, whose variance per axis is ``n*(k**2-1)/12`` (the validation case 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .errors import AtrousError
+from .errors import AtrousError, TooLargeError
 
-__all__ = ["ERFResult", "erf"]
+__all__ = ["ERFResult", "centre_unit", "erf"]
+
+MAX_ELEMENTS = 1 << 26
+"""The largest input :func:`erf` allocates by default (64M elements: 256 MB in float32)."""
+
+
+def centre_unit(size: Sequence[int]) -> tuple[int, ...]:
+    """The centre unit of a map: ``(n - 1) // 2`` per axis, the unit the report's coverage uses.
+
+    >>> centre_unit((4096,)), centre_unit((9, 8))
+    ((2047,), (4, 3))
+    """
+    return tuple((int(n) - 1) // 2 for n in size)
 
 
 @dataclass
@@ -41,7 +54,8 @@ class ERFResult:
         rf: the theoretical :class:`~atrous.rf.ReceptiveField` of the same output.
         fraction95: the share of the theoretical RF box (clipped to the input) that the smallest
             set of pixels holding 95% of the gradient mass covers.
-        unit: the output unit analysed (the centre one).
+        unit: the output unit analysed: the centre one, ``(n - 1) // 2`` per axis, as in the
+            report's coverage (:func:`centre_unit`).
         center: input coordinates of that unit's theoretical RF centre.
         samples: random inputs averaged; ``reinit``: whether weights were re-drawn per sample.
     """
@@ -123,6 +137,7 @@ def erf(
     seed: int = 0,
     output: str | None = None,
     progress: bool = True,
+    max_elements: int = MAX_ELEMENTS,
 ) -> ERFResult:
     """Measure the effective receptive field of the centre output unit.
 
@@ -138,12 +153,15 @@ def erf(
         output: which output of a model returning a dict or tuple (the label; default the only
             or first one: one ERF per call).
         progress: show a progress bar on a terminal.
+        max_elements: the largest input (number of elements) to allocate; larger ones are
+            refused up front with :class:`~atrous.errors.TooLargeError`.
 
     Returns:
         An :class:`ERFResult`.
 
     Raises:
         AtrousError: for a bad ``samples``, ``seed`` or ``input_size``, or an unknown ``output``.
+        TooLargeError: when the input has more than ``max_elements`` elements.
 
     The model's state is left as it was: its train/eval flags, no ``.grad`` on its parameters
     (the gradient is taken with respect to the input only) and, with ``reinit``, its weights
@@ -156,7 +174,7 @@ def erf(
     """
     import torch
 
-    from .fx import _check_input_size, _flatten_outputs, to_graph
+    from .fx import _check_input_size, to_graph
     from .rf import receptive_field
 
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
@@ -164,19 +182,16 @@ def erf(
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise AtrousError(f"seed must be an integer, got {seed!r}")
     shape = _check_input_size(input_size)
+    if isinstance(max_elements, bool) or not isinstance(max_elements, int) or max_elements < 1:
+        raise AtrousError(f"max_elements must be an integer >= 1, got {max_elements!r}")
+    elements = math.prod(shape)
+    if elements > max_elements:
+        raise TooLargeError(
+            f"an input of shape {shape} has {elements:,} elements; the ERF needs real tensors of "
+            f"that size (input, gradient, activations) and max_elements={max_elements:,}: raise "
+            "it, or use a smaller input")
     graph = to_graph(model, shape)
-    labels = graph.output_labels
-    if output is not None:
-        node = next((n for n, lab in labels.items() if lab == output), None)
-        if node is None and len(graph.outputs) == 1:
-            raise AtrousError(
-                f"output={output!r} names one output of a model with several (dict or tuple) "
-                "outputs; this model has a single output: leave output=None")
-        if node is None:
-            raise AtrousError(f"output must be one of {sorted(labels.values())}, got {output!r}")
-    else:
-        node = graph.outputs[0]
-        output = labels.get(node)
+    node, output = _select_output(graph, output)
     rf = receptive_field(graph, input_size=shape, output=node)
 
     gen = torch.Generator().manual_seed(int(seed))
@@ -195,35 +210,66 @@ def erf(
             for _ in steps:
                 if reinit:
                     _reinit(net, gen)
-                dtype = next((p.dtype for p in net.parameters()), torch.float32)
-                x = torch.randn(shape, generator=gen, dtype=dtype).requires_grad_(True)
-                y = net(x)
-                if not isinstance(y, torch.Tensor):
-                    flat = dict(_flatten_outputs(y))
-                    y = flat[output] if output in flat else next(iter(flat.values()))
-                spatial = tuple(y.shape[2:]) if y.dim() >= 2 + graph.ndim else (1,) * graph.ndim
-                unit = tuple(s // 2 for s in spatial)
-                index = (slice(None), slice(None), *unit)
-                target = y[index] if y.dim() >= 2 + graph.ndim else y
-                # the gradient w.r.t. the input only: no .grad is left on the model's parameters
-                grad = None
-                if target.requires_grad:
-                    (grad,) = torch.autograd.grad(target.sum(), x, allow_unused=True)
-                if grad is None:  # the unit does not depend on the input's values
-                    grad = torch.zeros_like(x)
-                g = grad.detach().abs().sum(dim=(0, 1)).double().numpy()
+                g, unit = _gradient(net, shape, gen, output, graph.ndim)
                 acc = g if acc is None else acc + g
     finally:
         for m, flag in flags:
             m.training = flag
     emap = acc / samples
-    if rf.is_global:
-        area = int(np.prod(emap.shape))
-        center = tuple((s - 1) / 2 for s in emap.shape)
-    else:
-        boxes = [b if b is not None else (0, -1) for b in rf.box(unit)]  # None: reads nothing
-        area = 1
-        for (lo, hi), n in zip(boxes, emap.shape):
-            area *= max(0, min(hi, n - 1) - max(lo, 0) + 1)
-        center = tuple((lo + hi) / 2 for lo, hi in boxes)
+    area, center = _box_area(rf, unit, emap.shape)
     return ERFResult(emap, rf, _fraction95(emap, area), unit, center, samples, reinit, output)
+
+
+def _select_output(graph: Any, output: str | None) -> tuple[str, str | None]:
+    """The output node and label ``erf`` measures (``output``: a label, or None for the first)."""
+    labels = graph.output_labels
+    if output is not None:
+        node = next((n for n, lab in labels.items() if lab == output), None)
+        if node is None and len(graph.outputs) == 1:
+            raise AtrousError(
+                f"output={output!r} names one output of a model with several (dict or tuple) "
+                "outputs; this model has a single output: leave output=None")
+        if node is None:
+            raise AtrousError(f"output must be one of {sorted(labels.values())}, got {output!r}")
+    else:
+        node = graph.outputs[0]
+        output = labels.get(node)
+    return node, output
+
+
+def _gradient(net: Any, shape: tuple[int, ...], gen: Any, output: str | None,
+              ndim: int) -> tuple[np.ndarray, tuple[int, ...]]:
+    """|d(centre unit)/d(input)| summed over batch and channels, for one random input."""
+    import torch
+
+    from .fx import _flatten_outputs
+
+    dtype = next((p.dtype for p in net.parameters()), torch.float32)
+    x = torch.randn(shape, generator=gen, dtype=dtype).requires_grad_(True)
+    y = net(x)
+    if not isinstance(y, torch.Tensor):
+        flat = dict(_flatten_outputs(y))
+        y = flat[output] if output in flat else next(iter(flat.values()))
+    spatial = tuple(y.shape[2:]) if y.dim() >= 2 + ndim else (1,) * ndim
+    unit = centre_unit(spatial)
+    index = (slice(None), slice(None), *unit)
+    target = y[index] if y.dim() >= 2 + ndim else y
+    # the gradient w.r.t. the input only: no .grad is left on the model's parameters
+    grad = None
+    if target.requires_grad:
+        (grad,) = torch.autograd.grad(target.sum(), x, allow_unused=True)
+    if grad is None:  # the unit does not depend on the input's values
+        grad = torch.zeros_like(x)
+    return grad.detach().abs().sum(dim=(0, 1)).double().numpy(), unit
+
+
+def _box_area(rf: Any, unit: tuple[int, ...], shape: tuple[int, ...]
+              ) -> tuple[int, tuple[float, ...]]:
+    """Pixels of the unit's theoretical box inside the input, and the box's centre."""
+    if rf.is_global:
+        return int(np.prod(shape)), tuple((s - 1) / 2 for s in shape)
+    boxes = [b if b is not None else (0, -1) for b in rf.box(unit)]  # None: reads nothing
+    area = 1
+    for (lo, hi), n in zip(boxes, shape):
+        area *= max(0, min(hi, n - 1) - max(lo, 0) + 1)
+    return area, tuple((lo + hi) / 2 for lo, hi in boxes)

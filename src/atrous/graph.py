@@ -28,7 +28,8 @@ from ._types import Ints, as_int
 from .errors import AtrousError
 from .layers import Conv, Input, Layer, Merge, MergeMode, Opaque
 
-__all__ = ["Graph", "Node", "as_graph", "chain", "parallel", "residual", "stack", "to_graph"]
+__all__ = ["Graph", "Node", "as_graph", "chain", "local_graph", "parallel", "residual", "stack",
+           "to_graph"]
 
 Part = Union[Layer, "Graph"]
 
@@ -446,3 +447,72 @@ def to_graph(model: Any, input_size: Sequence[int] | None = None) -> Graph:
     from .fx import to_graph as torch_graph
 
     return torch_graph(model, input_size)
+
+
+def local_graph(target: Any, input_size: Sequence[int] | None = None) -> Graph:
+    """The graph with its global gates cut: the "local" receptive field of SE / ECA networks.
+
+    A merge of a map with a value whose receptive field is global (a squeeze-excitation or ECA
+    gate, a pooled context added back or concatenated as in ASPP) makes every unit after it
+    global. Users of such networks also want the field of the convolutions alone, as
+    rfa-toolbox reports it: this graph drops every global input of a merge that has a local one
+    (a merge left with one input becomes a pointwise node of the same name), so
+    ``receptive_field(local_graph(net, size))`` is that local field. Nodes no output needs any
+    more are dropped; ``diagnostics``, ``notes`` and provenance are kept, with a note per cut.
+
+    >>> from atrous.layers import GlobalPool
+    >>> gate = parallel([[], [GlobalPool("avg")]], "mul", ndim=1)
+    >>> gated = chain(Conv(3, padding=1, ndim=1), gate)
+    >>> from atrous import receptive_field
+    >>> receptive_field(gated, (32,)).is_global, receptive_field(local_graph(gated, (32,))).size
+    (True, (3,))
+    """
+    from .rf import receptive_fields
+
+    graph = as_graph(target, input_size)
+    size = input_size if input_size is not None else (graph.input_shape or None)
+    notes = list(graph.notes)
+    while True:  # a gate cut early makes later maps local again: cut until nothing changes
+        cut = _cut_gates(graph, receptive_fields(graph, size), notes)
+        if len(cut.notes) == len(notes):
+            return cut
+        graph, notes = cut, cut.notes
+
+
+def _cut_gates(graph: Graph, rfs: Mapping[str, Any], notes: list[str]) -> Graph:
+    """One pass of :func:`local_graph`: cut the global inputs of the first merge with local ones."""
+    from .layers import Pointwise
+
+    out = Graph(graph.ndim, graph.name, method=graph.method)
+    out.diagnostics, out.notes = list(graph.diagnostics), list(notes)
+    out.incomplete, out.input_shape = graph.incomplete, graph.input_shape
+    out.output_labels = dict(graph.output_labels)
+    done = False
+    for node in graph.layer_nodes():
+        layer, inputs = node.layer, node.inputs
+        if isinstance(layer, Merge) and not done:
+            # the first merge in graph order only: a map after it may be local once it is cut
+            local = tuple(i for i in inputs if not rfs[i].is_global)
+            if local and len(local) < len(inputs):
+                done = True
+                cut = [i for i in inputs if i not in local]
+                out.notes.append(f"{node.name}: the global input(s) {', '.join(cut)} cut for "
+                                 "the local receptive field")
+                inputs = local
+                if len(inputs) == 1:
+                    layer = Pointwise(f"local:{layer.mode}")
+        out.add(layer, inputs, name=node.name, meta=node.meta)
+    out.set_outputs(*graph.outputs)
+    keep = set(out.outputs)
+    for o in out.outputs:
+        keep |= out.ancestors(o)
+    if len(keep | {"input"}) == len(out) + 1:
+        return out
+    pruned = Graph(out.ndim, out.name, method=out.method)
+    pruned.diagnostics, pruned.notes, pruned.incomplete = out.diagnostics, out.notes, out.incomplete
+    pruned.input_shape, pruned.output_labels = out.input_shape, out.output_labels
+    for node in out.layer_nodes():
+        if node.name in keep:
+            pruned.add(node.layer, node.inputs, name=node.name, meta=node.meta)
+    pruned.set_outputs(*out.outputs)
+    return pruned

@@ -828,7 +828,7 @@ class Opaque(Layer):
         return Unmodelled(
             f"{self.op!r} is opaque ({self.reason})",
             f"{self.op!r} is opaque ({self.reason}); the receptive field after it is computed "
-            "as if it were the identity (a lower bound)",
+            "as if it were the identity (a lower bound only if the op moves no pixel)",
         )
 
 

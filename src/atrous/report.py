@@ -711,7 +711,7 @@ def _node_remarks(
     graph_diags = list(getattr(graph, "diagnostics", []) or [])
     for text in graph_diags:
         add(text, exact=False)
-    if getattr(graph, "partial", False) and not graph_diags:
+    if getattr(graph, "incomplete", False) and not graph_diags:
         add("the model graph is partial (see the torch front end)", exact=False)
     for res in outputs:
         for text in res.rf.diagnostics:

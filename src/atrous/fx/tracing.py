@@ -1,0 +1,423 @@
+"""The torch.fx path: symbolic trace, shape propagation, and the walk that builds the Graph.
+
+Shapes come from running the traced graph once on the ``meta`` device (parameters and buffers
+swapped for meta tensors for the run, then restored): no data, no compute, a cost independent of
+the input size. Shape-keeping modules and functions (norms, activations, dropout) are not run at
+all: their output shape is their input's. Where a meta run fails (an op without a meta kernel, a
+plain tensor attribute on the CPU), fake tensors are tried, then one real run on zeros.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from ..graph import Graph
+from .convert import _convert
+from .emit import _Builder, _set_outputs
+from .functions import _FACTORIES, _values_only
+from .plumbing import _dtype, _fake_mode, _leaf, _spatial_inputs
+from .registry import _FUNCTIONS_BY_OBJ, OpCall, TensorInfo, _fn_name
+
+Shapes = Sequence[tuple[int, ...]]
+
+_SHAPE_KEEPING_FUNCTIONS = frozenset((  # noqa: SIM905 - a long word list reads better as text
+    "batch_norm group_norm layer_norm instance_norm rms_norm relu relu6 leaky_relu gelu silu "
+    "mish sigmoid tanh hardswish hardsigmoid hardtanh elu selu celu softplus dropout dropout1d "
+    "dropout2d dropout3d alpha_dropout feature_alpha_dropout identity clone detach "
+    "pooled_batch_norm _pooled_batch_norm_module").split())
+"""Functions whose output has their first argument's shape and dtype: not run for shapes."""
+
+
+def _trace_fx(model: Any, shapes: Shapes, name: str) -> Graph:
+    gm = _symbolic_trace(model, name, len(shapes))
+    values = _propagate(gm, model, shapes)
+    return _FxWalk(gm, values, shapes, name).build()
+
+
+def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
+    import inspect
+
+    import torch.fx as fx
+
+    class Proxy(fx.Proxy):
+        def __setitem__(self, key: Any, value: Any) -> None:
+            # torch.fx has no item assignment: record y[key] = value as a setitem node
+            self.tracer.create_proxy("call_function", operator.setitem, (self, key, value), {})
+
+    class Tracer(fx.Tracer):
+        def is_leaf_module(self, m: Any, qualname: str) -> bool:
+            return _leaf(m, qualname)
+
+        def proxy(self, node: Any) -> Any:
+            return Proxy(node, self)
+
+    autowrap = tuple(f for f in _FUNCTIONS_BY_OBJ
+                     if getattr(f, "__module__", None) not in (None, "builtins")
+                     and type(f).__name__ == "function")
+    tracer = Tracer(autowrap_functions=autowrap)
+    # forward parameters past the given inputs keep their defaults (e.g. an optional mask=None)
+    params = list(inspect.signature(model.forward).parameters.values())[n_inputs:]
+    concrete = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty
+                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    graph = tracer.trace(model, concrete_args=concrete or None)
+    return _Traced(tracer.root, graph)
+
+
+class _Traced:
+    """A traced model: its root module and fx graph (no GraphModule: no code is generated)."""
+
+    def __init__(self, root: Any, graph: Any) -> None:
+        self.root, self.graph = root, graph
+
+    def named_modules(self) -> Any:
+        return self.root.named_modules()
+
+    def modules(self) -> Any:
+        return self.root.modules()
+
+
+def _propagate(gm: Any, model: Any, shapes: Shapes) -> dict[Any, Any]:
+    """Every fx node's value on meta tensors (or fake ones, or one real run on zeros)."""
+    import torch
+
+    values: dict[Any, Any] = {}
+    dtype = _dtype(model)
+    recorder = _recorder_class()
+    try:
+        with _MetaParameters(gm), torch.no_grad():
+            recorder(gm, values).run(*(torch.empty(s, dtype=dtype, device="meta")
+                                       for s in shapes))
+        return values
+    except Exception:
+        values.clear()
+    try:
+        with _fake_mode(), torch.no_grad():
+            recorder(gm, values).run(*(torch.empty(s, dtype=dtype) for s in shapes))
+        return values
+    except Exception:
+        # e.g. a registered leaf with data-dependent control flow: shapes from one real run
+        values.clear()
+    with torch.no_grad():
+        recorder(gm, values).run(*(torch.zeros(s, dtype=dtype) for s in shapes))
+    return values
+
+
+class _MetaParameters:
+    """Swap every parameter and buffer of a module tree for a meta tensor; restore on exit."""
+
+    def __init__(self, root: Any) -> None:
+        self.root = root
+        self.saved: list[tuple[dict[str, Any], str, Any]] = []
+
+    def __enter__(self) -> None:
+        import torch
+
+        memo: dict[int, Any] = {}
+        for mod in self.root.modules():
+            for table in (mod._parameters, mod._buffers):
+                for key, t in table.items():
+                    if t is None or t.device.type == "meta":
+                        continue
+                    meta = memo.get(id(t))
+                    if meta is None:
+                        meta = torch.empty_like(t, device="meta")
+                        if isinstance(t, torch.nn.Parameter):
+                            meta = torch.nn.Parameter(meta, t.requires_grad)
+                        memo[id(t)] = meta
+                    self.saved.append((table, key, t))
+                    table[key] = meta
+
+    def __exit__(self, *exc: Any) -> None:
+        for table, key, t in reversed(self.saved):
+            table[key] = t
+        self.saved.clear()
+
+
+@cache
+def _recorder_class() -> Any:
+    import torch
+    import torch.fx as fx
+
+    keep_shape = _shape_preserving()
+
+    class Recorder(fx.Interpreter):
+        """Runs the graph and keeps every node's value; skips shape-keeping calls."""
+
+        def __init__(self, gm: Any, values: dict[Any, Any]) -> None:
+            super().__init__(gm.root, graph=gm.graph)
+            self.values = values
+
+        def run_node(self, n: Any) -> Any:
+            out = super().run_node(n)
+            self.values[n] = out
+            return out
+
+        def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
+            mod = self.fetch_attr(target)
+            if (isinstance(mod, keep_shape) and len(args) == 1 and not kwargs
+                    and isinstance(args[0], torch.Tensor)):
+                return args[0]  # norms and activations keep the shape: skip their kernels
+            return super().call_module(target, args, kwargs)
+
+        def call_function(self, target: Any, args: Any, kwargs: Any) -> Any:
+            if (args and isinstance(args[0], torch.Tensor)
+                    and _fn_name(target) in _SHAPE_KEEPING_FUNCTIONS):
+                return args[0]
+            return super().call_function(target, args, kwargs)
+
+        def call_method(self, target: Any, args: Any, kwargs: Any) -> Any:
+            if (args and isinstance(args[0], torch.Tensor)
+                    and _fn_name(target) in _SHAPE_KEEPING_FUNCTIONS):
+                return args[0]
+            return super().call_method(target, args, kwargs)
+
+    return Recorder
+
+
+def _shape_preserving() -> tuple[type, ...]:
+    import torch.nn as nn
+
+    names = [
+        "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
+        "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "Hardtanh", "Softplus", "Identity"
+    ]
+    return (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm,
+            nn.modules.dropout._DropoutNd, *(getattr(nn, n) for n in names))
+
+
+def _info(value: Any, live: bool) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return TensorInfo(tuple(int(s) for s in value.shape), live)
+    return value
+
+
+def _inplace(n: Any, op_name: str, module: Any) -> bool:
+    """True for a call that writes into its first tensor argument."""
+    if n.op == "call_method":
+        name = str(n.target)
+        return name.endswith("_") and not name.startswith("_")
+    if n.op == "call_module":
+        return bool(getattr(module, "inplace", False))
+    name = getattr(n.target, "__name__", "")
+    return (name.endswith("_") and not name.startswith("_")) or n.kwargs.get("inplace") is True
+
+
+class _FxWalk:
+    """Walks a traced GraphModule in order and emits one graph node per value-carrying call."""
+
+    def __init__(self, gm: Any, values: dict[Any, Any], shapes: Shapes, name: str) -> None:
+        self.gm, self.values = gm, values
+        self.nd = len(shapes[0]) - 2
+        self.shapes = list(shapes)
+        self.b = _Builder(self.nd, TensorInfo(tuple(shapes[0])).spatial(self.nd), name, "fx")
+        self.live: dict[Any, Any] = {}  # fx node -> graph node name, or names of a tuple
+        self.modules = dict(gm.named_modules())
+        self.seen_params: set[int] = set()
+        self.seen_attrs: set[str] = set()
+
+    def build(self) -> Graph:
+        import torch.fx as fx
+
+        outputs: Any = None
+        spatial = _spatial_inputs(self.shapes)
+        index = 0
+        for n in self.gm.graph.nodes:
+            if n.op == "placeholder":
+                if index < len(spatial) and spatial[index]:
+                    self.live[n] = "input"
+                index += 1
+            elif n.op == "output":
+                outputs = n.args[0]
+            elif n.op != "get_attr":
+                self._node(n)
+        _set_outputs(self.b, outputs,
+                     lambda o: self.live.get(o) if isinstance(o, fx.Node) else None)
+        return self.b.finish()
+
+    # -- one call ---------------------------------------------------------------------------
+    def _node(self, n: Any) -> None:
+        srcs: list[str] = []
+        infos: list[TensorInfo] = []
+        args = tuple(self._sub(a, srcs, infos) for a in n.args)
+        kwargs = {k: self._sub(v, srcs, infos) for k, v in n.kwargs.items()}
+        fn_name = _fn_name(n.target)
+        if n.op == "call_function" and n.target is operator.setitem:
+            self._setitem(n, args, srcs, infos)
+            return
+        _values_only(fn_name, args, srcs, infos)
+        module = self.modules.get(n.target) if n.op == "call_module" else None
+        if not srcs or fn_name in _FACTORIES:
+            if _inplace(n, fn_name, module) and n.args and n.args[0] in self.live:
+                del self.live[n.args[0]]  # overwritten with values that do not depend on x
+            return  # a constant: does not depend on the input's values
+        if n.op == "call_function" and n.target is operator.getitem and isinstance(
+                self.live.get(n.args[0]), list):
+            self.live[n] = self.live[n.args[0]][int(n.args[1])]
+            return
+        val = self.values.get(n)
+        elements: list[Any] = list(val) if isinstance(val, (tuple, list)) else [val]
+        if not elements or not all(_is_tensor(e) for e in elements):
+            return  # sizes, shapes, python values
+        target, op_name, path, params, label = self._describe(n, module)
+        names = []
+        for i, e in enumerate(elements):
+            out = self.b.output_info(op_name, infos, e.shape, args, kwargs)
+            call = OpCall(target, op_name, path, args, kwargs, tuple(infos), out, self.nd)
+            layer, reason, notes = _convert(call, module)
+            base = path if len(elements) == 1 else f"{path}.{i}"
+            names.append(self.b.emit(call, list(srcs), layer, reason, params if i == 0 else 0,
+                                     base, label, notes if i == 0 else ()))
+        self.live[n] = names if isinstance(val, (tuple, list)) else names[0]
+        if _inplace(n, fn_name, module) and n.args and _is_fx_node(n.args[0]):
+            self.live[n.args[0]] = names[0]  # later reads of the written tensor see the result
+
+    def _setitem(self, n: Any, args: tuple[Any, ...], srcs: list[str],
+                 infos: list[TensorInfo]) -> None:
+        """``y[idx] = v``: y's node becomes v, a merge of y and v, or an opaque node."""
+        base = n.args[0]
+        if not _is_fx_node(base) or not isinstance(args[0], TensorInfo):
+            return
+        y: TensorInfo = args[0]
+        whole = _covers_all(args[1], y.shape)
+        if whole and y.live:
+            srcs, infos = srcs[1:], infos[1:]  # y's old values are all overwritten
+        if not srcs:
+            self.live.pop(base, None)
+            return
+        path = f"{self._scope(n)}setitem"
+        call = OpCall("setitem", "setitem", path, args, {}, tuple(infos), y, self.nd)
+        layer, reason = _setitem_layer(call, args[1], len(srcs))
+        self.live[base] = self.b.emit(call, list(srcs), layer, reason, 0, path, None, ())
+
+    def _sub(self, a: Any, srcs: list[str], infos: list[TensorInfo]) -> Any:
+        if _is_fx_node(a):
+            ref = self.live.get(a)
+            if ref is None:
+                return _info(self.values.get(a), False)
+            if isinstance(ref, list):
+                out = []
+                for r, v in zip(ref, self.values[a]):
+                    srcs.append(r)
+                    info = self.b.info(r, v.shape)
+                    infos.append(info)
+                    out.append(info)
+                return tuple(out)
+            srcs.append(ref)
+            info = self.b.info(ref, self.values[a].shape)
+            infos.append(info)
+            return info
+        if isinstance(a, (list, tuple)):
+            return type(a)(self._sub(v, srcs, infos) for v in a)
+        if isinstance(a, slice):
+            return slice(self._sub(a.start, srcs, infos), self._sub(a.stop, srcs, infos),
+                         self._sub(a.step, srcs, infos))
+        if isinstance(a, dict):
+            return {k: self._sub(v, srcs, infos) for k, v in a.items()}
+        return a
+
+    # -- naming and parameters --------------------------------------------------------------
+    @staticmethod
+    def _scope(n: Any) -> str:
+        stack = n.meta.get("nn_module_stack") or {}
+        return f"{list(stack.values())[-1][0]}." if stack else ""
+
+    def _describe(self, n: Any, module: Any) -> tuple[Any, str, str, int, str | None]:
+        """The call's target, op name, path, parameter count (counted once) and row label."""
+        if module is not None:
+            return module, type(module).__name__, str(n.target), self._count(module), None
+        import torch
+
+        op_name = _fn_name(n.target)
+        path, label, params = f"{self._scope(n)}{op_name}", None, 0
+        # a wrapped function handed its module (atrous.nn's PooledBatchNorm2d calls
+        # _pooled_batch_norm_module(x, self)): the row is that module, with its parameters
+        owner = next((a for a in n.all_input_nodes if a.op == "get_attr"
+                      and isinstance(self.values.get(a), torch.nn.Module)), None)
+        if owner is not None:
+            owner_mod = self.values[owner]
+            path, label = str(owner.target), type(owner_mod).__name__
+            params = self._count(owner_mod)
+        return n.target, op_name, path, params + self._direct_params(n), label
+
+    def _count(self, module: Any) -> int:
+        if id(module) in self.seen_params:
+            return 0
+        self.seen_params.add(id(module))
+        return sum(int(p.numel()) for p in module.parameters())
+
+    def _direct_params(self, n: Any) -> int:
+        """Parameters read directly or through constant ops (e.g. a standardised weight)."""
+        import torch
+
+        params = 0
+        todo = [a for a in n.all_input_nodes if a not in self.live]
+        visited: set[Any] = set()
+        while todo:
+            a = todo.pop()
+            if a in visited:
+                continue
+            visited.add(a)
+            if a.op == "get_attr":
+                val = self.values.get(a)
+                if isinstance(val, torch.nn.Parameter) and a.target not in self.seen_attrs:
+                    self.seen_attrs.add(a.target)
+                    params += int(val.numel())
+            elif a.op != "placeholder":
+                todo.extend(x for x in a.all_input_nodes if x not in self.live)
+        return params
+
+
+def _setitem_layer(call: OpCall, index: Any, n_live: int) -> tuple[Any, str]:
+    """The layer of ``y[index] = v``: the written region must span every spatial axis."""
+    from ..layers import Merge, Pointwise
+    from .functions import _getitem
+
+    region = OpCall("getitem", "getitem", call.path, (call.output, index), {}, (call.output,),
+                    call.output, call.ndim)
+    try:
+        sliced = _getitem(region)
+    except Exception as exc:  # an index the slicing converter cannot read
+        return None, f"an in-place write through an index it cannot model ({exc})"
+    if not isinstance(sliced, Pointwise):
+        return None, "an in-place write into part of the map (y[..., a:b] = v) is not modelled"
+    if n_live == 1:
+        return Pointwise("setitem"), ""
+    return Merge("concat"), ""  # unwritten channels keep y's values, written ones take v's
+
+
+def _covers_all(index: Any, shape: tuple[int, ...]) -> bool:
+    """True when ``y[index]`` is all of ``y`` (every axis sliced whole)."""
+    items = list(index) if isinstance(index, tuple) else [index]
+    if any(i is not Ellipsis and not isinstance(i, slice) for i in items):
+        return False
+    dims = [i for i in items if i is not Ellipsis]
+    if len(dims) > len(shape):
+        return False
+    if Ellipsis in items:
+        k = items.index(Ellipsis)
+        axes = list(range(k)) + list(range(len(shape) - (len(items) - k - 1), len(shape)))
+    else:
+        axes = list(range(len(dims)))
+    for ax, sl in zip(axes, dims):
+        if any(isinstance(v, TensorInfo) for v in (sl.start, sl.stop, sl.step)):
+            return False
+        if sl.indices(shape[ax]) != (0, shape[ax], 1):
+            return False
+    return True
+
+
+def _is_fx_node(a: Any) -> bool:
+    import torch.fx as fx
+
+    return isinstance(a, fx.Node)
+
+
+def _is_tensor(value: Any) -> bool:
+    import torch
+
+    return isinstance(value, torch.Tensor)

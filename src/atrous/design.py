@@ -25,8 +25,6 @@ counts, so the 2-D minimum over a square window is the 1-D minimum squared.
 
 from __future__ import annotations
 
-import bisect
-import functools
 import itertools
 import math
 import numbers
@@ -36,8 +34,10 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from ._design_search import Mode, _add_layer, _dtype, _Hit, _most_sum, _Query, _search, _window
 from ._types import Ints, as_int
 from .errors import AtrousError, TooLargeError
+from .rules import _rates
 
 __all__ = [
     "Candidate",
@@ -66,12 +66,6 @@ PROFILE_MAX = 1 << 21
 
 
 # -- the exact criterion and exact counts ----------------------------------------------------
-def _rates(rates: Any, name: str = "rates") -> Ints:
-    if isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence) or not rates:
-        raise AtrousError(f"{name} must be a non-empty sequence of ints, got {rates!r}")
-    return tuple(as_int(r, f"rate #{i}", 1) for i, r in enumerate(rates))
-
-
 def _kernel(kernel: Any) -> int:
     k = as_int(kernel, "kernel", -(1 << 62))
     if k < 2:
@@ -103,18 +97,6 @@ def is_gridding_free(rates: Sequence[int], kernel: int = 3) -> bool:
     return True
 
 
-def _dtype(kernel: int, layers: int) -> Any:
-    return np.int64 if kernel**layers < 2**62 else object
-
-
-def _add_layer(profile: np.ndarray, rate: int, kernel: int) -> np.ndarray:
-    out = np.zeros(len(profile) + (kernel - 1) * rate, dtype=profile.dtype)
-    n = len(profile)
-    for t in range(kernel):
-        out[t * rate : t * rate + n] += profile
-    return out
-
-
 def count_profile(rates: Sequence[int], kernel: int = 3) -> np.ndarray:
     """Exact 1-D counts: paths from each offset of the receptive field to one output unit.
 
@@ -133,12 +115,6 @@ def count_profile(rates: Sequence[int], kernel: int = 3) -> np.ndarray:
     for rate in r:
         prof = _add_layer(prof, rate, k)
     return prof
-
-
-def _window(length: int, width: int) -> tuple[int, int]:
-    """Start and stop of the centred ``width`` window of a ``length`` profile."""
-    s = (length - width) // 2
-    return s, s + width
 
 
 # -- results ----------------------------------------------------------------------------------
@@ -344,620 +320,6 @@ class ParetoFrontier:
             "counts": list(self.counts),
             "points": [p.to_dict() for p in self.points],
         }
-
-
-# -- the search engine ------------------------------------------------------------------------
-Mode = Literal["rf", "close", "uniform", "width"]
-
-
-@dataclass
-class _Query:
-    kernel: int
-    groups: int  # each distinct group rate appears ``groups`` times
-    size: int  # rates per group (layers = size * groups)
-    max_rate: int | None
-    target: int | None  # window width per axis (None: the whole RF)
-    count: int  # per-axis minimum count over the window (1: no constraint)
-    mode: Mode
-    top: int
-    strict: bool  # rates within a group strictly rising (sawtooth)
-    max_nodes: int
-
-
-@dataclass(order=True)
-class _Hit:
-    key: tuple[int, ...]
-    seq: int
-    rates: Ints = field(compare=False)  # the group, sorted
-
-
-def _greedy_sum(total: int, last: int, left: int, q: _Query) -> int | None:
-    """Largest reachable final sum, or None when no ``left`` further rates can be placed.
-
-    Each further rate ``a`` must satisfy ``a <= 1 + (K-1) * total`` (the criterion),
-    ``a >= last`` (``> last`` in strict mode) and ``a <= max_rate``. In strict mode the ``j``-th
-    of the ``left`` rates must also leave room for the strictly rising ones after it, so its
-    ceiling is ``max_rate - (left - j)``. Taking every rate at its ceiling is feasible whenever
-    any completion is (each ceiling is above the previous rate) and dominates every completion
-    rate by rate, so this is the exact maximum (tested against exhaustive search).
-    """
-    c, g, cap = q.kernel - 1, q.groups, q.max_rate
-    if q.strict and cap is not None and last + left > cap:
-        return None  # no room for ``left`` strictly rising rates in (last, cap]
-    for j in range(left):
-        a = 1 + c * total
-        if cap is not None:
-            a = min(a, cap - (left - 1 - j) if q.strict else cap)
-        if a < last + q.strict:
-            return None
-        total += g * a
-        last = a
-    return total
-
-
-def _min_sum(total: int, last: int, left: int, q: _Query) -> int:
-    step = 1 if q.strict else 0
-    return total + q.groups * (left * last + step * left * (left + 1) // 2)
-
-
-@functools.lru_cache(maxsize=256)
-def _tap_weights(layers: int, kernel: int) -> tuple[int, ...]:
-    """``N(w)``: tap choices of ``layers`` layers (tap ``0..K-1`` each) whose taps add up to w.
-
-    >>> _tap_weights(2, 3)
-    (1, 2, 3, 2, 1)
-    """
-    poly = [1]
-    for _ in range(layers):
-        out = [0] * (len(poly) + kernel - 1)
-        for i, v in enumerate(poly):
-            for t in range(kernel):
-                out[i + t] += v
-        poly = out
-    return tuple(poly)
-
-
-def _count_ceiling(prof: np.ndarray, low: int, layers: int, kernel: int, width: int) -> np.ndarray:
-    """Upper bounds on the final counts at offsets ``0..width-1`` from the RF's left edge.
-
-    ``prof`` is the profile of the rates chosen so far; ``layers`` more layers follow, each with
-    a rate ``>= low``. The final count is ``q(x) = sum_u p(x - U_u)`` over the tap choices ``u``
-    of the added layers, with ``U_u = sum_j u_j a_j >= |u| * low``. So ``q(x) <= p(x) +
-    sum_{w >= 1} N(w) * max(p[: x - w * low + 1])``, whatever the added rates are. The bound
-    is exact below ``low`` (no added tap reaches there) and tight near the edge.
-
-    >>> _count_ceiling(np.array([1, 1, 1]), 2, 1, 3, 6).tolist()   # rates (1,), then >= 2
-    [1, 1, 2, 1, 2, 2]
-    >>> count_profile([1, 2]).tolist()[:6]                            # the real counts
-    [1, 1, 2, 1, 2, 1]
-    """
-    n0 = len(prof)
-    base = np.zeros(width, dtype=prof.dtype)
-    base[: min(n0, width)] = prof[:width]
-    out = base.copy()
-    if width == 0:
-        return out
-    peak = np.maximum.accumulate(base)
-    weights = _tap_weights(layers, kernel)
-    for w in range(1, min(len(weights) - 1, (width - 1) // low) + 1):
-        out[w * low :] += weights[w] * peak[: width - w * low]
-    return out
-
-
-def _tail_floor(prof: np.ndarray, stop: int) -> int:
-    """Least mass of any final profile left of offset ``stop``: ``sum max(p(x), 1)``.
-
-    Added layers never lower the count at an offset measured from the left edge (the all-zero
-    tap keeps every old path), and a gridding-free profile has no zero.
-    """
-    n0 = len(prof)
-    head = int(np.maximum(prof[: min(stop, n0)], 1).sum()) if stop > 0 else 0
-    return head + max(0, stop - n0)
-
-
-def _sliding_min(a: np.ndarray, w: int) -> np.ndarray:
-    """``out[i] = min(a[i : i + w])`` (cut at the end), by doubling spans."""
-    n = len(a)
-    out = a.copy()
-    span = 1
-    while span * 2 <= w:
-        out[: n - span] = np.minimum(out[: n - span], out[span:])
-        span *= 2
-    rest = w - span
-    if rest > 0:
-        res = out.copy()
-        res[: n - rest] = np.minimum(out[: n - rest], out[rest:])
-        return res
-    return out
-
-
-def _window_ceiling(
-    prof: np.ndarray,
-    low: int,
-    layers: int,
-    kernel: int,
-    target: int,
-    smin: int,
-    smax: int,
-    mass: int,
-) -> tuple[np.ndarray, int]:
-    """Upper bounds on the final window minimum, one per window start ``s`` in ``[smin, smax]``.
-
-    A final RF ``L`` puts the centred ``target`` window at ``s = (L - target) // 2``. Its
-    minimum is at most (a) the count ceiling (:func:`_count_ceiling`) at any offset of
-    ``[s, s + target)``, and (b) the mass left for the window, ``(K**n - 2 * tail) // target``,
-    with the tail mass left of ``s`` at least :func:`_tail_floor` (the right tail is as long).
-    (a) grows with ``s`` and (b) shrinks. Starts ``s_end < s <= smax`` share one entry,
-    bounded by (b) at ``s_end + 1``. Returns the bounds and ``s_end``.
-    """
-    s_end = min(smax, smin + target)
-    xs = s_end + target
-    ceil_ = _sliding_min(_count_ceiling(prof, low, layers, kernel, xs), target)[smin : s_end + 1]
-    n0 = len(prof)
-    ext = np.ones(s_end + 2, dtype=np.int64 if prof.dtype != object else object)
-    head = min(n0, s_end + 2)
-    ext[:head] = np.maximum(prof[:head], 1)
-    cum = np.concatenate([np.zeros(1, dtype=ext.dtype), np.cumsum(ext)])
-    room = (mass - 2 * cum[smin : s_end + 2]) // target
-    per_s = np.minimum(ceil_, room[:-1])
-    if s_end < smax:
-        per_s = np.append(per_s, room[-1])
-    return per_s, s_end
-
-
-def _sliding_min_rows(a: np.ndarray, w: int) -> np.ndarray:
-    """:func:`_sliding_min` along the last axis of a 2-D array."""
-    n = a.shape[1]
-    out = a.copy()
-    span = 1
-    while span * 2 <= w:
-        out[:, : n - span] = np.minimum(out[:, : n - span], out[:, span:])
-        span *= 2
-    rest = w - span
-    if rest > 0:
-        res = out.copy()
-        res[:, : n - rest] = np.minimum(out[:, : n - rest], out[:, rest:])
-        return res
-    return out
-
-
-def _child_bounds(
-    prof: np.ndarray,
-    total: int,
-    rates: np.ndarray,
-    left: int,
-    q: _Query,
-    kk: tuple[int, ...] | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The uniform-mode bound of every child at once (one group, rates not strictly rising).
-
-    Row ``i`` is the child that adds rate ``rates[i]`` to the rates summing to ``total`` with
-    profile ``prof``; ``left`` more rates follow it. Row by row this is exactly what the search's
-    per-node bound computes (:func:`_greedy_sum`, :func:`_min_sum`, :func:`_window_ceiling`),
-    evaluated as whole-array operations. Rows whose mass bound alone cannot beat the ranking's
-    k-th key ``kk`` are marked infeasible early (the bound only tightens after that test).
-    Returns ``(feasible, m_hi, lmin)``: the optimistic key of a feasible row is ``(-m_hi, lmin)``.
-    """
-    assert q.target is not None
-    k, c, target, cap = q.kernel, q.kernel - 1, q.target, q.max_rate
-    mass = k ** (q.size * q.groups)
-    a_all = rates.astype(np.int64)
-    m_all = len(a_all)
-    feasible = np.zeros(m_all, dtype=bool)
-    m_out = np.zeros(m_all, dtype=np.int64)
-    l_out = np.zeros(m_all, dtype=np.int64)
-    n0 = len(prof)
-    tot = total + a_all
-    # greedy completion (every further rate at its ceiling) and the smallest completion
-    hi = tot.copy()
-    for _ in range(left):
-        step = 1 + c * hi
-        if cap is not None:
-            step = np.minimum(step, cap)
-        hi = hi + step
-    lmax = 1 + c * hi
-    lmin = 1 + c * (tot + left * a_all)
-    steps = -(-(target - 1 - c * tot) // c)
-    lmin = np.where(lmin < target, 1 + c * (tot + steps), lmin)
-    smin = (lmin - target) // 2
-    # mass bound at the earliest window start: (mass - 2 * tail) // target, tail >= the
-    # child's own counts left of smin (each at least 1)
-    cum_p = np.concatenate([[0], np.cumsum(np.maximum(prof, 1))])
-    tail = np.zeros(m_all, dtype=np.int64)
-    for t in range(k):
-        pos = smin - t * a_all
-        tail += cum_p[np.minimum(np.maximum(pos, 0), n0)]
-    over = smin - np.minimum(smin, n0 + c * a_all)  # offsets past the child's RF count 1 each
-    tail_lo = np.maximum(tail, 0)
-    room0 = (mass - 2 * (tail_lo + over)) // target
-    keep = (lmax >= target) & (room0 >= q.count)
-    if kk is not None:
-        keep &= (room0 > -kk[0]) | ((room0 == -kk[0]) & (lmin < kk[1]))
-    idx = np.flatnonzero(keep)
-    if not len(idx):
-        return feasible, m_out, l_out
-    a, tot, lmax, lmin, smin = a_all[idx], tot[idx], lmax[idx], lmin[idx], smin[idx]
-    m = len(a)
-    smax = (lmax - target) // 2
-    s_end = np.minimum(smax, smin + target)
-    xs = s_end + target
-    lengths = n0 + c * a
-    width = int(max(int(xs.max()), int(s_end.max()) + 2)) + 1
-    rows = np.arange(m)[:, None]
-    cols = np.arange(width)[None, :]
-    base = np.zeros((m, width + c * int(a.max()) + n0), dtype=np.int64)
-    src = np.arange(n0)[None, :]
-    for t in range(k):
-        base[rows, t * a[:, None] + src] += prof
-    base = base[:, :width]
-    # count ceiling: base + sum_w N(w) * peak shifted by w * a (``left`` layers, rates >= a)
-    # (peak padded with ``width`` zero columns in front, so shifted reads need no mask)
-    peak = np.zeros((m, 2 * width), dtype=np.int64)
-    np.maximum.accumulate(base, axis=1, out=peak[:, width:])
-    ceil_ = base.copy()
-    weights = _tap_weights(left, k)
-    amin = int(a.min())
-    for w in range(1, len(weights)):
-        if w * amin >= width:
-            break
-        pos = (width + cols) - np.minimum(w * a, width)[:, None]
-        ceil_ += weights[w] * peak[rows, pos]
-    win = _sliding_min_rows(ceil_, target)
-    ext = np.where(cols < lengths[:, None], np.maximum(base, 1), 1)
-    cum = np.cumsum(ext, axis=1) - ext  # cum[:, s] = mass of offsets < s
-    room = (mass - 2 * cum) // target
-    per_s = np.minimum(win, room)
-    inside = (cols >= smin[:, None]) & (cols <= s_end[:, None])
-    extra = (cols == s_end[:, None] + 1) & (s_end < smax)[:, None]
-    per_s = np.where(inside, per_s, np.where(extra, room, -(1 << 62)))
-    m_hi = per_s.max(axis=1)
-    first = per_s.argmax(axis=1)
-    need = target + 2 * first
-    lmin = np.maximum(lmin, 1 + c * (tot + -(-(need - 1 - c * tot) // c)))
-    feasible[idx] = m_hi >= q.count
-    m_out[idx] = m_hi
-    l_out[idx] = lmin
-    return feasible, m_out, l_out
-
-
-def _search(q: _Query) -> list[_Hit]:
-    """Top ``q.top`` sorted groups by the mode's key (smaller is better), exact."""
-    k, c, g = q.kernel, q.kernel - 1, q.groups
-    n_layers = q.size * g
-    need_profile = q.mode in ("uniform", "width") or q.count > 1
-    total_mass = k**n_layers
-    dtype = _dtype(k, n_layers)
-    target, cnt = q.target, q.count
-    hits: list[_Hit] = []
-    nodes = 0
-    seq = 0
-    cg = c * g
-    big = 1 << 62
-    # the uniform mode bounds all children of a node at once (int64 counts, one group)
-    vector_ok = (
-        q.mode == "uniform" and g == 1 and not q.strict and target is not None and dtype is np.int64
-    )
-
-    def kth() -> tuple[int, ...] | None:
-        return hits[q.top - 1].key if len(hits) >= q.top else None
-
-    def window_min(prof: np.ndarray) -> int:
-        if target is None:
-            return int(prof.min())
-        s, e = _window(len(prof), target)
-        return int(prof[s:e].min())
-
-    def width_of(prof: np.ndarray) -> int:
-        length = len(prof)
-        bad = np.flatnonzero(prof[: (length + 1) // 2] < cnt)
-        e = int(bad[-1]) + 1 if len(bad) else 0
-        return max(length - 2 * e, 0)
-
-    def leaf(
-        group: Ints,
-        total: int,
-        prof: np.ndarray | None,
-        m1: int | None = None,
-        w: int | None = None,
-    ) -> None:
-        nonlocal seq
-        length = 1 + c * total
-        if target is not None and q.mode != "width" and length < target:
-            return
-        if w is not None:  # width mode, measured by the caller
-            m1 = 1
-        elif m1 is not None:
-            if m1 < cnt:
-                return
-        elif prof is None:
-            m1 = 1
-        else:
-            m1 = 1
-            if q.mode == "width":
-                w = width_of(prof)
-                if w <= 0:
-                    return
-            else:
-                m1 = window_min(prof)
-                if m1 < cnt:
-                    return
-        if q.mode == "rf":
-            key: tuple[int, ...] = (-length, -m1)
-        elif q.mode == "close":
-            key = (length, -m1)
-        elif q.mode == "uniform":
-            key = (-m1, length)
-        else:
-            assert w is not None  # width mode always measures a width above
-            key = (-w, length)
-        kk = kth()
-        if kk is not None and key >= kk:
-            return
-        seq += 1
-        bisect.insort(hits, _Hit(key, seq, group))
-        del hits[q.top :]
-
-    def bound(total: int, last: int, left: int, prof: np.ndarray | None) -> tuple[int, ...] | None:
-        """An optimistic key for every completion, or None when none is feasible."""
-        hi = _greedy_sum(total, last, left, q)
-        if hi is None:
-            return None
-        lo = _min_sum(total, last, left, q)
-        lmax = 1 + c * hi
-        lmin = 1 + c * lo
-        if target is not None and q.mode != "width":
-            if lmax < target:
-                return None
-            if lmin < target:  # reachable sums form an interval (docs/design.md)
-                steps = -(-(target - 1 - c * total) // cg)
-                lmin = 1 + c * (total + g * steps)
-        m_hi = big if prof is not None else 1  # without counts every leaf has m1 = 1
-        w_hi = lmax
-        if prof is not None:
-            low = last + (1 if q.strict else 0)  # every further rate is >= low
-            more = left * g  # layers still to add
-            n0 = len(prof)
-            if q.mode == "width":
-                half = (lmin + 1) // 2  # offsets < half lie in the left half of every final RF
-                xs = min(half, n0 + c * more * low + 1)
-                ceil_ = _count_ceiling(prof, low, more, k, xs)
-                bad = np.flatnonzero(ceil_ < cnt)
-                e = int(bad[-1]) + 1 if len(bad) else 0
-                if e == xs and xs < half:  # the ceiling is flat from here: bad up to the middle
-                    e = half
-                w_hi = min(lmax - 2 * e, (total_mass - 2 * _tail_floor(prof, e)) // cnt)
-                if w_hi <= 0:
-                    return None
-            elif target is not None:
-                smax = (lmax - target) // 2
-                smin = (lmin - target) // 2
-                per_s, s_end = _window_ceiling(prof, low, more, k, target, smin, smax, total_mass)
-                ok = np.flatnonzero(per_s >= cnt)
-                if not len(ok):
-                    return None
-                m_hi = int(per_s.max())
-                if q.mode == "uniform":  # a completion with min m_hi has its s where that fits
-                    need = target + 2 * (smin + int(np.flatnonzero(per_s >= m_hi)[0]))
-                    lmin = max(lmin, 1 + c * (total + g * -(-(need - 1 - c * total) // cg)))
-                elif q.mode == "close":  # the window may start no earlier than the first good s
-                    need = target + 2 * (smin + int(ok[0]))
-                    if need > lmin:
-                        steps = -(-(need - 1 - c * total) // cg)
-                        lmin = 1 + c * (total + g * steps)
-                        if lmin > lmax:
-                            return None
-                elif q.mode == "rf" and smin + int(ok[-1]) <= s_end:
-                    lmax = min(lmax, target + 2 * (smin + int(ok[-1])) + 1)
-        if q.mode == "rf":
-            return (-lmax, -m_hi)
-        if q.mode == "close":
-            return (lmin, -m_hi)
-        if q.mode == "uniform":
-            return (-m_hi, lmin)
-        return (-w_hi, lmin)
-
-    def last_layer(group: Ints, total: int, prof: np.ndarray, choices: range) -> None:
-        """All choices of the last rate at once: window minima of every final profile."""
-        nonlocal nodes
-        nodes += 1 + len(choices) // 16  # vectorised rows are cheap
-        rates = np.fromiter(choices, dtype=np.int64, count=len(choices))
-        if len(rates) == 0:
-            return
-        n0 = len(prof)
-        if q.mode == "width":
-            last_layer_width(group, total, prof, rates)
-            return
-        assert target is not None
-        lengths = n0 + c * rates
-        ok = lengths >= target
-        if not ok.any():
-            return
-        rates, lengths = rates[ok], lengths[ok]
-        # exact tail mass left of each window: the final profile is sum_t prof(p - t*a)
-        starts = (lengths - target) // 2
-        cum = np.concatenate([np.zeros(1, dtype=prof.dtype), np.cumsum(prof)])
-        tail = np.zeros(len(rates), dtype=prof.dtype)
-        for t in range(k):
-            tail += cum[np.minimum(np.maximum(starts - t * rates, 0), n0)]
-        m_hi = (total_mass - 2 * tail) // target
-        keep = m_hi >= cnt
-        kk = kth()
-        if kk is not None:
-            if q.mode == "uniform":
-                keep &= m_hi >= -kk[0]
-            elif q.mode == "close":
-                keep &= lengths <= kk[0]
-            else:
-                keep &= lengths >= -kk[0]
-        if not keep.any():
-            return
-        rates, lengths, starts = rates[keep], lengths[keep], starts[keep]
-        # exact counts at a few offsets of each window bound its minimum from above: cheap
-        # rows that cannot enter the ranking go before the full profiles are built
-        probe = starts[:, None] + np.arange(min(target, 8))[None, :]
-        sample = np.zeros(probe.shape, dtype=prof.dtype)
-        for t in range(k):
-            pos = probe - t * rates[:, None]
-            inside = (pos >= 0) & (pos < n0)
-            sample += np.where(inside, prof[np.minimum(np.maximum(pos, 0), n0 - 1)], 0)
-        m_up = sample.min(axis=1)
-        keep = could_rank(m_up, lengths, kk)
-        if not keep.any():
-            return
-        rates, lengths, starts = rates[keep], lengths[keep], starts[keep]
-        width = int(lengths.max())
-        mat = np.zeros((len(rates), width), dtype=prof.dtype)
-        rows = np.arange(len(rates))[:, None]
-        cols = np.arange(n0)[None, :]
-        for t in range(k):
-            mat[rows, t * rates[:, None] + cols] += prof
-        mins = mat[rows, starts[:, None] + np.arange(target)[None, :]].min(axis=1)
-        keep = could_rank(mins, lengths, kk)
-        rates, mins = rates[keep], mins[keep]
-        for a, m in zip(rates.tolist(), mins.tolist()):
-            leaf((*group, a), total + a, None, int(m))
-
-    def could_rank(mins: np.ndarray, lengths: np.ndarray, kk: tuple[int, ...] | None) -> Any:
-        """Rows whose minimum count (exact or an upper bound) and length could enter the ranking
-        as it stands (``kk``: the k-th key so far, None while it is not full)."""
-        keep = mins >= cnt
-        if kk is None:
-            return keep
-        if q.mode == "uniform":
-            return keep & ((mins > -kk[0]) | ((mins == -kk[0]) & (lengths < kk[1])))
-        if q.mode == "close":
-            return keep & ((lengths < kk[0]) | ((lengths == kk[0]) & (mins > -kk[1])))
-        return keep & ((lengths > -kk[0]) | ((lengths == -kk[0]) & (mins > -kk[1])))
-
-    def last_layer_width(group: Ints, total: int, prof: np.ndarray, rates: np.ndarray) -> None:
-        """Width mode, all last rates at once: the widest window with every count >= cnt."""
-        n0 = len(prof)
-        lengths = n0 + c * rates
-        mass_cap = total_mass // cnt
-        kk = kth()
-        if kk is not None:  # (-width, length): no row can beat the k-th with width > length
-            keep = np.minimum(lengths, mass_cap) >= -kk[0]
-            rates, lengths = rates[keep], lengths[keep]
-            if not len(rates):
-                return
-        width = int(lengths.max())
-        mat = np.zeros((len(rates), width), dtype=prof.dtype)
-        rows = np.arange(len(rates))[:, None]
-        cols = np.arange(n0)[None, :]
-        for t in range(k):
-            mat[rows, t * rates[:, None] + cols] += prof
-        halves = (lengths + 1) // 2
-        bad = (mat[:, : (width + 1) // 2] < cnt) & (
-            np.arange((width + 1) // 2)[None, :] < halves[:, None]
-        )
-        # e = 1 + the last bad offset of the left half (0 when none)
-        rev = bad[:, ::-1]
-        has = rev.any(axis=1)
-        e = np.where(has, bad.shape[1] - rev.argmax(axis=1), 0)
-        widths = np.maximum(lengths - 2 * e, 0)
-        for a, w, length in zip(rates.tolist(), widths.tolist(), lengths.tolist()):
-            if w <= 0:
-                continue
-            key = (-w, length)
-            kk = kth()
-            if kk is not None and key >= kk:
-                continue
-            leaf((*group, a), total + a, None, None, w)
-
-    def dfs(
-        group: Ints, total: int, last: int, prof: np.ndarray | None, bounded: bool = False
-    ) -> None:
-        nonlocal nodes
-        nodes += 1
-        if nodes > q.max_nodes:
-            raise TooLargeError(
-                f"the search visited more than {q.max_nodes} partial schedules without "
-                "finishing; narrow it (a smaller max_rate, fewer layers, a lower min_count, "
-                "a smaller top: the most-uniform objective at 8 layers with rates up to 64 "
-                "takes about a second with top=1, ten with top=10) or raise max_nodes"
-            )
-        left = q.size - len(group)
-        if left == 0:
-            leaf(group, total, prof)
-            return
-        if not bounded:  # (a parent that bounded all its children at once says so)
-            b = bound(total, last, left, prof)
-            if b is None:
-                return
-            kk = kth()
-            if kk is not None and b >= kk:
-                return
-        lo = last + 1 if q.strict else last
-        hi = 1 + c * total
-        if q.max_rate is not None:
-            # strict: leave room for the ``left - 1`` strictly rising rates after this one
-            hi = min(hi, q.max_rate - (left - 1 if q.strict else 0))
-        # the final sum after choosing ``a`` grows with ``a`` (greedy completion, fact 2), so
-        # the useful children form a range found by bisection, never by stepping through it
-
-        def best_after(a: int) -> int:
-            s = _greedy_sum(total + g * a, a, left - 1, q)
-            return -1 if s is None else 1 + c * s
-
-        def first_reaching(length: int, a_lo: int, a_hi: int) -> int:
-            """Smallest a in [a_lo, a_hi + 1] whose best completion reaches ``length``."""
-            while a_lo <= a_hi:
-                mid = (a_lo + a_hi) // 2
-                if best_after(mid) >= length:
-                    a_hi = mid - 1
-                else:
-                    a_lo = mid + 1
-            return a_lo
-
-        if target is not None and q.mode != "width":
-            lo = first_reaching(target, lo, hi)
-        if lo > hi:
-            return
-        choices = range(hi, lo - 1, -1) if q.mode in ("rf", "width") else range(lo, hi + 1)
-        if left == 1 and prof is not None and g == 1 and (target is not None or q.mode == "width"):
-            last_layer(group, total, prof, choices)
-            return
-        if vector_ok and left >= 2 and prof is not None:
-            # bound every child at once; the bounds stay valid as the ranking improves
-            rates = np.arange(lo, hi + 1, dtype=np.int64)
-            feasible, m_hi, lmin = _child_bounds(prof, total, rates, left - 1, q, kth())
-            nodes += len(rates) // 16
-            for a, f, m, lm in zip(rates.tolist(), feasible.tolist(), m_hi.tolist(), lmin.tolist()):
-                if not f:
-                    continue
-                kk = kth()
-                if kk is not None and (-m, lm) >= kk:
-                    continue
-                dfs((*group, a), total + a, a, _add_layer(prof, a, k), True)
-            return
-        seen_kk: tuple[int, ...] | None = None
-        cut = lo
-        for a in choices:
-            kk = kth()
-            if kk is not None and q.mode in ("rf", "close"):
-                if q.mode == "rf":
-                    if kk != seen_kk:  # children below ``cut`` cannot reach the k-th RF
-                        seen_kk, cut = kk, first_reaching(-kk[0], lo, hi)
-                    if a < cut:
-                        break
-                elif 1 + c * _min_sum(total + g * a, a, left - 1, q) > kk[0]:
-                    break  # every completion is longer than the k-th result
-            child = None
-            if prof is not None:
-                child = prof
-                for _ in range(g):
-                    child = _add_layer(child, a, k)
-            dfs((*group, a), total + g * a, a, child)
-
-    # every gridding-free schedule contains a rate 1 (the smallest rate must be <= RF_0 = 1)
-    start: np.ndarray | None = None
-    if need_profile:
-        start = np.ones(1, dtype=dtype)
-        for _ in range(g):
-            start = _add_layer(start, 1, k)
-    if q.max_rate is None or q.max_rate >= 1:
-        dfs((1,), g, 1, start)
-    return hits
 
 
 # -- design -----------------------------------------------------------------------------------
@@ -1245,7 +607,7 @@ def _nothing_found(
         parts.append("sawtooth groups")
     hint = ""
     if n is not None:
-        best = _greedy_sum(1, 1, n - 1, _Query(k, 1, n, cap, None, 1, "rf", 1, False, 1))
+        best = _most_sum(k, n, cap)
         if best is not None:
             hint = f"; the largest gridding-free RF with {n} layers is {1 + (k - 1) * best}"
     return "no gridding-free schedule meets " + ", ".join(parts) + hint
@@ -1372,14 +734,12 @@ def repair(
     if is_gridding_free(orig, k):
         return [Repair(orig, orig, k, rf0, rf0, ())]
     n = len(orig)
-    same = _greedy_sum(1, 1, n - 1, _Query(k, 1, n, cap_in, None, 1, "rf", 1, False, 1))
+    same = _most_sum(k, n, cap_in)
     most = 1 + c * (same if same is not None else 0)  # largest gap-free RF with n layers
     found: list[tuple[tuple[int, ...], Ints, Ints]] = []
     for added in range(0, extra_max + 1):
         total_layers = n + added
-        best = _greedy_sum(
-            1, 1, total_layers - 1, _Query(k, 1, total_layers, cap_in, None, 1, "rf", 1, False, 1)
-        )
+        best = _most_sum(k, total_layers, cap_in)
         if best is None or best < s0:
             continue  # too few layers to reach the RF without holes
         cap = cap_in if cap_in is not None else 1 + c * (s0 + best)
@@ -1441,8 +801,7 @@ def _no_repair(orig: Ints, k: int, cap: int | None, extra_max: int, s0: int) -> 
     capped = "" if cap is None else f" and rates <= {cap}"
     need = None
     for layers in range(n + extra_max + 1, MAX_LAYERS + 1):
-        q = _Query(k, 1, layers, cap, None, 1, "rf", 1, False, 1)
-        best = _greedy_sum(1, 1, layers - 1, q)
+        best = _most_sum(k, layers, cap)
         if best is not None and best >= s0:
             need = layers
             break

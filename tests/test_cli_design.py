@@ -233,9 +233,9 @@ def test_narrow_terminal_never_splits_or_hides_a_number(
     rows = [line.split() for line in out.splitlines() if line[:3].strip().isdigit()]
     assert len(rows) == len(api)
     for cells, cand in zip(rows, api):
-        expanded = []  # undo the RxN run-length notation of the rates cell
+        expanded = []  # undo the R*N run-length notation of the rates cell
         for part in cells[1].split(","):
-            rate, _, times = part.partition("x")
+            rate, _, times = part.partition("*")
             expanded += [int(rate)] * int(times or 1)
         assert tuple(expanded) == cand.rates
         assert cells[3] == str(cand.rf)

@@ -332,25 +332,22 @@ def _child_bounds(
     xs = s_end + target
     lengths = n0 + c * a
     width = int(max(int(xs.max()), int(s_end.max()) + 2)) + 1
-    rows = np.arange(m)[:, None]
     cols = np.arange(width)[None, :]
-    base = np.zeros((m, width + c * int(a.max()) + n0), dtype=np.int64)
-    src = np.arange(n0)[None, :]
-    for t in range(k):
-        base[rows, t * a[:, None] + src] += prof
-    base = base[:, :width]
+    base = _shifted_sums(prof.astype(np.int64, copy=False), a, k, width)
     # count ceiling: base + sum_w N(w) * peak shifted by w * a (``left`` layers, rates >= a)
-    # (peak padded with ``width`` zero columns in front, so shifted reads need no mask)
+    # (peak padded with ``width`` zero columns in front, so shifted reads need no mask; the
+    # shifted rows are read from the flat array)
     peak = np.zeros((m, 2 * width), dtype=np.int64)
     np.maximum.accumulate(base, axis=1, out=peak[:, width:])
+    flat = peak.ravel()
+    row_start = (np.arange(m) * (2 * width) + width)[:, None] + cols
     ceil_ = base.copy()
     weights = _tap_weights(left, k)
     amin = int(a.min())
     for w in range(1, len(weights)):
         if w * amin >= width:
             break
-        pos = (width + cols) - np.minimum(w * a, width)[:, None]
-        ceil_ += weights[w] * peak[rows, pos]
+        ceil_ += weights[w] * flat.take(row_start - np.minimum(w * a, width)[:, None])
     win = _sliding_min_rows(ceil_, target)
     ext = np.where(cols < lengths[:, None], np.maximum(base, 1), 1)
     cum = np.cumsum(ext, axis=1) - ext  # cum[:, s] = mass of offsets < s
@@ -399,6 +396,7 @@ class _Search:
         self.dtype = _dtype(q.kernel, self.layers)
         self.need_profile = q.mode in ("uniform", "width") or q.count > 1
         self.hits: list[_Hit] = []
+        self._kk: tuple[int, ...] | None = None  # the top-th key once ``top`` were found
         self.nodes = 0
         self.seq = 0
         self.deadline = deadline
@@ -416,7 +414,7 @@ class _Search:
     # -- ranking ---------------------------------------------------------------------------
     def kth(self) -> tuple[int, ...] | None:
         """The ``top``-th key found so far, or None while fewer were found."""
-        return self.hits[self.q.top - 1].key if len(self.hits) >= self.q.top else None
+        return self._kk
 
     def key(self, length: int, m1: int, w: int | None) -> tuple[int, ...]:
         """The ranking key of a finished schedule (smaller is better)."""
@@ -465,6 +463,8 @@ class _Search:
         self.seq += 1
         bisect.insort(self.hits, _Hit(key, self.seq, group))
         del self.hits[q.top :]
+        if len(self.hits) == q.top:
+            self._kk = self.hits[-1].key
 
     # -- bounds ----------------------------------------------------------------------------
     def bound(
@@ -751,13 +751,16 @@ class _Search:
     ) -> None:
         """Uniform mode: bound every child at once (the bounds stay valid as ranks improve)."""
         rates = np.arange(lo, hi + 1, dtype=np.int64)
-        feasible, m_hi, lmin = _child_bounds(prof, total, rates, left - 1, self.q, self.kth())
+        kk = self.kth()
+        feasible, m_hi, lmin = _child_bounds(prof, total, rates, left - 1, self.q, kk)
         self.nodes += len(rates) // 16
         part = share / len(rates)
-        rows = zip(rates.tolist(), feasible.tolist(), m_hi.tolist(), lmin.tolist())
-        for i, (a, f, m, lm) in enumerate(rows):
+        if kk is not None:  # the children that could rank now (the ranking only tightens)
+            feasible &= (m_hi > -kk[0]) | ((m_hi == -kk[0]) & (lmin < kk[1]))
+        for i in np.flatnonzero(feasible).tolist():
+            a, key = int(rates[i]), (-int(m_hi[i]), int(lmin[i]))
             kk = self.kth()
-            if not f or (kk is not None and (-m, lm) >= kk):
+            if kk is not None and key >= kk:
                 continue
             child = _add_layer(prof, a, self.q.kernel)
             self.dfs((*group, a), total + a, a, child, done + i * part, part, True)

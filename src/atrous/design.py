@@ -28,25 +28,30 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import numpy as np
 
-from ._design_search import Mode, _add_layer, _dtype, _Hit, _most_sum, _Query, _search, _window
+from ._design_search import Mode, _add_layer, _dtype, _most_sum, _Query, _search, _window
 from ._types import Ints, as_int
 from .errors import AtrousError, TooLargeError
+from .layers import _check_choice
 from .rules import _rates
 
 __all__ = [
     "Candidate",
     "Change",
+    "Designs",
     "Objective",
     "ParetoFrontier",
     "ParetoPoint",
     "Repair",
+    "Repairs",
     "count_profile",
+    "default_objective",
     "design",
     "is_gridding_free",
     "pareto",
@@ -59,6 +64,10 @@ Objective = Literal["rf", "layers", "uniform"]
 
 DEFAULT_MAX_NODES = 400_000
 """Partial schedules the search may visit before it gives up with :class:`TooLargeError`."""
+DEFAULT_TIME_LIMIT = 30.0
+"""Seconds a search may run before it gives up with :class:`TooLargeError`."""
+SCHEMA_VERSION = 1
+"""Version of the JSON records (``to_json()``: an object with ``schema_version`` and ``kind``)."""
 MAX_LAYERS = 64
 """Most layers a search considers."""
 PROFILE_MAX = 1 << 21
@@ -252,6 +261,18 @@ class Repair:
         }
 
 
+class Repairs(list[Repair]):
+    """The repairs :func:`repair` proposes (a list), best first."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON record (``atrous design --repair ... --json``): a JSON-able dict."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "kind": "repair",
+            "repairs": [r.to_dict() for r in self],
+        }
+
+
 @dataclass(frozen=True)
 class ParetoPoint:
     """The widest evenly covered window reachable with ``layers`` layers at a count level.
@@ -320,6 +341,10 @@ class ParetoFrontier:
             "counts": list(self.counts),
             "points": [p.to_dict() for p in self.points],
         }
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON record (``atrous design --pareto --json``): a JSON-able dict."""
+        return {"schema_version": SCHEMA_VERSION, "kind": "pareto", **self.to_dict()}
 
 
 # -- design -----------------------------------------------------------------------------------
@@ -411,6 +436,158 @@ def _candidate(
     )
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """A checked :func:`design` question."""
+
+    kernel: int
+    ndim: int
+    layers: int | None
+    target: int | None
+    max_rate: int | None
+    capped_by_feature: bool
+    objective: Objective
+    min_count: int
+    reps: int | None  # 0: no sawtooth; None: any repeat count; n: exactly n repeats
+    channels: int | None
+    feature: Ints | None
+    top: int
+    max_nodes: int
+    time_limit: float | None
+
+
+def default_objective(layers: int | None, target_rf: int | None) -> Objective:
+    """The objective :func:`design` answers when none is named.
+
+    ``"rf"`` when only ``layers`` is given, ``"layers"`` when only ``target_rf`` is,
+    ``"uniform"`` for both.
+
+    >>> default_objective(4, None), default_objective(None, 129), default_objective(8, 129)
+    ('rf', 'layers', 'uniform')
+    """
+    if layers is None and target_rf is None:
+        raise AtrousError(
+            "design needs layers= (largest RF) or target_rf= (fewest layers), "
+            "or both (most uniform)"
+        )
+    return "rf" if target_rf is None else "layers" if layers is None else "uniform"
+
+
+def _ask(
+    kernel: Any, layers: Any, target_rf: Any, max_rate: Any, objective: Any, opts: dict[str, Any]
+) -> _Ask:
+    """Check :func:`design`'s arguments (``opts``: its keyword-only ones)."""
+    k = _kernel(kernel)
+    nd = _ndim(opts["ndim"])
+    n = _opt_int(layers, "layers", 1)
+    t = _opt_int(target_rf, "target_rf", 1)
+    feature = _feature_sizes(opts["feature_size"], nd)
+    cap = _opt_int(max_rate, "max_rate", 1)
+    from_feature = cap is None and feature is not None
+    if cap is None and feature is not None:
+        cap = _feature_cap(feature, k)
+    cnt = as_int(opts["min_count"], "min_count", 1)
+    if not isinstance(opts["first_rate_one"], bool):
+        raise AtrousError(f"first_rate_one must be True or False, got {opts['first_rate_one']!r}")
+    if n is not None and n > MAX_LAYERS:
+        raise AtrousError(f"layers must be <= {MAX_LAYERS}, got {n}")
+    goal = default_objective(n, t) if objective is None else objective
+    _check_choice(goal, Objective, "objective")
+    if goal in ("rf", "uniform") and n is None:
+        raise AtrousError(f"objective {goal!r} needs layers=N")
+    if goal in ("layers", "uniform") and t is None:
+        raise AtrousError(f"objective {goal!r} needs target_rf=")
+    if cnt > 1 and t is None:
+        raise AtrousError(
+            f"min_count={cnt} needs target_rf: the corners of the full receptive "
+            "field are reached by exactly one path"
+        )
+    return _Ask(
+        kernel=k,
+        ndim=nd,
+        layers=n,
+        target=t,
+        max_rate=cap,
+        capped_by_feature=from_feature,
+        objective=goal,
+        min_count=cnt,
+        reps=_groups_option(opts["sawtooth"]),
+        channels=_opt_int(opts["channels"], "channels", 1),
+        feature=feature,
+        top=as_int(opts["top"], "top", 1),
+        max_nodes=as_int(opts["max_nodes"], "max_nodes", 1),
+        time_limit=_time_limit(opts["time_limit"]),
+    )
+
+
+def _ndim(ndim: Any) -> int:
+    nd = as_int(ndim, "ndim", 1)
+    if nd > 3:
+        raise AtrousError(f"ndim must be 1, 2 or 3, got {nd}")
+    return nd
+
+
+def _time_limit(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise AtrousError(f"time_limit must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+class Designs(list[Candidate]):
+    """The ranked candidates of :func:`design` (a list), with the question they answer.
+
+    Attributes:
+        objective: the objective answered (``"rf"``, ``"layers"`` or ``"uniform"``).
+        kernel, ndim, layers, target_rf, max_rate, min_count: the question, checked.
+        capped_by_feature: True when ``max_rate`` came from ``feature_size``.
+        sawtooth: 0 without the sawtooth option, None for any repeat count, else the count.
+    """
+
+    def __init__(self, found: list[Candidate], ask: _Ask) -> None:
+        super().__init__(found)
+        self.objective: Objective = ask.objective
+        self.kernel = ask.kernel
+        self.ndim = ask.ndim
+        self.layers = ask.layers
+        self.target_rf = ask.target
+        self.max_rate = ask.max_rate
+        self.capped_by_feature = ask.capped_by_feature
+        self.min_count = ask.min_count
+        self.sawtooth = ask.reps
+
+    def describe(self) -> str:
+        """The question in words (the CLI's title line).
+
+        >>> design(kernel=3, layers=4, top=1).describe()
+        'gridding-free schedules, kernel 3, 2-D: largest RF with 4 layers'
+        """
+        what = {
+            "rf": f"largest RF with {self.layers} layers",
+            "layers": f"fewest layers reaching RF {self.target_rf}",
+            "uniform": f"most uniform {self.layers}-layer coverage of RF {self.target_rf}",
+        }[self.objective]
+        cap = "" if self.max_rate is None else f", rates <= {self.max_rate}"
+        if self.capped_by_feature:
+            cap += " (from --feature-size)"
+        if self.sawtooth is None:
+            cap += ", sawtooth: one rising group repeated"
+        elif self.sawtooth > 1:
+            cap += f", sawtooth: one rising group repeated {self.sawtooth} times"
+        if self.min_count > 1:
+            cap += f", every window pixel used >= {self.min_count} times"
+        return f"gridding-free schedules, kernel {self.kernel}, {self.ndim}-D: {what}{cap}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON record (``atrous design --json``): a JSON-able dict."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "kind": "design",
+            "candidates": [c.to_dict() for c in self],
+        }
+
+
 def design(
     kernel: int = 3,
     layers: int | None = None,
@@ -426,7 +603,9 @@ def design(
     feature_size: int | Sequence[int] | None = None,
     top: int = 10,
     max_nodes: int = DEFAULT_MAX_NODES,
-) -> list[Candidate]:
+    time_limit: float | None = DEFAULT_TIME_LIMIT,
+    progress: Callable[[float], None] | None = None,
+) -> Designs:
     """Ranked gridding-free dilation schedules, found by exact search (no order enumeration).
 
     Args:
@@ -439,8 +618,7 @@ def design(
             kernel fits ``feature_size`` when that is given, else only the criterion bounds it.
         objective: ``"rf"`` (largest RF for ``layers`` layers), ``"layers"`` (fewest layers
             reaching ``target_rf``) or ``"uniform"`` (largest minimum count over the
-            ``target_rf`` window with ``layers`` layers). Default: ``"rf"`` when only ``layers``
-            is given, ``"layers"`` when only ``target_rf`` is, ``"uniform"`` for both.
+            ``target_rf`` window with ``layers`` layers). Default: :func:`default_objective`.
         min_count: every pixel of the ``target_rf`` window must have at least this many paths
             (``ndim``-D count). Values above 1 need ``target_rf``: the corners of a full RF box
             are always reached by exactly one path.
@@ -455,18 +633,21 @@ def design(
         feature_size: feature-map size (int or per axis): MACs per map, and the default
             ``max_rate``.
         top: how many candidates to return.
-        max_nodes: give up with :class:`~atrous.errors.TooLargeError` after visiting this many
-            partial schedules (the uniform objective on large spaces can need many).
+        max_nodes: give up after visiting this many partial schedules.
+        time_limit: give up after this many seconds (None: no limit but ``max_nodes``).
+        progress: called about twice a second during a long search with the fraction done.
 
     Returns:
-        Up to ``top`` :class:`Candidate` objects, best first. With ``min_count > 1`` ties of
-        the objective are broken by the larger minimum count over the window; then by the
+        Up to ``top`` :class:`Candidate` objects, best first, in a :class:`Designs` list that
+        also carries the question (``.describe()``, ``.to_json()``). With ``min_count > 1`` ties
+        of the objective are broken by the larger minimum count over the window; then by the
         rates (rising order, smaller first; for ``"rf"`` larger first). Every one is
         gridding-free.
 
     Raises:
         AtrousError: a bad argument, or no schedule meets the constraints.
-        TooLargeError: the search exceeded ``max_nodes``.
+        TooLargeError: the search exceeded ``max_nodes`` or ``time_limit``; the message names
+            the knobs that narrow it.
 
     The known optimum: ``K**N`` with rates ``1, K, K**2, ...``:
 
@@ -479,131 +660,108 @@ def design(
     >>> u.rates, u.min_count, u.window
     ((1, 1, 2, 5, 15), 25, 41)
     """
-    k = _kernel(kernel)
-    nd = as_int(ndim, "ndim", 1)
-    if nd > 3:
-        raise AtrousError(f"ndim must be 1, 2 or 3, got {nd}")
-    n = _opt_int(layers, "layers", 1)
-    t = _opt_int(target_rf, "target_rf", 1)
-    ch = _opt_int(channels, "channels", 1)
-    feature = _feature_sizes(feature_size, nd)
-    cap = _opt_int(max_rate, "max_rate", 1)
-    if cap is None and feature is not None:
-        cap = _feature_cap(feature, k)
-    top_n = as_int(top, "top", 1)
-    budget = as_int(max_nodes, "max_nodes", 1)
-    cnt = as_int(min_count, "min_count", 1)
-    if not isinstance(first_rate_one, bool):
-        raise AtrousError(f"first_rate_one must be True or False, got {first_rate_one!r}")
-    reps = _groups_option(sawtooth)
-    if n is not None and n > MAX_LAYERS:
-        raise AtrousError(f"layers must be <= {MAX_LAYERS}, got {n}")
-    if objective is None:
-        if n is None and t is None:
-            raise AtrousError(
-                "design needs layers= (largest RF) or target_rf= (fewest layers), "
-                "or both (most uniform)"
-            )
-        objective = "rf" if t is None else "layers" if n is None else "uniform"
-    if objective not in get_args(Objective):
-        raise AtrousError(
-            f"objective must be one of {', '.join(map(repr, get_args(Objective)))}"
-            f", got {objective!r}"
-        )
-    if objective in ("rf", "uniform") and n is None:
-        raise AtrousError(f"objective {objective!r} needs layers=N")
-    if objective in ("layers", "uniform") and t is None:
-        raise AtrousError(f"objective {objective!r} needs target_rf=")
-    if cnt > 1 and t is None:
-        raise AtrousError(
-            f"min_count={cnt} needs target_rf: the corners of the full receptive "
-            "field are reached by exactly one path"
-        )
-    per_axis = _root(cnt, nd)
+    opts = dict(
+        min_count=min_count,
+        first_rate_one=first_rate_one,
+        sawtooth=sawtooth,
+        ndim=ndim,
+        channels=channels,
+        feature_size=feature_size,
+        top=top,
+        max_nodes=max_nodes,
+        time_limit=time_limit,
+    )
+    ask = _ask(kernel, layers, target_rf, max_rate, objective, opts)
+    deadline = None if ask.time_limit is None else time.monotonic() + ask.time_limit
+    ranked = _rank(ask, deadline, progress)
+    out = _distinct(ask, ranked)
+    if not out:
+        raise AtrousError(_nothing_found(ask))
+    return Designs(out, ask)
 
-    def run(size: int, g: int, mode: Mode) -> list[_Hit]:
-        q = _Query(
-            kernel=k,
-            groups=g,
-            size=size,
-            max_rate=cap,
-            target=t,
-            count=per_axis,
-            mode=mode,
-            top=top_n,
-            strict=g > 1,
-            max_nodes=budget,
-        )
-        return _search(q)
 
-    def repeat_counts(total: int) -> list[int]:
-        if reps == 0:
-            return [1]
-        if reps is None:
-            return [g for g in range(2, total + 1) if total % g == 0]
-        if total % reps:
-            return []
-        return [reps]
-
+def _rank(
+    ask: _Ask, deadline: float | None, progress: Callable[[float], None] | None
+) -> list[tuple[tuple[Any, ...], Ints, int]]:
+    """Every search the question needs: ``(key, tie, repeats)`` per hit, unsorted."""
+    per_axis = _root(ask.min_count, ask.ndim)
     ranked: list[tuple[tuple[Any, ...], Ints, int]] = []
 
     def collect(total: int, mode: Mode, prefix: tuple[int, ...]) -> None:
-        for g in repeat_counts(total):
-            for h in run(total // g, g, mode):
+        for g in _repeat_counts(ask.reps, total):
+            q = _Query(
+                kernel=ask.kernel,
+                groups=g,
+                size=total // g,
+                max_rate=ask.max_rate,
+                target=ask.target,
+                count=per_axis,
+                mode=mode,
+                top=ask.top,
+                strict=g > 1,
+                max_nodes=ask.max_nodes,
+            )
+            for h in _search(q, deadline=deadline, progress=progress):
                 tie = tuple(-r for r in h.rates) if mode == "rf" else h.rates
                 ranked.append(((*prefix, *h.key), tie, g))
 
-    if objective == "layers":
-        assert t is not None
-        limit = n if n is not None else MAX_LAYERS
+    reps = ask.reps
+    if ask.objective == "layers":
+        limit = ask.layers if ask.layers is not None else MAX_LAYERS
         for total in range(1, limit + 1):
-            if ranked and len(ranked) >= top_n:
+            if ranked and len(ranked) >= ask.top:
                 break
-            if reps is not None and reps and total % reps:
-                continue
-            collect(total, "close", (total,))
-    else:
-        assert n is not None
-        if reps is not None and reps and n % reps:
-            raise AtrousError(f"layers={n} is not a multiple of the sawtooth repeat {reps}")
-        collect(n, "rf" if objective == "rf" else "uniform", ())
+            if not (reps is not None and reps and total % reps):
+                collect(total, "close", (total,))
+        return ranked
+    n = ask.layers
+    assert n is not None
+    if reps is not None and reps and n % reps:
+        raise AtrousError(f"layers={n} is not a multiple of the sawtooth repeat {reps}")
+    collect(n, "rf" if ask.objective == "rf" else "uniform", ())
+    return ranked
 
+
+def _repeat_counts(reps: int | None, total: int) -> list[int]:
+    """The sawtooth repeat counts to search for ``total`` layers."""
+    if reps == 0:
+        return [1]
+    if reps is None:
+        return [g for g in range(2, total + 1) if total % g == 0]
+    return [] if total % reps else [reps]
+
+
+def _distinct(ask: _Ask, ranked: list[tuple[tuple[Any, ...], Ints, int]]) -> list[Candidate]:
+    """The best ``top`` distinct schedules of the hits, as candidates."""
     ranked.sort(key=lambda item: (item[0], item[1]))
     seen: set[Ints] = set()
     out: list[Candidate] = []
     for _key, tie, g in ranked:
-        group = tuple(-r for r in tie) if objective == "rf" else tie
+        group = tuple(-r for r in tie) if ask.objective == "rf" else tie
         full = tuple(sorted(group * g))
         if full in seen:
             continue
         seen.add(full)
-        out.append(_candidate(group, g, k, nd, t, ch, feature))
-        if len(out) >= top_n:
+        out.append(
+            _candidate(group, g, ask.kernel, ask.ndim, ask.target, ask.channels, ask.feature)
+        )
+        if len(out) >= ask.top:
             break
-    if not out:
-        raise AtrousError(_nothing_found(k, n, t, cap, cnt, objective, reps))
     return out
 
 
-def _nothing_found(
-    k: int,
-    n: int | None,
-    t: int | None,
-    cap: int | None,
-    cnt: int,
-    objective: str,
-    reps: int | None,
-) -> str:
+def _nothing_found(ask: _Ask) -> str:
+    n, k, cap = ask.layers, ask.kernel, ask.max_rate
     parts = [f"kernel {k}"]
     if n is not None:
-        parts.append(f"{'at most ' if objective == 'layers' else ''}{n} layers")
-    if t is not None:
-        parts.append(f"target RF {t}")
+        parts.append(f"{'at most ' if ask.objective == 'layers' else ''}{n} layers")
+    if ask.target is not None:
+        parts.append(f"target RF {ask.target}")
     if cap is not None:
         parts.append(f"max rate {cap}")
-    if cnt > 1:
-        parts.append(f"min count {cnt}")
-    if reps is None or reps:
+    if ask.min_count > 1:
+        parts.append(f"min count {ask.min_count}")
+    if ask.reps is None or ask.reps:
         parts.append("sawtooth groups")
     hint = ""
     if n is not None:
@@ -643,6 +801,16 @@ def _fill(kept: Ints, new: int, lo_sum: int, hi_sum: int, c: int, cap: int) -> l
     return out
 
 
+def _rf_sorted_before(rates: Sequence[int], index: int, c: int) -> int:
+    """RF of the rates before ``rates[index]`` in rising order (equal rates in layer order).
+
+    >>> [_rf_sorted_before([2, 2, 2], i, 2) for i in range(3)]
+    [1, 5, 9]
+    """
+    order = sorted(range(len(rates)), key=lambda j: (rates[j], j))
+    return 1 + c * sum(rates[j] for j in order[: order.index(index)])
+
+
 def _explain(
     original: Ints,
     repaired: Ints,
@@ -661,18 +829,17 @@ def _explain(
         return f"RF {rf} of the smaller rates {smaller}" if smaller else "RF_0 = 1"
 
     words = []
-    if old is not None:
-        rf_o = 1 + c * sum(r for j, r in enumerate(original) if j != index and r < old)
-        if old > rf_o:
-            words.append(f"{old} > {below(original, old, index)}: holes")
+    # a rate leaves holes when it exceeds the RF of the rates sorted before it (equal rates in
+    # layer order): of [2, 2, 2] only layer 1's 2 does; the others sit on RF 5 and RF 9
+    if old is not None and old > _rf_sorted_before(original, index, c):
+        words.append(f"{old} > {below(original, old, index)}: holes")
     fits = f"<= {below(repaired, new, index)}"
     # kept rates that left holes before and fit now thanks to this smaller value
     now_fit = []
     for j, v in enumerate(original):
         if j >= len(repaired) or repaired[j] != v or j == index or new >= v:
             continue
-        rf_o = 1 + c * sum(r for i, r in enumerate(original) if i != j and r < v)
-        if v > rf_o:
+        if v > _rf_sorted_before(original, j, c):
             msg = f"now {v} fits ({v} <= {below(repaired, v, j)})"
             if msg not in now_fit:
                 now_fit.append(msg)
@@ -698,7 +865,7 @@ def repair(
     max_rate: int | None = None,
     top: int = 5,
     max_added: int = 4,
-) -> list[Repair]:
+) -> Repairs:
     """The nearest gridding-free schedules to ``rates``: fewest changes, RF kept or grown.
 
     Layers stay in place; only the changed rates differ. Layers are added (last) only when the
@@ -725,21 +892,26 @@ def repair(
     """
     orig = _rates(rates)
     k = _kernel(kernel)
-    c = k - 1
-    cap_in = _opt_int(max_rate, "max_rate", 1)
+    cap = _opt_int(max_rate, "max_rate", 1)
     top_n = as_int(top, "top", 1)
     extra_max = as_int(max_added, "max_added", 0)
-    s0 = sum(orig)
-    rf0 = 1 + c * s0
+    rf0 = 1 + (k - 1) * sum(orig)
     if is_gridding_free(orig, k):
-        return [Repair(orig, orig, k, rf0, rf0, ())]
-    n = len(orig)
-    same = _most_sum(k, n, cap_in)
-    most = 1 + c * (same if same is not None else 0)  # largest gap-free RF with n layers
+        return Repairs([Repair(orig, orig, k, rf0, rf0, ())])
+    found = _repair_hits(orig, k, cap, extra_max, top_n)
+    if not found:
+        raise AtrousError(_no_repair(orig, k, cap, extra_max, sum(orig)))
+    return Repairs(_repairs_from(orig, k, cap, found, top_n))
+
+
+def _repair_hits(
+    orig: Ints, k: int, cap_in: int | None, extra_max: int, top_n: int
+) -> list[tuple[tuple[int, ...], Ints, Ints]]:
+    """``(rank key, repaired rates, changed positions)`` of the fewest-change repairs."""
+    c, n, s0 = k - 1, len(orig), sum(orig)
     found: list[tuple[tuple[int, ...], Ints, Ints]] = []
     for added in range(0, extra_max + 1):
-        total_layers = n + added
-        best = _most_sum(k, total_layers, cap_in)
+        best = _most_sum(k, n + added, cap_in)
         if best is None or best < s0:
             continue  # too few layers to reach the RF without holes
         cap = cap_in if cap_in is not None else 1 + c * (s0 + best)
@@ -757,22 +929,25 @@ def repair(
                 repaired = tuple(fixed)
                 delta = sum(abs(fixed[p] - orig[p]) for p in positions if p < n)
                 rising = 0 if list(repaired) == sorted(repaired) else 1
-                key = (
-                    added,
-                    k_changed,
-                    sum(repaired) - s0,
-                    delta,
-                    max(repaired),
-                    rising,
-                    *positions,
-                )
-                found.append((key, repaired, positions))
+                key = (added, k_changed, sum(repaired) - s0, delta, max(repaired), rising)
+                found.append(((*key, *positions), repaired, positions))
             if found:
-                break
-        if found:
-            break
-    if not found:
-        raise AtrousError(_no_repair(orig, k, cap_in, extra_max, s0))
+                return found
+    return found
+
+
+def _repairs_from(
+    orig: Ints,
+    k: int,
+    cap: int | None,
+    found: list[tuple[tuple[int, ...], Ints, Ints]],
+    top_n: int,
+) -> list[Repair]:
+    """The best ``top_n`` distinct repairs, each change with its reason."""
+    c, n = k - 1, len(orig)
+    rf0 = 1 + c * sum(orig)
+    same = _most_sum(k, n, cap)
+    most = 1 + c * (same if same is not None else 0)  # largest gap-free RF with n layers
     found.sort(key=lambda item: (item[0], item[1]))
     out: list[Repair] = []
     seen: set[Ints] = set()
@@ -780,16 +955,12 @@ def repair(
         if tuple(sorted(repaired)) in seen:
             continue  # the same multiset in another layer order has the same coverage
         seen.add(tuple(sorted(repaired)))
-        rf = 1 + c * sum(repaired)
-        ch = []
+        changes = []
         for p in positions:
             old = orig[p] if p < n else None
-            ch.append(
-                Change(
-                    p, old, repaired[p], _explain(orig, repaired, k, p, old, repaired[p], rf0, most)
-                )
-            )
-        out.append(Repair(orig, repaired, k, rf0, rf, tuple(ch)))
+            why = _explain(orig, repaired, k, p, old, repaired[p], rf0, most)
+            changes.append(Change(p, old, repaired[p], why))
+        out.append(Repair(orig, repaired, k, rf0, 1 + c * sum(repaired), tuple(changes)))
         if len(out) >= top_n:
             break
     return out
@@ -852,6 +1023,8 @@ def pareto(
     counts: Sequence[int] = (1, 2, 3, 4),
     ndim: int = 2,
     max_nodes: int = DEFAULT_MAX_NODES,
+    time_limit: float | None = DEFAULT_TIME_LIMIT,
+    progress: Callable[[float], None] | None = None,
 ) -> ParetoFrontier:
     """RF against layers against uniformity: the widest evenly covered window per layer count.
 
@@ -867,6 +1040,8 @@ def pareto(
         counts: per-axis count levels (the ``ndim``-D minimum is ``C**ndim``).
         ndim: axes the counts refer to (reported only).
         max_nodes: search budget per point.
+        time_limit: give up with :class:`TooLargeError` after this many seconds in all.
+        progress: called about twice a second during a long search with the fraction done.
 
     >>> f = pareto(kernel=3, max_rate=16, max_layers=3, counts=(1, 2))
     >>> [(p.layers, p.count, p.width) for p in f.points]
@@ -877,16 +1052,23 @@ def pareto(
     top_layers = as_int(max_layers, "max_layers", 1)
     if top_layers > MAX_LAYERS:
         raise AtrousError(f"max_layers must be <= {MAX_LAYERS}, got {top_layers}")
-    nd = as_int(ndim, "ndim", 1)
-    if nd > 3:
-        raise AtrousError(f"ndim must be 1, 2 or 3, got {nd}")
+    nd = _ndim(ndim)
     if isinstance(counts, (str, bytes)) or not isinstance(counts, Sequence) or not counts:
         raise AtrousError(f"counts must be a non-empty sequence of ints, got {counts!r}")
     levels = tuple(sorted({as_int(v, "count", 1) for v in counts}))
     budget = as_int(max_nodes, "max_nodes", 1)
+    limit = _time_limit(time_limit)
+    deadline = None if limit is None else time.monotonic() + limit
     raw: list[tuple[int, int, int, Ints | None, int]] = []
     for n in range(1, top_layers + 1):
         for level in levels:
+            point = len(raw)
+            share = 1 / (top_layers * len(levels))
+
+            def report(done: float, point: int = point, share: float = share) -> None:
+                if progress is not None:
+                    progress((point + done) * share)
+
             q = _Query(
                 kernel=k,
                 groups=1,
@@ -899,7 +1081,7 @@ def pareto(
                 strict=False,
                 max_nodes=budget,
             )
-            hits = _search(q)
+            hits = _search(q, deadline=deadline, progress=report)
             if hits:
                 group = hits[0].rates
                 raw.append((n, level, -hits[0].key[0], group, 1 + (k - 1) * sum(group)))

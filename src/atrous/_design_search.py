@@ -12,18 +12,61 @@ from __future__ import annotations
 import bisect
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._types import Ints
-from .errors import TooLargeError
+from ._types import Ints, as_int
+from .errors import AtrousError, TooLargeError
+from .rules import _rates
 
 PROGRESS_EVERY = 0.5
 """Seconds between two progress reports of a long search."""
+MAX_LAYERS = 64
+"""Most layers a search considers."""
+SCHEMA_VERSION = 1
+"""Version of the JSON records (``to_json()``: an object with ``schema_version`` and ``kind``)."""
+
+
+# -- the criterion ----------------------------------------------------------------------------
+def _kernel(kernel: Any) -> int:
+    k = as_int(kernel, "kernel", -(1 << 62))
+    if k < 2:
+        raise AtrousError(
+            f"kernel must be >= 2 to design dilation rates (kernel 1 ignores dilation), got {k}"
+        )
+    return k
+
+
+def is_gridding_free(rates: Sequence[int], kernel: int = 3) -> bool:
+    """The exact criterion: sorted ascending, every rate is at most the RF of the ones before it.
+
+    Args:
+        rates: dilation rates of a stack of stride-1 convs (any order).
+        kernel: kernel size ``K >= 2`` of every layer.
+
+    >>> is_gridding_free([1, 3, 9]), is_gridding_free([1, 3, 10]), is_gridding_free([2, 3])
+    (True, False, False)
+    >>> is_gridding_free([1, 2, 4, 8], kernel=2)   # WaveNet
+    True
+    """
+    r = _rates(rates)
+    c = _kernel(kernel) - 1
+    rf = 1
+    for rate in sorted(r):
+        if rate > rf:
+            return False
+        rf += c * rate
+    return True
+
+
+def _opt_int(value: Any, name: str, minimum: int) -> int | None:
+    return None if value is None else as_int(value, name, minimum)
+
+
 
 
 # -- profiles ---------------------------------------------------------------------------------
@@ -270,6 +313,37 @@ def _sliding_min_rows(a: np.ndarray, w: int) -> np.ndarray:
     return out
 
 
+def _child_lengths(
+    prof: np.ndarray, total: int, a: np.ndarray, left: int, q: _Query
+) -> tuple[np.ndarray, ...]:
+    """Per child rate ``a``: its sum, the longest and shortest final RF, the earliest window
+    start, and the mass bound there, ``(mass - 2 * tail) // target``, with the tail at least
+    the child's own counts left of the start (each at least 1)."""
+    assert q.target is not None
+    k, c, target, cap = q.kernel, q.kernel - 1, q.target, q.max_rate
+    n0 = len(prof)
+    tot = total + a
+    # greedy completion (every further rate at its ceiling) and the smallest completion
+    hi = tot.copy()
+    for _ in range(left):
+        step = 1 + c * hi
+        if cap is not None:
+            step = np.minimum(step, cap)
+        hi = hi + step
+    lmax = 1 + c * hi
+    lmin = 1 + c * (tot + left * a)
+    steps = -(-(target - 1 - c * tot) // c)
+    lmin = np.where(lmin < target, 1 + c * (tot + steps), lmin)
+    smin = (lmin - target) // 2
+    cum_p = np.concatenate([[0], np.cumsum(np.maximum(prof, 1))])
+    tail = np.zeros(len(a), dtype=np.int64)
+    for t in range(k):
+        tail += cum_p[np.minimum(np.maximum(smin - t * a, 0), n0)]
+    over = smin - np.minimum(smin, n0 + c * a)  # offsets past the child's RF count 1 each
+    room0 = (k ** (q.size * q.groups) - 2 * (np.maximum(tail, 0) + over)) // target
+    return tot, lmax, lmin, smin, room0
+
+
 def _child_bounds(
     prof: np.ndarray,
     total: int,
@@ -288,7 +362,7 @@ def _child_bounds(
     Returns ``(feasible, m_hi, lmin)``: the optimistic key of a feasible row is ``(-m_hi, lmin)``.
     """
     assert q.target is not None
-    k, c, target, cap = q.kernel, q.kernel - 1, q.target, q.max_rate
+    k, c, target = q.kernel, q.kernel - 1, q.target
     mass = k ** (q.size * q.groups)
     a_all = rates.astype(np.int64)
     m_all = len(a_all)
@@ -296,29 +370,7 @@ def _child_bounds(
     m_out = np.zeros(m_all, dtype=np.int64)
     l_out = np.zeros(m_all, dtype=np.int64)
     n0 = len(prof)
-    tot = total + a_all
-    # greedy completion (every further rate at its ceiling) and the smallest completion
-    hi = tot.copy()
-    for _ in range(left):
-        step = 1 + c * hi
-        if cap is not None:
-            step = np.minimum(step, cap)
-        hi = hi + step
-    lmax = 1 + c * hi
-    lmin = 1 + c * (tot + left * a_all)
-    steps = -(-(target - 1 - c * tot) // c)
-    lmin = np.where(lmin < target, 1 + c * (tot + steps), lmin)
-    smin = (lmin - target) // 2
-    # mass bound at the earliest window start: (mass - 2 * tail) // target, tail >= the
-    # child's own counts left of smin (each at least 1)
-    cum_p = np.concatenate([[0], np.cumsum(np.maximum(prof, 1))])
-    tail = np.zeros(m_all, dtype=np.int64)
-    for t in range(k):
-        pos = smin - t * a_all
-        tail += cum_p[np.minimum(np.maximum(pos, 0), n0)]
-    over = smin - np.minimum(smin, n0 + c * a_all)  # offsets past the child's RF count 1 each
-    tail_lo = np.maximum(tail, 0)
-    room0 = (mass - 2 * (tail_lo + over)) // target
+    tot, lmax, lmin, smin, room0 = _child_lengths(prof, total, a_all, left, q)
     keep = (lmax >= target) & (room0 >= q.count)
     if kk is not None:
         keep &= (room0 > -kk[0]) | ((room0 == -kk[0]) & (lmin < kk[1]))

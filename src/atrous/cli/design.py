@@ -54,6 +54,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=Formatter,
     )
+    _search_options(p)
+    p.add_argument(
+        "--repair", metavar="RATES", default=None, help="repair this gridded schedule, e.g. 2,2,2"
+    )
+    p.add_argument(
+        "--pareto", action="store_true", help="the frontier of window width vs layers vs path count"
+    )
+    p.add_argument(
+        "--counts", default=None, help="per-axis path-count levels for --pareto (default: 1,2,3,4)"
+    )
+    p.add_argument(
+        "--png",
+        metavar="FILE",
+        default=None,
+        help="with --pareto: save the figure (.png/.svg/.pdf)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run)
+
+
+def _search_options(p: argparse.ArgumentParser) -> None:
+    """The options of the schedule search (also --layers and --max-rate for the others)."""
     p.add_argument("-k", "--kernel", type=int, default=3, help="kernel size K of every layer")
     p.add_argument(
         "-n",
@@ -123,23 +145,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="give up a search after this many seconds (default: 30)",
     )
-    p.add_argument(
-        "--repair", metavar="RATES", default=None, help="repair this gridded schedule, e.g. 2,2,2"
-    )
-    p.add_argument(
-        "--pareto", action="store_true", help="the frontier of window width vs layers vs path count"
-    )
-    p.add_argument(
-        "--counts", default=None, help="per-axis path-count levels for --pareto (default: 1,2,3,4)"
-    )
-    p.add_argument(
-        "--png",
-        metavar="FILE",
-        default=None,
-        help="with --pareto: save the figure (.png/.svg/.pdf)",
-    )
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=run)
 
 
 def _sawtooth(value: str | None) -> bool | int:

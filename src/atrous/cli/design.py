@@ -143,7 +143,7 @@ def _search_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="give up a search after this many seconds (default: 30)",
+        help="give up a search after this many seconds (default: 60)",
     )
 
 

@@ -17,7 +17,7 @@ from ..errors import AtrousError
 
 __all__ = ["main"]
 
-COMMANDS = ("demo", "shape", "analyze", "model", "design", "draw", "report")
+COMMANDS = ("demo", "shape", "analyze", "model", "design", "draw", "report", "bench")
 
 EPILOG = """examples:
   atrous demo                                  analyse the seeds' schedules, write an HTML report

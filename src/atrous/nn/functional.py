@@ -40,20 +40,26 @@ from torch import Tensor
 from .._types import IntOrTuple, Ints, Pairs, as_int, as_ints
 from ..arith import PaddingArg, normalize_padding
 from ..errors import AtrousError
+from . import _impl
+from .bench import DilationTax, dilation_tax
 
 __all__ = [
+    "DilationTax",
     "Impl",
     "PaddingMode",
+    "auto_choices",
     "batch_to_space",
     "causal_dilated_conv1d",
     "causal_dilated_stack",
     "channel_shuffle",
+    "clear_auto_choices",
     "depthwise_conv2d",
     "dilate_kernel",
     "dilated_conv1d",
     "dilated_conv2d",
     "dilated_conv3d",
     "dilated_stack",
+    "dilation_tax",
     "flattened_conv",
     "gated_activation",
     "grouped_conv2d",
@@ -63,8 +69,10 @@ __all__ = [
     "spatial_separable_conv2d",
 ]
 
-Impl = Literal["native", "zero_kernel", "space_to_batch"]
-"""How :func:`dilated_conv2d` computes: ``F.conv2d``, zero-inserted kernel, or space-to-batch."""
+Impl = Literal["native", "zero_kernel", "space_to_batch", "phase", "auto"]
+"""How :func:`dilated_conv2d` computes: ``F.conv2d``, zero-inserted kernel, space-to-batch,
+one dense convolution per phase, or ``"auto"``: the fastest of ``native``, ``space_to_batch``
+and ``phase`` for this device, dtype and shape, measured once and remembered."""
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 """What fills the padding (PyTorch's ``padding_mode``)."""
 
@@ -289,18 +297,39 @@ def _dilated_conv(
                 f"{d[axis]}*({kernel[axis]}-1)+1 (axis {axis})"
             )
     _check_pads(pads, size, padding_mode, name)
-    conv = _CONV[ndim]
-    symmetric = padding_mode == "zeros" and all(lo == hi for lo, hi in pads)
-    if impl == "space_to_batch":
-        y = _space_to_batch_conv(x, weight, bias, s, pads, d, groups, padding_mode)
-    else:
-        if impl == "zero_kernel":
-            weight, d = dilate_kernel(weight, d), (1,) * ndim
-        if symmetric:
-            y = conv(x, weight, bias, s, tuple(lo for lo, _ in pads), d, groups)
-        else:
-            y = conv(_pad(x, pads, padding_mode), weight, bias, s, 0, d, groups)
+
+    def run(how: str) -> Tensor:
+        return _conv_impl(how, x, weight, bias, s, pads, d, groups, padding_mode)
+
+    if impl == "auto":
+        impl = _impl.choose(x, weight, bias, s, pads, d, groups, padding_mode, run)
+    y = run(impl)
     return y.squeeze(0) if unbatched else y
+
+
+def _conv_impl(
+    impl: str,
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    s: Ints,
+    pads: Pairs,
+    d: Ints,
+    groups: int,
+    mode: str,
+) -> Tensor:
+    """One checked convolution by the named implementation (not ``"auto"``)."""
+    ndim = len(s)
+    conv = _CONV[ndim]
+    if impl == "space_to_batch":
+        return _space_to_batch_conv(x, weight, bias, s, pads, d, groups, mode)
+    if impl == "phase":
+        return _impl.phase_conv(_pad(x, pads, mode), weight, bias, s, d, groups, conv)
+    if impl == "zero_kernel":
+        weight, d = dilate_kernel(weight, d), (1,) * ndim
+    if mode == "zeros" and all(lo == hi for lo, hi in pads):
+        return conv(x, weight, bias, s, tuple(lo for lo, _ in pads), d, groups)
+    return conv(_pad(x, pads, mode), weight, bias, s, 0, d, groups)
 
 
 _CONV_DOC = """Dilated {n}-D convolution, TensorFlow-style ``"same"``, a choice of implementation.
@@ -316,8 +345,12 @@ _CONV_DOC = """Dilated {n}-D convolution, TensorFlow-style ``"same"``, a choice 
         dilation: an int or one per axis, >= 1.
         groups: the number of channel groups; divides ``C_in`` and ``C_out``.
         impl: ``"native"`` (``F.conv{n}d``), ``"zero_kernel"`` (dense convolution with
-            :func:`dilate_kernel`) or ``"space_to_batch"`` (dense convolution on the
-            ``d``-phases of the input); all three give the same result.
+            :func:`dilate_kernel`), ``"space_to_batch"`` (one dense convolution on the
+            ``d``-phases of the input as a batch), ``"phase"`` (one dense convolution per
+            phase, no batch copy) or ``"auto"`` (the fastest of native, space_to_batch and
+            phase for this device, dtype and shape, timed once on the first call and
+            remembered, like ``cudnn.benchmark``; :func:`dilation_tax` measures the same).
+            All give the same result.
         padding_mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
 
     Returns:
@@ -1033,3 +1066,7 @@ def _register_fx() -> None:
 
 
 _register_fx()
+
+
+auto_choices = _impl.auto_choices
+clear_auto_choices = _impl.clear_auto_choices

@@ -1,0 +1,165 @@
+"""The phase-decomposed dilated convolution and ``impl="auto"``'s one-time probe (private).
+
+``phase``: per axis with ``g = gcd(s, d)``, ``d' = d/g``, ``s' = s/g``, output ``o = a + t*d'``
+(``a < d'``) reads ``X[a*s + (t*s' + j)*d]``, so each phase ``a`` is one dense convolution
+(stride ``s'``) on the strided view ``X[a*s::d]``, written into ``y[a::d']``. Unlike
+``space_to_batch`` it never copies the input into a batch of phases: ``d'**ndim`` small
+convolutions instead of one large one.
+
+``auto``: the first call for a (device, dtype, shapes, stride, padding, dilation, groups,
+padding mode) times ``native``, ``space_to_batch`` and ``phase`` on that very input (forward,
+no grad) and remembers the fastest, like ``torch.backends.cudnn.benchmark``. Another
+implementation replaces ``native`` only when it is at least :data:`AUTO_MARGIN` faster, so
+noise never moves a CPU run off the native kernel.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .._types import Ints, Pairs
+
+AUTO_IMPLS = ("native", "space_to_batch", "phase")
+"""What ``impl="auto"`` chooses from (``zero_kernel`` is never faster than ``native``)."""
+AUTO_MARGIN = 0.10
+"""How much faster than ``native`` another implementation must measure to be chosen."""
+AUTO_REPEATS = 3
+"""Timed runs per implementation in the probe (the fastest counts), after one warm-up."""
+
+_CHOICE: dict[tuple[Any, ...], str] = {}
+"""The probe's verdicts, by :func:`_auto_key`."""
+_LAST = ["native"]
+"""What the latest ``impl="auto"`` call ran."""
+
+
+def phase_conv(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: Ints,
+    dilation: Ints,
+    groups: int,
+    conv: Callable[..., Tensor],
+) -> Tensor:
+    """Dilated convolution of an already padded ``x`` by one dense convolution per phase.
+
+    >>> import torch, torch.nn.functional as F
+    >>> x, w = torch.randn(1, 2, 11, 9), torch.randn(3, 2, 3, 3)
+    >>> y = phase_conv(x, w, None, (1, 2), (2, 3), 1, F.conv2d)
+    >>> torch.allclose(y, F.conv2d(x, w, None, (1, 2), 0, (2, 3)), atol=1e-5)
+    True
+    """
+    ndim = len(stride)
+    kernel = weight.shape[2:]
+    outs, dps, sps = [], [], []
+    for axis in range(ndim):
+        k, s, d = int(kernel[axis]), stride[axis], dilation[axis]
+        g = math.gcd(s, d)
+        dps.append(d // g)
+        sps.append(s // g)
+        outs.append((int(x.shape[2 + axis]) - d * (k - 1) - 1) // s + 1)
+    y = x.new_empty((x.shape[0], weight.shape[0], *outs))
+    for phase in itertools.product(*(range(min(dp, o)) for dp, o in zip(dps, outs))):
+        view: list[slice] = [slice(None), slice(None)]
+        into: list[slice] = [slice(None), slice(None)]
+        for axis, a in enumerate(phase):
+            view.append(slice(a * stride[axis], None, dilation[axis]))
+            into.append(slice(a, None, dps[axis]))
+        part = conv(x[tuple(view)], weight, bias, tuple(sps), 0, 1, groups)
+        for axis, a in enumerate(phase):
+            part = part.narrow(2 + axis, 0, -(-(outs[axis] - a) // dps[axis]))
+        y[tuple(into)] = part
+    return y
+
+
+def _auto_key(
+    x: Tensor, weight: Tensor, bias: Tensor | None, s: Ints, pads: Pairs, d: Ints, groups: int,
+    mode: str,
+) -> tuple[Any, ...]:
+    return (
+        str(x.device), x.dtype, tuple(x.shape), tuple(weight.shape), bias is not None, s, pads,
+        d, groups, mode, x.is_contiguous(memory_format=torch.channels_last) and x.dim() == 4,
+        torch.backends.cudnn.deterministic,
+    )
+
+
+def _probing_makes_sense(x: Tensor) -> bool:
+    """No probe on meta or fake tensors, while tracing or compiling: there ``native`` runs."""
+    if type(x) is not Tensor and not isinstance(x, torch.nn.Parameter):
+        return False  # FakeTensor, functional tensors and other subclasses
+    if x.device.type == "meta" or torch.jit.is_tracing() or torch.jit.is_scripting():
+        return False
+    compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    return not (compiling is not None and compiling())
+
+
+def best_of(fn: Callable[[], Any], device: torch.device, repeats: int) -> float:
+    """The fastest of ``repeats`` timed runs of ``fn`` after one warm-up (synchronised)."""
+    cuda = device.type == "cuda"
+    fn()
+    if cuda:
+        torch.cuda.synchronize(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        if cuda:
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def choose(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    s: Ints,
+    pads: Pairs,
+    d: Ints,
+    groups: int,
+    mode: str,
+    run: Callable[[str], Tensor],
+) -> str:
+    """The implementation ``impl="auto"`` uses for this call (probed once, then cached).
+
+    ``run(impl)`` computes the convolution with ``impl``; the probe calls it under no_grad.
+    """
+    if all(v == 1 for v in d) or not _probing_makes_sense(x):
+        _LAST[0] = "native"  # no dilation: nothing to decompose
+        return "native"
+    key = _auto_key(x, weight, bias, s, pads, d, groups, mode)
+    found = _CHOICE.get(key)
+    if found is None:
+        times: dict[str, float] = {}
+        with torch.no_grad():
+            for impl in AUTO_IMPLS:
+                times[impl] = best_of(functools.partial(run, impl), x.device, AUTO_REPEATS)
+        found = min(times, key=lambda i: times[i])
+        if found != "native" and times[found] > (1 - AUTO_MARGIN) * times["native"]:
+            found = "native"
+        _CHOICE[key] = found
+    _LAST[0] = found
+    return found
+
+
+def last_choice() -> str:
+    """The implementation the latest ``impl="auto"`` call ran."""
+    return _LAST[0]
+
+
+def auto_choices() -> dict[tuple[Any, ...], str]:
+    """A copy of the probe's verdicts so far (key: device, dtype, shapes, options)."""
+    return dict(_CHOICE)
+
+
+def clear_auto_choices() -> None:
+    """Forget the probe's verdicts (the next ``impl="auto"`` call probes again)."""
+    _CHOICE.clear()

@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{fmt(t_proto):>9} {fmt(t_map):>9} {fmt(t_build):>9} "
               f"{t_naive / t_build:>11.0f}x {t_proto / t_build:>12.2f}x  ({same})")
         if fast.max_count > np.iinfo(np.int32).max:
-            print(f"{'':34} max count > int32: the seed's int32 map would overflow silently")
+            print(f"{'':34} max count > int32: the tutorial's int32 map would overflow silently")
 
     print()
     rates40 = [1, 2, 5, 9] * 10

@@ -7,7 +7,7 @@ and 3-D siblings), which adds to ``F.conv2d``:
 - ``padding="same"`` for any kernel (odd or even), dilation *and stride*, computed per call from
   the input size by :func:`atrous.arith.same_padding` (TensorFlow's SAME: the extra pixel goes
   right/bottom); also per-axis ``(left, right)`` pairs;
-- ``impl=`` one of the two classic implementations the seeds name besides the native kernel:
+- ``impl=`` one of the two classic implementations the tutorials name besides the native kernel:
   ``"zero_kernel"`` (insert ``d - 1`` zeros between the taps, then a dense convolution) and
   ``"space_to_batch"`` (split the input into ``d x d`` phases, dense convolution on each,
   interleave back; TensorFlow's ``atrous_conv2d``), both exact for every stride, padding, groups
@@ -155,7 +155,7 @@ def dilate_kernel(weight: Tensor, dilation: IntOrTuple) -> Tensor:
     """Insert ``d - 1`` zeros between the taps of a kernel along every spatial axis.
 
     A dense convolution with the result equals the dilated convolution with ``weight``: the
-    seeds' first implementation ("卷积核填充 0"). Differentiable (built by padding and reshaping).
+    tutorials' first implementation ("卷积核填充 0"). Differentiable (built by padding and reshaping).
 
     Args:
         weight: ``(C_out, C_in/groups, *kernel)``.
@@ -642,7 +642,7 @@ def spatial_separable_conv2d(
     """Spatially separable convolution: a ``k x 1`` convolution, then a ``1 x k`` one.
 
     Without biases it equals one ``k x k`` convolution whose kernel is the outer product of the
-    two (the seed's example), at ``2k`` instead of ``k*k`` weights per channel pair. The height
+    two (the tutorial's example), at ``2k`` instead of ``k*k`` weights per channel pair. The height
     part of ``stride``, ``padding`` and ``dilation`` goes to the first convolution, the width part
     to the second.
 
@@ -687,7 +687,7 @@ def flattened_conv(
 ) -> Tensor:
     """Flattened convolution: three 1-D convolutions, across channels, vertical, horizontal.
 
-    The seed's decomposition of a ``C x X x Y`` filter into ``C x 1 x 1``, ``1 x X x 1`` and
+    The tutorial's decomposition of a ``C x X x Y`` filter into ``C x 1 x 1``, ``1 x X x 1`` and
     ``1 x 1 x Y``: ``C + X + Y`` weights per output channel instead of ``C*X*Y``. Without biases
     each output channel equals a full convolution with the rank-1 filter
     ``channel[o, c] * vertical[o, i] * horizontal[o, j]``.

@@ -155,7 +155,8 @@ def dilate_kernel(weight: Tensor, dilation: IntOrTuple) -> Tensor:
     """Insert ``d - 1`` zeros between the taps of a kernel along every spatial axis.
 
     A dense convolution with the result equals the dilated convolution with ``weight``: the
-    tutorials' first implementation ("卷积核填充 0"). Differentiable (built by padding and reshaping).
+    tutorials' first implementation ("卷积核填充 0"). Differentiable (built by padding and
+    reshaping).
 
     Args:
         weight: ``(C_out, C_in/groups, *kernel)``.

@@ -4,8 +4,9 @@ A stack of stride-1 dilated convolutions *grids* when some pixel inside its rece
 read by no path (the gridding tutorial's ``[2, 2, 2]`` sees only every other pixel).
 :class:`HDCBlock` builds a residual stack from a given or generated schedule (the HDC paper's
 sawtooth ``[1, 2, 3]`` repeated) and asks :func:`atrous.rules.hdc_check` -- the exact coverage
-answer, not the order-dependent rule of thumb -- whether it grids; then warns (:class:`GriddingWarning`), refuses
-(:class:`~atrous.errors.AtrousError`) or stays quiet, as ``on_gridding`` says.
+answer, not the order-dependent rule of thumb -- whether it grids; then warns
+(:class:`GriddingWarning`), refuses (:class:`~atrous.errors.AtrousError`) or stays quiet, as
+``on_gridding`` says.
 
     >>> import torch, warnings
     >>> HDCBlock(8, repeats=2).rates

@@ -79,10 +79,12 @@ class DilationTax:
         impls = list(dict.fromkeys(r.impl for r in self.rows))
         what = "forward + backward" if self.backward else "forward"
         size = "x".join(map(str, self.size))
+        cpu = self.device.startswith("CPU")
+        clock = "CPU time of the process" if cpu else "wall time, synchronised"
         lines = [
             f"dilation tax on {self.device}, {self.dtype}, input {size}, {self.out_channels} "
             f"output channels, kernel {self.kernel}, {what}",
-            "each cell: fastest time, and t(d)/t(1) with t(1) = native at dilation 1",
+            f"each cell: fastest time ({clock}), and t(d)/t(1) with t(1) = native at dilation 1",
         ]
         for det in dict.fromkeys(r.deterministic for r in self.rows):
             lines.append(f"cudnn.deterministic={det}")

@@ -430,7 +430,9 @@ class _Search:
 
     Args:
         q: the query.
-        deadline: give up with :class:`TooLargeError` when ``time.monotonic()`` passes it.
+        deadline: give up with :class:`TooLargeError` when ``time.process_time()`` (the CPU
+            time of the process, which other programs on the same cores do not inflate)
+            passes it.
         progress: called now and then with the fraction of the search space done (0..1).
     """
 
@@ -713,7 +715,7 @@ class _Search:
         if self.nodes & 63:
             return
         now = time.monotonic()
-        if self.deadline is not None and now > self.deadline:
+        if self.deadline is not None and time.process_time() > self.deadline:
             raise TooLargeError(
                 f"the search did not finish within its time limit ({done:.0%} of it done); "
                 "narrow it (a smaller max_rate, fewer layers, a lower min_count, a smaller "

@@ -78,7 +78,7 @@ Objective = Literal["rf", "layers", "uniform"]
 DEFAULT_MAX_NODES = 400_000
 """Partial schedules the search may visit before it gives up with :class:`TooLargeError`."""
 DEFAULT_TIME_LIMIT = 60.0
-"""Seconds a search may run before it gives up with :class:`TooLargeError`."""
+"""CPU seconds a search may run before it gives up with :class:`TooLargeError`."""
 PROFILE_MAX = 1 << 21
 """Longest 1-D count profile computed (longer receptive fields report no counts)."""
 
@@ -537,7 +537,9 @@ def design(
             ``max_rate``.
         top: how many candidates to return.
         max_nodes: give up after visiting this many partial schedules.
-        time_limit: give up after this many seconds (None: no limit but ``max_nodes``).
+        time_limit: give up after this many seconds of CPU time (None: no limit but
+            ``max_nodes``); CPU time, so that other programs on the same cores do not make the
+            same search fail.
         progress: called about twice a second during a long search with the fraction done.
 
     Returns:
@@ -575,7 +577,7 @@ def design(
         time_limit=time_limit,
     )
     ask = _ask(kernel, layers, target_rf, max_rate, objective, opts)
-    deadline = None if ask.time_limit is None else time.monotonic() + ask.time_limit
+    deadline = None if ask.time_limit is None else time.process_time() + ask.time_limit
     ranked = _rank(ask, deadline, progress)
     out = _distinct(ask, ranked)
     if not out:
@@ -700,7 +702,7 @@ def pareto(
         counts: per-axis count levels (the ``ndim``-D minimum is ``C**ndim``).
         ndim: axes the counts refer to (reported only).
         max_nodes: search budget per point.
-        time_limit: give up with :class:`TooLargeError` after this many seconds in all.
+        time_limit: give up with :class:`TooLargeError` after this many CPU seconds in all.
         progress: called about twice a second during a long search with the fraction done.
 
     >>> f = pareto(kernel=3, max_rate=16, max_layers=3, counts=(1, 2))
@@ -718,7 +720,7 @@ def pareto(
     levels = tuple(sorted({as_int(v, "count", 1) for v in counts}))
     budget = as_int(max_nodes, "max_nodes", 1)
     limit = _time_limit(time_limit)
-    deadline = None if limit is None else time.monotonic() + limit
+    deadline = None if limit is None else time.process_time() + limit
     raw: list[tuple[int, int, int, Ints | None, int]] = []
     for n in range(1, top_layers + 1):
         for level in levels:

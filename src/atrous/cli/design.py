@@ -25,7 +25,8 @@ bound on every count near the window edge, whatever the remaining layers are, an
 for the window), so the largest-RF and fewest-layers questions over 8 layers with rates up to
 64 (about 10^14 ordered schedules) take milliseconds. The most-uniform search is exact too but
 grows with the layers and --top (docs/performance.md has measured times); a long search shows
-its progress on stderr and stops after --time-limit seconds with a hint what to narrow.
+its progress on stderr and stops after --time-limit seconds of CPU time with a hint what to
+narrow.
 
 Objectives: --layers alone: largest RF; --target-rf alone: fewest layers reaching it;
 both: most uniform coverage (largest minimum path count over the centred target window).
@@ -143,7 +144,7 @@ def _search_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="give up a search after this many seconds (default: 60)",
+        help="give up a search after this many seconds of CPU time (default: 60)",
     )
 
 

@@ -23,9 +23,12 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .._types import Ints, Pairs
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 AUTO_IMPLS = ("native", "space_to_batch", "phase")
 """What ``impl="auto"`` chooses from (``zero_kernel`` is never faster than ``native``)."""
@@ -168,3 +171,94 @@ def auto_choices() -> dict[tuple[Any, ...], str]:
 def clear_auto_choices() -> None:
     """Forget the probe's verdicts (the next ``impl="auto"`` call probes again)."""
     _CHOICE.clear()
+
+
+def _pad(x: Tensor, pads: Pairs, mode: str = "zeros") -> Tensor:
+    """``F.pad`` with per-axis ``(left, right)`` pairs in natural axis order."""
+    if all(lo == 0 and hi == 0 for lo, hi in pads):
+        return x
+    flat: list[int] = []
+    for lo, hi in reversed(pads):
+        flat += [lo, hi]
+    if mode == "zeros":
+        return F.pad(x, flat)
+    return F.pad(x, flat, mode=mode)
+
+
+def _space_to_batch_conv(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: Ints,
+    pads: Pairs,
+    dilation: Ints,
+    groups: int,
+    mode: str,
+) -> Tensor:
+    """Exact dilated convolution via phases (see :func:`dilated_conv2d`, ``impl="space_to_batch"``).
+
+    Per axis with ``g = gcd(s, d)``, ``s' = s/g``, ``d' = d/g``: output ``o = a + t*d'``
+    (``a < d'``) reads ``X[a*s + (t*s' + j)*d]``, so phase ``a`` is the strided view
+    ``Q_a[m] = X[a*s + m*d]`` and a dense convolution with stride ``s'`` on it gives outputs
+    ``t``. With stride 1 this is TensorFlow's space_to_batch with block ``d``.
+    """
+    ndim = len(stride)
+    n, c = x.shape[0], x.shape[1]
+    kernel = weight.shape[2:]
+    channels_last = ndim > 1 and c > 1 and x.stride(1) == 1
+    x = _pad(x, pads, mode)
+    padded = x.shape[2:]
+    phases, steps, outs, counts, lengths, extra = [], [], [], [], [], []
+    for axis in range(ndim):
+        k, s, d, size = kernel[axis], stride[axis], dilation[axis], padded[axis]
+        g = math.gcd(s, d)
+        dp, sp = d // g, s // g
+        out = (size - d * (k - 1) - 1) // s + 1
+        t = -(-out // dp)
+        m = (t - 1) * sp + k
+        need = (dp - 1) * s + (m - 1) * d + 1
+        phases.append(dp)
+        steps.append(sp)
+        outs.append(out)
+        counts.append(t)
+        lengths.append(m)
+        extra.append((0, max(0, need - size)))
+    x = _pad(x, tuple(extra))
+    # Q[..., a, m] = X[a*s + m*d] per axis: unfold windows starting at a*s, take every d-th.
+    for axis in range(ndim):
+        dim = 2 + axis  # the axis becomes its phases; the window goes to the end
+        span = (lengths[axis] - 1) * dilation[axis] + 1
+        x = x.unfold(dim, span, stride[axis]).narrow(dim, 0, phases[axis])
+        x = x[..., :: dilation[axis]]
+    sizes = tuple(t * p for t, p in zip(counts, phases))
+    if channels_last:
+        # the same steps with the channels last in memory, so the dense convolution and the
+        # result keep the caller's layout
+        perm = [*range(2, 2 + ndim), 0, *range(2 + ndim, 2 + 2 * ndim), 1]
+        batch = x.permute(perm).reshape(-1, *lengths, c).movedim(-1, 1)
+        y = _CONV[ndim](batch, weight, bias, tuple(steps), 0, 1, groups)
+        c_out = y.shape[1]
+        yl = y.movedim(1, -1).reshape(*phases, n, *counts, c_out)
+        perm = [ndim]
+        for axis in range(ndim):
+            perm += [ndim + 1 + axis, axis]
+        y = yl.permute([*perm, 2 * ndim + 1]).reshape(n, *sizes, c_out).movedim(-1, 1)
+    else:
+        # x: (N, C, a_1, ..., a_n, m_1, ..., m_n) -> (a_1, ..., a_n, N, C, m_1, ..., m_n)
+        perm = [*range(2, 2 + ndim), 0, 1, *range(2 + ndim, 2 + 2 * ndim)]
+        batch = x.permute(perm).reshape(-1, c, *lengths)
+        y = _CONV[ndim](batch, weight, bias, tuple(steps), 0, 1, groups)
+        c_out = y.shape[1]
+        y = y.reshape(*phases, n, c_out, *counts)
+        # -> (N, C_out, t_1, a_1, ..., t_n, a_n): output index t*d' + a
+        perm = [ndim, ndim + 1]
+        for axis in range(ndim):
+            perm += [ndim + 2 + axis, axis]
+        y = y.permute(perm).reshape(n, c_out, *sizes)
+    for axis in range(ndim):
+        y = y.narrow(2 + axis, 0, outs[axis])
+    if channels_last:
+        # the narrowing leaves gaps: hand back a dense tensor in the caller's layout
+        fmt = torch.channels_last if ndim == 2 else torch.channels_last_3d
+        y = y.contiguous(memory_format=fmt)
+    return y

@@ -41,6 +41,7 @@ from .._types import IntOrTuple, Ints, Pairs, as_int, as_ints
 from ..arith import PaddingArg, normalize_padding
 from ..errors import AtrousError
 from . import _impl
+from ._impl import _CONV, _pad, _space_to_batch_conv
 from .bench import DilationTax, dilation_tax
 
 __all__ = [
@@ -78,7 +79,6 @@ PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 
 Activation = Callable[[Tensor], Tensor]
 
-_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _AXES = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 
@@ -126,18 +126,6 @@ def _check_weight(
         raise AtrousError(f"{name}: bias must have shape ({c_out},), got {shape}")
 
 
-def _pad(x: Tensor, pads: Pairs, mode: str = "zeros") -> Tensor:
-    """``F.pad`` with per-axis ``(left, right)`` pairs in natural axis order."""
-    if all(lo == 0 and hi == 0 for lo, hi in pads):
-        return x
-    flat: list[int] = []
-    for lo, hi in reversed(pads):
-        flat += [lo, hi]
-    if mode == "zeros":
-        return F.pad(x, flat)
-    return F.pad(x, flat, mode=mode)
-
-
 def _check_pads(pads: Pairs, size: Sequence[int], mode: str, name: str) -> None:
     if mode == "zeros" or mode == "replicate":
         return
@@ -182,85 +170,6 @@ def dilate_kernel(weight: Tensor, dilation: IntOrTuple) -> Tensor:
         w = F.pad(w, [0, rate - 1]).flatten(-2)[..., : rate * (k - 1) + 1]
         weight = w.movedim(-1, dim)
     return weight
-
-
-def _space_to_batch_conv(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None,
-    stride: Ints,
-    pads: Pairs,
-    dilation: Ints,
-    groups: int,
-    mode: str,
-) -> Tensor:
-    """Exact dilated convolution via phases (see :func:`dilated_conv2d`, ``impl="space_to_batch"``).
-
-    Per axis with ``g = gcd(s, d)``, ``s' = s/g``, ``d' = d/g``: output ``o = a + t*d'``
-    (``a < d'``) reads ``X[a*s + (t*s' + j)*d]``, so phase ``a`` is the strided view
-    ``Q_a[m] = X[a*s + m*d]`` and a dense convolution with stride ``s'`` on it gives outputs
-    ``t``. With stride 1 this is TensorFlow's space_to_batch with block ``d``.
-    """
-    ndim = len(stride)
-    n, c = x.shape[0], x.shape[1]
-    kernel = weight.shape[2:]
-    channels_last = ndim > 1 and c > 1 and x.stride(1) == 1
-    x = _pad(x, pads, mode)
-    padded = x.shape[2:]
-    phases, steps, outs, counts, lengths, extra = [], [], [], [], [], []
-    for axis in range(ndim):
-        k, s, d, size = kernel[axis], stride[axis], dilation[axis], padded[axis]
-        g = math.gcd(s, d)
-        dp, sp = d // g, s // g
-        out = (size - d * (k - 1) - 1) // s + 1
-        t = -(-out // dp)
-        m = (t - 1) * sp + k
-        need = (dp - 1) * s + (m - 1) * d + 1
-        phases.append(dp)
-        steps.append(sp)
-        outs.append(out)
-        counts.append(t)
-        lengths.append(m)
-        extra.append((0, max(0, need - size)))
-    x = _pad(x, tuple(extra))
-    # Q[..., a, m] = X[a*s + m*d] per axis: unfold windows starting at a*s, take every d-th.
-    for axis in range(ndim):
-        dim = 2 + axis  # the axis becomes its phases; the window goes to the end
-        span = (lengths[axis] - 1) * dilation[axis] + 1
-        x = x.unfold(dim, span, stride[axis]).narrow(dim, 0, phases[axis])
-        x = x[..., :: dilation[axis]]
-    sizes = tuple(t * p for t, p in zip(counts, phases))
-    if channels_last:
-        # the same steps with the channels last in memory, so the dense convolution and the
-        # result keep the caller's layout
-        perm = [*range(2, 2 + ndim), 0, *range(2 + ndim, 2 + 2 * ndim), 1]
-        batch = x.permute(perm).reshape(-1, *lengths, c).movedim(-1, 1)
-        y = _CONV[ndim](batch, weight, bias, tuple(steps), 0, 1, groups)
-        c_out = y.shape[1]
-        yl = y.movedim(1, -1).reshape(*phases, n, *counts, c_out)
-        perm = [ndim]
-        for axis in range(ndim):
-            perm += [ndim + 1 + axis, axis]
-        y = yl.permute([*perm, 2 * ndim + 1]).reshape(n, *sizes, c_out).movedim(-1, 1)
-    else:
-        # x: (N, C, a_1, ..., a_n, m_1, ..., m_n) -> (a_1, ..., a_n, N, C, m_1, ..., m_n)
-        perm = [*range(2, 2 + ndim), 0, 1, *range(2 + ndim, 2 + 2 * ndim)]
-        batch = x.permute(perm).reshape(-1, c, *lengths)
-        y = _CONV[ndim](batch, weight, bias, tuple(steps), 0, 1, groups)
-        c_out = y.shape[1]
-        y = y.reshape(*phases, n, c_out, *counts)
-        # -> (N, C_out, t_1, a_1, ..., t_n, a_n): output index t*d' + a
-        perm = [ndim, ndim + 1]
-        for axis in range(ndim):
-            perm += [ndim + 2 + axis, axis]
-        y = y.permute(perm).reshape(n, c_out, *sizes)
-    for axis in range(ndim):
-        y = y.narrow(2 + axis, 0, outs[axis])
-    if channels_last:
-        # the narrowing leaves gaps: hand back a dense tensor in the caller's layout
-        fmt = torch.channels_last if ndim == 2 else torch.channels_last_3d
-        y = y.contiguous(memory_format=fmt)
-    return y
 
 
 def _dilated_conv(
@@ -1001,73 +910,11 @@ def space_to_batch_stage(
 
 
 # -- the analysis front end (atrous.fx) reads these ops as analytic layers ----------------------
-def _fx_conv(call: Any) -> Any:
-    """``dilated_conv{1,2,3}d`` / ``depthwise_conv2d`` / ``causal_dilated_conv1d`` -> Conv."""
-    from ..fx import Unsupported
-    from ..layers import Conv
-
-    weight = tuple(call.arg(1, "weight").shape)
-    kernel = weight[2:]
-    if len(kernel) != call.ndim:
-        raise Unsupported(f"a {len(kernel)}-D convolution in a {call.ndim}-D model")
-    bias = call.arg(2, "bias") is not None
-    if call.name == "causal_dilated_conv1d":
-        d = call.arg(3, "dilation", 1)
-        groups = call.arg(4, "groups", 1)
-        stride: Any = 1
-        padding: Any = ((d * (kernel[0] - 1), 0),)
-    else:
-        stride = call.arg(3, "stride", 1)
-        padding = call.arg(4, "padding", 0 if call.name.startswith("dilated") else "same")
-        d = call.arg(5, "dilation", 1)
-        if call.name == "depthwise_conv2d":
-            groups = call.inputs[0].shape[1] if call.inputs else weight[0]
-        else:
-            groups = call.arg(6, "groups", 1)
-        if call.arg(8, "padding_mode", "zeros") != "zeros":
-            raise Unsupported(
-                "padding_mode other than 'zeros' changes which pixels a border "
-                "unit reads; it is not modelled"
-            )
-    return Conv(
-        kernel,
-        stride,
-        padding,
-        d,
-        groups,
-        ndim=call.ndim,
-        in_channels=weight[1] * groups,
-        out_channels=weight[0],
-        bias=bias,
-        size=call.in_spatial,
-    )
-
-
-def _fx_pointwise(call: Any) -> Any:
-    from ..layers import Pointwise
-
-    return Pointwise(call.name)
-
-
-def _register_fx() -> None:
-    try:
-        from ..fx import register_function
-    except ImportError:  # pragma: no cover - the analysis front end is optional here
-        return
-    for fn in (
-        dilated_conv1d,
-        dilated_conv2d,
-        dilated_conv3d,
-        depthwise_conv2d,
-        causal_dilated_conv1d,
-    ):
-        register_function(fn, _fx_conv)
-    for op in (channel_shuffle, gated_activation):
-        register_function(op, _fx_pointwise)
-
-
-_register_fx()
 
 
 auto_choices = _impl.auto_choices
 clear_auto_choices = _impl.clear_auto_choices
+
+from . import _fx_register  # noqa: E402  (registers the functions above with the fx front end)
+
+del _fx_register

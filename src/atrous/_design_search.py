@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ._types import Ints, as_int
 from .errors import AtrousError, TooLargeError
@@ -105,7 +104,8 @@ def _shifted_sums(prof: np.ndarray, rates: np.ndarray, kernel: int, width: int) 
     n0 = len(prof)
     padded = np.zeros(2 * width + n0, dtype=prof.dtype)
     padded[width : width + n0] = prof
-    view = sliding_window_view(padded, width)  # view[o] = padded[o : o + width]
+    step = padded.strides[0]  # view[o] = padded[o : o + width] (a read-only strided view)
+    view = np.ndarray((width + n0 + 1, width), padded.dtype, padded, 0, (step, step))
     out = np.zeros((len(rates), width), dtype=prof.dtype)
     for t in range(kernel):
         out += view[np.maximum(width - t * rates, 0)]
@@ -344,48 +344,27 @@ def _child_lengths(
     return tot, lmax, lmin, smin, room0
 
 
-def _child_bounds(
+def _start_bounds(
     prof: np.ndarray,
-    total: int,
-    rates: np.ndarray,
+    a: np.ndarray,
     left: int,
     q: _Query,
-    kk: tuple[int, ...] | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The uniform-mode bound of every child at once (one group, rates not strictly rising).
-
-    Row ``i`` is the child that adds rate ``rates[i]`` to the rates summing to ``total`` with
-    profile ``prof``; ``left`` more rates follow it. Row by row this is exactly what the search's
-    per-node bound computes (:func:`_greedy_sum`, :func:`_min_sum`, :func:`_window_ceiling`),
-    evaluated as whole-array operations. Rows whose mass bound alone cannot beat the ranking's
-    k-th key ``kk`` are marked infeasible early (the bound only tightens after that test).
-    Returns ``(feasible, m_hi, lmin)``: the optimistic key of a feasible row is ``(-m_hi, lmin)``.
-    """
+    smin: np.ndarray,
+    s_end: np.ndarray,
+    smax: np.ndarray,
+    width: int,
+    sliding: bool,
+) -> np.ndarray:
+    """Row ``i``, column ``s``: a bound on the final window minimum if the window starts at
+    ``s`` (child rate ``a[i]``, ``left`` more rates ``>= a[i]``); ``-2**62`` outside the starts
+    the row can reach. ``sliding``: the count ceiling's minimum over the window (columns up to
+    ``s + target`` needed); else the ceiling at the window's first offset (columns up to ``s``).
+    Either way also at most the mass left for the window (:func:`_window_ceiling`)."""
     assert q.target is not None
     k, c, target = q.kernel, q.kernel - 1, q.target
-    mass = k ** (q.size * q.groups)
-    a_all = rates.astype(np.int64)
-    m_all = len(a_all)
-    feasible = np.zeros(m_all, dtype=bool)
-    m_out = np.zeros(m_all, dtype=np.int64)
-    l_out = np.zeros(m_all, dtype=np.int64)
-    n0 = len(prof)
-    tot, lmax, lmin, smin, room0 = _child_lengths(prof, total, a_all, left, q)
-    keep = (lmax >= target) & (room0 >= q.count)
-    if kk is not None:
-        keep &= (room0 > -kk[0]) | ((room0 == -kk[0]) & (lmin < kk[1]))
-    idx = np.flatnonzero(keep)
-    if not len(idx):
-        return feasible, m_out, l_out
-    a, tot, lmax, lmin, smin = a_all[idx], tot[idx], lmax[idx], lmin[idx], smin[idx]
     m = len(a)
-    smax = (lmax - target) // 2
-    s_end = np.minimum(smax, smin + target)
-    xs = s_end + target
-    lengths = n0 + c * a
-    width = int(max(int(xs.max()), int(s_end.max()) + 2)) + 1
     cols = np.arange(width)[None, :]
-    base = _shifted_sums(prof.astype(np.int64, copy=False), a, k, width)
+    base = _shifted_sums(prof, a, k, width)
     # count ceiling: base + sum_w N(w) * peak shifted by w * a (``left`` layers, rates >= a)
     # (peak padded with ``width`` zero columns in front, so shifted reads need no mask; the
     # shifted rows are read from the flat array)
@@ -400,14 +379,63 @@ def _child_bounds(
         if w * amin >= width:
             break
         ceil_ += weights[w] * flat.take(row_start - np.minimum(w * a, width)[:, None])
-    win = _sliding_min_rows(ceil_, target)
-    ext = np.where(cols < lengths[:, None], np.maximum(base, 1), 1)
+    win = _sliding_min_rows(ceil_, target) if sliding else ceil_
+    ext = np.where(cols < (len(prof) + c * a)[:, None], np.maximum(base, 1), 1)
     cum = np.cumsum(ext, axis=1) - ext  # cum[:, s] = mass of offsets < s
-    room = (mass - 2 * cum) // target
-    per_s = np.minimum(win, room)
+    room = (k ** (q.size * q.groups) - 2 * cum) // target
     inside = (cols >= smin[:, None]) & (cols <= s_end[:, None])
     extra = (cols == s_end[:, None] + 1) & (s_end < smax)[:, None]
-    per_s = np.where(inside, per_s, np.where(extra, room, -(1 << 62)))
+    return np.where(inside, np.minimum(win, room), np.where(extra, room, -(1 << 62)))
+
+
+def _child_bounds(
+    prof: np.ndarray,
+    total: int,
+    rates: np.ndarray,
+    left: int,
+    q: _Query,
+    kk: tuple[int, ...] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The uniform-mode bound of every child at once (one group, rates not strictly rising).
+
+    Row ``i`` is the child that adds rate ``rates[i]`` to the rates summing to ``total`` with
+    profile ``prof``; ``left`` more rates follow it. Row by row this is exactly what the search's
+    per-node bound computes (:func:`_greedy_sum`, :func:`_min_sum`, :func:`_window_ceiling`),
+    evaluated as whole-array operations. Rows whose mass bound alone, or then the count ceiling
+    at each window's first offset (:func:`_start_bounds`, a few columns), cannot beat the
+    ranking's k-th key ``kk`` are marked infeasible early (the bound only tightens after them).
+    Returns ``(feasible, m_hi, lmin)``: the optimistic key of a feasible row is ``(-m_hi, lmin)``.
+    """
+    assert q.target is not None
+    c, target = q.kernel - 1, q.target
+    a_all = rates.astype(np.int64)
+    m_all = len(a_all)
+    feasible = np.zeros(m_all, dtype=bool)
+    m_out = np.zeros(m_all, dtype=np.int64)
+    l_out = np.zeros(m_all, dtype=np.int64)
+    tot, lmax, lmin, smin, room0 = _child_lengths(prof, total, a_all, left, q)
+    keep = (lmax >= target) & (room0 >= q.count)
+    if kk is not None:
+        keep &= (room0 > -kk[0]) | ((room0 == -kk[0]) & (lmin < kk[1]))
+    idx = np.flatnonzero(keep)
+    if not len(idx):
+        return feasible, m_out, l_out
+    a, tot, lmax, lmin, smin = a_all[idx], tot[idx], lmax[idx], lmin[idx], smin[idx]
+    smax = (lmax - target) // 2
+    s_end = np.minimum(smax, smin + target)
+    p64 = prof.astype(np.int64, copy=False)
+    if kk is not None:
+        # a cheap first pass: the ceiling at a window's first offset bounds its minimum too,
+        # and needs only the columns up to the last start (a few, against ~2 * target)
+        narrow = _start_bounds(p64, a, left, q, smin, s_end, smax, int(s_end.max()) + 3, False)
+        m_n = narrow.max(axis=1)
+        ok = (m_n > -kk[0]) | ((m_n == -kk[0]) & (lmin < kk[1]))
+        rows = (idx, a, tot, lmin, smin, smax, s_end)
+        idx, a, tot, lmin, smin, smax, s_end = (v[ok] for v in rows)
+        if not len(idx):
+            return feasible, m_out, l_out
+    width = int(max(int((s_end + target).max()), int(s_end.max()) + 2)) + 1
+    per_s = _start_bounds(p64, a, left, q, smin, s_end, smax, width, True)
     m_hi = per_s.max(axis=1)
     first = per_s.argmax(axis=1)
     need = target + 2 * first

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -100,7 +101,10 @@ def _probing_makes_sense(x: Tensor) -> bool:
         return False  # FakeTensor, functional tensors and other subclasses
     if x.device.type == "meta" or torch.jit.is_tracing() or torch.jit.is_scripting():
         return False
-    compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    # torch.compile runs through torch._dynamo; when that was never imported nothing compiles
+    # (looking at torch.compiler would import it: seconds)
+    dynamo = sys.modules.get("torch._dynamo")
+    compiling = getattr(dynamo, "is_compiling", None)
     return not (compiling is not None and compiling())
 
 

@@ -749,6 +749,12 @@ def pareto(
                 raw.append((n, level, -hits[0].key[0], group, 1 + (k - 1) * sum(group)))
             else:
                 raw.append((n, level, 0, None, 0))
+    return ParetoFrontier(k, cap, nd, levels, _frontier(raw))
+
+
+def _frontier(raw: list[tuple[int, int, int, Ints | None, int]]) -> tuple[ParetoPoint, ...]:
+    """The points, each marked optimal unless another has as few layers, as high a count and
+    as wide a window, one of them strictly better."""
     points = []
     for n, level, width, rates, rf in raw:
         dominated = width == 0 or any(
@@ -756,4 +762,4 @@ def pareto(
             for n2, c2, w2, _, _ in raw
         )
         points.append(ParetoPoint(n, level, width, rates, rf, not dominated))
-    return ParetoFrontier(k, cap, nd, levels, tuple(points))
+    return tuple(points)

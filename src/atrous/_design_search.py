@@ -737,21 +737,25 @@ class _Search:
         if self.nodes > q.max_nodes:
             raise TooLargeError(
                 f"the search visited more than {q.max_nodes} partial schedules without "
-                "finishing; narrow it (a smaller max_rate, fewer layers, a lower min_count, "
-                "a smaller top) or raise max_nodes"
+                f"finishing; narrow it ({self._knobs()}) or raise max_nodes (--max-nodes)"
             )
         if self.nodes & 63:
             return
         now = time.monotonic()
         if self.deadline is not None and time.process_time() > self.deadline:
             raise TooLargeError(
-                f"the search did not finish within its time limit ({done:.0%} of it done); "
-                "narrow it (a smaller max_rate, fewer layers, a lower min_count, a smaller "
-                "top) or raise time_limit"
+                "the search did not finish within its time limit of CPU time; narrow it "
+                f"({self._knobs()}) or raise time_limit (--time-limit)"
             )
         if self.progress is not None and now >= self._next_report:
             self._next_report = now + PROGRESS_EVERY
             self.progress(done)
+
+    def _knobs(self) -> str:
+        """The options that narrow this search, in words."""
+        if self.q.mode == "width":  # the Pareto table
+            return "a smaller max_rate, fewer layers, fewer or lower count levels"
+        return "a smaller max_rate, fewer layers, a lower min_count, a smaller top"
 
     def _child_range(self, group: Ints, total: int, last: int, left: int) -> tuple[int, int]:
         """The useful rates for the next layer: ``lo..hi`` (empty when ``lo > hi``)."""

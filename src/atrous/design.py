@@ -77,7 +77,7 @@ Objective = Literal["rf", "layers", "uniform"]
 
 DEFAULT_MAX_NODES = 400_000
 """Partial schedules the search may visit before it gives up with :class:`TooLargeError`."""
-DEFAULT_TIME_LIMIT = 60.0
+DEFAULT_TIME_LIMIT = 20.0
 """CPU seconds a search may run before it gives up with :class:`TooLargeError`."""
 PROFILE_MAX = 1 << 21
 """Longest 1-D count profile computed (longer receptive fields report no counts)."""

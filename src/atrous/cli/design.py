@@ -144,7 +144,7 @@ def _search_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="give up a search after this many seconds of CPU time (default: 60)",
+        help="give up a search after this many seconds of CPU time (default: 20)",
     )
 
 
@@ -183,10 +183,11 @@ def _limits(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class Progress:
-    """Progress of a long search on stderr, terminal or not (a line at most every second).
+    """Progress of a long search on stderr, terminal or not.
 
-    On a terminal one line is rewritten in place; elsewhere (a pipe, a log) each report is a
-    line of its own. Nothing is written for searches shorter than a second.
+    On a terminal one line is rewritten in place every second; elsewhere (a pipe, a log) each
+    report is a line of its own, one every five seconds. Nothing is written for searches
+    shorter than that.
     """
 
     def __init__(self, stream: Any = None) -> None:
@@ -197,12 +198,12 @@ class Progress:
 
     def __call__(self, done: float) -> None:
         now = time.monotonic()
-        if now - self.last < 1.0:
+        tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        if now - self.last < (1.0 if tty else 5.0):
             return
         self.last = now
         spent = now - self.start
         text = f"atrous design: searching, {done:.0%} of the space done after {spent:.0f} s"
-        tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.stream.write(("\r" + text) if tty else text + "\n")
         self.stream.flush()
         self.shown = tty

@@ -25,8 +25,8 @@ its d x d phases turns one dilated convolution into dense ones:
 Each cell is the fastest of --repeats runs after a warm-up (on a CPU the process's CPU time, which
 other programs on the same cores do not inflate; on a GPU synchronised wall time), and t(d)/t(1)
 with t(1) = native at dilation 1 on the same input; the last line says how far the outputs are
-from native. The
-defaults take a few seconds on a CPU; a GPU run wants a larger input (--size 8x64x128x128)."""
+from native. The defaults take a few seconds on a CPU; a GPU run wants a larger input
+(--size 8x64x128x128)."""
 
 EPILOG = """\
 examples:

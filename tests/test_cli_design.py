@@ -233,9 +233,9 @@ def test_narrow_terminal_never_splits_or_hides_a_number(
     rows = [line.split() for line in out.splitlines() if line[:3].strip().isdigit()]
     assert len(rows) == len(api)
     for cells, cand in zip(rows, api):
-        expanded = []  # undo the RxN run-length notation of the rates cell
+        expanded = []  # undo the R*N run-length notation of the rates cell
         for part in cells[1].split(","):
-            rate, _, times = part.partition("x")
+            rate, _, times = part.partition("*")
             expanded += [int(rate)] * int(times or 1)
         assert tuple(expanded) == cand.rates
         assert cells[3] == str(cand.rf)
@@ -306,3 +306,48 @@ def test_huge_answers_stay_readable(
     rows = [line for line in out.splitlines() if line.strip()]
     assert len(rows) <= 2 + 4 + 3 * 2 + 3  # title, header, rule, 2 rows of <= 3 lines, notes
     assert max(len(line) for line in rows) <= 110
+
+
+def test_progress_goes_to_stderr_when_it_is_not_a_terminal() -> None:
+    import io
+
+    from atrous.cli.design import Progress
+
+    stream = io.StringIO()  # not a terminal: each report is a line of its own
+    progress = Progress(stream)
+    progress.start -= 6.0  # as if the search had run for six seconds
+    progress.last -= 6.0
+    progress(0.25)
+    progress(0.5)  # within five seconds of the last report (not a terminal): silent
+    progress.close()
+    assert stream.getvalue() == "atrous design: searching, 25% of the space done after 6 s\n"
+
+
+def test_pareto_png_folder_is_refused_before_the_search(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    design_module = importlib.import_module("atrous.design")
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the search ran before the path was checked")
+
+    monkeypatch.setattr(design_module, "pareto", never)
+    assert main(["design", "--pareto", "--png", str(tmp_path)]) == 2
+    assert "it is a folder" in capsys.readouterr().err
+
+
+def test_time_limit_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["design", "--target-rf", "129", "--layers", "8", "--max-rate", "64"]
+    assert main([*argv, "--time-limit", "0.2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--time-limit" in err and "smaller max_rate" in err
+
+
+def test_repair_explains_each_layer_by_its_own_rate() -> None:
+    fixed = atrous.repair([2, 2, 2])[0]
+    reasons = {c.index: c.reason for c in fixed.changes}
+    assert reasons[0].startswith("2 > RF_0 = 1: holes")  # layer 1 sits on RF_0 = 1
+    assert "holes" not in reasons[2]  # layer 3 sits on RF 9 of layers 1-2: it left no hole
+    assert "to keep the RF >= 13" in reasons[2]

@@ -177,7 +177,7 @@ def test_most_uniform_six_layers_equals_exhaustive(target: int) -> None:
 )
 def test_child_bounds_are_sound(prefix: tuple[int, ...], left: int, target: int) -> None:
     """The vectorised bound never promises less than a real completion achieves."""
-    from atrous.design import _child_bounds, _Query
+    from atrous._design_search import _child_bounds, _Query
 
     cap = 9
     q = _Query(3, 1, len(prefix) + 1 + left, cap, target, 1, "uniform", 10, False, 10**6)
@@ -592,7 +592,7 @@ def test_count_ceiling_bounds_every_completion(
     kernel: int, prefix: list[int], more: list[int]
 ) -> None:
     """The search's count ceiling is above the brute-force counts of every completion."""
-    from atrous.design import _count_ceiling
+    from atrous._design_search import _count_ceiling
 
     prefix = sorted(prefix)
     low = prefix[-1]

@@ -21,7 +21,7 @@ from ..errors import AtrousError
 
 __all__ = ["main"]
 
-COMMANDS = ("demo", "shape", "analyze", "model", "design", "draw", "report")
+COMMANDS = ("demo", "shape", "analyze", "model", "design", "draw", "report", "bench")
 
 SUMMARIES = {
     "demo": "run atrous on a built-in example, write an HTML report",

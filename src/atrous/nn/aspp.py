@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.fx
@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from .._types import as_int
 from ..errors import AtrousError
 from .conv import _check_factory
+from .functional import Impl, _choice, dilated_conv2d
 
 __all__ = [
     "ASPP",
@@ -197,6 +198,37 @@ def _norm_act(
     return layers
 
 
+class _ImplConv2d(nn.Conv2d):
+    """``nn.Conv2d`` (same parameters, state dict and attributes) that computes with
+    :func:`atrous.nn.functional.dilated_conv2d` and a chosen ``impl``."""
+
+    impl: Impl = "native"
+
+    def forward(self, input: Tensor) -> Tensor:
+        pads: Any = self.padding if isinstance(self.padding, str) else tuple(self.padding)
+        return dilated_conv2d(
+            input, self.weight, self.bias, self.stride, pads, self.dilation, self.groups,
+            impl=self.impl,
+        )
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", impl={self.impl}"
+
+
+def _atrous_conv(impl: Impl) -> Callable[..., nn.Conv2d]:
+    """``nn.Conv2d`` for the native kernel, else one that runs ``impl`` (same parameters)."""
+    _choice(impl, Impl, "impl")
+    if impl == "native":
+        return nn.Conv2d
+
+    def make(*args: Any, **kwargs: Any) -> nn.Conv2d:
+        conv = _ImplConv2d(*args, **kwargs)
+        conv.impl = impl
+        return conv
+
+    return make
+
+
 class ASPPConv(nn.Sequential):
     """One atrous branch: 3x3 conv (dilation = padding = ``rate``), norm, activation.
 
@@ -210,8 +242,9 @@ class ASPPConv(nn.Sequential):
         rate: int,
         norm: NormFactory | None = nn.BatchNorm2d,
         act: ActFactory | None = nn.ReLU,
+        impl: Impl = "native",
     ) -> None:
-        conv = nn.Conv2d(
+        conv = _atrous_conv(impl)(
             in_channels, out_channels, 3, padding=rate, dilation=rate, bias=norm is None
         )
         super().__init__(conv, *_norm_act(out_channels, norm, act))
@@ -232,8 +265,9 @@ class ASPPSeparableConv(nn.Sequential):
         rate: int,
         norm: NormFactory | None = nn.BatchNorm2d,
         act: ActFactory | None = nn.ReLU,
+        impl: Impl = "native",
     ) -> None:
-        depthwise = nn.Conv2d(
+        depthwise = _atrous_conv(impl)(
             in_channels,
             in_channels,
             3,
@@ -302,6 +336,10 @@ class ASPP(nn.Module):
         dropout: dropout probability after the projection (torchvision: 0.5).
         separable: use depthwise-separable atrous branches (DeepLabv3+).
         image_pooling: include the image-pooling branch.
+        impl: how the atrous branches compute (:data:`atrous.nn.functional.Impl`): ``"native"``
+            (plain ``nn.Conv2d``), ``"space_to_batch"``, ``"phase"``, ``"zero_kernel"``, or
+            ``"auto"`` (the fastest, probed once per device, dtype and shape). The weights and
+            the state dict are the same whatever the choice.
 
     Shape:
         - Input: ``(N, in_channels, H, W)``; output: ``(N, out_channels, H, W)``.
@@ -325,8 +363,10 @@ class ASPP(nn.Module):
         dropout: float = 0.5,
         separable: bool = False,
         image_pooling: bool = True,
+        impl: Impl = "native",
     ) -> None:
         super().__init__()
+        _choice(impl, Impl, "impl")
         in_channels = as_int(in_channels, "in_channels", 1)
         out_channels = as_int(out_channels, "out_channels", 1)
         if rates is not None and output_stride is not None:
@@ -357,7 +397,7 @@ class ASPP(nn.Module):
                 *_norm_act(out_channels, norm, act),
             )
         ]
-        modules += [branch(in_channels, out_channels, r, norm, act) for r in self.rates]
+        modules += [branch(in_channels, out_channels, r, norm, act, impl) for r in self.rates]
         if image_pooling:
             modules.append(ASPPPooling(in_channels, out_channels, norm, act))
         self.convs = nn.ModuleList(modules)

@@ -1,4 +1,4 @@
-"""The convolution family of the seeds as PyTorch modules.
+"""The convolution family of the dilated-convolution tutorials as PyTorch modules.
 
 Each module validates its arguments at construction, shows them in ``repr`` and computes in
 ``forward`` by calling its functional twin in :mod:`atrous.nn.functional`:
@@ -418,7 +418,7 @@ class SpatialSeparableConv2d(nn.Module):
 
     The height part of ``stride``/``padding``/``dilation`` belongs to the vertical convolution,
     the width part to the horizontal one; without biases the pair equals one ``k_h x k_w``
-    convolution with a rank-1 (outer-product) kernel per channel path, as in the seed.
+    convolution with a rank-1 (outer-product) kernel per channel path, as in the tutorial.
 
     Args:
         in_channels, out_channels: channel counts.
@@ -484,7 +484,7 @@ class SpatialSeparableConv2d(nn.Module):
 
 class FlattenedConv(nn.Module):
     """Flattened convolution: a ``1 x 1`` conv across channels, then depthwise ``k_h x 1`` and
-    ``1 x k_w`` convolutions (the seed's three 1-D convolutions).
+    ``1 x k_w`` convolutions (the tutorial's three 1-D convolutions).
 
     ``C_out*(C_in + k_h + k_w)`` weights instead of ``C_out*C_in*k_h*k_w``; each output channel
     is a rank-1 filter. ``bias`` adds one bias per output channel, after the last convolution.

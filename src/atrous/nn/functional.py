@@ -7,7 +7,7 @@ and 3-D siblings), which adds to ``F.conv2d``:
 - ``padding="same"`` for any kernel (odd or even), dilation *and stride*, computed per call from
   the input size by :func:`atrous.arith.same_padding` (TensorFlow's SAME: the extra pixel goes
   right/bottom); also per-axis ``(left, right)`` pairs;
-- ``impl=`` one of the two classic implementations the seeds name besides the native kernel:
+- ``impl=`` one of the two classic implementations the tutorials name besides the native kernel:
   ``"zero_kernel"`` (insert ``d - 1`` zeros between the taps, then a dense convolution) and
   ``"space_to_batch"`` (split the input into ``d x d`` phases, dense convolution on each,
   interleave back; TensorFlow's ``atrous_conv2d``), both exact for every stride, padding, groups
@@ -40,20 +40,27 @@ from torch import Tensor
 from .._types import IntOrTuple, Ints, Pairs, as_int, as_ints
 from ..arith import PaddingArg, normalize_padding
 from ..errors import AtrousError
+from . import _impl
+from ._impl import _CONV, _pad, _space_to_batch_conv
+from .bench import DilationTax, dilation_tax
 
 __all__ = [
+    "DilationTax",
     "Impl",
     "PaddingMode",
+    "auto_choices",
     "batch_to_space",
     "causal_dilated_conv1d",
     "causal_dilated_stack",
     "channel_shuffle",
+    "clear_auto_choices",
     "depthwise_conv2d",
     "dilate_kernel",
     "dilated_conv1d",
     "dilated_conv2d",
     "dilated_conv3d",
     "dilated_stack",
+    "dilation_tax",
     "flattened_conv",
     "gated_activation",
     "grouped_conv2d",
@@ -63,14 +70,15 @@ __all__ = [
     "spatial_separable_conv2d",
 ]
 
-Impl = Literal["native", "zero_kernel", "space_to_batch"]
-"""How :func:`dilated_conv2d` computes: ``F.conv2d``, zero-inserted kernel, or space-to-batch."""
+Impl = Literal["native", "zero_kernel", "space_to_batch", "phase", "auto"]
+"""How :func:`dilated_conv2d` computes: ``F.conv2d``, zero-inserted kernel, space-to-batch,
+one dense convolution per phase, or ``"auto"``: the fastest of ``native``, ``space_to_batch``
+and ``phase`` for this device, dtype and shape, measured once and remembered."""
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 """What fills the padding (PyTorch's ``padding_mode``)."""
 
 Activation = Callable[[Tensor], Tensor]
 
-_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _AXES = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 
@@ -118,18 +126,6 @@ def _check_weight(
         raise AtrousError(f"{name}: bias must have shape ({c_out},), got {shape}")
 
 
-def _pad(x: Tensor, pads: Pairs, mode: str = "zeros") -> Tensor:
-    """``F.pad`` with per-axis ``(left, right)`` pairs in natural axis order."""
-    if all(lo == 0 and hi == 0 for lo, hi in pads):
-        return x
-    flat: list[int] = []
-    for lo, hi in reversed(pads):
-        flat += [lo, hi]
-    if mode == "zeros":
-        return F.pad(x, flat)
-    return F.pad(x, flat, mode=mode)
-
-
 def _check_pads(pads: Pairs, size: Sequence[int], mode: str, name: str) -> None:
     if mode == "zeros" or mode == "replicate":
         return
@@ -147,7 +143,8 @@ def dilate_kernel(weight: Tensor, dilation: IntOrTuple) -> Tensor:
     """Insert ``d - 1`` zeros between the taps of a kernel along every spatial axis.
 
     A dense convolution with the result equals the dilated convolution with ``weight``: the
-    seeds' first implementation ("卷积核填充 0"). Differentiable (built by padding and reshaping).
+    tutorials' first implementation ("卷积核填充 0"). Differentiable (built by padding and
+    reshaping).
 
     Args:
         weight: ``(C_out, C_in/groups, *kernel)``.
@@ -173,85 +170,6 @@ def dilate_kernel(weight: Tensor, dilation: IntOrTuple) -> Tensor:
         w = F.pad(w, [0, rate - 1]).flatten(-2)[..., : rate * (k - 1) + 1]
         weight = w.movedim(-1, dim)
     return weight
-
-
-def _space_to_batch_conv(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None,
-    stride: Ints,
-    pads: Pairs,
-    dilation: Ints,
-    groups: int,
-    mode: str,
-) -> Tensor:
-    """Exact dilated convolution via phases (see :func:`dilated_conv2d`, ``impl="space_to_batch"``).
-
-    Per axis with ``g = gcd(s, d)``, ``s' = s/g``, ``d' = d/g``: output ``o = a + t*d'``
-    (``a < d'``) reads ``X[a*s + (t*s' + j)*d]``, so phase ``a`` is the strided view
-    ``Q_a[m] = X[a*s + m*d]`` and a dense convolution with stride ``s'`` on it gives outputs
-    ``t``. With stride 1 this is TensorFlow's space_to_batch with block ``d``.
-    """
-    ndim = len(stride)
-    n, c = x.shape[0], x.shape[1]
-    kernel = weight.shape[2:]
-    channels_last = ndim > 1 and c > 1 and x.stride(1) == 1
-    x = _pad(x, pads, mode)
-    padded = x.shape[2:]
-    phases, steps, outs, counts, lengths, extra = [], [], [], [], [], []
-    for axis in range(ndim):
-        k, s, d, size = kernel[axis], stride[axis], dilation[axis], padded[axis]
-        g = math.gcd(s, d)
-        dp, sp = d // g, s // g
-        out = (size - d * (k - 1) - 1) // s + 1
-        t = -(-out // dp)
-        m = (t - 1) * sp + k
-        need = (dp - 1) * s + (m - 1) * d + 1
-        phases.append(dp)
-        steps.append(sp)
-        outs.append(out)
-        counts.append(t)
-        lengths.append(m)
-        extra.append((0, max(0, need - size)))
-    x = _pad(x, tuple(extra))
-    # Q[..., a, m] = X[a*s + m*d] per axis: unfold windows starting at a*s, take every d-th.
-    for axis in range(ndim):
-        dim = 2 + axis  # the axis becomes its phases; the window goes to the end
-        span = (lengths[axis] - 1) * dilation[axis] + 1
-        x = x.unfold(dim, span, stride[axis]).narrow(dim, 0, phases[axis])
-        x = x[..., :: dilation[axis]]
-    sizes = tuple(t * p for t, p in zip(counts, phases))
-    if channels_last:
-        # the same steps with the channels last in memory, so the dense convolution and the
-        # result keep the caller's layout
-        perm = [*range(2, 2 + ndim), 0, *range(2 + ndim, 2 + 2 * ndim), 1]
-        batch = x.permute(perm).reshape(-1, *lengths, c).movedim(-1, 1)
-        y = _CONV[ndim](batch, weight, bias, tuple(steps), 0, 1, groups)
-        c_out = y.shape[1]
-        yl = y.movedim(1, -1).reshape(*phases, n, *counts, c_out)
-        perm = [ndim]
-        for axis in range(ndim):
-            perm += [ndim + 1 + axis, axis]
-        y = yl.permute([*perm, 2 * ndim + 1]).reshape(n, *sizes, c_out).movedim(-1, 1)
-    else:
-        # x: (N, C, a_1, ..., a_n, m_1, ..., m_n) -> (a_1, ..., a_n, N, C, m_1, ..., m_n)
-        perm = [*range(2, 2 + ndim), 0, 1, *range(2 + ndim, 2 + 2 * ndim)]
-        batch = x.permute(perm).reshape(-1, c, *lengths)
-        y = _CONV[ndim](batch, weight, bias, tuple(steps), 0, 1, groups)
-        c_out = y.shape[1]
-        y = y.reshape(*phases, n, c_out, *counts)
-        # -> (N, C_out, t_1, a_1, ..., t_n, a_n): output index t*d' + a
-        perm = [ndim, ndim + 1]
-        for axis in range(ndim):
-            perm += [ndim + 2 + axis, axis]
-        y = y.permute(perm).reshape(n, c_out, *sizes)
-    for axis in range(ndim):
-        y = y.narrow(2 + axis, 0, outs[axis])
-    if channels_last:
-        # the narrowing leaves gaps: hand back a dense tensor in the caller's layout
-        fmt = torch.channels_last if ndim == 2 else torch.channels_last_3d
-        y = y.contiguous(memory_format=fmt)
-    return y
 
 
 def _dilated_conv(
@@ -289,18 +207,39 @@ def _dilated_conv(
                 f"{d[axis]}*({kernel[axis]}-1)+1 (axis {axis})"
             )
     _check_pads(pads, size, padding_mode, name)
-    conv = _CONV[ndim]
-    symmetric = padding_mode == "zeros" and all(lo == hi for lo, hi in pads)
-    if impl == "space_to_batch":
-        y = _space_to_batch_conv(x, weight, bias, s, pads, d, groups, padding_mode)
-    else:
-        if impl == "zero_kernel":
-            weight, d = dilate_kernel(weight, d), (1,) * ndim
-        if symmetric:
-            y = conv(x, weight, bias, s, tuple(lo for lo, _ in pads), d, groups)
-        else:
-            y = conv(_pad(x, pads, padding_mode), weight, bias, s, 0, d, groups)
+
+    def run(how: str) -> Tensor:
+        return _conv_impl(how, x, weight, bias, s, pads, d, groups, padding_mode)
+
+    if impl == "auto":
+        impl = _impl.choose(x, weight, bias, s, pads, d, groups, padding_mode, run)
+    y = run(impl)
     return y.squeeze(0) if unbatched else y
+
+
+def _conv_impl(
+    impl: str,
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    s: Ints,
+    pads: Pairs,
+    d: Ints,
+    groups: int,
+    mode: str,
+) -> Tensor:
+    """One checked convolution by the named implementation (not ``"auto"``)."""
+    ndim = len(s)
+    conv = _CONV[ndim]
+    if impl == "space_to_batch":
+        return _space_to_batch_conv(x, weight, bias, s, pads, d, groups, mode)
+    if impl == "phase":
+        return _impl.phase_conv(_pad(x, pads, mode), weight, bias, s, d, groups, conv)
+    if impl == "zero_kernel":
+        weight, d = dilate_kernel(weight, d), (1,) * ndim
+    if mode == "zeros" and all(lo == hi for lo, hi in pads):
+        return conv(x, weight, bias, s, tuple(lo for lo, _ in pads), d, groups)
+    return conv(_pad(x, pads, mode), weight, bias, s, 0, d, groups)
 
 
 _CONV_DOC = """Dilated {n}-D convolution, TensorFlow-style ``"same"``, a choice of implementation.
@@ -316,8 +255,12 @@ _CONV_DOC = """Dilated {n}-D convolution, TensorFlow-style ``"same"``, a choice 
         dilation: an int or one per axis, >= 1.
         groups: the number of channel groups; divides ``C_in`` and ``C_out``.
         impl: ``"native"`` (``F.conv{n}d``), ``"zero_kernel"`` (dense convolution with
-            :func:`dilate_kernel`) or ``"space_to_batch"`` (dense convolution on the
-            ``d``-phases of the input); all three give the same result.
+            :func:`dilate_kernel`), ``"space_to_batch"`` (one dense convolution on the
+            ``d``-phases of the input as a batch), ``"phase"`` (one dense convolution per
+            phase, no batch copy) or ``"auto"`` (the fastest of native, space_to_batch and
+            phase for this device, dtype and shape, timed once on the first call and
+            remembered, like ``cudnn.benchmark``; :func:`dilation_tax` measures the same).
+            All give the same result.
         padding_mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
 
     Returns:
@@ -609,7 +552,7 @@ def spatial_separable_conv2d(
     """Spatially separable convolution: a ``k x 1`` convolution, then a ``1 x k`` one.
 
     Without biases it equals one ``k x k`` convolution whose kernel is the outer product of the
-    two (the seed's example), at ``2k`` instead of ``k*k`` weights per channel pair. The height
+    two (the tutorial's example), at ``2k`` instead of ``k*k`` weights per channel pair. The height
     part of ``stride``, ``padding`` and ``dilation`` goes to the first convolution, the width part
     to the second.
 
@@ -654,7 +597,7 @@ def flattened_conv(
 ) -> Tensor:
     """Flattened convolution: three 1-D convolutions, across channels, vertical, horizontal.
 
-    The seed's decomposition of a ``C x X x Y`` filter into ``C x 1 x 1``, ``1 x X x 1`` and
+    The tutorial's decomposition of a ``C x X x Y`` filter into ``C x 1 x 1``, ``1 x X x 1`` and
     ``1 x 1 x Y``: ``C + X + Y`` weights per output channel instead of ``C*X*Y``. Without biases
     each output channel equals a full convolution with the rank-1 filter
     ``channel[o, c] * vertical[o, i] * horizontal[o, j]``.
@@ -967,69 +910,11 @@ def space_to_batch_stage(
 
 
 # -- the analysis front end (atrous.fx) reads these ops as analytic layers ----------------------
-def _fx_conv(call: Any) -> Any:
-    """``dilated_conv{1,2,3}d`` / ``depthwise_conv2d`` / ``causal_dilated_conv1d`` -> Conv."""
-    from ..fx import Unsupported
-    from ..layers import Conv
-
-    weight = tuple(call.arg(1, "weight").shape)
-    kernel = weight[2:]
-    if len(kernel) != call.ndim:
-        raise Unsupported(f"a {len(kernel)}-D convolution in a {call.ndim}-D model")
-    bias = call.arg(2, "bias") is not None
-    if call.name == "causal_dilated_conv1d":
-        d = call.arg(3, "dilation", 1)
-        groups = call.arg(4, "groups", 1)
-        stride: Any = 1
-        padding: Any = ((d * (kernel[0] - 1), 0),)
-    else:
-        stride = call.arg(3, "stride", 1)
-        padding = call.arg(4, "padding", 0 if call.name.startswith("dilated") else "same")
-        d = call.arg(5, "dilation", 1)
-        if call.name == "depthwise_conv2d":
-            groups = call.inputs[0].shape[1] if call.inputs else weight[0]
-        else:
-            groups = call.arg(6, "groups", 1)
-        if call.arg(8, "padding_mode", "zeros") != "zeros":
-            raise Unsupported(
-                "padding_mode other than 'zeros' changes which pixels a border "
-                "unit reads; it is not modelled"
-            )
-    return Conv(
-        kernel,
-        stride,
-        padding,
-        d,
-        groups,
-        ndim=call.ndim,
-        in_channels=weight[1] * groups,
-        out_channels=weight[0],
-        bias=bias,
-        size=call.in_spatial,
-    )
 
 
-def _fx_pointwise(call: Any) -> Any:
-    from ..layers import Pointwise
+auto_choices = _impl.auto_choices
+clear_auto_choices = _impl.clear_auto_choices
 
-    return Pointwise(call.name)
+from . import _fx_register  # noqa: E402  (registers the functions above with the fx front end)
 
-
-def _register_fx() -> None:
-    try:
-        from ..fx import register_function
-    except ImportError:  # pragma: no cover - the analysis front end is optional here
-        return
-    for fn in (
-        dilated_conv1d,
-        dilated_conv2d,
-        dilated_conv3d,
-        depthwise_conv2d,
-        causal_dilated_conv1d,
-    ):
-        register_function(fn, _fx_conv)
-    for op in (channel_shuffle, gated_activation):
-        register_function(op, _fx_pointwise)
-
-
-_register_fx()
+del _fx_register

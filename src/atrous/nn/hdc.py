@@ -1,11 +1,12 @@
 """Hybrid Dilated Convolution (HDC) blocks that check their own dilation schedule.
 
 A stack of stride-1 dilated convolutions *grids* when some pixel inside its receptive-field box is
-read by no path (seed 001: ``[2, 2, 2]`` sees only every other pixel). :class:`HDCBlock` builds a
-residual stack from a given or generated schedule (the seed's sawtooth ``[1, 2, 3]`` repeated)
-and asks :func:`atrous.rules.hdc_check` -- the exact coverage answer, not the order-dependent
-rule of thumb -- whether it grids; then warns (:class:`GriddingWarning`), refuses
-(:class:`~atrous.errors.AtrousError`) or stays quiet, as ``on_gridding`` says.
+read by no path (the gridding tutorial's ``[2, 2, 2]`` sees only every other pixel).
+:class:`HDCBlock` builds a residual stack from a given or generated schedule (the HDC paper's
+sawtooth ``[1, 2, 3]`` repeated) and asks :func:`atrous.rules.hdc_check` -- the exact coverage
+answer, not the order-dependent rule of thumb -- whether it grids; then warns
+(:class:`GriddingWarning`), refuses (:class:`~atrous.errors.AtrousError`) or stays quiet, as
+``on_gridding`` says.
 
     >>> import torch, warnings
     >>> HDCBlock(8, repeats=2).rates
@@ -51,7 +52,7 @@ class GriddingWarning(UserWarning):
 
 
 def sawtooth(peak: int = 3, repeats: int = 1, start: int = 1) -> Ints:
-    """The seed's sawtooth schedule: ``start, start+1, ..., peak``, repeated.
+    """The HDC paper's sawtooth schedule: ``start, start+1, ..., peak``, repeated.
 
     >>> sawtooth(3, repeats=2)
     (1, 2, 3, 1, 2, 3)

@@ -1,0 +1,268 @@
+"""The phase-decomposed dilated convolution and ``impl="auto"``'s one-time probe (private).
+
+``phase``: per axis with ``g = gcd(s, d)``, ``d' = d/g``, ``s' = s/g``, output ``o = a + t*d'``
+(``a < d'``) reads ``X[a*s + (t*s' + j)*d]``, so each phase ``a`` is one dense convolution
+(stride ``s'``) on the strided view ``X[a*s::d]``, written into ``y[a::d']``. Unlike
+``space_to_batch`` it never copies the input into a batch of phases: ``d'**ndim`` small
+convolutions instead of one large one.
+
+``auto``: the first call for a (device, dtype, shapes, stride, padding, dilation, groups,
+padding mode) times ``native``, ``space_to_batch`` and ``phase`` on that very input (forward,
+no grad) and remembers the fastest, like ``torch.backends.cudnn.benchmark``. Another
+implementation replaces ``native`` only when it is at least :data:`AUTO_MARGIN` faster, so
+noise never moves a CPU run off the native kernel.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .._types import Ints, Pairs
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+AUTO_IMPLS = ("native", "space_to_batch", "phase")
+"""What ``impl="auto"`` chooses from (``zero_kernel`` is never faster than ``native``)."""
+AUTO_MARGIN = 0.10
+"""How much faster than ``native`` another implementation must measure to be chosen."""
+AUTO_REPEATS = 3
+"""Timed runs per implementation in the probe (the fastest counts), after one warm-up."""
+
+_CHOICE: dict[tuple[Any, ...], str] = {}
+"""The probe's verdicts, by :func:`_auto_key`."""
+_LAST = ["native"]
+"""What the latest ``impl="auto"`` call ran."""
+
+
+def phase_conv(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: Ints,
+    dilation: Ints,
+    groups: int,
+    conv: Callable[..., Tensor],
+) -> Tensor:
+    """Dilated convolution of an already padded ``x`` by one dense convolution per phase.
+
+    >>> import torch, torch.nn.functional as F
+    >>> x, w = torch.randn(1, 2, 11, 9), torch.randn(3, 2, 3, 3)
+    >>> y = phase_conv(x, w, None, (1, 2), (2, 3), 1, F.conv2d)
+    >>> torch.allclose(y, F.conv2d(x, w, None, (1, 2), 0, (2, 3)), atol=1e-5)
+    True
+    """
+    ndim = len(stride)
+    kernel = weight.shape[2:]
+    outs, dps, sps = [], [], []
+    for axis in range(ndim):
+        k, s, d = int(kernel[axis]), stride[axis], dilation[axis]
+        g = math.gcd(s, d)
+        dps.append(d // g)
+        sps.append(s // g)
+        outs.append((int(x.shape[2 + axis]) - d * (k - 1) - 1) // s + 1)
+    y = x.new_empty((x.shape[0], weight.shape[0], *outs))
+    for phase in itertools.product(*(range(min(dp, o)) for dp, o in zip(dps, outs))):
+        view: list[slice] = [slice(None), slice(None)]
+        into: list[slice] = [slice(None), slice(None)]
+        for axis, a in enumerate(phase):
+            view.append(slice(a * stride[axis], None, dilation[axis]))
+            into.append(slice(a, None, dps[axis]))
+        part = conv(x[tuple(view)], weight, bias, tuple(sps), 0, 1, groups)
+        for axis, a in enumerate(phase):
+            part = part.narrow(2 + axis, 0, -(-(outs[axis] - a) // dps[axis]))
+        y[tuple(into)] = part
+    return y
+
+
+def _auto_key(
+    x: Tensor, weight: Tensor, bias: Tensor | None, s: Ints, pads: Pairs, d: Ints, groups: int,
+    mode: str,
+) -> tuple[Any, ...]:
+    return (
+        str(x.device), x.dtype, tuple(x.shape), tuple(weight.shape), bias is not None, s, pads,
+        d, groups, mode, x.is_contiguous(memory_format=torch.channels_last) and x.dim() == 4,
+        torch.backends.cudnn.deterministic,
+    )
+
+
+def _probing_makes_sense(x: Tensor) -> bool:
+    """No probe on meta or fake tensors, while tracing or compiling: there ``native`` runs."""
+    if type(x) is not Tensor and not isinstance(x, torch.nn.Parameter):
+        return False  # FakeTensor, functional tensors and other subclasses
+    if x.device.type == "meta" or torch.jit.is_tracing() or torch.jit.is_scripting():
+        return False
+    # torch.compile runs through torch._dynamo; when that was never imported nothing compiles
+    # (looking at torch.compiler would import it: seconds)
+    dynamo = sys.modules.get("torch._dynamo")
+    compiling = getattr(dynamo, "is_compiling", None)
+    return not (compiling is not None and compiling())
+
+
+def best_of(fn: Callable[[], Any], device: torch.device, repeats: int) -> float:
+    """The fastest of ``repeats`` timed runs of ``fn`` after one warm-up.
+
+    On a GPU: wall time, synchronised. On the CPU: the process's CPU time (all its threads),
+    which other processes sharing the cores do not inflate the way they inflate wall time.
+    """
+    cuda = device.type == "cuda"
+    clock = time.perf_counter if cuda else time.process_time
+    fn()
+    if cuda:
+        torch.cuda.synchronize(device)
+    times = []
+    for _ in range(repeats):
+        start = clock()
+        fn()
+        if cuda:
+            torch.cuda.synchronize(device)
+        times.append(clock() - start)
+    return min(times)
+
+
+def choose(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    s: Ints,
+    pads: Pairs,
+    d: Ints,
+    groups: int,
+    mode: str,
+    run: Callable[[str], Tensor],
+) -> str:
+    """The implementation ``impl="auto"`` uses for this call (probed once, then cached).
+
+    ``run(impl)`` computes the convolution with ``impl``; the probe calls it under no_grad.
+    """
+    if all(v == 1 for v in d) or not _probing_makes_sense(x):
+        _LAST[0] = "native"  # no dilation: nothing to decompose
+        return "native"
+    key = _auto_key(x, weight, bias, s, pads, d, groups, mode)
+    found = _CHOICE.get(key)
+    if found is None:
+        times: dict[str, float] = {}
+        with torch.no_grad():
+            for impl in AUTO_IMPLS:
+                times[impl] = best_of(functools.partial(run, impl), x.device, AUTO_REPEATS)
+        found = min(times, key=lambda i: times[i])
+        if found != "native" and times[found] > (1 - AUTO_MARGIN) * times["native"]:
+            found = "native"
+        _CHOICE[key] = found
+    _LAST[0] = found
+    return found
+
+
+def last_choice() -> str:
+    """The implementation the latest ``impl="auto"`` call ran."""
+    return _LAST[0]
+
+
+def auto_choices() -> dict[tuple[Any, ...], str]:
+    """A copy of the probe's verdicts so far (key: device, dtype, shapes, options)."""
+    return dict(_CHOICE)
+
+
+def clear_auto_choices() -> None:
+    """Forget the probe's verdicts (the next ``impl="auto"`` call probes again)."""
+    _CHOICE.clear()
+
+
+def _pad(x: Tensor, pads: Pairs, mode: str = "zeros") -> Tensor:
+    """``F.pad`` with per-axis ``(left, right)`` pairs in natural axis order."""
+    if all(lo == 0 and hi == 0 for lo, hi in pads):
+        return x
+    flat: list[int] = []
+    for lo, hi in reversed(pads):
+        flat += [lo, hi]
+    if mode == "zeros":
+        return F.pad(x, flat)
+    return F.pad(x, flat, mode=mode)
+
+
+def _space_to_batch_conv(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: Ints,
+    pads: Pairs,
+    dilation: Ints,
+    groups: int,
+    mode: str,
+) -> Tensor:
+    """Exact dilated convolution via phases (see :func:`dilated_conv2d`, ``impl="space_to_batch"``).
+
+    Per axis with ``g = gcd(s, d)``, ``s' = s/g``, ``d' = d/g``: output ``o = a + t*d'``
+    (``a < d'``) reads ``X[a*s + (t*s' + j)*d]``, so phase ``a`` is the strided view
+    ``Q_a[m] = X[a*s + m*d]`` and a dense convolution with stride ``s'`` on it gives outputs
+    ``t``. With stride 1 this is TensorFlow's space_to_batch with block ``d``.
+    """
+    ndim = len(stride)
+    n, c = x.shape[0], x.shape[1]
+    kernel = weight.shape[2:]
+    channels_last = ndim > 1 and c > 1 and x.stride(1) == 1
+    x = _pad(x, pads, mode)
+    padded = x.shape[2:]
+    phases, steps, outs, counts, lengths, extra = [], [], [], [], [], []
+    for axis in range(ndim):
+        k, s, d, size = kernel[axis], stride[axis], dilation[axis], padded[axis]
+        g = math.gcd(s, d)
+        dp, sp = d // g, s // g
+        out = (size - d * (k - 1) - 1) // s + 1
+        t = -(-out // dp)
+        m = (t - 1) * sp + k
+        need = (dp - 1) * s + (m - 1) * d + 1
+        phases.append(dp)
+        steps.append(sp)
+        outs.append(out)
+        counts.append(t)
+        lengths.append(m)
+        extra.append((0, max(0, need - size)))
+    x = _pad(x, tuple(extra))
+    # Q[..., a, m] = X[a*s + m*d] per axis: unfold windows starting at a*s, take every d-th.
+    for axis in range(ndim):
+        dim = 2 + axis  # the axis becomes its phases; the window goes to the end
+        span = (lengths[axis] - 1) * dilation[axis] + 1
+        x = x.unfold(dim, span, stride[axis]).narrow(dim, 0, phases[axis])
+        x = x[..., :: dilation[axis]]
+    sizes = tuple(t * p for t, p in zip(counts, phases))
+    if channels_last:
+        # the same steps with the channels last in memory, so the dense convolution and the
+        # result keep the caller's layout
+        perm = [*range(2, 2 + ndim), 0, *range(2 + ndim, 2 + 2 * ndim), 1]
+        batch = x.permute(perm).reshape(-1, *lengths, c).movedim(-1, 1)
+        y = _CONV[ndim](batch, weight, bias, tuple(steps), 0, 1, groups)
+        c_out = y.shape[1]
+        yl = y.movedim(1, -1).reshape(*phases, n, *counts, c_out)
+        perm = [ndim]
+        for axis in range(ndim):
+            perm += [ndim + 1 + axis, axis]
+        y = yl.permute([*perm, 2 * ndim + 1]).reshape(n, *sizes, c_out).movedim(-1, 1)
+    else:
+        # x: (N, C, a_1, ..., a_n, m_1, ..., m_n) -> (a_1, ..., a_n, N, C, m_1, ..., m_n)
+        perm = [*range(2, 2 + ndim), 0, 1, *range(2 + ndim, 2 + 2 * ndim)]
+        batch = x.permute(perm).reshape(-1, c, *lengths)
+        y = _CONV[ndim](batch, weight, bias, tuple(steps), 0, 1, groups)
+        c_out = y.shape[1]
+        y = y.reshape(*phases, n, c_out, *counts)
+        # -> (N, C_out, t_1, a_1, ..., t_n, a_n): output index t*d' + a
+        perm = [ndim, ndim + 1]
+        for axis in range(ndim):
+            perm += [ndim + 2 + axis, axis]
+        y = y.permute(perm).reshape(n, c_out, *sizes)
+    for axis in range(ndim):
+        y = y.narrow(2 + axis, 0, outs[axis])
+    if channels_last:
+        # the narrowing leaves gaps: hand back a dense tensor in the caller's layout
+        fmt = torch.channels_last if ndim == 2 else torch.channels_last_3d
+        y = y.contiguous(memory_format=fmt)
+    return y

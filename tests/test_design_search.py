@@ -1,0 +1,184 @@
+"""The design search's bounds, each alone, against exhaustive enumeration of small spaces.
+
+Every bound must hold for *every* completion of a partial schedule (a sorted group of rates,
+gridding-free by the criterion), so each test enumerates all completions by brute force and
+checks the bound against the real value of each one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from atrous._design_search import (
+    _add_layer,
+    _greedy_sum,
+    _min_sum,
+    _most_sum,
+    _Query,
+    _Search,
+    _shifted_sums,
+    _tail_floor,
+    _width_of,
+    _window_ceiling,
+    _window_min,
+)
+from atrous.errors import TooLargeError
+
+
+def completions(
+    prefix: tuple[int, ...], left: int, kernel: int, cap: int, strict: bool = False
+) -> Iterator[tuple[int, ...]]:
+    """Every sorted gridding-free completion of ``prefix`` by ``left`` rates ``<= cap``."""
+    c = kernel - 1
+    low = prefix[-1] + (1 if strict else 0)
+    for extra in itertools.combinations_with_replacement(range(low, cap + 1), left):
+        if strict and len(set(extra)) < len(extra):
+            continue
+        rates = prefix + extra
+        rf = 1
+        for r in rates:
+            if r > rf:
+                break
+            rf += c * r
+        else:
+            yield rates
+
+
+def profile(rates: tuple[int, ...], kernel: int) -> np.ndarray:
+    """The 1-D counts by direct convolution of tap patterns (numpy, independent of the search)."""
+    prof = np.ones(1, dtype=np.int64)
+    for r in rates:
+        taps = np.zeros((kernel - 1) * r + 1, dtype=np.int64)
+        taps[::r] = 1
+        prof = np.convolve(prof, taps)
+    return prof
+
+
+PREFIXES = [(1,), (1, 1), (1, 2), (1, 3), (1, 2, 4), (1, 1, 3)]
+
+
+def query(mode: str, left_total: int, cap: int, target: int | None, count: int) -> _Query:
+    return _Query(3, 1, left_total, cap, target, count, mode, 1, False, 10**9)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+@pytest.mark.parametrize("left", [1, 2, 3])
+def test_greedy_sum_is_the_largest_and_min_sum_the_smallest_completion(
+    prefix: tuple[int, ...], left: int
+) -> None:
+    q = query("rf", len(prefix) + left, 12, None, 1)
+    sums = [sum(r) for r in completions(prefix, left, 3, 12)]
+    hi = _greedy_sum(sum(prefix), prefix[-1], left, q)
+    if not sums:
+        assert hi is None
+        return
+    assert hi == max(sums)
+    assert _min_sum(sum(prefix), prefix[-1], left, q) == min(sums)
+
+
+def test_most_sum_is_the_largest_gridding_free_sum() -> None:
+    for layers, cap in [(2, 3), (3, 5), (4, 7), (4, 40)]:
+        best = max(sum(r) for r in completions((1,), layers - 1, 3, cap))
+        assert _most_sum(3, layers, cap) == best
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_tail_floor_is_below_every_completions_left_mass(prefix: tuple[int, ...]) -> None:
+    prof = profile(prefix, 3)
+    for stop in range(0, 14):
+        floor = _tail_floor(prof, stop)
+        for rates in completions(prefix, 2, 3, 10):
+            final = profile(rates, 3)
+            assert floor <= int(final[:stop].sum()), (prefix, rates, stop)
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+@pytest.mark.parametrize("target", [9, 15, 21])
+def test_window_ceiling_bounds_the_window_minimum_at_its_start(
+    prefix: tuple[int, ...], target: int
+) -> None:
+    left, cap = 2, 10
+    finals = [r for r in completions(prefix, left, 3, cap) if 1 + 2 * sum(r) >= target]
+    if not finals:
+        return
+    lengths = [1 + 2 * sum(r) for r in finals]
+    lmin, lmax = min(lengths), max(lengths)
+    smin, smax = (lmin - target) // 2, (lmax - target) // 2
+    prof = profile(prefix, 3)
+    mass = 3 ** (len(prefix) + left)
+    per_s, s_end = _window_ceiling(prof, prefix[-1], left, 3, target, smin, smax, mass)
+    for rates, length in zip(finals, lengths):
+        s = (length - target) // 2
+        real = int(profile(rates, 3)[s : s + target].min())
+        bound = per_s[min(s, s_end + 1) - smin] if s > s_end else per_s[s - smin]
+        assert real <= bound, (rates, s, real, bound)
+
+
+def real_key(mode: str, rates: tuple[int, ...], target: int | None, count: int) -> tuple | None:
+    """The ranking key of a finished schedule, or None when it does not qualify."""
+    prof = profile(rates, 3)
+    length = len(prof)
+    if mode == "width":
+        w = _width_of(prof, count)
+        return None if w <= 0 else (-w, length)
+    if target is not None and length < target:
+        return None
+    m1 = _window_min(prof, target)
+    if m1 < count:
+        return None
+    return {"rf": (-length, -m1), "close": (length, -m1), "uniform": (-m1, length)}[mode]
+
+
+@pytest.mark.parametrize(
+    ("mode", "target", "count"),
+    [("uniform", 21, 1), ("uniform", 15, 2), ("close", 21, 2), ("rf", 15, 2), ("width", None, 2)],
+)
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_search_bound_is_optimistic_for_every_completion(
+    mode: str, target: int | None, count: int, prefix: tuple[int, ...]
+) -> None:
+    left, cap = 2, 10
+    q = query(mode, len(prefix) + left, cap, target, count)
+    search = _Search(q)
+    prof = profile(prefix, 3)
+    bound = search.bound(sum(prefix), prefix[-1], left, prof)
+    keys = [k for r in completions(prefix, left, 3, cap) if (k := real_key(mode, r, target, count))]
+    if bound is None:
+        assert not keys, (prefix, keys)
+        return
+    for key in keys:
+        assert bound <= key, (prefix, bound, key)
+
+
+def test_shifted_sums_equal_one_more_layer() -> None:
+    prof = profile((1, 2), 3)
+    rates = np.array([1, 2, 5, 9])
+    got = _shifted_sums(prof, rates, 3, 40)
+    for row, a in zip(got, rates.tolist()):
+        want = _add_layer(prof, a, 3)
+        assert row[: len(want)].tolist() == want.tolist()
+        assert not row[len(want) :].any()
+
+
+def test_search_finds_what_brute_force_ranks_first() -> None:
+    q = _Query(3, 1, 5, 12, 31, 1, "uniform", 3, False, 10**9)
+    hits = _Search(q).run()
+    ranked = sorted(
+        (k, r) for r in completions((1,), 4, 3, 12) if (k := real_key("uniform", r, 31, 1))
+    )
+    assert [h.key for h in hits] == [k for k, _ in ranked[:3]]
+
+
+def test_time_limit_and_progress() -> None:
+    q = _Query(3, 1, 8, 64, 129, 1, "uniform", 10, False, 10**9)
+    seen: list[float] = []
+    search = _Search(q, deadline=time.process_time() + 0.3, progress=seen.append)
+    search._next_report = 0.0  # report at the first chance
+    with pytest.raises(TooLargeError, match="time_limit"):
+        search.run()
+    assert seen and all(0.0 <= f <= 1.0 for f in seen) and seen == sorted(seen)

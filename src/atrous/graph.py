@@ -362,7 +362,7 @@ def as_graph(target: Any, input_size: Sequence[int] | None = None) -> Graph:
     if isinstance(target, str):
         from .spec import parse
 
-        return parse(target)
+        return parse(target, input_size=input_size)  # resolves TensorFlow's 'same'
     if isinstance(target, Layer):
         return chain(target)
     if isinstance(target, Sequence) and target and all(isinstance(t, Layer) for t in target):

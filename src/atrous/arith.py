@@ -301,7 +301,7 @@ def conv_output_size(
         AtrousError: a value is not an int >= its minimum, or the padded input is smaller than
             the effective kernel (PyTorch raises there too).
 
-    >>> conv_output_size(64, 3, dilation=2)          # the seeds' example
+    >>> conv_output_size(64, 3, dilation=2)          # 64x64, 3x3 at dilation 2, no padding
     60
     >>> conv_output_size(64, 3, padding=2, dilation=2)   # padding = dilation keeps the size
     64
@@ -792,7 +792,7 @@ def explain(
     ceil_mode: bool = False,
     mode: PoolMode = "max",
 ) -> str:
-    """The worked formula, one line per axis, as the seeds write it.
+    """The worked formula, one line per axis, in the textbook form floor((n + 2p - d(k-1) - 1)/s) + 1.
 
     Axes are named ``L`` (1-D), ``H, W`` (2-D) or ``D, H, W`` (3-D). Asymmetric padding shows as
     ``(left + right)``; ``"same"`` shows the padding it resolves to. Pooling in ``ceil_mode``

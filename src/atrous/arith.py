@@ -792,7 +792,7 @@ def explain(
     ceil_mode: bool = False,
     mode: PoolMode = "max",
 ) -> str:
-    """The worked formula, one line per axis, in the textbook form floor((n + 2p - d(k-1) - 1)/s) + 1.
+    """The worked formula, one line per axis, in the textbook form (``floor(...) + 1``).
 
     Axes are named ``L`` (1-D), ``H, W`` (2-D) or ``D, H, W`` (3-D). Asymmetric padding shows as
     ``(left + right)``; ``"same"`` shows the padding it resolves to. Pooling in ``ceil_mode``

@@ -72,14 +72,14 @@ def as_size(value: Any, name: str, minimum: int = 1) -> Ints:
     >>> as_size(5.0, "input_size")
     Traceback (most recent call last):
     ...
-    atrous.errors.AtrousError: input_size must be an int or a sequence of ints like (64, 64),
+    atrous.errors.AtrousError: input_size must be an int or a tuple of ints like (64, 64),
     got 5.0 (float)
     """
     if type(value) is int or (isinstance(value, numbers.Integral) and not isinstance(value, bool)):
         return (as_int(value, name, minimum),)
     if not _is_sequence(value):
         raise AtrousError(
-            f"{name} must be an int or a sequence of ints like (64, 64), got "
+            f"{name} must be an int or a tuple of ints like (64, 64), got "
             f"{_describe(value)} ({type(value).__name__})"
         )
     items = value.tolist() if hasattr(value, "tolist") and not isinstance(value, list) else value

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from ._types import Ints, as_int
+from ._types import Ints, as_int, as_size
 from .errors import AtrousError, TooLargeError
 from .graph import Graph, as_graph
 from .layers import (
@@ -1000,8 +1000,8 @@ def coverage(
 
 def _graph(target: Any, input_size: Sequence[int] | int | None) -> Graph:
     """``as_graph``; an ``nn.Module`` is traced with the full ``(N, C, *spatial)`` shape."""
-    full = None if input_size is None or isinstance(input_size, (int, np.integer)) else tuple(
-        input_size
+    full = None if input_size is None or isinstance(input_size, (int, np.integer)) else as_size(
+        input_size, "input_size", minimum=-(2**63)
     )
     return as_graph(target, input_size=full)
 

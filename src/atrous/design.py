@@ -36,7 +36,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from ._types import Ints, as_int
+from ._types import Ints, as_choice, as_int
 from .errors import AtrousError, TooLargeError
 
 __all__ = [
@@ -1143,11 +1143,7 @@ def design(
                 "or both (most uniform)"
             )
         objective = "rf" if t is None else "layers" if n is None else "uniform"
-    if objective not in get_args(Objective):
-        raise AtrousError(
-            f"objective must be one of {', '.join(map(repr, get_args(Objective)))}"
-            f", got {objective!r}"
-        )
+    as_choice(objective, get_args(Objective), "objective")  # an array is no choice either
     if objective in ("rf", "uniform") and n is None:
         raise AtrousError(f"objective {objective!r} needs layers=N")
     if objective in ("layers", "uniform") and t is None:

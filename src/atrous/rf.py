@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from ._types import Ints
+from ._types import Ints, as_size
 from .errors import AtrousError, TooLargeError
 from .graph import Graph, as_graph
 from .layers import (
@@ -443,13 +443,9 @@ def spatial_input_size(graph: Graph, input_size: Sequence[int] | None) -> Ints |
     """
     if input_size is None:
         return None
-    if isinstance(input_size, (str, bytes)):
-        raise AtrousError(
-            f"input_size must be an int or a tuple of ints like (64, 64), got {input_size!r}"
-        )
-    if isinstance(input_size, int):
-        input_size = (input_size,) * graph.ndim
-    size = tuple(input_size)
+    size = as_size(input_size, "input_size", minimum=-(2**63))  # type and form; range below
+    if len(size) == 1 and not isinstance(input_size, Sequence):
+        size = size * graph.ndim
     if len(size) == graph.ndim + 2:
         size = size[2:]
     if len(size) != graph.ndim or any(

@@ -126,6 +126,8 @@ def infer_ndim(*values: Any, default: int | None = None) -> int | None:
 
     Tuples of different lengths are an error.
     """
+    if default is not None:
+        default = as_int(default, "ndim")
     ndim: int | None = None
     first: Any = None
     for v in values:

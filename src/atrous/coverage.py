@@ -687,7 +687,7 @@ def _compute(
     else:
         if isinstance(unit, (int, np.integer)):
             unit = (int(unit),) * ndim
-        u = tuple(as_int(v, "unit") for v in unit)
+        u = as_size(unit, "unit", minimum=-(2**63))
         if len(u) != ndim:
             raise AtrousError(f"unit {u} has {len(u)} entries, the graph has {ndim} axes")
         if sizes is not None:

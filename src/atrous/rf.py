@@ -453,7 +453,7 @@ def spatial_input_size(graph: Graph, input_size: Sequence[int] | None) -> Ints |
     ):
         raise AtrousError(
             f"input size must be {graph.ndim} spatial sizes >= 1 (or a full (N, C, ...) shape), "
-            f"got {tuple(input_size)!r}"
+            f"got {input_size!r}"
         )
     return size
 

@@ -1004,6 +1004,10 @@ def to_spec(graph: Graph | str) -> str:
     """
     if isinstance(graph, str):
         graph = parse(graph)
+    if not isinstance(graph, Graph):
+        raise AtrousError(
+            f"to_spec needs a Graph or a spec string, got {type(graph).__name__}"
+        )
     if len(graph) == 0:
         raise AtrousError("an empty graph has no spec text")
     dec = _Decompiler(graph)

@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
@@ -232,3 +233,30 @@ def test_the_report_states_the_rule_in_words() -> None:
     lines = [v.value for v in analyze("3x3 d2, 3x3 d4", input_size=64).verdicts()]
     rule = next(t for t in lines if "M_2" in t)
     assert "True" not in rule and "False" not in rule and "<=" not in rule
+
+
+# -- bounded work (issue 14) -------------------------------------------------------------------
+def test_long_and_wide_schedules_are_checked_in_bounded_time() -> None:
+    import time
+
+    start = time.process_time()
+    long = hdc_check([1] * 2000)  # took 6 s through the coverage engine
+    assert long.gridding_free and long.rf_size == 4001
+    wide = hdc_check(list(range(1, 300)))  # 9 s before
+    assert wide.gridding_free
+    huge = hdc_check([10**9, 1])  # a field of 2e9 pixels: the criterion, no map
+    assert not huge.gridding_free and huge.missing == ()
+    assert sumset_is_interval([10**12, 1]) is False
+    assert time.process_time() - start < 3.0
+
+
+@pytest.mark.parametrize("kernel", [2, 3, 4])
+def test_holes_are_the_coverage_maps_zeros(kernel: int) -> None:
+    """The bitmask's holes against the coverage engine, every schedule of 3 rates up to 6."""
+    from atrous import coverage, stack
+
+    for rates in itertools.product(range(1, 7), repeat=3):
+        counts = coverage(stack(list(rates), kernel=kernel, ndim=1)).counts
+        centre = (len(counts) - 1) / 2
+        want = tuple(float(v) for v in (np.flatnonzero(counts == 0) - centre))
+        assert hdc_check(list(rates), kernel).missing == want, rates

@@ -71,7 +71,8 @@ QUICK: dict[str, tuple[str, set[str], float]] = {
         "atrous.analyze('3x3 d2', input_size=(10**6, 10**6))", {"ok", "too large"}, 4.0),
     "hdc of 2000 layers": ("assert atrous.hdc_check([1] * 2000).gridding_free", {"ok"}, 3.0),
     "hdc of a 2e9 field": ("atrous.hdc_check([10**9, 1])", {"ok"}, 1.0),
-    "400-digit size": ("atrous.conv_output_size(10**400, 3)", {"ok"}, 0.5),
+    "400-digit size": ("atrous.conv_output_size(10**400, 3)", {"refused"}, 0.5),
+    "5000-digit negative size": ("atrous.conv_output_size(-(10**5000), 3)", {"refused"}, 0.5),
     "same on 1e17": ("atrous.parse('3x3 s2 same', input_size=10**17)", {"ok"}, 0.5),
     "huge strides": (
         "atrous.receptive_field('3x3 s999999999999999999, 3x3 d999999999999999999')",

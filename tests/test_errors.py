@@ -165,3 +165,12 @@ def test_normalisers() -> None:
     with pytest.raises(AtrousError) as err:
         as_int("x" * 10_000, "kernel")
     assert len(str(err.value)) < 200
+
+
+def test_integers_past_64_bits_are_refused_by_name() -> None:
+    """Sizes past PyTorch's int64 (and ints too long to print) give AtrousError, not ValueError."""
+    with pytest.raises(AtrousError, match=r"size must be below 2\*\*63 .* about 5001 digits"):
+        atrous.conv_output_size(-(10**5000), 3)
+    with pytest.raises(AtrousError, match="kernel must be below 2"):
+        atrous.conv_output_size(64, 2**63)
+    assert atrous.conv_output_size(2**62, 1) == 2**62

@@ -23,8 +23,14 @@ IntOrTuple: TypeAlias = int | Sequence[int]
 MAX_NDIM = 3
 
 
+MAX_INT = 2**63
+"""Integers must lie in ``[-2**63, 2**63)``: PyTorch's sizes are 64-bit."""
+
+
 def _describe(value: Any) -> str:
     """A short repr for messages (long or huge values are cut)."""
+    if isinstance(value, int) and not -MAX_INT <= value < MAX_INT:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
     try:
         text = repr(value)
     except Exception:  # a hostile __repr__
@@ -48,6 +54,11 @@ def as_int(value: Any, name: str, minimum: int | None = None) -> int:
                 f"{name} must be an integer, got {_describe(value)} ({type(value).__name__})"
             )
         value = int(value)
+    if not -MAX_INT <= value < MAX_INT:
+        raise AtrousError(
+            f"{name} must be below 2**63 in size (PyTorch's sizes are 64-bit), got "
+            f"{_describe(value)}"
+        )
     if minimum is not None and value < minimum:
         raise AtrousError(f"{name} must be >= {minimum}, got {value}")
     return value
@@ -149,7 +160,7 @@ def infer_ndim(*values: Any, default: int | None = None) -> int | None:
 
 def as_ints(value: Any, ndim: int, name: str, minimum: int | None = None) -> Ints:
     """Broadcast an int or check a per-axis sequence; return a tuple of ``ndim`` ints."""
-    if type(value) is int:
+    if type(value) is int and -MAX_INT <= value < MAX_INT:
         if minimum is not None and value < minimum:
             raise AtrousError(f"{name} must be >= {minimum}, got {value}")
         return (value,) * ndim

@@ -124,8 +124,6 @@ KNOWN: dict[int, str] = {
         "minutes (_sparse_taps) instead of a TooLargeError naming max_cells",
     FIXED.index(["report", "3x3 d2", "--title", "\udcff", "-o", "{tmp}/r.html"]):
         "cli report (helper 'ux'): a non-UTF-8 --title ends in UnicodeEncodeError",
-    FIXED.index(["report", "3 d2, 3 d4", "--input", "9" * 40, "-o", "{tmp}/r.html"]):
-        "report/cli report (helpers 'redesign'/'ux'): a 40-digit --input ends in OverflowError",
 }
 KNOWN[FIXED.index(["analyze", "3x3", "\x1b[31m"])] = (
     "cli/__init__.py: argparse's 'unrecognized arguments' message echoes terminal escape "

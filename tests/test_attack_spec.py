@@ -25,7 +25,7 @@ from atrous.spec import parse, structurally_equal, to_spec
 
 FULL = os.environ.get("ATROUS_ATTACK") == "full"
 ATTACK = settings(
-    max_examples=5000 if FULL else 40,
+    max_examples=5000 if FULL else 30,
     derandomize=not FULL,
     deadline=None,
     database=None,

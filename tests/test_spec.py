@@ -351,8 +351,9 @@ def test_too_many_layers_are_refused_while_reading_the_text() -> None:
     with pytest.raises(SpecError, match=f"more than {MAX_LAYERS} layers") as err:
         parse(text)
     assert err.value.position == text.index("3x3", 5 * MAX_LAYERS) - 2  # the 100,000th ','
-    with pytest.raises(SpecError, match=f"at most {MAX_CHARS}"):
+    with pytest.raises(SpecError, match=f"at most {MAX_CHARS}") as err:
         parse("3x3 " * (MAX_CHARS // 4 + 1))
+    assert err.value.position == MAX_CHARS and len(str(err.value)) < 300
     with pytest.raises(SpecError, match="this repeat makes 100001 layers") as err:
         parse("3x3, (3x3)*100000")
     assert err.value.position == len("3x3, (3x3)*")

@@ -807,7 +807,7 @@ def parse(text: str, ndim: int | None = None, input_size: Any = None) -> Graph:
     if len(text) > MAX_CHARS:
         raise SpecError(
             f"the spec is {len(text)} characters long; a spec holds at most {MAX_CHARS}",
-            text[:60] + "...", 60,
+            text, MAX_CHARS,
         )
     header = re.match(r"\s*([123])d\s*:", text)
     header_nd = int(header.group(1)) if header else None

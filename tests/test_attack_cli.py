@@ -151,11 +151,12 @@ def test_fixed_hostile_command_lines(
     check(argv, capsys)
 
 
+# (no lone surrogates here: pytest's capture encodes strictly where a real stderr would not)
 TOKENS = st.sampled_from([
     "3x3 d2", "3 d2, 3 d4", "res(3x3, 3x3 d2)", "gpool", "--input", "64x64", "16", "-5x64",
     "0", "1e3", "nan", "--json", "--ndim", "1", "3", "--rates", "1,2,5", "2,2,2", "-k", "-s",
     "-d", "-p", "--padding", "same", "--no-table", "--compare", "--", "-", "", "x" * 300,
-    "\udcff", "9" * 30, "3x3 d²", "--max-cells", "1", "--help", "-h", "--top",
+    "9" * 30, "3x3 d²", "--max-cells", "1", "--help", "-h", "--top",
 ])
 
 

@@ -7,6 +7,7 @@ exception from both (torch's RuntimeError/ValueError, atrous's AtrousError).
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from collections.abc import Callable
@@ -385,3 +386,117 @@ def test_output_padding_for_agrees_with_torch_module_output_size() -> None:
         op = atrous.output_padding_for((7, 9), target, 3, 2, 1)
         assert tuple(layer(x, output_size=target).shape[2:]) == target
         assert atrous.conv_transpose_output_size((7, 9), 3, 2, 1, 1, op) == target
+
+
+# -- every pooling family's extra rules, swept exhaustively (issue 14, item 5) -------------------
+LP_POOL = {1: F.lp_pool1d, 2: F.lp_pool2d, 3: F.lp_pool3d}
+SWEEP_SIZES = range(1, 7)
+SWEEP_KERNELS = range(1, 5)
+SWEEP_STRIDES = range(1, 4)
+SWEEP_PADDINGS = range(0, 3)
+
+
+def torch_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[int, ...] | None:
+    """Spatial shape of ``fn(*args, **kwargs)``, or None where torch refuses (no hypothesis)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            shape = tuple(fn(*args, **kwargs).shape[2:])
+    except (RuntimeError, ValueError):
+        return None
+    return shape if min(shape) >= 1 else None
+
+
+def atrous_pool(*args: Any) -> tuple[int, ...] | None:
+    """``atrous.pool_output_size(*args)`` as a tuple, or None where it raises AtrousError."""
+    try:
+        value = atrous.pool_output_size(*args)
+    except AtrousError:
+        return None
+    return tuple(value) if isinstance(value, tuple) else (value,)
+
+
+def _pool_sweep(mode: str, ndim: int) -> list[tuple[Any, ...]]:
+    """Every (n, k, s, p, d, ceil) of the grid where torch and atrous disagree (empty: none)."""
+    wrong = []
+    dilations = range(1, 3) if mode == "max" else (1,)
+    for n, k, s, p, d, ceil in itertools.product(
+        SWEEP_SIZES, SWEEP_KERNELS, SWEEP_STRIDES, SWEEP_PADDINGS, dilations, (False, True)
+    ):
+        x = zeros(*(n,) * ndim)
+        if mode == "max":
+            want = torch_call(MAX_POOL[ndim], x, k, s, p, d, ceil_mode=ceil)
+        else:
+            want = torch_call(AVG_POOL[ndim], x, k, s, p, ceil_mode=ceil)
+        got = atrous_pool((n,) * ndim, k, s, p, d, ceil, mode)
+        if got != want:
+            wrong.append((n, k, s, p, d, ceil, want, got))
+    return wrong
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_pool_rules_match_torch_on_the_whole_grid(mode: str, ndim: int) -> None:
+    """Sizes 1-6, kernels 1-4, strides 1-3, padding 0-2, dilation 1-2 (max), ceil_mode both:
+    torch's padding <= kernel/2, output >= 1, last-window, avg-no-dilation and AvgPool3d's
+    input >= kernel rules, all at once. No random draw: the grid is the test."""
+    assert _pool_sweep(mode, ndim) == []
+
+
+def test_avg_pool3d_input_at_least_the_kernel_on_every_axis() -> None:
+    """The issue's case: padding does not count; max pooling has no such rule."""
+    x = zeros(7, 4, 7)
+    args = ((2, 5, 1), (4, 2, 3), (1, 0, 0))
+    assert torch_call(F.avg_pool3d, x, *args, ceil_mode=True) is None
+    with pytest.raises(AtrousError, match=r"AvgPool3d needs an input at least as large as the "
+                                          r"kernel \(axis H\): input 4 < kernel 5"):
+        atrous.pool_output_size((7, 4, 7), *args, ceil_mode=True, mode="avg")
+    max_shape = torch_call(F.max_pool3d, x, *args, ceil_mode=True)
+    assert max_shape == atrous.pool_output_size((7, 4, 7), *args, ceil_mode=True) == (2, 1, 3)
+    with pytest.raises(AtrousError, match="AvgPool3d"):
+        atrous.parse("3d: avgpool 2x5x1 s4x2x3 p1x0x0 ceil").shapes((7, 4, 7))
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_lp_pool_is_avg_pool_without_padding(ndim: int) -> None:
+    """F.lp_pool*d runs avg_pool*d with padding 0 (so AvgPool3d's input rule holds for 3-D)."""
+    wrong = []
+    for n, k, s, ceil in itertools.product(SWEEP_SIZES, SWEEP_KERNELS, SWEEP_STRIDES,
+                                           (False, True)):
+        x = zeros(*(n,) * ndim) + 1.0
+        want = torch_call(LP_POOL[ndim], x, 2.0, k, s, ceil_mode=ceil)
+        got = atrous_pool((n,) * ndim, k, s, 0, 1, ceil, "avg")
+        if got != want:
+            wrong.append((n, k, s, ceil, want, got))
+    assert wrong == []
+
+
+def test_mixed_axes_3d_pooling_matches_torch() -> None:
+    """Per-axis rules on 3-D inputs with different values per axis (a fixed slice of the grid)."""
+    axes = list(itertools.product(range(1, 6), range(1, 4), range(1, 3), range(0, 2)))
+    wrong = []
+    for i in range(400):
+        shifts = ((7, 0), (13, 5), (29, 11))
+        picks = [axes[(i * step + shift) % len(axes)] for step, shift in shifts]
+        size, k, s, p = (tuple(v) for v in zip(*picks))
+        x = zeros(*size)
+        for mode, ceil in itertools.product(("max", "avg"), (False, True)):
+            fn = MAX_POOL[3] if mode == "max" else AVG_POOL[3]
+            want = torch_call(fn, x, k, s, p, ceil_mode=ceil)
+            got = atrous_pool(size, k, s, p, 1, ceil, mode)
+            if got != want:
+                wrong.append((mode, size, k, s, p, ceil, want, got))
+    assert wrong == []
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_adaptive_pooling_takes_any_size(ndim: int) -> None:
+    """Adaptive pooling has no extra rule: any input >= 1, any target >= 1 (even larger)."""
+    adaptive = {
+        "avg": getattr(F, f"adaptive_avg_pool{ndim}d"),
+        "max": getattr(F, f"adaptive_max_pool{ndim}d"),
+    }
+    for mode, n, t in itertools.product(("avg", "max"), range(1, 6), range(1, 8)):
+        want = torch_call(adaptive[mode], zeros(*(n,) * ndim), t)
+        layer = atrous.AdaptivePool(mode, t, ndim=ndim)  # type: ignore[arg-type]
+        assert layer.output_size((n,) * ndim) == want == (t,) * ndim

@@ -108,3 +108,69 @@ def test_messages_name_values_not_internal_tuples() -> None:
     for fn in (atrous.coverage, atrous.receptive_field, atrous.analyze):
         with pytest.raises(AtrousError, match="input_size must be an int or a tuple"):
             fn("3x3", input_size="64x64")  # type: ignore[operator]
+
+
+# -- wrong types name the parameter (issue 14) --------------------------------------------------
+np = pytest.importorskip("numpy")
+
+WRONG_TYPES: list[tuple[str, Callable[[], Any], str]] = [
+    ("rf input float", lambda: atrous.receptive_field("3x3 s2", input_size=5.0), "input_size"),
+    ("analyze input float", lambda: atrous.analyze("3x3", input_size=5.0), "input_size"),
+    ("coverage input float", lambda: atrous.coverage("3x3", input_size=5.0), "input_size"),
+    ("coverage node list", lambda: atrous.coverage("3x3", node=[]), "node"),
+    ("rf output list", lambda: atrous.receptive_field("3x3", output=[]), r"\[\]"),
+    ("design objective array", lambda: atrous.design(objective=np.array([1, 2])), "objective"),
+    ("parse ndim float", lambda: atrous.parse("relu", ndim=2.0), "ndim"),
+    ("parse ndim 4", lambda: atrous.parse("relu", ndim=4), "ndim"),
+    ("conv size float", lambda: atrous.conv_output_size(5.0, 3), "size"),
+    ("rates array", lambda: atrous.hdc_check(np.array([1, 2, 5])), "rates"),
+]
+
+
+@pytest.mark.parametrize(("case", "call", "name"), WRONG_TYPES, ids=[c[0] for c in WRONG_TYPES])
+def test_wrong_types_are_atrous_errors_naming_the_parameter(
+    case: str, call: Callable[[], Any], name: str
+) -> None:
+    with pytest.raises(AtrousError, match=name):
+        call()
+
+
+def test_sizes_accept_numpy_integers_and_arrays() -> None:
+    want = atrous.receptive_field("3x3 s2, 3x3", input_size=(9, 9))
+    assert atrous.receptive_field("3x3 s2, 3x3", input_size=np.array([9, 9])) == want
+    assert atrous.receptive_field("3x3 s2, 3x3", input_size=np.int64(9)) == want
+
+
+def test_normalisers() -> None:
+    from atrous._types import as_choice, as_int, as_key, as_size
+
+    assert as_int(np.int32(4), "k") == 4 and type(as_int(np.int32(4), "k")) is int
+    assert as_size(np.array([3, 4]), "input_size") == (3, 4)
+    for bad in (True, 2.5, "8", None, {"a": 1}, [1, [2]]):
+        with pytest.raises(AtrousError, match="input_size"):
+            as_size(bad, "input_size")
+    with pytest.raises(AtrousError, match="must not be empty"):
+        as_size([], "input_size")
+    with pytest.raises(AtrousError, match="node must be a node name"):
+        as_key(["conv0"], "node")
+    with pytest.raises(AtrousError, match="objective must be one of 'a', 'b'"):
+        as_choice(np.array(["a"]), ("a", "b"), "objective")
+
+    class Hostile:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    with pytest.raises(AtrousError, match="<Hostile>"):
+        as_int(Hostile(), "kernel")
+    with pytest.raises(AtrousError) as err:
+        as_int("x" * 10_000, "kernel")
+    assert len(str(err.value)) < 200
+
+
+def test_integers_past_64_bits_are_refused_by_name() -> None:
+    """Sizes past PyTorch's int64 (and ints too long to print) give AtrousError, not ValueError."""
+    with pytest.raises(AtrousError, match=r"size must be below 2\*\*63 .* about 5001 digits"):
+        atrous.conv_output_size(-(10**5000), 3)
+    with pytest.raises(AtrousError, match="kernel must be below 2"):
+        atrous.conv_output_size(64, 2**63)
+    assert atrous.conv_output_size(2**62, 1) == 2**62

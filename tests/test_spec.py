@@ -293,3 +293,155 @@ def test_long_repeats_build_in_linear_time() -> None:
     g = parse("(3x3 d2)*5000")
     names = [n.name for n in g.layer_nodes()]
     assert names[0] == "conv0" and names[-1] == "conv4999" and len(set(names)) == 5000
+
+
+# -- hostile text: unicode digits, huge numbers, headers (issue 14) -----------------------------
+@pytest.mark.parametrize(
+    ("text", "position", "message"),
+    [
+        ("3x3 d²", 4, "unknown option 'd²'"),
+        ("3x3*①", 4, "repeat count must be an integer >= 1, got '①'"),
+        ("٣x٣", 0, "unknown layer '٣x٣'"),  # Arabic-Indic digits are not sizes
+        ("3x3 s٢", 4, "unknown option 's٢'"),
+        ("3x3 d" + "9" * 5000, 5, r"\(5000 digits\) is too large"),
+        ("(3x3)*" + "1" * 4400, 6, r"\(4400 digits\) is too large"),
+        ("resize " + "7" * 19 + "x2", 7, "too large"),
+    ],
+)
+def test_non_ascii_digits_and_huge_numbers_are_positioned_spec_errors(
+    text: str, position: int, message: str
+) -> None:
+    with pytest.raises(SpecError, match=message) as err:
+        parse(text)
+    assert err.value.position == position
+    assert len(str(err.value)) < 400  # a window of the text, not all of it
+
+
+def test_names_may_hold_long_digit_runs() -> None:
+    name = "x" + "9" * 40
+    assert to_spec(parse(f"pw:{name}")) == f"pw:{name}"
+
+
+def test_a_header_glued_to_the_layers_is_read() -> None:
+    assert structurally_equal(parse("2d:3x3"), parse("3x3"))
+    assert parse("1d:3 d2").ndim == 1
+    with pytest.raises(SpecError, match="empty after the header '3d:'") as err:
+        parse("3d:  ")
+    assert err.value.position == 3
+
+
+def test_spec_error_shows_a_one_line_window_with_control_characters_escaped() -> None:
+    text = "3x3,\n\u202e\x1b[31m, 3x3" + ", 3x3" * 2000
+    with pytest.raises(SpecError, match="unknown layer") as err:
+        parse(text)
+    head, shown, caret = str(err.value).split("\n")
+    assert "\x1b" not in head + shown and "\u202e" not in head + shown
+    assert "\\n" in shown and shown[len(caret) - 1 :].startswith("\\u202e\\x1b[31m,")
+    assert len(shown) < 100
+
+
+# -- bounded parsing (issue 14) -----------------------------------------------------------------
+def test_too_many_layers_are_refused_while_reading_the_text() -> None:
+    import time
+
+    from atrous.spec import MAX_CHARS, MAX_LAYERS
+
+    text = ", ".join(["3x3"] * (MAX_LAYERS + 5))
+    start = time.process_time()
+    with pytest.raises(SpecError, match=f"more than {MAX_LAYERS} layers") as err:
+        parse(text)
+    assert err.value.position == text.index("3x3", 5 * MAX_LAYERS) - 2  # the 100,000th ','
+    with pytest.raises(SpecError, match=f"at most {MAX_CHARS}") as err:
+        parse("3x3 " * (MAX_CHARS // 4 + 1))
+    assert err.value.position == MAX_CHARS and len(str(err.value)) < 300
+    with pytest.raises(SpecError, match="this repeat makes 100001 layers") as err:
+        parse("3x3, (3x3)*100000")
+    assert err.value.position == len("3x3, (3x3)*")
+    assert time.process_time() - start < 2.0  # refused before any layer is built
+
+
+def test_the_largest_repeat_parses_quickly() -> None:
+    import time
+
+    from atrous.spec import MAX_LAYERS
+
+    start = time.process_time()
+    g = parse(f"(3x3 d2, 3x3 d3)*{MAX_LAYERS // 2}")
+    assert len(g) == MAX_LAYERS and time.process_time() - start < 4.0  # 12 s before
+
+
+@pytest.mark.slow
+def test_the_largest_flat_spec_parses_in_seconds() -> None:
+    import time
+
+    from atrous.spec import MAX_LAYERS
+
+    text = ", ".join(f"3x3 d{i % 7 + 1}" for i in range(MAX_LAYERS))
+    start = time.process_time()
+    g = parse(text)
+    assert len(g) == MAX_LAYERS and time.process_time() - start < 6.0  # 12 s before
+
+
+# -- 'same' is TensorFlow's rule, 'centred' the fixed one (issue 14) ------------------------------
+def tf_same_total(n: int, k: int, s: int, d: int) -> int:
+    """TensorFlow's SAME padding, transcribed from tf.nn.convolution's documentation."""
+    keff = (k - 1) * d + 1
+    out = -(-n // s)
+    return max((out - 1) * s + keff - n, 0)
+
+
+@pytest.mark.parametrize("n", [223, 224, 225, 7, 8])
+@pytest.mark.parametrize(("k", "s", "d"), [(7, 2, 1), (3, 2, 1), (4, 3, 1), (3, 2, 2), (1, 2, 1)])
+def test_same_is_tensorflows_rule_at_the_input_size(n: int, k: int, s: int, d: int) -> None:
+    conv = parse(f"1d: {k} s{s} d{d} same", input_size=n)["conv0"].layer
+    assert isinstance(conv, Conv)
+    total = tf_same_total(n, k, s, d)
+    assert conv.padding == ((total // 2, total - total // 2),)
+    assert conv.padding == (atrous.same_padding(k, s, d, n),)
+    # real torch: pad as the spec says, convolve, and get TensorFlow's ceil(n / s)
+    x = torch.zeros(1, 1, n)
+    y = F.conv1d(F.pad(x, conv.padding[0]), torch.zeros(1, 1, k), stride=s, dilation=d)
+    assert y.shape[-1] == -(-n // s) == conv.output_size((n,))[0]
+
+
+def test_same_follows_the_size_through_the_network_and_centred_does_not() -> None:
+    g = parse("7x7 s2 same, maxpool 3x3 s2 same, 3x3 s2 same", input_size=(1, 3, 224, 223))
+    convs = [n.layer for n in g.layer_nodes()]
+    assert convs[0].padding == atrous.same_padding(7, 2, 1, (224, 223)) == ((2, 3), (3, 3))
+    sizes = g.shapes((224, 223))
+    assert sizes[g.output] == (28, 28)  # ceil(ceil(ceil(n/2)/2)/2) on both axes
+    centred = parse("7x7 s2 centred")["conv0"].layer
+    assert centred.padding == ((3, 3), (3, 3)) == parse("7x7 s2")["conv0"].layer.padding
+    assert parse("7x7 s2 centered")["conv0"].layer == centred
+    assert parse("3x3 d2 same")["conv0"].layer == parse("3x3 d2")["conv0"].layer  # stride 1
+
+
+def test_same_pooling_against_torch() -> None:
+    # symmetric TensorFlow padding within half the kernel: a padded pool
+    pool = parse("1d: maxpool 3 s2 same", input_size=9)["pool0"].layer
+    assert isinstance(pool, Pool) and pool.padding == (1,)
+    # asymmetric (0, 1): an explicit pad before the pool, read the same pixels
+    g = parse("1d: maxpool 3 s2 same", input_size=8)
+    pad, pool = (n.layer for n in g.layer_nodes())
+    assert isinstance(pad, Pad) and pad.padding == ((0, 1),) and pool.padding == (0,)
+    x = torch.arange(8.0).reshape(1, 1, 8)
+    y = F.max_pool1d(F.pad(x, (0, 1), value=-1.0), 3, 2)
+    assert tuple(y.shape[2:]) == g.shapes((8,))[g.output] == (4,)
+    with pytest.raises(SpecError, match="'same' and 'ceil' do not combine"):
+        parse("maxpool 3x3 s2 same ceil", input_size=8)
+
+
+def test_same_with_a_stride_needs_the_input_size() -> None:
+    with pytest.raises(SpecError, match=r"depends on the input size.*'centred'") as err:
+        parse("3x3, 7x7 s2 same")
+    assert err.value.position == 12
+    with pytest.raises(SpecError, match="unknown after 'opaque:roll'"):
+        parse("opaque:roll, 3x3 s2 same", input_size=32)
+    with pytest.raises(SpecError, match="padding is given twice"):
+        parse("3x3 same p1")
+
+
+def test_default_padding_is_same_padding_at_stride_one() -> None:
+    for k in range(1, 6):
+        for d in range(1, 4):
+            assert default_padding((k,), (d,)) == (atrous.same_padding(k, 1, d),)

@@ -8,7 +8,10 @@ from typing import Any, TypeAlias
 
 from .errors import AtrousError
 
-__all__ = ["IntOrTuple", "Ints", "Pairs", "as_int", "as_ints", "infer_ndim", "unwrap"]
+__all__ = [
+    "IntOrTuple", "Ints", "Pairs", "as_choice", "as_int", "as_ints", "as_key", "as_size",
+    "infer_ndim", "unwrap",
+]
 
 Ints: TypeAlias = tuple[int, ...]
 """A per-axis tuple of ints (1-D, 2-D or 3-D)."""
@@ -20,13 +23,112 @@ IntOrTuple: TypeAlias = int | Sequence[int]
 MAX_NDIM = 3
 
 
+MAX_INT = 2**63
+"""Integers must lie in ``[-2**63, 2**63)``: PyTorch's sizes are 64-bit."""
+
+
+def _describe(value: Any) -> str:
+    """A short repr for messages (long or huge values are cut)."""
+    if isinstance(value, int) and not -MAX_INT <= value < MAX_INT:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def as_int(value: Any, name: str, minimum: int | None = None) -> int:
-    """Return ``value`` as an int, rejecting bools, floats and anything below ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise AtrousError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
+    """Return ``value`` as an int, rejecting bools, floats and anything below ``minimum``.
+
+    >>> as_int(3, "kernel")
+    3
+    >>> as_int(2.0, "stride")
+    Traceback (most recent call last):
+    ...
+    atrous.errors.AtrousError: stride must be an integer, got 2.0 (float)
+    """
+    if type(value) is not int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise AtrousError(
+                f"{name} must be an integer, got {_describe(value)} ({type(value).__name__})"
+            )
+        value = int(value)
+    if not -MAX_INT <= value < MAX_INT:
+        raise AtrousError(
+            f"{name} must be below 2**63 in size (PyTorch's sizes are 64-bit), got "
+            f"{_describe(value)}"
+        )
     if minimum is not None and value < minimum:
         raise AtrousError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _is_sequence(value: Any) -> bool:
+    """A list, tuple or other sequence, or a 1-D array (not a string)."""
+    if isinstance(value, (tuple, list)):
+        return True
+    if isinstance(value, (str, bytes)):
+        return False
+    return isinstance(value, Sequence) or (
+        getattr(value, "ndim", None) == 1 and hasattr(value, "tolist")
+    )
+
+
+def as_size(value: Any, name: str, minimum: int = 1) -> Ints:
+    """An int or a sequence of ints (a list, tuple or 1-D array) as a tuple of ints.
+
+    >>> as_size(64, "input_size"), as_size([64, 48], "input_size")
+    ((64,), (64, 48))
+    >>> as_size(5.0, "input_size")
+    Traceback (most recent call last):
+    ...
+    atrous.errors.AtrousError: input_size must be an int or a tuple of ints like (64, 64),
+    got 5.0 (float)
+    """
+    if type(value) is int or (isinstance(value, numbers.Integral) and not isinstance(value, bool)):
+        return (as_int(value, name, minimum),)
+    if not _is_sequence(value):
+        raise AtrousError(
+            f"{name} must be an int or a tuple of ints like (64, 64), got "
+            f"{_describe(value)} ({type(value).__name__})"
+        )
+    items = value.tolist() if hasattr(value, "tolist") and not isinstance(value, list) else value
+    if len(items) == 0:
+        raise AtrousError(f"{name} must not be empty")
+    return tuple(as_int(v, name, minimum) for v in items)
+
+
+def as_key(value: Any, name: str, allow_none: bool = True) -> str | None:
+    """A node name (or other string key): a ``str``, or ``None`` where ``allow_none``.
+
+    >>> as_key("conv0", "node")
+    'conv0'
+    >>> as_key([], "node")
+    Traceback (most recent call last):
+    ...
+    atrous.errors.AtrousError: node must be a node name (a string), got [] (list)
+    """
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str):
+        raise AtrousError(
+            f"{name} must be a node name (a string), got {_describe(value)} "
+            f"({type(value).__name__})"
+        )
+    return value
+
+
+def as_choice(value: Any, choices: Sequence[str], name: str) -> str:
+    """One of ``choices`` (strings), or an error listing them; never compares arrays.
+
+    >>> as_choice("uniform", ("uniform", "rf"), "objective")
+    'uniform'
+    """
+    if not isinstance(value, str) or value not in choices:
+        raise AtrousError(
+            f"{name} must be one of {', '.join(map(repr, choices))}, got {_describe(value)}"
+        )
     return value
 
 
@@ -35,12 +137,15 @@ def infer_ndim(*values: Any, default: int | None = None) -> int | None:
 
     Tuples of different lengths are an error.
     """
+    if default is not None:
+        default = as_int(default, "ndim")
     ndim: int | None = None
     first: Any = None
     for v in values:
-        if isinstance(v, (str, bytes)) or v is None or isinstance(v, numbers.Integral):
+        t = type(v)
+        if t is int or v is None or isinstance(v, (str, bytes, numbers.Integral)):
             continue
-        if isinstance(v, Sequence):
+        if t is tuple or t is list or isinstance(v, Sequence):
             n = len(v)
             if n < 1 or n > MAX_NDIM:
                 raise AtrousError(f"per-axis values must have 1 to {MAX_NDIM} entries, got {v!r}")
@@ -55,6 +160,10 @@ def infer_ndim(*values: Any, default: int | None = None) -> int | None:
 
 def as_ints(value: Any, ndim: int, name: str, minimum: int | None = None) -> Ints:
     """Broadcast an int or check a per-axis sequence; return a tuple of ``ndim`` ints."""
+    if type(value) is int and -MAX_INT <= value < MAX_INT:
+        if minimum is not None and value < minimum:
+            raise AtrousError(f"{name} must be >= {minimum}, got {value}")
+        return (value,) * ndim
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         if len(value) != ndim:
             raise AtrousError(f"{name} must have {ndim} entries (one per axis), got {value!r}")

@@ -301,7 +301,7 @@ def conv_output_size(
         AtrousError: a value is not an int >= its minimum, or the padded input is smaller than
             the effective kernel (PyTorch raises there too).
 
-    >>> conv_output_size(64, 3, dilation=2)          # the seeds' example
+    >>> conv_output_size(64, 3, dilation=2)          # 64x64, 3x3 at dilation 2, no padding
     60
     >>> conv_output_size(64, 3, padding=2, dilation=2)   # padding = dilation keeps the size
     64
@@ -406,6 +406,19 @@ def pool_output_size(
     3
     >>> pool_output_size(5, 2, stride=2, padding=1, ceil_mode=True)   # last-window rule
     3
+
+    The mode matters: ``F.avg_pool3d`` refuses an input smaller than the kernel on any axis
+    (padding not counted), ``F.max_pool3d`` takes it:
+
+    >>> pool_output_size((7, 4, 7), (2, 5, 1), (4, 2, 3), (1, 0, 0), ceil_mode=True)
+    (2, 1, 3)
+    >>> pool_output_size((7, 4, 7), (2, 5, 1), (4, 2, 3), (1, 0, 0), ceil_mode=True, mode="avg")
+    Traceback (most recent call last):
+    ...
+    atrous.errors.AtrousError: AvgPool3d needs an input at least as large as the kernel (axis H):
+    input 4 < kernel 5 (PyTorch checks this before padding)
+
+    ``F.lp_pool*d`` is ``avg`` pooling with padding 0.
     """
     ceil_mode = _check_bool(ceil_mode, "ceil_mode")
     ndim, scalar, n, k, s, p, d = _pool_args(size, kernel, stride, padding, dilation, mode)
@@ -779,7 +792,7 @@ def explain(
     ceil_mode: bool = False,
     mode: PoolMode = "max",
 ) -> str:
-    """The worked formula, one line per axis, as the seeds write it.
+    """The worked formula, one line per axis, in the textbook form (``floor(...) + 1``).
 
     Axes are named ``L`` (1-D), ``H, W`` (2-D) or ``D, H, W`` (3-D). Asymmetric padding shows as
     ``(left + right)``; ``"same"`` shows the padding it resolves to. Pooling in ``ceil_mode``

@@ -59,7 +59,7 @@ from ._axis_maps import (
     to_py,
     trim,
 )
-from ._types import Ints, as_int
+from ._types import Ints, as_int, as_size
 from .errors import AtrousError, TooLargeError
 from .geometry import (
     Identity,
@@ -376,7 +376,7 @@ def _resolve(
         return target, names, sizes, u
     if isinstance(unit, (int, np.integer)):
         unit = (int(unit),) * ndim
-    u = tuple(as_int(v, "unit") for v in unit)
+    u = as_size(unit, "unit", minimum=-(2**63))
     if len(u) != ndim:
         raise AtrousError(f"unit {u} has {len(u)} entries, the graph has {ndim} axes")
     if sizes is not None:
@@ -693,8 +693,8 @@ def _graph(target: Any, input_size: Sequence[int] | int | None) -> Graph:
     """``as_graph``; an ``nn.Module`` is traced with the full ``(N, C, *spatial)`` shape."""
     if type(target) is Graph:
         return target
-    full = None if input_size is None or isinstance(input_size, (int, np.integer)) else tuple(
-        input_size
+    full = None if input_size is None or isinstance(input_size, (int, np.integer)) else as_size(
+        input_size, "input_size", minimum=-(2**63)
     )
     return as_graph(target, input_size=full)
 

@@ -30,7 +30,7 @@ import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -49,9 +49,8 @@ from ._design_search import (
     _window,
     is_gridding_free,
 )
-from ._types import Ints, as_int
+from ._types import Ints, as_choice, as_int
 from .errors import AtrousError, TooLargeError
-from .layers import _check_choice
 from .rules import _rates
 
 __all__ = [
@@ -395,7 +394,7 @@ def _ask(
     if n is not None and n > MAX_LAYERS:
         raise AtrousError(f"layers must be <= {MAX_LAYERS}, got {n}")
     goal = default_objective(n, t) if objective is None else objective
-    _check_choice(goal, Objective, "objective")
+    as_choice(goal, get_args(Objective), "objective")  # an array is no choice either
     if goal in ("rf", "uniform") and n is None:
         raise AtrousError(f"objective {goal!r} needs layers=N")
     if goal in ("layers", "uniform") and t is None:

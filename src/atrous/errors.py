@@ -12,7 +12,7 @@ with the offending value and the rule it broke in the message::
 
 from __future__ import annotations
 
-__all__ = ["AtrousError", "SpecError", "TooLargeError"]
+__all__ = ["AtrousError", "SpecError", "TooLargeError", "excerpt"]
 
 
 class AtrousError(ValueError):
@@ -31,9 +31,34 @@ class SpecError(AtrousError):
         self.text = text
         self.position = position
         if text:
-            caret = " " * position + "^"
-            message = f"{message}\n  {text}\n  {caret}"
+            shown, caret = excerpt(text, position)
+            message = f"{message}\n  {shown}\n  {' ' * caret}^"
         super().__init__(message)
+
+
+def _visible(text: str) -> str:
+    r"""``text`` with control and other unprintable characters escaped (``\n``, ``\x1b``)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def excerpt(text: str, position: int, width: int = 76) -> tuple[str, int]:
+    r"""A one-line window of ``text`` around ``position`` and the caret's column in it.
+
+    Unprintable characters (newlines, terminal escapes, bidi marks) are shown escaped, and a
+    long text is cut to about ``width`` characters with ``...`` marking the cuts.
+
+    >>> excerpt("3x3 d2,\n3x3 q7", 12)
+    ('3x3 d2,\\n3x3 q7', 13)
+    """
+    position = max(0, min(position, len(text)))
+    lo = max(0, position - width // 2)
+    hi = min(len(text), lo + width)
+    lo = max(0, min(lo, hi - width))
+    before = ("..." if lo > 0 else "") + _visible(text[lo:position])
+    after = _visible(text[position:hi]) + ("..." if hi < len(text) else "")
+    return before + after, len(before)
 
 
 class TooLargeError(AtrousError):

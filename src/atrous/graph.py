@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Union
 
-from ._types import Ints, as_int
+from ._types import Ints, as_int, as_key
 from .errors import AtrousError
 from .layers import Conv, Input, Layer, Merge, MergeMode, Opaque
 
@@ -196,13 +196,14 @@ class Graph:
         return outs[0]
 
     def __getitem__(self, name: str) -> Node:
+        as_key(name, "node", allow_none=False)  # a list or array names no node: AtrousError
         try:
             return self._nodes[name]
         except KeyError:
             raise AtrousError(f"no node named {name!r}") from None
 
     def __contains__(self, name: object) -> bool:
-        return name in self._nodes
+        return isinstance(name, str) and name in self._nodes
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.topological())
@@ -406,7 +407,7 @@ def as_graph(target: Any, input_size: Sequence[int] | None = None) -> Graph:
     if isinstance(target, str):
         from .spec import parse
 
-        return parse(target)
+        return parse(target, input_size=input_size)  # resolves TensorFlow's 'same'
     if isinstance(target, Layer):
         return chain(target)
     if isinstance(target, Sequence) and target and all(isinstance(t, Layer) for t in target):

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from ._types import Ints
+from ._types import Ints, as_size
 from .errors import AtrousError, TooLargeError
 from .geometry import Identity, Unmodelled, Whole
 from .graph import Graph, as_graph
@@ -407,13 +407,9 @@ def spatial_input_size(graph: Graph, input_size: Sequence[int] | None) -> Ints |
         # an ONNX model read at its static input shape knows its size
         shape = graph.input_shape if graph.method == "onnx" else ()
         return tuple(shape[2:]) if len(shape) == graph.ndim + 2 else None
-    if isinstance(input_size, (str, bytes)):
-        raise AtrousError(
-            f"input_size must be an int or a tuple of ints like (64, 64), got {input_size!r}"
-        )
-    if isinstance(input_size, int):
-        input_size = (input_size,) * graph.ndim
-    size = tuple(input_size)
+    size = as_size(input_size, "input_size", minimum=-(2**63))  # type and form; range below
+    if len(size) == 1 and not isinstance(input_size, Sequence):
+        size = size * graph.ndim
     if len(size) == graph.ndim + 2:
         size = size[1:-1] if _channels_last(graph, size) else size[2:]
     if len(size) != graph.ndim or any(
@@ -421,7 +417,7 @@ def spatial_input_size(graph: Graph, input_size: Sequence[int] | None) -> Ints |
     ):
         raise AtrousError(
             f"input size must be {graph.ndim} spatial sizes >= 1 (or a full (N, C, ...) shape), "
-            f"got {tuple(input_size)!r}"
+            f"got {input_size!r}"
         )
     return size
 

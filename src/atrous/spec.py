@@ -24,12 +24,13 @@ one. The number of axes of the whole spec comes from its kernels; a spec with no
 Layers:
 
 - ``3x3 d2`` (or ``conv 3x3 d2``): convolution; options ``sN`` stride, ``dN`` dilation, ``pN`` /
-  ``pL:R`` / ``p1x2`` / ``p0:1x1:1`` padding, ``same`` / ``valid``, ``gN`` groups, ``cOUT`` or
+  ``pL:R`` / ``p1x2`` / ``p0:1x1:1`` padding, ``centred`` / ``same`` / ``valid`` (below),
+  ``gN`` groups, ``cOUT`` or
   ``cIN:OUT`` channels, ``nobias``.
 - ``tconv 4x4 s2 p1 op1``: transposed conv (``opN`` output padding; ``dN``, ``gN`` and channels
   as for conv). Default padding 0, as in PyTorch.
 - ``maxpool 3x3 s2 p1`` / ``avgpool 2x2``: pooling; the stride defaults to the kernel (PyTorch);
-  ``dN`` (max only), ``pN`` (symmetric), ``ceil`` (ceil_mode).
+  ``dN`` (max only), ``pN`` (symmetric), ``same`` (TensorFlow's, below), ``ceil`` (ceil_mode).
 - ``gpool`` / ``gpool max``: global pooling (every unit sees the whole input).
 - ``apool 7x7`` / ``apool 1x1 max``: adaptive pooling to a fixed output size.
 - ``up2`` / ``up2x1 bilinear align``: upsampling by an integer scale (``nearest``, ``linear``,
@@ -47,22 +48,33 @@ Blocks: ``res(a, b)`` is ``a -> b`` plus an identity shortcut (``res(a, b | c)``
 parallel branches fed by the same input. ``(a, b)*3`` repeats a group. A spec holds at most
 100,000 layers (repeats expanded) and nests groups and blocks at most 64 deep.
 
-Default padding (the seeds' convention)
----------------------------------------
-A convolution without a padding option gets **size-keeping padding**: the total ``d*(k-1)``
-split as ``left = total // 2``, ``right = total - left`` (TensorFlow's split, the extra pixel on the
-right for even kernels). At stride 1 the output has the input's size; at stride s it has
-``ceil(n / s)``, for every input size. So ``"3x3 d2"`` is ``Conv(3, padding=2, dilation=2)``, as
-in :func:`atrous.stack`. ``same`` names this rule explicitly, ``valid`` means no padding. Pooling
-and transposed convolutions keep PyTorch's defaults (padding 0).
+Padding: ``centred`` (the default) and ``same`` (TensorFlow's rule)
+-------------------------------------------------------------------
+A convolution without a padding option gets the **centred padding**: the total ``d*(k-1)``
+split as ``left = total // 2``, ``right = total - left`` (the extra pixel on the right for even
+kernels), whatever the input size. At stride 1 the output has the input's size. So ``"3x3 d2"``
+is ``Conv(3, padding=2, dilation=2)``, as in :func:`atrous.stack`. ``centred`` (or
+``centered``) names this rule explicitly; ``valid`` means no padding.
+
+``same`` is **TensorFlow's "SAME"**, the rule of :func:`atrous.same_padding`, ``atrous shape
+--padding same`` and ``DilatedConv2d``: the output is ``ceil(n / s)`` and the total padding
+``max((ceil(n/s) - 1)*s + d*(k-1) + 1 - n, 0)`` is split left-floor / right-ceil. At stride 1
+it equals ``centred``; at stride ``s > 1`` it depends on the layer's input size ``n``, so
+:func:`parse` needs ``input_size=`` (the analyses and the CLI's ``--input`` pass it) and
+refuses ``same`` with a stride without it. ``"7x7 s2 same"`` on 224 pads ``(2, 3)`` as
+TensorFlow does; ``"7x7 s2 centred"`` pads ``(3, 3)``. Pooling takes ``same`` too
+(``maxpool 3x3 s2 same``); PyTorch pools pad symmetrically by at most half the kernel, so an
+asymmetric or larger TensorFlow padding becomes an explicit ``pad L:R`` before the pool (the
+same pixels are read). Transposed convolutions keep PyTorch's default (padding 0), and so do
+pools without ``same``.
 
 Errors raise :class:`~atrous.errors.SpecError` with the position of the offending token:
 
     >>> parse("3x3 d2, 3x3 q7")
     Traceback (most recent call last):
     ...
-    atrous.errors.SpecError: unknown option 'q7' for a conv (expected s, d, p, g, c, same, valid,
-    nobias)
+    atrous.errors.SpecError: unknown option 'q7' for a conv (expected s, d, p, g, c, same, centred,
+    valid, nobias)
       3x3 d2, 3x3 q7
                   ^
 """
@@ -73,9 +85,10 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from ._types import Ints, Pairs
+from ._types import Ints, Pairs, as_int, as_size
+from .arith import same_padding
 from .errors import AtrousError, SpecError
 from .graph import Graph, Node, chain, parallel
 from .layers import (
@@ -107,9 +120,11 @@ POINTWISE_WORDS = frozenset(
 UPSAMPLE_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear")
 RESIZE_MODES = ("nearest", "nearest-exact", *UPSAMPLE_MODES[1:])
 BLOCKS = {"res": "add", "add": "add", "par": "concat", "cat": "concat", "mul": "mul"}
+_PADDING_WORDS = ("same", "centred", "centered", "valid")
 _NAME = re.compile(r"[A-Za-z_][\w.\-/]*\Z")
-_INTS = re.compile(r"\d+(?:x\d+)*\Z")
-_PADS = re.compile(r"\d+(?::\d+)?(?:x\d+(?::\d+)?)*\Z")
+_INTS = re.compile(r"[0-9]+(?:x[0-9]+)*\Z")
+_PADS = re.compile(r"[0-9]+(?::[0-9]+)?(?:x[0-9]+(?::[0-9]+)?)*\Z")
+_DIGITS = re.compile(r"[0-9]+\Z")
 
 
 def default_padding(kernel: Ints, dilation: Ints) -> Pairs:
@@ -118,15 +133,20 @@ def default_padding(kernel: Ints, dilation: Ints) -> Pairs:
     >>> default_padding((3, 4), (2, 1))
     ((2, 2), (1, 2))
     """
-    out = []
-    for k, d in zip(kernel, dilation):
-        total = d * (k - 1)
-        out.append((total // 2, total - total // 2))
-    return tuple(out)
+    pairs: Pairs = same_padding(tuple(kernel), 1, tuple(dilation))
+    return pairs
+
+
+MAX_LAYERS = 100_000
+"""The most layers one spec may expand to (repeats included)."""
+MAX_DEPTH = 64
+"""The deepest nesting of groups and blocks a spec may have."""
+MAX_CHARS = 4_000_000
+"""The longest spec text (characters) :func:`parse` reads; longer ones are refused unread."""
 
 
 # -- lexer ------------------------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class _Tok:
     kind: str  # "word", "str", or the punctuation character itself, or "end"
     text: str
@@ -134,49 +154,81 @@ class _Tok:
     value: str = ""
 
 
-def _lex(text: str) -> list[_Tok]:
+_TOKEN = re.compile(
+    r'(?P<p>[,;()|*])|(?P<w>[^\s,;()|*"]+)(?P<ws>"(?:[^"\\]|\\.)*")?'
+    r'|(?P<s>"(?:[^"\\]|\\.)*")|(?P<bad>")',
+    re.DOTALL,
+)
+_LONG_NUMBER = re.compile(r"[0-9]{19,}")  # 10^18 and above
+_NAMED = re.compile(r"(?:pw|dense|opaque):")
+
+
+def _string(text: str, literal: str, pos: int) -> str:
+    try:
+        value = json.loads(literal)
+    except ValueError:
+        raise SpecError("bad string literal", text, pos) from None
+    return str(value)
+
+
+def _lex(text: str, start: int = 0) -> list[_Tok]:
+    """Tokens of ``text[start:]`` (positions index ``text``), ending with an ``end`` token.
+
+    Refuses, before any further work, a spec with more than :data:`MAX_LAYERS` items and
+    numbers of 19 digits or more (outside ``pw:``/``dense:``/``opaque:`` names).
+    """
     toks: list[_Tok] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-        elif ch in ",;()|*":
-            toks.append(_Tok("," if ch == ";" else ch, ch, i))
-            i += 1
-        elif ch == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            if j >= n:
-                raise SpecError("unterminated string", text, i)
-            try:
-                value = json.loads(text[i : j + 1])
-            except ValueError:
-                raise SpecError("bad string literal", text, i) from None
-            toks.append(_Tok("str", text[i : j + 1], i, value))
-            i = j + 1
+    append = toks.append
+    check_numbers = _LONG_NUMBER.search(text, start) is not None
+    commas = 0
+    for m in _TOKEN.finditer(text, start):
+        kind = m.lastgroup
+        if kind == "w":
+            word = m.group()
+            if check_numbers:
+                _check_number(text, word, m.start())
+            append(_Tok("word", word, m.start()))
+        elif kind == "p":
+            ch = m.group()
+            if ch == "," or ch == ";":
+                commas += 1
+                if commas >= MAX_LAYERS:  # every ',' starts one more layer
+                    raise SpecError(
+                        f"the spec has more than {MAX_LAYERS} layers (layer {MAX_LAYERS + 1} "
+                        f"starts after this ','); a spec holds at most {MAX_LAYERS}",
+                        text, m.start(),
+                    )
+                ch = ","
+            append(_Tok(ch, m.group(), m.start()))
+        elif kind == "ws":
+            word, at, lit, lit_at = m.group("w"), m.start(), m.group("ws"), m.start("ws")
+            if check_numbers:
+                _check_number(text, word, at)
+            if word.endswith(":"):  # pw:"long name"
+                append(_Tok("word", word, at, _string(text, lit, lit_at)))
+            else:
+                append(_Tok("word", word, at))
+                append(_Tok("str", lit, lit_at, _string(text, lit, lit_at)))
+        elif kind == "s":
+            at = m.start()
+            append(_Tok("str", m.group(), at, _string(text, m.group(), at)))
         else:
-            j = i
-            while j < n and not text[j].isspace() and text[j] not in ',;()|*"':
-                j += 1
-            if j < n and text[j] == '"' and text[j - 1] == ":":  # pw:"long name"
-                k = j + 1
-                while k < n and text[k] != '"':
-                    k += 2 if text[k] == "\\" else 1
-                if k >= n:
-                    raise SpecError("unterminated string", text, j)
-                try:
-                    value = json.loads(text[j : k + 1])
-                except ValueError:
-                    raise SpecError("bad string literal", text, j) from None
-                toks.append(_Tok("word", text[i:j], i, value))
-                i = k + 1
-                continue
-            toks.append(_Tok("word", text[i:j], i))
-            i = j
-    toks.append(_Tok("end", "", n))
+            raise SpecError("unterminated string", text, m.start())
+    toks.append(_Tok("end", "", len(text)))
     return toks
+
+
+def _check_number(text: str, word: str, at: int) -> None:
+    if _NAMED.match(word):
+        return
+    big = _LONG_NUMBER.search(word)
+    if big:
+        digits = big.group()
+        raise SpecError(
+            f"number {digits[:12]}... ({len(digits)} digits) is too large: numbers in a spec "
+            "are below 10^18",
+            text, at + big.start(),
+        )
 
 
 # -- AST --------------------------------------------------------------------------------------
@@ -196,25 +248,22 @@ class _BlockAst:
     branches: list[list[Any]]
 
 
-MAX_LAYERS = 100_000
-"""The most layers one spec may expand to (repeats included)."""
-MAX_DEPTH = 64
-"""The deepest nesting of groups and blocks a spec may have."""
-
-
-def _count_layers(items: list[Any]) -> int:
-    return sum(
-        sum(_count_layers(b) for b in item.branches) + 1 if isinstance(item, _BlockAst) else 1
-        for item in items
-    )
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, start: int = 0) -> None:
         self.text = text
-        self.toks = _lex(text)
+        self.toks = _lex(text, start)
         self.i = 0
         self.depth = 0
+        self.total = 0  # layers so far, repeats expanded: refused as soon as it passes the cap
+
+    def count(self, added: int, pos: int, what: str) -> None:
+        self.total += added
+        if self.total > MAX_LAYERS:
+            raise self.error(
+                f"{what} makes {self.total} layers; a spec holds at most {MAX_LAYERS}", pos
+            )
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -236,15 +285,19 @@ class _Parser:
 
     def seq(self, closers: str) -> list[Any]:
         items: list[Any] = []
+        toks = self.toks
         while True:
-            tok = self.peek()
+            tok = toks[self.i]
             if tok.kind in closers or tok.kind == ",":
                 found = "the end of the spec" if tok.kind == "end" else repr(tok.text)
                 raise self.error(f"expected a layer, found {found}", tok.pos)
-            items.extend(self.item())
-            tok = self.peek()
+            if tok.kind == "word" and tok.text not in BLOCKS:  # a plain layer: the common case
+                items.extend(self._item(tok))
+            else:
+                items.extend(self.item())
+            tok = toks[self.i]
             if tok.kind == ",":
-                self.take()
+                self.i += 1
                 continue
             if tok.kind in closers:
                 return items
@@ -264,6 +317,7 @@ class _Parser:
         return items
 
     def _item(self, tok: _Tok) -> list[Any]:
+        before = self.total
         if tok.kind == "(":
             self.take()
             items = self.seq(")")
@@ -301,30 +355,33 @@ class _Parser:
                 )
             if not branches[0] and residual:
                 raise self.error("res(...) needs a body", tok.pos)
+            self.count(1, tok.pos, "this block")
             items = [_BlockAst(BLOCKS[tok.text], residual, tok.pos, branches)]
         elif tok.kind == "word":
-            words = [self.take()]
-            while self.peek().kind in ("word", "str"):
-                words.append(self.take())
-            items = [_LayerAst(words[0].text, words[0].pos, words)]
+            toks, start = self.toks, self.i
+            end = start + 1
+            while toks[end].kind == "word" or toks[end].kind == "str":
+                end += 1
+            self.i = end
+            words = toks[start:end]
+            self.total += 1
+            if self.total > MAX_LAYERS:
+                self.count(0, tok.pos, "this layer")
+            items = [_LayerAst(tok.text, tok.pos, words)]
         else:
             found = "the end of the spec" if tok.kind == "end" else repr(tok.text)
             raise self.error(f"expected a layer, found {found}", tok.pos)
         if self.peek().kind == "*":
             star = self.take()
             count = self.expect("word", "a repeat count after '*'")
-            if not count.text.isdigit() or int(count.text) < 1:
+            if not _DIGITS.match(count.text) or int(count.text) < 1:
                 raise self.error(
                     f"a repeat count must be an integer >= 1, got {count.text!r}", count.pos
                 )
             del star
-            total = _count_layers(items) * int(count.text)
-            if total > MAX_LAYERS:
-                raise self.error(
-                    f"this repeat makes {total} layers; a spec holds at most {MAX_LAYERS}",
-                    count.pos,
-                )
-            items = items * int(count.text)
+            times = int(count.text)
+            self.count((self.total - before) * (times - 1), count.pos, "this repeat")
+            items = items * times
         return items
 
 
@@ -344,9 +401,27 @@ def _pads(text: str) -> tuple[tuple[int, int], ...]:
 class _Builder:
     """Turns the AST into layers once the number of axes is known."""
 
-    def __init__(self, text: str, ndim: int) -> None:
+    def __init__(self, text: str, ndim: int, input_size: Any = None) -> None:
         self.text = text
         self.ndim = ndim
+        self.cache: dict[Any, list[Layer]] = {}
+        self.input_size: Ints | None = None
+        self.unknown = " (no input size was given)"  # why a size is None, for messages
+        if input_size is not None:
+            try:
+                size = as_size(input_size, "input_size")
+                if len(size) == ndim + 2:  # a full (N, C, *spatial) tensor shape
+                    size = size[2:]
+                if len(size) == 1:
+                    size = size * ndim
+                if len(size) != ndim:
+                    raise AtrousError(
+                        f"input_size must have {ndim} spatial sizes (or a full (N, C, ...) "
+                        f"shape), got {input_size!r}"
+                    )
+                self.input_size = size
+            except AtrousError as exc:  # raised only if a layer needs the size
+                self.unknown = f" (input_size is unusable: {exc})"
 
     def error(self, message: str, pos: int) -> SpecError:
         return SpecError(message, self.text, pos)
@@ -402,7 +477,7 @@ class _Builder:
     ) -> dict[str, tuple[Any, _Tok]]:
         """Parse option words; ``allowed`` maps option names to their value form."""
         got: dict[str, tuple[Any, _Tok]] = {}
-        expected = ", ".join(allowed)
+        expected = ", ".join(a for a in allowed if a != "centered")
         for tok in words:
             if tok.kind == "str":
                 raise self.error(f"unexpected string {tok.text} in a {kind}", tok.pos)
@@ -411,10 +486,12 @@ class _Builder:
                 raise self.error(
                     f"unknown option {tok.text!r} for a {kind} (expected {expected})", tok.pos
                 )
-            key = "p" if name in ("same", "valid") else name
+            key = "p" if name in _PADDING_WORDS else name
             if key in got:
-                raise self.error(f"option {tok.text!r} given twice", tok.pos)
-            got[key] = (value if key != "p" or name == "p" else name, tok)
+                what = "the padding" if key == "p" else f"option {tok.text!r}"
+                raise self.error(f"{what} is given twice", tok.pos)
+            word = "centred" if name == "centered" else name
+            got[key] = (value if key != "p" or name == "p" else word, tok)
         return got
 
     @staticmethod
@@ -431,22 +508,47 @@ class _Builder:
                 return name, _ints(rest)
             if form == "pads" and _PADS.match(rest):
                 return name, _pads(rest)
-            if form == "int" and rest.isdigit():
+            if form == "int" and _DIGITS.match(rest):
                 return name, int(rest)
-            if form == "channels" and re.fullmatch(r"\d+(?::\d+)?", rest):
+            if form == "channels" and re.fullmatch(r"[0-9]+(?::[0-9]+)?", rest):
                 a, _, b = rest.partition(":")
                 return name, (int(a), int(b)) if b else (None, int(a))
         return None, None
 
-    def layer(self, ast: _LayerAst) -> Layer:
+    def layers(self, ast: _LayerAst, size: Ints | None) -> list[Layer]:
+        """The layers of one layer item (two for a pool whose 'same' padding is asymmetric)."""
+        words = tuple((t.text, t.value) for t in ast.words)
+        key = (words, size if any(t == "same" for t, _ in words) else None)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
         try:
-            return self._layer(ast)
+            out = self._layer(ast, size)
         except SpecError:
             raise
         except AtrousError as exc:
             raise self.error(str(exc), ast.pos) from None
+        layers = out if isinstance(out, list) else [out]
+        self.cache[key] = layers
+        return layers
 
-    def _layer(self, ast: _LayerAst) -> Layer:
+    def tf_same(
+        self, kernel: Ints, stride: Ints, dilation: Ints, size: Ints | None, tok: _Tok
+    ) -> Pairs:
+        """TensorFlow's 'same' padding (:func:`atrous.same_padding`) at this layer's input."""
+        if all(v == 1 for v in stride):
+            return tuple(same_padding(kernel, stride, dilation))
+        if size is None:
+            raise self.error(
+                f"'same' with stride {_fmt_ints(stride)} follows TensorFlow's rule, which "
+                f"depends on the input size, unknown here{self.unknown}: give the input size "
+                "(input_size=, --input) or write 'centred' for the fixed padding d*(k-1) split "
+                "left-floor/right-ceil",
+                tok.pos,
+            )
+        return tuple(same_padding(kernel, stride, dilation, size))
+
+    def _layer(self, ast: _LayerAst, size: Ints | None) -> Layer | list[Layer]:
         words = ast.words
         head = words[0]
         word = head.text
@@ -460,14 +562,17 @@ class _Builder:
             opts = self.options(
                 words[1:],
                 {"s": "ints", "d": "ints", "p": "pads", "g": "int", "c": "channels",
-                 "same": "flag", "valid": "flag", "nobias": "flag"},
+                 "same": "flag", "centred": "flag", "centered": "flag", "valid": "flag",
+                 "nobias": "flag"},
                 "conv",
             )
             stride = self._axis_opt(opts, "s", 1)
             dilation = self._axis_opt(opts, "d", 1)
             padding: Any
-            if "p" not in opts or opts["p"][0] == "same":
+            if "p" not in opts or opts["p"][0] == "centred":
                 padding = default_padding(kernel, dilation)
+            elif opts["p"][0] == "same":
+                padding = self.tf_same(kernel, stride, dilation, size, opts["p"][1])
             elif opts["p"][0] == "valid":
                 padding = ((0, 0),) * nd
             else:
@@ -498,14 +603,28 @@ class _Builder:
             if len(words) < 2:
                 raise self.error(f"{word} needs a kernel size like 2x2", head.pos)
             kernel = self.size(words[1], "kernel")
-            allowed = {"s": "ints", "p": "ints", "ceil": "flag"}
+            allowed = {"s": "ints", "p": "ints", "same": "flag", "ceil": "flag"}
             if word == "maxpool":
                 allowed["d"] = "ints"
             opts = self.options(words[2:], allowed, word)
+            pmode: Literal["max", "avg"] = "max" if word == "maxpool" else "avg"
+            stride = self._axis_opt(opts, "s", None)
+            dilation = self._axis_opt(opts, "d", 1)
+            if "p" in opts and opts["p"][0] == "same":
+                if "ceil" in opts:
+                    raise self.error(
+                        "'same' and 'ceil' do not combine: TensorFlow's 'same' sets the output "
+                        "to ceil(input/stride) by itself", opts["ceil"][1].pos,
+                    )
+                pairs = self.tf_same(kernel, stride or kernel, dilation, size, opts["p"][1])
+                if all(lo == hi and lo <= k // 2 for (lo, hi), k in zip(pairs, kernel)):
+                    return Pool(pmode, kernel, stride, tuple(lo for lo, _ in pairs), dilation,
+                                ndim=nd)
+                # PyTorch pools pad symmetrically, at most half the kernel: pad first
+                return [Pad(pairs, ndim=nd), Pool(pmode, kernel, stride, 0, dilation, ndim=nd)]
             return Pool(
-                "max" if word == "maxpool" else "avg", kernel,
-                self._axis_opt(opts, "s", None), self._axis_opt(opts, "p", 0),
-                self._axis_opt(opts, "d", 1), "ceil" in opts, ndim=nd,
+                pmode, kernel, stride, self._axis_opt(opts, "p", 0), dilation, "ceil" in opts,
+                ndim=nd,
             )
         if word in ("gpool", "apool"):
             mode = "avg"
@@ -588,21 +707,41 @@ class _Builder:
         return self.per_axis(value, tok, {"s": "stride", "d": "dilation", "p": "padding",
                                           "op": "output padding"}[key])
 
-    def build(self, items: list[Any]) -> Graph:
+    def build(self, items: list[Any], size: Ints | None) -> tuple[Graph, Ints | None]:
+        """The graph of ``items`` and its output size (None where unknown) for input ``size``."""
         parts: list[Layer | Graph] = []
         for item in items:
             if isinstance(item, _LayerAst):
-                parts.append(self.layer(item))
+                for layer in self.layers(item, size):
+                    parts.append(layer)
+                    size = self.next_size(layer, size, item.words[0].text)
             else:
-                branches: list[Any] = [self.build(b) if b else [] for b in item.branches]
+                branches: list[Any] = []
+                for b in item.branches:
+                    branches.append(self.build(b, size)[0] if b else [])
                 try:
-                    parts.append(
+                    block = (
                         _residual(branches, self.ndim) if item.residual
                         else parallel(branches, merge=item.mode, ndim=self.ndim)
                     )
                 except AtrousError as exc:
                     raise self.error(str(exc), item.pos) from None
-        return chain(*parts, ndim=self.ndim)
+                parts.append(block)
+                if size is not None:
+                    try:
+                        size = block.shapes(size)[block.output]
+                    except AtrousError as exc:
+                        size, self.unknown = None, f" (the block before it fails: {exc})"
+        return chain(*parts, ndim=self.ndim), size
+
+    def next_size(self, layer: Layer, size: Ints | None, head: str) -> Ints | None:
+        if size is None:
+            return None
+        try:
+            return tuple(layer.output_size(size))
+        except AtrousError as exc:
+            self.unknown = f" (the size is unknown after {head!r}: {exc})"
+            return None
 
 
 def _residual(branches: list[Any], ndim: int) -> Graph:
@@ -612,29 +751,53 @@ def _residual(branches: list[Any], ndim: int) -> Graph:
     return residual(body, shortcut if isinstance(shortcut, Graph) else None, ndim=ndim)
 
 
-def _axes_hints(items: list[Any], out: list[tuple[int, int, str]]) -> None:
+_SIZED = frozenset({"conv", "tconv", "deconv", "convT", "maxpool", "avgpool", "apool"})
+
+
+def _axes_hints(
+    items: list[Any], out: list[tuple[int, int, str]], seen: set[str] | None = None
+) -> None:
+    """The first size token of each number of axes, in spec order (a repeat adds nothing)."""
+    seen = set() if seen is None else seen  # size texts (and ids of repeated items) already read
+    axes = {n for n, _, _ in out}
     for item in items:
-        if isinstance(item, _BlockAst):
-            for b in item.branches:
-                _axes_hints(b, out)
-            continue
-        words = item.words
-        word = words[0].text
-        if _INTS.match(word):
-            out.append((len(_ints(word)), words[0].pos, word))
-        elif word in ("conv", "tconv", "deconv", "convT", "maxpool", "avgpool", "apool") and (
-            len(words) > 1 and _INTS.match(words[1].text)
-        ):
-            out.append((len(_ints(words[1].text)), words[1].pos, words[1].text))
+        if type(item) is _LayerAst:
+            tok = item.words[0]
+            text = tok.text
+            if text in seen:
+                continue
+            if not _INTS.match(text):
+                words = item.words
+                if text not in _SIZED or len(words) < 2 or not _INTS.match(words[1].text):
+                    continue
+                tok = words[1]
+                text = tok.text
+                if text in seen:
+                    continue
+            seen.add(text)
+            n = text.count("x") + 1
+            if n not in axes:
+                axes.add(n)
+                out.append((n, tok.pos, text))
+        else:
+            key = f"#{id(item)}"
+            if key not in seen:
+                seen.add(key)
+                for b in item.branches:
+                    _axes_hints(b, out, seen)
+                axes = {n for n, _, _ in out}
 
 
-def parse(text: str, ndim: int | None = None) -> Graph:
+def parse(text: str, ndim: int | None = None, input_size: Any = None) -> Graph:
     """Parse a layer spec into a :class:`~atrous.graph.Graph` (grammar in the module docstring).
 
     Args:
         text: the spec, e.g. ``"3x3 d1, 3x3 d2, 3x3 d5"``.
         ndim: number of spatial axes when the spec has no kernel to tell (default 2); when given
             it must agree with the spec's kernels.
+        input_size: the spatial input size (an int, one size per axis, or a full
+            ``(N, C, *spatial)`` shape). Needed only to resolve ``same`` (TensorFlow's padding)
+            on layers with a stride > 1; elsewhere it is not used.
 
     Returns:
         The graph; node names follow the builders (``conv0``, ``res1.conv0``, ``res1.add``...).
@@ -647,23 +810,33 @@ def parse(text: str, ndim: int | None = None) -> Graph:
     ['conv0', 'pool0', 'res2.conv0', 'res2.conv1', 'res2.add']
     >>> parse("3 d2, 3 d4").ndim
     1
+    >>> parse("7x7 s2 same", input_size=(224, 224))["conv0"].layer.padding  # TensorFlow's
+    ((2, 3), (2, 3))
+    >>> parse("7x7 s2 centred")["conv0"].layer.padding
+    ((3, 3), (3, 3))
     """
     if not isinstance(text, str):
         raise AtrousError(f"a spec must be a string, got {type(text).__name__}")
+    if ndim is not None:
+        ndim = as_int(ndim, "ndim", 1)
+        if ndim > 3:
+            raise AtrousError(f"ndim must be 1, 2 or 3, got {ndim}")
+    if len(text) > MAX_CHARS:
+        raise SpecError(
+            f"the spec is {len(text)} characters long; a spec holds at most {MAX_CHARS}",
+            text, MAX_CHARS,
+        )
     header = re.match(r"\s*([123])d\s*:", text)
     header_nd = int(header.group(1)) if header else None
     body_start = header.end() if header else 0
-    parser = _Parser(text)
-    if header:
-        parser.i = next(i for i, t in enumerate(parser.toks) if t.pos >= body_start)
+    parser = _Parser(text, body_start)
     if parser.peek().kind == "end":
-        raise SpecError("the spec is empty: expected layers like '3x3 d1, 3x3 d2'", text, 0)
-    items = parser.seq("end")
-    if _count_layers(items) > MAX_LAYERS:
+        where = f"after the header {text[:body_start].strip()!r}" if header else ""
         raise SpecError(
-            f"the spec has {_count_layers(items)} layers; a spec holds at most {MAX_LAYERS}",
-            text, 0,
+            f"the spec is empty{' ' + where if where else ''}: expected layers like "
+            "'3x3 d1, 3x3 d2'", text, body_start,
         )
+    items = parser.seq("end")
     hints: list[tuple[int, int, str]] = []
     _axes_hints(items, hints)
     nd = header_nd if header_nd is not None else ndim
@@ -679,7 +852,8 @@ def parse(text: str, ndim: int | None = None) -> Graph:
             )
     if ndim is not None and header_nd is not None and ndim != header_nd:
         raise SpecError(f"ndim={ndim} disagrees with the header {header_nd}d:", text, 0)
-    return _Builder(text, nd or 2).build(items)
+    builder = _Builder(text, nd or 2, input_size)
+    return builder.build(items, builder.input_size)[0]
 
 
 # -- Graph -> text ----------------------------------------------------------------------------
@@ -849,6 +1023,10 @@ def to_spec(graph: Graph | str) -> str:
     """
     if isinstance(graph, str):
         graph = parse(graph)
+    if not isinstance(graph, Graph):
+        raise AtrousError(
+            f"to_spec needs a Graph or a spec string, got {type(graph).__name__}"
+        )
     if len(graph) == 0:
         raise AtrousError("an empty graph has no spec text")
     dec = _Decompiler(graph)

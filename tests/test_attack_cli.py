@@ -118,10 +118,7 @@ FIXED = [
 ]
 
 # index in FIXED -> why it fails today, in files other helpers own (xfail strict)
-KNOWN: dict[int, str] = {
-    FIXED.index(["report", "3x3 d2", "--title", "\udcff", "-o", "{tmp}/r.html"]):
-        "cli report (helper 'ux'): a non-UTF-8 --title ends in UnicodeEncodeError",
-}
+KNOWN: dict[int, str] = {}
 KNOWN[FIXED.index(["analyze", "3x3", "\x1b[31m"])] = (
     "cli/__init__.py: argparse's 'unrecognized arguments' message echoes terminal escape "
     "sequences raw to stderr"

@@ -222,11 +222,6 @@ def test_the_rules_source_is_the_hdc_paper() -> None:
         assert "seed" not in (getattr(rules, name).__doc__ or "").lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report.py (helper 'redesign') writes the rule verdict as 'M_2 <= K: True, ... "
-    "sawtooth: False'; HDCResult.summary gives the plain sentence to print instead",
-)
 def test_the_report_states_the_rule_in_words() -> None:
     from atrous import analyze
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 WORD = re.compile(r"\bseeds?\b|\bseed's\b", re.IGNORECASE)
 RANDOM = re.compile(
@@ -61,6 +59,5 @@ def test_no_seed_jargon_in_the_files_this_branch_owns() -> None:
     assert offending_lines(mine) == []
 
 
-@pytest.mark.xfail(strict=False, reason="other branches reword their files; passes once merged")
 def test_no_seed_jargon_anywhere_user_facing() -> None:
     assert offending_lines(user_facing_files()) == []

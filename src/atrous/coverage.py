@@ -1,6 +1,6 @@
 """Exact coverage maps: how many distinct paths lead from each input pixel to one output unit.
 
-This is what seed 001's ``dilated_conv_all_map`` loop computes and its figures show, made exact
+This is what the tutorials' ``dilated_conv_all_map`` loop computes and its figures show, made exact
 and fast, and generalised from a stack of stride-1 convolutions to any :class:`~atrous.Graph`:
 strides, pooling (a pooling window is a set of taps), transposed convolution and upsampling
 (paths through the scatter/interpolation), padding and slicing, residual and parallel branches
@@ -526,7 +526,7 @@ def _steps_back(arr: Array, origin: Ints, geoms: list[Reads | None], src: Ints |
 def _stride1_chain(
     order: list[Any], u: Ints, ndim: int, budget: Budget
 ) -> list[tuple[Array, int]] | None:
-    """The seeds' case, directly: a chain of stride-1 convs/pools on an unbounded input.
+    """The classic case, directly: a chain of stride-1 convs/pools on an unbounded input.
 
     Per axis the map is the convolution of the layers' tap patterns; equal ``(rate, kernel)``
     layers are applied as one precomputed power of their pattern. None when the graph is not
@@ -641,7 +641,7 @@ def coverage(
 
     Args:
         target: a :class:`~atrous.Graph`, a spec string, layers, or an ``nn.Module`` (anything
-            :func:`atrous.as_graph` accepts). Build the seeds' case with
+            :func:`atrous.as_graph` accepts). Build the classic dilated stack with
             ``atrous.stack(rates, kernel, ndim)``.
         input_size: spatial input size, or a full ``(N, C, *spatial)`` shape (which an
             ``nn.Module`` needs to be traced). Without it the input is unbounded (no unit is

@@ -365,7 +365,7 @@ def stack(
     ndim: int = 2,
     name: str = "",
 ) -> Graph:
-    """The seeds' case: stride-1 convs with dilations ``rates`` and size-keeping padding.
+    """The classic dilated stack: stride-1 convs with dilations ``rates`` and size-keeping padding.
 
     Padding is ``dilation*(kernel-1)/2`` on each side (TensorFlow's split, extra pixel on the
     right, when that is odd, e.g. for even kernels).

@@ -7,7 +7,7 @@ layer's fields. Bad values fail at construction with :class:`~atrous.errors.Atro
 
     >>> Conv(3, dilation=2, padding="same", ndim=2)
     Conv(kernel=(3, 3), stride=(1, 1), padding=((2, 2), (2, 2)), dilation=(2, 2), groups=1)
-    >>> Conv(3, dilation=2, ndim=2).output_size((64, 64))   # the seeds' example
+    >>> Conv(3, dilation=2, ndim=2).output_size((64, 64))   # the tutorials' example
     (60, 60)
 """
 
@@ -126,6 +126,8 @@ def _simple_padding(padding: Any, k: int, s: int, d: int) -> tuple[int, int] | N
     """``(left, right)`` for an int, ``"valid"``, or ``"same"`` at stride 1; else None."""
     if type(padding) is int:
         return (padding, padding) if padding >= 0 else None
+    if type(padding) is not str:
+        return None
     if padding == "valid":
         return (0, 0)
     if padding == "same" and s == 1:
@@ -176,7 +178,7 @@ class Conv(Layer):
     ) -> None:
         if (  # the common case, without the general normalisation (stack() builds many)
             type(kernel) is int and type(stride) is int and type(dilation) is int
-            and type(groups) is int and ndim in (1, 2, 3) and size is None
+            and type(groups) is int and type(ndim) is int and ndim in (1, 2, 3) and size is None
             and in_channels is None and out_channels is None
             and min(kernel, stride, dilation, groups) >= 1
         ):

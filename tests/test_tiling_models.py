@@ -99,6 +99,17 @@ class DeepLabPooled(nn.Module):
         return F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
+class PadToMultiple(nn.Module):
+    """Pads the input on the right to a multiple of 32 (an input-size-dependent F.pad)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.pad(x, (0, (-x.shape[-1]) % 32, 0, (-x.shape[-2]) % 32)))
+
+
 class ResizeToInput(nn.Module):
     """Stride 8, then F.interpolate(size=x.shape): exact on no tile."""
 
@@ -120,7 +131,7 @@ ARCHS = {
     "resnet18-os8": (lambda: dilated_resnet(18), (1, 1, 601, 41), (25, 6)),
     "deeplabv3-no-pool": (deeplab_no_pooling, (1, 1, 41, 599), (48, 200)),
     "unet3d": (lambda: UNet(3, 2), (1, 1, 12, 20, 84), (12, 20, 32)),
-    "wavenet": (wavenet, (2, 1, 301), 48),
+    "wavenet": (wavenet, (2, 1, 301), 100),
     "tconv-decoder": (Decoder, (1, 1, 93, 70), 24),
 }
 
@@ -155,12 +166,6 @@ def integer_weights(model: nn.Module, seed: int = 0) -> nn.Module:
                     flat = p.view(p.shape[0], -1)
                     flat[:, flat.shape[1] // 2] = 1.0
     return model
-
-
-def test_models_run_on_awkward_sizes() -> None:
-    for name, (_, shape, _) in ARCHS.items():
-        y = build(name)(torch.zeros(shape))
-        assert y.dim() == len(shape), name
 
 
 @pytest.mark.parametrize("name", ["unet2d"])

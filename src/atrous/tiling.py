@@ -190,6 +190,18 @@ class TilePlan:
             raise AtrousError(f"no tile to recommend: {self.refusals[0].message}")
         return geo.recommend(max_memory, self.bytes_per_pixel)
 
+    def with_halo(self, halo: Any) -> TilePlan:
+        """The same plan with another halo (an int, or per axis an int or ``(before, after)``):
+        windows keep at least their exact size, pixels outside the new halo are zeroed."""
+        import dataclasses
+
+        geo: _Geometry | None = self._geometry
+        if geo is None:
+            raise AtrousError(f"cannot change the halo of a refused plan: "
+                              f"{self.refusals[0].message}")
+        halo_t = _as_halo(halo, len(self.input_size))
+        return dataclasses.replace(self, halo=halo_t, tiles=geo.tiles(self.tile, halo_t))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able record of the plan."""
         return {
@@ -252,7 +264,10 @@ class _Geometry:
     period: Ints
     shift: Ints
 
-    def tiles(self, tile: Ints, halo: tuple[Span, ...]) -> tuple[Tile, ...]:
+    def tiles(self, tile: Ints, halo: tuple[Span, ...] | None = None) -> tuple[Tile, ...]:
+        """The tiles; ``halo`` (an override) sets the valid ranges, the windows stay at least
+        as large as the exact halo makes them (a smaller halo zeroes pixels, as if missing)."""
+        halo = self.halo if halo is None else halo
         per_axis = [self._axis(ax, tile[ax], halo[ax]) for ax in range(len(tile))]
         out = []
         for idx in _product([range(len(p)) for p in per_axis]):
@@ -264,6 +279,7 @@ class _Geometry:
         n, m = self.input_size[ax], self.output_size[ax]
         a_in, p, s = self.alignment[ax], self.period[ax], self.shift[ax]
         before, after = halo
+        wb, wa = max(before, self.halo[ax][0]), max(after, self.halo[ax][1])
         rows = []
         for a in range(0, m, tile):
             b = min(m, a + tile)
@@ -271,12 +287,13 @@ class _Geometry:
             # tile may end inside a period, its boxes are those of its last unit's period
             c0 = a * s // p
             c1 = -(-b // p) * s
-            lo, hi = c0 - before, c1 + after
+            lo, hi = c0 - wb, c1 + wa
             start = max(0, (lo // a_in) * a_in)
             stop = min(n, start + -(-(hi - start) // a_in) * a_in)
-            valid = (max(0, lo), min(n, hi))
+            valid = (max(0, c0 - before), min(n, c1 + after))
             off = start * p // s  # the window starts at a multiple of the output's shift
-            rows.append(((start, stop), (max(start, valid[0]), max(start, valid[1])),
+            rows.append(((start, stop), (min(max(start, valid[0]), stop),
+                                         min(max(start, valid[1]), stop)),
                          (a, b), (a - off, b - off)))
         return rows
 
@@ -286,7 +303,7 @@ class _Geometry:
         best: tuple[float, Ints] | None = None
         for tile in _product([_candidates(m, t) for m, t in zip(self.output_size,
                                                                  self.tile_alignment)]):
-            tiles = self.tiles(tile, self.halo)
+            tiles = self.tiles(tile)
             window = max(math.prod(b - a for a, b in t.input) for t in tiles)
             if window * bytes_per_pixel > max_memory:
                 continue
@@ -302,10 +319,10 @@ class _Geometry:
 
 
 def _candidates(m: int, step: int) -> list[int]:
-    """Tile sizes to try along one axis: multiples of ``step`` up to ``m`` (at most ~64)."""
+    """Tile sizes to try along one axis: multiples of ``step`` up to ``m`` (at most ~24)."""
     sizes = list(range(step, m + step, step))
-    if len(sizes) > 64:
-        stride = -(-len(sizes) // 64)
+    if len(sizes) > 24:
+        stride = -(-len(sizes) // 24)
         sizes = sizes[::stride] + [sizes[-1]]
     return sorted(set(min(s, max(m, step)) for s in sizes))
 
@@ -652,8 +669,10 @@ def tiled_forward(model: Any, x: Any, tile: Any, halo: Any = None, *,
     if not isinstance(x, torch.Tensor):
         raise AtrousError(f"tiled_forward needs a torch.Tensor input, got {type(x).__name__}")
     if plan is None:
-        plan = tile_plan(model, tuple(x.shape), tile, halo=halo)
+        plan = tile_plan(model, tuple(x.shape), tile)
     plan.check()
+    if halo is not None:
+        plan = plan.with_halo(halo)
     return _run_tiles(model, x, plan)
 
 

@@ -36,7 +36,7 @@ def _input(name: str, integer: bool = False) -> torch.Tensor:
     shape = ARCHS[name][1]
     gen = torch.Generator().manual_seed(1)
     if integer:
-        return torch.randint(-3, 4, shape, generator=gen).double()
+        return torch.randint(0, 4, shape, generator=gen).double()  # >= 0: ReLUs stay alive
     return torch.randn(shape, generator=gen)
 
 

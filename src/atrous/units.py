@@ -121,6 +121,8 @@ def format_duration(seconds: float) -> str:
     >>> format_duration(2.5), format_duration(1 / 16000)
     ('2.5 s', '62.5 µs')
     """
+    if seconds == 0:
+        return "0 s"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if abs(seconds) >= scale or unit == "µs":
             return f"{seconds / scale:.4g} {unit}"

@@ -17,7 +17,7 @@ from ..errors import AtrousError
 
 __all__ = ["main"]
 
-COMMANDS = ("demo", "shape", "analyze", "model", "design", "draw", "report")
+COMMANDS = ("demo", "shape", "analyze", "model", "design", "draw", "report", "tile")
 
 EPILOG = """examples:
   atrous demo                                  analyse the seeds' schedules, write an HTML report
@@ -28,6 +28,7 @@ EPILOG = """examples:
   atrous design --kernel 3 --target-rf 129     gridding-free dilation schedules
   atrous draw dilated --input 7 -k 3 -d 2 -o dilated.gif
   atrous report "3x3 d2, 3x3 d2" -o report.html
+  atrous tile "3x3 s2 p1, 3x3 d4 p4" --input 1024x1024 --tile 128   exact halo for tiling
 
 'atrous COMMAND --help' explains each command."""
 

@@ -252,7 +252,7 @@ def test_recommend_under_memory_bound() -> None:
     chosen = tile_plan(net, (1, 1, 96, 96), tile)
     assert chosen.peak_bytes is not None and chosen.peak_bytes <= budget
     bigger = tile_plan(net, (1, 1, 96, 96), tuple(t + 1 for t in tile))
-    assert bigger.peak_bytes is not None and bigger.peak_bytes > budget or (
+    assert (bigger.peak_bytes is not None and bigger.peak_bytes > budget) or (
         bigger.overlap_factor >= chosen.overlap_factor)
     assert plan.recommend() == (96, 96)
     with pytest.raises(AtrousError, match="no tile fits"):

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from atrous.nn import ASPP, DeepLabHead, resnet18, resnet50
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-from wavenet import WaveNet  # noqa: E402
+from wavenet import WaveNet
 
 
 def _block(conv: type[nn.Module], cin: int, cout: int, dilation: int = 1) -> nn.Sequential:

@@ -32,7 +32,7 @@ def _run_tile(model: Any, window: Any, tile: Tile) -> Any:
     import numpy as np
     import torch
 
-    from .tiling import _mask
+    from .tiling import _index, _mask
 
     with torch.no_grad():
         x = _mask(torch.from_numpy(np.ascontiguousarray(window)), tile)
@@ -40,7 +40,7 @@ def _run_tile(model: Any, window: Any, tile: Tile) -> Any:
     if not isinstance(y, torch.Tensor):
         raise AtrousError(f"map_model needs a model returning one tensor, got "
                           f"{type(y).__name__}")
-    return y[(..., *(slice(a, b) for a, b in tile.crop))].numpy()
+    return y[_index(tile.crop)].numpy()
 
 
 def map_model(model: Any, array: Any, tile: Any, *, halo: Any = None,
@@ -74,7 +74,8 @@ def map_model(model: Any, array: Any, tile: Any, *, halo: Any = None,
     grid: dict[tuple[int, ...], Any] = {}
     run = dask.delayed(_run_tile, pure=False)
     for t in plan.tiles:
-        window = array[(slice(None), slice(None), *(slice(a, b) for a, b in t.input))]
+        cut: tuple[slice, ...] = (slice(None), slice(None))
+        window = array[cut + tuple(slice(a, b) for a, b in t.input)]
         shape = (*lead, *(b - a for a, b in t.output))
         grid[t.index] = da.from_delayed(run(model, window, t), shape, dtype=array.dtype)
     return da.block(_nest(grid, len(plan.input_size)))

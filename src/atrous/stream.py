@@ -272,7 +272,7 @@ class Stream:
         self.model = model
         try:
             self._gm = fx.symbolic_trace(model)
-        except Exception as exc:  # noqa: BLE001 - the reason is reported
+        except Exception as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise AtrousError(f"stream: torch.fx cannot trace {type(model).__name__} "
                               f"({first}); stream needs a traceable model") from None
@@ -374,13 +374,14 @@ class Stream:
             raise AtrousError(f"stream.push needs a (N, C, T) tensor, got {got}")
         # oneDNN builds a new kernel for every small window shape (tens of ms each); the
         # native kernel is the right one for a few frames at a time
-        before = torch.backends.mkldnn.enabled
-        torch.backends.mkldnn.enabled = False
+        mkldnn: Any = torch.backends.mkldnn
+        before = bool(mkldnn.enabled)
+        mkldnn.enabled = False
         try:
             with torch.no_grad():
                 return self._push(chunk)
         finally:
-            torch.backends.mkldnn.enabled = before
+            mkldnn.enabled = before
 
     def _push(self, chunk: Any) -> Any:
         import torch

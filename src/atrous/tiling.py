@@ -323,7 +323,7 @@ def _candidates(m: int, step: int) -> list[int]:
     sizes = list(range(step, m + step, step))
     if len(sizes) > 24:
         stride = -(-len(sizes) // 24)
-        sizes = sizes[::stride] + [sizes[-1]]
+        sizes = [*sizes[::stride], sizes[-1]]
     return sorted(set(min(s, max(m, step)) for s in sizes))
 
 
@@ -468,7 +468,11 @@ def _geometry(graph: Graph, spatial: Ints, rfs: dict[str, ReceptiveField],
     out_rf = rfs[node]
     sizes = graph.shapes(spatial)
     output_size = tuple(sizes[node])
-    alignment, tile_alignment, halo, period, shift = [], [], [], [], []
+    alignment: list[int] = []
+    tile_alignment: list[int] = []
+    halo: list[Span] = []
+    period: list[int] = []
+    shift: list[int] = []
     for ax in range(graph.ndim):
         shifts = [rf.axes[ax].shift for rf in rfs.values()
                   if not rf.axes[ax].is_global and rf.axes[ax].shift > 0]
@@ -607,9 +611,9 @@ def _size_changes(model: Any, graph: Graph, tiles: tuple[Tile, ...]) -> list[Til
     shapes = {first}
     for ax in range(graph.ndim):
         for t in tiles:
-            shape = list(first)
-            shape[ax] = t.input[ax][1] - t.input[ax][0]
-            shapes.add(tuple(shape))
+            changed = list(first)
+            changed[ax] = t.input[ax][1] - t.input[ax][0]
+            shapes.add(tuple(changed))
     whole = {n.name: n.layer for n in graph.layer_nodes()}
     for shape in sorted(shapes):
         try:
@@ -683,7 +687,7 @@ def _run_tiles(model: Any, x: Any, plan: TilePlan) -> Any:
     out = None
     with torch.no_grad():
         for t in plan.tiles:
-            window = x[(..., *(slice(a, b) for a, b in t.input))]
+            window = x[_index(t.input)]
             window = _mask(window, t)
             y = model(window)
             if not isinstance(y, torch.Tensor):
@@ -696,9 +700,13 @@ def _run_tiles(model: Any, x: Any, plan: TilePlan) -> Any:
             if out is None:
                 assert plan.output_size is not None
                 out = y.new_empty((*y.shape[:-nd], *plan.output_size))
-            out[(..., *(slice(a, b) for a, b in t.output))] = y[
-                (..., *(slice(a, b) for a, b in t.crop))]
+            out[_index(t.output)] = y[_index(t.crop)]
     return out
+
+
+def _index(spans: Sequence[Span]) -> tuple[Any, ...]:
+    """``x[_index(spans)]`` cuts the trailing axes of ``x`` to ``spans``."""
+    return (Ellipsis, *[slice(a, b) for a, b in spans])
 
 
 def _mask(window: Any, t: Tile) -> Any:

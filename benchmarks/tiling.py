@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -78,7 +79,10 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--mode", mode, "--size", str(args.size), "--depth",
                str(args.depth), "--width", str(args.width), "--tile", str(args.tile),
                "--threads", str(args.threads)]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        # glibc keeps freed large blocks in its heap once its mmap threshold has grown, so RSS
+        # would show the allocator's history, not the live tensors: map every large block
+        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
         runs[mode] = json.loads(out.strip().splitlines()[-1])
     w, t = runs["whole"], runs["tiled"]
     ov = float(t["overlap"])

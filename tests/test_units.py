@@ -50,3 +50,16 @@ def test_spacing_must_match_axes() -> None:
 def test_format_duration() -> None:
     assert format_duration(0.191875) == "191.9 ms"
     assert format_duration(0) == "0 s"
+
+
+def test_cli_analyze_and_model_state_units(capsys: pytest.CaptureFixture[str]) -> None:
+    from atrous.cli import main
+
+    assert main(["analyze", "--rates", "1,2,4,8", "-k", "2", "--ndim", "1",
+                 "--sample-rate", "16k"]) == 0
+    assert "receptive field 16 samples = 1 ms at 16 kHz" in capsys.readouterr().out
+    assert main(["analyze", "3x3 d2", "--sample-rate", "16k"]) == 2
+    assert "1-D signals" in capsys.readouterr().err
+    assert main(["model", "torch.nn:Identity", "--input", "1x1x8x8", "--spacing", "0.5",
+                 "--no-table"]) == 0
+    assert "receptive field 1x1 pixels = 0.5 mm x 0.5 mm" in capsys.readouterr().out

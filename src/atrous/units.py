@@ -30,12 +30,14 @@ from .errors import AtrousError
 
 __all__ = [
     "Units",
+    "add_unit_arguments",
     "format_duration",
     "format_millimetres",
     "format_size",
     "parse_sample_rate",
     "parse_size",
     "parse_spacing",
+    "print_units",
     "units_lines",
 ]
 
@@ -248,3 +250,19 @@ def units_lines(rf: Any, units: Units, *, halo: Sequence[tuple[int, int]] | None
     if buffers is not None:
         lines.append(f"stream buffers {buffers} samples = {units.length(buffers)}")
     return lines
+
+
+def add_unit_arguments(parser: Any) -> None:
+    """Add ``--sample-rate HZ`` and ``--spacing MMxMM`` to a command's argument parser."""
+    parser.add_argument("--sample-rate", metavar="HZ", default=None,
+                        help="1-D: also state lengths in seconds (16000, 16k)")
+    parser.add_argument("--spacing", metavar="MMxMM", default=None,
+                        help="also state lengths in mm (pixel spacing per axis, e.g. 0.5x0.5)")
+
+
+def print_units(args: Any, rf: Any, out: Any = print) -> None:
+    """Print :func:`units_lines` for the ``--sample-rate`` / ``--spacing`` of ``args``."""
+    units = Units(sample_rate=getattr(args, "sample_rate", None),
+                  spacing=getattr(args, "spacing", None))
+    for line in units_lines(rf, units):
+        out(line)

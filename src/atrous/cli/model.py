@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AtrousError
-from ..report import GRIDDING_AUTO_NODES  # ``--gridding auto``: on up to this many nodes
+from ..report import GRIDDING_AUTO_NODES
+from ..units import add_unit_arguments, print_units  # ``--gridding auto``: on up to this many nodes
 from ._common import HelpFormatter, parse_size
 
 __all__ = ["add_parser", "load_model", "model_summary", "print_summary", "run"]
@@ -54,6 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gridding", choices=("auto", "on", "off"), default="auto",
                    help=f"per-layer gridding column (auto: on up to {GRIDDING_AUTO_NODES} nodes)")
     p.add_argument("--no-table", action="store_true", help="print only the verdicts")
+    add_unit_arguments(p)  # --sample-rate / --spacing (atrous.units)
     p.set_defaults(func=run)
 
 
@@ -253,6 +255,7 @@ def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None)
 
 def run(args: argparse.Namespace) -> int:
     from ..fx import to_graph
+    from ..rf import receptive_field
 
     form = "NxCxL, NxCxHxW or NxCxDxHxW (e.g. 1x3x512x512)"
     try:
@@ -284,6 +287,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print_summary(summary, table=not args.no_table)
+        if args.sample_rate or args.spacing:
+            print_units(args, receptive_field(graph, shape, output=graph.outputs[0]))
         if erf_result is not None:
             which = ""
             if len(summary["outputs"]) > 1:

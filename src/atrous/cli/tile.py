@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from ..errors import AtrousError
+from ..units import add_unit_arguments
 from ._common import HelpFormatter
 
 __all__ = ["add_parser", "parse_memory", "run"]
@@ -63,8 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-memory", metavar="BYTES",
                    help="recommend the tile with the least overlap whose activations fit "
                         "(e.g. 2GiB; needs a model)")
-    p.add_argument("--sample-rate", metavar="HZ", help="1-D: show lengths in seconds (16000, 16k)")
-    p.add_argument("--spacing", metavar="MMxMM", help="pixel spacing in mm per axis")
+    add_unit_arguments(p)
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(func=run)
 

@@ -554,7 +554,11 @@ def tile_plan(
     'global-op'
     """
     torch_model = _is_module(model)
-    graph = as_graph(model, input_size if not isinstance(input_size, str) else None)
+    if isinstance(input_size, str):
+        from .units import parse_size
+
+        input_size = parse_size(input_size, "input size")
+    graph = as_graph(model, input_size)
     spatial = _spatial(graph, input_size)
     tile_t = _as_tile(tile, graph.ndim)
     findings = _module_refusals(model) if torch_model else []

@@ -158,6 +158,10 @@ def integer_weights(model: nn.Module, seed: int = 0) -> nn.Module:
                 m.running_mean.zero_()
                 m.running_var.fill_(1.0)
                 m.eps = 0.0
+                if m.affine:  # the identity: a random sign or zero would silence the ReLUs
+                    m.weight.fill_(1.0)
+                    m.bias.zero_()
+                continue
             for name, p in m.named_parameters(recurse=False):
                 keep = torch.rand(p.shape, generator=gen, dtype=torch.float64) < (
                     0.5 if name == "bias" or p.dim() < 2 else 2.0 / max(1, p[0].numel()))

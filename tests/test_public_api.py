@@ -15,15 +15,16 @@ import atrous.nn
 # visible, deliberate change of this file.
 TOP_LEVEL = [
     "AdaptivePool", "AtrousError", "Candidate", "Conv", "ConvTranspose", "Coverage",
-    "CoverageUnavailable", "Dense", "ERFResult", "Finding", "GlobalPool", "Graph", "GraphBuilder", "HDCResult",
-    "LayerGridding", "Merge", "Node", "Opaque", "Pad", "ParetoFrontier", "Pointwise", "Pool",
-    "ReceptiveField", "Repair", "Report", "Resize", "Slice", "SpecError", "TooLargeError",
-    "Upsample", "analyze", "as_graph", "chain", "conv_input_size_range", "conv_output_size",
-    "conv_transpose_input_size_range", "conv_transpose_output_size", "coverage", "design",
-    "effective_kernel_size", "erf", "explain", "hdc_check", "layer_gridding", "local_graph", "output_padding_for",
-    "parallel", "pareto", "parse", "pool_input_size_range", "pool_output_size", "receptive_field",
-    "receptive_fields", "register_function", "register_module", "repair", "residual",
-    "same_padding", "stack", "to_graph", "to_spec",
+    "CoverageUnavailable", "Dense", "ERFResult", "Finding", "GlobalPool", "Graph", "GraphBuilder",
+    "HDCResult", "LayerGridding", "Merge", "Node", "Opaque", "Pad", "ParetoFrontier", "Pointwise",
+    "Pool", "ReceptiveField", "Repair", "Report", "Resize", "Slice", "SpecError", "Stream",
+    "TilePlan", "TooLargeError", "Upsample", "analyze", "as_graph", "chain",
+    "conv_input_size_range", "conv_output_size", "conv_transpose_input_size_range",
+    "conv_transpose_output_size", "coverage", "design", "effective_kernel_size", "erf", "explain",
+    "hdc_check", "layer_gridding", "local_graph", "output_padding_for", "parallel", "pareto",
+    "parse", "pool_input_size_range", "pool_output_size", "receptive_field", "receptive_fields",
+    "register_function", "register_module", "repair", "residual", "same_padding", "stack",
+    "stream", "tile_plan", "tiled_forward", "to_graph", "to_spec",
 ]
 NN = [
     "ASPP", "BasicBlock", "Bottleneck", "CausalDilatedConv1d", "CausalDilatedStack",

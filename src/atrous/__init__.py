@@ -91,6 +91,12 @@ _EXPORTS: dict[str, str] = {
     "Candidate": "design",
     "Repair": "design",
     "ParetoFrontier": "design",
+    # tiled inference and streaming
+    "tile_plan": "tiling",
+    "tiled_forward": "tiling",
+    "TilePlan": "tiling",
+    "stream": "stream",
+    "Stream": "stream",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]

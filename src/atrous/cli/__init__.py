@@ -21,7 +21,7 @@ from ..errors import AtrousError
 
 __all__ = ["main"]
 
-COMMANDS = ("demo", "shape", "analyze", "model", "design", "draw", "report", "bench")
+COMMANDS = ("demo", "shape", "analyze", "model", "design", "draw", "report", "tile", "bench")
 
 SUMMARIES = {
     "demo": "run atrous on a built-in example, write an HTML report",
@@ -31,6 +31,7 @@ SUMMARIES = {
     "design": "search gridding-free dilation schedules; repair; Pareto frontier",
     "draw": "draw conv/dilated/transposed/pool arithmetic (PNG, GIF, SVG)",
     "report": "write a self-contained HTML report (spec, rates or model)",
+    "tile": "exact halo and tiles for tiled inference",
     "bench": "time dilated convolutions per implementation (the dilation tax)",
 }
 """Each command's line in ``atrous --help`` (a test checks them against the commands' own)."""
@@ -44,6 +45,7 @@ EPILOG = """examples:
   atrous design --kernel 3 --target-rf 129     gridding-free dilation schedules
   atrous draw dilated --input 7 -k 3 -d 2 -o dilated.gif
   atrous report "3x3 d2, 3x3 d2" -o report.html
+  atrous tile "3x3 s2 p1, 3x3 d4 p4" --input 1024x1024 --tile 128   exact halo for tiling
   atrous bench --dilations 1,2,4                time native vs space-to-batch dilated convs
 
 'atrous COMMAND --help' explains each command."""

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from ..errors import AtrousError
+from ..units import add_unit_arguments, print_units
 from ._common import HelpFormatter, check_output_path, parse_ints, parse_size, print_json
 
 __all__ = ["add_parser", "build_target", "run"]
@@ -75,6 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="write the coverage heatmap (matplotlib, counts in the cells) to FILE "
                    "(.png, .svg or .pdf)")
     p.add_argument("--json", action="store_true", help="print the Report as JSON")
+    add_unit_arguments(p)  # --sample-rate / --spacing (atrous.units)
     p.set_defaults(func=run)
 
 
@@ -181,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
         render_report(reports[0], console)
     else:
         render_compare(reports, console)
+    print_units(args, reports[0].rf, console.print)
     if png:
         console.print(f"wrote {png}")
     _flush(console)

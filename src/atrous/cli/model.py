@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import AtrousError
 from ._common import HelpFormatter, check_output_path, parse_size
+from ..units import add_unit_arguments, print_units
 
 __all__ = ["add_parser", "group_notes", "is_model_target", "load_model", "memory_estimate",
            "model_summary", "parse_input_shapes", "parse_target", "print_summary", "printable",
@@ -79,6 +80,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gridding", choices=("auto", "on", "off"), default="auto",
                    help=f"per-layer gridding column (auto: on up to {GRIDDING_AUTO_NODES} nodes)")
     p.add_argument("--no-table", action="store_true", help="print only the verdicts")
+    add_unit_arguments(p)  # --sample-rate / --spacing (atrous.units)
     p.set_defaults(func=run)
 
 
@@ -644,6 +646,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_summary(summary, table=not args.no_table, depth=args.depth, columns=columns,
                       model=model)
+        if args.sample_rate or args.spacing:
+            from ..rf import receptive_field
+
+            print_units(args, receptive_field(graph, shape, output=graph.outputs[0]))
         if erf_result is not None:
             which = ""
             if len(summary["outputs"]) > 1:

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from ..errors import AtrousError
+from ..units import add_unit_arguments, print_units
 from ._common import check_output_path, parse_ints, parse_size
 from .draw import Formatter
 
@@ -72,6 +73,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--title", default=None, help="page title (default: from TARGET)")
     p.add_argument("-o", "--output", default="report.html", metavar="FILE",
                    help="HTML file to write")
+    add_unit_arguments(p)  # --sample-rate / --spacing (atrous.units)
     p.set_defaults(func=run)
 
 
@@ -146,4 +148,5 @@ def run(args: argparse.Namespace) -> int:
     trimmed = any(s.data_notes for s in [state["section"]])
     note = "; embedded data trimmed, full data: atrous analyze --json" if trimmed else ""
     print(f"wrote {state['out']} ({len(html) // 1024} KiB, analysis {status}{note})")
+    print_units(args, state["report"].rf)  # --sample-rate / --spacing (atrous.units)
     return 0

@@ -1,0 +1,550 @@
+"""Streaming inference for causal 1-D stacks: push samples in, get exactly the offline outputs.
+
+A causal stack (WaveNet, a TCN, :class:`atrous.nn.CausalDilatedStack`) computes output ``t``
+from inputs ``<= t``. Run offline it needs the whole signal; streamed, each layer needs only the
+last ``(k-1)*d`` frames of its input (what its left padding stands for). :func:`stream` traces the
+model with :mod:`torch.fx`, states for every node which units it reads (a stride-1 conv with
+left padding ``p`` reads ``u - p .. u - p + (k-1)*d``; a ``F.pad``, a slice, a pointwise op or a
+merge of paths), checks that the model is causal (no output reads a padded value on the right:
+the concatenated pushes then equal the offline output), cross-checks the composed box with
+:func:`atrous.receptive_field`, and keeps exactly those buffers.
+
+    >>> import torch
+    >>> from atrous.nn import CausalDilatedStack
+    >>> net = CausalDilatedStack(2, kernel_size=2, dilations=[1, 2, 4]).eval()
+    >>> s = stream(net)
+    >>> s.buffer_frames, s.receptive_field
+    (7, 8)
+    >>> x = torch.randn(1, 2, 20)
+    >>> y = torch.cat([s.push(x[..., i:i + 3]) for i in range(0, 20, 3)], -1)
+    >>> torch.allclose(y, net(x), atol=1e-6)
+    True
+
+Layers with a stride, pooling, upsampling, or anything whose reads are not stated above are
+refused, naming the node; so is a model whose output reads the future (a symmetric padding).
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import AtrousError
+
+__all__ = ["Stream", "stream"]
+
+
+@dataclass
+class _Op:
+    """How one fx node reads the units of its time-series inputs."""
+
+    name: str
+    kind: str  # "input" | "const" | "pointwise" | "conv" | "shift"
+    ts_args: list[str] = field(default_factory=list)  # names of time-series inputs
+    lo: int = 0  # unit u reads input units u + lo .. u + hi (conv: hi - lo = (k-1)*d)
+    hi: int = 0
+    right: int = 0  # right padding (conv / pad) or -units dropped at the end (slice)
+    conv: dict[str, Any] = field(default_factory=dict)
+    avail_shift: int = 0  # computable units = computable input units + avail_shift
+
+
+_POINTWISE_MODULES = (
+    "ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Tanh",
+    "Sigmoid", "Hardtanh", "ReLU6", "Softplus", "Hardswish", "Hardsigmoid", "Identity",
+    "Dropout", "Dropout1d", "AlphaDropout", "Tanhshrink", "Softsign", "LogSigmoid",
+)
+_POINTWISE_NAMES = {
+    "add", "sub", "mul", "truediv", "neg", "tanh", "sigmoid", "relu", "gelu", "silu", "elu",
+    "leaky_relu", "softplus", "hardtanh", "relu6", "mish", "exp", "abs", "zeros_like",
+    "ones_like", "gated_activation", "contiguous", "clone", "dropout", "float", "double",
+    "__add__", "__mul__", "__sub__", "pow", "square", "sqrt", "clamp", "clip", "maximum",
+    "minimum", "where",
+}
+
+
+def _name(target: Any) -> str:
+    return target if isinstance(target, str) else getattr(target, "__name__", str(target))
+
+
+class _Analyser:
+    def __init__(self, gm: Any) -> None:
+        self.gm = gm
+        self.ops: dict[str, _Op] = {}
+
+    def run(self) -> dict[str, _Op]:
+        for node in self.gm.graph.nodes:
+            if node.op == "output":
+                continue
+            self.ops[node.name] = self._op(node)
+        return self.ops
+
+    def _ts(self, node: Any) -> list[str]:
+        import torch.fx as fx
+
+        found: list[str] = []
+
+        def visit(a: Any) -> Any:
+            if isinstance(a, fx.Node) and self.ops[a.name].kind != "const":
+                found.append(a.name)
+            return a
+
+        fx.node.map_arg((node.args, node.kwargs), visit)
+        return list(dict.fromkeys(found))
+
+    def _refuse(self, node: Any, why: str) -> AtrousError:
+        return AtrousError(f"stream: node {node.name!r} ({_name(node.target)}): {why}")
+
+    def _op(self, node: Any) -> _Op:
+        if node.op == "placeholder":
+            if self.ops:
+                raise self._refuse(node, "the model takes more than one input")
+            return _Op(node.name, "input")
+        if node.op == "get_attr":
+            return _Op(node.name, "const")
+        ts = self._ts(node)
+        if not ts:
+            return _Op(node.name, "const")
+        target = node.target
+        if node.op == "call_module":
+            return self._module(node, self.gm.get_submodule(target), ts)
+        name = _name(target)
+        if target in (operator.getitem,) or name == "__getitem__":
+            return self._getitem(node, ts)
+        if name in ("conv1d", "dilated_conv1d", "causal_dilated_conv1d"):
+            return self._fn_conv(node, name, ts)
+        if name == "pad":
+            return self._pad(node, ts)
+        if name in ("cat", "concat", "concatenate", "chunk", "split"):
+            at = 1 if name in ("cat", "concat", "concatenate") else 2
+            dim = self._arg(node, at, "dim", 0)
+            if dim not in (1, -2):
+                raise self._refuse(node, f"{name} along dim {dim} (only the channel axis, 1, is "
+                                   "streamable)")
+            return _Op(node.name, "pointwise", ts)
+        if name in _POINTWISE_NAMES:
+            return _Op(node.name, "pointwise", ts)
+        raise self._refuse(node, "no streaming rule for this operation (stream knows stride-1 "
+                           "convolutions, F.pad, slices, pointwise ops and merges)")
+
+    def _module(self, node: Any, mod: Any, ts: list[str]) -> _Op:
+        import torch.nn as nn
+
+        kind = type(mod).__name__
+        if isinstance(mod, nn.Conv1d) and not isinstance(mod, nn.ConvTranspose1d):
+            if mod.padding_mode != "zeros":
+                raise self._refuse(node, f"padding_mode={mod.padding_mode!r}")
+            return self._conv(node, ts, mod.weight, mod.bias, mod.stride[0], mod.padding,
+                              mod.dilation[0], mod.groups)
+        if isinstance(mod, (nn.ConstantPad1d, nn.ZeroPad1d)):
+            if float(getattr(mod, "value", 0.0)) != 0.0:
+                raise self._refuse(node, "padding with a non-zero value")
+            left, right = mod.padding
+            return _Op(node.name, "shift", ts, lo=-left, hi=-left, right=right,
+                       avail_shift=left)
+        if isinstance(mod, nn.modules.batchnorm._BatchNorm):
+            if mod.training or not mod.track_running_stats:
+                raise self._refuse(node, "batch statistics (training mode or no running "
+                                   "statistics) differ per chunk: call model.eval()")
+            return _Op(node.name, "pointwise", ts)
+        if kind in _POINTWISE_MODULES:
+            if "Dropout" in kind and mod.training:
+                raise self._refuse(node, "dropout in training mode: call model.eval()")
+            return _Op(node.name, "pointwise", ts)
+        raise self._refuse(node, "no streaming rule for this module")
+
+    def _arg(self, node: Any, index: int, key: str, default: Any) -> Any:
+        if key in node.kwargs:
+            return node.kwargs[key]
+        return node.args[index] if index < len(node.args) else default
+
+    def _fn_conv(self, node: Any, name: str, ts: list[str]) -> _Op:
+        weight = self._const(node, self._arg(node, 1, "weight", None))
+        bias = self._const(node, self._arg(node, 2, "bias", None))
+        if name == "causal_dilated_conv1d":
+            d = self._arg(node, 3, "dilation", 1)
+            k = weight.shape[-1]
+            return self._conv(node, ts, weight, bias, 1, ((k - 1) * d, 0), d,
+                              self._arg(node, 4, "groups", 1), causal=True)
+        if name == "dilated_conv1d":
+            if self._arg(node, 8, "padding_mode", "zeros") != "zeros":
+                raise self._refuse(node, "a non-zero padding mode")
+            return self._conv(node, ts, weight, bias, self._arg(node, 3, "stride", 1),
+                              self._arg(node, 4, "padding", 0), self._arg(node, 5, "dilation", 1),
+                              self._arg(node, 6, "groups", 1))
+        return self._conv(node, ts, weight, bias, self._arg(node, 3, "stride", 1),
+                          self._arg(node, 4, "padding", 0), self._arg(node, 5, "dilation", 1),
+                          self._arg(node, 6, "groups", 1))
+
+    def _const(self, node: Any, arg: Any) -> Any:
+        import torch.fx as fx
+
+        if isinstance(arg, fx.Node):
+            if arg.op != "get_attr":
+                raise self._refuse(node, "a weight computed at run time")
+            obj = self.gm
+            for part in str(arg.target).split("."):
+                obj = getattr(obj, part)
+            return obj
+        return arg
+
+    def _conv(self, node: Any, ts: list[str], weight: Any, bias: Any, stride: Any,
+              padding: Any, dilation: Any, groups: Any, causal: bool = False) -> _Op:
+        stride = stride[0] if isinstance(stride, (tuple, list)) else stride
+        d = dilation[0] if isinstance(dilation, (tuple, list)) else dilation
+        if len(ts) != 1:
+            raise self._refuse(node, "a convolution whose weight depends on the input")
+        if stride != 1:
+            raise self._refuse(node, f"stride {stride}: a strided layer is not streamable "
+                               "sample by sample")
+        k = int(weight.shape[-1])
+        span = (k - 1) * int(d)
+        if isinstance(padding, str):
+            left = 0 if padding == "valid" else span // 2
+            right = 0 if padding == "valid" else span - left
+        elif isinstance(padding, (tuple, list)) and len(padding) == 2 and isinstance(
+                padding[0], int) and causal:
+            left, right = padding
+        elif isinstance(padding, (tuple, list)):
+            left = right = int(padding[0])
+        else:
+            left = right = int(padding)
+        return _Op(node.name, "conv", ts, lo=-left, hi=-left + span, right=right,
+                   conv={"weight": weight, "bias": bias, "dilation": int(d),
+                         "groups": int(groups)},
+                   avail_shift=left - span)
+
+    def _pad(self, node: Any, ts: list[str]) -> _Op:
+        pad = self._arg(node, 1, "pad", ())
+        mode = self._arg(node, 2, "mode", "constant")
+        value = self._arg(node, 3, "value", None)
+        if mode != "constant" or value not in (None, 0, 0.0):
+            raise self._refuse(node, f"padding mode {mode!r} / value {value!r} (zeros only)")
+        if len(pad) < 2 or any(p != 0 for p in pad[2:]):
+            raise self._refuse(node, f"padding {tuple(pad)} beyond the time axis")
+        left, right = int(pad[0]), int(pad[1])
+        if left < 0 or right < 0:
+            raise self._refuse(node, "negative padding (a crop)")
+        return _Op(node.name, "shift", ts, lo=-left, hi=-left, right=right, avail_shift=left)
+
+    def _getitem(self, node: Any, ts: list[str]) -> _Op:
+        index = node.args[1]
+        if isinstance(index, int):
+            return _Op(node.name, "pointwise", ts)  # an element of a chunk/split tuple
+        items = index if isinstance(index, tuple) else (index,)
+        if items and items[0] is Ellipsis:
+            time = items[-1] if len(items) > 1 else slice(None)
+            rest = list(items[1:-1])
+        else:
+            if len(items) > 3:
+                raise self._refuse(node, f"indexing with {index!r}")
+            time = items[2] if len(items) == 3 else slice(None)
+            rest = list(items[:2])
+        for i in rest:
+            if not isinstance(i, slice):
+                raise self._refuse(node, f"indexing with {i!r}")
+        if not isinstance(time, slice):
+            raise self._refuse(node, f"indexing the time axis with {time!r}")
+        a = time.start or 0
+        if time.step not in (None, 1) or a < 0 or (time.stop is not None and time.stop >= 0):
+            raise self._refuse(node, f"slicing the time axis with {time!r} (a start >= 0 and "
+                               "a negative or no stop, step 1)")
+        dropped = -time.stop if time.stop is not None else 0
+        return _Op(node.name, "shift", ts, lo=a, hi=a, right=-dropped, avail_shift=-a)
+
+
+class Stream:
+    """A causal model run chunk by chunk; see :func:`stream`.
+
+    Attributes:
+        receptive_field: input samples one output depends on.
+        buffers: per node, the frames of its output kept between pushes for the layers that
+            read it (``(k-1)*d`` for a convolution's input; shared by convolutions that read the
+            same node).
+        buffer_frames: their total (``receptive_field - 1`` for a plain causal stack).
+        lag: output ``t`` is emitted once input ``t + lag`` has been pushed (0 for a causal
+            stack that keeps the length; ``receptive_field - 1`` for valid convolutions).
+    """
+
+    def __init__(self, model: Any) -> None:
+        import torch.fx as fx
+
+        self.model = model
+        try:
+            self._gm = fx.symbolic_trace(model)
+        except Exception as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise AtrousError(f"stream: torch.fx cannot trace {type(model).__name__} "
+                              f"({first}); stream needs a traceable model") from None
+        self._ops = _Analyser(self._gm).run()
+        outs = [n for n in self._gm.graph.nodes if n.op == "output"]
+        out_arg = outs[0].args[0]
+        if not isinstance(out_arg, fx.Node):
+            raise AtrousError("stream: the model must return one tensor")
+        self._out = out_arg.name
+        self._geometry()
+        self._consumers: dict[str, list[_Op]] = {n: [] for n in self._ops}
+        for op in self._ops.values():
+            for a in op.ts_args:
+                self._consumers[a].append(op)
+        self._nodes = {n.name: n for n in self._gm.graph.nodes}
+        # frames each node keeps between pushes: what its most-lagging reader still needs
+        self.buffers = {}
+        for name, users in self._consumers.items():
+            if name not in self._avail0:
+                continue
+            held = max((self._avail0[name] - (self._avail0[u.name] + u.lo) for u in users),
+                       default=0)
+            if held > 0:
+                self.buffers[name] = held
+        self.buffer_frames = sum(self.buffers.values())
+        self.reset()
+
+    # -- geometry --------------------------------------------------------------------------
+    def _geometry(self) -> None:
+        box: dict[str, tuple[int, int]] = {}
+        avail: dict[str, int] = {}  # computable units = pushed + avail
+        length: dict[str, int] = {}  # offline length = input length + length
+        for op in self._ops.values():
+            if op.kind == "input":
+                box[op.name], avail[op.name], length[op.name] = (0, 0), 0, 0
+                continue
+            if op.kind == "const":
+                continue
+            ins = op.ts_args
+            if op.kind == "pointwise":
+                box[op.name] = (min(box[i][0] for i in ins), max(box[i][1] for i in ins))
+                avail[op.name] = min(avail[i] for i in ins)
+                length[op.name] = length[ins[0]]
+                continue
+            (i,) = ins
+            box[op.name] = (box[i][0] + op.lo, box[i][1] + op.hi)
+            avail[op.name] = avail[i] + op.avail_shift
+            # conv: L + left + right - span; shift: L + left + right (pad) or - a - dropped
+            length[op.name] = length[i] + op.avail_shift + op.right
+            if avail[op.name] < length[op.name]:
+                raise AtrousError(
+                    f"stream: the model is not causal: node {op.name!r} reads "
+                    f"{length[op.name] - avail[op.name]} sample(s) of padding after the end of "
+                    "the input (its output depends on the future); stream needs a causal model "
+                    "(left padding only)")
+        out = self._out
+        if avail[out] > length[out]:
+            raise AtrousError(f"stream: the output drops {avail[out] - length[out]} sample(s) "
+                              "it could compute; the streamed output would not be the offline "
+                              "one")
+        self.box = box[out]
+        self.receptive_field = box[out][1] - box[out][0] + 1
+        self.lag = box[out][1]
+        self._avail0 = avail
+
+    def check_receptive_field(self, channels: int, length: int | None = None) -> None:
+        """Cross-check the composed box with :func:`atrous.receptive_field` of the model."""
+        from .rf import receptive_field
+
+        n = length or max(64, 4 * self.receptive_field)
+        rf = receptive_field(self.model, (1, channels, n))
+        box = rf.box(0)[0]
+        if rf.partial or box != self.box:
+            raise AtrousError(
+                f"stream: the composed reads {self.box} of output sample 0 disagree with the "
+                f"receptive field {box} atrous computes for the model"
+                + (" (partial)" if rf.partial else ""))
+
+    # -- running ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the pushed samples (start a new signal)."""
+        self._hist: dict[str, Any] = {}
+        self._start: dict[str, int] = {}
+        self._done: dict[str, int] = {}
+        self._consts: dict[str, Any] = {}
+        self._pushed = 0
+
+    def push(self, chunk: Any) -> Any:
+        """Feed ``chunk`` ``(N, C, T)`` (any ``T >= 0``); return the newly final outputs
+        ``(N, C_out, T')``. Concatenated over pushes, they equal the offline output.
+
+        Shape:
+            - chunk: ``(N, C, T)``; output: ``(N, C_out, T')``.
+        """
+        import torch
+
+        if not isinstance(chunk, torch.Tensor) or chunk.dim() != 3:
+            got = tuple(chunk.shape) if isinstance(chunk, torch.Tensor) else type(chunk).__name__
+            raise AtrousError(f"stream.push needs a (N, C, T) tensor, got {got}")
+        # oneDNN builds a new kernel for every small window shape (tens of ms each); the
+        # native kernel is the right one for a few frames at a time
+        mkldnn: Any = torch.backends.mkldnn
+        before = bool(mkldnn.enabled)
+        mkldnn.enabled = False
+        try:
+            with torch.no_grad():
+                return self._push(chunk)
+        finally:
+            mkldnn.enabled = before
+
+    def _push(self, chunk: Any) -> Any:
+        import torch
+
+        if not self._consts:
+            self._init_consts()
+        self._pushed += chunk.shape[-1]
+        new: dict[str, Any] = {}
+        for op in self._ops.values():
+            if op.kind == "const":
+                continue
+            if op.kind == "input":
+                self._append(op.name, chunk)
+                continue
+            target = self._pushed + self._avail0[op.name]
+            done = self._done.get(op.name, 0)
+            if target <= done:
+                self._append(op.name, None)
+                continue
+            if op.kind == "pointwise":
+                args = {a: self._gather(a, done, target) for a in op.ts_args}
+                value = self._call(op, args)
+            elif op.kind == "shift":
+                value = self._gather(op.ts_args[0], done + op.lo, target + op.lo)
+            else:
+                window = self._gather(op.ts_args[0], done + op.lo, target + op.hi)
+                c = op.conv
+                value = torch.nn.functional.conv1d(window, c["weight"], c["bias"], 1, 0,
+                                                   c["dilation"], c["groups"])
+            self._done[op.name] = target
+            self._append(op.name, value)
+            new[op.name] = value
+        self._trim()
+        out = new.get(self._out)
+        if out is None:
+            ref = self._hist.get(self._out)
+            if isinstance(ref, torch.Tensor):
+                return ref[..., :0]
+            return chunk.new_zeros((chunk.shape[0], 0, 0))
+        return out
+
+    def _init_consts(self) -> None:
+        import torch.fx as fx
+
+        env: dict[str, Any] = {}
+        for node in self._gm.graph.nodes:
+            op = self._ops.get(node.name)
+            if op is None or op.kind != "const":
+                continue
+            if node.op == "get_attr":
+                obj: Any = self._gm
+                for part in str(node.target).split("."):
+                    obj = getattr(obj, part)
+                env[node.name] = obj
+            else:
+                args, kwargs = fx.node.map_arg((node.args, node.kwargs),
+                                               lambda n: env[n.name])
+                env[node.name] = self._exec(node, args, kwargs)
+        self._consts = env or {"": None}
+
+    def _exec(self, node: Any, args: Any, kwargs: Any) -> Any:
+        if node.op == "call_module":
+            return self._gm.get_submodule(node.target)(*args, **kwargs)
+        if node.op == "call_method":
+            self_obj, *rest = args
+            return getattr(self_obj, node.target)(*rest, **kwargs)
+        return node.target(*args, **kwargs)
+
+    def _call(self, op: _Op, values: dict[str, Any]) -> Any:
+        import torch.fx as fx
+
+        node = self._nodes[op.name]
+
+        def lookup(n: Any) -> Any:
+            return values[n.name] if n.name in values else self._consts[n.name]
+
+        args, kwargs = fx.node.map_arg((node.args, node.kwargs), lookup)
+        return self._exec(node, args, kwargs)
+
+    def _append(self, name: str, value: Any) -> None:
+        import torch
+
+        if value is None:
+            return
+        if name not in self._hist:
+            self._hist[name], self._start[name] = value, 0
+            return
+        old = self._hist[name]
+        if isinstance(old, torch.Tensor):
+            self._hist[name] = torch.cat([old, value], -1)
+        else:
+            self._hist[name] = type(old)(torch.cat([a, b], -1) for a, b in zip(old, value))
+
+    def _gather(self, name: str, a: int, b: int) -> Any:
+        """Units ``[a, b)`` of node ``name`` (zeros before unit 0: the left padding)."""
+        import torch
+
+        hist, start = self._hist[name], self._start[name]
+
+        def cut(t: Any) -> Any:
+            lo = max(a, 0)
+            part = t[..., lo - start: b - start]
+            if a < 0:
+                zeros = t.new_zeros((*t.shape[:-1], min(b, 0) - a))
+                part = torch.cat([zeros, part], -1)
+            return part
+
+        if isinstance(hist, torch.Tensor):
+            return cut(hist)
+        return type(hist)(cut(t) for t in hist)
+
+    def _trim(self) -> None:
+        import torch
+
+        for name, hist in self._hist.items():
+            users = self._consumers.get(name, [])
+            if name == self._out:
+                keep_from = self._done.get(name, 0)
+            else:
+                keep_from = min((self._done.get(u.name, 0) + u.lo for u in users),
+                                default=self._done.get(name, 0))
+            keep_from = max(keep_from, self._start[name])
+            drop = keep_from - self._start[name]
+            if drop <= 0:
+                continue
+            if isinstance(hist, torch.Tensor):
+                self._hist[name] = hist[..., drop:]
+            else:
+                self._hist[name] = type(hist)(t[..., drop:] for t in hist)
+            self._start[name] = keep_from
+
+    @property
+    def held_frames(self) -> dict[str, int]:
+        """Frames each node holds now (after a push): the buffers actually kept."""
+        import torch
+
+        out = {}
+        for name, hist in self._hist.items():
+            t = hist if isinstance(hist, torch.Tensor) else hist[0]
+            if t.shape[-1] and name != self._out:
+                out[name] = int(t.shape[-1])
+        return out
+
+
+def stream(model: Any, *, channels: int | None = None) -> Stream:
+    """A streaming runner for a causal 1-D model: ``push(chunk)`` returns the new outputs.
+
+    Args:
+        model: an ``nn.Module`` in eval mode, taking ``(N, C, T)`` and returning one tensor,
+            made of stride-1 convolutions (``nn.Conv1d``, ``F.conv1d``,
+            :class:`atrous.nn.CausalDilatedConv1d`), ``F.pad``, slices of the time axis,
+            pointwise ops and merges (``+``, ``*``, ``torch.cat`` on channels).
+        channels: input channels; when given, the composed receptive field is cross-checked
+            with :func:`atrous.receptive_field` at once.
+
+    Returns:
+        A :class:`Stream`.
+
+    Raises:
+        AtrousError: for a model that is not causal (an output reads padding after the end
+            of the input), or an operation stream has no rule for (named).
+    """
+    s = Stream(model)
+    if channels is not None:
+        s.check_receptive_field(channels)
+    return s

@@ -1,0 +1,728 @@
+"""Exact tiled inference: the halo every tile needs, from the receptive field's per-unit boxes.
+
+A network too large for one forward pass on the whole input (a whole-slide image, a satellite
+scene, a CT volume) can run tile by tile and give **the same output** as the whole-image pass, if
+each tile sees exactly the input its kept outputs read, and if every layer of the tile samples
+the same grid as on the whole image. atrous knows both exactly:
+
+- the **halo**: output unit ``u`` reads the input pixels of its box ``[lo(u), hi(u)]``
+  (:meth:`atrous.ReceptiveField.box`). For a tile that keeps the output units ``[a, b)``, whose
+  core is the input range ``[a*J, b*J)`` (``J`` the effective stride of the output), the input
+  needed is ``[a*J - before, b*J + after)`` with ``before = -min lo`` and
+  ``after = max hi - shift + 1`` over one period of boxes. Exact: with one pixel less on any side
+  some kept output reads a pixel the tile does not have.
+- the **alignment**: a tile's input origin must be a multiple of every node's box period
+  (``shift``: the effective stride, or its numerator after upsampling), else the tile's layers
+  sample other positions than the whole image's (a stride-2 layer started one pixel later).
+  Tile windows start at a multiple of it (the extra pixels before the halo are zeroed: no kept
+  output reads them) and their length is a multiple of it unless they end at the image border.
+- the **borders**: the network pads at the image border; a tile pads the same way only where its
+  window starts (or ends) at that border, which is where windows are clipped.
+
+Operations that see the whole map (global pooling, an image-pooling ASPP branch, attention,
+norms whose statistics span the map, ``F.interpolate`` to an input-dependent size, adaptive
+pooling), opaque operations, and a model in training mode (batch statistics differ per tile)
+make exact tiling impossible: the plan says so, naming the layer, and :func:`tiled_forward`
+refuses to run.
+
+    >>> plan = tile_plan("3 d1, 3 d2, 3 d4", 100, 32)
+    >>> plan.halo, plan.alignment
+    (((7, 7),), (1,))
+    >>> [t.input for t in plan.tiles]
+    [((0, 39),), ((25, 71),), ((57, 100),), ((89, 100),)]
+    >>> tile_plan("3 s2 p1, 3 s2 p1, 3 d2 p2", 64, 4).alignment   # two stride-2 layers
+    (4,)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Literal
+
+from ._types import Ints, as_int
+from .errors import AtrousError
+from .graph import Graph, as_graph
+from .layers import AdaptivePool, Dense, GlobalPool, Opaque, Pointwise, Resize, Upsample
+from .rf import ReceptiveField, receptive_fields
+
+__all__ = ["Tile", "TileFinding", "TilePlan", "tile_plan", "tiled_forward"]
+
+Span = tuple[int, int]
+Severity = Literal["ok", "note", "warning", "error"]
+
+_MAP_NORMS = {"GroupNorm", "group_norm", "LayerNorm", "layer_norm", "RMSNorm", "rms_norm",
+              "normalize", "local_response_norm"}
+"""Pointwise-modelled ops whose statistics span the map (always computed from the input)."""
+
+
+@dataclass(frozen=True)
+class TileFinding:
+    """One verdict of a plan: a machine ``code``, a ``severity``, the node, the sentence.
+
+    Codes: ``global-op`` (the layer sees the whole map), ``size-dependent`` (its geometry depends
+    on the input size), ``map-statistics`` (a norm whose statistics span the map), ``opaque-op``,
+    ``partial``, ``training-mode``, ``multi-output``.
+    """
+
+    code: str
+    severity: Severity
+    node: str | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "severity": self.severity, "node": self.node,
+                "message": self.message}
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile of a plan (per axis, half-open ``[start, stop)`` ranges).
+
+    Attributes:
+        index: the tile's position in the tile grid.
+        input: the input window the network runs on (aligned, clipped to the image).
+        valid: the part of ``input`` the kept outputs read (the core and its halo, clipped);
+            :func:`tiled_forward` zeroes the rest, which no kept output reads.
+        output: the output units the tile keeps, in whole-output coordinates.
+        crop: the same units in the tile's own output.
+    """
+
+    index: Ints
+    input: tuple[Span, ...]
+    valid: tuple[Span, ...]
+    output: tuple[Span, ...]
+    crop: tuple[Span, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: [list(s) for s in getattr(self, k)] for k in ("input", "valid", "output",
+                                                                 "crop")} | {
+            "index": list(self.index)}
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """How to run a network tile by tile with exactly the whole-image result.
+
+    Attributes:
+        node: the output node the plan is for.
+        input_size: spatial input size.
+        output_size: spatial output size (None when the plan is refused before sizes are known).
+        tile: requested output tile size per axis, in output units.
+        halo: per axis ``(before, after)``: input pixels a tile's kept outputs read beyond its
+            core ``[a*J, b*J)`` (may be negative where a stride skips the last pixels).
+        alignment: per axis, the multiple of input pixels every tile window starts at.
+        tile_alignment: per axis, the multiple of output units a tile size must be.
+        output_stride: effective stride of the output in input pixels (a fraction after
+            upsampling).
+        tiles: the tiles (empty when refused).
+        findings: refusals (severity ``error``) and notes.
+        bytes_per_pixel: an upper estimate of the activation bytes per input pixel of one
+            forward pass (every node's output alive at once), when the model's shapes are known.
+    """
+
+    node: str
+    input_size: Ints
+    output_size: Ints | None
+    tile: Ints
+    halo: tuple[Span, ...]
+    alignment: Ints
+    tile_alignment: Ints
+    output_stride: tuple[Fraction, ...]
+    tiles: tuple[Tile, ...]
+    findings: tuple[TileFinding, ...] = ()
+    bytes_per_pixel: float | None = None
+    _geometry: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when the network can be tiled exactly (no ``error`` finding)."""
+        return not any(f.severity == "error" for f in self.findings)
+
+    @property
+    def refusals(self) -> list[TileFinding]:
+        """The ``error`` findings: why the network cannot be tiled exactly."""
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def input_pixels(self) -> int:
+        """Input pixels (per sample and channel) the tiles compute on, all windows together."""
+        return sum(math.prod(b - a for a, b in t.input) for t in self.tiles)
+
+    @property
+    def overlap_factor(self) -> float:
+        """Input pixels computed over all tiles / input pixels of the whole image (>= 1 once
+        the tiles cover the image; the extra work that the halo costs)."""
+        return self.input_pixels / math.prod(self.input_size) if self.tiles else float("nan")
+
+    @property
+    def max_window(self) -> Ints:
+        """The largest tile window (per axis), which bounds a tile's memory."""
+        if not self.tiles:
+            return tuple(0 for _ in self.input_size)
+        return max((tuple(b - a for a, b in t.input) for t in self.tiles), key=math.prod)
+
+    @property
+    def peak_bytes(self) -> int | None:
+        """Estimated activation bytes of the largest tile (None when unknown)."""
+        if self.bytes_per_pixel is None or not self.tiles:
+            return None
+        return int(self.bytes_per_pixel * math.prod(self.max_window))
+
+    def check(self) -> None:
+        """Raise :class:`AtrousError` naming the first refusal, if any."""
+        if not self.ok:
+            first = self.refusals[0]
+            more = len(self.refusals) - 1
+            extra = f" (and {more} more)" if more else ""
+            raise AtrousError(f"cannot tile exactly: {first.message}{extra}")
+
+    def recommend(self, max_memory: int | None = None) -> Ints:
+        """The tile size (output units, per axis) with the smallest overlap factor whose
+        largest window fits ``max_memory`` bytes (estimated, see ``bytes_per_pixel``).
+
+        Without ``max_memory`` (or without a memory estimate) the whole output is one tile.
+        """
+        geo: _Geometry | None = self._geometry
+        if geo is None or self.output_size is None:
+            raise AtrousError(f"no tile to recommend: {self.refusals[0].message}")
+        return geo.recommend(max_memory, self.bytes_per_pixel)
+
+    def with_halo(self, halo: Any) -> TilePlan:
+        """The same plan with another halo (an int, or per axis an int or ``(before, after)``):
+        windows keep at least their exact size, pixels outside the new halo are zeroed."""
+        import dataclasses
+
+        geo: _Geometry | None = self._geometry
+        if geo is None:
+            raise AtrousError(f"cannot change the halo of a refused plan: "
+                              f"{self.refusals[0].message}")
+        halo_t = _as_halo(halo, len(self.input_size))
+        return dataclasses.replace(self, halo=halo_t, tiles=geo.tiles(self.tile, halo_t))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able record of the plan."""
+        return {
+            "node": self.node,
+            "input_size": list(self.input_size),
+            "output_size": None if self.output_size is None else list(self.output_size),
+            "tile": list(self.tile),
+            "halo": [list(h) for h in self.halo],
+            "alignment": list(self.alignment),
+            "tile_alignment": list(self.tile_alignment),
+            "output_stride": [str(s) for s in self.output_stride],
+            "ok": self.ok,
+            "overlap_factor": None if not self.tiles else round(self.overlap_factor, 6),
+            "max_window": list(self.max_window),
+            "bytes_per_pixel": self.bytes_per_pixel,
+            "peak_bytes": self.peak_bytes,
+            "findings": [f.to_dict() for f in self.findings],
+            "tiles": [t.to_dict() for t in self.tiles],
+        }
+
+    def __str__(self) -> str:
+        from .units import format_size
+
+        x = "x".join
+        lines = [f"input {x(map(str, self.input_size))}"
+                 + (f" -> output {x(map(str, self.output_size))}" if self.output_size else "")
+                 + f" (node {self.node!r})"]
+        for f in self.findings:
+            lines.append(f"{f.severity}: {f.message}")
+        if not self.ok:
+            lines.append("exact tiling is impossible: the plan refuses to run")
+            return "\n".join(lines)
+        halo = ", ".join(f"{b} before / {a} after" for b, a in self.halo)
+        lines += [
+            f"halo (input pixels, per axis): {halo}",
+            f"alignment: windows start at multiples of {x(map(str, self.alignment))} input "
+            f"pixels; tiles are multiples of {x(map(str, self.tile_alignment))} output units",
+            f"output stride: {x(map(str, self.output_stride))}",
+            f"tile {x(map(str, self.tile))} output units: {len(self.tiles)} tiles, largest window "
+            f"{x(map(str, self.max_window))}",
+            f"overlap factor {self.overlap_factor:.3f} (input pixels computed / input pixels): "
+            f"{self.overlap_factor - 1:.1%} extra",
+        ]
+        if self.peak_bytes is not None:
+            lines.append(f"estimated activations of the largest tile: <= "
+                         f"{format_size(self.peak_bytes)}")
+        return "\n".join(lines)
+
+
+# -- geometry ---------------------------------------------------------------------------------
+@dataclass
+class _Geometry:
+    node: str
+    input_size: Ints
+    output_size: Ints
+    halo: tuple[Span, ...]
+    alignment: Ints
+    tile_alignment: Ints
+    output_stride: tuple[Fraction, ...]
+    period: Ints
+    shift: Ints
+
+    def tiles(self, tile: Ints, halo: tuple[Span, ...] | None = None) -> tuple[Tile, ...]:
+        """The tiles; ``halo`` (an override) sets the valid ranges, the windows stay at least
+        as large as the exact halo makes them (a smaller halo zeroes pixels, as if missing)."""
+        halo = self.halo if halo is None else halo
+        per_axis = [self._axis(ax, tile[ax], halo[ax]) for ax in range(len(tile))]
+        out = []
+        for idx in _product([range(len(p)) for p in per_axis]):
+            parts = [per_axis[ax][i] for ax, i in enumerate(idx)]
+            out.append(Tile(idx, *(tuple(p[k] for p in parts) for k in range(4))))
+        return tuple(out)
+
+    def _axis(self, ax: int, tile: int, halo: Span) -> list[tuple[Span, Span, Span, Span]]:
+        n, m = self.input_size[ax], self.output_size[ax]
+        a_in, p, s = self.alignment[ax], self.period[ax], self.shift[ax]
+        before, after = halo
+        wb, wa = max(before, self.halo[ax][0]), max(after, self.halo[ax][1])
+        rows = []
+        for a in range(0, m, tile):
+            b = min(m, a + tile)
+            # the core [a*J, b*J): a is a multiple of the period (tiles are aligned); the last
+            # tile may end inside a period, its boxes are those of its last unit's period
+            c0 = a * s // p
+            c1 = -(-b // p) * s
+            lo, hi = c0 - wb, c1 + wa
+            start = max(0, (lo // a_in) * a_in)
+            stop = min(n, start + -(-(hi - start) // a_in) * a_in)
+            valid = (max(0, c0 - before), min(n, c1 + after))
+            off = start * p // s  # the window starts at a multiple of the output's shift
+            rows.append(((start, stop), (min(max(start, valid[0]), stop),
+                                         min(max(start, valid[1]), stop)),
+                         (a, b), (a - off, b - off)))
+        return rows
+
+    def recommend(self, max_memory: int | None, bytes_per_pixel: float | None) -> Ints:
+        if max_memory is None or bytes_per_pixel is None:
+            return self.output_size
+        best: tuple[float, Ints] | None = None
+        for tile in _product([_candidates(m, t) for m, t in zip(self.output_size,
+                                                                 self.tile_alignment)]):
+            tiles = self.tiles(tile)
+            window = max(math.prod(b - a for a, b in t.input) for t in tiles)
+            if window * bytes_per_pixel > max_memory:
+                continue
+            cost = sum(math.prod(b - a for a, b in t.input) for t in tiles)
+            if best is None or cost < best[0]:
+                best = (cost, tile)
+        if best is None:
+            raise AtrousError(
+                f"no tile fits max_memory={max_memory} bytes: even the smallest tile "
+                f"{self.tile_alignment} needs more (about {bytes_per_pixel:.0f} bytes per input "
+                "pixel)")
+        return best[1]
+
+
+def _candidates(m: int, step: int) -> list[int]:
+    """Tile sizes to try along one axis: multiples of ``step`` up to ``m`` (at most ~24)."""
+    sizes = list(range(step, m + step, step))
+    if len(sizes) > 24:
+        stride = -(-len(sizes) // 24)
+        sizes = [*sizes[::stride], sizes[-1]]
+    return sorted(set(min(s, max(m, step)) for s in sizes))
+
+
+def _product(ranges: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    import itertools
+
+    return list(itertools.product(*ranges))
+
+
+def _as_tile(tile: Any, ndim: int) -> Ints:
+    if isinstance(tile, str):
+        from .units import parse_size
+
+        tile = parse_size(tile, "tile")
+    if isinstance(tile, Sequence) and len(tile) == 1 and ndim > 1:
+        tile = tile[0]
+    if isinstance(tile, Sequence):
+        if len(tile) != ndim:
+            raise AtrousError(f"tile must have {ndim} entries (one per axis), got {tuple(tile)!r}")
+        return tuple(as_int(v, "tile", 1) for v in tile)
+    return (as_int(tile, "tile", 1),) * ndim
+
+
+def _as_halo(halo: Any, ndim: int) -> tuple[Span, ...]:
+    def pair(v: Any) -> Span:
+        if isinstance(v, Sequence) and not isinstance(v, (str, bytes)):
+            if len(v) != 2:
+                raise AtrousError(f"a halo entry is an int or a (before, after) pair, got {v!r}")
+            return (as_int(v[0], "halo"), as_int(v[1], "halo"))
+        return (as_int(v, "halo"), as_int(v, "halo"))
+
+    if isinstance(halo, Sequence) and not isinstance(halo, (str, bytes)):
+        if len(halo) != ndim:
+            raise AtrousError(f"halo must have {ndim} entries (one per axis), got {halo!r}")
+        return tuple(pair(h) for h in halo)
+    return (pair(halo),) * ndim
+
+
+def _spatial(graph: Graph, input_size: Any) -> Ints:
+    if isinstance(input_size, str):
+        from .units import parse_size
+
+        input_size = parse_size(input_size, "input size")
+    if isinstance(input_size, int) and not isinstance(input_size, bool):
+        input_size = (input_size,) * graph.ndim
+    if isinstance(input_size, (str, bytes)) or not isinstance(input_size, Sequence):
+        raise AtrousError(f"input size must be an int or a tuple of ints, got {input_size!r}")
+    size = tuple(input_size)
+    if len(size) == graph.ndim + 2:
+        size = size[2:]
+    if len(size) != graph.ndim:
+        raise AtrousError(f"input size must have {graph.ndim} spatial sizes (or be a full "
+                          f"(N, C, ...) shape), got {tuple(input_size)!r}")
+    return tuple(as_int(v, "input size", 1) for v in size)
+
+
+def _label(graph: Graph, name: str) -> str:
+    meta = graph[name].meta
+    target = meta.get("target") if meta else None
+    module = meta.get("module") if meta else None
+    where = f"{module!r}" if module and module != name else f"{name!r}"
+    return f"{where} ({target})" if target and target != name else where
+
+
+def _refusals(graph: Graph, rfs: dict[str, ReceptiveField]) -> list[TileFinding]:
+    out: list[TileFinding] = []
+    stat_notes = [n for n in getattr(graph, "notes", []) if "normalises with" in n]
+    for node in graph.layer_nodes():
+        layer, name = node.layer, node.name
+        what = _label(graph, name)
+        if isinstance(layer, (GlobalPool, Dense)) or (
+                isinstance(layer, AdaptivePool) and all(t == 1 for t in layer.target)):
+            out.append(TileFinding(
+                "global-op", "error", name,
+                f"{what} sees the whole map (global pooling, an image-pooling branch, attention "
+                "or a dense layer): a tile cannot compute it"))
+        elif isinstance(layer, AdaptivePool):
+            out.append(TileFinding(
+                "size-dependent", "error", name,
+                f"{what} pools to {layer.target} cells: its windows depend on the input size"))
+        elif isinstance(layer, Resize) or (
+                isinstance(layer, Upsample) and layer.align_corners and layer.mode != "nearest"):
+            out.append(TileFinding(
+                "size-dependent", "error", name,
+                f"{what} interpolates with a grid that depends on the input size (F.interpolate "
+                "to a size, or align_corners=True): a tile samples other positions"))
+        elif isinstance(layer, Opaque):
+            out.append(TileFinding(
+                "opaque-op", "error", name,
+                f"{what} is opaque ({layer.reason}): its reads are unknown"))
+        elif isinstance(layer, Pointwise) and (
+                layer.op in _MAP_NORMS or any(n.startswith(f"{name} (") for n in stat_notes)):
+            out.append(TileFinding(
+                "map-statistics", "error", name,
+                f"{what} normalises with statistics computed over the map, which differ per "
+                "tile"))
+    if not out:
+        for name, rf in rfs.items():
+            if rf.partial:
+                why = "; ".join(rf.diagnostics) or "the receptive field is partial"
+                out.append(TileFinding("partial", "error", name,
+                                       f"the geometry is not exact at {name!r}: {why}"))
+                break
+    if getattr(graph, "partial", False) and not out:
+        why = "; ".join(getattr(graph, "diagnostics", [])) or "the graph is partial"
+        out.append(TileFinding("partial", "error", None, f"the traced graph is partial: {why}"))
+    return out
+
+
+def _module_refusals(model: Any) -> list[TileFinding]:
+    import torch.nn as nn
+
+    out = []
+    for path, m in model.named_modules():
+        kind = type(m).__name__
+        where = f"{path or type(model).__name__!r} ({kind})"
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and (
+                m.training or not m.track_running_stats):
+            out.append(TileFinding(
+                "training-mode", "error", path or None,
+                f"{where} normalises with batch statistics ("
+                + ("training mode" if m.training else "no running statistics")
+                + "), which differ per tile: call model.eval()"))
+        elif isinstance(m, nn.modules.instancenorm._InstanceNorm) and (
+                m.training or not m.track_running_stats):
+            out.append(TileFinding(
+                "map-statistics", "error", path or None,
+                f"{where} normalises each map with its own statistics, which differ per tile"))
+        elif isinstance(m, nn.modules.dropout._DropoutNd | nn.Dropout) and m.training and m.p > 0:
+            out.append(TileFinding(
+                "training-mode", "error", path or None,
+                f"{where} is in training mode (random per call): call model.eval()"))
+    return out
+
+
+def _lcm(values: Sequence[int]) -> int:
+    return math.lcm(*values) if values else 1
+
+
+def _geometry(graph: Graph, spatial: Ints, rfs: dict[str, ReceptiveField],
+              node: str) -> _Geometry:
+    out_rf = rfs[node]
+    sizes = graph.shapes(spatial)
+    output_size = tuple(sizes[node])
+    alignment: list[int] = []
+    tile_alignment: list[int] = []
+    halo: list[Span] = []
+    period: list[int] = []
+    shift: list[int] = []
+    for ax in range(graph.ndim):
+        shifts = [rf.axes[ax].shift for rf in rfs.values()
+                  if not rf.axes[ax].is_global and rf.axes[ax].shift > 0]
+        a_in = _lcm(shifts)
+        axis = out_rf.axes[ax]
+        boxes = [b for b in axis.boxes if b is not None]
+        p, s = axis.period, axis.shift
+        if not boxes or s <= 0:
+            raise AtrousError(f"the output {node!r} reads no input along axis {ax}")
+        before = -min(b[0] for b in boxes)
+        after = max(b[1] for b in boxes) - s + 1
+        alignment.append(a_in)
+        tile_alignment.append(p * a_in // math.gcd(a_in, s))
+        halo.append((before, after))
+        period.append(p)
+        shift.append(s)
+    return _Geometry(node, spatial, output_size, tuple(halo), tuple(alignment),
+                     tuple(tile_alignment), tuple(out_rf.stride), tuple(period), tuple(shift))
+
+
+def _bytes_per_pixel(graph: Graph, spatial: Ints, itemsize: int) -> float | None:
+    total = 0
+    for node in graph.layer_nodes():
+        shape = node.meta.get("shape") if node.meta else None
+        if not isinstance(shape, (tuple, list)) or not shape:
+            return None
+        total += math.prod(int(v) for v in shape)
+    inp = getattr(graph, "input_shape", ()) or ()
+    total += math.prod(int(v) for v in inp) if inp else 0
+    return total * itemsize / math.prod(spatial)
+
+
+def _check_tile(tile: Ints, geo: _Geometry) -> None:
+    for ax, (t, step) in enumerate(zip(tile, geo.tile_alignment)):
+        if t % step and t < geo.output_size[ax]:
+            lower = max(step, t // step * step)
+            raise AtrousError(
+                f"tile {t} on axis {ax} is not a multiple of the alignment {step} output units "
+                f"(every tile window must start on the grid of all the network's strides); "
+                f"try {lower} or {lower + step}")
+
+
+def tile_plan(
+    model: Any,
+    input_size: Any,
+    tile: Any,
+    *,
+    halo: Any = None,
+    check_sizes: bool = True,
+) -> TilePlan:
+    """Plan an exact tiled run of ``model`` on an input of ``input_size`` with output tiles of
+    ``tile`` units per axis.
+
+    Args:
+        model: anything :func:`atrous.as_graph` accepts; an ``nn.Module`` needs the full
+            ``(N, C, *spatial)`` shape as ``input_size``.
+        input_size: spatial size (an int for every axis, a tuple, ``"512x512"``) or the full
+            tensor shape.
+        tile: output tile size per axis, in output units (a multiple of the plan's
+            ``tile_alignment``; a tile larger than the output is one tile).
+        halo: override the exact halo: an int, or per axis an int or a ``(before, after)``
+            pair (to see that one pixel less is wrong).
+        check_sizes: for an ``nn.Module``, trace it again at the tile windows' sizes and refuse
+            when a layer's geometry changes with the size (``F.interpolate(size=x.shape)``).
+
+    Returns:
+        A :class:`TilePlan`. When the network cannot be tiled exactly, ``plan.ok`` is False,
+        ``plan.findings`` names the layer, and ``plan.tiles`` is empty.
+
+    Raises:
+        AtrousError: for bad sizes or a tile that is not a multiple of the alignment.
+
+    >>> plan = tile_plan("3x3 s2 p1, 3x3 d2 p2, tconv 2x2 s2", (50, 37), 16)
+    >>> plan.halo, plan.alignment, plan.tile_alignment
+    (((5, 4), (5, 4)), (2, 2), (2, 2))
+    >>> len(plan.tiles), round(plan.overlap_factor, 3)
+    (12, 2.403)
+    >>> tile_plan("3x3, gpool", (32, 32), 8).refusals[0].code
+    'global-op'
+    """
+    torch_model = _is_module(model)
+    if isinstance(input_size, str):
+        from .units import parse_size
+
+        input_size = parse_size(input_size, "input size")
+    graph = as_graph(model, input_size)
+    spatial = _spatial(graph, input_size)
+    tile_t = _as_tile(tile, graph.ndim)
+    findings = _module_refusals(model) if torch_model else []
+    outs = graph.outputs
+    node = outs[0]
+    if len(outs) != 1:
+        findings.append(TileFinding(
+            "multi-output", "error", None,
+            f"the model has {len(outs)} outputs {list(outs)}: tile a model with one output"))
+    rfs = receptive_fields(graph, spatial)
+    findings += _refusals(graph, rfs)
+    if any(f.severity == "error" for f in findings):
+        nd = graph.ndim
+        return TilePlan(node, spatial, None, tile_t, ((0, 0),) * nd, (1,) * nd, (1,) * nd,
+                        (Fraction(0),) * nd, (), tuple(findings))
+    geo = _geometry(graph, spatial, rfs, node)
+    _check_tile(tile_t, geo)
+    tile_t = tuple(min(t, max(m, 1)) for t, m in zip(tile_t, geo.output_size))
+    halo_t = geo.halo if halo is None else _as_halo(halo, graph.ndim)
+    tiles = geo.tiles(tile_t, halo_t)
+    itemsize = 4
+    if torch_model:
+        import torch
+
+        from .fx import _dtype
+
+        itemsize = torch.empty((), dtype=_dtype(model)).element_size()
+        if check_sizes:
+            findings += _size_changes(model, graph, tiles)
+    bpp = _bytes_per_pixel(graph, spatial, itemsize) if torch_model else None
+    if any(f.severity == "error" for f in findings):
+        tiles = ()
+    return TilePlan(node, spatial, geo.output_size, tile_t, halo_t, geo.alignment,
+                    geo.tile_alignment, geo.output_stride, tiles, tuple(findings), bpp, geo)
+
+
+def _is_module(model: Any) -> bool:
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(model, torch.nn.Module)
+
+
+def _size_changes(model: Any, graph: Graph, tiles: tuple[Tile, ...]) -> list[TileFinding]:
+    """Trace ``model`` at the windows' sizes; a layer that changes with the size is refused.
+
+    Each axis's window lengths are tried with the other axes at the whole image's first
+    window (the geometry of every layer atrous models is separable per axis).
+    """
+    from .fx import to_graph
+
+    lead = tuple(getattr(graph, "input_shape", ())[:2]) or (1, 1)
+    first = tuple(b - a for a, b in tiles[0].input)
+    shapes = {first}
+    for ax in range(graph.ndim):
+        for t in tiles:
+            changed = list(first)
+            changed[ax] = t.input[ax][1] - t.input[ax][0]
+            shapes.add(tuple(changed))
+    whole = {n.name: n.layer for n in graph.layer_nodes()}
+    for shape in sorted(shapes):
+        try:
+            g = to_graph(model, (*lead, *shape))
+        except AtrousError as exc:
+            return [TileFinding("size-dependent", "error", None,
+                                f"the model does not run on a {'x'.join(map(str, shape))} tile "
+                                f"window: {exc}")]
+        for n in g.layer_nodes():
+            before = whole.get(n.name)
+            if before is not None and before != n.layer:
+                return [TileFinding(
+                    "size-dependent", "error", n.name,
+                    f"{_label(g, n.name)} changes with the input size ({before!r} on the whole "
+                    f"input, {n.layer!r} on a {'x'.join(map(str, shape))} window), e.g. "
+                    "F.interpolate(size=x.shape[-2:]): a tile computes something else")]
+        if [n.name for n in g.layer_nodes()] != list(whole):
+            return [TileFinding("size-dependent", "error", None,
+                                f"the model's graph changes with the input size (on a "
+                                f"{'x'.join(map(str, shape))} window)")]
+    return []
+
+
+def tiled_forward(model: Any, x: Any, tile: Any, halo: Any = None, *,
+                  plan: TilePlan | None = None) -> Any:
+    """Run ``model`` on ``x`` tile by tile and stitch the output: equal to ``model(x)``.
+
+    Each tile's window is cut from ``x`` (pixels outside the tile's halo zeroed: no kept output
+    reads them), the model runs on it under ``torch.no_grad()``, and the kept units are copied
+    into the output. Works for 1-D, 2-D and 3-D inputs and any number of channels.
+
+    Args:
+        model: an ``nn.Module`` in eval mode, returning one tensor.
+        x: the input tensor ``(N, C, *spatial)``.
+        tile: output tile size per axis (output units), see :func:`tile_plan`.
+        halo: override the plan's exact halo (``(before, after)`` per axis, or an int).
+        plan: a plan made beforehand for this model and shape (skips planning).
+
+    Returns:
+        The output tensor, as ``model(x)``.
+
+    Raises:
+        AtrousError: when the model cannot be tiled exactly (the layer is named).
+
+    Shape:
+        - x: ``(N, C, *spatial)``; output: as ``model(x)``.
+
+    >>> import torch, torch.nn as nn
+    >>> net = nn.Sequential(nn.Conv1d(1, 2, 3, padding=2, dilation=2), nn.ReLU(),
+    ...                     nn.Conv1d(2, 1, 3, stride=2, padding=1)).eval()
+    >>> x = torch.randn(1, 1, 101)
+    >>> torch.allclose(tiled_forward(net, x, 16), net(x), atol=1e-6)
+    True
+    """
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        raise AtrousError(f"tiled_forward needs a torch.Tensor input, got {type(x).__name__}")
+    if plan is None:
+        plan = tile_plan(model, tuple(x.shape), tile)
+    plan.check()
+    if halo is not None:
+        plan = plan.with_halo(halo)
+    return _run_tiles(model, x, plan)
+
+
+def _run_tiles(model: Any, x: Any, plan: TilePlan) -> Any:
+    import torch
+
+    nd = len(plan.input_size)
+    out = None
+    with torch.no_grad():
+        for t in plan.tiles:
+            window = x[_index(t.input)]
+            window = _mask(window, t)
+            y = model(window)
+            if not isinstance(y, torch.Tensor):
+                raise AtrousError(f"tiled_forward needs a model returning one tensor, got "
+                                  f"{type(y).__name__}")
+            got = tuple(y.shape[-nd:])
+            if any(b > g for (_, b), g in zip(t.crop, got)):
+                raise AtrousError(f"tile {t.index}: the model returned {got} units, the plan "
+                                  f"keeps {t.crop} (a layer the geometry does not model?)")
+            if out is None:
+                assert plan.output_size is not None
+                out = y.new_empty((*y.shape[:-nd], *plan.output_size))
+            out[_index(t.output)] = y[_index(t.crop)]
+    return out
+
+
+def _index(spans: Sequence[Span]) -> tuple[Any, ...]:
+    """``x[_index(spans)]`` cuts the trailing axes of ``x`` to ``spans``."""
+    return (Ellipsis, *[slice(a, b) for a, b in spans])
+
+
+def _mask(window: Any, t: Tile) -> Any:
+    """Zero the window's pixels outside the tile's valid range (read by no kept output)."""
+    if all(v == w for v, w in zip(t.valid, t.input)):
+        return window
+    window = window.clone()
+    nd = len(t.input)
+    for ax, ((a, b), (va, vb)) in enumerate(zip(t.input, t.valid)):
+        dim = window.ndim - nd + ax
+        if va > a:
+            window.narrow(dim, 0, va - a).zero_()
+        if vb < b:
+            window.narrow(dim, vb - a, b - vb).zero_()
+    return window

@@ -1,0 +1,99 @@
+"""atrous.stream against the offline forward pass of the same model (the reference)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+from test_tiling_models import integer_weights, wavenet
+
+from atrous import AtrousError, receptive_field
+from atrous.nn import CausalDilatedStack
+from atrous.stream import stream
+
+# chunk size -> signal length (short for chunk size 1: one push per sample)
+CHUNKS = {1: 24, 7: 60, 1000: 2100}
+
+
+def _run(model: nn.Module, x: torch.Tensor, chunk: int) -> torch.Tensor:
+    s = stream(model)
+    outs = [s.push(x[..., i:i + chunk]) for i in range(0, x.shape[-1], chunk)]
+    return torch.cat(outs, -1)
+
+
+@pytest.mark.parametrize("chunk", sorted(CHUNKS))
+def test_stream_equals_offline_exactly(chunk: int) -> None:
+    """float64 with integer weights and ReLU: every sum is exact, so streamed == offline bit
+    for bit (a gated tanh/sigmoid is not exact: its vectorised kernels round differently)."""
+    torch.manual_seed(0)
+    model = integer_weights(CausalDilatedStack(2, kernel_size=2, dilations=[1, 2, 4, 8]).eval())
+    x = torch.randint(-2, 3, (2, 2, CHUNKS[chunk])).double()
+    with torch.no_grad():
+        ref = model(x)
+    assert ref.abs().max() > 0
+    assert torch.equal(_run(model, x, chunk), ref)
+
+
+@pytest.mark.parametrize("chunk", [1, 7])
+def test_stream_wavenet_float32(chunk: int) -> None:
+    torch.manual_seed(0)
+    model = wavenet(layers=4, channels=3).eval()
+    x = torch.randn(1, 1, 40)
+    with torch.no_grad():
+        ref = model(x)
+    assert (_run(model, x, chunk) - ref).abs().max().item() <= 1e-5
+
+
+def test_buffers_small_stack() -> None:
+    model = CausalDilatedStack(2, kernel_size=3, dilations=[1, 2, 4, 1, 2, 4]).eval()
+    s = stream(model, channels=2)  # also cross-checks the box with atrous.receptive_field
+    assert s.receptive_field == 1 + 2 * 14 and s.buffer_frames == 2 * 14
+    assert sorted(s.buffers.values()) == sorted(2 * d for d in [1, 2, 4, 1, 2, 4])
+
+
+@pytest.mark.slow
+def test_buffers_are_the_per_layer_spans() -> None:
+    """WaveNet rates 1..512 x3, k=2: (k-1)*d frames per layer, RF - 1 = 3069 in all."""
+    rates = [2**i for i in range(10)] * 3
+    model = CausalDilatedStack(2, kernel_size=2, dilations=rates).eval()
+    s = stream(model, channels=2)  # also cross-checks the box with atrous.receptive_field
+    assert s.receptive_field == 3070 == receptive_field(model, (1, 2, 4096)).size[0]
+    assert sorted(s.buffers.values()) == sorted(rates)
+    assert s.buffer_frames == 3069 and s.lag == 0
+
+
+def test_valid_convolutions_stream_with_a_lag() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(1, 2, 3, dilation=2), nn.ReLU(), nn.Conv1d(2, 1, 2)).eval()
+    s = stream(model, channels=1)
+    assert s.lag == 5 and s.receptive_field == 6
+    x = torch.randn(1, 1, 30)
+    with torch.no_grad():
+        assert (_run(model, x, 7) - model(x)).abs().max().item() <= 1e-6
+
+
+def test_held_frames_after_pushes() -> None:
+    model = CausalDilatedStack(2, kernel_size=3, dilations=[1, 3]).eval()
+    s = stream(model)
+    s.push(torch.randn(1, 2, 50))
+    assert sum(s.held_frames.values()) == s.buffer_frames == 2 * (1 + 3)
+
+
+@pytest.mark.parametrize(
+    ("model", "match"),
+    [
+        (nn.Conv1d(1, 1, 3, padding=1), "not causal"),
+        (nn.Conv1d(1, 1, 3, stride=2), "stride 2"),
+        (nn.Sequential(nn.Conv1d(1, 1, 3), nn.AdaptiveAvgPool1d(1)), "no streaming rule"),
+    ],
+)
+def test_refusals_are_one_line(model: nn.Module, match: str) -> None:
+    with pytest.raises(AtrousError, match=match) as info:
+        stream(model.eval())
+    assert "\n" not in str(info.value)
+
+
+def test_push_needs_a_3d_tensor() -> None:
+    s = stream(CausalDilatedStack(1, dilations=[1]).eval())
+    with pytest.raises(AtrousError, match=r"\(N, C, T\)"):
+        s.push(torch.zeros(5))

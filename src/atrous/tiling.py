@@ -583,7 +583,7 @@ def tile_plan(
     if torch_model:
         import torch
 
-        from .fx import _dtype
+        from .fx.plumbing import _dtype
 
         itemsize = torch.empty((), dtype=_dtype(model)).element_size()
         if check_sizes:

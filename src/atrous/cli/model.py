@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AtrousError
-from ._common import HelpFormatter, check_output_path, parse_size
 from ..units import add_unit_arguments, print_units
+from ._common import HelpFormatter, check_output_path, parse_size
 
 __all__ = ["add_parser", "group_notes", "is_model_target", "load_model", "memory_estimate",
            "model_summary", "parse_input_shapes", "parse_target", "print_summary", "printable",

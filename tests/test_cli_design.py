@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 import atrous
+from atrous._design import pareto
 from atrous.cli import main
 from atrous.cli.design import coverage_strip
-from atrous.design import pareto
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("ATROUS_REGEN_GOLDEN") == "1"
@@ -328,7 +328,7 @@ def test_pareto_png_folder_is_refused_before_the_search(
 ) -> None:
     import importlib
 
-    design_module = importlib.import_module("atrous.design")
+    design_module = importlib.import_module("atrous._design")
 
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("the search ran before the path was checked")

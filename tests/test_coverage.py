@@ -40,7 +40,7 @@ from atrous import (
     residual,
     stack,
 )
-from atrous.coverage import Coverage, CoverageUnavailable, coverage, layer_gridding
+from atrous._coverage import Coverage, CoverageUnavailable, coverage, layer_gridding
 from atrous.errors import AtrousError, TooLargeError
 from atrous.layers import Input, Merge
 
@@ -605,7 +605,7 @@ def test_atrous_coverage_stays_the_function_after_the_submodule_is_imported() ->
     code = (
         "import atrous\n"
         "atrous.hdc_check([1, 2])  # imports the atrous.coverage submodule internally\n"
-        "from atrous.coverage import Coverage\n"
+        "from atrous._coverage import Coverage\n"
         "print(atrous.coverage(atrous.stack([2, 2], ndim=1)).holes, Coverage.__name__)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

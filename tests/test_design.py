@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import atrous
-from atrous.design import count_profile, is_gridding_free
+from atrous._design import count_profile, is_gridding_free
 from atrous.errors import AtrousError, TooLargeError
 
 
@@ -67,7 +67,7 @@ def rf_of(rates: tuple[int, ...], kernel: int) -> int:
     return 1 + (kernel - 1) * sum(rates)
 
 
-def check_candidate(c: atrous.design.Candidate) -> None:
+def check_candidate(c: atrous._design.Candidate) -> None:
     """Every returned schedule: gridding-free by brute force, and its numbers are right."""
     key = tuple(sorted(c.rates))
     counts = brute_counts(key, c.kernel)

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atrous import AtrousError
-from atrous.erf import erf
+from atrous._erf import erf
 
 
 def uniform_stack(n: int, k: int, ndim: int) -> nn.Module:

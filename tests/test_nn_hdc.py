@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from atrous.coverage import coverage
+from atrous._coverage import coverage
 from atrous.errors import AtrousError
 from atrous.graph import stack
 from atrous.nn import functional as AF

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import atrous
-from atrous.coverage import layer_gridding
+from atrous._coverage import layer_gridding
 from atrous.errors import AtrousError
 from atrous.render import figures as F
 from atrous.render.style import PALETTE, ROLE, text_color

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import atrous
 from atrous import AtrousError, Resize, coverage, receptive_field
-from atrous.coverage import CoverageUnavailable
+from atrous._coverage import CoverageUnavailable
 from atrous.fx import to_graph
 from atrous.layers import AdaptivePool, Slice, Upsample
 from atrous.spec import SpecError, parse, to_spec

@@ -182,7 +182,7 @@ def test_even_kernel_breaks_the_stated_rule() -> None:
 
 
 def test_fields_too_long_to_map_still_get_the_exact_verdict() -> None:
-    from atrous.design import is_gridding_free
+    from atrous._design import is_gridding_free
 
     for rates in ([1, 2, 10**11], [1, 2, 4, 10**11], [1] + [3**i for i in range(1, 24)]):
         res = hdc_check(rates)

@@ -8,8 +8,8 @@ import torch.nn as nn
 from test_tiling_models import integer_weights, wavenet
 
 from atrous import AtrousError, receptive_field
+from atrous._stream import stream
 from atrous.nn import CausalDilatedStack
-from atrous.stream import stream
 
 # chunk size -> signal length (short for chunk size 1: one push per sample)
 CHUNKS = {1: 24, 7: 60, 1000: 2100}

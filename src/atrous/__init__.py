@@ -12,8 +12,6 @@ torch nor matplotlib; the names below load their modules on first use.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -65,11 +63,11 @@ _EXPORTS: dict[str, str] = {
     "receptive_field": "rf",
     "receptive_fields": "rf",
     "ReceptiveField": "rf",
-    "coverage": "coverage",
-    "Coverage": "coverage",
-    "CoverageUnavailable": "coverage",
-    "layer_gridding": "coverage",
-    "LayerGridding": "coverage",
+    "coverage": "_coverage",
+    "Coverage": "_coverage",
+    "CoverageUnavailable": "_coverage",
+    "layer_gridding": "_coverage",
+    "LayerGridding": "_coverage",
     "hdc_check": "rules",
     "HDCResult": "rules",
     "analyze": "report",
@@ -77,26 +75,26 @@ _EXPORTS: dict[str, str] = {
     # findings as data (the typed verdicts of analyze)
     "Finding": "findings",
     # torch front end
-    "erf": "erf",
-    "ERFResult": "erf",
+    "erf": "_erf",
+    "ERFResult": "_erf",
     "register_module": "fx",
     "register_function": "fx",
     # front ends: the builder every front end uses, the local field of gated networks
     "GraphBuilder": "builder",
     "local_graph": "graph",
     # design
-    "design": "design",
-    "repair": "design",
-    "pareto": "design",
-    "Candidate": "design",
-    "Repair": "design",
-    "ParetoFrontier": "design",
+    "design": "_design",
+    "repair": "_design",
+    "pareto": "_design",
+    "Candidate": "_design",
+    "Repair": "_design",
+    "ParetoFrontier": "_design",
     # tiled inference and streaming
     "tile_plan": "tiling",
     "tiled_forward": "tiling",
     "TilePlan": "tiling",
-    "stream": "stream",
-    "Stream": "stream",
+    "stream": "_stream",
+    "Stream": "_stream",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]
@@ -114,19 +112,4 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
 
-
-class _Package(types.ModuleType):
-    """Keeps ``atrous.coverage`` (and ``design``, ``erf``) the function, not the submodule.
-
-    Importing a submodule makes the import system set it as an attribute of the package; where a
-    public function has the same name as its module, that would hide the function.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 

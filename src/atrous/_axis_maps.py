@@ -1,4 +1,4 @@
-"""The per-axis machinery of :mod:`atrous.coverage`: one vectorised backward step per geometry.
+"""The per-axis machinery of :mod:`atrous._coverage`: one vectorised backward step per geometry.
 
 A map along one axis is ``(array, origin)``: ``array[..., i, ...]`` counts the paths from input
 coordinate ``origin + i``. Each :mod:`atrous.geometry` record becomes one step that turns the

@@ -1,5 +1,5 @@
 """Repair of a gridded dilation schedule: fewest changed rates, RF kept or grown (private;
-the public names are :func:`atrous.design.repair` and its result classes).
+the public names are :func:`atrous._design.repair` and its result classes).
 """
 
 from __future__ import annotations

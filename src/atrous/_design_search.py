@@ -1,4 +1,4 @@
-"""The exact branch-and-bound search behind :mod:`atrous.design` (private).
+"""The exact branch-and-bound search behind :mod:`atrous._design` (private).
 
 The search walks sorted groups of rates (a schedule is a multiset: fact 1 of
 ``docs/design.md``), prunes with the criterion (fact 2) and with bounds that each hold for

@@ -2,7 +2,7 @@
 
 Each layer type states its geometry once, as one of the frozen records below, through
 :meth:`atrous.layers.Layer.axis_geometry`. Output sizes, receptive fields (:mod:`atrous.rf`),
-coverage maps (:mod:`atrous.coverage`), design profiles and tiling halos all read these records;
+coverage maps (:mod:`atrous._coverage`), design profiles and tiling halos all read these records;
 none of them knows a layer's fields.
 
 - :class:`Identity`: output ``o`` reads input ``o`` (pointwise ops, merges).

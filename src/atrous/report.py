@@ -12,7 +12,7 @@ A Report holds, for one target (a spec string, a Graph, layers, or an ``nn.Modul
 
 - ``rows``: one :class:`LayerRow` per node: name, op, geometry (in the spec language), output
   size when an input size is known, receptive field (size, stride, start) and the gridding of the
-  node's unit so far (:func:`atrous.coverage.layer_gridding`), plus the torch front end's ``meta``
+  node's unit so far (:func:`atrous._coverage.layer_gridding`), plus the torch front end's ``meta``
   (module path, op, output shape, params, MACs) when the graph came from a model;
 - ``outputs``: one :class:`OutputResult` per graph output: its receptive field and exact
   coverage map (``rf`` and ``coverage`` are those of the first output);
@@ -30,7 +30,7 @@ A Report holds, for one target (a spec string, a Graph, layers, or an ``nn.Modul
 JSON schema (``schema_version`` 2, shipped as ``atrous/schemas/analyze.schema.json``):
 ``to_dict()`` has the keys ``schema_version``, ``target``, ``spec``, ``ndim``, ``input_size``,
 ``status``, ``rf`` (the first output's :meth:`~atrous.rf.ReceptiveField.to_dict`), ``coverage``
-(the first output's :meth:`~atrous.coverage.Coverage.to_dict`, or null), ``outputs`` (per
+(the first output's :meth:`~atrous._coverage.Coverage.to_dict`, or null), ``outputs`` (per
 output: ``name``, ``rf``, ``coverage``, ``coverage_error``), ``rows`` (flat dicts, see
 :meth:`LayerRow.to_dict`), ``layer_gridding``, ``hdc`` (or null), ``findings`` (each
 :meth:`~atrous.findings.Finding.to_dict`), ``diagnostics`` and ``notes`` (strings). Version 2
@@ -351,7 +351,7 @@ def analyze(
         gridding: also compute the gridding of every intermediate node (per-row columns; a
             coverage map per node). ``"auto"`` (the default, as ``atrous model``): only for
             graphs of at most :data:`GRIDDING_AUTO_NODES` nodes.
-        max_cells: largest coverage map to build (default: :mod:`atrous.coverage`'s).
+        max_cells: largest coverage map to build (default: :mod:`atrous._coverage`'s).
 
     Returns:
         A :class:`Report`; its ``findings`` are every verdict in order, and ``status`` is
@@ -367,7 +367,7 @@ def analyze(
     ['receptive-field', 'gridding', 'hdc-rule', 'hdc-exact', 'hdc-vs-exact', 'repair',
      'gridding-start', 'analysis']
     """
-    from .coverage import layer_gridding
+    from ._coverage import layer_gridding
 
     if gridding != "auto" and not isinstance(gridding, bool):
         raise AtrousError(f"gridding must be True, False or 'auto', got {gridding!r}")
@@ -421,7 +421,7 @@ def _output(
 ) -> OutputResult:
     """One output's receptive field and coverage map (the error when it has none); a global
     output of a large input gets its map deferred and the last local map's centre unit now."""
-    from .coverage import coverage as coverage_map
+    from ._coverage import coverage as coverage_map
 
     def build(node: str) -> Any:
         return coverage_map(graph, input_size=spatial, node=node, **limit)
@@ -589,7 +589,7 @@ def _hdc_findings(h: Any) -> list[Finding]:
 
 def _repair_finding(rates: list[int], kernel: int) -> list[Finding]:
     """The nearest gridding-free schedule (:func:`atrous.repair`'s first answer), if any."""
-    from .design import repair
+    from ._design import repair
 
     try:
         fix = repair(rates, kernel, top=1)[0]

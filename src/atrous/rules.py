@@ -95,7 +95,7 @@ def sumset_is_interval(rates: Sequence[int], kernel: int = 3) -> bool:
     r = _rates(rates)
     k = as_int(kernel, "kernel", 1)
     if 1 + (k - 1) * sum(r) > MAX_MAPPED:
-        from .design import is_gridding_free
+        from ._design import is_gridding_free
 
         return is_gridding_free(r, k)
     reach = _reach(r, k)  # bitmask of reachable offsets
@@ -278,7 +278,7 @@ def hdc_check(rates: Sequence[int], kernel: int = 3) -> HDCResult:
     if rf > MAX_MAPPED:
         # too long a field to map: the exact criterion still decides (sorted rising, every rate
         # at most the receptive field of the rates before it), only the holes go unlisted
-        from .design import is_gridding_free
+        from ._design import is_gridding_free
 
         free, listed = is_gridding_free(r, k), False
     else:

@@ -179,7 +179,7 @@ def run_demo(
     model_report = None
     model_figs: list[Any] = []
     if model:
-        from ..erf import erf
+        from .._erf import erf
 
         for rates in ((2, 2, 2), (1, 2, 5)):
             res = erf(_stack_module(rates), (1, 1, 33, 33), samples=6, reinit=True,

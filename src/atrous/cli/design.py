@@ -160,7 +160,7 @@ def _sawtooth(value: str | None) -> bool | int:
 
 
 def _budget(args: argparse.Namespace) -> int:
-    from ..design import DEFAULT_MAX_NODES
+    from .._design import DEFAULT_MAX_NODES
 
     return DEFAULT_MAX_NODES if args.max_nodes is None else args.max_nodes
 
@@ -176,7 +176,7 @@ def _refuse(args: argparse.Namespace, mode: str, names: Sequence[str]) -> None:
 
 def _limits(args: argparse.Namespace) -> dict[str, Any]:
     """The search budgets and the progress reporter, from the options."""
-    from ..design import DEFAULT_TIME_LIMIT
+    from .._design import DEFAULT_TIME_LIMIT
 
     limit = DEFAULT_TIME_LIMIT if args.time_limit is None else args.time_limit
     return {"max_nodes": _budget(args), "time_limit": limit, "progress": Progress()}
@@ -216,7 +216,7 @@ class Progress:
 
 
 def _run_design(args: argparse.Namespace) -> int:
-    from ..design import design
+    from .._design import design
     from ..render.design import console, design_table
 
     feature: Any = None
@@ -250,7 +250,7 @@ def _run_design(args: argparse.Namespace) -> int:
 
 
 def _run_repair(args: argparse.Namespace) -> int:
-    from ..design import is_gridding_free, repair
+    from .._design import is_gridding_free, repair
     from ..render.design import console, repair_text
 
     rates = parse_ints(args.repair, "--repair rates")
@@ -263,7 +263,7 @@ def _run_repair(args: argparse.Namespace) -> int:
 
 
 def _run_pareto(args: argparse.Namespace) -> int:
-    from ..design import pareto
+    from .._design import pareto
     from ..render.design import console, pareto_table
 
     if args.png:  # refuse a path that cannot be written before the search, not after it

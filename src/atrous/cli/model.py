@@ -635,7 +635,7 @@ def run(args: argparse.Namespace) -> int:
         summary["model"]["memory"] = memory_estimate(model, summary, shapes)
     erf_result = None
     if args.erf:
-        from ..erf import erf
+        from .._erf import erf
 
         erf_result = erf(model, shape, samples=args.erf)
         summary["model"]["erf"] = {k: v for k, v in erf_result.to_dict().items()
@@ -684,7 +684,7 @@ def _write_pngs(graph: Any, shape: tuple[int, ...], summary: dict[str, Any], erf
     out = summary["outputs"][0]
     written = False
     if out["coverage"] is not None:
-        from ..coverage import coverage
+        from .._coverage import coverage
         from ..rf import spatial_input_size
 
         cov = coverage(graph, input_size=spatial_input_size(graph, shape), node=out["name"])

@@ -108,7 +108,7 @@ def build_report(args: argparse.Namespace) -> tuple[Any, Any, str]:
         if args.erf_samples < 0:
             raise AtrousError(f"--erf-samples must be >= 0, got {args.erf_samples}")
         if args.erf_samples and len(size) in (3, 4):
-            from ..erf import erf as erf_fn
+            from .._erf import erf as erf_fn
 
             erf = erf_fn(model, size, samples=args.erf_samples)
         return report, erf, args.target

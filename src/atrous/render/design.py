@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..design import Designs, ParetoFrontier, Repairs
+    from .._design import Designs, ParetoFrontier, Repairs
 
 __all__ = ["console", "coverage_strip", "design_table", "pareto_table", "repair_text"]
 

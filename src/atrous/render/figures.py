@@ -52,15 +52,8 @@ DRAW_MAX = 1024
 
 # -- helpers ----------------------------------------------------------------------------------
 def coverage_module() -> Any:
-    """The ``atrous.coverage`` module, loaded so that ``atrous.coverage`` stays the function.
-
-    (Importing a submodule sets the package attribute of the same name; resolving the lazy
-    export first keeps the public function there.)
-    """
-    import atrous
-
-    getattr(atrous, "coverage")  # noqa: B009  (resolve the lazy export before the import)
-    return importlib.import_module("atrous.coverage")
+    """The coverage module (``atrous._coverage``), loaded on first use."""
+    return importlib.import_module("atrous._coverage")
 
 
 def _field(obj: Any, name: str, default: Any = None) -> Any:
@@ -527,7 +520,7 @@ def gridding_strip(target: Any, *, title: str | None = None) -> Any:
 
     Args:
         target: a :class:`atrous.Report` (its ``layer_gridding``), anything
-            :func:`atrous.coverage.layer_gridding` accepts (a Graph, a spec, a rate list), or
+            :func:`atrous._coverage.layer_gridding` accepts (a Graph, a spec, a rate list), or
             that function's result (rows with ``node``, ``rf_size``, ``holes``,
             ``gridded``, ``fraction``; rows with ``available=False`` are drawn as n/a).
         title: figure title.

@@ -37,7 +37,7 @@ def pareto_figure(frontier: Any, *, title: str | None = None) -> Any:
     layers or a higher count. Each level has its own colour *and* marker.
 
     Args:
-        frontier: a :class:`atrous.design.ParetoFrontier`.
+        frontier: a :class:`atrous._design.ParetoFrontier`.
         title: figure title (default: kernel and max rate).
 
     Returns:

@@ -582,7 +582,7 @@ def tap_profile(taps: Sequence[Taps]) -> Array:
     ``i - sum(offsets)`` (relative to the unit) to one output unit. ``int64``, or Python ints
     when the total number of paths could leave the int64 range. Equal ``(dilation, kernel)``
     layers are applied as one precomputed power of their pattern. This is the profile
-    :func:`atrous.design.count_profile` reports for a schedule of rates.
+    :func:`atrous._design.count_profile` reports for a schedule of rates.
 
     >>> from atrous.geometry import Taps
     >>> tap_profile([Taps(1, 0, 1, 3), Taps(1, 0, 2, 3)]).tolist()

@@ -179,6 +179,11 @@ def design_table(found: Designs, out: Any) -> None:
         "Layer order does not change coverage; 'HDC rule' (M_2 <= K, sawtooth, gcd 1) judges "
         "the order shown.",
     ]
+    if first.profile is not None:
+        notes.append(
+            f"'{label}': paths to each input offset along one axis of the RF, left to right "
+            "(bar height = fewest paths in the bin, relative to the most; a blank would be a hole)."
+        )
     if any("*" in cell for cell in cells):
         notes.append(REPEAT_NOTE)
     for line in notes:

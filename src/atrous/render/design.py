@@ -20,6 +20,13 @@ __all__ = ["console", "coverage_strip", "design_table", "pareto_table", "repair_
 BLOCKS = "▁▂▃▄▅▆▇█"
 
 
+def _print_stripped(out: Any, table: Any) -> None:
+    """Print a rich table without the blanks rich pads every line to the console width with."""
+    with out.capture() as cap:
+        out.print(table)
+    out.file.write("".join(line.rstrip() + "\n" for line in cap.get().splitlines()))
+
+
 def coverage_strip(profile: Sequence[int], width: int = 24) -> str:
     """A one-line picture of a 1-D count profile: the fewest paths in each of ``width`` bins.
 
@@ -173,7 +180,7 @@ def design_table(found: Designs, out: Any) -> None:
             row += [_human(c.params), _human(c.macs)]
         row.append("" if c.profile is None else coverage_strip(c.profile, strip))
         table.add_row(*row)
-    out.print(table)
+    _print_stripped(out, table)
     notes = [
         "All are gridding-free (exact: sorted rising, each rate <= RF of the rates before it).",
         "Layer order does not change coverage; 'HDC rule' (M_2 <= K, sawtooth, gcd 1) judges "
@@ -244,4 +251,4 @@ def pareto_table(frontier: ParetoFrontier, out: Any) -> None:
                 rates = ", ".join(str(r) for r in p.rates)
                 row.append(f"{p.width}{'*' if p.optimal else ' '} [{rates}]")
         table.add_row(*row)
-    out.print(table)
+    _print_stripped(out, table)

@@ -283,26 +283,6 @@ def _num(n: int) -> str:
     return str(n)
 
 
-def _global_axes(row: dict[str, Any]) -> list[bool]:
-    """Per axis: is the row's field global along it (a global axis has effective stride 0)?"""
-    if not row["rf_global"]:
-        return [False] * len(row["rf_size"])
-    axes = [s in (0, "0") for s in row["rf_stride"]]
-    return axes if any(axes) else [True] * len(axes)
-
-
-def _rf_cells(row: dict[str, Any]) -> tuple[str, str, str]:
-    """RF size, stride and start cells: ``-``/``global`` on the global axes only (a map pooled
-    over one axis, as in strip pooling, is global along it and local along the other)."""
-    glob = _global_axes(row)
-    if all(glob):
-        return "global", "-", "-"
-    size = "x".join("global" if g else str(v) for g, v in zip(glob, row["rf_size"]))
-    stride = "x".join("-" if g else str(v) for g, v in zip(glob, row["rf_stride"]))
-    start = ",".join("-" if g else str(v) for g, v in zip(glob, row["rf_start"]))
-    return size, stride, start
-
-
 _HOW = {"fx": "traced by torch.fx", "hooks": "traced by forward hooks", "onnx": "read from ONNX"}
 
 
@@ -471,6 +451,8 @@ def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None,
     from rich.console import Console
     from rich.table import Table
 
+    from ..render.text import rf_cells
+
     out = file or sys.stdout
     tty = bool(getattr(out, "isatty", lambda: False)())
     console = Console(file=out, width=None if tty else 160, color_system="auto" if tty else None,
@@ -519,7 +501,7 @@ def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None,
                 and not header else "",
                 "MACs": _num(r["macs"]) if r.get("macs") else "",
             }
-            rf = ("", "", "") if header else _rf_cells(r)
+            rf = ("", "", "") if header else rf_cells(r, coord=str)
             cells["RF"], cells["stride"], cells["start"] = rf
             t.add_row(*(cells[c] for c, _ in cols))
         with console.capture() as cap:

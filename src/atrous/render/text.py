@@ -33,6 +33,7 @@ __all__ = [
     "MAX_CELLS_SHOWN",
     "compare_panel",
     "coverage_heatmap",
+    "fmt_compact",
     "fmt_coord",
     "fmt_count",
     "fmt_position",
@@ -112,6 +113,19 @@ def fmt_si(n: int | float | None, digits: int = 3) -> str:
         if abs(n) >= size:
             return f"{n / size:.{digits}g}{unit}"
     return f"{n:.{digits}g}" if isinstance(n, float) else str(n)
+
+
+def fmt_compact(n: int) -> str:
+    """A count in one decimal with k/M/G, for cells whose exact count is shown elsewhere
+    (a hover text, a sort key): ``170.5M``.
+
+    >>> fmt_compact(999), fmt_compact(1234), fmt_compact(170_459_136)
+    ('999', '1.2k', '170.5M')
+    """
+    for unit, div in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if n >= div:
+            return f"{n / div:.1f}{unit}"
+    return str(n)
 
 
 def fmt_coord(value: Any) -> str:

@@ -276,33 +276,6 @@ def model_summary(graph: Any, input_size: tuple[int, ...] | None,
     return data
 
 
-def _num(n: int) -> str:
-    for unit, div in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
-        if n >= div:
-            return f"{n / div:.1f}{unit}"
-    return str(n)
-
-
-def _global_axes(row: dict[str, Any]) -> list[bool]:
-    """Per axis: is the row's field global along it (a global axis has effective stride 0)?"""
-    if not row["rf_global"]:
-        return [False] * len(row["rf_size"])
-    axes = [s in (0, "0") for s in row["rf_stride"]]
-    return axes if any(axes) else [True] * len(axes)
-
-
-def _rf_cells(row: dict[str, Any]) -> tuple[str, str, str]:
-    """RF size, stride and start cells: ``-``/``global`` on the global axes only (a map pooled
-    over one axis, as in strip pooling, is global along it and local along the other)."""
-    glob = _global_axes(row)
-    if all(glob):
-        return "global", "-", "-"
-    size = "x".join("global" if g else str(v) for g, v in zip(glob, row["rf_size"]))
-    stride = "x".join("-" if g else str(v) for g, v in zip(glob, row["rf_stride"]))
-    start = ",".join("-" if g else str(v) for g, v in zip(glob, row["rf_start"]))
-    return size, stride, start
-
-
 _HOW = {"fx": "traced by torch.fx", "hooks": "traced by forward hooks", "onnx": "read from ONNX"}
 
 
@@ -471,6 +444,8 @@ def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None,
     from rich.console import Console
     from rich.table import Table
 
+    from ..render.text import fmt_compact, rf_cells
+
     out = file or sys.stdout
     tty = bool(getattr(out, "isatty", lambda: False)())
     console = Console(file=out, width=None if tty else 160, color_system="auto" if tty else None,
@@ -480,7 +455,7 @@ def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None,
     console.print(
         f"{printable(str(m['name']))}: input {', '.join(_xs(s) for s in inputs)}, "
         f"{len(summary['rows'])} nodes, "
-        f"{_num(m['params'])} parameters, {_num(m['macs'])} MACs "
+        f"{fmt_compact(m['params'])} parameters, {fmt_compact(m['macs'])} MACs "
         f"({_HOW.get(m['method'], m['method'])})")
     if table:
         rows = summary["rows"] if depth is None else _group_rows(summary["rows"], depth)
@@ -513,13 +488,13 @@ def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None,
                 "holes": "" if holes is None or header else str(holes),
                 "kernel": _kernel_shape(model, path) if model is not None and not header
                 and r.get("_count", 1) == 1 else "",
-                "params": _num(params) if params else "",
+                "params": fmt_compact(params) if params else "",
                 "param%": f"{100 * params / total_params:.1f}%" if params else "",
-                "trainable": _num(_trainable(model, path)) if model is not None and params
+                "trainable": fmt_compact(_trainable(model, path)) if model is not None and params
                 and not header else "",
-                "MACs": _num(r["macs"]) if r.get("macs") else "",
+                "MACs": fmt_compact(r["macs"]) if r.get("macs") else "",
             }
-            rf = ("", "", "") if header else _rf_cells(r)
+            rf = ("", "", "") if header else rf_cells(r, coord=str)
             cells["RF"], cells["stride"], cells["start"] = rf
             t.add_row(*(cells[c] for c, _ in cols))
         with console.capture() as cap:

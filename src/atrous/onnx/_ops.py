@@ -40,6 +40,7 @@ POINTWISE = [
     "SimplifiedLayerNormalization",
 ]
 _AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+Ints = tuple[int, ...]
 
 
 def _ints(v: Any, n: int, default: int, what: str) -> tuple[int, ...]:
@@ -89,17 +90,23 @@ def _layer(make: Any) -> Layer:
 
 
 # -- convolutions and pooling -----------------------------------------------------------------
-@handles("Conv")
-def _conv(cv: Converter, node: Any, x: Live) -> Step:
+def _conv_attrs(cv: Converter, node: Any, x: Live) -> tuple[Ints, Ints, Ints]:
+    """Kernel, strides and dilations of a Conv or ConvTranspose node on a channels-first input
+    (the kernel from ``kernel_shape``, else from the weight's shape)."""
     _channels_first(cv, x)
     nd = cv.ndim
     w = cv.dims(node.input[1])
     k = cv.attr(node, "kernel_shape") or (list(w[2:]) if w is not None else None)
     if k is None or None in k:
         raise Unsupported("its kernel shape is unknown")
-    k = _ints(k, nd, 1, "kernel_shape")
-    s = _ints(cv.attr(node, "strides"), nd, 1, "strides")
-    d = _ints(cv.attr(node, "dilations"), nd, 1, "dilations")
+    return (_ints(k, nd, 1, "kernel_shape"), _ints(cv.attr(node, "strides"), nd, 1, "strides"),
+            _ints(cv.attr(node, "dilations"), nd, 1, "dilations"))
+
+
+@handles("Conv")
+def _conv(cv: Converter, node: Any, x: Live) -> Step:
+    nd = cv.ndim
+    k, s, d = _conv_attrs(cv, node, x)
     lo, hi = _auto_pads(cv, node, x, k, s, d)
     groups = int(cv.attr(node, "group", 1))
     if x.phase > 1:
@@ -119,15 +126,8 @@ PHASE_SAFE.add(_conv)
 
 @handles("ConvTranspose")
 def _conv_transpose(cv: Converter, node: Any, x: Live) -> Step:
-    _channels_first(cv, x)
     nd = cv.ndim
-    w = cv.dims(node.input[1])
-    k = cv.attr(node, "kernel_shape") or (list(w[2:]) if w is not None else None)
-    if k is None or None in k:
-        raise Unsupported("its kernel shape is unknown")
-    k = _ints(k, nd, 1, "kernel_shape")
-    s = _ints(cv.attr(node, "strides"), nd, 1, "strides")
-    d = _ints(cv.attr(node, "dilations"), nd, 1, "dilations")
+    k, s, d = _conv_attrs(cv, node, x)
     op = _ints(cv.attr(node, "output_padding"), nd, 0, "output_padding")
     groups = int(cv.attr(node, "group", 1))
     shape = cv.attr(node, "output_shape")

@@ -26,6 +26,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .text import fmt_compact
+
 __all__ = [
     "CAPTIONS",
     "EMBED_MAX_CELLS",
@@ -247,14 +249,6 @@ def _cell(value: Any, kind: str) -> dict[str, Any]:
     return cell
 
 
-def _compact(n: int) -> str:
-    """``170459136`` -> ``170.5M`` (the exact count is the cell's hover text and sort key)."""
-    for unit, div in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
-        if n >= div:
-            return f"{n / div:.1f}{unit}"
-    return str(n)
-
-
 def _table(rows: Sequence[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The layer table's columns (``label``, ``extra``: behind the toggle) and rows."""
     dict_rows = [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in rows]
@@ -293,7 +287,7 @@ def _table(rows: Sequence[Any]) -> tuple[list[dict[str, Any]], list[dict[str, An
                     value, bool):
                 cell["text"] = f"{float(value):.0%}"  # the share of the box that is read
             if label in ("params", "MACs") and isinstance(value, int) and value >= 10**4:
-                cell["text"], cell["title"] = _compact(value), f"{value:,}"
+                cell["text"], cell["title"] = fmt_compact(value), f"{value:,}"
             cell["extra"] = not shown
             cells.append(cell)
         out.append({"cells": cells, "flag": flag})

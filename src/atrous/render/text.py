@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "MAX_CELLS_SHOWN",
     "compare_panel",
     "coverage_heatmap",
+    "fmt_compact",
     "fmt_coord",
     "fmt_count",
     "fmt_position",
@@ -112,6 +113,19 @@ def fmt_si(n: int | float | None, digits: int = 3) -> str:
         if abs(n) >= size:
             return f"{n / size:.{digits}g}{unit}"
     return f"{n:.{digits}g}" if isinstance(n, float) else str(n)
+
+
+def fmt_compact(n: int) -> str:
+    """A count in one decimal with k/M/G, for cells whose exact count is shown elsewhere
+    (a hover text, a sort key): ``170.5M``.
+
+    >>> fmt_compact(999), fmt_compact(1234), fmt_compact(170_459_136)
+    ('999', '1.2k', '170.5M')
+    """
+    for unit, div in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if n >= div:
+            return f"{n / div:.1f}{unit}"
+    return str(n)
 
 
 def fmt_coord(value: Any) -> str:
@@ -290,11 +304,12 @@ def _global_axes(row: dict[str, Any]) -> list[bool]:
     return axes if any(axes) else [True] * len(axes)
 
 
-def rf_cells(row: dict[str, Any]) -> tuple[str, str, str]:
+def rf_cells(row: dict[str, Any], coord: Callable[[Any], str] = fmt_coord) -> tuple[str, str, str]:
     """RF size, effective stride and centre cells of a row dict (:meth:`LayerRow.to_dict`).
 
     ``global``/``-`` on the global axes only (a map pooled over one axis, as in strip pooling,
-    is global along it and local along the other); centres as coordinates (``-0.5``).
+    is global along it and local along the other); centres written by ``coord`` (default
+    :func:`fmt_coord`: ``-0.5``).
 
     >>> rf_cells({"rf_global": False, "rf_size": [5, 5], "rf_stride": [1, 1],
     ...           "rf_start": ["-1/2", 0]})
@@ -305,7 +320,7 @@ def rf_cells(row: dict[str, Any]) -> tuple[str, str, str]:
         return "global", "-", "-"
     size = "x".join("global" if g else str(v) for g, v in zip(glob, row["rf_size"]))
     stride = "x".join("-" if g else str(v) for g, v in zip(glob, row["rf_stride"]))
-    start = ",".join("-" if g else fmt_coord(v) for g, v in zip(glob, row["rf_start"]))
+    start = ",".join("-" if g else coord(v) for g, v in zip(glob, row["rf_start"]))
     return size, stride, start
 
 

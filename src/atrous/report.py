@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from ._types import Ints
+from ._types import _describe as _shown
 from .errors import AtrousError, printable
 from .findings import Finding, group
 from .graph import Graph, as_graph
@@ -371,8 +372,8 @@ def analyze(
     """
     from ._coverage import layer_gridding
 
-    if gridding != "auto" and not isinstance(gridding, bool):
-        raise AtrousError(f"gridding must be True, False or 'auto', got {gridding!r}")
+    if not isinstance(gridding, bool) and not (isinstance(gridding, str) and gridding == "auto"):
+        raise AtrousError(f"gridding must be True, False or 'auto', got {_shown(gridding)}")
     graph = as_graph(target, input_size)
     spatial = spatial_input_size(graph, input_size)
     limit = {} if max_cells is None else {"max_cells": max_cells}

@@ -97,18 +97,7 @@ TABLE: dict[str, dict[str, Any]] = {
 }
 
 # (function, parameter, hostile value) -> why it still fails; owned by other helpers
-_LAYERS = "layers.py (helper 'core'): compares a numpy array with the allowed values"
-KNOWN: dict[tuple[str, str, str], str] = {
-    ("analyze", "gridding", "array"): "report.py (helper 'redesign'): `gridding == 'auto'` on "
-    "an array raises numpy's ValueError",
-    ("Pool", "mode", "array"): _LAYERS,
-    ("Pool", "ceil_mode", "array"): _LAYERS + " (bool(array))",
-    ("AdaptivePool", "mode", "array"): _LAYERS,
-    ("Upsample", "mode", "array"): _LAYERS,
-    ("Upsample", "align_corners", "array"): _LAYERS + " (bool(array))",
-    ("Resize", "mode", "array"): _LAYERS,
-    ("Resize", "align_corners", "array"): _LAYERS + " (bool(array))",
-}
+KNOWN: dict[tuple[str, str, str], str] = {}
 
 
 @contextmanager
@@ -180,3 +169,26 @@ def test_two_hostile_arguments(name: str, data: st.DataObject) -> None:
     lb = data.draw(st.sampled_from(sorted(HOSTILE)))
     assume((name, a, la) not in KNOWN and (name, b, lb) not in KNOWN)  # reported above
     attack(name, {**TABLE[name], a: HOSTILE[la], b: HOSTILE[lb]})
+
+
+@pytest.mark.parametrize(
+    ("name", "param", "named"),
+    [
+        ("Pool", "mode", "pool mode"),
+        ("Pool", "ceil_mode", "ceil_mode"),
+        ("AdaptivePool", "mode", "pool mode"),
+        ("Upsample", "mode", "upsample mode"),
+        ("Upsample", "align_corners", "align_corners"),
+        ("Resize", "mode", "resize mode"),
+        ("Resize", "align_corners", "align_corners"),
+        ("analyze", "gridding", "gridding"),
+    ],
+)
+@pytest.mark.parametrize("label", ["array", "str", "none", "zero"])
+def test_a_mode_or_flag_of_the_wrong_type_is_refused_by_name(
+    name: str, param: str, named: str, label: str
+) -> None:
+    """An array (or a string, None, 0) as a mode or a True/False flag: AtrousError naming it
+    (a flag is strictly True or False, as PyTorch's modules document it)."""
+    with pytest.raises(AtrousError, match=f"^{named} must be"):
+        getattr(atrous, name)(**{**TABLE[name], param: HOSTILE[label]})

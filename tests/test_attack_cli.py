@@ -119,10 +119,6 @@ FIXED = [
 
 # index in FIXED -> why it fails today, in files other helpers own (xfail strict)
 KNOWN: dict[int, str] = {}
-KNOWN[FIXED.index(["analyze", "3x3", "\x1b[31m"])] = (
-    "cli/__init__.py: argparse's 'unrecognized arguments' message echoes terminal escape "
-    "sequences raw to stderr"
-)
 SLOW: set[int] = set()  # long stacks' coverage: see test_attack_bombs.py
 
 
@@ -160,3 +156,18 @@ def test_random_command_lines(
     command: str, args: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     check([command, *args], capsys)
+
+
+@pytest.mark.parametrize(
+    ("argv", "shown"),
+    [
+        (["analyze", "3x3", "\x1b[31m"], "unrecognized arguments: \\x1b[31m"),
+        (["analyze", "3x3", "x\u202ey\ny"], "unrecognized arguments: x\\u202ey\\ny"),
+    ],
+)
+def test_argparse_errors_show_escapes_escaped(
+    argv: list[str], shown: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(argv, capsys)
+    assert status == 2
+    assert err.count("\n") == 1 and shown in err, err

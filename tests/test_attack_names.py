@@ -14,11 +14,14 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 import atrous
 from atrous.cli import main
+from atrous.errors import printable
 from atrous.graph import Graph
 from atrous.layers import Conv, Opaque, Pointwise
+from atrous.render.text import render_report
 
 NAMES = {
     "ansi": "a\x1b[31mRED\x1b[0m",
@@ -33,6 +36,7 @@ NAMES = {
     "quote": 'q"uo\\te\'',
     "long": "n" * 10_000,
     "emoji": "😀 🧪",
+    "markup": "[/][bold red]x[/]",
 }
 
 BAD_CATEGORIES = {"Cc", "Cf"}  # control characters; format characters (bidi, zero-width)
@@ -94,27 +98,31 @@ def hostile_graph(name: str) -> Graph:
     return g
 
 
-RAW_NODE_NAMES = (
-    "report text (helper 'redesign'): node names of a hand-built Graph reach the terminal raw "
-    "(escape them as errors.excerpt does, or have Graph.add refuse unprintable names, 'core')"
-)
-
-
-@pytest.mark.parametrize(
-    "label",
-    [
-        pytest.param(label, marks=pytest.mark.xfail(strict=True, reason=RAW_NODE_NAMES))
-        if unsafe(NAMES[label]) else label
-        for label in sorted(NAMES)
-    ],
-)
+@pytest.mark.parametrize("label", sorted(NAMES))
 def test_node_names_through_the_report_text_and_json(label: str) -> None:
     name = NAMES[label]
     report = atrous.analyze(hostile_graph(name), input_size=(16, 16))
-    text = report.to_text() if hasattr(report, "to_text") else str(report)
+    text = str(report)
     assert unsafe(text) == []
+    assert "\n" not in name or printable(name) in text  # a newline in a name is shown as \n
     data = json.loads(json.dumps(report.to_dict()))
     assert name in strings(data)  # the exact node name, through JSON and back
+
+
+@pytest.mark.parametrize("label", sorted(NAMES))
+def test_node_names_through_the_terminal_report(label: str) -> None:
+    """The rich report of ``atrous analyze`` (table, verdicts, notes): names escaped, shown
+    verbatim otherwise (never read as rich markup), no line of the layout forged by a name."""
+    name = NAMES[label]
+    report = atrous.analyze(hostile_graph(name), input_size=(16, 16))
+    console = Console(width=100_000, color_system=None, force_terminal=False, record=True)
+    with console.capture() as cap:
+        render_report(report, console)
+    text = cap.get()
+    assert unsafe(text) == []
+    table_rows = [line for line in text.splitlines() if line.startswith("│")]
+    assert len(table_rows) == len(report.rows)
+    assert f"│ {printable(name)}/pw " in text  # the exact name (escaped), markup included
 
 
 @pytest.mark.parametrize("label", ["html", "ansi", "mathtext", "rtl", "newline"])

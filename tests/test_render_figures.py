@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -142,7 +144,7 @@ def test_coverage_figure_matches_seed_loop_for_random_schedules(rates: list[int]
 
 def test_compare_figure_shares_one_scale() -> None:
     schedules = {"[2,2,2]": [2, 2, 2], "[1,2,3]": [1, 2, 3]}
-    fig = F.compare_figure(schedules)
+    fig = F.compare_figure({k: atrous.coverage(atrous.stack(r)) for k, r in schedules.items()})
     images = [ax.images[0] for ax in fig.axes if ax.images]
     assert len(images) == 2
     assert len({(im.norm.vmin, im.norm.vmax) for im in images}) == 1
@@ -388,3 +390,41 @@ def test_pareto_ticks_are_whole_pixels() -> None:
     assert [int(t) for t in labels] == [
         round(t.get_position()[1]) for t in ax.get_yticklabels()
         if lo <= t.get_position()[1] <= hi]
+
+
+@pytest.mark.parametrize(
+    ("draw", "target"),
+    [
+        (lambda t: F.compare_figure([t]), [2, 2, 2]),
+        (lambda t: F.compare_figure({"a": t}), "3x3 d2, 3x3 d2"),
+        (lambda t: F.compare_figure([t]), atrous.stack([2, 2])),
+        (F.gridding_strip, [2, 2, 2]),
+        (F.gridding_strip, "3x3 d2, 3x3 d2"),
+        (F.gridding_strip, atrous.stack([2, 2])),
+    ],
+)
+def test_figures_draw_results_and_refuse_what_is_not_computed(
+    draw: Callable[[Any], Any], target: object
+) -> None:
+    """A rate list, spec or Graph is not a result: the figure says what to run, runs nothing."""
+    with pytest.raises(AtrousError, match=r"draws computed .*atrous\.stack\(rates\)"):
+        draw(target)
+
+
+def test_figures_run_no_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The figures draw what they are given: with the analyses made to fail, they still draw."""
+    import atrous._coverage as C
+
+    report = atrous.analyze("3x3 d2, 3x3 d2, 3x3 d2")
+    rows, cov = atrous.layer_gridding(atrous.stack([2, 2, 2])), report.coverage
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a renderer ran an analysis")
+
+    for name in ("coverage", "layer_gridding"):
+        monkeypatch.setattr(atrous, name, boom)  # first: atrous' lazy lookup reads C's
+        monkeypatch.setattr(C, name, boom)
+    assert len(F.gridding_strip(rows).axes[0].containers[0]) == 3
+    assert len(F.gridding_strip(report).axes[0].containers[0]) == 3
+    assert len([ax for ax in F.compare_figure([report, cov]).axes if ax.images]) == 2
+    assert F.coverage_figure(report).axes[0].images

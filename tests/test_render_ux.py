@@ -23,7 +23,7 @@ def _png(fig: object) -> bytes:
 
 
 def test_first_layer_gridding_is_marked_over_its_bar_not_on_the_axis() -> None:
-    fig = F.gridding_strip([2, 2, 2])
+    fig = F.gridding_strip(atrous.layer_gridding(atrous.stack([2, 2, 2])))
     ax = fig.axes[0]
     assert ax.get_title() == "per-layer gridding: holes from conv0 on"
     # no vertical line at x = -0.5 (it would sit on the y-axis); an arrow points at bar 0

@@ -9,7 +9,7 @@ from typing import Any, TypeAlias
 from .errors import AtrousError
 
 __all__ = [
-    "IntOrTuple", "Ints", "Pairs", "as_choice", "as_int", "as_ints", "as_key", "as_size",
+    "IntOrTuple", "Ints", "Pairs", "as_bool", "as_choice", "as_int", "as_ints", "as_key", "as_size",
     "infer_ndim", "unwrap",
 ]
 
@@ -129,6 +129,21 @@ def as_choice(value: Any, choices: Sequence[str], name: str) -> str:
         raise AtrousError(
             f"{name} must be one of {', '.join(map(repr, choices))}, got {_describe(value)}"
         )
+    return value
+
+
+def as_bool(value: Any, name: str) -> bool:
+    """``value`` if it is True or False; anything else (an int, an array) is an error.
+
+    >>> as_bool(True, "ceil_mode")
+    True
+    >>> as_bool(1, "ceil_mode")
+    Traceback (most recent call last):
+    ...
+    atrous.errors.AtrousError: ceil_mode must be True or False, got 1
+    """
+    if not isinstance(value, bool):
+        raise AtrousError(f"{name} must be True or False, got {_describe(value)}")
     return value
 
 

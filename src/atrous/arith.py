@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, TypeAlias, get_args
 
 from ._types import IntOrTuple, Ints, Pairs, as_int, as_ints, infer_ndim, unwrap
+from ._types import as_bool as _check_bool
 from .errors import AtrousError
 
 __all__ = [
@@ -428,12 +429,6 @@ def pool_output_size(
         for a in range(ndim)
     )
     return unwrap(out, scalar)
-
-
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise AtrousError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 def _transpose_args(

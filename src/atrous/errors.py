@@ -12,7 +12,7 @@ with the offending value and the rule it broke in the message::
 
 from __future__ import annotations
 
-__all__ = ["AtrousError", "SpecError", "TooLargeError", "excerpt"]
+__all__ = ["AtrousError", "SpecError", "TooLargeError", "excerpt", "printable"]
 
 
 class AtrousError(ValueError):
@@ -36,11 +36,27 @@ class SpecError(AtrousError):
         super().__init__(message)
 
 
-def _visible(text: str) -> str:
-    r"""``text`` with control and other unprintable characters escaped (``\n``, ``\x1b``)."""
+def printable(text: str) -> str:
+    r"""``text`` with control and format characters shown as Python escapes.
+
+    ANSI/OSC escapes, newlines, tabs, NUL, DEL, C1 controls, bidi overrides and zero-width
+    characters come out as ``\x1b``, ``\n``, ``\u202e``..., so a name printed on a terminal
+    cannot move the cursor, recolour the text, reorder it or forge table rows. The one escaping
+    of names for text output (the CLI and :mod:`atrous.render.text`); JSON keeps names as they
+    are.
+
+    >>> printable("conv\x1b[31mred\nrow\u202e")
+    'conv\\x1b[31mred\\nrow\\u202e'
+    >>> printable("layer4.0 😀")
+    'layer4.0 😀'
+    """
     if text.isprintable():
         return text
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    return "".join(
+        ch if ch.isprintable()  # str.isprintable is False for every Cc and Cf character
+        else repr(ch)[1:-1] if ch in "\t\n\r" else ascii(ch)[1:-1]
+        for ch in text
+    )
 
 
 def excerpt(text: str, position: int, width: int = 76) -> tuple[str, int]:
@@ -56,8 +72,8 @@ def excerpt(text: str, position: int, width: int = 76) -> tuple[str, int]:
     lo = max(0, position - width // 2)
     hi = min(len(text), lo + width)
     lo = max(0, min(lo, hi - width))
-    before = ("..." if lo > 0 else "") + _visible(text[lo:position])
-    after = _visible(text[position:hi]) + ("..." if hi < len(text) else "")
+    before = ("..." if lo > 0 else "") + printable(text[lo:position])
+    after = printable(text[position:hi]) + ("..." if hi < len(text) else "")
     return before + after, len(before)
 
 

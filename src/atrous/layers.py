@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import Any, ClassVar, Literal, get_args
 
 from . import arith
-from ._types import IntOrTuple, Ints, Pairs, as_int, as_ints, infer_ndim
+from ._types import IntOrTuple, Ints, Pairs, as_bool, as_choice, as_int, as_ints, infer_ndim
 from .errors import AtrousError
 from .geometry import (
     AxisGeometry,
@@ -65,9 +65,7 @@ MergeMode = Literal["add", "concat", "mul"]
 
 
 def _check_choice(value: Any, allowed: Any, name: str) -> None:
-    choices = get_args(allowed)
-    if value not in choices:
-        raise AtrousError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    as_choice(value, get_args(allowed), name)  # never compares an array with the choices
 
 
 def _ndim(explicit: int | None, *values: Any) -> int:
@@ -337,7 +335,7 @@ class Pool(Layer):
                 )
         self._set(
             mode=mode, kernel=k, stride=as_ints(stride, nd, "stride", 1) if stride is not None
-            else k, padding=p, dilation=d, ceil_mode=bool(ceil_mode),
+            else k, padding=p, dilation=d, ceil_mode=as_bool(ceil_mode, "ceil_mode"),
         )
 
     @property
@@ -439,12 +437,11 @@ class Upsample(Layer):
         ndim: int | None = None,
     ) -> None:
         _check_choice(mode, UpsampleMode, "upsample mode")
+        align = as_bool(align_corners, "align_corners")
         nd = _ndim(ndim, scale)
-        if mode == "nearest" and align_corners:
+        if mode == "nearest" and align:
             raise AtrousError("align_corners only applies to the interpolating modes, not nearest")
-        self._set(
-            scale=as_ints(scale, nd, "scale", 1), mode=mode, align_corners=bool(align_corners)
-        )
+        self._set(scale=as_ints(scale, nd, "scale", 1), mode=mode, align_corners=align)
 
     @property
     def ndim(self) -> int | None:
@@ -569,15 +566,16 @@ class Resize(Layer):
     ) -> None:
         _check_choice(mode, ResizeMode, "resize mode")
         _check_choice(coordinate_mode, CoordinateMode, "coordinate_mode")
+        align = as_bool(align_corners, "align_corners")
         sf_shape = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else None
         nd = _ndim(ndim, size, sf_shape)
-        if mode.startswith("nearest") and align_corners:
+        if mode.startswith("nearest") and align:
             raise AtrousError(
                 f"align_corners only applies to the interpolating modes, not {mode}"
             )
         if size is None and scale_factor is None:
             raise AtrousError("a resize needs an output size or a scale_factor")
-        if coordinate_mode != "pytorch" and align_corners:
+        if coordinate_mode != "pytorch" and align:
             raise AtrousError("align_corners=True is PyTorch's rule; with an ONNX coordinate_mode "
                               "write coordinate_mode='align_corners'")
         if nearest_mode is not None:
@@ -588,7 +586,7 @@ class Resize(Layer):
                                   f"coordinate_mode={coordinate_mode!r}")
         self._set(
             size=None if size is None else as_ints(size, nd, "size", 1), mode=mode,
-            align_corners=bool(align_corners),
+            align_corners=align,
             scale_factor=None if scale_factor is None else _scale_factor(scale_factor, nd),
             coordinate_mode=coordinate_mode, nearest_mode=nearest_mode,
         )

@@ -46,7 +46,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from ._types import Ints
-from .errors import AtrousError
+from ._types import _describe as _shown
+from .errors import AtrousError, printable
 from .findings import Finding, group
 from .graph import Graph, as_graph
 from .layers import Conv, Input, Layer, Merge, Opaque, Pointwise
@@ -270,10 +271,12 @@ class Report:
         return str(report_html(self, fragment=True))
 
     def __str__(self) -> str:
-        lines = [f"atrous report: {self.target} ({self.status})"]
+        lines = [f"atrous report: {printable(self.target)} ({self.status})"]
         for f in self.findings:
             mark = {"ok": "✓", "note": "·", "warning": "!", "error": "✗"}[f.severity]
-            lines.append(f"  {mark} {f.label}: {f.message}" if f.label else f"  {mark} {f.message}")
+            text = printable(f.message)  # names come out escaped, never as terminal controls
+            label = f"{printable(f.label)}: " if f.label else ""
+            lines.append(f"  {mark} {label}{text}")
         return "\n".join(lines)
 
 
@@ -369,8 +372,8 @@ def analyze(
     """
     from ._coverage import layer_gridding
 
-    if gridding != "auto" and not isinstance(gridding, bool):
-        raise AtrousError(f"gridding must be True, False or 'auto', got {gridding!r}")
+    if not isinstance(gridding, bool) and not (isinstance(gridding, str) and gridding == "auto"):
+        raise AtrousError(f"gridding must be True, False or 'auto', got {_shown(gridding)}")
     graph = as_graph(target, input_size)
     spatial = spatial_input_size(graph, input_size)
     limit = {} if max_cells is None else {"max_cells": max_cells}

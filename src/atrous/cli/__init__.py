@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from ..errors import AtrousError
+from ..errors import AtrousError, printable
 
 __all__ = ["main"]
 
@@ -52,14 +52,15 @@ EPILOG = """examples:
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line (the usage is one ``--help`` away).
+    """An argument parser whose errors are one line (the usage is one ``--help`` away), with
+    control characters of the user's words escaped (``\x1b``), never echoed to the terminal.
 
     A value that starts with a minus and a digit (``--input -5x64``) is a value, not an option,
     so the command's own check says what is wrong with it.
     """
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog}: error: {printable(message)} (see '{self.prog} --help')\n")
 
     def _parse_optional(self, arg_string: str) -> Any:
         if len(arg_string) > 1 and arg_string[0] == "-" and arg_string[1].isdigit():
@@ -122,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.func(args)
     except AtrousError as exc:
-        first = str(exc).splitlines()
+        first = [printable(line) for line in str(exc).splitlines()]
         message = "\n".join(first) if type(exc).__name__ == "SpecError" else " ".join(first)
         print(f"atrous {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -18,13 +18,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import AtrousError
+from ..errors import AtrousError, printable
 from ..units import add_unit_arguments, print_units
 from ._common import HelpFormatter, check_output_path, parse_size
 
 __all__ = ["add_parser", "group_notes", "is_model_target", "load_model", "memory_estimate",
-           "model_summary", "parse_input_shapes", "parse_target", "print_summary", "printable",
-           "run"]
+           "model_summary", "parse_input_shapes", "parse_target", "print_summary", "run"]
 
 GRIDDING_AUTO_NODES = 120
 """``--gridding auto``: on up to this many nodes (:data:`atrous.report.GRIDDING_AUTO_NODES`,
@@ -279,27 +278,6 @@ def model_summary(graph: Any, input_size: tuple[int, ...] | None,
 _HOW = {"fx": "traced by torch.fx", "hooks": "traced by forward hooks", "onnx": "read from ONNX"}
 
 
-def printable(text: str) -> str:
-    """``text`` with control characters (ANSI/OSC escapes, newlines, tabs, DEL, C1 controls,
-    bidi overrides) shown as Python escapes, so a module name cannot move the cursor, recolour
-    the terminal or forge table rows.
-
-    >>> printable("conv\\x1b[31mred\\nrow")
-    'conv\\\\x1b[31mred\\\\nrow'
-    """
-    import unicodedata
-
-    if text.isprintable():
-        return text
-    out = []
-    for ch in text:
-        if ch.isprintable() and unicodedata.category(ch) != "Cf":
-            out.append(ch)
-        else:
-            out.append(ascii(ch)[1:-1] if ch not in "\t\n\r" else repr(ch)[1:-1])
-    return "".join(out)
-
-
 def parse_input_shapes(text: str) -> list[tuple[int, ...]]:
     """``--input``: one full shape, or several comma-separated (one per input tensor).
 
@@ -439,7 +417,7 @@ def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None,
             ``"trainable"`` (needs ``model``).
         model: the ``nn.Module`` (for the kernel and trainable columns).
 
-    Module names are shown with control characters escaped (:func:`printable`).
+    Module names are shown with control characters escaped (:func:`atrous.errors.printable`).
     """
     from rich.console import Console
     from rich.table import Table

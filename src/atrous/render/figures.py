@@ -3,7 +3,8 @@
 Every function returns a :class:`matplotlib.figure.Figure` built without pyplot (no global state,
 nothing shown), in the look of :mod:`atrous.render.style`. matplotlib is imported when a function
 runs, never when this module is imported. Save with :func:`save_figure` (atomic) or
-``fig.savefig``.
+``fig.savefig``. The figures only draw results computed elsewhere (a Coverage, a Report, the rows
+of :func:`atrous.layer_gridding`, an array of counts); none runs an analysis.
 
     >>> import numpy as np
     >>> fig = coverage_figure(np.array([[1, 0, 1], [0, 4, 0], [1, 0, 1]]))
@@ -13,7 +14,6 @@ runs, never when this module is imported. Save with :func:`save_figure` (atomic)
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 import tempfile
@@ -51,11 +51,6 @@ DRAW_MAX = 1024
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def coverage_module() -> Any:
-    """The coverage module (``atrous._coverage``), loaded on first use."""
-    return importlib.import_module("atrous._coverage")
-
-
 def _field(obj: Any, name: str, default: Any = None) -> Any:
     if isinstance(obj, Mapping):
         return obj.get(name, default)
@@ -425,45 +420,38 @@ def _coverage_line(
     return fig
 
 
-def _as_coverage(item: Any, kernel: int) -> Any:
+def _as_coverage(item: Any) -> Any:
+    """A computed map to draw: a Coverage, a Report's coverage or an array of counts."""
     if _is_report(item):
         return _report_coverage(item)
     if isinstance(item, np.ndarray) or hasattr(item, "counts"):
         return item
-    from ..graph import stack
-
-    cov = coverage_module()
-    if isinstance(item, Sequence) and not isinstance(item, str) and item and all(
-        isinstance(v, int) for v in item
-    ):
-        return cov.coverage(stack(list(item), kernel=kernel))
-    return cov.coverage(item)
+    raise AtrousError(
+        "compare_figure draws computed coverage maps: pass Coverages (atrous.coverage(...), "
+        "e.g. of atrous.stack(rates)), Reports (atrous.analyze(...)) or numpy arrays of counts, "
+        f"got {type(item).__name__}"
+    )
 
 
 def _label_of(item: Any) -> str:
     if _is_report(item):
         return str(getattr(item, "target", "") or "")
-    if isinstance(item, str):
-        return item
-    if isinstance(item, Sequence) and item and all(isinstance(v, int) for v in item):
-        return f"rates {list(item)}"
     return ""
 
 
 def compare_figure(
     items: Sequence[Any] | Mapping[str, Any],
     *,
-    kernel: int = 3,
     annotate: bool | None = None,
     title: str | None = None,
 ) -> Any:
-    """Coverage maps side by side on one colour scale, e.g. ``[2, 2, 2]`` vs ``[1, 2, 3]``.
+    """Coverage maps side by side on one colour scale, e.g. rates ``[2, 2, 2]`` vs ``[1, 2, 3]``.
 
     Args:
-        items: Coverages, Reports (their ``coverage``; labelled with their target), count
-            arrays, rate lists (stride-1 stacks of ``kernel``-sized convs, :func:`atrous.stack`)
-            or spec strings; a mapping gives each a label.
-        kernel: kernel size for rate lists.
+        items: computed maps: Coverages (``atrous.coverage(atrous.stack([2, 2, 2]))``), Reports
+            (their ``coverage``; labelled with their target) or numpy arrays of counts; a
+            mapping gives each a label. Anything else (a rate list, a spec) is refused: the
+            figure draws results, it does not compute them.
         annotate: counts in the cells (default: when every map is small enough).
         title: overall title.
 
@@ -479,7 +467,7 @@ def compare_figure(
         labels = [_label_of(x) or f"#{i + 1}" for i, x in enumerate(raw)]
     if not raw:
         raise AtrousError("compare_figure needs at least one coverage map")
-    covs = [_as_coverage(x, kernel) for x in raw]
+    covs = [_as_coverage(x) for x in raw]
     planes = [_as_plane(_counts_of(c))[0] for c in covs]
     # a log scale when the maps' counts differ a lot, so no map is a flat dark square
     norm = _norm([_float(p) for p in planes], log_above=8.0)
@@ -519,10 +507,10 @@ def gridding_strip(target: Any, *, title: str | None = None) -> Any:
     """Per-layer gridding: the covered fraction of each layer's RF box, where holes appear.
 
     Args:
-        target: a :class:`atrous.Report` (its ``layer_gridding``), anything
-            :func:`atrous._coverage.layer_gridding` accepts (a Graph, a spec, a rate list), or
-            that function's result (rows with ``node``, ``rf_size``, ``holes``,
-            ``gridded``, ``fraction``; rows with ``available=False`` are drawn as n/a).
+        target: the rows of :func:`atrous.layer_gridding` (each with ``node``, ``rf_size``,
+            ``holes``, ``gridded``, ``fraction``; rows with ``available=False`` are drawn as
+            n/a) or a :class:`atrous.Report` (its ``layer_gridding``). A Graph, spec or rate
+            list is refused: the figure draws results, it does not compute them.
         title: figure title.
 
     Gridded layers are drawn vermillion and hatched, gridding-free layers bluish green; the
@@ -606,15 +594,14 @@ def gridding_strip(target: Any, *, title: str | None = None) -> Any:
 def _gridding_rows(target: Any) -> list[Any]:
     if _is_report(target):
         return list(target.layer_gridding)
-    if isinstance(target, Sequence) and not isinstance(target, str) and target and all(
+    if isinstance(target, Sequence) and not isinstance(target, str) and all(
         isinstance(r, Mapping) or hasattr(r, "fraction") for r in target
     ):
         return list(target)
-    from ..graph import stack
-
-    if isinstance(target, Sequence) and target and all(isinstance(v, int) for v in target):
-        target = stack(list(target))
-    return list(coverage_module().layer_gridding(target))
+    raise AtrousError(
+        "gridding_strip draws computed rows: pass atrous.layer_gridding(...)'s result (e.g. of "
+        f"atrous.stack(rates)) or a Report (atrous.analyze(...)), got {type(target).__name__}"
+    )
 
 
 # -- receptive-field box ----------------------------------------------------------------------

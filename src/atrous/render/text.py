@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from ..errors import printable
 from .style import PALETTE
 
 if TYPE_CHECKING:
@@ -360,10 +361,11 @@ def _layer_columns(report: Any) -> tuple[list[tuple[str, str]], list[tuple[list[
         columns += [("params", "num"), ("MACs", "num")]
     body: list[tuple[list[str], str | None]] = []
     for i, r in enumerate(rows, 1):
-        cells = [str(i), str(r.get("module") or r["name"]) if has_meta else r["name"]]
+        name = str(r.get("module") or r["name"]) if has_meta else str(r["name"])
+        cells = [str(i), printable(name)]
         if has_meta:
-            cells.append(str(r.get("target", r["op"])))
-        cells.append(r["geometry"])
+            cells.append(printable(str(r.get("target", r["op"]))))
+        cells.append(printable(str(r["geometry"])))
         if has_size:
             shape = r.get("shape") if has_meta and r.get("shape") else r.get("output_size")
             cells.append(_cell(shape))
@@ -389,10 +391,13 @@ def layer_table(report: Any, *, width: int | None = None, title: str | None = No
     language, output size (a model's full output shape), receptive field, effective stride and
     the first unit's centre (in input pixels), the gridding of the node's unit so far when
     computed, parameters and MACs when known. Numbers are never shortened; names wrap after a
-    ``.`` or ``_`` (never inside a word) so the table fits ``width`` columns when it can.
+    ``.`` or ``_`` (never inside a word) so the table fits ``width`` columns when it can. Names
+    are shown with control characters escaped (:func:`atrous.errors.printable`) and never read
+    as rich markup.
     """
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     columns, body = _layer_columns(report)
     widths = [max([len(h), *(len(c[i]) for c, _ in body)]) for i, (h, _) in enumerate(columns)]
@@ -417,7 +422,7 @@ def layer_table(report: Any, *, width: int | None = None, title: str | None = No
         table.add_column(header, justify="right" if kind == "num" else "left", no_wrap=True,
                          min_width=widths[i])
     for cells, style in body:
-        table.add_row(*cells, style=style)
+        table.add_row(*(Text(c) for c in cells), style=style)
     return table
 
 
@@ -433,6 +438,7 @@ _MARKS = {"ok": ("✓", "green"), "note": ("·", "dim"), "warning": ("✗", "red
 def verdicts_table(report: Any) -> Any:
     """The labelled findings of a Report in words, one per line, marked ✓ / ✗ / ·."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table.grid(padding=(0, 1))
     table.add_column(no_wrap=True)
@@ -444,7 +450,8 @@ def verdicts_table(report: Any) -> Any:
         mark, style = _MARKS[f.severity]
         if f.code == "analysis" and f.severity != "ok":
             mark, style = "!", "yellow"
-        table.add_row(f"[{style}]{mark}[/]", f.label + ":", f.message)
+        table.add_row(Text(mark, style=style), Text(printable(f.label) + ":"),
+                      Text(printable(f.message)))
     return table
 
 
@@ -452,12 +459,13 @@ def render_report(report: Any, console: Any, *, heatmap: bool = True) -> None:
     """Print a Report: title, per-layer table, verdicts, coverage heatmap, node findings.
 
     Only displays ``report.findings`` (and the rows and maps); the colour legend of the
-    heatmap is printed only when the console shows colour.
+    heatmap is printed only when the console shows colour. Names (the target, nodes, outputs)
+    are shown with control characters escaped (:func:`atrous.errors.printable`).
     """
     from rich.text import Text
 
     size = "" if report.input_size is None else " on " + "x".join(map(str, report.input_size))
-    console.print(Text(f"atrous analyze: {report.target}{size}", style="bold"))
+    console.print(Text(f"atrous analyze: {printable(report.target)}{size}", style="bold"))
     console.print(layer_table(report, width=console.width))
     if any(r.geometry.startswith("pw:") for r in report.rows):
         console.print(Text("pw:NAME = a pointwise op (each output pixel reads the same input "
@@ -470,9 +478,9 @@ def render_report(report: Any, console: Any, *, heatmap: bool = True) -> None:
             cov = out.local if deferred else out.coverage  # never build a whole-input map here
             if cov is None or not cov.cells:
                 continue
-            label = "" if len(report.outputs) == 1 else f" of {out.name}"
+            label = "" if len(report.outputs) == 1 else f" of {printable(out.name)}"
             if deferred:
-                label = f" of {cov.node}'s centre unit (the last local map)"
+                label = f" of {printable(cov.node)}'s centre unit (the last local map)"
             box = "x".join(map(str, cov.rf_size))
             console.print(Text(f"\ncoverage map{label} ({box} box):", style="bold"))
             console.print(coverage_heatmap(cov, colour=colour))
@@ -480,9 +488,9 @@ def render_report(report: Any, console: Any, *, heatmap: bool = True) -> None:
         if f.label:
             continue
         if f.severity in ("warning", "error"):
-            console.print(Text(f"! {f.message}", style="yellow"))
+            console.print(Text(f"! {printable(f.message)}", style="yellow"))
         else:
-            console.print(Text(f"· {f.message}", style="dim"))
+            console.print(Text(f"· {printable(f.message)}", style="dim"))
 
 
 def compare_panel(report: Any) -> Any:
@@ -507,7 +515,8 @@ def compare_panel(report: Any) -> Any:
     parts: list[Any] = [lines]
     if cov is not None:
         parts.append(coverage_heatmap(cov, legend=False))
-    return Panel(Group(*parts), title=report.target, title_align="left", expand=False)
+    return Panel(Group(*parts), title=Text(printable(report.target)), title_align="left",
+                 expand=False)
 
 
 def render_compare(reports: Sequence[Any], console: Any) -> None:
@@ -521,7 +530,7 @@ def render_compare(reports: Sequence[Any], console: Any) -> None:
     table = Table(header_style="bold")
     table.add_column("")
     for r in reports:
-        table.add_column(r.target)
+        table.add_column(Text(printable(r.target)))
 
     def row(label: str, values: list[str]) -> None:
         table.add_row(label, *values)
@@ -544,4 +553,4 @@ def render_compare(reports: Sequence[Any], console: Any) -> None:
     console.print(table)
     for r in reports:
         for d in r.diagnostics:
-            console.print(Text(f"! {r.target}: {d}", style="yellow"))
+            console.print(Text(f"! {printable(r.target)}: {printable(d)}", style="yellow"))

@@ -379,6 +379,12 @@ def test_cli_model_and_report_read_onnx(tmp_path: Path,
     assert data["model"]["method"] == "onnx" and data["outputs"][0]["rf"]["size"] == [7, 7]
     assert main(["model", str(path), "--input", "1x1x16x16"]) == 0
     assert "read from ONNX" in capsys.readouterr().out
+    # a static input shape needs no --input; a PyTorch model does
+    assert main(["model", str(path), "--json", "-"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["model"]["input"] == [1, 1, 16, 16] and data["outputs"][0]["rf"]["size"] == [7, 7]
+    assert main(["model", "torch.nn:Identity"]) == 2
+    assert "needs --input" in capsys.readouterr().err
     out = tmp_path / "r.html"
     assert main(["report", str(path), "-o", str(out)]) == 0
     assert out.read_text().count("<html") == 1

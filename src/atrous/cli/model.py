@@ -61,9 +61,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="package.module:callable or path/to/file.py:callable, called to build "
                         "the model; literal arguments allowed: 'file.py:build(output_stride=16)'; "
                         "or an ONNX file model.onnx")
-    p.add_argument("--input", "-i", required=True, metavar="NxCxHxW",
+    p.add_argument("--input", "-i", metavar="NxCxHxW",
                    help="full input shape, e.g. 1x3x512x512 (1 to 3 spatial axes); several "
-                        "input tensors comma-separated: 1x3x224x224,1x1x224x224")
+                        "input tensors comma-separated: 1x3x224x224,1x1x224x224; required "
+                        "except for an ONNX file whose input shape is static")
     p.add_argument("--depth", type=int, default=None, metavar="N",
                    help="group rows by the first N parts of the module path, nested and "
                         "indented as torchinfo's depth (default: every layer, flat)")
@@ -546,7 +547,13 @@ COLUMNS = ("kernel", "param%", "trainable")
 
 
 def run(args: argparse.Namespace) -> int:
-    shapes = parse_input_shapes(args.input)
+    from ..onnx._load import is_onnx_target
+
+    onnx_file = is_onnx_target(args.target)
+    if args.input is None and not onnx_file:
+        raise AtrousError("atrous model needs --input NxCxHxW (e.g. 1x3x512x512) for a PyTorch "
+                          "model")
+    shapes = parse_input_shapes(args.input) if args.input is not None else []
     if args.erf < 0:
         raise AtrousError(f"--erf must be >= 0, got {args.erf}")
     if args.erf and len(shapes) > 1:
@@ -563,16 +570,16 @@ def run(args: argparse.Namespace) -> int:
         _check_writable(args.json, "--json")
     if args.png:
         _check_writable(args.png, "--png")
-    from ..onnx._load import is_onnx_target
-
-    shape: Any = shapes[0] if len(shapes) == 1 else shapes
-    if is_onnx_target(args.target):  # an ONNX file: read, not run
+    shape: Any = None if not shapes else shapes[0] if len(shapes) == 1 else shapes
+    if onnx_file:  # an ONNX file: read, not run
         if args.erf:
             raise AtrousError("--erf runs the model: it needs a PyTorch model, not an ONNX file")
         model = None
         from ..graph import to_graph
 
         graph = to_graph(args.target, shape)
+        if not shapes:  # the file's static input shape
+            shapes = [tuple(graph.input_shape)]
     else:
         model = load_model(args.target)
         from ..fx import to_graph as fx_to_graph

@@ -825,6 +825,20 @@ def explain(
     """
     _check_choice(op, ExplainOp, "op")
     ceil_mode = _check_bool(ceil_mode, "ceil_mode")
+    _check_explain_options(op, ceil_mode, mode, output_padding)
+    if op == "conv":
+        lines = _explain_conv(size, kernel, stride, padding, dilation)
+    elif op == "transposed":
+        lines = _explain_transposed(size, kernel, stride, padding, dilation, output_padding)
+    else:
+        lines = _explain_pool(size, kernel, stride, padding, dilation, ceil_mode, mode)
+    return "\n".join(lines)
+
+
+def _check_explain_options(
+    op: str, ceil_mode: bool, mode: PoolMode, output_padding: IntOrTuple
+) -> None:
+    """Refuse the options of :func:`explain` that do not apply to ``op``."""
     if op != "pool" and ceil_mode:
         raise AtrousError(f"ceil_mode applies to pooling only, got ceil_mode=True with op={op!r}")
     if op != "pool" and mode != "max":
@@ -839,53 +853,75 @@ def explain(
             f"output_padding applies to transposed convolution only, got "
             f"output_padding={output_padding!r} with op={op!r}"
         )
+
+
+def _explain_conv(
+    size: IntOrTuple, kernel: IntOrTuple, stride: IntOrTuple | None, padding: PaddingArg,
+    dilation: IntOrTuple,
+) -> list[str]:
+    """:func:`explain`'s lines for a convolution."""
+    st = 1 if stride is None else stride
+    ndim, _, n, k, s, pads, d = _conv_args(size, kernel, st, padding, dilation)
+    names = axis_names(ndim)
     lines = []
-    if op == "conv":
-        st = 1 if stride is None else stride
-        ndim, _, n, k, s, pads, d = _conv_args(size, kernel, st, padding, dilation)
-        names = axis_names(ndim)
-        for a in range(ndim):
-            o = _conv_axis(n[a], k[a], s[a], pads[a], d[a], _where(a, ndim, False))
-            lines.append(
-                f"{names[a]}_out = floor(({n[a]} + {_pad_term(pads[a])} - {d[a]}*({k[a]}-1) - 1)"
-                f"/{s[a]}) + 1 = {o}"
-            )
-    elif op == "transposed":
-        st = 1 if stride is None else stride
-        ndim, _, n, k, s, p, d, opad = _transpose_args(
-            size, kernel, st, padding, dilation, output_padding
+    for a in range(ndim):
+        o = _conv_axis(n[a], k[a], s[a], pads[a], d[a], _where(a, ndim, False))
+        lines.append(
+            f"{names[a]}_out = floor(({n[a]} + {_pad_term(pads[a])} - {d[a]}*({k[a]}-1) - 1)"
+            f"/{s[a]}) + 1 = {o}"
         )
-        assert opad is not None  # output_padding is never None here
-        outs = conv_transpose_output_size(n, k, s, p, d, opad)
-        names = axis_names(ndim)
-        for a in range(ndim):
+    return lines
+
+
+def _explain_transposed(
+    size: IntOrTuple, kernel: IntOrTuple, stride: IntOrTuple | None, padding: PaddingArg,
+    dilation: IntOrTuple, output_padding: IntOrTuple,
+) -> list[str]:
+    """:func:`explain`'s lines for a transposed convolution."""
+    st = 1 if stride is None else stride
+    ndim, _, n, k, s, p, d, opad = _transpose_args(
+        size, kernel, st, padding, dilation, output_padding
+    )
+    assert opad is not None  # output_padding is never None here
+    outs = conv_transpose_output_size(n, k, s, p, d, opad)
+    names = axis_names(ndim)
+    lines = []
+    for a in range(ndim):
+        lines.append(
+            f"{names[a]}_out = ({n[a]}-1)*{s[a]} - 2*{p[a]} + {d[a]}*({k[a]}-1) + {opad[a]}"
+            f" + 1 = {outs[a]}"
+        )
+    return lines
+
+
+def _explain_pool(
+    size: IntOrTuple, kernel: IntOrTuple, stride: IntOrTuple | None, padding: PaddingArg,
+    dilation: IntOrTuple, ceil_mode: bool, mode: PoolMode,
+) -> list[str]:
+    """:func:`explain`'s lines for a pool, with PyTorch's last-window rule where it applies."""
+    ndim, _, n, k, s, p, d = _pool_args(size, kernel, stride, padding, dilation, mode)
+    names = axis_names(ndim)
+    rounding = "ceil" if ceil_mode else "floor"
+    lines = []
+    for a in range(ndim):
+        o, dropped = _pool_axis(
+            n[a], k[a], s[a], p[a], d[a], ceil_mode, mode == "avg" and ndim == 3,
+            _where(a, ndim, False),
+        )
+        head = (
+            f"{names[a]}_out = {rounding}(({n[a]} + 2*{p[a]} - {d[a]}*({k[a]}-1) - 1)"
+            f"/{s[a]}) + 1"
+        )
+        if dropped:
+            last = o + 1
             lines.append(
-                f"{names[a]}_out = ({n[a]}-1)*{s[a]} - 2*{p[a]} + {d[a]}*({k[a]}-1) + {opad[a]}"
-                f" + 1 = {outs[a]}"
+                f"{head} - 1 = {o}  (PyTorch's last-window rule: window {last} would start "
+                f"at ({last}-1)*{s[a]} = {(last - 1) * s[a]} >= {n[a]} + {p[a]}, past the "
+                f"input and its left padding, so it is dropped)"
             )
-    else:
-        ndim, _, n, k, s, p, d = _pool_args(size, kernel, stride, padding, dilation, mode)
-        names = axis_names(ndim)
-        rounding = "ceil" if ceil_mode else "floor"
-        for a in range(ndim):
-            o, dropped = _pool_axis(
-                n[a], k[a], s[a], p[a], d[a], ceil_mode, mode == "avg" and ndim == 3,
-                _where(a, ndim, False),
-            )
-            head = (
-                f"{names[a]}_out = {rounding}(({n[a]} + 2*{p[a]} - {d[a]}*({k[a]}-1) - 1)"
-                f"/{s[a]}) + 1"
-            )
-            if dropped:
-                last = o + 1
-                lines.append(
-                    f"{head} - 1 = {o}  (PyTorch's last-window rule: window {last} would start "
-                    f"at ({last}-1)*{s[a]} = {(last - 1) * s[a]} >= {n[a]} + {p[a]}, past the "
-                    f"input and its left padding, so it is dropped)"
-                )
-            else:
-                lines.append(f"{head} = {o}")
-    return "\n".join(lines)
+        else:
+            lines.append(f"{head} = {o}")
+    return lines
 
 
 # --------------------------------------------------------------------------- public wrappers

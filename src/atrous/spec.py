@@ -84,9 +84,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._spec_lex import (
+    _DIGITS,
+    MAX_CHARS,
+    _LayerAst,
+    _Parser,
+    _Tok,
+)
+from ._spec_lex import BLOCKS as BLOCKS  # re-exported: the lexer and parser live there
+from ._spec_lex import MAX_DEPTH as MAX_DEPTH
+from ._spec_lex import MAX_LAYERS as MAX_LAYERS
 from ._types import Ints, Pairs, as_int, as_size
 from .arith import same_padding
 from .errors import AtrousError, SpecError
@@ -119,12 +128,10 @@ POINTWISE_WORDS = frozenset(
 )
 UPSAMPLE_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear")
 RESIZE_MODES = ("nearest", "nearest-exact", *UPSAMPLE_MODES[1:])
-BLOCKS = {"res": "add", "add": "add", "par": "concat", "cat": "concat", "mul": "mul"}
 _PADDING_WORDS = ("same", "centred", "centered", "valid")
 _NAME = re.compile(r"[A-Za-z_][\w.\-/]*\Z")
 _INTS = re.compile(r"[0-9]+(?:x[0-9]+)*\Z")
 _PADS = re.compile(r"[0-9]+(?::[0-9]+)?(?:x[0-9]+(?::[0-9]+)?)*\Z")
-_DIGITS = re.compile(r"[0-9]+\Z")
 
 
 def default_padding(kernel: Ints, dilation: Ints) -> Pairs:
@@ -135,254 +142,6 @@ def default_padding(kernel: Ints, dilation: Ints) -> Pairs:
     """
     pairs: Pairs = same_padding(tuple(kernel), 1, tuple(dilation))
     return pairs
-
-
-MAX_LAYERS = 100_000
-"""The most layers one spec may expand to (repeats included)."""
-MAX_DEPTH = 64
-"""The deepest nesting of groups and blocks a spec may have."""
-MAX_CHARS = 4_000_000
-"""The longest spec text (characters) :func:`parse` reads; longer ones are refused unread."""
-
-
-# -- lexer ------------------------------------------------------------------------------------
-@dataclass(slots=True)
-class _Tok:
-    kind: str  # "word", "str", or the punctuation character itself, or "end"
-    text: str
-    pos: int
-    value: str = ""
-
-
-_TOKEN = re.compile(
-    r'(?P<p>[,;()|*])|(?P<w>[^\s,;()|*"]+)(?P<ws>"(?:[^"\\]|\\.)*")?'
-    r'|(?P<s>"(?:[^"\\]|\\.)*")|(?P<bad>")',
-    re.DOTALL,
-)
-_LONG_NUMBER = re.compile(r"[0-9]{19,}")  # 10^18 and above
-_NAMED = re.compile(r"(?:pw|dense|opaque):")
-
-
-def _string(text: str, literal: str, pos: int) -> str:
-    try:
-        value = json.loads(literal)
-    except ValueError:
-        raise SpecError("bad string literal", text, pos) from None
-    return str(value)
-
-
-def _lex(text: str, start: int = 0) -> list[_Tok]:
-    """Tokens of ``text[start:]`` (positions index ``text``), ending with an ``end`` token.
-
-    Refuses, before any further work, a spec with more than :data:`MAX_LAYERS` items and
-    numbers of 19 digits or more (outside ``pw:``/``dense:``/``opaque:`` names).
-    """
-    toks: list[_Tok] = []
-    append = toks.append
-    check_numbers = _LONG_NUMBER.search(text, start) is not None
-    commas = 0
-    for m in _TOKEN.finditer(text, start):
-        kind = m.lastgroup
-        if kind == "w":
-            word = m.group()
-            if check_numbers:
-                _check_number(text, word, m.start())
-            append(_Tok("word", word, m.start()))
-        elif kind == "p":
-            ch = m.group()
-            if ch == "," or ch == ";":
-                commas += 1
-                if commas >= MAX_LAYERS:  # every ',' starts one more layer
-                    raise SpecError(
-                        f"the spec has more than {MAX_LAYERS} layers (layer {MAX_LAYERS + 1} "
-                        f"starts after this ','); a spec holds at most {MAX_LAYERS}",
-                        text, m.start(),
-                    )
-                ch = ","
-            append(_Tok(ch, m.group(), m.start()))
-        elif kind == "ws":
-            word, at, lit, lit_at = m.group("w"), m.start(), m.group("ws"), m.start("ws")
-            if check_numbers:
-                _check_number(text, word, at)
-            if word.endswith(":"):  # pw:"long name"
-                append(_Tok("word", word, at, _string(text, lit, lit_at)))
-            else:
-                append(_Tok("word", word, at))
-                append(_Tok("str", lit, lit_at, _string(text, lit, lit_at)))
-        elif kind == "s":
-            at = m.start()
-            append(_Tok("str", m.group(), at, _string(text, m.group(), at)))
-        else:
-            raise SpecError("unterminated string", text, m.start())
-    toks.append(_Tok("end", "", len(text)))
-    return toks
-
-
-def _check_number(text: str, word: str, at: int) -> None:
-    if _NAMED.match(word):
-        return
-    big = _LONG_NUMBER.search(word)
-    if big:
-        digits = big.group()
-        raise SpecError(
-            f"number {digits[:12]}... ({len(digits)} digits) is too large: numbers in a spec "
-            "are below 10^18",
-            text, at + big.start(),
-        )
-
-
-# -- AST --------------------------------------------------------------------------------------
-@dataclass
-class _LayerAst:
-    head: str
-    pos: int
-    words: list[_Tok]
-    axes: list[tuple[int, int, str]] = field(default_factory=list)  # (n axes, pos, token)
-
-
-@dataclass
-class _BlockAst:
-    mode: str  # add | concat | mul
-    residual: bool
-    pos: int
-    branches: list[list[Any]]
-
-
-
-
-class _Parser:
-    def __init__(self, text: str, start: int = 0) -> None:
-        self.text = text
-        self.toks = _lex(text, start)
-        self.i = 0
-        self.depth = 0
-        self.total = 0  # layers so far, repeats expanded: refused as soon as it passes the cap
-
-    def count(self, added: int, pos: int, what: str) -> None:
-        self.total += added
-        if self.total > MAX_LAYERS:
-            raise self.error(
-                f"{what} makes {self.total} layers; a spec holds at most {MAX_LAYERS}", pos
-            )
-
-    def peek(self) -> _Tok:
-        return self.toks[self.i]
-
-    def take(self) -> _Tok:
-        tok = self.toks[self.i]
-        self.i += 1
-        return tok
-
-    def error(self, message: str, pos: int) -> SpecError:
-        return SpecError(message, self.text, pos)
-
-    def expect(self, kind: str, what: str) -> _Tok:
-        tok = self.peek()
-        if tok.kind != kind:
-            found = "the end of the spec" if tok.kind == "end" else repr(tok.text)
-            raise self.error(f"expected {what}, found {found}", tok.pos)
-        return self.take()
-
-    def seq(self, closers: str) -> list[Any]:
-        items: list[Any] = []
-        toks = self.toks
-        while True:
-            tok = toks[self.i]
-            if tok.kind in closers or tok.kind == ",":
-                found = "the end of the spec" if tok.kind == "end" else repr(tok.text)
-                raise self.error(f"expected a layer, found {found}", tok.pos)
-            if tok.kind == "word" and tok.text not in BLOCKS:  # a plain layer: the common case
-                items.extend(self._item(tok))
-            else:
-                items.extend(self.item())
-            tok = toks[self.i]
-            if tok.kind == ",":
-                self.i += 1
-                continue
-            if tok.kind in closers:
-                return items
-            found = "the end of the spec" if tok.kind == "end" else repr(tok.text)
-            wanted = {"end": "',' between items", ")": "',' or ')'", "|)": "',', '|' or ')'"}
-            raise self.error(f"expected {wanted[closers]}, found {found}", tok.pos)
-
-    def item(self) -> list[Any]:
-        tok = self.peek()
-        if tok.kind == "(" or (tok.kind == "word" and tok.text in BLOCKS):
-            self.depth += 1
-            if self.depth > MAX_DEPTH:
-                raise self.error(f"groups and blocks nest more than {MAX_DEPTH} deep", tok.pos)
-        items = self._item(tok)
-        if tok.kind == "(" or (tok.kind == "word" and tok.text in BLOCKS):
-            self.depth -= 1
-        return items
-
-    def _item(self, tok: _Tok) -> list[Any]:
-        before = self.total
-        if tok.kind == "(":
-            self.take()
-            items = self.seq(")")
-            self.expect(")", "')'")
-        elif tok.kind == "word" and tok.text in BLOCKS and self.toks[self.i + 1].kind == "(":
-            self.take()
-            self.take()
-            branches: list[list[Any]] = []
-            while True:
-                nxt = self.peek()
-                if nxt.kind in "|)":
-                    branches.append([])
-                elif nxt.kind == "word" and nxt.text == "skip" and self.toks[
-                    self.i + 1
-                ].kind in "|)":
-                    self.take()
-                    branches.append([])
-                else:
-                    branches.append(self.seq("|)"))
-                sep = self.take()
-                if sep.kind == ")":
-                    break
-            residual = tok.text == "res"
-            if residual:
-                if len(branches) > 2:
-                    raise self.error(
-                        f"res(body | shortcut) takes at most 2 branches, got {len(branches)}",
-                        tok.pos,
-                    )
-                if len(branches) == 1:
-                    branches.append([])
-            elif len(branches) < 2:
-                raise self.error(
-                    f"{tok.text}(...) needs at least 2 branches separated by '|'", tok.pos
-                )
-            if not branches[0] and residual:
-                raise self.error("res(...) needs a body", tok.pos)
-            self.count(1, tok.pos, "this block")
-            items = [_BlockAst(BLOCKS[tok.text], residual, tok.pos, branches)]
-        elif tok.kind == "word":
-            toks, start = self.toks, self.i
-            end = start + 1
-            while toks[end].kind == "word" or toks[end].kind == "str":
-                end += 1
-            self.i = end
-            words = toks[start:end]
-            self.total += 1
-            if self.total > MAX_LAYERS:
-                self.count(0, tok.pos, "this layer")
-            items = [_LayerAst(tok.text, tok.pos, words)]
-        else:
-            found = "the end of the spec" if tok.kind == "end" else repr(tok.text)
-            raise self.error(f"expected a layer, found {found}", tok.pos)
-        if self.peek().kind == "*":
-            star = self.take()
-            count = self.expect("word", "a repeat count after '*'")
-            if not _DIGITS.match(count.text) or int(count.text) < 1:
-                raise self.error(
-                    f"a repeat count must be an integer >= 1, got {count.text!r}", count.pos
-                )
-            del star
-            times = int(count.text)
-            self.count((self.total - before) * (times - 1), count.pos, "this repeat")
-            items = items * times
-        return items
 
 
 # -- layers from words ------------------------------------------------------------------------
@@ -550,124 +309,166 @@ class _Builder:
 
     def _layer(self, ast: _LayerAst, size: Ints | None) -> Layer | list[Layer]:
         words = ast.words
+        word = words[0].text
+        if _INTS.match(word) or word == "conv":
+            return self._conv(words, size)
+        if word in ("tconv", "deconv", "convT"):
+            return self._tconv(words)
+        if word in ("maxpool", "avgpool"):
+            return self._pool(words, size)
+        if word in ("gpool", "apool"):
+            return self._global_pool(words)
+        if word == "resize":
+            return self._resize(words)
+        if word.startswith("up") and (word == "up" or _INTS.match(word[2:])):
+            return self._upsample(words)
+        if word == "pad":
+            return self._pad(words)
+        return self._named(words)
+
+    def _conv(self, words: list[_Tok], size: Ints | None) -> Layer:
+        """``3x3 d2 ...`` or ``conv 3x3 d2 ...``: a convolution."""
+        head = words[0]
+        if head.text == "conv":
+            if len(words) < 2:
+                raise self.error("conv needs a kernel size like 3x3", head.pos)
+            words = words[1:]
+        kernel = self.size(words[0], "kernel")
+        opts = self.options(
+            words[1:],
+            {"s": "ints", "d": "ints", "p": "pads", "g": "int", "c": "channels",
+             "same": "flag", "centred": "flag", "centered": "flag", "valid": "flag",
+             "nobias": "flag"},
+            "conv",
+        )
+        stride = self._axis_opt(opts, "s", 1)
+        dilation = self._axis_opt(opts, "d", 1)
+        padding: Any
+        if "p" not in opts or opts["p"][0] == "centred":
+            padding = default_padding(kernel, dilation)
+        elif opts["p"][0] == "same":
+            padding = self.tf_same(kernel, stride, dilation, size, opts["p"][1])
+        elif opts["p"][0] == "valid":
+            padding = ((0, 0),) * self.ndim
+        else:
+            padding = self.per_axis(opts["p"][0], opts["p"][1], "padding")
+        cin, cout = opts["c"][0] if "c" in opts else (None, None)
+        return Conv(
+            kernel, stride, padding, dilation, opts["g"][0] if "g" in opts else 1,
+            ndim=self.ndim, in_channels=cin, out_channels=cout, bias="nobias" not in opts,
+        )
+
+    def _tconv(self, words: list[_Tok]) -> Layer:
+        """``tconv 4x4 s2 ...`` (or ``deconv``, ``convT``): a transposed convolution."""
+        head = words[0]
+        if len(words) < 2:
+            raise self.error(f"{head.text} needs a kernel size like 4x4", head.pos)
+        kernel = self.size(words[1], "kernel")
+        opts = self.options(
+            words[2:],
+            {"s": "ints", "d": "ints", "op": "ints", "p": "ints", "g": "int",
+             "c": "channels", "nobias": "flag"},
+            "transposed conv",
+        )
+        cin, cout = opts["c"][0] if "c" in opts else (None, None)
+        return ConvTranspose(
+            kernel, self._axis_opt(opts, "s", 1), self._axis_opt(opts, "p", 0),
+            self._axis_opt(opts, "d", 1), self._axis_opt(opts, "op", 0),
+            opts["g"][0] if "g" in opts else 1, ndim=self.ndim, in_channels=cin,
+            out_channels=cout, bias="nobias" not in opts,
+        )
+
+    def _pool(self, words: list[_Tok], size: Ints | None) -> Layer | list[Layer]:
+        """``maxpool 3x3 s2 p1`` / ``avgpool 2x2``: a pool (after a Pad for TF's 'same')."""
+        head = words[0]
+        word, nd = head.text, self.ndim
+        if len(words) < 2:
+            raise self.error(f"{word} needs a kernel size like 2x2", head.pos)
+        kernel = self.size(words[1], "kernel")
+        allowed = {"s": "ints", "p": "ints", "same": "flag", "ceil": "flag"}
+        if word == "maxpool":
+            allowed["d"] = "ints"
+        opts = self.options(words[2:], allowed, word)
+        pmode: Literal["max", "avg"] = "max" if word == "maxpool" else "avg"
+        stride = self._axis_opt(opts, "s", None)
+        dilation = self._axis_opt(opts, "d", 1)
+        if "p" in opts and opts["p"][0] == "same":
+            if "ceil" in opts:
+                raise self.error(
+                    "'same' and 'ceil' do not combine: TensorFlow's 'same' sets the output "
+                    "to ceil(input/stride) by itself", opts["ceil"][1].pos,
+                )
+            pairs = self.tf_same(kernel, stride or kernel, dilation, size, opts["p"][1])
+            if all(lo == hi and lo <= k // 2 for (lo, hi), k in zip(pairs, kernel)):
+                return Pool(pmode, kernel, stride, tuple(lo for lo, _ in pairs), dilation,
+                            ndim=nd)
+            # PyTorch pools pad symmetrically, at most half the kernel: pad first
+            return [Pad(pairs, ndim=nd), Pool(pmode, kernel, stride, 0, dilation, ndim=nd)]
+        return Pool(
+            pmode, kernel, stride, self._axis_opt(opts, "p", 0), dilation, "ceil" in opts,
+            ndim=nd,
+        )
+
+    def _global_pool(self, words: list[_Tok]) -> Layer:
+        """``gpool [max]`` / ``apool 7x7 [max]``: global or adaptive pooling."""
         head = words[0]
         word = head.text
-        nd = self.ndim
-        if _INTS.match(word) or word == "conv":
-            if word == "conv":
-                if len(words) < 2:
-                    raise self.error("conv needs a kernel size like 3x3", head.pos)
-                words = words[1:]
-            kernel = self.size(words[0], "kernel")
-            opts = self.options(
-                words[1:],
-                {"s": "ints", "d": "ints", "p": "pads", "g": "int", "c": "channels",
-                 "same": "flag", "centred": "flag", "centered": "flag", "valid": "flag",
-                 "nobias": "flag"},
-                "conv",
-            )
-            stride = self._axis_opt(opts, "s", 1)
-            dilation = self._axis_opt(opts, "d", 1)
-            padding: Any
-            if "p" not in opts or opts["p"][0] == "centred":
-                padding = default_padding(kernel, dilation)
-            elif opts["p"][0] == "same":
-                padding = self.tf_same(kernel, stride, dilation, size, opts["p"][1])
-            elif opts["p"][0] == "valid":
-                padding = ((0, 0),) * nd
+        mode = "avg"
+        rest = words[1:]
+        target: Ints | None = None
+        if word == "apool":
+            if not rest:
+                raise self.error("apool needs an output size like 7x7", head.pos)
+            target = self.size(rest[0], "output size")
+            rest = rest[1:]
+        for tok in rest:
+            if tok.text in ("max", "avg") and tok is rest[0] and len(rest) == 1:
+                mode = tok.text
             else:
-                padding = self.per_axis(opts["p"][0], opts["p"][1], "padding")
-            cin, cout = opts["c"][0] if "c" in opts else (None, None)
-            return Conv(
-                kernel, stride, padding, dilation, opts["g"][0] if "g" in opts else 1, ndim=nd,
-                in_channels=cin, out_channels=cout, bias="nobias" not in opts,
-            )
-        if word in ("tconv", "deconv", "convT"):
-            if len(words) < 2:
-                raise self.error(f"{word} needs a kernel size like 4x4", head.pos)
-            kernel = self.size(words[1], "kernel")
-            opts = self.options(
-                words[2:],
-                {"s": "ints", "d": "ints", "op": "ints", "p": "ints", "g": "int",
-                 "c": "channels", "nobias": "flag"},
-                "transposed conv",
-            )
-            cin, cout = opts["c"][0] if "c" in opts else (None, None)
-            return ConvTranspose(
-                kernel, self._axis_opt(opts, "s", 1), self._axis_opt(opts, "p", 0),
-                self._axis_opt(opts, "d", 1), self._axis_opt(opts, "op", 0),
-                opts["g"][0] if "g" in opts else 1, ndim=nd, in_channels=cin,
-                out_channels=cout, bias="nobias" not in opts,
-            )
-        if word in ("maxpool", "avgpool"):
-            if len(words) < 2:
-                raise self.error(f"{word} needs a kernel size like 2x2", head.pos)
-            kernel = self.size(words[1], "kernel")
-            allowed = {"s": "ints", "p": "ints", "same": "flag", "ceil": "flag"}
-            if word == "maxpool":
-                allowed["d"] = "ints"
-            opts = self.options(words[2:], allowed, word)
-            pmode: Literal["max", "avg"] = "max" if word == "maxpool" else "avg"
-            stride = self._axis_opt(opts, "s", None)
-            dilation = self._axis_opt(opts, "d", 1)
-            if "p" in opts and opts["p"][0] == "same":
-                if "ceil" in opts:
-                    raise self.error(
-                        "'same' and 'ceil' do not combine: TensorFlow's 'same' sets the output "
-                        "to ceil(input/stride) by itself", opts["ceil"][1].pos,
-                    )
-                pairs = self.tf_same(kernel, stride or kernel, dilation, size, opts["p"][1])
-                if all(lo == hi and lo <= k // 2 for (lo, hi), k in zip(pairs, kernel)):
-                    return Pool(pmode, kernel, stride, tuple(lo for lo, _ in pairs), dilation,
-                                ndim=nd)
-                # PyTorch pools pad symmetrically, at most half the kernel: pad first
-                return [Pad(pairs, ndim=nd), Pool(pmode, kernel, stride, 0, dilation, ndim=nd)]
-            return Pool(
-                pmode, kernel, stride, self._axis_opt(opts, "p", 0), dilation, "ceil" in opts,
-                ndim=nd,
-            )
-        if word in ("gpool", "apool"):
-            mode = "avg"
-            rest = words[1:]
-            target: Ints | None = None
-            if word == "apool":
-                if not rest:
-                    raise self.error("apool needs an output size like 7x7", head.pos)
-                target = self.size(rest[0], "output size")
-                rest = rest[1:]
-            for tok in rest:
-                if tok.text in ("max", "avg") and tok is rest[0] and len(rest) == 1:
-                    mode = tok.text
-                else:
-                    raise self.error(
-                        f"unexpected {tok.text!r} after {word} (expected max or avg)", tok.pos
-                    )
-            if target is None:
-                return GlobalPool(mode)  # type: ignore[arg-type]
-            return AdaptivePool(mode, target, ndim=nd)  # type: ignore[arg-type]
-        if word == "resize":
-            if len(words) < 2:
-                raise self.error("resize needs an output size like 65x65", head.pos)
-            size = self.size(words[1], "output size")
-            rmode, ralign = self.interpolation(words[2:], RESIZE_MODES, "resize", head)
-            return Resize(size, rmode, ralign, ndim=nd)  # type: ignore[arg-type]
-        if word.startswith("up") and (word == "up" or _INTS.match(word[2:])):
-            rest = words[1:]
-            if word == "up":
-                if not rest or not _INTS.match(rest[0].text):
-                    raise self.error("up needs a scale like up2 or up 2x2", head.pos)
-                scale_tok, rest = rest[0], rest[1:]
-                scale_text = scale_tok.text
-            else:
-                scale_tok, scale_text = head, word[2:]
-            scale = self.per_axis(_ints(scale_text), scale_tok, "scale")
-            mode, align = self.interpolation(rest, UPSAMPLE_MODES, "up", head)
-            return Upsample(scale, mode, align, ndim=nd)  # type: ignore[arg-type]
-        if word == "pad":
-            if len(words) != 2 or not _PADS.match(words[1].text):
-                pos = words[1].pos if len(words) > 1 else head.pos
-                raise self.error("pad takes one padding like 1, 0:1 or 1x2", pos)
-            return Pad(self.per_axis(_pads(words[1].text), words[1], "padding"), ndim=nd)
+                raise self.error(
+                    f"unexpected {tok.text!r} after {word} (expected max or avg)", tok.pos
+                )
+        if target is None:
+            return GlobalPool(mode)  # type: ignore[arg-type]
+        return AdaptivePool(mode, target, ndim=self.ndim)  # type: ignore[arg-type]
+
+    def _resize(self, words: list[_Tok]) -> Layer:
+        """``resize 65x65 [mode] [align]``: interpolation to a fixed output size."""
+        head = words[0]
+        if len(words) < 2:
+            raise self.error("resize needs an output size like 65x65", head.pos)
+        size = self.size(words[1], "output size")
+        rmode, ralign = self.interpolation(words[2:], RESIZE_MODES, "resize", head)
+        return Resize(size, rmode, ralign, ndim=self.ndim)  # type: ignore[arg-type]
+
+    def _upsample(self, words: list[_Tok]) -> Layer:
+        """``up2`` / ``up 2x1 bilinear align``: upsampling by an integer scale."""
+        head = words[0]
+        word = head.text
+        rest = words[1:]
+        if word == "up":
+            if not rest or not _INTS.match(rest[0].text):
+                raise self.error("up needs a scale like up2 or up 2x2", head.pos)
+            scale_tok, rest = rest[0], rest[1:]
+            scale_text = scale_tok.text
+        else:
+            scale_tok, scale_text = head, word[2:]
+        scale = self.per_axis(_ints(scale_text), scale_tok, "scale")
+        mode, align = self.interpolation(rest, UPSAMPLE_MODES, "up", head)
+        return Upsample(scale, mode, align, ndim=self.ndim)  # type: ignore[arg-type]
+
+    def _pad(self, words: list[_Tok]) -> Layer:
+        """``pad 1`` / ``pad 0:1x1``: explicit padding."""
+        head = words[0]
+        if len(words) != 2 or not _PADS.match(words[1].text):
+            pos = words[1].pos if len(words) > 1 else head.pos
+            raise self.error("pad takes one padding like 1, 0:1 or 1x2", pos)
+        return Pad(self.per_axis(_pads(words[1].text), words[1], "padding"), ndim=self.ndim)
+
+    def _named(self, words: list[_Tok]) -> Layer:
+        """A one-word layer: ``relu``, ``id``, ``dense``, ``pw:NAME``, ``opaque:NAME``..."""
+        head = words[0]
+        word = head.text
         if len(words) > 1:
             raise self.error(f"unexpected {words[1].text!r} after {word!r}", words[1].pos)
         name = head.value or word.partition(":")[2]

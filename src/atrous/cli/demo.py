@@ -101,6 +101,26 @@ def _stack_module(rates: tuple[int, ...]) -> Any:
     return nn.Sequential(*[nn.Conv2d(1, 1, 3, padding=r, dilation=r, bias=False) for r in rates])
 
 
+_Reports = list[tuple[tuple[int, ...], Any]]  # (rates, Report) of each schedule
+_Figures = dict[tuple[int, ...], list[Any]]  # the figure items of each schedule
+
+
+class _Saver:
+    """Renders each figure once: the same PNG goes to a file and into the page."""
+
+    def __init__(self, out: Path, files: list[Path]) -> None:
+        self.out = out
+        self.files = files
+
+    def __call__(self, fig: Any, name: str, caption: str, alt: str) -> Any:
+        from ..render import figures as F
+        from ..render.html import figure_item
+
+        png = F.figure_png(fig, dpi=90)
+        self.files.append(F.save_figure(png, self.out / name))
+        return figure_item(png, caption, alt=alt)
+
+
 def run_demo(
     directory: str | Path = "atrous-demo",
     *,
@@ -118,11 +138,8 @@ def run_demo(
     Returns:
         A :class:`DemoResult` listing what was written.
     """
-    from .. import analyze, hdc_check
-    from ..graph import stack
     from ..render import figures as F
-    from ..render.draw import animate
-    from ..render.html import CAPTIONS, figure_item, page_html, section_from_report, write_html
+    from ..render.html import write_html
 
     if not str(directory).strip():
         raise AtrousError(
@@ -133,16 +150,35 @@ def run_demo(
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
+    save = _Saver(out, files)
+    reports, summary, figs = _schedules(save)  # 1. the four classic schedules
+    say(f"analysed {len(SCHEDULES)} schedules")
+    intro_figures = _intro_figures(save, reports)
+    say("drew the coverage maps and the dilated-conv animation")
+    model_report = None  # 2. the torch part: effective RFs of two schedules, the ASPP network
+    model_figs: list[Any] = []
+    if model:
+        model_report, model_figs = _model_part(save, figs)
+        say("analysed the ASPP network and measured effective receptive fields")
+    html = _page(reports, figs, model_report, model_figs, intro_figures)  # 3. the HTML report
+    report = write_html(out / "report.html", html)
+    files.append(report)
+    data = {"schedules": summary,
+            "model": None if model_report is None else model_report.to_dict(counts=False)}
+    files.append(F.write_atomic(out / "summary.json", json.dumps(data, indent=2, default=str)))
+    return DemoResult(out, report, files, time.perf_counter() - start, summary,
+                      [rep for _, rep in reports], model_report)
 
-    def save(fig: Any, name: str, caption: str, alt: str) -> Any:
-        """Render once: the same PNG goes to a file and into the page."""
-        png = F.figure_png(fig, dpi=90)
-        files.append(F.save_figure(png, out / name))
-        return figure_item(png, caption, alt=alt)
 
-    # 1. the four classic schedules
+def _schedules(save: _Saver) -> tuple[_Reports, list[dict[str, Any]], _Figures]:
+    """Analyse :data:`SCHEDULES`: their reports, summary rows and coverage/gridding figures."""
+    from .. import analyze, hdc_check
+    from ..graph import stack
+    from ..render import figures as F
+    from ..render.html import CAPTIONS
+
     reports, summary = [], []
-    figs: dict[tuple[int, ...], list[Any]] = {}
+    figs: _Figures = {}
     for rates in SCHEDULES:
         rep = analyze(stack(list(rates), kernel=3))
         hdc = rep.hdc if rep.hdc is not None else hdc_check(list(rates), 3)
@@ -161,51 +197,71 @@ def run_demo(
             save(F.gridding_strip(rep.layer_gridding), f"gridding_{name}.png",
                  CAPTIONS["gridding"], f"per-layer gridding of rates {list(rates)}"),
         ]
-    say(f"analysed {len(SCHEDULES)} schedules")
+    return reports, summary, figs
+
+
+def _intro_figures(save: _Saver, reports: _Reports) -> list[Any]:
+    """The comparison of the schedules and one step of a dilated conv (plus its animation)."""
+    from ..render import figures as F
+    from ..render.draw import animate
+
     compare = save(
         F.compare_figure({f"rates {list(r)}": rep.coverage for r, rep in reports},
                          title="Coverage of one output unit: paths per input pixel"),
         "compare.png", "The four schedules side by side on one colour scale; hatched zeros "
                        "are holes.", "coverage comparison of the four schedules")
-    files.append(animate(out / "dilated_conv.gif", "dilated", 7, kernel=3, dilation=2))
+    save.files.append(animate(save.out / "dilated_conv.gif", "dilated", 7, kernel=3, dilation=2))
     drawing = save(
         _drawing_figure(), "dilated_conv.png",
         "A dilated convolution (kernel 3, dilation 2) on a 7x7 input, step 5 of 9: the taps "
         "(dark blue) and the holes between them (hatched); dilated_conv.gif animates every "
         "step.", "dilated convolution, one step")
-    say("drew the coverage maps and the dilated-conv animation")
+    return [compare, drawing]
 
-    # 2. the torch part: effective RFs of two schedules, the ASPP network
-    model_report = None
+
+def _model_part(save: _Saver, figs: _Figures) -> tuple[Any, list[Any]]:
+    """Effective RFs of two schedules (added to ``figs``) and the ASPP network's report."""
+    from .. import analyze
+    from .._erf import erf
+    from ..render import figures as F
+    from ..render.html import CAPTIONS
+
+    for rates in ((2, 2, 2), (1, 2, 5)):
+        res = erf(_stack_module(rates), (1, 1, 33, 33), samples=6, reinit=True,
+                  progress=False)
+        figs[rates].append(save(
+            F.erf_figure(res, title=f"effective RF of rates {list(rates)} (random "
+                                    "weights)"),
+            f"erf_{'-'.join(map(str, rates))}.png", CAPTIONS["erf"],
+            f"effective receptive field of rates {list(rates)}"))
+    net = demo_network()
+    shape = (1, 3, 64, 64)
+    model_report = analyze(net, shape)
     model_figs: list[Any] = []
-    if model:
-        from .._erf import erf
+    if model_report.coverage is not None:
+        model_figs.append(save(F.coverage_figure(model_report.coverage),
+                               "coverage_aspp_net.png", CAPTIONS["coverage"],
+                               "coverage map of the ASPP network"))
+    if model_report.layer_gridding:
+        model_figs.append(save(F.gridding_strip(model_report.layer_gridding),
+                               "gridding_aspp_net.png", CAPTIONS["gridding"],
+                               "per-layer gridding of the ASPP network"))
+    model_figs.append(save(F.erf_figure(erf(net, shape, samples=4, progress=False)),
+                           "erf_aspp_net.png", CAPTIONS["erf"],
+                           "effective receptive field of the ASPP network"))
+    return model_report, model_figs
 
-        for rates in ((2, 2, 2), (1, 2, 5)):
-            res = erf(_stack_module(rates), (1, 1, 33, 33), samples=6, reinit=True,
-                      progress=False)
-            figs[rates].append(save(
-                F.erf_figure(res, title=f"effective RF of rates {list(rates)} (random "
-                                        "weights)"),
-                f"erf_{'-'.join(map(str, rates))}.png", CAPTIONS["erf"],
-                f"effective receptive field of rates {list(rates)}"))
-        net = demo_network()
-        shape = (1, 3, 64, 64)
-        model_report = analyze(net, shape)
-        if model_report.coverage is not None:
-            model_figs.append(save(F.coverage_figure(model_report.coverage),
-                                   "coverage_aspp_net.png", CAPTIONS["coverage"],
-                                   "coverage map of the ASPP network"))
-        if model_report.layer_gridding:
-            model_figs.append(save(F.gridding_strip(model_report.layer_gridding),
-                                   "gridding_aspp_net.png", CAPTIONS["gridding"],
-                                   "per-layer gridding of the ASPP network"))
-        model_figs.append(save(F.erf_figure(erf(net, shape, samples=4, progress=False)),
-                               "erf_aspp_net.png", CAPTIONS["erf"],
-                               "effective receptive field of the ASPP network"))
-        say("analysed the ASPP network and measured effective receptive fields")
 
-    # 3. the HTML report
+def _page(
+    reports: _Reports,
+    figs: _Figures,
+    model_report: Any,
+    model_figs: list[Any],
+    intro_figures: list[Any],
+) -> str:
+    """The HTML of the report page."""
+    from ..render.html import page_html, section_from_report
+
     sections = []
     for rates, rep in reports:
         sections.append(section_from_report(
@@ -230,19 +286,12 @@ def run_demo(
             "[1, 2, 9] leaves holes. The counts below are exact path counts, computed, not "
             "hand-drawn.",
         ],
-        "figures": [compare, drawing],
+        "figures": intro_figures,
     }
-    html = page_html(sections, title="atrous demo: dilated convolution, gridding and HDC",
+    return page_html(sections, title="atrous demo: dilated convolution, gridding and HDC",
                      subtitle="Four classic dilation schedules and a small ASPP network, "
                               "analysed exactly.",
                      intro=intro)
-    report = write_html(out / "report.html", html)
-    files.append(report)
-    data = {"schedules": summary,
-            "model": None if model_report is None else model_report.to_dict(counts=False)}
-    files.append(F.write_atomic(out / "summary.json", json.dumps(data, indent=2, default=str)))
-    return DemoResult(out, report, files, time.perf_counter() - start, summary,
-                      [rep for _, rep in reports], model_report)
 
 
 def _drawing_figure() -> Any:

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import math
 import os
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
+from _limits import time_limit
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -98,20 +97,6 @@ TABLE: dict[str, dict[str, Any]] = {
 
 # (function, parameter, hostile value) -> why it still fails; owned by other helpers
 KNOWN: dict[tuple[str, str, str], str] = {}
-
-
-@contextmanager
-def time_limit(seconds: int) -> Iterator[None]:
-    def boom(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def attack(name: str, kwargs: dict[str, Any]) -> str:

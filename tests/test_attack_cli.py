@@ -11,13 +11,10 @@ The default run is a fixed list plus a small derandomised hypothesis sample;
 from __future__ import annotations
 
 import os
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
+from _limits import time_limit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,20 +29,6 @@ ATTACK = settings(
     suppress_health_check=list(HealthCheck),
 )
 SECONDS = 30
-
-
-@contextmanager
-def time_limit(seconds: int) -> Iterator[None]:
-    def boom(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -39,7 +39,6 @@ from ._design_search import (
     MAX_LAYERS,
     SCHEMA_VERSION,
     Mode,
-    _add_layer,
     _dtype,
     _kernel,
     _most_sum,
@@ -97,10 +96,11 @@ def count_profile(rates: Sequence[int], kernel: int = 3) -> np.ndarray:
     length = 1 + (k - 1) * sum(r)
     if length > PROFILE_MAX:
         raise TooLargeError(f"a count profile of {length} offsets exceeds {PROFILE_MAX}")
-    prof = np.ones(1, dtype=_dtype(k, len(r)))
-    for rate in r:
-        prof = _add_layer(prof, rate, k)
-    return prof
+    from ._coverage import tap_profile  # the one geometry: each rate is a stride-1 Taps record
+    from .geometry import Taps
+
+    prof = tap_profile([Taps(1, 0, rate, k) for rate in r])
+    return prof.astype(_dtype(k, len(r)), copy=False)
 
 
 # -- results ----------------------------------------------------------------------------------

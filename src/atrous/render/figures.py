@@ -19,13 +19,26 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard
 
 import numpy as np
 
 from .._files import refuse_special
 from ..errors import AtrousError
 from .style import PALETTE, ROLE, count_cmap, mpl, style_context, text_color
+
+if TYPE_CHECKING:  # type-only: importing the renderers stays light
+    from .._coverage import Coverage, LayerGridding
+    from .._erf import ERFResult
+    from ..report import Report
+    from ..rf import ReceptiveField
+
+    # What the figures draw (results, never inputs to compute): the core's result classes, or
+    # the plain shapes the docstrings admit (arrays of counts, mappings with the same fields).
+    _CoverageLike: TypeAlias = Coverage | Report | np.ndarray | Sequence[Any] | Mapping[str, Any]
+    _GriddingLike: TypeAlias = Report | Sequence[LayerGridding | Mapping[str, Any]]
+    _RFLike: TypeAlias = ReceptiveField | Report | Mapping[str, Any]
+    _ERFLike: TypeAlias = ERFResult | Mapping[str, Any]
 
 __all__ = [
     "compare_figure",
@@ -51,20 +64,20 @@ DRAW_MAX = 1024
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def _field(obj: Any, name: str, default: Any = None) -> Any:
+def _field(obj: object, name: str, default: Any = None) -> Any:
     if isinstance(obj, Mapping):
         return obj.get(name, default)
     return getattr(obj, name, default)
 
 
-def _is_report(obj: Any) -> bool:
+def _is_report(obj: object) -> TypeGuard[Report]:
     """True for an :class:`atrous.Report` (or anything shaped like one)."""
     return not isinstance(obj, (Mapping, np.ndarray, str)) and all(
         hasattr(obj, name) for name in ("outputs", "layer_gridding", "rf", "coverage")
     )
 
 
-def _report_coverage(report: Any) -> Any:
+def _report_coverage(report: Report) -> Coverage:
     """``report.coverage``, or an AtrousError saying why the report has none."""
     cov = report.coverage
     if cov is None:
@@ -77,7 +90,7 @@ def _report_coverage(report: Any) -> Any:
     return cov
 
 
-def _counts_of(cov: Any) -> np.ndarray:
+def _counts_of(cov: _CoverageLike) -> np.ndarray:
     if _is_report(cov):
         cov = _report_coverage(cov)
     counts = cov if isinstance(cov, np.ndarray) else _field(cov, "counts", None)
@@ -107,7 +120,7 @@ def _as_plane(arr: np.ndarray) -> tuple[np.ndarray, str]:
     return arr, ""
 
 
-def _offset_of(cov: Any, shape: Sequence[int]) -> tuple[int, ...] | None:
+def _offset_of(cov: _CoverageLike, shape: Sequence[int]) -> tuple[int, ...] | None:
     """Input coordinate of ``counts[0, ...]`` per axis (a Coverage's ``offset``), or None."""
     offset = None if isinstance(cov, np.ndarray) else _field(cov, "offset", None)
     if offset is None or len(offset) != len(shape):
@@ -155,7 +168,7 @@ def format_count(value: Any) -> str:
     return f"{mantissa:.1f}e{exp}"
 
 
-def _summary(counts: np.ndarray, cov: Any) -> tuple[int, bool, float]:
+def _summary(counts: np.ndarray, cov: _CoverageLike) -> tuple[int, bool, float]:
     nz = int(np.count_nonzero(counts != 0))
     holes = _field(cov, "holes", None)
     holes = int(counts.size - nz) if holes is None or isinstance(holes, np.ndarray) else int(holes)
@@ -293,7 +306,7 @@ def _new_figure(width: float, height: float) -> Any:
 
 # -- coverage ---------------------------------------------------------------------------------
 def coverage_figure(
-    cov: Any, *, title: str | None = None, annotate: bool | None = None
+    cov: _CoverageLike, *, title: str | None = None, annotate: bool | None = None
 ) -> Any:
     """Coverage heatmap with counts in the cells, grid lines and hatched holes.
 
@@ -420,7 +433,7 @@ def _coverage_line(
     return fig
 
 
-def _as_coverage(item: Any) -> Any:
+def _as_coverage(item: _CoverageLike) -> _CoverageLike:
     """A computed map to draw: a Coverage, a Report's coverage or an array of counts."""
     if _is_report(item):
         return _report_coverage(item)
@@ -433,14 +446,14 @@ def _as_coverage(item: Any) -> Any:
     )
 
 
-def _label_of(item: Any) -> str:
+def _label_of(item: _CoverageLike) -> str:
     if _is_report(item):
         return str(getattr(item, "target", "") or "")
     return ""
 
 
 def compare_figure(
-    items: Sequence[Any] | Mapping[str, Any],
+    items: Sequence[_CoverageLike] | Mapping[str, _CoverageLike],
     *,
     annotate: bool | None = None,
     title: str | None = None,
@@ -503,7 +516,7 @@ def compare_figure(
 
 
 # -- per-layer gridding -----------------------------------------------------------------------
-def gridding_strip(target: Any, *, title: str | None = None) -> Any:
+def gridding_strip(target: _GriddingLike, *, title: str | None = None) -> Any:
     """Per-layer gridding: the covered fraction of each layer's RF box, where holes appear.
 
     Args:
@@ -591,7 +604,7 @@ def gridding_strip(target: Any, *, title: str | None = None) -> Any:
     return fig
 
 
-def _gridding_rows(target: Any) -> list[Any]:
+def _gridding_rows(target: _GriddingLike) -> list[LayerGridding | Mapping[str, Any]]:
     if _is_report(target):
         return list(target.layer_gridding)
     if isinstance(target, Sequence) and not isinstance(target, str) and all(
@@ -605,6 +618,13 @@ def _gridding_rows(target: Any) -> list[Any]:
 
 
 # -- receptive-field box ----------------------------------------------------------------------
+def _hulls(rf: object, unit: tuple[int, ...]) -> tuple[tuple[int, int] | None, ...] | None:
+    """``rf.box(unit)`` (per-axis exact hulls, None on an axis the unit reads nothing of) when
+    ``rf`` knows it (a :class:`atrous.ReceptiveField`), else None."""
+    box = getattr(rf, "box", None)
+    return tuple(box(unit)) if callable(box) else None
+
+
 def _per_axis(value: Any, ndim: int) -> tuple[float, ...]:
     if isinstance(value, (int, float, np.integer, np.floating)):
         return (float(value),) * ndim
@@ -612,7 +632,7 @@ def _per_axis(value: Any, ndim: int) -> tuple[float, ...]:
 
 
 def rf_box_figure(
-    rf: Any,
+    rf: _RFLike,
     *,
     image: Any = None,
     input_size: Sequence[int] | None = None,
@@ -686,7 +706,10 @@ def rf_box_figure(
             if is_global:
                 x0, y0, bw, bh = -0.5, -0.5, w, h
             elif callable(getattr(rf, "box", None)) and len(_per_axis(_field(rf, "size"), 2)) == 2:
-                (ylo, yhi), (xlo, xhi) = rf.box(u)  # the exact hull of the unit
+                hulls = [b for b in _hulls(rf, u) or () if b is not None]  # the unit's exact hull
+                if len(hulls) != 2:
+                    raise AtrousError(f"output unit {u} reads no input pixel: it has no RF box")
+                (ylo, yhi), (xlo, xhi) = hulls
                 x0, y0, bw, bh = xlo - 0.5, ylo - 0.5, xhi - xlo + 1, yhi - ylo + 1
             else:
                 cy, cx = (st + ui * sd for st, ui, sd in zip(start, u, stride))
@@ -707,7 +730,12 @@ def rf_box_figure(
 
 # -- effective receptive field ----------------------------------------------------------------
 def _erf_box(
-    result: Any, rf: Any, centre: tuple[float, float], h: int, w: int, one_d: bool
+    result: _ERFLike,
+    rf: ReceptiveField | Mapping[str, Any],
+    centre: tuple[float, float],
+    h: int,
+    w: int,
+    one_d: bool,
 ) -> tuple[tuple[float, float, float, float], str]:
     """The theoretical box ``(x0, y0, width, height)`` in pixel-edge coordinates, and its size
     in words (``"global"`` for a global field)."""
@@ -722,17 +750,18 @@ def _erf_box(
     unit = _field(result, "unit", None)
     if unit is not None and callable(getattr(rf, "box", None)):
         try:  # the exact hull of the unit, when the RF knows it
-            boxes = rf.box(tuple(unit))
+            boxes = _hulls(rf, tuple(unit))
         except (AtrousError, TypeError, ValueError):  # fall back to centre, size
             boxes = None
-        if boxes is not None and all(b is not None for b in boxes):
-            (ylo, yhi), (xlo, xhi) = ((0, 0), *boxes) if len(boxes) == 1 else boxes
+        known = [b for b in boxes or () if b is not None]
+        if boxes is not None and len(known) == len(boxes):
+            (ylo, yhi), (xlo, xhi) = [(0, 0), *known] if len(known) == 1 else known
             x0, y0, bw, bh = xlo - 0.5, ylo - 0.5, xhi - xlo + 1, yhi - ylo + 1
     dims = "x".join(f"{v:g}" for v in (sz[1:] if one_d else sz))
     return (float(x0), float(y0), float(bw), float(bh)), dims
 
 
-def erf_figure(result: Any, *, title: str | None = None) -> Any:
+def erf_figure(result: _ERFLike, *, title: str | None = None) -> Any:
     """The effective receptive field (gradient magnitude) with the theoretical RF box drawn over it.
 
     Args:

@@ -24,9 +24,17 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .text import fmt_compact
+
+if TYPE_CHECKING:  # type-only: importing the renderers stays light
+    from .._coverage import Coverage, LayerGridding
+    from .._erf import ERFResult
+    from ..report import Report
+
+    # A report as the page takes it: the Report, or its JSON dict (Report.to_dict()).
+    _ReportLike: TypeAlias = Report | Mapping[str, Any]
 
 __all__ = [
     "CAPTIONS",
@@ -390,7 +398,9 @@ def section_from_dict(
     )
 
 
-def _coverage_of(report: Any, d: Mapping[str, Any]) -> Any:
+def _coverage_of(
+    report: _ReportLike, d: Mapping[str, Any]
+) -> Coverage | Mapping[str, Any] | None:
     cov = getattr(report, "coverage", None)
     if cov is not None and hasattr(cov, "counts"):
         return cov
@@ -401,12 +411,12 @@ def _coverage_of(report: Any, d: Mapping[str, Any]) -> Any:
 
 
 def section_from_report(
-    report: Any,
+    report: _ReportLike,
     *,
     title: str | None = None,
     description: str = "",
     figures: bool = True,
-    erf: Any = None,
+    erf: ERFResult | Mapping[str, Any] | None = None,
     extra_figures: Sequence[FigureItem] = (),
     anchor: str | None = None,
 ) -> Section:
@@ -461,12 +471,12 @@ def section_from_report(
     return section
 
 
-def _cells(cov: Any) -> int:
+def _cells(cov: Coverage | None) -> int:
     counts = getattr(cov, "counts", None)
     return int(getattr(counts, "size", 0) or 0)
 
 
-def _report_dict(report: Any) -> dict[str, Any]:
+def _report_dict(report: _ReportLike) -> dict[str, Any]:
     """The report's JSON dict, without building nested lists of huge coverage maps."""
     if isinstance(report, Mapping):
         return dict(report)
@@ -478,7 +488,9 @@ def _report_dict(report: Any) -> dict[str, Any]:
         return dict(report.to_dict())
 
 
-def _gridding_rows(report: Any, d: Mapping[str, Any]) -> list[Any]:
+def _gridding_rows(
+    report: _ReportLike, d: Mapping[str, Any]
+) -> list[LayerGridding | Mapping[str, Any]]:
     rows = getattr(report, "layer_gridding", None)
     if callable(rows):
         rows = rows()
@@ -662,10 +674,10 @@ def page_html(
 
 
 def report_html(
-    report: Any,
+    report: _ReportLike,
     *,
     title: str | None = None,
-    erf: Any = None,
+    erf: ERFResult | Mapping[str, Any] | None = None,
     figures: bool = True,
     fragment: bool = False,
 ) -> str:

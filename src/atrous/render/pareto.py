@@ -10,10 +10,13 @@ matplotlib is imported when :func:`pareto_figure` runs, never when this module i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AtrousError
 from .style import PALETTE, style_context
+
+if TYPE_CHECKING:  # type-only: importing the renderers stays light
+    from .._design import ParetoFrontier
 
 __all__ = ["pareto_figure"]
 
@@ -30,7 +33,7 @@ def _pixels(value: float, _pos: Any = None) -> str:
     return str(round(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def pareto_figure(frontier: Any, *, title: str | None = None) -> Any:
+def pareto_figure(frontier: ParetoFrontier, *, title: str | None = None) -> Any:
     """Widest evenly covered window (log scale) against layers, one line per count level.
 
     Filled markers are Pareto-optimal points; hollow ones are matched by a point with fewer

@@ -27,8 +27,11 @@ from typing import TYPE_CHECKING, Any
 from ..errors import printable
 from .style import PALETTE
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type-only: importing the renderers stays light
     import numpy as np
+
+    from .._coverage import Coverage
+    from ..report import Report
 
 __all__ = [
     "MAX_CELLS_SHOWN",
@@ -176,7 +179,7 @@ def _log1p(v: int) -> float:
     return math.log1p(v) if v < 2**52 else math.log(v)
 
 
-def _plane(cov: Any) -> tuple[np.ndarray, str]:
+def _plane(cov: Coverage | np.ndarray) -> tuple[np.ndarray, str]:
     """A 2-D array of Python ints to draw, and a note on what it shows."""
     import numpy as np
 
@@ -205,7 +208,9 @@ def _blocks(counts: np.ndarray, limit: int) -> tuple[np.ndarray, int]:
     return out, f
 
 
-def heatmap_text(cov: Any, *, limit: int = MAX_CELLS_SHOWN, annotate: bool | None = None) -> str:
+def heatmap_text(
+    cov: Coverage | np.ndarray, *, limit: int = MAX_CELLS_SHOWN, annotate: bool | None = None
+) -> str:
     """The heatmap as plain text (counts, ``·`` for holes); see :func:`coverage_heatmap`."""
     from rich.console import Console
 
@@ -216,7 +221,7 @@ def heatmap_text(cov: Any, *, limit: int = MAX_CELLS_SHOWN, annotate: bool | Non
 
 
 def coverage_heatmap(
-    cov: Any,
+    cov: Coverage | np.ndarray,
     *,
     limit: int = MAX_CELLS_SHOWN,
     annotate: bool | None = None,
@@ -341,7 +346,9 @@ def _wrap_name(name: str, width: int) -> str:
     return "\n".join(lines)
 
 
-def _layer_columns(report: Any) -> tuple[list[tuple[str, str]], list[tuple[list[str], str | None]]]:
+def _layer_columns(
+    report: Report,
+) -> tuple[list[tuple[str, str]], list[tuple[list[str], str | None]]]:
     """(header, kind) per column and (cells, style) per row of :func:`layer_table`."""
     rows = [r.to_dict() for r in report.rows]
     has_size = any(r.get("output_size") or r.get("shape") for r in rows)
@@ -384,7 +391,7 @@ def _layer_columns(report: Any) -> tuple[list[tuple[str, str]], list[tuple[list[
     return columns, body
 
 
-def layer_table(report: Any, *, width: int | None = None, title: str | None = None) -> Any:
+def layer_table(report: Report, *, width: int | None = None, title: str | None = None) -> Any:
     """The one per-layer table (rich) of a :class:`atrous.Report`, for spec and model graphs.
 
     Columns: ``#``, node (or module path and torch op for a model), geometry in the spec
@@ -426,7 +433,7 @@ def layer_table(report: Any, *, width: int | None = None, title: str | None = No
     return table
 
 
-def report_table(report: Any, *, title: str | None = None, width: int | None = None) -> Any:
+def report_table(report: Report, *, title: str | None = None, width: int | None = None) -> Any:
     """The per-layer table of a Report (see :func:`layer_table`)."""
     return layer_table(report, width=width, title=title)
 
@@ -435,7 +442,7 @@ _MARKS = {"ok": ("✓", "green"), "note": ("·", "dim"), "warning": ("✗", "red
           "error": ("✗", "bold red")}
 
 
-def verdicts_table(report: Any) -> Any:
+def verdicts_table(report: Report) -> Any:
     """The labelled findings of a Report in words, one per line, marked ✓ / ✗ / ·."""
     from rich.table import Table
     from rich.text import Text
@@ -455,7 +462,7 @@ def verdicts_table(report: Any) -> Any:
     return table
 
 
-def render_report(report: Any, console: Any, *, heatmap: bool = True) -> None:
+def render_report(report: Report, console: Any, *, heatmap: bool = True) -> None:
     """Print a Report: title, per-layer table, verdicts, coverage heatmap, node findings.
 
     Only displays ``report.findings`` (and the rows and maps); the colour legend of the
@@ -493,7 +500,7 @@ def render_report(report: Any, console: Any, *, heatmap: bool = True) -> None:
             console.print(Text(f"· {printable(f.message)}", style="dim"))
 
 
-def compare_panel(report: Any) -> Any:
+def compare_panel(report: Report) -> Any:
     """One side of a comparison: the target, a short verdict and its coverage heatmap."""
     from rich.console import Group
     from rich.panel import Panel
@@ -519,7 +526,7 @@ def compare_panel(report: Any) -> Any:
                  expand=False)
 
 
-def render_compare(reports: Sequence[Any], console: Any) -> None:
+def render_compare(reports: Sequence[Report], console: Any) -> None:
     """Print reports side by side, then a table of their key numbers."""
     from rich.columns import Columns
     from rich.table import Table

@@ -428,3 +428,19 @@ def test_figures_run_no_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(F.gridding_strip(report).axes[0].containers[0]) == 3
     assert len([ax for ax in F.compare_figure([report, cov]).axes if ax.images]) == 2
     assert F.coverage_figure(report).axes[0].images
+
+
+def test_rf_box_figure_of_a_unit_that_reads_nothing_is_refused() -> None:
+    """A transposed conv that only inserts zeros, then a stride-2 conv that reads only them:
+    the unit reads no input pixel (its impulse response is empty), so there is no box to draw."""
+    import torch
+
+    rf = atrous.receptive_field("tconv 1x1 s2 p1, 1x1 s2", input_size=(64, 64))
+    assert rf.empty
+    x = torch.zeros(1, 1, 64, 64, requires_grad=True)
+    up = torch.nn.functional.conv_transpose2d(x, torch.ones(1, 1, 1, 1), stride=2, padding=1)
+    y = torch.nn.functional.conv2d(up, torch.ones(1, 1, 1, 1), stride=2)
+    y[0, 0, y.shape[2] // 2, y.shape[3] // 2].backward()
+    assert x.grad is not None and not x.grad.any()  # autograd agrees: nothing is read
+    with pytest.raises(AtrousError, match="reads no input pixel"):
+        F.rf_box_figure(rf, input_size=(64, 64))

@@ -52,6 +52,10 @@ CODES: dict[str, str] = {
     "partial": "another part of the analysis that is partial or unavailable",
     "model-note": "an exact remark of the model front end (norm statistics, padding modes)",
     "analysis": "the status of the whole analysis: complete or partial",
+    "size-dependent": "a tile plan's refusal: the layer's geometry depends on the input size",
+    "map-statistics": "a tile plan's refusal: a norm whose statistics span the whole map",
+    "training-mode": "a tile plan's refusal: batch statistics or dropout differ per tile",
+    "multi-output": "a tile plan's refusal: the model has several outputs",
 }
 """Every stable ``code`` and what it means."""
 

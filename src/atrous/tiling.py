@@ -40,41 +40,29 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any
 
 from ._types import Ints, as_int
 from .errors import AtrousError
+from .findings import Finding
 from .graph import Graph, as_graph
 from .layers import AdaptivePool, Dense, GlobalPool, Opaque, Pointwise, Resize, Upsample
 from .rf import ReceptiveField, receptive_fields
 
-__all__ = ["Tile", "TileFinding", "TilePlan", "tile_plan", "tiled_forward"]
+__all__ = ["Tile", "TilePlan", "tile_plan", "tiled_forward"]
 
 Span = tuple[int, int]
-Severity = Literal["ok", "note", "warning", "error"]
 
 _MAP_NORMS = {"GroupNorm", "group_norm", "LayerNorm", "layer_norm", "RMSNorm", "rms_norm",
               "normalize", "local_response_norm"}
 """Pointwise-modelled ops whose statistics span the map (always computed from the input)."""
 
 
-@dataclass(frozen=True)
-class TileFinding:
-    """One verdict of a plan: a machine ``code``, a ``severity``, the node, the sentence.
-
-    Codes: ``global-op`` (the layer sees the whole map), ``size-dependent`` (its geometry depends
-    on the input size), ``map-statistics`` (a norm whose statistics span the map), ``opaque-op``,
-    ``partial``, ``training-mode``, ``multi-output``.
-    """
-
-    code: str
-    severity: Severity
-    node: str | None
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "severity": self.severity, "node": self.node,
-                "message": self.message}
+def _refusal(code: str, node: str | None, message: str) -> Finding:
+    """A finding that makes exact tiling impossible (severity ``error``; the codes are in
+    :data:`atrous.findings.CODES`: ``global-op``, ``size-dependent``, ``map-statistics``,
+    ``opaque-op``, ``partial``, ``training-mode``, ``multi-output``)."""
+    return Finding(code, "error", message, node)
 
 
 @dataclass(frozen=True)
@@ -132,7 +120,7 @@ class TilePlan:
     tile_alignment: Ints
     output_stride: tuple[Fraction, ...]
     tiles: tuple[Tile, ...]
-    findings: tuple[TileFinding, ...] = ()
+    findings: tuple[Finding, ...] = ()
     bytes_per_pixel: float | None = None
     _geometry: Any = field(default=None, repr=False, compare=False)
 
@@ -142,7 +130,7 @@ class TilePlan:
         return not any(f.severity == "error" for f in self.findings)
 
     @property
-    def refusals(self) -> list[TileFinding]:
+    def refusals(self) -> list[Finding]:
         """The ``error`` findings: why the network cannot be tiled exactly."""
         return [f for f in self.findings if f.severity == "error"]
 
@@ -388,52 +376,52 @@ def _label(graph: Graph, name: str) -> str:
     return f"{where} ({target})" if target and target != name else where
 
 
-def _refusals(graph: Graph, rfs: dict[str, ReceptiveField]) -> list[TileFinding]:
-    out: list[TileFinding] = []
+def _refusals(graph: Graph, rfs: dict[str, ReceptiveField]) -> list[Finding]:
+    out: list[Finding] = []
     stat_notes = [n for n in getattr(graph, "notes", []) if "normalises with" in n]
     for node in graph.layer_nodes():
         layer, name = node.layer, node.name
         what = _label(graph, name)
         if isinstance(layer, (GlobalPool, Dense)) or (
                 isinstance(layer, AdaptivePool) and all(t == 1 for t in layer.target)):
-            out.append(TileFinding(
-                "global-op", "error", name,
+            out.append(_refusal(
+                "global-op", name,
                 f"{what} sees the whole map (global pooling, an image-pooling branch, attention "
                 "or a dense layer): a tile cannot compute it"))
         elif isinstance(layer, AdaptivePool):
-            out.append(TileFinding(
-                "size-dependent", "error", name,
+            out.append(_refusal(
+                "size-dependent", name,
                 f"{what} pools to {layer.target} cells: its windows depend on the input size"))
         elif isinstance(layer, Resize) or (
                 isinstance(layer, Upsample) and layer.align_corners and layer.mode != "nearest"):
-            out.append(TileFinding(
-                "size-dependent", "error", name,
+            out.append(_refusal(
+                "size-dependent", name,
                 f"{what} interpolates with a grid that depends on the input size (F.interpolate "
                 "to a size, or align_corners=True): a tile samples other positions"))
         elif isinstance(layer, Opaque):
-            out.append(TileFinding(
-                "opaque-op", "error", name,
+            out.append(_refusal(
+                "opaque-op", name,
                 f"{what} is opaque ({layer.reason}): its reads are unknown"))
         elif isinstance(layer, Pointwise) and (
                 layer.op in _MAP_NORMS or any(n.startswith(f"{name} (") for n in stat_notes)):
-            out.append(TileFinding(
-                "map-statistics", "error", name,
+            out.append(_refusal(
+                "map-statistics", name,
                 f"{what} normalises with statistics computed over the map, which differ per "
                 "tile"))
     if not out:
         for name, rf in rfs.items():
             if rf.partial:
                 why = "; ".join(rf.diagnostics) or "the receptive field is partial"
-                out.append(TileFinding("partial", "error", name,
+                out.append(_refusal("partial", name,
                                        f"the geometry is not exact at {name!r}: {why}"))
                 break
     if getattr(graph, "partial", False) and not out:
         why = "; ".join(getattr(graph, "diagnostics", [])) or "the graph is partial"
-        out.append(TileFinding("partial", "error", None, f"the traced graph is partial: {why}"))
+        out.append(_refusal("partial", None, f"the traced graph is partial: {why}"))
     return out
 
 
-def _module_refusals(model: Any) -> list[TileFinding]:
+def _module_refusals(model: Any) -> list[Finding]:
     import torch.nn as nn
 
     out = []
@@ -442,19 +430,19 @@ def _module_refusals(model: Any) -> list[TileFinding]:
         where = f"{path or type(model).__name__!r} ({kind})"
         if isinstance(m, nn.modules.batchnorm._BatchNorm) and (
                 m.training or not m.track_running_stats):
-            out.append(TileFinding(
-                "training-mode", "error", path or None,
+            out.append(_refusal(
+                "training-mode", path or None,
                 f"{where} normalises with batch statistics ("
                 + ("training mode" if m.training else "no running statistics")
                 + "), which differ per tile: call model.eval()"))
         elif isinstance(m, nn.modules.instancenorm._InstanceNorm) and (
                 m.training or not m.track_running_stats):
-            out.append(TileFinding(
-                "map-statistics", "error", path or None,
+            out.append(_refusal(
+                "map-statistics", path or None,
                 f"{where} normalises each map with its own statistics, which differ per tile"))
         elif isinstance(m, nn.modules.dropout._DropoutNd | nn.Dropout) and m.training and m.p > 0:
-            out.append(TileFinding(
-                "training-mode", "error", path or None,
+            out.append(_refusal(
+                "training-mode", path or None,
                 f"{where} is in training mode (random per call): call model.eval()"))
     return out
 
@@ -565,8 +553,8 @@ def tile_plan(
     outs = graph.outputs
     node = outs[0]
     if len(outs) != 1:
-        findings.append(TileFinding(
-            "multi-output", "error", None,
+        findings.append(_refusal(
+            "multi-output", None,
             f"the model has {len(outs)} outputs {list(outs)}: tile a model with one output"))
     rfs = receptive_fields(graph, spatial)
     findings += _refusals(graph, rfs)
@@ -602,7 +590,7 @@ def _is_module(model: Any) -> bool:
     return torch is not None and isinstance(model, torch.nn.Module)
 
 
-def _size_changes(model: Any, graph: Graph, tiles: tuple[Tile, ...]) -> list[TileFinding]:
+def _size_changes(model: Any, graph: Graph, tiles: tuple[Tile, ...]) -> list[Finding]:
     """Trace ``model`` at the windows' sizes; a layer that changes with the size is refused.
 
     Each axis's window lengths are tried with the other axes at the whole image's first
@@ -623,19 +611,19 @@ def _size_changes(model: Any, graph: Graph, tiles: tuple[Tile, ...]) -> list[Til
         try:
             g = to_graph(model, (*lead, *shape))
         except AtrousError as exc:
-            return [TileFinding("size-dependent", "error", None,
+            return [_refusal("size-dependent", None,
                                 f"the model does not run on a {'x'.join(map(str, shape))} tile "
                                 f"window: {exc}")]
         for n in g.layer_nodes():
             before = whole.get(n.name)
             if before is not None and before != n.layer:
-                return [TileFinding(
-                    "size-dependent", "error", n.name,
+                return [_refusal(
+                    "size-dependent", n.name,
                     f"{_label(g, n.name)} changes with the input size ({before!r} on the whole "
                     f"input, {n.layer!r} on a {'x'.join(map(str, shape))} window), e.g. "
                     "F.interpolate(size=x.shape[-2:]): a tile computes something else")]
         if [n.name for n in g.layer_nodes()] != list(whole):
-            return [TileFinding("size-dependent", "error", None,
+            return [_refusal("size-dependent", None,
                                 f"the model's graph changes with the input size (on a "
                                 f"{'x'.join(map(str, shape))} window)")]
     return []

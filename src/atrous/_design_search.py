@@ -499,16 +499,10 @@ class _Search:
         return self._kk
 
     def key(self, length: int, m1: int, w: int | None) -> tuple[int, ...]:
-        """The ranking key of a finished schedule (smaller is better)."""
-        mode = self.q.mode
-        if mode == "rf":
-            return (-length, -m1)
-        if mode == "close":
-            return (length, -m1)
-        if mode == "uniform":
-            return (-m1, length)
-        assert w is not None  # width mode always measures a width
-        return (-w, length)
+        """The ranking key of a finished schedule (smaller is better): the bound's key with the
+        length known exactly."""
+        assert w is not None or self.q.mode != "width"  # width mode always measures a width
+        return self._mode_key(length, length, m1, 0 if w is None else w)
 
     def leaf(
         self,

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .text import fmt_si
+
 if TYPE_CHECKING:
     from .._design import Designs, ParetoFrontier, Repairs
 
@@ -58,15 +60,6 @@ def console() -> Any:
     from rich.console import Console
 
     return Console(file=sys.stdout, highlight=False, soft_wrap=False)
-
-
-def _human(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
-        if n >= size:
-            return f"{n / size:.3g}{unit}"
-    return str(n)
 
 
 def _rates(rates: Sequence[int]) -> str:
@@ -177,7 +170,7 @@ def design_table(found: Designs, out: Any) -> None:
         hdc = "-" if c.hdc is None else ("passes" if c.hdc.rule_passes else "fails")
         row = [str(i), cells[i - 1], str(c.layers), _count(c.rf), counts, hdc]
         if first.params is not None:
-            row += [_human(c.params), _human(c.macs)]
+            row += [fmt_si(c.params), fmt_si(c.macs)]
         row.append("" if c.profile is None else coverage_strip(c.profile, strip))
         table.add_row(*row)
     _print_stripped(out, table)

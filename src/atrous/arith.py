@@ -20,8 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal, TypeAlias, get_args
 
-from ._types import IntOrTuple, Ints, Pairs, as_int, as_ints, infer_ndim, unwrap
-from ._types import as_bool as _check_bool
+from ._types import IntOrTuple, Ints, Pairs, as_bool, as_int, as_ints, infer_ndim, unwrap
 from .errors import AtrousError
 
 __all__ = [
@@ -421,7 +420,7 @@ def pool_output_size(
 
     ``F.lp_pool*d`` is ``avg`` pooling with padding 0.
     """
-    ceil_mode = _check_bool(ceil_mode, "ceil_mode")
+    ceil_mode = as_bool(ceil_mode, "ceil_mode")
     ndim, scalar, n, k, s, p, d = _pool_args(size, kernel, stride, padding, dilation, mode)
     avg3d = mode == "avg" and ndim == 3
     out = tuple(
@@ -680,7 +679,7 @@ def pool_input_size_range(
     >>> pool_input_size_range(3, 2, ceil_mode=True)
     (5, 6)
     """
-    ceil_mode = _check_bool(ceil_mode, "ceil_mode")
+    ceil_mode = as_bool(ceil_mode, "ceil_mode")
     ndim, scalar, o, k, s, p, d = _pool_args(
         output, kernel, stride, padding, dilation, mode, "output"
     )
@@ -824,7 +823,7 @@ def explain(
     would start at (4-1)*2 = 6 >= 5 + 1, past the input and its left padding, so it is dropped)
     """
     _check_choice(op, ExplainOp, "op")
-    ceil_mode = _check_bool(ceil_mode, "ceil_mode")
+    ceil_mode = as_bool(ceil_mode, "ceil_mode")
     _check_explain_options(op, ceil_mode, mode, output_padding)
     if op == "conv":
         lines = _explain_conv(size, kernel, stride, padding, dilation)

@@ -48,10 +48,10 @@ def main() -> None:
 
     import onnxruntime as ort
 
-    from atrous.cli.model import model_summary
     from atrous.fx import to_graph as torch_graph
     from atrous.nn import resnet101
     from atrous.onnx import to_graph as onnx_graph
+    from atrous.summary import summarize
 
     torch.manual_seed(0)
     shape = (1, 3, args.size, args.size)
@@ -68,7 +68,7 @@ def main() -> None:
           f"{torch.get_num_threads()} threads)")
 
     def analyse_onnx() -> dict[str, Any]:
-        return model_summary(onnx_graph(path), shape)
+        return summarize(onnx_graph(path), [shape]).to_dict()
 
     t0 = time.perf_counter()
     analyse_onnx()
@@ -87,7 +87,7 @@ def main() -> None:
     print(f"(a) one onnxruntime inference -> {tuple(out)}: {t_ort * 1e3:.0f} ms")
 
     def analyse_torch() -> dict[str, Any]:
-        return model_summary(torch_graph(model, shape), shape)
+        return summarize(torch_graph(model, shape), [shape]).to_dict()
 
     analyse_torch()  # torch's one-time fake-tensor set-up
     t_torch, summary_t = timed(analyse_torch, args.repeat)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch.nn as nn
 
 import atrous
-from atrous.cli.model import model_summary
 from atrous.fx import to_graph
 from atrous.nn import ASPP
+from atrous.summary import summarize
 
 INPUT = (1, 64, 65, 65)
 RATES = (6, 12, 18)
@@ -27,7 +27,7 @@ def build(image_pooling: bool = True) -> nn.Module:
 
 
 def main() -> None:
-    summary = model_summary(to_graph(build(), INPUT), INPUT)
+    summary = summarize(to_graph(build(), INPUT), [INPUT]).to_dict()
     print(f"with image pooling: global={summary['rf']['is_global']}, made global by "
           f"{summary['model']['outputs'][0]['made_global_by']}")
     rf = atrous.receptive_field(build(image_pooling=False), input_size=INPUT)

@@ -12,18 +12,20 @@ import argparse
 import ast
 import importlib
 import importlib.util
-import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import AtrousError, printable
+from ..errors import AtrousError
 from ..units import add_unit_arguments, print_units
 from ._common import HelpFormatter, check_output_path, parse_size
 
-__all__ = ["add_parser", "group_notes", "is_model_target", "load_model", "memory_estimate",
-           "model_summary", "parse_input_shapes", "parse_target", "print_summary", "run"]
+if TYPE_CHECKING:
+    from ..summary import ModelSummary
+
+__all__ = ["add_parser", "is_model_target", "load_model", "parse_input_shapes", "parse_target",
+           "run"]
 
 GRIDDING_AUTO_NODES = 120
 """``--gridding auto``: on up to this many nodes (:data:`atrous.report.GRIDDING_AUTO_NODES`,
@@ -219,66 +221,6 @@ def _line(exc: BaseException) -> str:
     return lines[0] if lines else ""
 
 
-# -- the analysis as data ---------------------------------------------------------------------
-
-
-def _xs(values: Any) -> str:
-    return "x".join(str(v) for v in values)
-
-
-def model_summary(graph: Any, input_size: tuple[int, ...] | None,
-                  gridding: bool | None = None) -> dict[str, Any]:
-    """Everything ``atrous model`` shows, as JSON-able data.
-
-    It is :func:`atrous.analyze`'s report (``Report.to_dict(counts=False)``: per-layer rows with
-    module path, op, output shape, receptive field, gridding, params and MACs; outputs; verdicts;
-    diagnostics) plus a ``"model"`` section: name, input shape, how it was traced, totals, the
-    label of each output and the op that made a global receptive field global.
-
-    Args:
-        graph: a :class:`~atrous.fx.ModelGraph` from :func:`atrous.fx.to_graph`.
-        input_size: the full input shape it was traced with.
-        gridding: per-layer gridding; None: only for graphs of at most
-            :data:`GRIDDING_AUTO_NODES` nodes.
-    """
-    from ..report import analyze
-
-    if gridding is None:
-        gridding = len(graph) <= GRIDDING_AUTO_NODES
-    rep = analyze(graph, input_size=input_size, gridding=gridding)
-    data = rep.to_dict(counts=False)
-    rows = {r["name"]: r for r in data["rows"]}
-    labels = getattr(graph, "output_labels", {})
-    outputs = []
-    for out in data["outputs"]:
-        made_global = None
-        if out["rf"]["is_global"]:
-            around = graph.ancestors(out["name"]) | {out["name"]}
-            for node in graph.layer_nodes():
-                row = rows[node.name]
-                if node.name in around and row["rf_global"] and not any(
-                        rows[i]["rf_global"] for i in node.inputs if i in rows):
-                    made_global = f"{row.get('module', node.name)} ({row.get('target', row['op'])})"
-                    break
-        outputs.append({"name": out["name"], "label": labels.get(out["name"]),
-                        "made_global_by": made_global})
-    data["model"] = {
-        "name": graph.name,
-        "input": list(input_size or ()),
-        "method": getattr(graph, "method", "fx"),
-        "partial": bool(getattr(graph, "partial", False)),
-        "params": sum(int(r.get("params", 0)) for r in data["rows"]),
-        "macs": sum(int(r.get("macs", 0)) for r in data["rows"]),
-        "gridding": gridding,
-        "outputs": outputs,
-        "verdicts": [v.to_dict() for v in rep.verdicts()],
-    }
-    return data
-
-
-_HOW = {"fx": "traced by torch.fx", "hooks": "traced by forward hooks", "onnx": "read from ONNX"}
-
-
 def parse_input_shapes(text: str) -> list[tuple[int, ...]]:
     """``--input``: one full shape, or several comma-separated (one per input tensor).
 
@@ -301,249 +243,9 @@ def parse_input_shapes(text: str) -> list[tuple[int, ...]]:
     return shapes
 
 
-_MB = 10**6
-
-
-def memory_estimate(model: Any, summary: dict[str, Any],
-                    inputs: list[tuple[int, ...]]) -> dict[str, Any]:
-    """Parameter counts and memory in bytes, by torchinfo's definitions.
-
-    - ``params`` / ``trainable`` / ``frozen``: distinct parameters (shared ones once), split by
-      ``requires_grad``; ``param_bytes``: their ``numel * element_size`` (torchinfo's "Params
-      size"); ``buffer_bytes``: the buffers (batch-norm statistics), which torchinfo leaves out.
-    - ``input_bytes``: the input tensors at the model's floating dtype (torchinfo's "Input size").
-    - ``forward_backward_bytes``: twice the output of every layer that has parameters (an
-      activation and its gradient), torchinfo's "Forward/backward pass size".
-    - ``total_bytes``: input + forward/backward + parameters, torchinfo's "Estimated Total Size".
-    """
-    import math
-
-    params = list(model.parameters())  # distinct tensors: a shared parameter counts once
-    trainable = sum(p.numel() for p in params if p.requires_grad)
-    total = sum(p.numel() for p in params)
-    param_bytes = sum(p.numel() * p.element_size() for p in params)
-    buffer_bytes = sum(b.numel() * b.element_size() for b in model.buffers())
-    floats = [p for p in params if p.is_floating_point()]
-    itemsize = floats[0].element_size() if floats else 4
-    input_bytes = sum(math.prod(s) for s in inputs) * itemsize
-    act = 0
-    for r in summary["rows"]:
-        shape = r.get("shape")
-        if r.get("params") and shape:
-            act += math.prod(int(v) for v in shape) * itemsize
-    return {
-        "params": total, "trainable": trainable, "frozen": total - trainable,
-        "param_bytes": param_bytes, "buffer_bytes": buffer_bytes, "input_bytes": input_bytes,
-        "forward_backward_bytes": 2 * act,
-        "total_bytes": input_bytes + 2 * act + param_bytes,
-    }
-
-
-def _mb(n: int) -> str:
-    return f"{n / _MB:.2f} MB"
-
-
-def _group_rows(rows: list[dict[str, Any]], depth: int) -> list[dict[str, Any]]:
-    """Rows grouped by the first ``depth`` parts of their module path, with a header row for
-    each enclosing module (torchinfo's nested view). A group shows its last row's output and
-    receptive field and the sum of its parameters and MACs; ``level`` is the nesting depth."""
-    out: list[dict[str, Any]] = []
-    seen: set[tuple[str, ...]] = set()
-    index: dict[tuple[str, ...], dict[str, Any]] = {}
-
-    def totals(prefix: tuple[str, ...]) -> tuple[int, int]:
-        p = m = 0
-        for r in rows:
-            parts = tuple(str(r.get("module", r["name"])).split("."))
-            if parts[:len(prefix)] == prefix:
-                p += int(r.get("params") or 0)
-                m += int(r.get("macs") or 0)
-        return p, m
-
-    last: tuple[str, ...] | None = None
-    for r in rows:
-        parts = tuple(str(r.get("module", r["name"])).split("."))
-        key = parts[:depth]
-        for k in range(1, len(key)):
-            head = key[:k]
-            if head not in seen:
-                seen.add(head)
-                p, m = totals(head)
-                out.append({"name": ".".join(head), "module": ".".join(head), "op": "",
-                            "target": "", "geometry": "", "header": True, "level": k - 1,
-                            "params": p, "macs": m, "rf_global": False, "rf_size": [],
-                            "rf_stride": [], "rf_start": []})
-        if key == last and key in index:
-            g = index[key]
-            for f in ("shape", "output_size", "rf_size", "rf_stride", "rf_start", "rf_global",
-                      "holes"):
-                if f in r:
-                    g[f] = r[f]
-            g["params"] = int(g.get("params") or 0) + int(r.get("params") or 0)
-            g["macs"] = int(g.get("macs") or 0) + int(r.get("macs") or 0)
-            g["_count"] += 1
-            continue
-        g = dict(r)
-        g["module"] = ".".join(key)
-        g["level"] = len(key) - 1
-        g["_count"] = 1
-        g["_first"] = r
-        index[key] = g
-        seen.add(key)
-        out.append(g)
-        last = key
-    for g in out:
-        if g.get("_count", 1) > 1:  # a group of several layers: no single op or geometry
-            g["target"] = g["op"] = f"{g['_count']} layers"
-            g["geometry"] = ""
-    return out
-
-
-def _kernel_shape(model: Any, path: str) -> str:
-    try:
-        weight = model.get_submodule(path).weight
-    except (AttributeError, ValueError):
-        return ""
-    return "x".join(str(v) for v in getattr(weight, "shape", ()))
-
-
-def print_summary(summary: dict[str, Any], table: bool = True, file: Any = None, *,
-                  depth: int | None = None, columns: tuple[str, ...] = (),
-                  model: Any = None) -> None:
-    """Print the per-layer table (rich) and the verdicts of :func:`model_summary`'s data.
-
-    Args:
-        depth: group rows by the first ``depth`` parts of the module path (nested, indented).
-        columns: extra columns: ``"kernel"`` (weight shape; needs ``model``), ``"param%"``,
-            ``"trainable"`` (needs ``model``).
-        model: the ``nn.Module`` (for the kernel and trainable columns).
-
-    Module names are shown with control characters escaped (:func:`atrous.errors.printable`).
-    """
-    from rich.console import Console
-    from rich.table import Table
-
-    from ..render.text import fmt_compact, rf_cells
-
-    out = file or sys.stdout
-    tty = bool(getattr(out, "isatty", lambda: False)())
-    console = Console(file=out, width=None if tty else 160, color_system="auto" if tty else None,
-                      highlight=False, soft_wrap=False, markup=False, emoji=False)
-    m = summary["model"]
-    inputs = m.get("inputs") or [m["input"]]
-    console.print(
-        f"{printable(str(m['name']))}: input {', '.join(_xs(s) for s in inputs)}, "
-        f"{len(summary['rows'])} nodes, "
-        f"{fmt_compact(m['params'])} parameters, {fmt_compact(m['macs'])} MACs "
-        f"({_HOW.get(m['method'], m['method'])})")
-    if table:
-        rows = summary["rows"] if depth is None else _group_rows(summary["rows"], depth)
-        total_params = max(int(m["params"]), 1)
-        t = Table(box=None, pad_edge=False, header_style="bold")
-        cols = [("module", "left"), ("op", "left"), ("geometry", "left"), ("output", "right"),
-                ("RF", "right"), ("stride", "right"), ("start", "right"), ("holes", "right")]
-        if "kernel" in columns:
-            cols.append(("kernel", "right"))
-        cols += [("params", "right")]
-        if "param%" in columns:
-            cols.append(("param%", "right"))
-        if "trainable" in columns:
-            cols.append(("trainable", "right"))
-        cols.append(("MACs", "right"))
-        for col, justify in cols:
-            t.add_column(col, justify=justify)  # type: ignore[arg-type]
-        for r in rows:
-            holes = r.get("holes")
-            name = printable(str(r.get("module", r["name"])))
-            if depth is not None:
-                name = "  " * int(r.get("level", 0)) + name
-            path = str(r.get("module", r["name"]))
-            params = int(r.get("params") or 0)
-            header = bool(r.get("header"))
-            cells = {
-                "module": name, "op": printable(str(r.get("target", r["op"]))),
-                "geometry": printable(str(r["geometry"])),
-                "output": "" if header else _xs(r.get("shape", r.get("output_size") or ())),
-                "holes": "" if holes is None or header else str(holes),
-                "kernel": _kernel_shape(model, path) if model is not None and not header
-                and r.get("_count", 1) == 1 else "",
-                "params": fmt_compact(params) if params else "",
-                "param%": f"{100 * params / total_params:.1f}%" if params else "",
-                "trainable": fmt_compact(_trainable(model, path)) if model is not None and params
-                and not header else "",
-                "MACs": fmt_compact(r["macs"]) if r.get("macs") else "",
-            }
-            rf = ("", "", "") if header else rf_cells(r, coord=str)
-            cells["RF"], cells["stride"], cells["start"] = rf
-            t.add_row(*(cells[c] for c, _ in cols))
-        with console.capture() as cap:
-            console.print(t)
-        # no trailing blanks (rich pads every cell to its column's width)
-        console.file.write("\n".join(line.rstrip() for line in cap.get().splitlines()) + "\n")
-    mem = m.get("memory")
-    if mem:
-        console.print(
-            f"Parameters: {mem['params']:,} ({mem['trainable']:,} trainable, "
-            f"{mem['frozen']:,} frozen)", soft_wrap=True)
-        console.print(
-            f"Memory: parameters {_mb(mem['param_bytes'])}, buffers {_mb(mem['buffer_bytes'])}, "
-            f"input {_mb(mem['input_bytes'])}, forward/backward "
-            f"{_mb(mem['forward_backward_bytes'])}; total {_mb(mem['total_bytes'])} "
-            "(torchinfo's estimate: parameters + input + forward/backward)", soft_wrap=True)
-    labels = {o["name"]: o for o in m["outputs"]}
-    for v in m["verdicts"]:
-        line = f"{v['label']}: {v['value']}"
-        for name, o in labels.items():
-            if name in v["label"] and o["label"]:
-                line = line.replace(name, f"{name} ({o['label']!r})", 1)
-        console.print(printable(line), soft_wrap=True)
-    for o in m["outputs"]:
-        if o["made_global_by"]:
-            where = f" of {o['name']}" if len(m["outputs"]) > 1 else ""
-            console.print(printable(f"Global{where}: made global by {o['made_global_by']}"),
-                          soft_wrap=True)
-    for d in summary["diagnostics"]:
-        console.print(printable(f"! {d}"), soft_wrap=True)
-    for n in group_notes(summary.get("notes", [])):
-        console.print(printable(f"· {n}"), soft_wrap=True)
-
-
-def group_notes(notes: list[str], keep: int = 3) -> list[str]:
-    """Notes with more than ``keep`` repeats of one kind (the same text at other nodes, numbers
-    aside) folded into one line naming the other nodes (``--json`` keeps every note).
-
-    >>> group_notes([f"add_{i}: centres differ ({i}, 0)" for i in range(5)])  # doctest: +ELLIPSIS
-    ['add_0: centres differ (0, 0) [the same, ... at 4 more nodes: add_1, add_2, add_3, add_4]']
-    """
-    import re
-
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for note in notes:
-        m = re.match(r"^(\S+): (.*)$", note, re.DOTALL)
-        name, body = (m.group(1), m.group(2)) if m else ("", note)
-        key = re.sub(r"-?\d+(?:/\d+)?(?:\.\d+)?", "#", body) if m else note
-        groups.setdefault(key, []).append((name, note))
-    out: list[str] = []
-    for items in groups.values():
-        if len(items) <= keep:
-            out.extend(note for _, note in items)
-            continue
-        names = [name for name, _ in items[1:]]
-        shown = ", ".join(names) if len(names) <= 6 else ", ".join(names[:5]) + f", ... {names[-1]}"
-        out.append(f"{items[0][1]} [the same, with other numbers, at {len(names)} more nodes: "
-                   f"{shown}]")
-    return out
-
-
-def _trainable(model: Any, path: str) -> int:
-    try:
-        mod = model.get_submodule(path)
-    except (AttributeError, ValueError):
-        return 0
-    return sum(p.numel() for p in mod.parameters() if p.requires_grad)
-
-
 COLUMNS = ("kernel", "param%", "trainable")
+"""``--columns``: the optional columns of :func:`atrous.render.text.model_table` (repeated here
+so that ``atrous --help`` need not import the renderer; a test keeps them equal)."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -571,58 +273,43 @@ def run(args: argparse.Namespace) -> int:
     if args.png:
         _check_writable(args.png, "--png")
     shape: Any = None if not shapes else shapes[0] if len(shapes) == 1 else shapes
+    model = None
     if onnx_file:  # an ONNX file: read, not run
         if args.erf:
             raise AtrousError("--erf runs the model: it needs a PyTorch model, not an ONNX file")
-        model = None
         from ..graph import to_graph
 
         graph = to_graph(args.target, shape)
-        if not shapes:  # the file's static input shape
-            shapes = [tuple(graph.input_shape)]
     else:
         model = load_model(args.target)
         from ..fx import to_graph as fx_to_graph
 
         graph = fx_to_graph(model, shape)
-    gridding = {"auto": None, "on": True, "off": False}[args.gridding]
-    spatial = {s[2:] for s in shapes}
-    summary = model_summary(graph, shapes[0] if len(spatial) == 1 else None, gridding)
-    if len(shapes) > 1:
-        summary["model"]["input"] = list(shapes[0])
-        summary["model"]["inputs"] = [list(s) for s in shapes]
-    if model is not None:
-        summary["model"]["memory"] = memory_estimate(model, summary, shapes)
-    erf_result = None
-    if args.erf:
-        from .._erf import erf
+    from ..summary import summarize
 
-        erf_result = erf(model, shape, samples=args.erf)
-        summary["model"]["erf"] = {k: v for k, v in erf_result.to_dict().items()
-                                   if k not in ("map", "rf")}
+    summary = summarize(graph, shapes, gridding={"auto": None, "on": True, "off": False}[
+        args.gridding], model=model, erf_samples=args.erf)
     if args.json == "-":
-        json.dump(summary, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        sys.stdout.write(summary.to_json() + "\n")
     else:
-        print_summary(summary, table=not args.no_table, depth=args.depth, columns=columns,
-                      model=model)
-        if args.sample_rate or args.spacing:
-            from ..rf import receptive_field
+        from ..render.text import render_model
 
-            print_units(args, receptive_field(graph, shape, output=graph.outputs[0]))
-        if erf_result is not None:
+        render_model(summary, table=not args.no_table, depth=args.depth, columns=columns)
+        if args.sample_rate or args.spacing:
+            print_units(args, summary.report.rf)
+        if summary.erf is not None:
             which = ""
-            if len(summary["outputs"]) > 1:
-                which = (f" of output {erf_result.output!r} (the first; atrous.erf(..., "
+            if len(summary.outputs) > 1:
+                which = (f" of output {summary.erf.output!r} (the first; atrous.erf(..., "
                          "output=LABEL) measures another)")
             print(f"effective RF{which}: 95% of the gradient mass in "
-                  f"{erf_result.fraction95:.0%} of the theoretical box ({args.erf} samples)")
+                  f"{summary.erf.fraction95:.0%} of the theoretical box ({args.erf} samples)")
         if args.json:
             from ..render.figures import write_atomic
 
-            write_atomic(args.json, json.dumps(summary, indent=2) + "\n")
+            write_atomic(args.json, summary.to_json() + "\n")
     if args.png:
-        _write_pngs(graph, shapes[0], summary, erf_result, args.png)
+        _write_pngs(summary, args.png)
     return 0
 
 
@@ -636,19 +323,15 @@ def _check_writable(path: str, flag: str) -> None:
         raise AtrousError(f"{flag}: {exc}") from None
 
 
-def _write_pngs(graph: Any, shape: tuple[int, ...], summary: dict[str, Any], erf_result: Any,
-                path: str) -> None:
+def _write_pngs(summary: ModelSummary, path: str) -> None:
     from ..render.figures import coverage_figure, save_figure
 
     target = Path(path)
-    out = summary["outputs"][0]
+    out = summary.report.outputs[0]
+    erf_result = summary.erf
     written = False
-    if out["coverage"] is not None:
-        from .._coverage import coverage
-        from ..rf import spatial_input_size
-
-        cov = coverage(graph, input_size=spatial_input_size(graph, shape), node=out["name"])
-        save_figure(coverage_figure(cov), target)
+    if not out.deferred and out.coverage is not None:  # never build a whole-input map here
+        save_figure(coverage_figure(out.coverage), target)
         written = True
     if erf_result is not None and erf_result.map.ndim > 2:
         # the numbers are printed and in --json; a 3-D map has no figure
@@ -663,6 +346,6 @@ def _write_pngs(graph: Any, shape: tuple[int, ...], summary: dict[str, Any], erf
         save_figure(erf_result.figure(), erf_path)
         written = True
     if not written:
-        why = out["coverage_error"] or "no coverage map"
+        why = out.to_dict(counts=False)["coverage_error"] or "no coverage map"
         raise AtrousError(f"no coverage map to draw ({why}); add --erf N for the effective "
                           "receptive field figure")

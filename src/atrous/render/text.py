@@ -31,10 +31,13 @@ if TYPE_CHECKING:  # type-only: importing the renderers stays light
     import numpy as np
 
     from .._coverage import Coverage
-    from ..report import Report
+    from ..report import LayerRow, Report
+    from ..rf import ReceptiveField
+    from ..summary import ModelRow, ModelSummary
 
 __all__ = [
     "MAX_CELLS_SHOWN",
+    "MODEL_COLUMNS",
     "compare_panel",
     "coverage_heatmap",
     "fmt_compact",
@@ -43,12 +46,16 @@ __all__ = [
     "fmt_position",
     "fmt_si",
     "fmt_size",
+    "group_notes",
     "heatmap_text",
     "layer_table",
+    "model_table",
     "render_compare",
+    "render_model",
     "render_report",
     "report_table",
     "rf_cells",
+    "rf_texts",
     "verdicts_table",
 ]
 
@@ -302,32 +309,41 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _global_axes(row: dict[str, Any]) -> list[bool]:
-    """Per axis: is the row's field global along it (a global axis has effective stride 0)?"""
-    if not row["rf_global"]:
-        return [False] * len(row["rf_size"])
-    axes = [s in (0, "0") for s in row["rf_stride"]]
-    return axes if any(axes) else [True] * len(axes)
+def _rf_join(glob: Sequence[bool], size: Sequence[Any], stride: Sequence[Any],
+             start: Sequence[Any], coord: Callable[[Any], str]) -> tuple[str, str, str]:
+    """The one rule for RF cells: ``global``/``-`` on the global axes only."""
+    if all(glob):
+        return "global", "-", "-"
+    return ("x".join("global" if g else str(v) for g, v in zip(glob, size)),
+            "x".join("-" if g else str(v) for g, v in zip(glob, stride)),
+            ",".join("-" if g else coord(v) for g, v in zip(glob, start)))
 
 
-def rf_cells(row: dict[str, Any], coord: Callable[[Any], str] = fmt_coord) -> tuple[str, str, str]:
-    """RF size, effective stride and centre cells of a row dict (:meth:`LayerRow.to_dict`).
+def rf_texts(rf: ReceptiveField, coord: Callable[[Any], str] = fmt_coord) -> tuple[str, str, str]:
+    """RF size, effective stride and centre cells of a receptive field (every per-layer table).
 
     ``global``/``-`` on the global axes only (a map pooled over one axis, as in strip pooling,
     is global along it and local along the other); centres written by ``coord`` (default
     :func:`fmt_coord`: ``-0.5``).
 
+    >>> from atrous import receptive_field
+    >>> rf = receptive_field("2x2, 3x3 s2")
+    >>> rf_texts(rf), rf_texts(rf, coord=str), rf_texts(receptive_field("3x3, gpool"))
+    (('4x4', '2x2', '0.5,0.5'), ('4x4', '2x2', '1/2,1/2'), ('global', '-', '-'))
+    """
+    return _rf_join(rf.global_axes, rf.size, rf.stride, rf.start, coord)
+
+
+def rf_cells(row: dict[str, Any], coord: Callable[[Any], str] = fmt_coord) -> tuple[str, str, str]:
+    """:func:`rf_texts` of a row dict (:meth:`LayerRow.to_dict`, as in the JSON): a global
+    axis is one with effective stride 0.
+
     >>> rf_cells({"rf_global": False, "rf_size": [5, 5], "rf_stride": [1, 1],
     ...           "rf_start": ["-1/2", 0]})
     ('5x5', '1x1', '-0.5,0')
     """
-    glob = _global_axes(row)
-    if all(glob):
-        return "global", "-", "-"
-    size = "x".join("global" if g else str(v) for g, v in zip(glob, row["rf_size"]))
-    stride = "x".join("-" if g else str(v) for g, v in zip(glob, row["rf_stride"]))
-    start = ",".join("-" if g else coord(v) for g, v in zip(glob, row["rf_start"]))
-    return size, stride, start
+    glob = [bool(row["rf_global"]) and s in (0, "0") for s in row["rf_stride"]]
+    return _rf_join(glob, row["rf_size"], row["rf_stride"], row["rf_start"], coord)
 
 
 def _wrap_name(name: str, width: int) -> str:
@@ -346,15 +362,20 @@ def _wrap_name(name: str, width: int) -> str:
     return "\n".join(lines)
 
 
+def _op_text(row: LayerRow) -> str:
+    """The op a row shows: the torch front end's target when it has one, else the kind."""
+    return str(row.meta["target"]) if "target" in row.meta else row.op
+
+
 def _layer_columns(
     report: Report,
 ) -> tuple[list[tuple[str, str]], list[tuple[list[str], str | None]]]:
     """(header, kind) per column and (cells, style) per row of :func:`layer_table`."""
-    rows = [r.to_dict() for r in report.rows]
-    has_size = any(r.get("output_size") or r.get("shape") for r in rows)
-    has_meta = any("module" in r for r in rows)
-    has_grid = any(r.get("gridded") is not None for r in rows)
-    has_params = any(r.get("params") for r in rows)
+    rows = report.rows
+    has_size = any(r.output_size or r.meta.get("shape") for r in rows)
+    has_meta = any("module" in r.meta for r in rows)
+    has_grid = any(r.gridding is not None and r.gridding.available for r in rows)
+    has_params = any(r.meta.get("params") for r in rows)
     columns: list[tuple[str, str]] = [("#", "num"), ("module" if has_meta else "node", "name")]
     if has_meta:
         columns.append(("op", "name"))
@@ -368,25 +389,28 @@ def _layer_columns(
         columns += [("params", "num"), ("MACs", "num")]
     body: list[tuple[list[str], str | None]] = []
     for i, r in enumerate(rows, 1):
-        name = str(r.get("module") or r["name"]) if has_meta else str(r["name"])
+        name = str(r.meta.get("module") or r.name) if has_meta else r.name
         cells = [str(i), printable(name)]
         if has_meta:
-            cells.append(printable(str(r.get("target", r["op"]))))
-        cells.append(printable(str(r["geometry"])))
+            cells.append(printable(_op_text(r)))
+        cells.append(printable(r.geometry))
         if has_size:
-            shape = r.get("shape") if has_meta and r.get("shape") else r.get("output_size")
+            shape = r.meta.get("shape") if has_meta and r.meta.get("shape") else r.output_size
             cells.append(_cell(shape))
-        cells += list(rf_cells(r))
+        cells += list(rf_texts(r.rf))
         style = None
         if has_grid:
-            g = r.get("gridded")
-            empty = g is False and r.get("fraction") == 0
-            mark = "-" if g is None else ("✗ empty" if empty else "✗ grids" if g else "✓ free")
-            cells += [_cell(r.get("holes")), _cell(r.get("fraction")), mark]
-            style = "red" if g or empty else None
+            g = r.gridding if r.gridding is not None and r.gridding.available else None
+            gridded = None if g is None else g.gridded
+            empty = gridded is False and g is not None and g.fraction == 0
+            mark = ("-" if gridded is None else "✗ empty" if empty else
+                    "✗ grids" if gridded else "✓ free")
+            cells += [_cell(None if g is None else g.holes),
+                      _cell(None if g is None else g.fraction), mark]
+            style = "red" if gridded or empty else None
         if has_params:
-            cells += [fmt_si(r["params"]) if r.get("params") else "",
-                      fmt_si(r["macs"]) if r.get("macs") else ""]
+            params, macs = r.meta.get("params"), r.meta.get("macs")
+            cells += [fmt_si(params) if params else "", fmt_si(macs) if macs else ""]
         body.append((cells, style))
     return columns, body
 
@@ -498,6 +522,143 @@ def render_report(report: Report, console: Any, *, heatmap: bool = True) -> None
             console.print(Text(f"! {printable(f.message)}", style="yellow"))
         else:
             console.print(Text(f"· {printable(f.message)}", style="dim"))
+
+
+MODEL_COLUMNS = ("kernel", "param%", "trainable")
+"""The optional columns of :func:`model_table`."""
+
+_HOW = {"fx": "traced by torch.fx", "hooks": "traced by forward hooks", "onnx": "read from ONNX"}
+
+
+def _mb(n: int) -> str:
+    """Bytes in MB (10^6 bytes, as torchinfo)."""
+    return f"{n / 10**6:.2f} MB"
+
+
+def _model_cells(row: ModelRow, total_params: int, indent: bool) -> dict[str, str]:
+    """The cells of one :class:`~atrous.summary.ModelRow`, by column name."""
+    name = ("  " * row.level if indent else "") + printable(row.module)
+    size, stride, start = ("", "", "") if row.rf is None else rf_texts(row.rf, coord=str)
+    header = row.header
+    return {
+        "module": name, "op": printable(row.op), "geometry": printable(row.geometry),
+        "output": "" if header or row.shape is None else fmt_size(row.shape),
+        "RF": size, "stride": stride, "start": start,
+        "holes": "" if row.holes is None or header else str(row.holes),
+        "kernel": fmt_size(row.kernel),
+        "params": fmt_compact(row.params) if row.params else "",
+        "param%": f"{100 * row.params / total_params:.1f}%" if row.params else "",
+        "trainable": fmt_compact(row.trainable) if row.trainable is not None and row.params
+        and not header else "",
+        "MACs": fmt_compact(row.macs) if row.macs else "",
+    }
+
+
+def model_table(summary: ModelSummary, *, depth: int | None = None,
+                columns: Sequence[str] = ()) -> Any:
+    """The per-layer table of ``atrous model`` (rich, torchinfo's layout: no box).
+
+    Columns: module path (indented by nesting with ``depth``), torch op, geometry in the spec
+    language, output shape, receptive field, effective stride, first unit's start (exact
+    fractions), holes, then the chosen :data:`MODEL_COLUMNS` (``kernel`` before the
+    parameters, ``param%`` and ``trainable`` after them), parameters and MACs. The rows are
+    :meth:`ModelSummary.table`'s; names are shown with control characters escaped.
+    """
+    from rich.table import Table
+
+    rows = summary.table(depth)
+    total = max(summary.params, 1)
+    names = [("module", "left"), ("op", "left"), ("geometry", "left"), ("output", "right"),
+             ("RF", "right"), ("stride", "right"), ("start", "right"), ("holes", "right")]
+    names += [("kernel", "right")] if "kernel" in columns else []
+    names += [("params", "right")]
+    names += [(c, "right") for c in ("param%", "trainable") if c in columns]
+    names += [("MACs", "right")]
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col, justify in names:
+        table.add_column(col, justify="left" if justify == "left" else "right")
+    for row in rows:
+        cells = _model_cells(row, total, indent=depth is not None)
+        table.add_row(*(cells[c] for c, _ in names))
+    return table
+
+
+def render_model(summary: ModelSummary, file: Any = None, *, table: bool = True,
+                 depth: int | None = None, columns: Sequence[str] = ()) -> None:
+    """Print ``atrous model``'s text: a title line, :func:`model_table`, the parameter and
+    memory lines (torchinfo's definitions), the verdicts, the op that made each output global,
+    what is partial (``!``) and the grouped notes (``·``, :func:`group_notes`).
+
+    Only displays ``summary``. Without a terminal the text is 160 columns wide, without
+    colour and without trailing blanks. Names are shown with control characters escaped.
+    """
+    import sys
+
+    from rich.console import Console
+
+    out = file or sys.stdout
+    tty = bool(getattr(out, "isatty", lambda: False)())
+    console = Console(file=out, width=None if tty else 160, color_system="auto" if tty else None,
+                      highlight=False, soft_wrap=False, markup=False, emoji=False)
+    report = summary.report
+    console.print(
+        f"{printable(summary.name)}: input {', '.join(fmt_size(s) for s in summary.inputs)}, "
+        f"{len(report.rows)} nodes, {fmt_compact(summary.params)} parameters, "
+        f"{fmt_compact(summary.macs)} MACs ({_HOW.get(summary.method, summary.method)})")
+    if table:
+        with console.capture() as cap:
+            console.print(model_table(summary, depth=depth, columns=columns))
+        # no trailing blanks (rich pads every cell to its column's width)
+        console.file.write("\n".join(line.rstrip() for line in cap.get().splitlines()) + "\n")
+    mem = summary.memory
+    if mem is not None:
+        console.print(f"Parameters: {mem.params:,} ({mem.trainable:,} trainable, "
+                      f"{mem.frozen:,} frozen)", soft_wrap=True)
+        console.print(
+            f"Memory: parameters {_mb(mem.param_bytes)}, buffers {_mb(mem.buffer_bytes)}, "
+            f"input {_mb(mem.input_bytes)}, forward/backward {_mb(mem.forward_backward_bytes)}; "
+            f"total {_mb(mem.total_bytes)} (torchinfo's estimate: parameters + input + "
+            "forward/backward)", soft_wrap=True)
+    for v in summary.verdicts():
+        line = f"{v.label}: {v.value}"
+        for o in summary.outputs:
+            if o.name in v.label and o.label:
+                line = line.replace(o.name, f"{o.name} ({o.label!r})", 1)
+        console.print(printable(line), soft_wrap=True)
+    for o in summary.outputs:
+        if o.made_global_by:
+            where = f" of {o.name}" if len(summary.outputs) > 1 else ""
+            console.print(printable(f"Global{where}: made global by {o.made_global_by}"),
+                          soft_wrap=True)
+    for d in report.diagnostics:
+        console.print(printable(f"! {d}"), soft_wrap=True)
+    for n in group_notes(report.notes):
+        console.print(printable(f"· {n}"), soft_wrap=True)
+
+
+def group_notes(notes: Sequence[str], keep: int = 3) -> list[str]:
+    """Notes with more than ``keep`` repeats of one kind (the same text at other nodes, numbers
+    aside) folded into one line naming the other nodes (``--json`` keeps every note).
+
+    >>> group_notes([f"add_{i}: centres differ ({i}, 0)" for i in range(5)])  # doctest: +ELLIPSIS
+    ['add_0: centres differ (0, 0) [the same, ... at 4 more nodes: add_1, add_2, add_3, add_4]']
+    """
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for note in notes:
+        m = re.match(r"^(\S+): (.*)$", note, re.DOTALL)
+        name, body = (m.group(1), m.group(2)) if m else ("", note)
+        key = re.sub(r"-?\d+(?:/\d+)?(?:\.\d+)?", "#", body) if m else note
+        groups.setdefault(key, []).append((name, note))
+    out: list[str] = []
+    for items in groups.values():
+        if len(items) <= keep:
+            out.extend(note for _, note in items)
+            continue
+        names = [name for name, _ in items[1:]]
+        shown = ", ".join(names) if len(names) <= 6 else ", ".join(names[:5]) + f", ... {names[-1]}"
+        out.append(f"{items[0][1]} [the same, with other numbers, at {len(names)} more nodes: "
+                   f"{shown}]")
+    return out
 
 
 def compare_panel(report: Report) -> Any:

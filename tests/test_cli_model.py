@@ -28,14 +28,17 @@ def check_golden(name: str, text: str) -> None:
     assert text == path.read_text()
 
 
-@pytest.mark.parametrize("target,shape,golden", [
-    ("se_net", "1x3x32x32", "model_se_net.txt"),
-    ("WaveNet", "1x1x2048", "model_wavenet.txt"),
-    ("WithUnknownOp", "1x3x16x16", "model_unknown_op.txt"),
+@pytest.mark.parametrize("target,shape,golden,extra", [
+    ("se_net", "1x3x32x32", "model_se_net.txt", []),
+    ("WaveNet", "1x1x2048", "model_wavenet.txt", []),
+    ("WithUnknownOp", "1x3x16x16", "model_unknown_op.txt", []),
+    # torchinfo's nested view: headers per enclosing module, groups summed, the extra columns
+    ("ResNetLike(blocks=(2, 1, 1, 1))", "1x3x32x32", "model_resnet_depth2_columns.txt",
+     ["--depth", "2", "--columns", "kernel,param%,trainable", "--gridding", "off"]),
 ])
-def test_table_and_verdicts_golden(target: str, shape: str, golden: str,
+def test_table_and_verdicts_golden(target: str, shape: str, golden: str, extra: list[str],
                                    capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["model", f"{MODELS}:{target}", "--input", shape]) == 0
+    assert main(["model", f"{MODELS}:{target}", "--input", shape, *extra]) == 0
     check_golden(golden, capsys.readouterr().out)
 
 

@@ -229,3 +229,23 @@ def test_a_global_output_of_a_large_input_defers_its_whole_input_map() -> None:
     assert out.local.holes == ref.holes and grid.data["holes"] == ref.holes
     assert (out.coverage.counts == atrous.coverage(spec, input_size=(512, 512)).counts).all()
     assert not out.deferred
+
+
+def test_rows_carry_the_typed_per_layer_gridding() -> None:
+    """Report.layer_gridding is layer_gridding()'s LayerGridding rows; each row's gridding is
+    its node's, and an unavailable one (an opaque node) shows as nulls in the row dict."""
+    spec = "3x3 d2, 3x3 d2, opaque:roll, 3x3"
+    rep = analyze(spec, input_size=(32, 32))
+    ref = atrous.layer_gridding(spec, input_size=(32, 32))
+    assert rep.layer_gridding == ref
+    assert all(isinstance(g, atrous.LayerGridding) for g in rep.layer_gridding)
+    assert isinstance(rep.coverage, atrous.Coverage) or rep.coverage is None
+    for row, g in zip(rep.rows, ref):
+        assert row.gridding == g and row.name == g.node
+        d = row.to_dict()
+        if g.available:
+            assert (d["holes"], d["gridded"], d["fraction"]) == (g.holes, g.gridded, g.fraction)
+        else:
+            assert d["holes"] is d["gridded"] is d["fraction"] is d["uniformity"] is None
+    assert [g.available for g in ref] == [True, True, False, False]
+    assert ref[1].gridded and ref[1].holes > 0

@@ -43,7 +43,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ._types import Ints
 from ._types import _describe as _shown
@@ -58,6 +58,10 @@ from .rf import (
     receptive_fields,
     spatial_input_size,
 )
+
+if TYPE_CHECKING:  # type-only: importing the report does not import numpy
+    from ._coverage import Coverage, LayerGridding
+    from .rules import HDCResult
 
 __all__ = [
     "GRIDDING_AUTO_NODES", "SCHEMA_VERSION", "LayerRow", "OutputResult", "Report", "Verdict",
@@ -107,13 +111,12 @@ class LayerRow:
     inputs: tuple[str, ...]
     output_size: Ints | None
     rf: ReceptiveField
-    gridding: Any = None
+    gridding: LayerGridding | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A flat JSON-able dict (the columns of the report's table)."""
-        g = self.gridding
-        available = g is not None and getattr(g, "available", False)
+        g = self.gridding if self.gridding is not None and self.gridding.available else None
         out: dict[str, Any] = {
             "name": self.name,
             "op": self.op,
@@ -124,10 +127,10 @@ class LayerRow:
             "rf_stride": [frac_json(s) for s in self.rf.stride],
             "rf_start": [frac_json(s) for s in self.rf.start],
             "rf_global": self.rf.is_global,
-            "holes": g.holes if available else None,
-            "gridded": g.gridded if available else None,
-            "fraction": g.fraction if available else None,
-            "uniformity": g.uniformity if available else None,
+            "holes": None if g is None else g.holes,
+            "gridded": None if g is None else g.gridded,
+            "fraction": None if g is None else g.fraction,
+            "uniformity": None if g is None else g.uniformity,
         }
         for key in ("module", "target", "shape", "params", "macs"):
             if key in self.meta:
@@ -147,9 +150,9 @@ class OutputResult:
     """
 
     def __init__(
-        self, name: str, rf: ReceptiveField, coverage: Any = None,
-        coverage_error: str | None = None, *, local: Any = None,
-        load: Callable[[], Any] | None = None,
+        self, name: str, rf: ReceptiveField, coverage: Coverage | None = None,
+        coverage_error: str | None = None, *, local: Coverage | None = None,
+        load: Callable[[], Coverage] | None = None,
     ) -> None:
         self.name, self.rf, self.coverage_error, self.local = name, rf, coverage_error, local
         self._coverage, self._load = coverage, load
@@ -160,7 +163,7 @@ class OutputResult:
         return self._load is not None
 
     @property
-    def coverage(self) -> Any:
+    def coverage(self) -> Coverage | None:
         """The exact coverage map (:class:`atrous.Coverage`), built on first access if deferred;
         None when unavailable (``coverage_error`` says why)."""
         if self._load is not None:
@@ -202,8 +205,8 @@ class Report:
     input_size: Ints | None
     rows: list[LayerRow]
     outputs: list[OutputResult]
-    layer_gridding: list[Any]
-    hdc: Any
+    layer_gridding: list[LayerGridding]
+    hdc: HDCResult | None
     findings: list[Finding]
     graph: Graph = field(repr=False)
 
@@ -213,7 +216,7 @@ class Report:
         return self.outputs[0].rf
 
     @property
-    def coverage(self) -> Any:
+    def coverage(self) -> Coverage | None:
         """Coverage map (:class:`atrous.Coverage`) of the first output, or None."""
         return self.outputs[0].coverage
 
@@ -383,7 +386,7 @@ def analyze(
     sizes = node_sizes(graph, spatial)
     if gridding == "auto":
         gridding = len(graph) <= GRIDDING_AUTO_NODES
-    grid_rows: list[Any] = []
+    grid_rows: list[LayerGridding] = []
     grid_error: str | None = None
     if gridding:
         try:
@@ -412,7 +415,7 @@ def analyze(
     )
 
 
-def _hdc_check(rates: list[int], kernel: int) -> Any:
+def _hdc_check(rates: list[int], kernel: int) -> HDCResult:
     from .rules import hdc_check
 
     return hdc_check(rates, kernel)
@@ -426,7 +429,7 @@ def _output(
     output of a large input gets its map deferred and the last local map's centre unit now."""
     from ._coverage import coverage as coverage_map
 
-    def build(node: str) -> Any:
+    def build(node: str) -> Coverage:
         return coverage_map(graph, input_size=spatial, node=node, **limit)
 
     if (spatial is not None and rf.is_global and all(rf.global_axes)
@@ -450,7 +453,8 @@ def _output(
 # -- findings ---------------------------------------------------------------------------------
 def _findings(
     graph: Graph, rfs: dict[str, ReceptiveField], rows: list[LayerRow],
-    outputs: list[OutputResult], hdc: Any, grid_rows: list[Any], grid_error: str | None,
+    outputs: list[OutputResult], hdc: HDCResult | None, grid_rows: list[LayerGridding],
+    grid_error: str | None,
 ) -> list[Finding]:
     """Every finding, in the order the text report shows them (verdicts, then node remarks)."""
     out: list[Finding] = []
@@ -471,7 +475,7 @@ def _findings(
 def _is_empty(res: OutputResult) -> bool:
     cov = res.local if res.deferred else res.coverage
     if cov is not None:
-        return bool(getattr(cov, "empty", cov.cells == 0))
+        return cov.cells == 0
     return not res.rf.is_global and 0 in res.rf.size
 
 
@@ -530,7 +534,7 @@ def _output_findings(
     return found
 
 
-def _gridding_finding(res: OutputResult, cov: Any, of: str) -> Finding:
+def _gridding_finding(res: OutputResult, cov: Coverage, of: str) -> Finding:
     from .render.text import fmt_position, fmt_si, fmt_size
 
     box = f"{fmt_size(cov.rf_size)} box of unit {fmt_position(cov.unit)}"
@@ -566,10 +570,11 @@ def _made_global_by(graph: Graph, rfs: dict[str, ReceptiveField], output: str) -
     return None
 
 
-def _hdc_findings(h: Any) -> list[Finding]:
+def _hdc_findings(h: HDCResult) -> list[Finding]:
     full = h.to_dict()
-    data = {k: full[k] for k in ("rates", "kernel", "M", "m2_le_k", "first_rate_one", "gcd",
-                                 "sawtooth", "rule_passes") if k in full}
+    keys = ("rates", "kernel", "M", "m2_le_k", "first_rate_one", "gcd", "sawtooth",
+            "rule_passes")
+    data: dict[str, Any] = {k: full[k] for k in keys if k in full}
     m2 = (f"M_2 = {h.M[1]} {'<=' if h.m2_le_k else '>'} K = {h.kernel}" if len(h.M) > 1
           else "one layer: no M_2")
     out = [
@@ -611,11 +616,11 @@ def _repair_finding(rates: list[int], kernel: int) -> list[Finding]:
 
 
 def _gridding_start(
-    rows: list[LayerRow], outputs: list[OutputResult], grid_rows: list[Any]
+    rows: list[LayerRow], outputs: list[OutputResult], grid_rows: list[LayerGridding]
 ) -> list[Finding]:
     from .render.text import fmt_size
 
-    gridded_rows = [g for g in grid_rows if getattr(g, "gridded", None)]
+    gridded_rows = [g for g in grid_rows if g.gridded]
     if not gridded_rows:
         return []
     first = gridded_rows[0]
@@ -711,15 +716,15 @@ def _node_remarks(
         data = {"op": layer.op} if isinstance(layer, Opaque) else {}
         found.append(Finding(code, severity, text, node, data))  # type: ignore[arg-type]
 
-    graph_diags = list(getattr(graph, "diagnostics", []) or [])
+    graph_diags = list(graph.diagnostics)
     for text in graph_diags:
         add(text, exact=False)
-    if getattr(graph, "incomplete", False) and not graph_diags:
+    if graph.incomplete and not graph_diags:
         add("the model graph is partial (see the torch front end)", exact=False)
     for res in outputs:
         for text in res.rf.diagnostics:
             add(text, exact=False)
-    for text in getattr(graph, "notes", []) or []:
+    for text in graph.notes:
         add(text, exact=True)
     if grid_error is not None:
         add(grid_error, exact=False)

@@ -401,8 +401,8 @@ def section_from_dict(
 def _coverage_of(
     report: _ReportLike, d: Mapping[str, Any]
 ) -> Coverage | Mapping[str, Any] | None:
-    cov = getattr(report, "coverage", None)
-    if cov is not None and hasattr(cov, "counts"):
+    cov = None if isinstance(report, Mapping) else report.coverage
+    if cov is not None:
         return cov
     raw = d.get("coverage")
     if isinstance(raw, Mapping) and raw.get("counts") is not None:
@@ -423,7 +423,7 @@ def section_from_report(
     """A section for one :class:`atrous.Report`, with its coverage/gridding figures.
 
     Args:
-        report: the Report (anything with ``to_dict()``; a dict works too).
+        report: the Report, or its ``to_dict()`` (a dict).
         title: heading (default: the report's target).
         description: a sentence under the heading.
         figures: draw the coverage map and the per-layer gridding strip.
@@ -458,12 +458,11 @@ def section_from_report(
     items.extend(extra_figures)
     section = section_from_dict(d, title=title, description=description, figures=items,
                                 anchor=anchor)
-    verdicts = getattr(report, "verdicts", None)
-    if callable(verdicts):  # the Report's own findings in words
+    if not isinstance(report, Mapping):  # the Report's own findings in words
         section.verdicts = [
             _verdict(str(v.label), str(v.value),
                      "good" if v.ok is True else "bad" if v.ok is False else "info")
-            for v in verdicts()
+            for v in report.verdicts()
         ]
         if section.verdicts and section.status != "complete":
             section.verdicts[-1]["state"] = "warn"
@@ -472,30 +471,22 @@ def section_from_report(
 
 
 def _cells(cov: Coverage | None) -> int:
-    counts = getattr(cov, "counts", None)
-    return int(getattr(counts, "size", 0) or 0)
+    return 0 if cov is None else int(cov.counts.size)
 
 
 def _report_dict(report: _ReportLike) -> dict[str, Any]:
     """The report's JSON dict, without building nested lists of huge coverage maps."""
     if isinstance(report, Mapping):
         return dict(report)
-    outputs = getattr(report, "outputs", None) or []
-    small = all(_cells(getattr(o, "coverage", None)) <= EMBED_MAX_CELLS for o in outputs)
-    try:
-        return dict(report.to_dict(counts=small))
-    except TypeError:  # a to_dict() without the counts switch
-        return dict(report.to_dict())
+    small = all(_cells(o.coverage) <= EMBED_MAX_CELLS for o in report.outputs)
+    return report.to_dict(counts=small)
 
 
 def _gridding_rows(
     report: _ReportLike, d: Mapping[str, Any]
 ) -> list[LayerGridding | Mapping[str, Any]]:
-    rows = getattr(report, "layer_gridding", None)
-    if callable(rows):
-        rows = rows()
-    if rows:
-        return list(rows)
+    if not isinstance(report, Mapping) and report.layer_gridding:
+        return list(report.layer_gridding)
     raw = d.get("layer_gridding") or d.get("gridding")
     if isinstance(raw, Sequence) and raw and isinstance(raw[0], Mapping):
         return [r for r in raw if "fraction" in r]

@@ -505,7 +505,7 @@ def render_report(report: Report, console: Any, *, heatmap: bool = True) -> None
     if heatmap:
         colour = console.color_system is not None
         for out in report.outputs:
-            deferred = getattr(out, "deferred", False)
+            deferred = out.deferred
             cov = out.local if deferred else out.coverage  # never build a whole-input map here
             if cov is None or not cov.cells:
                 continue

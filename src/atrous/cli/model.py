@@ -54,7 +54,7 @@ the input tensors, and forward/backward = twice the outputs of the layers that h
 (an activation and its gradient)."""
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "model", help="analyse a PyTorch model (per-layer receptive fields, verdicts)",
         description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter,

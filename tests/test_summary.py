@@ -152,3 +152,24 @@ def test_cli_columns_are_the_renderers() -> None:
     from atrous.render.text import MODEL_COLUMNS
 
     assert COLUMNS == MODEL_COLUMNS
+
+
+def test_an_onnx_models_record_follows_the_schema() -> None:
+    """``atrous model file.onnx --json``: method "onnx" is a value the schema allows."""
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 1, 16, 16])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)
+    conv = helper.make_node("Conv", ["x", "w"], ["y"], dilations=[3, 3], pads=[3] * 4)
+    weight = numpy_helper.from_array(np.ones((1, 1, 3, 3), np.float32), "w")
+    model = helper.make_model(helper.make_graph([conv], "dilated", [x], [y], [weight]),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    from atrous.onnx import to_graph as onnx_graph
+
+    s = summarize(onnx_graph(model))
+    doc = s.to_dict()
+    schemas.validate("model", doc)
+    assert doc["model"]["method"] == "onnx" and doc["model"]["input"] == [1, 1, 16, 16]
+    assert doc["rf"]["size"] == [7, 7] and s.memory is None

@@ -5,7 +5,8 @@ model's graph and what only a model has: its input shapes, how it was traced, to
 output's label and the op that made a global receptive field global, the parameter and memory
 estimate by torchinfo's definitions (:class:`MemoryEstimate`) and, on request, the effective
 receptive field. :meth:`ModelSummary.table` gives the rows of the torchinfo-style table (flat,
-or grouped by module path with ``depth``) as typed :class:`ModelRow` records, and
+or grouped by module path with ``depth``) as typed :class:`TableRow` records, the row record of
+both per-layer tables (``atrous analyze``'s too, :meth:`TableRow.of`), and
 :meth:`ModelSummary.to_dict` the ``atrous model --json`` record (``schema_version`` 2,
 ``atrous/schemas/model.schema.json``). :func:`atrous.render.text.render_model` only draws it.
 
@@ -34,9 +35,10 @@ from .report import GRIDDING_AUTO_NODES, LayerRow, Report, Verdict, analyze
 from .rf import ReceptiveField
 
 if TYPE_CHECKING:  # type-only: importing this module imports no torch
+    from ._coverage import LayerGridding
     from ._erf import ERFResult
 
-__all__ = ["MemoryEstimate", "ModelOutput", "ModelRow", "ModelSummary", "summarize"]
+__all__ = ["MemoryEstimate", "ModelOutput", "ModelSummary", "TableRow", "summarize"]
 
 Shape = tuple[int, ...]
 
@@ -108,20 +110,25 @@ class ModelOutput:
 
 
 @dataclass(frozen=True)
-class ModelRow:
-    """One row of the model table: a layer, a group of consecutive layers under one module
-    path (``layers`` > 1), or the header of an enclosing module (``header``).
+class TableRow:
+    """One row of a per-layer table (``atrous analyze``'s and ``atrous model``'s): a layer, a
+    group of consecutive layers under one module path (``layers`` > 1), or the header of an
+    enclosing module (``header``).
 
     Attributes:
-        module: the module path shown (the group's path when grouped).
+        module: the node's module path (its name when it has none; the group's path when
+            grouped).
         level: nesting depth (0 at the top; only grouped tables nest).
-        op: the torch op (``"3 layers"`` for a group, ``""`` for a header).
+        op: the torch op, else the layer kind (``"3 layers"`` for a group, ``""`` for a header).
         geometry: the layer in the spec language (``""`` for a group or a header).
-        shape: the output shape (the full tensor shape for a model; the last layer's for a
-            group; None for a header).
+        shape: the full output tensor shape a front end observed (``()`` when it observed
+            none; None without a front end's shape and for a header).
+        size: the spatial output size (None without an input size and for a header); a
+            group's shapes and sizes are its last layer's.
         rf: the receptive field (the last layer's for a group; None for a header).
-        holes: holes in the node's unit's coverage so far (None when not computed).
-        params, macs: counts (summed over a group or a header's module).
+        gridding: the gridding of the node's unit so far (None when not computed or not
+            available).
+        params, macs: counts (summed over a group or a header's module; 0 when unknown).
         kernel: the module's weight shape (``()`` when it has none or is not known).
         trainable: its parameters with ``requires_grad`` (None without the ``nn.Module``).
     """
@@ -131,8 +138,9 @@ class ModelRow:
     op: str
     geometry: str
     shape: Shape | None
+    size: Shape | None
     rf: ReceptiveField | None
-    holes: int | None
+    gridding: LayerGridding | None
     params: int
     macs: int
     kernel: Shape = ()
@@ -140,29 +148,36 @@ class ModelRow:
     header: bool = False
     layers: int = 1
 
+    @property
+    def holes(self) -> int | None:
+        """Holes in the node's unit's coverage so far (None when not computed)."""
+        return None if self.gridding is None else self.gridding.holes
+
+    @classmethod
+    def of(cls, row: LayerRow) -> TableRow:
+        """The table row of one node of a :class:`~atrous.report.Report`."""
+        meta = row.meta
+        shape, size = meta.get("shape"), row.output_size
+        g = row.gridding
+        return cls(
+            module=str(meta.get("module") or row.name), level=0,
+            op=str(meta["target"]) if "target" in meta else row.op, geometry=row.geometry,
+            shape=None if shape is None else tuple(int(v) for v in shape),
+            size=None if size is None else tuple(size), rf=row.rf,
+            gridding=g if g is not None and g.available else None,
+            params=_int(meta.get("params")), macs=_int(meta.get("macs")),
+        )
+
 
 def _path(row: LayerRow) -> str:
-    return str(row.meta.get("module", row.name))
+    return str(row.meta.get("module") or row.name)
 
 
 def _int(value: Any) -> int:
     return int(value or 0)
 
 
-def _layer_row(row: LayerRow) -> ModelRow:
-    meta = row.meta
-    shape = meta.get("shape", row.output_size or ())
-    g = row.gridding
-    return ModelRow(
-        module=_path(row), level=0,
-        op=str(meta["target"]) if "target" in meta else row.op, geometry=row.geometry,
-        shape=tuple(int(v) for v in shape), rf=row.rf,
-        holes=g.holes if g is not None and g.available else None,
-        params=_int(meta.get("params")), macs=_int(meta.get("macs")),
-    )
-
-
-def _group_rows(rows: Sequence[LayerRow], depth: int) -> list[ModelRow]:
+def _group_rows(rows: Sequence[LayerRow], depth: int) -> list[TableRow]:
     """Rows grouped by the first ``depth`` parts of their module path, with a header row for
     each enclosing module (torchinfo's nested view). A group shows its last row's output and
     receptive field and the sum of its parameters and MACs."""
@@ -173,7 +188,7 @@ def _group_rows(rows: Sequence[LayerRow], depth: int) -> list[ModelRow]:
         return (sum(_int(r.meta.get("params")) for r in inside),
                 sum(_int(r.meta.get("macs")) for r in inside))
 
-    out: list[ModelRow] = []
+    out: list[TableRow] = []
     seen: set[tuple[str, ...]] = set()
     last: tuple[str, ...] | None = None
     for row, parts in zip(rows, paths):
@@ -183,9 +198,9 @@ def _group_rows(rows: Sequence[LayerRow], depth: int) -> list[ModelRow]:
             if head not in seen:
                 seen.add(head)
                 p, m = totals(head)
-                out.append(ModelRow(".".join(head), k - 1, "", "", None, None, None, p, m,
-                                    header=True))
-        new = replace(_layer_row(row), module=".".join(key), level=len(key) - 1)
+                out.append(TableRow(".".join(head), k - 1, "", "", None, None, None, None, p,
+                                    m, header=True))
+        new = replace(TableRow.of(row), module=".".join(key), level=len(key) - 1)
         if key == last:  # one more layer of the group above: sum, keep the last's geometry
             g = out[-1]
             out[-1] = replace(new, op=f"{g.layers + 1} layers", geometry="",
@@ -255,14 +270,14 @@ class ModelSummary:
         """The labelled findings as (label, value, ok), in order."""
         return self.report.verdicts()
 
-    def table(self, depth: int | None = None) -> list[ModelRow]:
+    def table(self, depth: int | None = None) -> list[TableRow]:
         """The rows of the model table: every layer (``depth`` None), or grouped by the first
         ``depth`` parts of the module path with a header row per enclosing module. With the
         ``nn.Module``, single layers carry their weight shape and every row its trainable
         parameters (a header none)."""
         if depth is not None and depth < 1:
             raise AtrousError(f"depth must be >= 1, got {depth}")
-        rows = ([_layer_row(r) for r in self.report.rows] if depth is None
+        rows = ([TableRow.of(r) for r in self.report.rows] if depth is None
                 else _group_rows(self.report.rows, depth))
         if self.model is None:
             return rows

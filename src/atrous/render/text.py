@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -31,9 +32,9 @@ if TYPE_CHECKING:  # type-only: importing the renderers stays light
     import numpy as np
 
     from .._coverage import Coverage
-    from ..report import LayerRow, Report
+    from ..report import Report
     from ..rf import ReceptiveField
-    from ..summary import ModelRow, ModelSummary
+    from ..summary import ModelSummary, TableRow
 
 __all__ = [
     "MAX_CELLS_SHOWN",
@@ -362,57 +363,73 @@ def _wrap_name(name: str, width: int) -> str:
     return "\n".join(lines)
 
 
-def _op_text(row: LayerRow) -> str:
-    """The op a row shows: the torch front end's target when it has one, else the kind."""
-    return str(row.meta["target"]) if "target" in row.meta else row.op
+def _row_cells(row: TableRow, *, model: bool, total_params: int = 1,
+               indent: bool = False) -> dict[str, str]:
+    """The cells of one :class:`~atrous.summary.TableRow` by column name: the one cell rule of
+    both per-layer tables. ``model``: ``atrous model``'s conventions (a blank for a missing
+    value, exact fractions, counts to one decimal: ``1.2k``); else ``atrous analyze``'s (``-``
+    for a missing value, centres in decimals, three significant digits: ``1.23k``)."""
+    header, g = row.header, row.gridding
+    count = fmt_compact if model else fmt_si
+    name = printable(row.module)
+    if indent:
+        name = "  " * row.level + name
+    rf = ("", "", "") if row.rf is None else rf_texts(row.rf, coord=str if model else fmt_coord)
+    if model:  # the tensor shape the front end observed ("" when none), else the spatial size
+        shape = "" if header else fmt_size(row.shape if row.shape is not None else
+                                           row.size or ())
+        holes = "" if g is None or header else str(g.holes)
+    else:
+        shape = _cell(row.shape or row.size)
+        holes = _cell(None if g is None else g.holes)
+    empty = g is not None and not g.gridded and g.fraction == 0
+    return {
+        "module": name, "op": printable(row.op), "geometry": printable(row.geometry),
+        "output": shape, "RF": rf[0], "stride": rf[1], "start": rf[2], "holes": holes,
+        "cov": _cell(None if g is None else g.fraction),
+        "grid": "-" if g is None else "✗ empty" if empty else "✗ grids" if g.gridded
+        else "✓ free",
+        "kernel": fmt_size(row.kernel),
+        "params": count(row.params) if row.params else "",
+        "param%": f"{100 * row.params / total_params:.1f}%" if row.params else "",
+        "trainable": fmt_compact(row.trainable) if row.trainable is not None and row.params
+        and not header else "",
+        "MACs": count(row.macs) if row.macs else "",
+    }
 
 
 def _layer_columns(
     report: Report,
 ) -> tuple[list[tuple[str, str]], list[tuple[list[str], str | None]]]:
     """(header, kind) per column and (cells, style) per row of :func:`layer_table`."""
-    rows = report.rows
-    has_size = any(r.output_size or r.meta.get("shape") for r in rows)
-    has_meta = any("module" in r.meta for r in rows)
-    has_grid = any(r.gridding is not None and r.gridding.available for r in rows)
-    has_params = any(r.meta.get("params") for r in rows)
-    columns: list[tuple[str, str]] = [("#", "num"), ("module" if has_meta else "node", "name")]
+    from ..summary import TableRow
+
+    rows = [TableRow.of(r) for r in report.rows]
+    has_meta = any("module" in r.meta for r in report.rows)
+    has_size = any(r.size or r.shape for r in rows)
+    has_grid = any(r.gridding is not None for r in rows)
+    has_params = any(r.params for r in rows)
+    columns: list[tuple[str, str, str]] = [("#", "#", "num"),
+                                           ("module" if has_meta else "node", "module", "name")]
     if has_meta:
-        columns.append(("op", "name"))
-    columns.append(("geometry", "name"))
+        columns.append(("op", "op", "name"))
+    columns.append(("geometry", "geometry", "name"))
     if has_size:
-        columns.append(("out", "num"))
-    columns += [("RF", "num"), ("stride", "num"), ("centre", "num")]
+        columns.append(("out", "output", "num"))
+    columns += [("RF", "RF", "num"), ("stride", "stride", "num"), ("centre", "start", "num")]
     if has_grid:
-        columns += [("holes", "num"), ("cov", "num"), ("grid", "keep")]
+        columns += [("holes", "holes", "num"), ("cov", "cov", "num"), ("grid", "grid", "keep")]
     if has_params:
-        columns += [("params", "num"), ("MACs", "num")]
+        columns += [("params", "params", "num"), ("MACs", "MACs", "num")]
     body: list[tuple[list[str], str | None]] = []
-    for i, r in enumerate(rows, 1):
-        name = str(r.meta.get("module") or r.name) if has_meta else r.name
-        cells = [str(i), printable(name)]
-        if has_meta:
-            cells.append(printable(_op_text(r)))
-        cells.append(printable(r.geometry))
-        if has_size:
-            shape = r.meta.get("shape") if has_meta and r.meta.get("shape") else r.output_size
-            cells.append(_cell(shape))
-        cells += list(rf_texts(r.rf))
-        style = None
-        if has_grid:
-            g = r.gridding if r.gridding is not None and r.gridding.available else None
-            gridded = None if g is None else g.gridded
-            empty = gridded is False and g is not None and g.fraction == 0
-            mark = ("-" if gridded is None else "✗ empty" if empty else
-                    "✗ grids" if gridded else "✓ free")
-            cells += [_cell(None if g is None else g.holes),
-                      _cell(None if g is None else g.fraction), mark]
-            style = "red" if gridded or empty else None
-        if has_params:
-            params, macs = r.meta.get("params"), r.meta.get("macs")
-            cells += [fmt_si(params) if params else "", fmt_si(macs) if macs else ""]
-        body.append((cells, style))
-    return columns, body
+    for i, (row, layer) in enumerate(zip(rows, report.rows), 1):
+        if not has_meta:  # a spec graph's node name, not a module path
+            row = replace(row, module=layer.name, shape=None)
+        cells = {**_row_cells(row, model=False), "#": str(i)}
+        g = row.gridding
+        style = "red" if has_grid and g is not None and (g.gridded or g.fraction == 0) else None
+        body.append(([cells[key] for _, key, _ in columns], style))
+    return [(h, kind) for h, _, kind in columns], body
 
 
 def layer_table(report: Report, *, width: int | None = None, title: str | None = None) -> Any:
@@ -535,25 +552,6 @@ def _mb(n: int) -> str:
     return f"{n / 10**6:.2f} MB"
 
 
-def _model_cells(row: ModelRow, total_params: int, indent: bool) -> dict[str, str]:
-    """The cells of one :class:`~atrous.summary.ModelRow`, by column name."""
-    name = ("  " * row.level if indent else "") + printable(row.module)
-    size, stride, start = ("", "", "") if row.rf is None else rf_texts(row.rf, coord=str)
-    header = row.header
-    return {
-        "module": name, "op": printable(row.op), "geometry": printable(row.geometry),
-        "output": "" if header or row.shape is None else fmt_size(row.shape),
-        "RF": size, "stride": stride, "start": start,
-        "holes": "" if row.holes is None or header else str(row.holes),
-        "kernel": fmt_size(row.kernel),
-        "params": fmt_compact(row.params) if row.params else "",
-        "param%": f"{100 * row.params / total_params:.1f}%" if row.params else "",
-        "trainable": fmt_compact(row.trainable) if row.trainable is not None and row.params
-        and not header else "",
-        "MACs": fmt_compact(row.macs) if row.macs else "",
-    }
-
-
 def model_table(summary: ModelSummary, *, depth: int | None = None,
                 columns: Sequence[str] = ()) -> Any:
     """The per-layer table of ``atrous model`` (rich, torchinfo's layout: no box).
@@ -578,7 +576,7 @@ def model_table(summary: ModelSummary, *, depth: int | None = None,
     for col, justify in names:
         table.add_column(col, justify="left" if justify == "left" else "right")
     for row in rows:
-        cells = _model_cells(row, total, indent=depth is not None)
+        cells = _row_cells(row, model=True, total_params=total, indent=depth is not None)
         table.add_row(*(cells[c] for c, _ in names))
     return table
 

@@ -44,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     # text.py
     "render_report": "text",
     "render_compare": "text",
+    "render_model": "text",
     "coverage_heatmap": "text",
 }
 

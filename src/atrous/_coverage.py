@@ -306,6 +306,7 @@ class _Raw:
     node: str
     unit: Ints
     diagnostics: tuple[str, ...] = ()
+    int64: bool = False  # the factors are int64 and so is their outer product
 
     def stats(self) -> tuple[Ints, int, int, int, int]:
         """(rf_size, cells, covered, min, max) without building a separable map."""
@@ -404,7 +405,7 @@ def _compute(
     if sizes is None:
         fast = _stride1_chain(order, u, ndim, budget)
         if fast is not None:
-            return _Raw(fast, None, target, u)
+            return _Raw(fast, None, target, u, int64=True)
     # Describe (and so validate) every layer first: an opaque node is reported even if no
     # path reaches it.
     descs: dict[str, list[Reads | None]] = {
@@ -530,27 +531,27 @@ def _stride1_chain(
 
     Per axis the map is the convolution of the layers' tap patterns; equal ``(rate, kernel)``
     layers are applied as one precomputed power of their pattern. None when the graph is not
-    such a chain (the general engine then handles it).
+    such a chain (the general engine then handles it). The counts fit int64.
     """
     keys: list[list[tuple[int, int]]] = [[] for _ in range(ndim)]
     shift = [0] * ndim
     paths = 1  # the total number of paths of the n-D map
-    seen: dict[int, list[Taps]] = {}  # a layer object may serve several nodes
     for nd in order:
-        kind = type(nd.layer)
+        layer = nd.layer
+        kind = type(layer)
         if kind is Input or (kind is Pointwise and len(nd.inputs) == 1):
             continue
         if (kind is not Conv and kind is not Pool) or len(nd.inputs) != 1:
             return None
-        geoms = seen.get(id(nd.layer))
-        if geoms is None:
-            geoms = seen[id(nd.layer)] = [nd.layer.axis_geometry(a) for a in range(ndim)]
-        for a, geom in enumerate(geoms):
-            if geom.stride != 1:
-                return None
-            keys[a].append((geom.dilation, geom.kernel))
-            shift[a] += geom.offset
-            paths *= geom.kernel
+        axes = layer.__dict__.get("_stride1_axes", _UNSET)
+        if axes is _UNSET:  # an immutable layer: summarised once
+            axes = layer.__dict__["_stride1_axes"] = _stride1_axes(layer, ndim)
+        if axes is None:
+            return None
+        for a, (dk, offset) in enumerate(axes):
+            keys[a].append(dk)
+            shift[a] += offset
+            paths *= dk[1]
     if paths >= SAFE_INT:
         return None  # counts may leave int64: the general engine switches to Python ints
     done: dict[tuple[tuple[int, int], ...], Array] = {}  # square stacks: one map per axis
@@ -562,6 +563,20 @@ def _stride1_chain(
             done[key] = _profile(key)
         factors.append((done[key], u[axis] - shift[axis]))
     return factors
+
+
+_UNSET = object()
+
+
+def _stride1_axes(layer: Layer, ndim: int) -> tuple[tuple[tuple[int, int], int], ...] | None:
+    """``((dilation, kernel), offset)`` per axis of a layer whose taps are all stride 1."""
+    out = []
+    for a in range(ndim):
+        geom = layer.axis_geometry(a)
+        if not isinstance(geom, Taps) or geom.stride != 1:
+            return None
+        out.append(((geom.dilation, geom.kernel), geom.offset))
+    return tuple(out)
 
 
 @lru_cache(maxsize=64)
@@ -631,7 +646,15 @@ def tap_profile(taps: Sequence[Taps]) -> Array:
 
 
 def _finish(raw: _Raw, size: Ints | None, budget: Budget) -> Coverage:
-    if raw.factors is not None:
+    if raw.factors is not None and raw.int64:
+        counts = raw.factors[0][0]
+        budget.check([len(a) for a, _ in raw.factors])
+        if len(raw.factors) == 1:
+            counts = counts.copy()
+        for a, _ in raw.factors[1:]:
+            counts = np.multiply.outer(counts, a)
+        offset = tuple(o for _, o in raw.factors)
+    elif raw.factors is not None:
         counts = outer(raw.factors, budget)
         offset = tuple(o for _, o in raw.factors)
     else:

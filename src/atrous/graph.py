@@ -97,20 +97,20 @@ class Graph:
             if name == "_nodes":
                 pending = self.__dict__.pop("_stack_spec", None)
                 if pending is not None:
+                    kernel, rates = pending
                     nodes = self.__dict__["_nodes"] = {"input": _input_node(self.ndim)}
                     prev = "input"
-                    for i, layer in enumerate(pending[2]):
-                        nodes[f"conv{i}"] = Node(f"conv{i}", layer, (prev,),
-                                                 MappingProxyType({}))
+                    for i, rate in enumerate(rates):
+                        layer = _stack_conv(kernel, rate, self.ndim)
+                        nodes[f"conv{i}"] = Node(f"conv{i}", layer, (prev,), MappingProxyType({}))
                         prev = f"conv{i}"
                     return nodes
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def _plain_stack(self) -> tuple[int, tuple[int, ...], tuple[Conv, ...]] | None:
-        """``(kernel, rates, layers)`` while the graph is still exactly what :func:`stack`
-        built (any use of its nodes, so any change, builds them and ends this), else None."""
-        spec: tuple[int, tuple[int, ...], tuple[Conv, ...]] | None = self.__dict__.get(
-            "_stack_spec")
+    def _plain_stack(self) -> tuple[int, tuple[int, ...]] | None:
+        """``(kernel, rates)`` while the graph is still exactly what :func:`stack` built (any
+        use of its nodes, so any change, builds them and ends this), else None."""
+        spec: tuple[int, tuple[int, ...]] | None = self.__dict__.get("_stack_spec")
         return spec
 
     # -- completeness -----------------------------------------------------------------------
@@ -425,22 +425,23 @@ def stack(
         if type(r) is not int or r < 1:  # numpy ints and the like become plain ints
             rs = tuple(as_int(v, f"rate #{i}", 1) for i, v in enumerate(rs))
             break
-    # The nodes are built on first use (Graph.__getattr__); the layers now, so that a bad
-    # value fails here. Layers are immutable: one per (kernel, rate, ndim), shared.
-    convs = _STACK_CONVS
-    layers = []
-    for r in rs:
-        conv = convs.get((kernel, r, g.ndim))
-        if conv is None:
-            if len(convs) >= 4096:
-                convs.clear()
-            conv = convs[kernel, r, g.ndim] = Conv(kernel, dilation=r, padding="same",
-                                                 ndim=g.ndim)
-        layers.append(conv)
+    # Valid ints make a valid Conv: the layers and nodes are built on first use
+    # (Graph.__getattr__), and coverage() of an untouched stack needs neither.
     del g.__dict__["_nodes"]
-    g.__dict__["_stack_spec"] = (kernel, rs, tuple(layers))
+    g.__dict__["_stack_spec"] = (kernel, rs)
     g._last = f"conv{len(rs) - 1}"
     return g
+
+
+def _stack_conv(kernel: int, rate: int, ndim: int) -> Conv:
+    """The layer of one stack() node; immutable, so one per (kernel, rate, ndim), shared."""
+    conv = _STACK_CONVS.get((kernel, rate, ndim))
+    if conv is None:
+        if len(_STACK_CONVS) >= 4096:
+            _STACK_CONVS.clear()
+        conv = _STACK_CONVS[kernel, rate, ndim] = Conv(kernel, dilation=rate, padding="same",
+                                                       ndim=ndim)
+    return conv
 
 
 _STACK_CONVS: dict[tuple[int, int, int], Conv] = {}

@@ -51,6 +51,10 @@ class Budget:
 
     def check(self, shape: Sequence[int], bytes_per_cell: int = 8) -> None:
         cells = shape[0] if len(shape) == 1 else prod(shape)
+        if cells <= self.max_cells and (
+            self.max_bytes is None or cells * bytes_per_cell <= self.max_bytes
+        ):
+            return
         dims = " x ".join(str(int(s)) for s in shape)
         if cells > self.max_cells:
             raise TooLargeError(

@@ -150,3 +150,23 @@ def test_profiles_are_the_polynomial_product(layers: list[tuple[int, int]]) -> N
     assert got.dtype == (object if big else np.int64) and not got.flags.writeable
     public = tap_profile([Taps(1, 0, d, k) for d, k in layers])
     assert public.tolist() == poly(layers) and public.flags.writeable
+
+
+def test_threads_reading_one_stack_graph_see_all_its_nodes() -> None:
+    import threading
+
+    graphs = [stack([1, 2, 5, 9] * 2) for _ in range(100)]
+    seen: list[tuple[int, str]] = []
+    start = threading.Barrier(4)
+
+    def read() -> None:
+        start.wait()
+        for g in graphs:
+            seen.append((len(g), g[g.output].name))
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == [(8, "conv7")] * 400

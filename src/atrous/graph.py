@@ -95,21 +95,29 @@ class Graph:
             # Only called when normal lookup fails: a graph from stack() builds its nodes on
             # first use (coverage() of such a graph never needs them).
             if name == "_nodes":
-                pending = self.__dict__.pop("_stack_spec", None)
+                pending = self.__dict__.get("_stack_spec")
+                if pending is None and "_nodes" in self.__dict__:
+                    return self.__dict__["_nodes"]  # built meanwhile by another thread
                 if pending is not None:
                     kernel, rates = pending
-                    nodes = self.__dict__["_nodes"] = {"input": _input_node(self.ndim)}
+                    nodes = {"input": _input_node(self.ndim)}
                     prev = "input"
                     for i, rate in enumerate(rates):
                         layer = _stack_conv(kernel, rate, self.ndim)
                         nodes[f"conv{i}"] = Node(f"conv{i}", layer, (prev,), MappingProxyType({}))
                         prev = f"conv{i}"
+                    # published whole, in one step, before the spec goes: a reader in another
+                    # thread sees either no nodes (and builds the same) or all of them
+                    nodes = self.__dict__.setdefault("_nodes", nodes)
+                    self.__dict__.pop("_stack_spec", None)
                     return nodes
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _plain_stack(self) -> tuple[int, tuple[int, ...]] | None:
         """``(kernel, rates)`` while the graph is still exactly what :func:`stack` built (any
         use of its nodes, so any change, builds them and ends this), else None."""
+        if "_nodes" in self.__dict__:
+            return None
         spec: tuple[int, tuple[int, ...]] | None = self.__dict__.get("_stack_spec")
         return spec
 

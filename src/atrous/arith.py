@@ -41,6 +41,13 @@ from ._arith_pool import pool_input_size_range, pool_output_size
 
 _is_pairs = is_padding_pairs  # the name layers.py reads (arith._is_pairs)
 
+for _function in (axis_names, conv_input_size_range, conv_output_size,
+                  conv_transpose_input_size_range, conv_transpose_output_size,
+                  effective_kernel_size, explain, normalize_padding, output_padding_for,
+                  pool_input_size_range, pool_output_size, same_padding):
+    _function.__module__ = __name__  # documented, imported and pickled as atrous.arith.X
+del _function
+
 __all__ = [
     "ExplainOp",
     "PaddingArg",

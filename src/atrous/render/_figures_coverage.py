@@ -285,40 +285,10 @@ def gridding_strip(target: _GriddingLike, *, title: str | None = None) -> Any:
     with style_context():
         fig = _new_figure(min(16.0, max(4.0, (0.16 if many else 0.75) * n + 1.5)), 3.0)
         ax = fig.add_subplot()
-        x = np.arange(n)
-        colors = [ROLE["bad"] if g else ROLE["ok"] for g in gridded]
-        bars = ax.bar(x, fractions, color=colors, edgecolor=PALETTE["black"],
-                      linewidth=0.3 if many else 0.6, width=0.9 if many else 0.8)
-        for bar, g in zip(bars, gridded):
-            if g:
-                bar.set_hatch("///")
-        for xi, ok in zip(x, available):
-            if not ok:
-                ax.text(xi, 0.5, "n/a", ha="center", va="center", fontsize=8,
-                        color=PALETTE["grey"], rotation=90 if many else 0)
-        for xi, f, h, s, ok in zip(x, fractions, holes, sizes, available):
-            if not ok or many:
-                continue
-            size = "x".join(str(v) for v in s) if isinstance(s, (tuple, list)) else str(s or "")
-            crowded = n > 10
-            label = f"{f:.0%}" + (f"\n{h} holes" if h and not crowded else "")
-            ax.text(xi, min(f, 1.0) + 0.03, label, ha="center", va="bottom",
-                    fontsize=6 if crowded else 7, rotation=90 if crowded else 0)
-            if size and not crowded:
-                ax.text(xi, 0.03, f"RF\n{size}", ha="center", va="bottom", fontsize=7,
-                        color=PALETTE["white"])
-        if many:  # every k-th name, plus the first gridded layer
-            step = int(np.ceil(n / 30))
-            ticks = sorted(set(range(0, n, step)) | ({first} if first is not None else set()))
-            ax.set_xticks(ticks)
-            ax.set_xticklabels([names[i] for i in ticks], rotation=90, fontsize=7)
-            ax.set_xlim(-0.8, n - 0.2)
-            ax.set_xlabel(f"layer (every {step}th name shown)" if step > 1 else "layer")
-        else:
-            ax.set_xticks(x)
-            ax.set_xticklabels(names, rotation=30 if n > 4 else 0,
-                               ha="right" if n > 4 else "center")
-        ax.set_ylim(0, 1.45 if n > 10 else 1.3)
+        _gridding_bars(ax, fractions, gridded, holes, sizes, available, many)
+        _gridding_names(ax, names, first, many)
+        top = 1.45 if n > 10 else 1.3
+        ax.set_ylim(0, top)
         ax.set_yticks([0, 0.5, 1.0])
         ax.set_yticklabels(["0%", "50%", "100%"])
         ax.set_ylabel("RF box covered")
@@ -326,7 +296,6 @@ def gridding_strip(target: _GriddingLike, *, title: str | None = None) -> Any:
         if first is not None:
             # a marker over the first gridded bar (a line left of it would sit on the y-axis
             # when the very first layer grids), and the gridded stretch shaded
-            top = 1.45 if n > 10 else 1.3
             ax.axvspan(first - 0.5, n - 0.5, color=ROLE["bad"], alpha=0.06, linewidth=0,
                        zorder=0)
             ax.annotate("holes from here", xy=(first, min(fractions[first], 1.0) + 0.02),
@@ -336,6 +305,58 @@ def gridding_strip(target: _GriddingLike, *, title: str | None = None) -> Any:
         ax.set_title(title or (f"per-layer gridding: holes from {names[first]} on"
                                if first is not None else "per-layer gridding: no layer grids"))
     return fig
+
+
+def _gridding_bars(
+    ax: Any,
+    fractions: list[float],
+    gridded: list[bool],
+    holes: list[int],
+    sizes: list[Any],
+    available: list[bool],
+    many: bool,
+) -> None:
+    """One bar per layer (gridded ones vermillion and hatched), n/a where the layer has none,
+    and, unless there are ``many``, each bar's fraction, holes and RF size written on it."""
+    n = len(fractions)
+    x = np.arange(n)
+    colors = [ROLE["bad"] if g else ROLE["ok"] for g in gridded]
+    bars = ax.bar(x, fractions, color=colors, edgecolor=PALETTE["black"],
+                  linewidth=0.3 if many else 0.6, width=0.9 if many else 0.8)
+    for bar, g in zip(bars, gridded):
+        if g:
+            bar.set_hatch("///")
+    for xi, ok in zip(x, available):
+        if not ok:
+            ax.text(xi, 0.5, "n/a", ha="center", va="center", fontsize=8,
+                    color=PALETTE["grey"], rotation=90 if many else 0)
+    for xi, f, h, s, ok in zip(x, fractions, holes, sizes, available):
+        if not ok or many:
+            continue
+        size = "x".join(str(v) for v in s) if isinstance(s, (tuple, list)) else str(s or "")
+        crowded = n > 10
+        label = f"{f:.0%}" + (f"\n{h} holes" if h and not crowded else "")
+        ax.text(xi, min(f, 1.0) + 0.03, label, ha="center", va="bottom",
+                fontsize=6 if crowded else 7, rotation=90 if crowded else 0)
+        if size and not crowded:
+            ax.text(xi, 0.03, f"RF\n{size}", ha="center", va="bottom", fontsize=7,
+                    color=PALETTE["white"])
+
+
+def _gridding_names(ax: Any, names: list[str], first: int | None, many: bool) -> None:
+    """The layer names under the bars: all of them, or every k-th and the first gridded."""
+    n = len(names)
+    if many:  # every k-th name, plus the first gridded layer
+        step = int(np.ceil(n / 30))
+        ticks = sorted(set(range(0, n, step)) | ({first} if first is not None else set()))
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([names[i] for i in ticks], rotation=90, fontsize=7)
+        ax.set_xlim(-0.8, n - 0.2)
+        ax.set_xlabel(f"layer (every {step}th name shown)" if step > 1 else "layer")
+    else:
+        ax.set_xticks(np.arange(n))
+        ax.set_xticklabels(names, rotation=30 if n > 4 else 0,
+                           ha="right" if n > 4 else "center")
 
 
 def _gridding_rows(target: _GriddingLike) -> list[LayerGridding | Mapping[str, Any]]:

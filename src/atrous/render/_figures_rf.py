@@ -66,29 +66,8 @@ def rf_box_figure(
         if input_size is None and image is None:
             input_size = getattr(rf, "input_size", None)
         rf = rf.rf
-    if image is not None:
-        img = np.asarray(image)
-        if img.ndim not in (2, 3):
-            raise AtrousError(f"image must be (H, W) or (H, W, C), got shape {img.shape}")
-        shape = img.shape[:2]
-    elif input_size is not None:
-        shape = tuple(int(v) for v in input_size)[-2:]
-        if len(shape) == 1:
-            shape = (1, shape[0])
-        img = None
-    else:
-        raise AtrousError("rf_box_figure needs an image or an input_size")
-    size = _per_axis(_field(rf, "size"), 2) if _field(rf, "size") is not None else None
-    if size is None:
-        raise AtrousError("rf must have a per-axis size (an atrous.ReceptiveField)")
-    if len(size) == 1:
-        size = (1.0, size[0])
-    stride = _per_axis(_field(rf, "stride", 1), len(size))
-    start = _per_axis(_field(rf, "start", 0), len(size))
-    if len(stride) == 1:
-        stride, start = (1.0, stride[0]), (0.0, start[0])
-    is_global = bool(_field(rf, "is_global", False))
-    h, w = shape
+    img, (h, w) = _rf_backdrop(image, input_size)
+    size, stride, start, is_global = _rf_axes(rf)
     if units is None:
         units = [tuple(
             max(0, round(((n - 1) / 2 - st) / sd)) if sd else 0
@@ -108,16 +87,9 @@ def rf_box_figure(
             t = tuple(int(v) for v in unit)
             u = t[-2:] if len(t) >= 2 else (0, *t)
             if is_global:
-                x0, y0, bw, bh = -0.5, -0.5, w, h
-            elif callable(getattr(rf, "box", None)) and len(_per_axis(_field(rf, "size"), 2)) == 2:
-                hulls = [b for b in _hulls(rf, u) or () if b is not None]  # the unit's exact hull
-                if len(hulls) != 2:
-                    raise AtrousError(f"output unit {u} reads no input pixel: it has no RF box")
-                (ylo, yhi), (xlo, xhi) = hulls
-                x0, y0, bw, bh = xlo - 0.5, ylo - 0.5, xhi - xlo + 1, yhi - ylo + 1
+                x0, y0, bw, bh = -0.5, -0.5, float(w), float(h)
             else:
-                cy, cx = (st + ui * sd for st, ui, sd in zip(start, u, stride))
-                x0, y0, bw, bh = cx - size[1] / 2, cy - size[0] / 2, size[1], size[0]
+                x0, y0, bw, bh = _unit_box(rf, u, size, stride, start)
             ax.plot([x0 + bw / 2 - 0.5 + 0.5], [y0 + bh / 2], marker="+",
                     color=colors[i % len(colors)], markersize=8)
             ax.add_patch(patches.Rectangle(
@@ -130,6 +102,57 @@ def rf_box_figure(
         ax.set_title(title or ("receptive field: global" if is_global
                                else f"receptive field {dims} of unit {tuple(units[0])}"))
     return fig
+
+
+def _rf_backdrop(
+    image: Any, input_size: Sequence[int] | None
+) -> tuple[np.ndarray | None, tuple[int, int]]:
+    """The image to draw under the boxes (None: a blank grid) and its ``(H, W)``."""
+    if image is not None:
+        img = np.asarray(image)
+        if img.ndim not in (2, 3):
+            raise AtrousError(f"image must be (H, W) or (H, W, C), got shape {img.shape}")
+        return img, (int(img.shape[0]), int(img.shape[1]))
+    if input_size is not None:
+        shape = tuple(int(v) for v in input_size)[-2:]
+        return None, (1, shape[0]) if len(shape) == 1 else (shape[0], shape[1])
+    raise AtrousError("rf_box_figure needs an image or an input_size")
+
+
+def _rf_axes(
+    rf: object,
+) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...], bool]:
+    """``(size, stride, start)`` of a field as 2-D ``(H, W)`` (a 1-D field is one row), and
+    whether it is global."""
+    size = _per_axis(_field(rf, "size"), 2) if _field(rf, "size") is not None else None
+    if size is None:
+        raise AtrousError("rf must have a per-axis size (an atrous.ReceptiveField)")
+    if len(size) == 1:
+        size = (1.0, size[0])
+    stride = _per_axis(_field(rf, "stride", 1), len(size))
+    start = _per_axis(_field(rf, "start", 0), len(size))
+    if len(stride) == 1:
+        stride, start = (1.0, stride[0]), (0.0, start[0])
+    return size, stride, start, bool(_field(rf, "is_global", False))
+
+
+def _unit_box(
+    rf: object,
+    u: tuple[int, ...],
+    size: tuple[float, ...],
+    stride: tuple[float, ...],
+    start: tuple[float, ...],
+) -> tuple[float, float, float, float]:
+    """``(x0, y0, width, height)`` of output unit ``u``'s box in pixel-edge coordinates: its
+    exact hull where the field knows it (a 2-D ReceptiveField), else centre and size."""
+    if callable(getattr(rf, "box", None)) and len(_per_axis(_field(rf, "size"), 2)) == 2:
+        hulls = [b for b in _hulls(rf, u) or () if b is not None]  # the unit's exact hull
+        if len(hulls) != 2:
+            raise AtrousError(f"output unit {u} reads no input pixel: it has no RF box")
+        (ylo, yhi), (xlo, xhi) = hulls
+        return xlo - 0.5, ylo - 0.5, xhi - xlo + 1, yhi - ylo + 1
+    cy, cx = (st + ui * sd for st, ui, sd in zip(start, u, stride))
+    return cx - size[1] / 2, cy - size[0] / 2, size[1], size[0]
 
 
 # -- effective receptive field ----------------------------------------------------------------
@@ -205,7 +228,6 @@ def erf_figure(result: _ERFLike, *, title: str | None = None) -> Any:
         if len(centre) == 1:
             centre = (0.0, centre[0])
     fraction = _field(result, "fraction95", None)
-    patches = mpl().patches
     peak = float(np.abs(data).max()) or 1.0
     rel = np.abs(data) / peak
     box, dims = _erf_box(result, rf, centre, h, w, one_d) if rf is not None else (None, "")
@@ -219,52 +241,9 @@ def erf_figure(result: _ERFLike, *, title: str | None = None) -> Any:
             clip_dims = f"{cw:g}" if one_d else f"{ch:g}x{cw:g}"
     with style_context():
         if one_d:
-            fig = _new_figure(9.0, 3.2)
-            ax = fig.add_subplot()
-            lo, hi = -0.5, w - 0.5
-            if box is not None:
-                x0, _, bw, _ = box
-                first, last = round(x0 + 0.5), round(x0 + bw - 0.5)
-                span = ax.axvspan(x0, x0 + bw, color=ROLE["box"], alpha=0.15, linewidth=0,
-                                  zorder=0, label="theoretical RF" + (
-                                      "" if dims == "global" else f" {first}..{last}"))
-                span.atrous_box = (first, last)
-                for edge in (x0, x0 + bw):
-                    ax.axvline(edge, color=ROLE["box"], linewidth=1.2)
-                lo, hi = min(lo, x0), max(hi, x0 + bw)
-            ax.stairs(rel[0], np.arange(w + 1, dtype=np.float64) - 0.5, color=PALETTE["blue"],
-                      linewidth=1.2, label="|gradient| (relative)")
-            pad = max(1.0, 0.01 * (hi - lo))
-            ax.set_xlim(lo - pad, hi + pad)
-            ax.set_ylim(0, 1.08)
-            ax.set_xlabel("input position")
-            ax.set_ylabel("|gradient| (relative)")
-            ax.xaxis.set_major_locator(mpl().ticker.MaxNLocator(integer=True))
-            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+            fig, ax = _erf_line(rel[0], box, dims)
         else:
-            fig = _new_figure(min(9.0, max(3.6, w * 0.06 + 2.4)),
-                              min(9.0, max(2.2, h * 0.06 + 1.6)))
-            ax = fig.add_subplot()
-            image = ax.imshow(rel, cmap="viridis", vmin=0, vmax=1, interpolation="nearest",
-                              aspect="equal")
-            bar = fig.colorbar(image, ax=ax, shrink=0.8)
-            bar.set_label("|gradient| (relative)")
-            if box is not None and clipped is not None:
-                # drawn clipped to the input (a box larger than the input would be drawn
-                # outside the image, invisible); dashed where the input cuts it
-                cx0, cy0, cx1, cy1 = clipped
-                cut = dims != "global" and clipped != (box[0], box[1], box[0] + box[2],
-                                                       box[1] + box[3])
-                ax.add_patch(patches.Rectangle(
-                    (cx0, cy0), cx1 - cx0, cy1 - cy0, fill=False, edgecolor=ROLE["box"],
-                    linewidth=2, linestyle="--" if cut else "-",
-                    label=f"theoretical RF {dims}" + (", clipped to the input" if cut else "")))
-                ax.set_xlim(-0.5, w - 0.5)
-                ax.set_ylim(h - 0.5, -0.5)
-                ax.legend(loc="upper right", fontsize=7, framealpha=0.8)
-            ticker = mpl().ticker
-            ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-            ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+            fig, ax = _erf_image(rel, box, clipped, dims)
         if title is None:
             title = "effective RF"
             if fraction is not None and dims:
@@ -274,3 +253,66 @@ def erf_figure(result: _ERFLike, *, title: str | None = None) -> Any:
                 title += f" (95% of the mass in {float(fraction):.0%} of {where})"
         ax.set_title(title)
     return fig
+
+
+def _erf_line(
+    rel: np.ndarray, box: tuple[float, float, float, float] | None, dims: str
+) -> tuple[Any, Any]:
+    """A 1-D ERF: the relative gradient as a step plot, the theoretical box a shaded span."""
+    w = rel.shape[0]
+    fig = _new_figure(9.0, 3.2)
+    ax = fig.add_subplot()
+    lo, hi = -0.5, w - 0.5
+    if box is not None:
+        x0, _, bw, _ = box
+        first, last = round(x0 + 0.5), round(x0 + bw - 0.5)
+        span = ax.axvspan(x0, x0 + bw, color=ROLE["box"], alpha=0.15, linewidth=0,
+                          zorder=0, label="theoretical RF" + (
+                              "" if dims == "global" else f" {first}..{last}"))
+        span.atrous_box = (first, last)
+        for edge in (x0, x0 + bw):
+            ax.axvline(edge, color=ROLE["box"], linewidth=1.2)
+        lo, hi = min(lo, x0), max(hi, x0 + bw)
+    ax.stairs(rel, np.arange(w + 1, dtype=np.float64) - 0.5, color=PALETTE["blue"],
+              linewidth=1.2, label="|gradient| (relative)")
+    pad = max(1.0, 0.01 * (hi - lo))
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(0, 1.08)
+    ax.set_xlabel("input position")
+    ax.set_ylabel("|gradient| (relative)")
+    ax.xaxis.set_major_locator(mpl().ticker.MaxNLocator(integer=True))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+    return fig, ax
+
+
+def _erf_image(
+    rel: np.ndarray,
+    box: tuple[float, float, float, float] | None,
+    clipped: tuple[float, float, float, float] | None,
+    dims: str,
+) -> tuple[Any, Any]:
+    """A 2-D ERF: the relative gradient as a heatmap, the theoretical box a rectangle."""
+    h, w = rel.shape
+    fig = _new_figure(min(9.0, max(3.6, w * 0.06 + 2.4)), min(9.0, max(2.2, h * 0.06 + 1.6)))
+    ax = fig.add_subplot()
+    image = ax.imshow(rel, cmap="viridis", vmin=0, vmax=1, interpolation="nearest",
+                      aspect="equal")
+    bar = fig.colorbar(image, ax=ax, shrink=0.8)
+    bar.set_label("|gradient| (relative)")
+    if box is not None and clipped is not None:
+        # drawn clipped to the input (a box larger than the input would be drawn
+        # outside the image, invisible); dashed where the input cuts it
+        cx0, cy0, cx1, cy1 = clipped
+        cut = dims != "global" and clipped != (box[0], box[1], box[0] + box[2],
+                                               box[1] + box[3])
+        ax.add_patch(mpl().patches.Rectangle(
+            (cx0, cy0), cx1 - cx0, cy1 - cy0, fill=False, edgecolor=ROLE["box"],
+            linewidth=2, linestyle="--" if cut else "-",
+            label=f"theoretical RF {dims}" + (", clipped to the input" if cut else "")))
+        ax.set_xlim(-0.5, w - 0.5)
+        ax.set_ylim(h - 0.5, -0.5)
+        ax.legend(loc="upper right", fontsize=7, framealpha=0.8)
+    ticker = mpl().ticker
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    return fig, ax

@@ -15,7 +15,8 @@ from typing import Literal
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._arith_base import check_choice
+from .._arith_base import at_axis, axis_names, check_choice
+from .._arith_conv import conv_axis
 from .._types import IntOrTuple, Ints, Pairs, as_int, as_ints
 from ..arith import PaddingArg, normalize_padding
 from ..errors import AtrousError
@@ -40,9 +41,6 @@ space-to-batch, one dense convolution per phase, or ``"auto"``: the fastest of `
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 """What fills the padding (PyTorch's ``padding_mode``)."""
 
-_AXES = {1: "L", 2: "H, W", 3: "D, H, W"}
-
-
 def check_input(x: Tensor, ndim: int, name: str) -> bool:
     """Check ``x`` is ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``; True if unbatched."""
     if not isinstance(x, Tensor):
@@ -51,8 +49,9 @@ def check_input(x: Tensor, ndim: int, name: str) -> bool:
         return False
     if x.dim() == ndim + 1:
         return True
+    axes = ", ".join(axis_names(ndim))
     raise AtrousError(
-        f"{name}: input must have shape (N, C, {_AXES[ndim]}) or (C, {_AXES[ndim]}), "
+        f"{name}: input must have shape (N, C, {axes}) or (C, {axes}), "
         f"got {tuple(x.shape)}"
     )
 
@@ -63,7 +62,8 @@ def check_weight(
     if not isinstance(weight, Tensor) or weight.dim() != ndim + 2:
         shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
         raise AtrousError(
-            f"{name}: weight must have shape (C_out, C_in/groups, {_AXES[ndim]}), got {shape}"
+            f"{name}: weight must have shape (C_out, C_in/groups, {', '.join(axis_names(ndim))}), "
+            f"got {shape}"
         )
     c_in, c_out = x.shape[1], weight.shape[0]
     if c_in % groups or c_out % groups:
@@ -152,15 +152,12 @@ def dilated_conv(
     d = as_ints(dilation, ndim, "dilation", 1)
     size = tuple(int(v) for v in x.shape[2:])
     pads = normalize_padding(padding, ndim, kernel, s, d, size)
-    for axis in range(ndim):
-        keff = d[axis] * (kernel[axis] - 1) + 1
-        padded = size[axis] + pads[axis][0] + pads[axis][1]
-        if padded < keff:
-            raise AtrousError(
-                f"{name}: output size would be < 1: input {size[axis]} + padding "
-                f"{pads[axis][0] + pads[axis][1]} is smaller than the effective kernel {keff} = "
-                f"{d[axis]}*({kernel[axis]}-1)+1 (axis {axis})"
-            )
+    for axis in range(ndim):  # arith's rule and words: the output must be at least 1
+        try:
+            conv_axis(size[axis], kernel[axis], s[axis], pads[axis], d[axis],
+                      at_axis(axis, ndim, False))
+        except AtrousError as exc:
+            raise AtrousError(f"{name}: {exc}") from None
     check_pads(pads, size, padding_mode, name)
 
     def run(how: str) -> Tensor:

@@ -19,8 +19,9 @@ from fractions import Fraction
 from typing import Any, ClassVar, Literal, get_args
 
 from . import arith
+from ._arith_base import check_choice as _check_choice
 from ._arith_pool import pool_params
-from ._types import IntOrTuple, Ints, Pairs, as_bool, as_choice, as_int, as_ints, infer_ndim
+from ._types import IntOrTuple, Ints, Pairs, as_bool, as_int, as_ints, infer_ndim
 from .errors import AtrousError
 from .geometry import (
     AxisGeometry,
@@ -63,10 +64,6 @@ PoolMode = Literal["max", "avg"]
 UpsampleMode = Literal["nearest", "linear", "bilinear", "bicubic", "trilinear"]
 ResizeMode = Literal["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"]
 MergeMode = Literal["add", "concat", "mul"]
-
-
-def _check_choice(value: Any, allowed: Any, name: str) -> None:
-    as_choice(value, get_args(allowed), name)  # never compares an array with the choices
 
 
 def _ndim(explicit: int | None, *values: Any) -> int:

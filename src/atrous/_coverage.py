@@ -585,8 +585,10 @@ def _profile(key: tuple[tuple[int, int], ...]) -> Array:
     paths = math.prod(k for _, k in key)
     big = paths >= SAFE_INT
     length = 1 + sum((k - 1) * d for d, k in key)
-    if all(k <= _PACKED_MAX_K for _, k in key) and (big or length <= _PACKED_MAX_LEN):
-        return _packed_profile(key, length, paths)
+    if all(k <= _PACKED_MAX_K for _, k in key):
+        if big or length <= _PACKED_MAX_LEN:
+            return _packed_profile(key, length, paths)
+        return _inplace_profile(key, length)
     arr = np.ones(1, dtype=object if big else np.int64)
     for (d, k), m in Counter(key).items():  # equal layers as one pattern power
         arr = tap_convolve(arr, d, k, m)
@@ -595,7 +597,7 @@ def _profile(key: tuple[tuple[int, int], ...]) -> Array:
 
 
 _PACKED_MAX_K = 16
-_PACKED_MAX_LEN = 1 << 13
+_PACKED_MAX_LEN = 1 << 10  # longer int64 profiles: _inplace_profile is faster
 
 
 def _packed_profile(key: tuple[tuple[int, int], ...], length: int, paths: int) -> Array:
@@ -605,7 +607,7 @@ def _packed_profile(key: tuple[tuple[int, int], ...], length: int, paths: int) -
     Every entry is at most ``paths`` (the sum of all entries), so with slots of
     ``paths.bit_length()`` bits (64 while the counts fit int64) no slot ever carries into the
     next and the result is exact. Fastest for short profiles (one big-int operation per tap
-    instead of several numpy calls); long int64 ones take numpy's shifted adds.
+    instead of several numpy calls); long int64 ones are built by :func:`_inplace_profile`.
     """
     big = paths >= SAFE_INT
     width = (paths.bit_length() + 7) // 8 if big else 8
@@ -625,6 +627,35 @@ def _packed_profile(key: tuple[tuple[int, int], ...], length: int, paths: int) -
         arr[:] = [int.from_bytes(raw[i : i + width], "little") for i in range(0, len(raw), width)]
     arr.setflags(write=False)
     return arr
+
+
+def _inplace_profile(key: tuple[tuple[int, int], ...], length: int) -> Array:
+    """:func:`_profile` of a long ``int64`` profile, built inside its final (zeroed) array: no
+    other array of its length is allocated and its zeros are never written again.
+
+    The layers are applied in ascending dilation. While the part built so far (``n`` entries)
+    is no longer than the layer's dilation ``d`` (every long profile's large rates), the
+    layer's ``k`` shifted copies do not overlap: the new part is the old one copied ``d``
+    apart (two numpy calls whatever ``k``). A layer with ``d < n`` adds ``k - 1`` shifted
+    copies of a saved copy of the old part. Exact: every entry is at most the number of paths,
+    which the caller has checked fits ``int64``.
+    """
+    out = np.zeros(length, dtype=np.int64)
+    out[0] = 1
+    n = 1
+    for d, k in key:  # sorted: ascending dilation
+        grown = n + (k - 1) * d
+        if d >= n:
+            out[: (k - 1) * d].reshape(k - 1, d)[1:, :n] = out[:n]  # copies 1 .. k-2
+            out[(k - 1) * d : grown] = out[:n]
+        else:
+            old = out[:n].copy()
+            for j in range(1, k):
+                out[j * d : j * d + n] += old
+        n = grown
+    assert n == length
+    out.setflags(write=False)
+    return out
 
 
 def tap_profile(taps: Sequence[Taps]) -> Array:

@@ -114,6 +114,10 @@ class Coverage:
         counts: number of distinct paths from each input pixel to the unit; the array spans
             exactly the receptive-field box (the bounding box of the pixels with a path).
             ``int64``, or ``object`` (Python ints) when counts may exceed the int64 range.
+            May be read-only (``counts.flags.writeable`` False): a 1-D map that is atrous's
+            cached profile itself (a chain of stride-1 convs/pools, ``stack()``'s included)
+            is returned without a copy, so every call shares it; ``counts.copy()`` gives an
+            array to change.
         offset: input coordinate of ``counts[0, ..., 0]`` per axis. Without ``input_size`` the
             input is taken as unbounded, so the offset may be negative (left of pixel 0).
         node: the graph node whose unit was mapped.
@@ -680,9 +684,7 @@ def _finish(raw: _Raw, size: Ints | None, budget: Budget) -> Coverage:
     if raw.factors is not None and raw.int64:
         counts = raw.factors[0][0]
         budget.check([len(a) for a, _ in raw.factors])
-        if len(raw.factors) == 1:
-            counts = counts.copy()
-        for a, _ in raw.factors[1:]:
+        for a, _ in raw.factors[1:]:  # 1-D: the cached profile itself, read-only
             counts = np.multiply.outer(counts, a)
         offset = tuple(o for _, o in raw.factors)
     elif raw.factors is not None:
@@ -803,7 +805,7 @@ def _stack_coverage(g: Graph, kernel: int, rates: tuple[int, ...], max_cells: in
             return None
         prof = _profile(key)
         if ndim == 1:
-            counts = prof.copy()
+            counts = prof  # the cached profile itself, read-only: no copy per call
         else:
             counts = np.multiply.outer(prof, prof)
             if ndim == 3:

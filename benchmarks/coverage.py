@@ -127,6 +127,20 @@ def best(fn: Callable[[], Any], budget_s: float = 0.5, max_runs: int = 2000) -> 
     return min(times)
 
 
+def faults(fn: Callable[[], Any], runs: int = 20) -> float:
+    """Minor page faults per call (memory the process had to get back from the OS), or NaN where
+    ``resource`` is missing: a fresh array of ``n`` entries costs up to ``n / 512`` of them."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return float("nan")
+    fn()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(runs):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / runs
+
+
 def fmt(seconds: float) -> str:
     if seconds >= 1:
         return f"{seconds:.2f} s"
@@ -224,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("1-D stacks with large dilations: sparse shift-add (k slice additions per layer) vs "
           "atrous (graph built once, warm; and cold: stack() included, caches cleared; fastest "
-          "of repeated runs on both sides)")
+          "of repeated runs on both sides); 'faults': minor page faults per call, shift-add / "
+          "cold atrous")
     big = {
         "WaveNet [1..512]*3, k=2": ([2**i for i in range(10)] * 3, 2),
         "[1, 3, 9, ..., 3^9], k=3": ([3**i for i in range(10)], 3),
@@ -238,10 +253,13 @@ def main(argv: list[str] | None = None) -> int:
         t_ref = best(lambda rates=rates, k=k: shift_add(rates, k))
         t_fast = best(lambda g1=g1: atrous.coverage(g1))
         t_cold = best(lambda rates=rates, k=k: atrous_cold(rates, k, 1))
+        f_ref = faults(lambda rates=rates, k=k: shift_add(rates, k))
+        f_cold = faults(lambda rates=rates, k=k: atrous_cold(rates, k, 1))
         same = "equal" if np.array_equal(ref, got.counts) else "DIFFERENT"
         print(f"  {label:32} RF {got.rf_size[0]:>7}: shift-add {fmt(t_ref):>9}, atrous "
               f"{fmt(t_fast):>9} (cold, stack() included: {fmt(t_cold):>9}), ratio "
-              f"{t_ref / t_fast:>6.2f}x (cold {t_ref / t_cold:>5.2f}x)  ({same})")
+              f"{t_ref / t_fast:>6.2f}x (cold {t_ref / t_cold:>5.2f}x), faults "
+              f"{f_ref:.0f} / {f_cold:.0f}  ({same})")
     print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
     return 0
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from atrous import Conv, Graph, Pool, chain, coverage, stack
-from atrous._coverage import _profile, tap_profile
+from atrous._coverage import _inplace_profile, _packed_profile, _profile, tap_profile
 from atrous.errors import AtrousError, TooLargeError
 from atrous.geometry import Taps
 
@@ -64,7 +64,12 @@ def test_a_stack_maps_as_the_general_engine_and_the_polynomial(
     assert fast.counts.tolist() == expected.tolist()
     assert fast.offset == (-sum(r * (k - 1) // 2 for r in rates),) * ndim
     assert fast.total_paths == k ** (len(rates) * ndim)
-    fast.counts[(0,) * ndim] += 1  # a fresh array each time: the cached profile is untouched
+    if ndim == 1:  # the cached profile itself, shared by every call and read-only
+        assert coverage(stack(rates, kernel=k, ndim=ndim)).counts is fast.counts
+        with pytest.raises(ValueError, match="read-only"):
+            fast.counts[0] += 1
+    else:
+        fast.counts[(0,) * ndim] += 1  # a fresh array each time: the cached profile untouched
     assert (coverage(stack(rates, kernel=k, ndim=ndim)).counts == ref.counts).all()
 
 
@@ -140,7 +145,10 @@ def test_stack_validates_as_before() -> None:
     [(2, 2), (1, 7)] * 25,
     [(5, 16), (3, 16)] * 8,  # 16**16 = 2**64 paths, the widest packed kernel
     [(1, 17), (2, 3)],  # 17 taps: numpy's shifted adds
-    [(3 ** (i % 7), 3) for i in range(12)],  # a long int64 profile: numpy's shifted adds
+    [(3 ** (i % 7), 3) for i in range(12)],  # a long int64 profile: built in place
+    [(3**i, 3) for i in range(10)],  # 59,049 entries: every layer tiles (d >= built part)
+    [(1, 2), (1, 2), (3, 5), (700, 1), (700, 16), (2, 16)],  # overlapping and tiling layers
+    [(1, 3), (1, 17), (1000, 3)],  # 17 taps: numpy's shifted adds
 ])
 def test_profiles_are_the_polynomial_product(layers: list[tuple[int, int]]) -> None:
     key = tuple(sorted(layers))
@@ -170,3 +178,37 @@ def test_threads_reading_one_stack_graph_see_all_its_nodes() -> None:
     for t in threads:
         t.join()
     assert seen == [(8, "conv7")] * 400
+
+
+@pytest.mark.parametrize("layers", [
+    [(1, 3), (2, 3), (5, 3), (9, 3)] * 2,  # short: overlapping layers
+    [(2**i, 2) for i in range(10)] * 3,  # WaveNet: tiles, then overlaps
+    [(1, 16), (20, 16), (400, 2), (400, 2), (401, 1)],
+])
+def test_the_in_place_profile_is_the_packed_one(layers: list[tuple[int, int]]) -> None:
+    key = tuple(sorted(layers))
+    length = 1 + sum((k - 1) * d for d, k in key)
+    paths = math.prod(k for _, k in key)
+    got = _inplace_profile(key, length)
+    assert got.dtype == np.int64 and not got.flags.writeable
+    assert got.tolist() == _packed_profile(key, length, paths).tolist() == poly(layers)
+
+
+@pytest.mark.parametrize(("rates", "k"), [
+    ([1, 100, 10_000, 100_000], 3),  # 220,203 entries (int64)
+    ([1] * 62, 2),  # 2**62 paths: a Python-int profile whose counts fit int64
+    ([1, 2, 3] * 15, 3),  # Python ints
+])
+def test_a_1d_map_is_the_cached_profile_not_a_copy(rates: list[int], k: int) -> None:
+    ref = coverage(by_hand(rates, k, 1)).counts
+    first = coverage(stack(rates, kernel=k, ndim=1)).counts
+    again = coverage(stack(rates, kernel=k, ndim=1)).counts
+    assert first.dtype == ref.dtype and first.tolist() == ref.tolist() == poly([(r, k) for r in
+                                                                                 rates])
+    key = tuple(sorted((r, k) for r in rates))
+    if first.dtype == _profile(key).dtype:  # shared, read-only: no copy per call
+        assert first is again is _profile(key) and not first.flags.writeable
+    else:  # the profile converted to int64: a fresh array each time
+        assert first is not again and first.flags.writeable
+    if k ** len(rates) < 2**62:  # int64 paths: the general engine's stride-1 chain shares it
+        assert ref is _profile(key) and not ref.flags.writeable

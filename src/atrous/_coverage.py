@@ -114,6 +114,10 @@ class Coverage:
         counts: number of distinct paths from each input pixel to the unit; the array spans
             exactly the receptive-field box (the bounding box of the pixels with a path).
             ``int64``, or ``object`` (Python ints) when counts may exceed the int64 range.
+            May be read-only (``counts.flags.writeable`` False): a 1-D map that is atrous's
+            cached profile itself (a chain of stride-1 convs/pools, ``stack()``'s included)
+            is returned without a copy, so every call shares it; ``counts.copy()`` gives an
+            array to change.
         offset: input coordinate of ``counts[0, ..., 0]`` per axis. Without ``input_size`` the
             input is taken as unbounded, so the offset may be negative (left of pixel 0).
         node: the graph node whose unit was mapped.
@@ -585,8 +589,10 @@ def _profile(key: tuple[tuple[int, int], ...]) -> Array:
     paths = math.prod(k for _, k in key)
     big = paths >= SAFE_INT
     length = 1 + sum((k - 1) * d for d, k in key)
-    if all(k <= _PACKED_MAX_K for _, k in key) and (big or length <= _PACKED_MAX_LEN):
-        return _packed_profile(key, length, paths)
+    if all(k <= _PACKED_MAX_K for _, k in key):
+        if big or length <= _PACKED_MAX_LEN:
+            return _packed_profile(key, length, paths)
+        return _inplace_profile(key, length)
     arr = np.ones(1, dtype=object if big else np.int64)
     for (d, k), m in Counter(key).items():  # equal layers as one pattern power
         arr = tap_convolve(arr, d, k, m)
@@ -595,7 +601,7 @@ def _profile(key: tuple[tuple[int, int], ...]) -> Array:
 
 
 _PACKED_MAX_K = 16
-_PACKED_MAX_LEN = 1 << 13
+_PACKED_MAX_LEN = 1 << 10  # longer int64 profiles: _inplace_profile is faster
 
 
 def _packed_profile(key: tuple[tuple[int, int], ...], length: int, paths: int) -> Array:
@@ -605,7 +611,7 @@ def _packed_profile(key: tuple[tuple[int, int], ...], length: int, paths: int) -
     Every entry is at most ``paths`` (the sum of all entries), so with slots of
     ``paths.bit_length()`` bits (64 while the counts fit int64) no slot ever carries into the
     next and the result is exact. Fastest for short profiles (one big-int operation per tap
-    instead of several numpy calls); long int64 ones take numpy's shifted adds.
+    instead of several numpy calls); long int64 ones are built by :func:`_inplace_profile`.
     """
     big = paths >= SAFE_INT
     width = (paths.bit_length() + 7) // 8 if big else 8
@@ -625,6 +631,35 @@ def _packed_profile(key: tuple[tuple[int, int], ...], length: int, paths: int) -
         arr[:] = [int.from_bytes(raw[i : i + width], "little") for i in range(0, len(raw), width)]
     arr.setflags(write=False)
     return arr
+
+
+def _inplace_profile(key: tuple[tuple[int, int], ...], length: int) -> Array:
+    """:func:`_profile` of a long ``int64`` profile, built inside its final (zeroed) array: no
+    other array of its length is allocated and its zeros are never written again.
+
+    The layers are applied in ascending dilation. While the part built so far (``n`` entries)
+    is no longer than the layer's dilation ``d`` (every long profile's large rates), the
+    layer's ``k`` shifted copies do not overlap: the new part is the old one copied ``d``
+    apart (two numpy calls whatever ``k``). A layer with ``d < n`` adds ``k - 1`` shifted
+    copies of a saved copy of the old part. Exact: every entry is at most the number of paths,
+    which the caller has checked fits ``int64``.
+    """
+    out = np.zeros(length, dtype=np.int64)
+    out[0] = 1
+    n = 1
+    for d, k in key:  # sorted: ascending dilation
+        grown = n + (k - 1) * d
+        if d >= n:
+            out[: (k - 1) * d].reshape(k - 1, d)[1:, :n] = out[:n]  # copies 1 .. k-2
+            out[(k - 1) * d : grown] = out[:n]
+        else:
+            old = out[:n].copy()
+            for j in range(1, k):
+                out[j * d : j * d + n] += old
+        n = grown
+    assert n == length
+    out.setflags(write=False)
+    return out
 
 
 def tap_profile(taps: Sequence[Taps]) -> Array:
@@ -649,9 +684,7 @@ def _finish(raw: _Raw, size: Ints | None, budget: Budget) -> Coverage:
     if raw.factors is not None and raw.int64:
         counts = raw.factors[0][0]
         budget.check([len(a) for a, _ in raw.factors])
-        if len(raw.factors) == 1:
-            counts = counts.copy()
-        for a, _ in raw.factors[1:]:
+        for a, _ in raw.factors[1:]:  # 1-D: the cached profile itself, read-only
             counts = np.multiply.outer(counts, a)
         offset = tuple(o for _, o in raw.factors)
     elif raw.factors is not None:
@@ -772,7 +805,7 @@ def _stack_coverage(g: Graph, kernel: int, rates: tuple[int, ...], max_cells: in
             return None
         prof = _profile(key)
         if ndim == 1:
-            counts = prof.copy()
+            counts = prof  # the cached profile itself, read-only: no copy per call
         else:
             counts = np.multiply.outer(prof, prof)
             if ndim == 3:

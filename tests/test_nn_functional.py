@@ -310,7 +310,7 @@ W2 = torch.randn(4, 4, 3, 3)
         (lambda: AF.dilated_conv2d(X2, torch.randn(4, 4, 3)), "weight must have shape"),
         (lambda: AF.dilated_conv2d(torch.randn(8, 8), W2), "input must have shape"),
         (lambda: AF.dilated_conv2d(X2, W2, torch.randn(3)), "bias must have shape"),
-        (lambda: AF.dilated_conv2d(X2, W2, dilation=4), "output size would be < 1"),
+        (lambda: AF.dilated_conv2d(X2, W2, dilation=4), "output size would be 0 (< 1) (axis H)"),
         (
             lambda: AF.dilated_conv2d(X2, W2, padding=8, padding_mode="reflect"),
             "needs padding smaller than the input size",
@@ -337,6 +337,20 @@ W2 = torch.randn(4, 4, 3, 3)
 def test_bad_arguments_raise_atrous_error(call, message: str) -> None:
     with pytest.raises(AtrousError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call()
+
+
+def test_an_empty_output_is_refused_as_arith_and_torch_refuse_it() -> None:
+    """The output-size rule is arith's, in arith's words (the functional adds its name)."""
+    import atrous
+
+    with pytest.raises(RuntimeError):
+        F.conv2d(X2, W2, dilation=(1, 4))  # torch refuses it too
+    with pytest.raises(AtrousError) as ours:
+        AF.dilated_conv2d(X2, W2, dilation=(1, 4))
+    with pytest.raises(AtrousError) as arith:
+        atrous.conv_output_size((8, 8), (3, 3), dilation=(1, 4))
+    assert str(ours.value) == f"dilated_conv2d: {arith.value}"
+    assert "(axis W)" in str(arith.value)
 
 
 @pytest.mark.parametrize("impl", IMPLS)

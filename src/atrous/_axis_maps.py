@@ -51,6 +51,10 @@ class Budget:
 
     def check(self, shape: Sequence[int], bytes_per_cell: int = 8) -> None:
         cells = shape[0] if len(shape) == 1 else prod(shape)
+        if cells <= self.max_cells and (
+            self.max_bytes is None or cells * bytes_per_cell <= self.max_bytes
+        ):
+            return
         dims = " x ".join(str(int(s)) for s in shape)
         if cells > self.max_cells:
             raise TooLargeError(
@@ -342,9 +346,10 @@ def chain_axis(
 def outer(factors: list[tuple[Array, int]], budget: Budget) -> Array:
     """The n-D map of per-axis factors, exactly (int64, or Python ints where needed).
 
-    Python-int products are the cost of deep maps; a palindromic factor (every symmetric
-    stack's) is multiplied over its first half only and the product mirrored back, so a
-    square 2-D map costs a quarter of the products.
+    One factor is the map itself: a read-only one (a cached profile) is returned as it is,
+    a writable one copied. Python-int products are the cost of deep maps; a palindromic
+    factor (every symmetric stack's) is multiplied over its first half only and the product
+    mirrored back, so a square 2-D map costs a quarter of the products.
     """
     shape = [len(a) for a, _ in factors]
     budget.check(shape)
@@ -355,8 +360,9 @@ def outer(factors: list[tuple[Array, int]], budget: Budget) -> Array:
     bound = math.prod(maxes[id(a)] for a, _ in factors)
     dtype: Any = np.int64 if bound < 2**63 else object
     arrs = [a if a.dtype == dtype else a.astype(dtype) for a, _ in factors]
-    if len(arrs) == 1:
-        return arrs[0].copy()
+    if len(arrs) == 1:  # a read-only factor (a cached profile) is shared as it is, not copied
+        one = arrs[0]
+        return one.copy() if one is factors[0][0] and one.flags.writeable else one
     if dtype is not object:
         out = arrs[0]
         for a in arrs[1:]:

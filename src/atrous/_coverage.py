@@ -114,6 +114,10 @@ class Coverage:
         counts: number of distinct paths from each input pixel to the unit; the array spans
             exactly the receptive-field box (the bounding box of the pixels with a path).
             ``int64``, or ``object`` (Python ints) when counts may exceed the int64 range.
+            May be read-only (``counts.flags.writeable`` False): a 1-D map that is atrous's
+            cached profile itself (a chain of stride-1 convs/pools, ``stack()``'s included)
+            is returned without a copy, so every call shares it; ``counts.copy()`` gives an
+            array to change.
         offset: input coordinate of ``counts[0, ..., 0]`` per axis. Without ``input_size`` the
             input is taken as unbounded, so the offset may be negative (left of pixel 0).
         node: the graph node whose unit was mapped.
@@ -306,6 +310,7 @@ class _Raw:
     node: str
     unit: Ints
     diagnostics: tuple[str, ...] = ()
+    int64: bool = False  # the factors are int64 and so is their outer product
 
     def stats(self) -> tuple[Ints, int, int, int, int]:
         """(rf_size, cells, covered, min, max) without building a separable map."""
@@ -404,7 +409,7 @@ def _compute(
     if sizes is None:
         fast = _stride1_chain(order, u, ndim, budget)
         if fast is not None:
-            return _Raw(fast, None, target, u)
+            return _Raw(fast, None, target, u, int64=True)
     # Describe (and so validate) every layer first: an opaque node is reported even if no
     # path reaches it.
     descs: dict[str, list[Reads | None]] = {
@@ -530,27 +535,27 @@ def _stride1_chain(
 
     Per axis the map is the convolution of the layers' tap patterns; equal ``(rate, kernel)``
     layers are applied as one precomputed power of their pattern. None when the graph is not
-    such a chain (the general engine then handles it).
+    such a chain (the general engine then handles it). The counts fit int64.
     """
     keys: list[list[tuple[int, int]]] = [[] for _ in range(ndim)]
     shift = [0] * ndim
     paths = 1  # the total number of paths of the n-D map
-    seen: dict[int, list[Taps]] = {}  # a layer object may serve several nodes
     for nd in order:
-        kind = type(nd.layer)
+        layer = nd.layer
+        kind = type(layer)
         if kind is Input or (kind is Pointwise and len(nd.inputs) == 1):
             continue
         if (kind is not Conv and kind is not Pool) or len(nd.inputs) != 1:
             return None
-        geoms = seen.get(id(nd.layer))
-        if geoms is None:
-            geoms = seen[id(nd.layer)] = [nd.layer.axis_geometry(a) for a in range(ndim)]
-        for a, geom in enumerate(geoms):
-            if geom.stride != 1:
-                return None
-            keys[a].append((geom.dilation, geom.kernel))
-            shift[a] += geom.offset
-            paths *= geom.kernel
+        axes = layer.__dict__.get("_stride1_axes", _UNSET)
+        if axes is _UNSET:  # an immutable layer: summarised once
+            axes = layer.__dict__["_stride1_axes"] = _stride1_axes(layer, ndim)
+        if axes is None:
+            return None
+        for a, (dk, offset) in enumerate(axes):
+            keys[a].append(dk)
+            shift[a] += offset
+            paths *= dk[1]
     if paths >= SAFE_INT:
         return None  # counts may leave int64: the general engine switches to Python ints
     done: dict[tuple[tuple[int, int], ...], Array] = {}  # square stacks: one map per axis
@@ -564,15 +569,97 @@ def _stride1_chain(
     return factors
 
 
+_UNSET = object()
+
+
+def _stride1_axes(layer: Layer, ndim: int) -> tuple[tuple[tuple[int, int], int], ...] | None:
+    """``((dilation, kernel), offset)`` per axis of a layer whose taps are all stride 1."""
+    out = []
+    for a in range(ndim):
+        geom = layer.axis_geometry(a)
+        if not isinstance(geom, Taps) or geom.stride != 1:
+            return None
+        out.append(((geom.dilation, geom.kernel), geom.offset))
+    return tuple(out)
+
+
 @lru_cache(maxsize=64)
 def _profile(key: tuple[tuple[int, int], ...]) -> Array:
     """The exact profile of sorted ``(dilation, kernel)`` stride-1 layers (read-only)."""
-    big = math.prod(k for _, k in key) >= SAFE_INT
+    paths = math.prod(k for _, k in key)
+    big = paths >= SAFE_INT
+    length = 1 + sum((k - 1) * d for d, k in key)
+    if all(k <= _PACKED_MAX_K for _, k in key):
+        if big or length <= _PACKED_MAX_LEN:
+            return _packed_profile(key, length, paths)
+        return _inplace_profile(key, length)
     arr = np.ones(1, dtype=object if big else np.int64)
     for (d, k), m in Counter(key).items():  # equal layers as one pattern power
         arr = tap_convolve(arr, d, k, m)
     arr.setflags(write=False)
     return arr
+
+
+_PACKED_MAX_K = 16
+_PACKED_MAX_LEN = 1 << 10  # longer int64 profiles: _inplace_profile is faster
+
+
+def _packed_profile(key: tuple[tuple[int, int], ...], length: int, paths: int) -> Array:
+    """:func:`_profile` with the whole profile packed in one Python int, a fixed-width slot per
+    entry (Kronecker substitution): a ``(d, k)`` layer is ``k - 1`` shifted adds of that int.
+
+    Every entry is at most ``paths`` (the sum of all entries), so with slots of
+    ``paths.bit_length()`` bits (64 while the counts fit int64) no slot ever carries into the
+    next and the result is exact. Fastest for short profiles (one big-int operation per tap
+    instead of several numpy calls); long int64 ones are built by :func:`_inplace_profile`.
+    """
+    big = paths >= SAFE_INT
+    width = (paths.bit_length() + 7) // 8 if big else 8
+    bits = 8 * width
+    packed = 1
+    for d, k in key:
+        step = bits * d
+        acc = packed
+        for j in range(1, k):
+            acc += packed << (step * j)
+        packed = acc
+    raw = packed.to_bytes(length * width, "little")
+    if not big:
+        arr = np.frombuffer(raw, dtype="<i8").astype(np.int64, copy=False)
+    else:
+        arr = np.empty(length, dtype=object)
+        arr[:] = [int.from_bytes(raw[i : i + width], "little") for i in range(0, len(raw), width)]
+    arr.setflags(write=False)
+    return arr
+
+
+def _inplace_profile(key: tuple[tuple[int, int], ...], length: int) -> Array:
+    """:func:`_profile` of a long ``int64`` profile, built inside its final (zeroed) array: no
+    other array of its length is allocated and its zeros are never written again.
+
+    The layers are applied in ascending dilation. While the part built so far (``n`` entries)
+    is no longer than the layer's dilation ``d`` (every long profile's large rates), the
+    layer's ``k`` shifted copies do not overlap: the new part is the old one copied ``d``
+    apart (two numpy calls whatever ``k``). A layer with ``d < n`` adds ``k - 1`` shifted
+    copies of a saved copy of the old part. Exact: every entry is at most the number of paths,
+    which the caller has checked fits ``int64``.
+    """
+    out = np.zeros(length, dtype=np.int64)
+    out[0] = 1
+    n = 1
+    for d, k in key:  # sorted: ascending dilation
+        grown = n + (k - 1) * d
+        if d >= n:
+            out[: (k - 1) * d].reshape(k - 1, d)[1:, :n] = out[:n]  # copies 1 .. k-2
+            out[(k - 1) * d : grown] = out[:n]
+        else:
+            old = out[:n].copy()
+            for j in range(1, k):
+                out[j * d : j * d + n] += old
+        n = grown
+    assert n == length
+    out.setflags(write=False)
+    return out
 
 
 def tap_profile(taps: Sequence[Taps]) -> Array:
@@ -594,7 +681,13 @@ def tap_profile(taps: Sequence[Taps]) -> Array:
 
 
 def _finish(raw: _Raw, size: Ints | None, budget: Budget) -> Coverage:
-    if raw.factors is not None:
+    if raw.factors is not None and raw.int64:
+        counts = raw.factors[0][0]
+        budget.check([len(a) for a, _ in raw.factors])
+        for a, _ in raw.factors[1:]:  # 1-D: the cached profile itself, read-only
+            counts = np.multiply.outer(counts, a)
+        offset = tuple(o for _, o in raw.factors)
+    elif raw.factors is not None:
         counts = outer(raw.factors, budget)
         offset = tuple(o for _, o in raw.factors)
     else:
@@ -675,10 +768,57 @@ def coverage(
     >>> coverage(stack([1, 2, 9])).holes   # 25 x 25 box, 21 of 25 offsets reached per axis
     184
     """
+    if (
+        type(target) is Graph and input_size is None and node is None and unit is None
+        and type(max_cells) is int and type(max_bytes) is int
+    ):
+        spec = target._plain_stack()
+        if spec is not None and target.method != "onnx":
+            fast = _stack_coverage(target, spec[0], spec[1], max_cells, max_bytes)
+            if fast is not None:
+                return fast
     g = _graph(target, input_size)
     input_size = _spatial_or_same(g, input_size)
     budget = _budget(max_cells, max_bytes)
     return _finish(_compute(g, node, input_size, unit, budget), _spatial(g, input_size), budget)
+
+
+@lru_cache(maxsize=256)
+def _stack_plan(rates: tuple[int, ...], kernel: int) -> tuple[int, int, int, tuple[Any, ...]]:
+    """``(length, shift, paths, profile key)`` of one axis of ``stack(rates, kernel)``."""
+    return (1 + (kernel - 1) * sum(rates), sum(r * (kernel - 1) // 2 for r in rates),
+            kernel ** len(rates), tuple(sorted((r, kernel) for r in rates)))
+
+
+def _stack_coverage(g: Graph, kernel: int, rates: tuple[int, ...], max_cells: int,
+                    max_bytes: int) -> Coverage | None:
+    """The map of a graph exactly as :func:`atrous.stack` built it, at the least cost: every
+    axis is the same profile, so the map is its outer power. None when the map is over budget
+    (the general engine then refuses it, in its words)."""
+    length, shift, paths, key = _stack_plan(rates, kernel)
+    ndim = g.ndim
+    cells = length**ndim
+    if cells > max_cells:
+        return None
+    if paths**ndim < SAFE_INT:  # int64 counts
+        if cells * 8 > max_bytes:
+            return None
+        prof = _profile(key)
+        if ndim == 1:
+            counts = prof  # the cached profile itself, read-only: no copy per call
+        else:
+            counts = np.multiply.outer(prof, prof)
+            if ndim == 3:
+                counts = np.multiply.outer(counts, prof)
+    else:  # Python-int counts: the general engine's memory estimate (_check_work), then its map
+        bits = 0.0
+        log_k = math.log2(kernel)
+        for _ in range(len(rates) * ndim):
+            bits += log_k
+        if cells * (int_bytes(bits) if bits >= 62 else 8) > max_bytes:
+            return None
+        counts = outer([(_profile(key), 0)] * ndim, Budget(max_cells, max_bytes))
+    return Coverage(counts, (-shift,) * ndim, g._last, (0,) * ndim)
 
 
 def _budget(max_cells: Any, max_bytes: Any) -> Budget:

@@ -174,8 +174,25 @@ def erf(
     """
     import torch
 
-    from .fx import _check_input_size, to_graph
+    from .fx import to_graph
     from .rf import receptive_field
+
+    shape = _checked_shape(samples, seed, input_size, max_elements)
+    graph = to_graph(model, shape)
+    node, output = _select_output(graph, output)
+    rf = receptive_field(graph, input_size=shape, output=node)
+    gen = torch.Generator().manual_seed(int(seed))
+    net = copy.deepcopy(model) if reinit else model
+    emap, unit = _mean_gradient(net, shape, gen, output, graph.ndim, samples, reinit, progress)
+    area, center = _box_area(rf, unit, emap.shape)
+    return ERFResult(emap, rf, _fraction95(emap, area), unit, center, samples, reinit, output)
+
+
+def _checked_shape(
+    samples: Any, seed: Any, input_size: Sequence[int], max_elements: Any
+) -> tuple[int, ...]:
+    """The input shape, once :func:`erf`'s numbers are checked and the input is not too large."""
+    from .fx import _check_input_size
 
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise AtrousError(f"samples must be an integer >= 1, got {samples!r}")
@@ -190,12 +207,23 @@ def erf(
             f"an input of shape {shape} has {elements:,} elements; the ERF needs real tensors of "
             f"that size (input, gradient, activations) and max_elements={max_elements:,}: raise "
             "it, or use a smaller input")
-    graph = to_graph(model, shape)
-    node, output = _select_output(graph, output)
-    rf = receptive_field(graph, input_size=shape, output=node)
+    return shape
 
-    gen = torch.Generator().manual_seed(int(seed))
-    net = copy.deepcopy(model) if reinit else model
+
+def _mean_gradient(
+    net: Any,
+    shape: tuple[int, ...],
+    gen: Any,
+    output: str | None,
+    ndim: int,
+    samples: int,
+    reinit: bool,
+    progress: bool,
+) -> tuple[Any, tuple[int, ...]]:
+    """The input gradient of the centre unit averaged over ``samples`` random inputs, and that
+    unit; the model's train/eval flags are left as they were."""
+    import torch
+
     flags = [(m, m.training) for m in net.modules()]
     net.eval()
     acc: Any = None
@@ -210,14 +238,12 @@ def erf(
             for _ in steps:
                 if reinit:
                     _reinit(net, gen)
-                g, unit = _gradient(net, shape, gen, output, graph.ndim)
+                g, unit = _gradient(net, shape, gen, output, ndim)
                 acc = g if acc is None else acc + g
     finally:
         for m, flag in flags:
             m.training = flag
-    emap = acc / samples
-    area, center = _box_area(rf, unit, emap.shape)
-    return ERFResult(emap, rf, _fraction95(emap, area), unit, center, samples, reinit, output)
+    return acc / samples, unit
 
 
 def _select_output(graph: Any, output: str | None) -> tuple[str, str | None]:

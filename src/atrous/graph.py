@@ -22,9 +22,9 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
-from ._types import Ints, as_int, as_key
+from ._types import MAX_INT, Ints, as_int, as_key
 from .errors import AtrousError
 from .layers import Conv, Input, Layer, Merge, MergeMode, Opaque
 
@@ -69,10 +69,13 @@ class Graph:
     (False, 'graph', [], [])
     """
 
+    _nodes: dict[str, Node]
+
     def __init__(self, ndim: int, name: str = "", method: str = "graph") -> None:
-        ndim = as_int(ndim, "ndim", 1)
-        if ndim > 3:
-            raise AtrousError(f"ndim must be 1, 2 or 3, got {ndim}")
+        if type(ndim) is not int or not 1 <= ndim <= 3:
+            ndim = as_int(ndim, "ndim", 1)
+            if ndim > 3:
+                raise AtrousError(f"ndim must be 1, 2 or 3, got {ndim}")
         self.ndim = ndim
         self.name = name
         self.method = method
@@ -81,10 +84,42 @@ class Graph:
         self.incomplete = ""
         self.input_shape: tuple[int, ...] = ()
         self.output_labels: dict[str, str] = {}
-        self._nodes: dict[str, Node] = {"input": Node("input", Input(ndim), ())}
+        self._nodes = {"input": _input_node(ndim)}
         self._next_index: dict[str, int] = {}  # where _fresh resumes its search per base name
         self._outputs: list[str] = []
         self._last = "input"
+
+    if not TYPE_CHECKING:  # hidden from mypy, which would then accept any attribute name
+
+        def __getattr__(self, name: str) -> Any:
+            # Only called when normal lookup fails: a graph from stack() builds its nodes on
+            # first use (coverage() of such a graph never needs them).
+            if name == "_nodes":
+                pending = self.__dict__.get("_stack_spec")
+                if pending is None and "_nodes" in self.__dict__:
+                    return self.__dict__["_nodes"]  # built meanwhile by another thread
+                if pending is not None:
+                    kernel, rates = pending
+                    nodes = {"input": _input_node(self.ndim)}
+                    prev = "input"
+                    for i, rate in enumerate(rates):
+                        layer = _stack_conv(kernel, rate, self.ndim)
+                        nodes[f"conv{i}"] = Node(f"conv{i}", layer, (prev,), MappingProxyType({}))
+                        prev = f"conv{i}"
+                    # published whole, in one step, before the spec goes: a reader in another
+                    # thread sees either no nodes (and builds the same) or all of them
+                    nodes = self.__dict__.setdefault("_nodes", nodes)
+                    self.__dict__.pop("_stack_spec", None)
+                    return nodes
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _plain_stack(self) -> tuple[int, tuple[int, ...]] | None:
+        """``(kernel, rates)`` while the graph is still exactly what :func:`stack` built (any
+        use of its nodes, so any change, builds them and ends this), else None."""
+        if "_nodes" in self.__dict__:
+            return None
+        spec: tuple[int, tuple[int, ...]] | None = self.__dict__.get("_stack_spec")
+        return spec
 
     # -- completeness -----------------------------------------------------------------------
     @property
@@ -260,6 +295,17 @@ class Graph:
         return node_sizes(self, size, strict=True)  # type: ignore[return-value]
 
 
+_INPUT_NODES: dict[int, Node] = {}
+
+
+def _input_node(ndim: int) -> Node:
+    """The input node of an ``ndim``-D graph (immutable, so shared by every graph)."""
+    node = _INPUT_NODES.get(ndim)
+    if node is None:
+        node = _INPUT_NODES[ndim] = Node("input", Input(ndim), ())
+    return node
+
+
 # -- builders -------------------------------------------------------------------------------
 def _parts_ndim(parts: Sequence[Part], ndim: int | None) -> int:
     for p in parts:
@@ -374,18 +420,39 @@ def stack(
     >>> [n.layer.padding for n in g.layer_nodes()]
     [((1, 1),), ((2, 2),), ((3, 3),)]
     """
-    if isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence) or not rates:
+    plain = type(rates) is list or type(rates) is tuple  # skips two ABC checks
+    if not plain and (isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence)):
         raise AtrousError(f"rates must be a non-empty sequence of ints, got {rates!r}")
-    kernel = as_int(kernel, "kernel", 1)
+    if not rates:
+        raise AtrousError(f"rates must be a non-empty sequence of ints, got {rates!r}")
+    if type(kernel) is not int or not 1 <= kernel < MAX_INT:
+        kernel = as_int(kernel, "kernel", 1)
     g = Graph(ndim, name=name)
-    convs: dict[int, Conv] = {}  # layers are immutable: one per distinct rate
-    for i, r in enumerate(rates):
-        if type(r) is not int or r < 1:
-            r = as_int(r, f"rate #{i}", 1)
-        if r not in convs:
-            convs[r] = Conv(kernel, dilation=r, padding="same", ndim=ndim)
-        g.add(convs[r], name=f"conv{i}")
+    rs = tuple(rates)
+    for r in rs:
+        if type(r) is not int or r < 1:  # numpy ints and the like become plain ints
+            rs = tuple(as_int(v, f"rate #{i}", 1) for i, v in enumerate(rs))
+            break
+    # Valid ints make a valid Conv: the layers and nodes are built on first use
+    # (Graph.__getattr__), and coverage() of an untouched stack needs neither.
+    del g.__dict__["_nodes"]
+    g.__dict__["_stack_spec"] = (kernel, rs)
+    g._last = f"conv{len(rs) - 1}"
     return g
+
+
+def _stack_conv(kernel: int, rate: int, ndim: int) -> Conv:
+    """The layer of one stack() node; immutable, so one per (kernel, rate, ndim), shared."""
+    conv = _STACK_CONVS.get((kernel, rate, ndim))
+    if conv is None:
+        if len(_STACK_CONVS) >= 4096:
+            _STACK_CONVS.clear()
+        conv = _STACK_CONVS[kernel, rate, ndim] = Conv(kernel, dilation=rate, padding="same",
+                                                       ndim=ndim)
+    return conv
+
+
+_STACK_CONVS: dict[tuple[int, int, int], Conv] = {}
 
 
 def as_graph(target: Any, input_size: Sequence[int] | None = None) -> Graph:

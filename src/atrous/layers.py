@@ -19,7 +19,9 @@ from fractions import Fraction
 from typing import Any, ClassVar, Literal, get_args
 
 from . import arith
-from ._types import IntOrTuple, Ints, Pairs, as_bool, as_choice, as_int, as_ints, infer_ndim
+from ._arith_base import check_choice as _check_choice
+from ._arith_pool import pool_params
+from ._types import IntOrTuple, Ints, Pairs, as_bool, as_int, as_ints, infer_ndim
 from .errors import AtrousError
 from .geometry import (
     AxisGeometry,
@@ -62,10 +64,6 @@ PoolMode = Literal["max", "avg"]
 UpsampleMode = Literal["nearest", "linear", "bilinear", "bicubic", "trilinear"]
 ResizeMode = Literal["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"]
 MergeMode = Literal["add", "concat", "mul"]
-
-
-def _check_choice(value: Any, allowed: Any, name: str) -> None:
-    as_choice(value, get_args(allowed), name)  # never compares an array with the choices
 
 
 def _ndim(explicit: int | None, *values: Any) -> int:
@@ -322,21 +320,10 @@ class Pool(Layer):
     ) -> None:
         _check_choice(mode, PoolMode, "pool mode")
         nd = _ndim(ndim, kernel, stride, padding, dilation)
-        k = as_ints(kernel, nd, "kernel", 1)
-        p = as_ints(padding, nd, "padding", 0)
-        d = as_ints(dilation, nd, "dilation", 1)
-        if mode == "avg" and any(v != 1 for v in d):
-            raise AtrousError(f"average pooling has no dilation, got dilation={d}")
-        for axis in range(nd):
-            if p[axis] > k[axis] // 2:
-                raise AtrousError(
-                    f"pooling padding must be at most half the kernel, got padding={p[axis]} "
-                    f"with kernel={k[axis]}"
-                )
-        self._set(
-            mode=mode, kernel=k, stride=as_ints(stride, nd, "stride", 1) if stride is not None
-            else k, padding=p, dilation=d, ceil_mode=as_bool(ceil_mode, "ceil_mode"),
-        )
+        scalar = infer_ndim(kernel, stride, padding, dilation) is None
+        k, s, p, d = pool_params(kernel, stride, padding, dilation, mode, nd, scalar)
+        self._set(mode=mode, kernel=k, stride=s, padding=p, dilation=d,
+                  ceil_mode=as_bool(ceil_mode, "ceil_mode"))
 
     @property
     def ndim(self) -> int | None:

@@ -273,24 +273,44 @@ def hdc_check(rates: Sequence[int], kernel: int = 3) -> HDCResult:
     saw = is_sawtooth(r)
     rule = m2_le_k and saw and g == 1
     rf = 1 + (k - 1) * sum(r)
-    listed = True
-    missing: tuple[float, ...] = ()
+    free, listed, missing = _exact_verdict(r, k, rf)
+    why = [
+        f"The HDC rule {'passes' if rule else 'fails'}: {_rule_reasons(r, k, m2, g, saw)}. "
+        f"Exactly: {_exact_words(free, listed, missing, rf)}.",
+        *_why_they_differ(r, k, m, m2_le_k, saw, rule, free),
+    ]
+    return HDCResult(
+        rates=r, kernel=k, M=m, m2=m2, m2_le_k=m2_le_k, first_rate_one=r[0] == 1, gcd=g,
+        no_common_factor=g == 1, sawtooth=saw, rule_passes=rule, gridding_free=free,
+        rf_size=rf, missing=missing, explanations=tuple(why),
+    )
+
+
+def _exact_verdict(r: tuple[int, ...], k: int, rf: int) -> tuple[bool, bool, tuple[float, ...]]:
+    """The exact verdict: ``(gridding free, holes listed, the holes' offsets from the centre)``."""
     if rf > MAX_MAPPED:
         # too long a field to map: the exact criterion still decides (sorted rising, every rate
         # at most the receptive field of the rates before it), only the holes go unlisted
         from ._design import is_gridding_free
 
-        free, listed = is_gridding_free(r, k), False
-    else:
-        holes = _holes(r, k, rf)
-        centre = (rf - 1) / 2
-        missing = tuple((holes - centre).astype(float).tolist())
-        free = not missing
+        return is_gridding_free(r, k), False, ()
+    holes = _holes(r, k, rf)
+    centre = (rf - 1) / 2
+    missing = tuple((holes - centre).astype(float).tolist())
+    return not missing, True, missing
 
-    why: list[str] = [
-        f"The HDC rule {'passes' if rule else 'fails'}: {_rule_reasons(r, k, m2, g, saw)}. "
-        f"Exactly: {_exact_words(free, listed, missing, rf)}."
-    ]
+
+def _why_they_differ(
+    r: tuple[int, ...],
+    k: int,
+    m: tuple[int, ...],
+    m2_le_k: bool,
+    saw: bool,
+    rule: bool,
+    free: bool,
+) -> list[str]:
+    """The sentences explaining where the stated rule and the exact verdict disagree."""
+    why: list[str] = []
     if rule and not free:
         if r[0] != 1:
             why.append(
@@ -330,8 +350,4 @@ def hdc_check(rates: Sequence[int], kernel: int = 3) -> HDCResult:
     if free and m[0] != 1 and k > 1 and len(r) > 1 and not rule:
         why.append(f"The first rate is {r[0]}, not 1, yet nothing grids: a later layer with "
                    "rate 1 fills the gaps just as well.")
-    return HDCResult(
-        rates=r, kernel=k, M=m, m2=m2, m2_le_k=m2_le_k, first_rate_one=r[0] == 1, gcd=g,
-        no_common_factor=g == 1, sawtooth=saw, rule_passes=rule, gridding_free=free,
-        rf_size=rf, missing=missing, explanations=tuple(why),
-    )
+    return why

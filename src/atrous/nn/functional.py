@@ -23,25 +23,27 @@ and 3-D siblings), which adds to ``F.conv2d``:
     True
 
 The tensor functions are registered with :func:`torch.fx.wrap`, so a symbolic trace records each
-as one ``call_function`` node (their padding may depend on the input size).
+as one ``call_function`` node (their padding may depend on the input size). The argument checks
+and the implementations behind ``impl=`` live in :mod:`atrous.nn._dilated`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, get_args
 
 import torch
 import torch.fx
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._types import IntOrTuple, Ints, Pairs, as_int, as_ints
+from .._arith_base import check_choice
+from .._types import IntOrTuple, Ints, as_int, as_ints
 from ..arith import PaddingArg, normalize_padding
 from ..errors import AtrousError
 from . import _impl
-from ._impl import _CONV, _pad, _space_to_batch_conv
+from ._dilated import Impl, PaddingMode, check_input, check_weight, dilate_kernel, dilated_conv
+from ._impl import _CONV, _pad
 from .bench import DilationTax, dilation_tax
 
 __all__ = [
@@ -70,176 +72,10 @@ __all__ = [
     "spatial_separable_conv2d",
 ]
 
-Impl = Literal["native", "zero_kernel", "space_to_batch", "phase", "auto"]
-"""How :func:`dilated_conv2d` computes: ``F.conv2d``, zero-inserted kernel, space-to-batch,
-one dense convolution per phase, or ``"auto"``: the fastest of ``native``, ``space_to_batch``
-and ``phase`` for this device, dtype and shape, measured once and remembered."""
-PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
-"""What fills the padding (PyTorch's ``padding_mode``)."""
-
 Activation = Callable[[Tensor], Tensor]
 
-_AXES = {1: "L", 2: "H, W", 3: "D, H, W"}
-
-
-def _choice(value: Any, allowed: Any, name: str) -> None:
-    choices = get_args(allowed)
-    if value not in choices:
-        raise AtrousError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-
-
-def _check_input(x: Tensor, ndim: int, name: str) -> bool:
-    """Check ``x`` is ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``; True if unbatched."""
-    if not isinstance(x, Tensor):
-        raise AtrousError(f"{name}: input must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() == ndim + 2:
-        return False
-    if x.dim() == ndim + 1:
-        return True
-    raise AtrousError(
-        f"{name}: input must have shape (N, C, {_AXES[ndim]}) or (C, {_AXES[ndim]}), "
-        f"got {tuple(x.shape)}"
-    )
-
-
-def _check_weight(
-    x: Tensor, weight: Tensor, bias: Tensor | None, groups: int, ndim: int, name: str
-) -> None:
-    if not isinstance(weight, Tensor) or weight.dim() != ndim + 2:
-        shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
-        raise AtrousError(
-            f"{name}: weight must have shape (C_out, C_in/groups, {_AXES[ndim]}), got {shape}"
-        )
-    c_in, c_out = x.shape[1], weight.shape[0]
-    if c_in % groups or c_out % groups:
-        raise AtrousError(
-            f"{name}: groups must divide the input and output channels, got groups={groups} "
-            f"with {c_in} input and {c_out} output channels"
-        )
-    if weight.shape[1] * groups != c_in:
-        raise AtrousError(
-            f"{name}: weight expects {weight.shape[1]}*{groups} = {weight.shape[1] * groups} "
-            f"input channels (weight.shape[1]*groups), got input with {c_in}"
-        )
-    if bias is not None and (not isinstance(bias, Tensor) or tuple(bias.shape) != (c_out,)):
-        shape = tuple(bias.shape) if isinstance(bias, Tensor) else type(bias).__name__
-        raise AtrousError(f"{name}: bias must have shape ({c_out},), got {shape}")
-
-
-def _check_pads(pads: Pairs, size: Sequence[int], mode: str, name: str) -> None:
-    if mode == "zeros" or mode == "replicate":
-        return
-    for axis, ((lo, hi), n) in enumerate(zip(pads, size)):
-        limit = n - 1 if mode == "reflect" else n
-        if max(lo, hi) > limit:
-            rule = "smaller than" if mode == "reflect" else "at most"
-            raise AtrousError(
-                f"{name}: padding_mode={mode!r} needs padding {rule} the input size, got "
-                f"padding {(lo, hi)} for size {n} (axis {axis})"
-            )
-
-
-def dilate_kernel(weight: Tensor, dilation: IntOrTuple) -> Tensor:
-    """Insert ``d - 1`` zeros between the taps of a kernel along every spatial axis.
-
-    A dense convolution with the result equals the dilated convolution with ``weight``: the
-    tutorials' first implementation ("卷积核填充 0"). Differentiable (built by padding and
-    reshaping).
-
-    Args:
-        weight: ``(C_out, C_in/groups, *kernel)``.
-        dilation: an int or one per spatial axis.
-
-    Shape:
-        - weight: ``(C_out, C_in/groups, k_1, ..., k_n)``
-        - output: ``(C_out, C_in/groups, d_1(k_1-1)+1, ..., d_n(k_n-1)+1)``
-
-    >>> dilate_kernel(torch.ones(1, 1, 3), 2)
-    tensor([[[1., 0., 1., 0., 1.]]])
-    """
-    ndim = weight.dim() - 2
-    if ndim < 1:
-        raise AtrousError(f"weight must have at least 3 dimensions, got {tuple(weight.shape)}")
-    d = as_ints(dilation, ndim, "dilation", 1)
-    for axis, rate in enumerate(d):
-        if rate == 1:
-            continue
-        dim = 2 + axis
-        k = weight.shape[dim]
-        w = weight.movedim(dim, -1).unsqueeze(-1)
-        w = F.pad(w, [0, rate - 1]).flatten(-2)[..., : rate * (k - 1) + 1]
-        weight = w.movedim(-1, dim)
-    return weight
-
-
-def _dilated_conv(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None,
-    stride: IntOrTuple,
-    padding: PaddingArg,
-    dilation: IntOrTuple,
-    groups: int,
-    impl: str,
-    padding_mode: str,
-    ndim: int,
-) -> Tensor:
-    name = f"dilated_conv{ndim}d"
-    _choice(impl, Impl, "impl")
-    _choice(padding_mode, PaddingMode, "padding_mode")
-    unbatched = _check_input(x, ndim, name)
-    if unbatched:
-        x = x.unsqueeze(0)
-    groups = as_int(groups, "groups", 1)
-    _check_weight(x, weight, bias, groups, ndim, name)
-    kernel = tuple(int(k) for k in weight.shape[2:])
-    s = as_ints(stride, ndim, "stride", 1)
-    d = as_ints(dilation, ndim, "dilation", 1)
-    size = tuple(int(v) for v in x.shape[2:])
-    pads = normalize_padding(padding, ndim, kernel, s, d, size)
-    for axis in range(ndim):
-        keff = d[axis] * (kernel[axis] - 1) + 1
-        padded = size[axis] + pads[axis][0] + pads[axis][1]
-        if padded < keff:
-            raise AtrousError(
-                f"{name}: output size would be < 1: input {size[axis]} + padding "
-                f"{pads[axis][0] + pads[axis][1]} is smaller than the effective kernel {keff} = "
-                f"{d[axis]}*({kernel[axis]}-1)+1 (axis {axis})"
-            )
-    _check_pads(pads, size, padding_mode, name)
-
-    def run(how: str) -> Tensor:
-        return _conv_impl(how, x, weight, bias, s, pads, d, groups, padding_mode)
-
-    if impl == "auto":
-        impl = _impl.choose(x, weight, bias, s, pads, d, groups, padding_mode, run)
-    y = run(impl)
-    return y.squeeze(0) if unbatched else y
-
-
-def _conv_impl(
-    impl: str,
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None,
-    s: Ints,
-    pads: Pairs,
-    d: Ints,
-    groups: int,
-    mode: str,
-) -> Tensor:
-    """One checked convolution by the named implementation (not ``"auto"``)."""
-    ndim = len(s)
-    conv = _CONV[ndim]
-    if impl == "space_to_batch":
-        return _space_to_batch_conv(x, weight, bias, s, pads, d, groups, mode)
-    if impl == "phase":
-        return _impl.phase_conv(_pad(x, pads, mode), weight, bias, s, d, groups, conv)
-    if impl == "zero_kernel":
-        weight, d = dilate_kernel(weight, d), (1,) * ndim
-    if mode == "zeros" and all(lo == hi for lo, hi in pads):
-        return conv(x, weight, bias, s, tuple(lo for lo, _ in pads), d, groups)
-    return conv(_pad(x, pads, mode), weight, bias, s, 0, d, groups)
+dilate_kernel.__module__ = __name__  # documented and imported as atrous.nn.functional's
+_choice = check_choice  # the name aspp.py and hdc.py import
 
 
 _CONV_DOC = """Dilated {n}-D convolution, TensorFlow-style ``"same"``, a choice of implementation.
@@ -289,7 +125,7 @@ def dilated_conv1d(
     impl: Impl = "native",
     padding_mode: PaddingMode = "zeros",
 ) -> Tensor:
-    return _dilated_conv(x, weight, bias, stride, padding, dilation, groups, impl, padding_mode, 1)
+    return dilated_conv(x, weight, bias, stride, padding, dilation, groups, impl, padding_mode, 1)
 
 
 @torch.fx.wrap
@@ -304,7 +140,7 @@ def dilated_conv2d(
     impl: Impl = "native",
     padding_mode: PaddingMode = "zeros",
 ) -> Tensor:
-    return _dilated_conv(x, weight, bias, stride, padding, dilation, groups, impl, padding_mode, 2)
+    return dilated_conv(x, weight, bias, stride, padding, dilation, groups, impl, padding_mode, 2)
 
 
 @torch.fx.wrap
@@ -319,7 +155,7 @@ def dilated_conv3d(
     impl: Impl = "native",
     padding_mode: PaddingMode = "zeros",
 ) -> Tensor:
-    return _dilated_conv(x, weight, bias, stride, padding, dilation, groups, impl, padding_mode, 3)
+    return dilated_conv(x, weight, bias, stride, padding, dilation, groups, impl, padding_mode, 3)
 
 
 dilated_conv1d.__doc__ = (
@@ -436,7 +272,7 @@ def depthwise_conv2d(
     >>> depthwise_conv2d(torch.randn(1, 3, 8, 8), torch.randn(6, 1, 3, 3), dilation=2).shape
     torch.Size([1, 6, 8, 8])
     """
-    unbatched = _check_input(x, 2, "depthwise_conv2d")
+    unbatched = check_input(x, 2, "depthwise_conv2d")
     return dilated_conv2d(
         x, weight, bias, stride, padding, dilation, int(x.shape[0 if unbatched else 1])
     )
@@ -884,29 +720,26 @@ def space_to_batch_stage(
         ones = torch.ones((1, 1, *size), dtype=x.dtype, device=x.device)
         mask = space_to_batch(ones, r).repeat_interleave(n, dim=0)
     for i, w in enumerate(weights):
-        _check_weight(
-            y, w, None if biases is None else biases[i], groups, ndim, "space_to_batch_stage"
-        )
-        kernel = tuple(int(k) for k in w.shape[2:])
-        if any(k % 2 == 0 for k in kernel):
-            raise AtrousError(
-                f"space_to_batch_stage: kernels must be odd, got {kernel} (layer "
-                f"{i}); run even kernels with dilated_conv2d"
-            )
-        y = _CONV[ndim](
-            y,
-            w,
-            None if biases is None else biases[i],
-            1,
-            tuple((k - 1) // 2 for k in kernel),
-            1,
-            groups,
-        )
+        y = _stage_conv(y, w, None if biases is None else biases[i], groups, i)
         if activation is not None:
             y = activation(y)
         if mask is not None:
             y = y * mask
     return batch_to_space(y, r, size)
+
+
+def _stage_conv(y: Tensor, w: Tensor, bias: Tensor | None, groups: int, layer: int) -> Tensor:
+    """One layer of :func:`space_to_batch_stage`: a dense ``"same"`` convolution of the phases
+    (odd kernels only: an even kernel's SAME padding is not a whole number of phases)."""
+    ndim = y.dim() - 2
+    check_weight(y, w, bias, groups, ndim, "space_to_batch_stage")
+    kernel = tuple(int(k) for k in w.shape[2:])
+    if any(k % 2 == 0 for k in kernel):
+        raise AtrousError(
+            f"space_to_batch_stage: kernels must be odd, got {kernel} (layer "
+            f"{layer}); run even kernels with dilated_conv2d"
+        )
+    return _CONV[ndim](y, w, bias, 1, tuple((k - 1) // 2 for k in kernel), 1, groups)
 
 
 # -- the analysis front end (atrous.fx) reads these ops as analytic layers ----------------------

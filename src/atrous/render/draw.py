@@ -29,11 +29,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import numpy as np
 
 from .. import arith
+from .._arith_base import check_choice
 from .._types import Ints, Pairs, as_int, as_ints
 from ..errors import AtrousError, TooLargeError
 from .style import PALETTE, ROLE, mpl, style_context
@@ -53,7 +54,7 @@ __all__ = [
 ]
 
 DrawKind = Literal["conv", "dilated", "transposed", "pool"]
-PoolMode = Literal["max", "avg"]
+PoolMode = arith.PoolMode
 CellKind = Literal["input", "pad", "inserted", "overhang"]
 MAX_FRAMES = 2000
 """An animation with more steps than this is refused (draw one step as PNG instead)."""
@@ -218,10 +219,8 @@ def geometry(
     >>> g.output_size, g.canvas_size
     ((4, 7), (6, 9))
     """
-    if kind not in get_args(DrawKind):
-        raise AtrousError(f"kind must be one of {', '.join(get_args(DrawKind))}, got {kind!r}")
-    if pool_mode not in get_args(PoolMode):
-        raise AtrousError(f"pool_mode must be 'max' or 'avg', got {pool_mode!r}")
+    check_choice(kind, DrawKind, "kind")
+    check_choice(pool_mode, PoolMode, "pool_mode")
     per_axis = [v for v in (input, kernel, stride, dilation, output_padding)
                 if isinstance(v, Sequence) and not isinstance(v, str)]
     nd = ndim if ndim is not None else (len(per_axis[0]) if per_axis else 2)
@@ -235,34 +234,15 @@ def geometry(
     op = as_ints(output_padding, nd, "output_padding", 0)
     if kind != "transposed" and any(op):
         raise AtrousError(f"output_padding only applies to transposed convolutions, got {op}")
-    if kind == "pool" and pool_mode == "avg" and any(v != 1 for v in d):
-        raise AtrousError(f"average pooling has no dilation, got dilation={d}")
     if ceil_mode and kind != "pool":
         raise AtrousError("ceil_mode only applies to pooling")
     if kind in ("conv", "dilated"):
-        pads = arith.normalize_padding(padding, nd, k, s, d, n)
-        out = as_ints(arith.conv_output_size(n, k, s, pads, d), nd, "output size")
-        offset, step, wstride = tuple(p[0] for p in pads), (1,) * nd, s
-        canvas = tuple(ni + a + b for ni, (a, b) in zip(n, pads))
+        layout = _conv_layout(n, k, s, padding, d)
     elif kind == "pool":
-        pads = _pairs(padding, nd, kind)
-        p = tuple(a for a, _ in pads)
-        out = as_ints(arith.pool_output_size(n, k, s, p, d, ceil_mode), nd, "output size")
-        offset, step, wstride = p, (1,) * nd, s
-        # ceil_mode windows may run past the right padding: extend the canvas to show them
-        canvas = tuple(max(ni + 2 * pi, (oi - 1) * si + di * (ki - 1) + 1)
-                       for ni, pi, oi, si, di, ki in zip(n, p, out, s, d, k))
+        layout = _pool_layout(n, k, s, _pairs(padding, nd, kind), d, ceil_mode, pool_mode)
     else:
-        pads = _pairs(padding, nd, kind)
-        p = tuple(a for a, _ in pads)
-        out = as_ints(arith.conv_transpose_output_size(n, k, s, p, d, op), nd, "output size")
-        q = tuple(di * (ki - 1) - pi for di, ki, pi in zip(d, k, p))
-        offset, step, wstride = q, s, (1,) * nd
-        canvas = tuple((ni - 1) * si + 1 + 2 * qi + opi
-                       for ni, si, qi, opi in zip(n, s, q, op))
-        for axis in range(nd):  # the drawing's own consistency with the tested arithmetic
-            if canvas[axis] - d[axis] * (k[axis] - 1) != out[axis]:  # pragma: no cover
-                raise AssertionError("transposed-conv canvas disagrees with atrous.arith")
+        layout = _transposed_layout(n, k, s, _pairs(padding, nd, kind), d, op)
+    pads, out, canvas, wstride, offset, step = layout
     if max(canvas) > MAX_SIDE:
         raise TooLargeError(
             f"a drawing of a canvas {'x'.join(map(str, canvas))} is too large to read "
@@ -273,6 +253,45 @@ def geometry(
         output_padding=op, ceil_mode=bool(ceil_mode), pool_mode=pool_mode, output_size=out,
         canvas_size=canvas, window_stride=wstride, canvas_offset=offset, canvas_step=step,
     )
+
+
+_Layout = tuple[Pairs, Ints, Ints, Ints, Ints, Ints]
+"""``(padding, output size, canvas size, window stride, canvas offset, canvas step)``."""
+
+
+def _conv_layout(n: Ints, k: Ints, s: Ints, padding: arith.PaddingArg, d: Ints) -> _Layout:
+    """A convolution's canvas: the input with its padding, the window moving by the stride."""
+    nd = len(n)
+    pads = arith.normalize_padding(padding, nd, k, s, d, n)
+    out = as_ints(arith.conv_output_size(n, k, s, pads, d), nd, "output size")
+    canvas = tuple(ni + a + b for ni, (a, b) in zip(n, pads))
+    return pads, out, canvas, s, tuple(p[0] for p in pads), (1,) * nd
+
+
+def _pool_layout(
+    n: Ints, k: Ints, s: Ints, pads: Pairs, d: Ints, ceil_mode: bool, mode: PoolMode
+) -> _Layout:
+    """A pooling's canvas: as a convolution's, extended to show ``ceil_mode`` overhang."""
+    nd = len(n)
+    p = tuple(a for a, _ in pads)
+    out = as_ints(arith.pool_output_size(n, k, s, p, d, ceil_mode, mode), nd, "output size")
+    # ceil_mode windows may run past the right padding: extend the canvas to show them
+    canvas = tuple(max(ni + 2 * pi, (oi - 1) * si + di * (ki - 1) + 1)
+                   for ni, pi, oi, si, di, ki in zip(n, p, out, s, d, k))
+    return pads, out, canvas, s, p, (1,) * nd
+
+
+def _transposed_layout(n: Ints, k: Ints, s: Ints, pads: Pairs, d: Ints, op: Ints) -> _Layout:
+    """A transposed convolution's canvas: the input spread by the stride, zeros around it."""
+    nd = len(n)
+    p = tuple(a for a, _ in pads)
+    out = as_ints(arith.conv_transpose_output_size(n, k, s, p, d, op), nd, "output size")
+    q = tuple(di * (ki - 1) - pi for di, ki, pi in zip(d, k, p))
+    canvas = tuple((ni - 1) * si + 1 + 2 * qi + opi for ni, si, qi, opi in zip(n, s, q, op))
+    for axis in range(nd):  # the drawing's own consistency with the tested arithmetic
+        if canvas[axis] - d[axis] * (k[axis] - 1) != out[axis]:  # pragma: no cover
+            raise AssertionError("transposed-conv canvas disagrees with atrous.arith")
+    return pads, out, canvas, (1,) * nd, q, s
 
 
 def example_numbers(g: Geometry, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -446,6 +465,18 @@ class Drawing:
         ax.axis("off")
         font = max(5.0, min(10.0, cell * 100 * 0.36))
         self._font = font
+        self._draw_canvas(ax, font)
+        self._draw_output(ax, font)
+        self._footprint = patches.Rectangle((0, 0), 1, 1, fill=False, edgecolor=ROLE["tap"],
+                                            linewidth=2.2, zorder=4)
+        ax.add_patch(self._footprint)
+        self._weight_texts: list[Any] = []
+        self._shown: int | None = None
+
+    def _draw_canvas(self, ax: Any, font: float) -> None:
+        """The canvas cells (input, padding, inserted zeros, overhang), with their numbers."""
+        g = self.geometry
+        patches = mpl().patches
         self._canvas: dict[Ints, Any] = {}
         self._canvas_kind: dict[Ints, CellKind] = {}
         self._canvas_text: dict[Ints, Any] = {}
@@ -470,10 +501,14 @@ class Drawing:
                     x + 0.5, y + 0.5, label, ha="center", va="center", fontsize=font,
                     color=PALETTE["black"] if kind == "input" else PALETTE["grey"], zorder=3,
                 )
+
+    def _draw_output(self, ax: Any, font: float) -> None:
+        """The output cells, their values hidden until their step is shown."""
+        patches = mpl().patches
         self._output: dict[Ints, Any] = {}
         self._out_text: dict[Ints, Any] = {}
         values = {f.output: f.value for f in self.frames}
-        for o in itertools.product(*(range(v) for v in g.output_size)):
+        for o in itertools.product(*(range(v) for v in self.geometry.output_size)):
             y, x = self._pos(o, canvas=False)
             rect = patches.Rectangle((x, y), 1, 1, facecolor=PALETTE["white"],
                                      edgecolor=PALETTE["grey"], linewidth=0.8)
@@ -483,11 +518,6 @@ class Drawing:
                            ha="center", va="center", fontsize=font * 0.9, zorder=3)
             text.set_visible(False)
             self._out_text[o] = text
-        self._footprint = patches.Rectangle((0, 0), 1, 1, fill=False, edgecolor=ROLE["tap"],
-                                            linewidth=2.2, zorder=4)
-        ax.add_patch(self._footprint)
-        self._weight_texts: list[Any] = []
-        self._shown: int | None = None
 
     def _legend_entries(self) -> list[tuple[dict[str, Any], str]]:
         """(patch style, label) for each kind of cell this drawing shows."""

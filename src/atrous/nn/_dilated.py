@@ -1,0 +1,194 @@
+"""The checked dilated convolution behind :mod:`atrous.nn.functional`, and its implementations.
+
+Private: :func:`dilated_conv` validates a call (shapes, groups, padding, options) and runs it by
+the chosen implementation (``native``, ``zero_kernel``, ``space_to_batch``, ``phase``, or
+``auto``, timed once by :mod:`atrous.nn._impl`); the argument checks here are shared by every
+functional. The public names (:func:`dilate_kernel`, ``Impl``, ``PaddingMode``) are documented
+and imported as :mod:`atrous.nn.functional`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from .._arith_base import at_axis, axis_names, check_choice
+from .._arith_conv import conv_axis
+from .._types import IntOrTuple, Ints, Pairs, as_int, as_ints
+from ..arith import PaddingArg, normalize_padding
+from ..errors import AtrousError
+from . import _impl
+from ._impl import _CONV, _pad, _space_to_batch_conv
+
+__all__ = [
+    "Impl",
+    "PaddingMode",
+    "check_input",
+    "check_pads",
+    "check_weight",
+    "conv_impl",
+    "dilate_kernel",
+    "dilated_conv",
+]
+
+Impl = Literal["native", "zero_kernel", "space_to_batch", "phase", "auto"]
+"""How :func:`atrous.nn.functional.dilated_conv2d` computes: ``F.conv2d``, zero-inserted kernel,
+space-to-batch, one dense convolution per phase, or ``"auto"``: the fastest of ``native``,
+``space_to_batch`` and ``phase`` for this device, dtype and shape, measured once and remembered."""
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
+"""What fills the padding (PyTorch's ``padding_mode``)."""
+
+def check_input(x: Tensor, ndim: int, name: str) -> bool:
+    """Check ``x`` is ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``; True if unbatched."""
+    if not isinstance(x, Tensor):
+        raise AtrousError(f"{name}: input must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() == ndim + 2:
+        return False
+    if x.dim() == ndim + 1:
+        return True
+    axes = ", ".join(axis_names(ndim))
+    raise AtrousError(
+        f"{name}: input must have shape (N, C, {axes}) or (C, {axes}), "
+        f"got {tuple(x.shape)}"
+    )
+
+
+def check_weight(
+    x: Tensor, weight: Tensor, bias: Tensor | None, groups: int, ndim: int, name: str
+) -> None:
+    if not isinstance(weight, Tensor) or weight.dim() != ndim + 2:
+        shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+        raise AtrousError(
+            f"{name}: weight must have shape (C_out, C_in/groups, {', '.join(axis_names(ndim))}), "
+            f"got {shape}"
+        )
+    c_in, c_out = x.shape[1], weight.shape[0]
+    if c_in % groups or c_out % groups:
+        raise AtrousError(
+            f"{name}: groups must divide the input and output channels, got groups={groups} "
+            f"with {c_in} input and {c_out} output channels"
+        )
+    if weight.shape[1] * groups != c_in:
+        raise AtrousError(
+            f"{name}: weight expects {weight.shape[1]}*{groups} = {weight.shape[1] * groups} "
+            f"input channels (weight.shape[1]*groups), got input with {c_in}"
+        )
+    if bias is not None and (not isinstance(bias, Tensor) or tuple(bias.shape) != (c_out,)):
+        shape = tuple(bias.shape) if isinstance(bias, Tensor) else type(bias).__name__
+        raise AtrousError(f"{name}: bias must have shape ({c_out},), got {shape}")
+
+
+def check_pads(pads: Pairs, size: Sequence[int], mode: str, name: str) -> None:
+    if mode == "zeros" or mode == "replicate":
+        return
+    for axis, ((lo, hi), n) in enumerate(zip(pads, size)):
+        limit = n - 1 if mode == "reflect" else n
+        if max(lo, hi) > limit:
+            rule = "smaller than" if mode == "reflect" else "at most"
+            raise AtrousError(
+                f"{name}: padding_mode={mode!r} needs padding {rule} the input size, got "
+                f"padding {(lo, hi)} for size {n} (axis {axis})"
+            )
+
+
+def dilate_kernel(weight: Tensor, dilation: IntOrTuple) -> Tensor:
+    """Insert ``d - 1`` zeros between the taps of a kernel along every spatial axis.
+
+    A dense convolution with the result equals the dilated convolution with ``weight``: the
+    tutorials' first implementation ("卷积核填充 0"). Differentiable (built by padding and
+    reshaping).
+
+    Args:
+        weight: ``(C_out, C_in/groups, *kernel)``.
+        dilation: an int or one per spatial axis.
+
+    Shape:
+        - weight: ``(C_out, C_in/groups, k_1, ..., k_n)``
+        - output: ``(C_out, C_in/groups, d_1(k_1-1)+1, ..., d_n(k_n-1)+1)``
+
+    >>> dilate_kernel(torch.ones(1, 1, 3), 2)
+    tensor([[[1., 0., 1., 0., 1.]]])
+    """
+    ndim = weight.dim() - 2
+    if ndim < 1:
+        raise AtrousError(f"weight must have at least 3 dimensions, got {tuple(weight.shape)}")
+    d = as_ints(dilation, ndim, "dilation", 1)
+    for axis, rate in enumerate(d):
+        if rate == 1:
+            continue
+        dim = 2 + axis
+        k = weight.shape[dim]
+        w = weight.movedim(dim, -1).unsqueeze(-1)
+        w = F.pad(w, [0, rate - 1]).flatten(-2)[..., : rate * (k - 1) + 1]
+        weight = w.movedim(-1, dim)
+    return weight
+
+
+def dilated_conv(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: IntOrTuple,
+    padding: PaddingArg,
+    dilation: IntOrTuple,
+    groups: int,
+    impl: str,
+    padding_mode: str,
+    ndim: int,
+) -> Tensor:
+    name = f"dilated_conv{ndim}d"
+    check_choice(impl, Impl, "impl")
+    check_choice(padding_mode, PaddingMode, "padding_mode")
+    unbatched = check_input(x, ndim, name)
+    if unbatched:
+        x = x.unsqueeze(0)
+    groups = as_int(groups, "groups", 1)
+    check_weight(x, weight, bias, groups, ndim, name)
+    kernel = tuple(int(k) for k in weight.shape[2:])
+    s = as_ints(stride, ndim, "stride", 1)
+    d = as_ints(dilation, ndim, "dilation", 1)
+    size = tuple(int(v) for v in x.shape[2:])
+    pads = normalize_padding(padding, ndim, kernel, s, d, size)
+    for axis in range(ndim):  # arith's rule and words: the output must be at least 1
+        try:
+            conv_axis(size[axis], kernel[axis], s[axis], pads[axis], d[axis],
+                      at_axis(axis, ndim, False))
+        except AtrousError as exc:
+            raise AtrousError(f"{name}: {exc}") from None
+    check_pads(pads, size, padding_mode, name)
+
+    def run(how: str) -> Tensor:
+        return conv_impl(how, x, weight, bias, s, pads, d, groups, padding_mode)
+
+    if impl == "auto":
+        impl = _impl.choose(x, weight, bias, s, pads, d, groups, padding_mode, run)
+    y = run(impl)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_impl(
+    impl: str,
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    s: Ints,
+    pads: Pairs,
+    d: Ints,
+    groups: int,
+    mode: str,
+) -> Tensor:
+    """One checked convolution by the named implementation (not ``"auto"``)."""
+    ndim = len(s)
+    conv = _CONV[ndim]
+    if impl == "space_to_batch":
+        return _space_to_batch_conv(x, weight, bias, s, pads, d, groups, mode)
+    if impl == "phase":
+        return _impl.phase_conv(_pad(x, pads, mode), weight, bias, s, d, groups, conv)
+    if impl == "zero_kernel":
+        weight, d = dilate_kernel(weight, d), (1,) * ndim
+    if mode == "zeros" and all(lo == hi for lo, hi in pads):
+        return conv(x, weight, bias, s, tuple(lo for lo, _ in pads), d, groups)
+    return conv(_pad(x, pads, mode), weight, bias, s, 0, d, groups)

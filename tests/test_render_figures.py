@@ -252,7 +252,8 @@ def test_render_public_names_are_pinned() -> None:
 
     pinned = ["Drawing", "Frame", "Geometry", "animate", "compare_figure", "coverage_figure",
               "coverage_heatmap", "erf_figure", "frames", "geometry", "gridding_strip",
-              "page_html", "pareto_figure", "render_compare", "render_report", "report_html",
+              "page_html", "pareto_figure", "render_compare", "render_model", "render_report",
+              "report_html",
               "rf_box_figure", "save_figure", "write_html"]
     assert sorted(R._EXPORTS) == pinned
     for name in pinned:

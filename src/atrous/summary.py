@@ -35,6 +35,8 @@ from .report import GRIDDING_AUTO_NODES, LayerRow, Report, Verdict, analyze
 from .rf import ReceptiveField
 
 if TYPE_CHECKING:  # type-only: importing this module imports no torch
+    from torch import nn
+
     from ._coverage import LayerGridding
     from ._erf import ERFResult
 
@@ -71,7 +73,8 @@ class MemoryEstimate:
         return self.input_bytes + self.forward_backward_bytes + self.param_bytes
 
     @classmethod
-    def of(cls, model: Any, rows: Sequence[LayerRow], inputs: Sequence[Shape]) -> MemoryEstimate:
+    def of(cls, model: nn.Module, rows: Sequence[LayerRow],
+           inputs: Sequence[Shape]) -> MemoryEstimate:
         """The estimate for an ``nn.Module`` whose graph has ``rows``, fed ``inputs``."""
         params = list(model.parameters())  # distinct tensors: a shared parameter counts once
         trainable = sum(int(p.numel()) for p in params if p.requires_grad)
@@ -213,7 +216,7 @@ def _group_rows(rows: Sequence[LayerRow], depth: int) -> list[TableRow]:
     return out
 
 
-def _kernel(model: Any, path: str) -> Shape:
+def _kernel(model: nn.Module, path: str) -> Shape:
     try:
         weight = model.get_submodule(path).weight
     except (AttributeError, ValueError):
@@ -221,7 +224,7 @@ def _kernel(model: Any, path: str) -> Shape:
     return tuple(int(v) for v in getattr(weight, "shape", ()))
 
 
-def _trainable(model: Any, path: str) -> int:
+def _trainable(model: nn.Module, path: str) -> int:
     try:
         mod = model.get_submodule(path)
     except (AttributeError, ValueError):
@@ -255,7 +258,7 @@ class ModelSummary:
     outputs: list[ModelOutput]
     memory: MemoryEstimate | None = None
     erf: ERFResult | None = None
-    model: Any = field(default=None, repr=False)
+    model: nn.Module | None = field(default=None, repr=False)
 
     @property
     def params(self) -> int:
@@ -328,7 +331,7 @@ def _made_global_by(report: Report, output: str) -> str | None:
 
 def summarize(
     graph: Graph, inputs: Sequence[Sequence[int]] = (), *, gridding: bool | None = None,
-    model: Any = None, erf_samples: int = 0,
+    model: nn.Module | None = None, erf_samples: int = 0,
 ) -> ModelSummary:
     """Analyse a model's graph once for ``atrous model``: the report, totals, outputs, memory.
 

@@ -27,9 +27,9 @@ def build(image_pooling: bool = True) -> nn.Module:
 
 
 def main() -> None:
-    summary = summarize(to_graph(build(), INPUT), [INPUT]).to_dict()
-    print(f"with image pooling: global={summary['rf']['is_global']}, made global by "
-          f"{summary['model']['outputs'][0]['made_global_by']}")
+    summary = summarize(to_graph(build(), INPUT), [INPUT])
+    print(f"with image pooling: global={summary.report.rf.is_global}, made global by "
+          f"{summary.outputs[0].made_global_by}")
     rf = atrous.receptive_field(build(image_pooling=False), input_size=INPUT)
     print(f"without image pooling: RF {rf.size[0]}x{rf.size[1]} (2*{max(RATES)}+1 = "
           f"{2 * max(RATES) + 1})")

@@ -191,6 +191,17 @@ class TilePlan:
             return None
         return int(self.bytes_per_pixel * math.prod(self.input_size)) + self.fixed_bytes
 
+    def _fixed_overlap_line(self) -> str:
+        """The common practice next to the plan: windows of twice the tile every tile."""
+        nd = len(self.input_size)
+        core = [float(t * s) for t, s in zip(self.tile, self.output_stride)]
+        half = [c / 2 for c in core]
+        short = any(h < max(b, a) for h, (b, a) in zip(half, self.halo))
+        return (f"a fixed 50% overlap (windows twice the tile, one every tile) computes "
+                f"{2**nd:.2f}x the input ({2**nd / self.overlap_factor:.2f}x this plan) with a "
+                f"halo of {'x'.join(f'{h:g}' for h in half)} px per side: "
+                + ("too small, wrong near tile edges" if short else "large enough, but wasteful"))
+
     def check(self) -> None:
         """Raise :class:`AtrousError` naming the first refusal, if any."""
         if not self.ok:
@@ -267,6 +278,7 @@ class TilePlan:
             f"{x(map(str, self.max_window))}",
             f"overlap factor {self.overlap_factor:.3f} (input pixels computed / input pixels): "
             f"{self.overlap_factor - 1:.1%} extra",
+            self._fixed_overlap_line(),
         ]
         if self.peak_bytes is not None:
             lines.append(f"estimated peak memory of the largest tile's forward pass: "

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AtrousError, printable
-from ..units import add_unit_arguments, print_units
+from ..units import add_unit_arguments
 from ._common import HelpFormatter, check_output_path, parse_size
 
 __all__ = ["add_parser", "group_notes", "is_model_target", "load_model", "memory_estimate",
@@ -600,16 +600,19 @@ def run(args: argparse.Namespace) -> int:
         erf_result = erf(model, shape, samples=args.erf)
         summary["model"]["erf"] = {k: v for k, v in erf_result.to_dict().items()
                                    if k not in ("map", "rf")}
+    if args.sample_rate or args.spacing:  # the "units" member (atrous.units)
+        from ..rf import receptive_field
+        from ..units import add_units
+
+        add_units(summary, args, receptive_field(graph, shape, output=graph.outputs[0]))
     if args.json == "-":
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print_summary(summary, table=not args.no_table, depth=args.depth, columns=columns,
                       model=model)
-        if args.sample_rate or args.spacing:
-            from ..rf import receptive_field
-
-            print_units(args, receptive_field(graph, shape, output=graph.outputs[0]))
+        for line in summary.get("units", {}).get("text", []):
+            print(line)
         if erf_result is not None:
             which = ""
             if len(summary["outputs"]) > 1:

@@ -139,7 +139,7 @@ def test_strided_buffers_are_exact() -> None:
     s = stream(model)
     assert s.stride == 6 and s.buffer_frames == 1 + 3 + 4 + 2
     most: dict[str, int] = {}
-    for _ in range(40):
+    for _ in range(24):  # past the first outputs, every phase of the strides twice
         s.push(torch.zeros(1, 2, 1))
         for name, held in s.held_frames.items():
             most[name] = max(most.get(name, 0), held)

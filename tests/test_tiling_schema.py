@@ -76,8 +76,8 @@ def test_model_json_carries_units(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_report_html_states_units(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "r.html"
-    assert main(["report", "3x3 d2, 3x3 d4", "--spacing", "0.5", "-o", str(out)]) == 0
+    assert main(["report", "1d: 3 d2, 3 d4", "--sample-rate", "8k", "-o", str(out)]) == 0
     html = out.read_text(encoding="utf-8")
-    assert "Receptive field (0.5x0.5 mm spacing)" in html and "6.5 mm x 6.5 mm" in html
+    assert "Receptive field (8 kHz)" in html and "1.625 ms" in html  # 13 samples
     assert '"units"' in html  # the embedded JSON carries the record too
     capsys.readouterr()

@@ -59,7 +59,7 @@ from .layers import (
 )
 from .rf import ReceptiveField, receptive_fields
 
-__all__ = ["Tile", "TilePlan", "tile_plan", "tiled_forward"]
+__all__ = ["RUNTIME_BYTES", "Tile", "TilePlan", "tile_plan", "tiled_forward"]
 
 Span = tuple[int, int]
 

@@ -66,8 +66,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile", "-t", required=True, metavar="SIZE",
                    help="output tile size in output units (128 or 128x96)")
     p.add_argument("--max-memory", metavar="BYTES",
-                   help="recommend the tile with the least overlap whose activations fit "
-                        "(e.g. 2GiB; needs a model)")
+                   help="recommend the tile with the least overlap whose forward pass fits "
+                        "(estimated; the stitched output comes on top; e.g. 2GiB; needs a "
+                        "model)")
     add_unit_arguments(p)
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(func=run)

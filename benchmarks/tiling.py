@@ -2,11 +2,11 @@
 
 The tile is the one the plan recommends (``TilePlan.recommend``) for a memory bound of
 ``--memory-fraction`` (default 1/5) of the plan's estimate of the whole-image pass, less the
-stitched output. Each measurement runs in its own fresh process, so that its peak resident
-memory (``ru_maxrss``) is its own; model, weights and input are the same in all of them.
-Memory is the growth of the resident set during the pass (peak RSS minus the RSS just before:
-the interpreter, torch, the weights and the input are common to both), with glibc told to map
-every large block so that RSS follows the live tensors, not the allocator's history.
+stitched output. Each measurement runs in its own fresh process; model, weights and input are
+the same in all of them. Memory is the growth of the resident set during the pass (the kernel's
+high-water mark ``VmHWM``, reset just before the pass, minus the RSS then: the interpreter,
+torch, the weights and the input are common to both), with glibc told to map every large block
+so that RSS follows the live tensors, not the allocator's history.
 
 Prints the plan (halo, overlap factor) next to a fixed 50% tile overlap, wall and CPU time and
 memory growth of both passes with their ratios against the targets (memory at least 4x lower;
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -48,14 +47,25 @@ def _model(args: argparse.Namespace) -> Any:
     return nn.Sequential(backbone, nn.Conv2d(channels, args.classes, 1)).eval()
 
 
+def _status(key: str) -> int:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process in bytes (Linux)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key + ":"))
+
+
 def _rss() -> int:
-    """Resident set size now, in bytes (Linux)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return _status("VmRSS")
 
 
 def _peak() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """The resident set's high-water mark (``ru_maxrss`` would carry the parent's across
+    ``exec``)."""
+    return _status("VmHWM")
+
+
+def _reset_peak() -> None:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # the high-water mark is now the resident set
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -74,6 +84,7 @@ def _child(args: argparse.Namespace) -> None:
         window = x[(..., *[slice(a, b) for a, b in t.input])]
         with torch.inference_mode():
             model(x[..., :64, :64])  # oneDNN's start-up, not part of a tile's cost
+    _reset_peak()
     peak0, rss0 = _peak(), _rss()
     t0, c0 = time.perf_counter(), time.process_time()
     if args.mode == "whole":

@@ -64,9 +64,10 @@ __all__ = ["RUNTIME_BYTES", "Tile", "TilePlan", "tile_plan", "tiled_forward"]
 Span = tuple[int, int]
 
 RUNTIME_BYTES = 8 * 2**20
-"""Memory a forward pass needs besides its tensors and weights on a new input shape (oneDNN's
-kernels and scratch space): 5 to 7 MiB measured by ``benchmarks/tiling.py --estimate`` on
-x86-64 with PyTorch 2.13; part of :attr:`TilePlan.fixed_bytes`."""
+"""Memory a forward pass needs besides its tensors and weights on a new input shape (kernels and
+scratch space): the resident-set growth of a small window's forward pass beyond its tensors was
+5 to 7 MiB (200- and 400-px windows of the dilated ResNet-18, x86-64, PyTorch 2.13); part of
+:attr:`TilePlan.fixed_bytes`."""
 
 _MAP_NORMS = {"GroupNorm", "group_norm", "LayerNorm", "layer_norm", "RMSNorm", "rms_norm",
               "normalize", "local_response_norm"}
@@ -552,10 +553,11 @@ def _bytes_per_pixel(graph: Graph, spatial: Ints, itemsize: int) -> float | None
     The nodes run in the graph's order; each node's output is allocated when it runs and freed
     after its last reader has run (the model's output is kept). The peak is taken while a node
     runs, with its inputs and its output alive, and a convolution's output counted twice
-    (PyTorch's oneDNN path computes into its own blocked layout and reorders into the plain
-    one). In-place ops are counted as new tensors. Not counted: oneDNN's scratch space (small),
-    and the unfolded input of PyTorch's native dilated convolution (used only when oneDNN is
-    off, ``k**2`` times the input). None when a node's shape is unknown.
+    (the measured peaks show a second copy while a oneDNN convolution runs, consistent with
+    its computing in its own blocked layout and reordering into the plain one). In-place ops
+    are counted as new tensors. Not counted: oneDNN's scratch space (small), and the unfolded
+    input of PyTorch's native dilated convolution (used only when oneDNN is off, ``k**2``
+    times the input). None when a node's shape is unknown.
     """
     nodes = graph.topological()
     size: dict[str, int] = {}

@@ -74,6 +74,24 @@ def test_model_json_carries_units(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["units"]["receptive_field"] == [0.5, 2.0] and doc["rf"]["size"] == [1, 1]
 
 
+def test_report_section_states_units() -> None:
+    """The HTML report's section: the physical RF and stride among the verdicts, the record
+    in the embedded JSON (what ``atrous report --sample-rate`` adds; the CLI run is slow)."""
+    import argparse
+
+    from atrous import analyze
+    from atrous.render.html import page_html, section_from_report
+    from atrous.units import add_unit_verdicts
+
+    report = analyze("1d: 3 d2, 3 d4")
+    section = section_from_report(report, figures=False)
+    add_unit_verdicts(section, argparse.Namespace(sample_rate="8k", spacing=None), report.rf)
+    html = page_html([section], title="units")
+    assert "Receptive field (8 kHz)" in html and "1.625 ms" in html  # 13 samples
+    assert section.data["units"]["receptive_field"] == [13 / 8000] and '"units"' in html
+
+
+@pytest.mark.slow
 def test_report_html_states_units(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "r.html"
     assert main(["report", "1d: 3 d2, 3 d4", "--sample-rate", "8k", "-o", str(out)]) == 0

@@ -128,7 +128,7 @@ class TilePlan:
             pixel, when the model's shapes are known; each tensor is freed after its last
             reader, in-place ops count as new tensors.
         fixed_bytes: what one forward pass needs besides its tensors: a copy of the largest
-            convolution weight (oneDNN reorders weights on each call) and
+            convolution weight (oneDNN may reorder a weight into its own layout per call) and
             :data:`RUNTIME_BYTES` of kernels and scratch space for a new shape.
         output_bytes: bytes of the whole stitched output (None when unknown).
     """

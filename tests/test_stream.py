@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from test_tiling_models import integer_weights, wavenet
 
 from atrous import AtrousError, receptive_field
@@ -83,7 +84,7 @@ def test_held_frames_after_pushes() -> None:
     ("model", "match"),
     [
         (nn.Conv1d(1, 1, 3, padding=1), "not causal"),
-        (nn.Conv1d(1, 1, 3, stride=2), "stride 2"),
+        (nn.Conv1d(1, 1, 3, stride=2, padding=1), "not causal"),
         (nn.Sequential(nn.Conv1d(1, 1, 3), nn.AdaptiveAvgPool1d(1)), "no streaming rule"),
     ],
 )
@@ -97,3 +98,65 @@ def test_push_needs_a_3d_tensor() -> None:
     s = stream(CausalDilatedStack(1, dilations=[1]).eval())
     with pytest.raises(AtrousError, match=r"\(N, C, T\)"):
         s.push(torch.zeros(5))
+
+
+class StridedCausal(nn.Module):
+    """Causal (left-padded) convolutions with strides 2 and 3 between dilated ones: one output
+    every 6 input samples; a residual sum at the half rate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv1d(2, 3, 2)
+        self.down = nn.Conv1d(3, 3, 4, stride=2)
+        self.c2 = nn.Conv1d(3, 3, 3, dilation=2)
+        self.down2 = nn.Conv1d(3, 2, 3, stride=3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.c1(F.pad(x, (1, 0))))
+        y = torch.relu(self.down(F.pad(x, (3, 0))))
+        y = y + self.c2(F.pad(y, (4, 0)))
+        return self.down2(F.pad(y, (2, 0)))
+
+
+@pytest.mark.parametrize("chunk", sorted(CHUNKS))
+def test_strided_stream_equals_offline_exactly(chunk: int) -> None:
+    """Strided causal layers emit one output every s inputs: the pushes, concatenated, equal
+    the offline output bit for bit (float64, integer weights), for lengths that are not
+    multiples of the stride."""
+    torch.manual_seed(0)
+    model = integer_weights(StridedCausal().eval())
+    length = {1: 23, 7: 47, 1000: 2105}[chunk]  # not multiples of the stride 6
+    x = torch.randint(-2, 3, (2, 2, length)).double()
+    with torch.no_grad():
+        ref = model(x)
+    assert ref.abs().max() > 0 and ref.shape[-1] == -(-length // 6)
+    assert torch.equal(_run(model, x, chunk), ref)
+
+
+def test_strided_buffers_are_exact() -> None:
+    """The buffers are the most frames each node ever holds, pushing one sample at a time
+    ((k-1)*d per convolution, strided or not); a valid stride-2 conv streams with a lag."""
+    model = StridedCausal().eval()
+    s = stream(model)
+    assert s.stride == 6 and s.buffer_frames == 1 + 3 + 4 + 2
+    most: dict[str, int] = {}
+    for _ in range(24):  # past the first outputs, every phase of the strides twice
+        s.push(torch.zeros(1, 2, 1))
+        for name, held in s.held_frames.items():
+            most[name] = max(most.get(name, 0), held)
+    assert most == s.buffers
+    valid = nn.Conv1d(1, 1, 3, stride=2).eval()
+    x = torch.randn(1, 1, 20)
+    s = stream(valid)
+    assert (s.lag, s.stride) == (2, 2)
+    got = torch.cat([s.push(x[..., i:i + 3]) for i in range(0, 20, 3)], -1)
+    torch.testing.assert_close(got, valid(x).detach())
+
+
+@pytest.mark.slow
+def test_strided_box_agrees_with_receptive_field() -> None:
+    """Unit 0 of the strided stack reads samples -16..0: the box atrous.receptive_field
+    computes for the traced model (checked by stream(..., channels=...))."""
+    s = stream(StridedCausal().eval(), channels=2)
+    assert (s.box, s.receptive_field, s.lag) == ((-16, 0), 17, 0)
+    assert receptive_field(StridedCausal().eval(), (1, 2, 96)).size == (17,)

@@ -247,7 +247,7 @@ def test_recommend_under_memory_bound() -> None:
                         nn.Conv2d(4, 1, 3, padding=4, dilation=4)).eval()
     plan = tile_plan(net, (1, 1, 96, 96), 32)
     assert plan.bytes_per_pixel is not None
-    budget = int(plan.bytes_per_pixel * 50 * 50)
+    budget = int(plan.bytes_per_pixel * 50 * 50) + plan.fixed_bytes
     tile = plan.recommend(budget)
     chosen = tile_plan(net, (1, 1, 96, 96), tile)
     assert chosen.peak_bytes is not None and chosen.peak_bytes <= budget
@@ -257,3 +257,28 @@ def test_recommend_under_memory_bound() -> None:
     assert plan.recommend() == (96, 96)
     with pytest.raises(AtrousError, match="no tile fits"):
         plan.recommend(10)
+
+
+def test_memory_estimate_counts_the_live_tensors() -> None:
+    """Hand count for input 1 ch -> conv 4 ch -> ReLU -> conv 2 ch (floats per pixel): the
+    first conv runs with its input (1) and its output twice (oneDNN's blocked copy, 4 + 4):
+    9; the ReLU with 4 + 4 = 8; the last conv with 4 + 2 + 2 = 8. Peak 9 floats = 36 bytes."""
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(),
+                        nn.Conv2d(4, 2, 3, padding=1)).eval()
+    plan = tile_plan(net, (1, 1, 64, 48), 16)
+    assert plan.bytes_per_pixel == 36.0
+    assert plan.fixed_bytes == atrous.tiling.RUNTIME_BYTES + 2 * 4 * 9 * 4  # largest weight
+    assert plan.output_bytes == 2 * 64 * 48 * 4
+    assert plan.whole_bytes == 36 * 64 * 48 + plan.fixed_bytes
+    windows = {tuple(b - a for a, b in t.input) for t in plan.tiles}
+    assert plan.peak_bytes == 36 * max(h * w for h, w in windows) + plan.fixed_bytes
+
+
+def test_tiled_forward_writes_into_out() -> None:
+    net = nn.Sequential(nn.Conv1d(1, 2, 3, padding=2, dilation=2)).eval()
+    x = torch.randn(1, 1, 50)
+    out = torch.full((1, 2, 50), float("nan"))
+    assert tiled_forward(net, x, 16, out=out) is out
+    torch.testing.assert_close(out, net(x).detach())
+    with pytest.raises(AtrousError, match="out has shape"):
+        tiled_forward(net, x, 16, out=torch.empty(1, 3, 50))

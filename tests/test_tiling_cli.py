@@ -34,8 +34,8 @@ def test_tile_refusal_names_the_layer(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_tile_recommends_under_max_memory(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tile", "torch.nn:Identity", "--input", "1x1x64x64", "--tile", "16",
-                 "--max-memory", "1KiB"]) == 0
-    assert "recommended tile under 1 KiB" in capsys.readouterr().out
+                 "--max-memory", "8200KiB"]) == 0
+    assert "recommended tile under 8.008 MiB" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

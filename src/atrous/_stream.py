@@ -3,11 +3,13 @@
 A causal stack (WaveNet, a TCN, :class:`atrous.nn.CausalDilatedStack`) computes output ``t``
 from inputs ``<= t``. Run offline it needs the whole signal; streamed, each layer needs only the
 last ``(k-1)*d`` frames of its input (what its left padding stands for). :func:`stream` traces the
-model with :mod:`torch.fx`, states for every node which units it reads (a stride-1 conv with
-left padding ``p`` reads ``u - p .. u - p + (k-1)*d``; a ``F.pad``, a slice, a pointwise op or a
-merge of paths), checks that the model is causal (no output reads a padded value on the right:
+model with :mod:`torch.fx`, states for every node which units it reads (a conv with stride
+``s`` and left padding ``p`` reads ``s*u - p .. s*u - p + (k-1)*d``, so a strided layer emits
+one unit every ``s`` input units; a ``F.pad``, a slice, a pointwise op or a merge of paths at
+the same rate), checks that the model is causal (no output reads a padded value on the right:
 the concatenated pushes then equal the offline output), cross-checks the composed box with
-:func:`atrous.receptive_field`, and keeps exactly those buffers.
+:func:`atrous.receptive_field`, and keeps exactly those buffers (the most frames each node's
+readers still need, over every phase of the strides).
 
     >>> import torch
     >>> from atrous.nn import CausalDilatedStack
@@ -20,8 +22,9 @@ the concatenated pushes then equal the offline output), cross-checks the compose
     >>> torch.allclose(y, net(x), atol=1e-6)
     True
 
-Layers with a stride, pooling, upsampling, or anything whose reads are not stated above are
-refused, naming the node; so is a model whose output reads the future (a symmetric padding).
+Pooling, upsampling, transposed convolutions, or anything whose reads are not stated above are
+refused, naming the node; so is a model whose output reads the future (a symmetric padding, a
+strided layer padded on the right).
 """
 
 from __future__ import annotations
@@ -42,11 +45,29 @@ class _Op:
     name: str
     kind: str  # "input" | "const" | "pointwise" | "conv" | "shift"
     ts_args: list[str] = field(default_factory=list)  # names of time-series inputs
-    lo: int = 0  # unit u reads input units u + lo .. u + hi (conv: hi - lo = (k-1)*d)
+    lo: int = 0  # unit u reads input units s*u + lo .. s*u + hi (conv: hi - lo = (k-1)*d)
     hi: int = 0
     right: int = 0  # right padding (conv / pad) or -units dropped at the end (slice)
     conv: dict[str, Any] = field(default_factory=dict)
-    avail_shift: int = 0  # computable units = computable input units + avail_shift
+    stride: int = 1  # s: a strided conv emits one unit every s input units
+
+    def count(self, counts: list[int]) -> int:
+        """Units computable from ``counts`` units of the inputs (zeros before unit 0)."""
+        if self.kind == "pointwise":
+            return min(counts)
+        (n,) = counts
+        if self.kind == "shift":
+            return max(0, n - self.lo)
+        return max(0, (n - 1 - self.hi) // self.stride + 1)
+
+    def length(self, lengths: list[int]) -> int:
+        """The offline output length for input lengths ``lengths``."""
+        if self.kind == "pointwise":
+            return lengths[0]
+        (n,) = lengths
+        if self.kind == "shift":
+            return max(0, n - self.lo + self.right)
+        return max(0, (n - 1 - self.hi + self.right) // self.stride + 1)
 
 
 _POINTWISE_MODULES = (
@@ -124,7 +145,7 @@ class _Analyser:
             return _Op(node.name, "pointwise", ts)
         if name in _POINTWISE_NAMES:
             return _Op(node.name, "pointwise", ts)
-        raise self._refuse(node, "no streaming rule for this operation (stream knows stride-1 "
+        raise self._refuse(node, "no streaming rule for this operation (stream knows "
                            "convolutions, F.pad, slices, pointwise ops and merges)")
 
     def _module(self, node: Any, mod: Any, ts: list[str]) -> _Op:
@@ -140,8 +161,7 @@ class _Analyser:
             if float(getattr(mod, "value", 0.0)) != 0.0:
                 raise self._refuse(node, "padding with a non-zero value")
             left, right = mod.padding
-            return _Op(node.name, "shift", ts, lo=-left, hi=-left, right=right,
-                       avail_shift=left)
+            return _Op(node.name, "shift", ts, lo=-left, hi=-left, right=right)
         if isinstance(mod, nn.modules.batchnorm._BatchNorm):
             if mod.training or not mod.track_running_stats:
                 raise self._refuse(node, "batch statistics (training mode or no running "
@@ -194,9 +214,9 @@ class _Analyser:
         d = dilation[0] if isinstance(dilation, (tuple, list)) else dilation
         if len(ts) != 1:
             raise self._refuse(node, "a convolution whose weight depends on the input")
-        if stride != 1:
-            raise self._refuse(node, f"stride {stride}: a strided layer is not streamable "
-                               "sample by sample")
+        stride = int(stride)
+        if stride < 1:
+            raise self._refuse(node, f"stride {stride}")
         k = int(weight.shape[-1])
         span = (k - 1) * int(d)
         if isinstance(padding, str):
@@ -211,8 +231,8 @@ class _Analyser:
             left = right = int(padding)
         return _Op(node.name, "conv", ts, lo=-left, hi=-left + span, right=right,
                    conv={"weight": weight, "bias": bias, "dilation": int(d),
-                         "groups": int(groups)},
-                   avail_shift=left - span)
+                         "groups": int(groups), "stride": stride},
+                   stride=stride)
 
     def _pad(self, node: Any, ts: list[str]) -> _Op:
         pad = self._arg(node, 1, "pad", ())
@@ -225,7 +245,7 @@ class _Analyser:
         left, right = int(pad[0]), int(pad[1])
         if left < 0 or right < 0:
             raise self._refuse(node, "negative padding (a crop)")
-        return _Op(node.name, "shift", ts, lo=-left, hi=-left, right=right, avail_shift=left)
+        return _Op(node.name, "shift", ts, lo=-left, hi=-left, right=right)
 
     def _getitem(self, node: Any, ts: list[str]) -> _Op:
         index = node.args[1]
@@ -250,7 +270,7 @@ class _Analyser:
             raise self._refuse(node, f"slicing the time axis with {time!r} (a start >= 0 and "
                                "a negative or no stop, step 1)")
         dropped = -time.stop if time.stop is not None else 0
-        return _Op(node.name, "shift", ts, lo=a, hi=a, right=-dropped, avail_shift=-a)
+        return _Op(node.name, "shift", ts, lo=a, hi=a, right=-dropped)
 
 
 class Stream:
@@ -262,8 +282,10 @@ class Stream:
             read it (``(k-1)*d`` for a convolution's input; shared by convolutions that read the
             same node).
         buffer_frames: their total (``receptive_field - 1`` for a plain causal stack).
-        lag: output ``t`` is emitted once input ``t + lag`` has been pushed (0 for a causal
-            stack that keeps the length; ``receptive_field - 1`` for valid convolutions).
+        lag: output ``t`` is emitted once input ``t * stride + lag`` has been pushed (0 for a
+            causal stack that keeps the length; ``receptive_field - 1`` for valid
+            convolutions).
+        stride: input samples per output sample (the product of the layers' strides).
     """
 
     def __init__(self, model: Any) -> None:
@@ -289,54 +311,83 @@ class Stream:
                 self._consumers[a].append(op)
         self._nodes = {n.name: n for n in self._gm.graph.nodes}
         # frames each node keeps between pushes: what its most-lagging reader still needs
-        self.buffers = {}
-        for name, users in self._consumers.items():
-            if name not in self._avail0:
-                continue
-            held = max((self._avail0[name] - (self._avail0[u.name] + u.lo) for u in users),
-                       default=0)
-            if held > 0:
-                self.buffers[name] = held
+        # (the maximum over the pushed lengths: with strides it depends on the phase)
+        self.buffers: dict[str, int] = {}
+        for n in self._probe:
+            counts = self._counts(n)
+            for name, users in self._consumers.items():
+                if name not in counts:
+                    continue
+                held = max((counts[name] - (u.stride * counts[u.name] + u.lo) for u in users),
+                           default=0)
+                if held > self.buffers.get(name, 0):
+                    self.buffers[name] = held
         self.buffer_frames = sum(self.buffers.values())
         self.reset()
 
     # -- geometry --------------------------------------------------------------------------
-    def _geometry(self) -> None:
-        box: dict[str, tuple[int, int]] = {}
-        avail: dict[str, int] = {}  # computable units = pushed + avail
-        length: dict[str, int] = {}  # offline length = input length + length
+    def _counts(self, pushed: int) -> dict[str, int]:
+        """Units of every node computable once ``pushed`` input units have been pushed."""
+        counts: dict[str, int] = {}
         for op in self._ops.values():
             if op.kind == "input":
-                box[op.name], avail[op.name], length[op.name] = (0, 0), 0, 0
+                counts[op.name] = pushed
+            elif op.kind != "const":
+                counts[op.name] = op.count([counts[i] for i in op.ts_args])
+        return counts
+
+    def _geometry(self) -> None:
+        box: dict[str, tuple[int, int]] = {}  # input samples unit 0 reads
+        rate: dict[str, int] = {}  # input samples per unit
+        for op in self._ops.values():
+            if op.kind == "input":
+                box[op.name], rate[op.name] = (0, 0), 1
                 continue
             if op.kind == "const":
                 continue
             ins = op.ts_args
             if op.kind == "pointwise":
+                rates = {rate[i] for i in ins}
+                if len(rates) > 1:
+                    raise AtrousError(f"stream: node {op.name!r} merges paths of different "
+                                      f"strides {sorted(rates)}")
                 box[op.name] = (min(box[i][0] for i in ins), max(box[i][1] for i in ins))
-                avail[op.name] = min(avail[i] for i in ins)
-                length[op.name] = length[ins[0]]
+                rate[op.name] = rates.pop()
                 continue
             (i,) = ins
-            box[op.name] = (box[i][0] + op.lo, box[i][1] + op.hi)
-            avail[op.name] = avail[i] + op.avail_shift
-            # conv: L + left + right - span; shift: L + left + right (pad) or - a - dropped
-            length[op.name] = length[i] + op.avail_shift + op.right
-            if avail[op.name] < length[op.name]:
-                raise AtrousError(
-                    f"stream: the model is not causal: node {op.name!r} reads "
-                    f"{length[op.name] - avail[op.name]} sample(s) of padding after the end of "
-                    "the input (its output depends on the future); stream needs a causal model "
-                    "(left padding only)")
+            r = rate[i]
+            box[op.name] = (r * op.lo + box[i][0], r * op.hi + box[i][1])
+            rate[op.name] = r * op.stride
+        # the counts and lengths are floor-affine in the pushed length with a period of the
+        # largest rate: a few periods past the offsets decide every length
+        period = max(rate.values())
+        reach = sum(abs(op.lo) + abs(op.hi) + abs(op.right) for op in self._ops.values())
+        self._probe = range(0, 3 * period + reach + 2)
         out = self._out
-        if avail[out] > length[out]:
-            raise AtrousError(f"stream: the output drops {avail[out] - length[out]} sample(s) "
-                              "it could compute; the streamed output would not be the offline "
-                              "one")
+        for n in self._probe:
+            counts = self._counts(n)
+            length: dict[str, int] = {}
+            for op in self._ops.values():
+                if op.kind == "input":
+                    length[op.name] = n
+                    continue
+                if op.kind == "const":
+                    continue
+                length[op.name] = op.length([length[i] for i in op.ts_args])
+                if counts[op.name] < length[op.name]:
+                    raise AtrousError(
+                        f"stream: the model is not causal: node {op.name!r} reads "
+                        f"{length[op.name] - counts[op.name]} unit(s) of padding after the end "
+                        f"of an input of {n} samples (its output depends on the future); "
+                        "stream needs a causal model (left padding only)")
+            if counts[out] > length[out]:
+                raise AtrousError(f"stream: the output drops {counts[out] - length[out]} "
+                                  "sample(s) it could compute; the streamed output would not be "
+                                  "the offline one")
         self.box = box[out]
         self.receptive_field = box[out][1] - box[out][0] + 1
+        self.stride = rate[out]
         self.lag = box[out][1]
-        self._avail0 = avail
 
     def check_receptive_field(self, channels: int, length: int | None = None) -> None:
         """Cross-check the composed box with :func:`atrous.receptive_field` of the model."""
@@ -395,8 +446,9 @@ class Stream:
                 continue
             if op.kind == "input":
                 self._append(op.name, chunk)
+                self._done[op.name] = self._pushed
                 continue
-            target = self._pushed + self._avail0[op.name]
+            target = op.count([self._done.get(i, 0) for i in op.ts_args])
             done = self._done.get(op.name, 0)
             if target <= done:
                 self._append(op.name, None)
@@ -407,9 +459,11 @@ class Stream:
             elif op.kind == "shift":
                 value = self._gather(op.ts_args[0], done + op.lo, target + op.lo)
             else:
-                window = self._gather(op.ts_args[0], done + op.lo, target + op.hi)
+                s = op.stride
+                window = self._gather(op.ts_args[0], s * done + op.lo,
+                                      s * (target - 1) + op.hi + 1)
                 c = op.conv
-                value = torch.nn.functional.conv1d(window, c["weight"], c["bias"], 1, 0,
+                value = torch.nn.functional.conv1d(window, c["weight"], c["bias"], s, 0,
                                                    c["dilation"], c["groups"])
             self._done[op.name] = target
             self._append(op.name, value)
@@ -501,7 +555,7 @@ class Stream:
             if name == self._out:
                 keep_from = self._done.get(name, 0)
             else:
-                keep_from = min((self._done.get(u.name, 0) + u.lo for u in users),
+                keep_from = min((u.stride * self._done.get(u.name, 0) + u.lo for u in users),
                                 default=self._done.get(name, 0))
             keep_from = max(keep_from, self._start[name])
             drop = keep_from - self._start[name]
@@ -531,9 +585,10 @@ def stream(model: Any, *, channels: int | None = None) -> Stream:
 
     Args:
         model: an ``nn.Module`` in eval mode, taking ``(N, C, T)`` and returning one tensor,
-            made of stride-1 convolutions (``nn.Conv1d``, ``F.conv1d``,
-            :class:`atrous.nn.CausalDilatedConv1d`), ``F.pad``, slices of the time axis,
-            pointwise ops and merges (``+``, ``*``, ``torch.cat`` on channels).
+            made of convolutions (``nn.Conv1d``, ``F.conv1d``,
+            :class:`atrous.nn.CausalDilatedConv1d`; strided ones emit one output every
+            ``stride`` inputs), ``F.pad``, slices of the time axis, pointwise ops and merges
+            (``+``, ``*``, ``torch.cat`` on channels) of paths at the same rate.
         channels: input channels; when given, the composed receptive field is cross-checked
             with :func:`atrous.receptive_field` at once.
 

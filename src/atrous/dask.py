@@ -28,19 +28,22 @@ from .tiling import Tile, TilePlan, tile_plan
 __all__ = ["map_model"]
 
 
-def _run_tile(model: Any, window: Any, tile: Tile) -> Any:
+def _run_tile(model: Any, window: Any, tile: Tile, exact: bool) -> Any:
     import numpy as np
     import torch
 
     from .tiling import _index, _mask
 
-    with torch.no_grad():
-        x = _mask(torch.from_numpy(np.ascontiguousarray(window)), tile)
+    with torch.inference_mode():
+        x = torch.from_numpy(np.ascontiguousarray(window))
+        if not exact:  # an overridden halo: the pixels outside it are zeroed, as missing
+            x = _mask(x, tile)
         y = model(x)
     if not isinstance(y, torch.Tensor):
         raise AtrousError(f"map_model needs a model returning one tensor, got "
                           f"{type(y).__name__}")
-    return y[_index(tile.crop)].numpy()
+    # a copy of the kept units: a view would keep the whole tile output alive until assembly
+    return y[_index(tile.crop)].contiguous().numpy()
 
 
 def map_model(model: Any, array: Any, tile: Any, *, halo: Any = None,
@@ -70,6 +73,7 @@ def map_model(model: Any, array: Any, tile: Any, *, halo: Any = None,
     if halo is not None:
         plan = plan.with_halo(halo)
     assert plan.output_size is not None
+    exact = plan._geometry is None or plan.halo == plan._geometry.halo
     lead = _output_lead(model, plan, array)
     grid: dict[tuple[int, ...], Any] = {}
     run = dask.delayed(_run_tile, pure=False)
@@ -77,7 +81,7 @@ def map_model(model: Any, array: Any, tile: Any, *, halo: Any = None,
         cut: tuple[slice, ...] = (slice(None), slice(None))
         window = array[cut + tuple(slice(a, b) for a, b in t.input)]
         shape = (*lead, *(b - a for a, b in t.output))
-        grid[t.index] = da.from_delayed(run(model, window, t), shape, dtype=array.dtype)
+        grid[t.index] = da.from_delayed(run(model, window, t, exact), shape, dtype=array.dtype)
     return da.block(_nest(grid, len(plan.input_size)))
 
 

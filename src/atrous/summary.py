@@ -247,6 +247,8 @@ class ModelSummary:
         memory: the torchinfo-style estimate (None without the ``nn.Module``).
         erf: the effective receptive field when measured (:func:`atrous.erf`).
         model: the ``nn.Module`` (for the kernel and trainable columns), or None.
+        units: the physical lengths (:func:`atrous.units.units_dict`) when asked for, the
+            ``units`` member of the JSON record.
     """
 
     report: Report
@@ -259,6 +261,7 @@ class ModelSummary:
     memory: MemoryEstimate | None = None
     erf: ERFResult | None = None
     model: nn.Module | None = field(default=None, repr=False)
+    units: dict[str, Any] | None = None
 
     @property
     def params(self) -> int:
@@ -307,6 +310,8 @@ class ModelSummary:
             model["erf"] = {k: v for k, v in self.erf.to_dict().items()
                             if k not in ("map", "rf")}
         data["model"] = model
+        if self.units is not None:
+            data["units"] = self.units
         return data
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -46,12 +46,28 @@ from ._types import Ints, as_int
 from .errors import AtrousError
 from .findings import Finding
 from .graph import Graph, as_graph
-from .layers import AdaptivePool, Dense, GlobalPool, Opaque, Pointwise, Resize, Upsample
+from .layers import (
+    AdaptivePool,
+    Conv,
+    ConvTranspose,
+    Dense,
+    GlobalPool,
+    Opaque,
+    Pointwise,
+    Resize,
+    Upsample,
+)
 from .rf import ReceptiveField, receptive_fields
 
-__all__ = ["Tile", "TilePlan", "tile_plan", "tiled_forward"]
+__all__ = ["RUNTIME_BYTES", "Tile", "TilePlan", "tile_plan", "tiled_forward"]
 
 Span = tuple[int, int]
+
+RUNTIME_BYTES = 8 * 2**20
+"""Memory a forward pass needs besides its tensors and weights on a new input shape (kernels and
+scratch space): the resident-set growth of a small window's forward pass beyond its tensors was
+5 to 7 MiB (200- and 400-px windows of the dilated ResNet-18, x86-64, PyTorch 2.13); part of
+:attr:`TilePlan.fixed_bytes`."""
 
 _MAP_NORMS = {"GroupNorm", "group_norm", "LayerNorm", "layer_norm", "RMSNorm", "rms_norm",
               "normalize", "local_response_norm"}
@@ -107,8 +123,14 @@ class TilePlan:
             upsampling).
         tiles: the tiles (empty when refused).
         findings: refusals (severity ``error``) and notes.
-        bytes_per_pixel: an upper estimate of the activation bytes per input pixel of one
-            forward pass (every node's output alive at once), when the model's shapes are known.
+        bytes_per_pixel: the estimated peak of the tensors alive at once in one forward pass
+            (the input, the activations each node reads and writes, the output), per input
+            pixel, when the model's shapes are known; each tensor is freed after its last
+            reader, in-place ops count as new tensors.
+        fixed_bytes: what one forward pass needs besides its tensors: a copy of the largest
+            convolution weight (oneDNN may reorder a weight into its own layout per call) and
+            :data:`RUNTIME_BYTES` of kernels and scratch space for a new shape.
+        output_bytes: bytes of the whole stitched output (None when unknown).
     """
 
     node: str
@@ -122,6 +144,8 @@ class TilePlan:
     tiles: tuple[Tile, ...]
     findings: tuple[Finding, ...] = ()
     bytes_per_pixel: float | None = None
+    fixed_bytes: int = 0
+    output_bytes: int | None = None
     _geometry: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -154,10 +178,30 @@ class TilePlan:
 
     @property
     def peak_bytes(self) -> int | None:
-        """Estimated activation bytes of the largest tile (None when unknown)."""
+        """Estimated peak memory of the forward pass on the largest tile window: its tensors
+        (``bytes_per_pixel``) plus ``fixed_bytes`` (None when unknown). A tiled run needs this
+        plus ``output_bytes``."""
         if self.bytes_per_pixel is None or not self.tiles:
             return None
-        return int(self.bytes_per_pixel * math.prod(self.max_window))
+        return int(self.bytes_per_pixel * math.prod(self.max_window)) + self.fixed_bytes
+
+    @property
+    def whole_bytes(self) -> int | None:
+        """The same estimate for one forward pass on the whole input (None when unknown)."""
+        if self.bytes_per_pixel is None:
+            return None
+        return int(self.bytes_per_pixel * math.prod(self.input_size)) + self.fixed_bytes
+
+    def _fixed_overlap_line(self) -> str:
+        """The common practice next to the plan: windows of twice the tile every tile."""
+        nd = len(self.input_size)
+        core = [float(t * s) for t, s in zip(self.tile, self.output_stride)]
+        half = [c / 2 for c in core]
+        short = any(h < max(b, a) for h, (b, a) in zip(half, self.halo))
+        return (f"a fixed 50% overlap (windows twice the tile, one every tile) computes "
+                f"{2**nd:.2f}x the input ({2**nd / self.overlap_factor:.2f}x this plan) with a "
+                f"halo of {'x'.join(f'{h:g}' for h in half)} px per side: "
+                + ("too small, wrong near tile edges" if short else "large enough, but wasteful"))
 
     def check(self) -> None:
         """Raise :class:`AtrousError` naming the first refusal, if any."""
@@ -169,14 +213,15 @@ class TilePlan:
 
     def recommend(self, max_memory: int | None = None) -> Ints:
         """The tile size (output units, per axis) with the smallest overlap factor whose
-        largest window fits ``max_memory`` bytes (estimated, see ``bytes_per_pixel``).
+        largest window's forward pass fits ``max_memory`` bytes (estimated as
+        :attr:`peak_bytes`; the stitched output, ``output_bytes``, comes on top).
 
         Without ``max_memory`` (or without a memory estimate) the whole output is one tile.
         """
         geo: _Geometry | None = self._geometry
         if geo is None or self.output_size is None:
             raise AtrousError(f"no tile to recommend: {self.refusals[0].message}")
-        return geo.recommend(max_memory, self.bytes_per_pixel)
+        return geo.recommend(max_memory, self.bytes_per_pixel, self.fixed_bytes)
 
     def with_halo(self, halo: Any) -> TilePlan:
         """The same plan with another halo (an int, or per axis an int or ``(before, after)``):
@@ -205,7 +250,9 @@ class TilePlan:
             "overlap_factor": None if not self.tiles else round(self.overlap_factor, 6),
             "max_window": list(self.max_window),
             "bytes_per_pixel": self.bytes_per_pixel,
+            "fixed_bytes": self.fixed_bytes,
             "peak_bytes": self.peak_bytes,
+            "output_bytes": self.output_bytes,
             "findings": [f.to_dict() for f in self.findings],
             "tiles": [t.to_dict() for t in self.tiles],
         }
@@ -232,10 +279,13 @@ class TilePlan:
             f"{x(map(str, self.max_window))}",
             f"overlap factor {self.overlap_factor:.3f} (input pixels computed / input pixels): "
             f"{self.overlap_factor - 1:.1%} extra",
+            self._fixed_overlap_line(),
         ]
         if self.peak_bytes is not None:
-            lines.append(f"estimated activations of the largest tile: <= "
-                         f"{format_size(self.peak_bytes)}")
+            lines.append(f"estimated peak memory of the largest tile's forward pass: "
+                         f"{format_size(self.peak_bytes)} (the whole input's: "
+                         f"{format_size(self.whole_bytes or 0)}), plus the output "
+                         f"{format_size(self.output_bytes or 0)}")
         return "\n".join(lines)
 
 
@@ -285,34 +335,50 @@ class _Geometry:
                          (a, b), (a - off, b - off)))
         return rows
 
-    def recommend(self, max_memory: int | None, bytes_per_pixel: float | None) -> Ints:
+    def recommend(self, max_memory: int | None, bytes_per_pixel: float | None,
+                  fixed_bytes: int = 0) -> Ints:
         if max_memory is None or bytes_per_pixel is None:
             return self.output_size
-        best: tuple[float, Ints] | None = None
-        for tile in _product([_candidates(m, t) for m, t in zip(self.output_size,
-                                                                 self.tile_alignment)]):
-            tiles = self.tiles(tile)
-            window = max(math.prod(b - a for a, b in t.input) for t in tiles)
-            if window * bytes_per_pixel > max_memory:
+        # the tiles are a product grid: the largest window and the input computed are
+        # products of per-axis figures (largest window length, sum of window lengths)
+        per_axis = []
+        for ax, (m, step) in enumerate(zip(self.output_size, self.tile_alignment)):
+            opts = []
+            for t in _candidates(m, step):
+                lens = [b - a for (a, b), *_ in self._axis(ax, t, self.halo[ax])]
+                opts.append((t, max(lens), sum(lens)))
+            per_axis.append(opts)
+        best: tuple[int, int, Ints] | None = None
+        for combo in _product(per_axis):
+            window = math.prod(o[1] for o in combo)
+            if window * bytes_per_pixel + fixed_bytes > max_memory:
                 continue
-            cost = sum(math.prod(b - a for a, b in t.input) for t in tiles)
-            if best is None or cost < best[0]:
-                best = (cost, tile)
+            key = (math.prod(o[2] for o in combo), window, tuple(o[0] for o in combo))
+            if best is None or key < best:
+                best = key
         if best is None:
             raise AtrousError(
                 f"no tile fits max_memory={max_memory} bytes: even the smallest tile "
                 f"{self.tile_alignment} needs more (about {bytes_per_pixel:.0f} bytes per input "
-                "pixel)")
-        return best[1]
+                f"pixel and {fixed_bytes} bytes besides)")
+        return best[2]
 
 
 def _candidates(m: int, step: int) -> list[int]:
-    """Tile sizes to try along one axis: multiples of ``step`` up to ``m`` (at most ~24)."""
-    sizes = list(range(step, m + step, step))
-    if len(sizes) > 24:
-        stride = -(-len(sizes) // 24)
-        sizes = [*sizes[::stride], sizes[-1]]
-    return sorted(set(min(s, max(m, step)) for s in sizes))
+    """Tile sizes to try along one axis (multiples of ``step``): the smallest size that cuts
+    the axis into ``n`` tiles for ``n`` up to 64, and powers of two times ``step`` below."""
+    if m <= step:
+        return [step]
+    sizes = {min(m, _ceil(_ceil(m, n), step) * step) for n in range(1, min(64, m // step) + 1)}
+    k, low = step, min(sizes)
+    while k < low:
+        sizes.add(k)
+        k *= 2
+    return sorted(sizes)
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 def _product(ranges: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
@@ -482,15 +548,39 @@ def _geometry(graph: Graph, spatial: Ints, rfs: dict[str, ReceptiveField],
 
 
 def _bytes_per_pixel(graph: Graph, spatial: Ints, itemsize: int) -> float | None:
-    total = 0
-    for node in graph.layer_nodes():
-        shape = node.meta.get("shape") if node.meta else None
+    """Peak bytes of the tensors alive at once in one forward pass, per input pixel.
+
+    The nodes run in the graph's order; each node's output is allocated when it runs and freed
+    after its last reader has run (the model's output is kept). The peak is taken while a node
+    runs, with its inputs and its output alive, and a convolution's output counted twice
+    (the measured peaks show a second copy while a oneDNN convolution runs, consistent with
+    its computing in its own blocked layout and reordering into the plain one). In-place ops
+    are counted as new tensors. Not counted: oneDNN's scratch space (small), and the unfolded
+    input of PyTorch's native dilated convolution (used only when oneDNN is off, ``k**2``
+    times the input). None when a node's shape is unknown.
+    """
+    nodes = graph.topological()
+    size: dict[str, int] = {}
+    inp = getattr(graph, "input_shape", ()) or ()
+    for node in nodes:
+        shape = inp if node.name == "input" else (node.meta.get("shape") if node.meta else None)
         if not isinstance(shape, (tuple, list)) or not shape:
             return None
-        total += math.prod(int(v) for v in shape)
-    inp = getattr(graph, "input_shape", ()) or ()
-    total += math.prod(int(v) for v in inp) if inp else 0
-    return total * itemsize / math.prod(spatial)
+        size[node.name] = math.prod(int(v) for v in shape)
+    last: dict[str, int] = {}
+    for i, node in enumerate(nodes):
+        for name in node.inputs:
+            last[name] = i
+    keep = set(graph.outputs)
+    live = peak = 0
+    for i, node in enumerate(nodes):
+        live += size[node.name]
+        twice = size[node.name] if isinstance(node.layer, (Conv, ConvTranspose)) else 0
+        peak = max(peak, live + twice)
+        for name in set(node.inputs):
+            if last.get(name) == i and name not in keep:
+                live -= size[name]
+    return peak * itemsize / math.prod(spatial)
 
 
 def _check_tile(tile: Ints, geo: _Geometry) -> None:
@@ -567,7 +657,7 @@ def tile_plan(
     tile_t = tuple(min(t, max(m, 1)) for t, m in zip(tile_t, geo.output_size))
     halo_t = geo.halo if halo is None else _as_halo(halo, graph.ndim)
     tiles = geo.tiles(tile_t, halo_t)
-    itemsize = 4
+    itemsize, fixed, out_bytes = 4, 0, None
     if torch_model:
         import torch
 
@@ -576,11 +666,18 @@ def tile_plan(
         itemsize = torch.empty((), dtype=_dtype(model)).element_size()
         if check_sizes:
             findings += _size_changes(model, graph, tiles)
+        weights = [m.weight.numel() for m in model.modules()
+                   if isinstance(m, torch.nn.modules.conv._ConvNd)]
+        fixed = RUNTIME_BYTES + max(weights, default=0) * itemsize
+        shape = graph[node].meta.get("shape") if graph[node].meta else None
+        if isinstance(shape, (tuple, list)) and shape:
+            out_bytes = math.prod(int(v) for v in shape) * itemsize
     bpp = _bytes_per_pixel(graph, spatial, itemsize) if torch_model else None
     if any(f.severity == "error" for f in findings):
         tiles = ()
     return TilePlan(node, spatial, geo.output_size, tile_t, halo_t, geo.alignment,
-                    geo.tile_alignment, geo.output_stride, tiles, tuple(findings), bpp, geo)
+                    geo.tile_alignment, geo.output_stride, tiles, tuple(findings), bpp,
+                    fixed, out_bytes, geo)
 
 
 def _is_module(model: Any) -> bool:
@@ -630,12 +727,15 @@ def _size_changes(model: Any, graph: Graph, tiles: tuple[Tile, ...]) -> list[Fin
 
 
 def tiled_forward(model: Any, x: Any, tile: Any, halo: Any = None, *,
-                  plan: TilePlan | None = None) -> Any:
+                  plan: TilePlan | None = None, out: Any = None) -> Any:
     """Run ``model`` on ``x`` tile by tile and stitch the output: equal to ``model(x)``.
 
-    Each tile's window is cut from ``x`` (pixels outside the tile's halo zeroed: no kept output
-    reads them), the model runs on it under ``torch.no_grad()``, and the kept units are copied
-    into the output. Works for 1-D, 2-D and 3-D inputs and any number of channels.
+    Each tile's window is a view of ``x`` (no copy; with an overridden ``halo`` the pixels
+    outside it are zeroed in a copy, as if missing), the model runs on it under
+    ``torch.inference_mode()``, and the kept units are written straight into the output, which
+    is allocated once. Nothing of a tile outlives its copy, so the peak memory is the output
+    plus one tile's forward pass (:attr:`TilePlan.peak_bytes` estimates the latter). Works for
+    1-D, 2-D and 3-D inputs and any number of channels.
 
     Args:
         model: an ``nn.Module`` in eval mode, returning one tensor.
@@ -643,9 +743,10 @@ def tiled_forward(model: Any, x: Any, tile: Any, halo: Any = None, *,
         tile: output tile size per axis (output units), see :func:`tile_plan`.
         halo: override the plan's exact halo (``(before, after)`` per axis, or an int).
         plan: a plan made beforehand for this model and shape (skips planning).
+        out: a tensor of the output's shape to write into (allocated when None).
 
     Returns:
-        The output tensor, as ``model(x)``.
+        The output tensor, as ``model(x)`` (``out`` when given).
 
     Raises:
         AtrousError: when the model cannot be tiled exactly (the layer is named).
@@ -669,19 +770,25 @@ def tiled_forward(model: Any, x: Any, tile: Any, halo: Any = None, *,
     plan.check()
     if halo is not None:
         plan = plan.with_halo(halo)
-    return _run_tiles(model, x, plan)
+    return _run_tiles(model, x, plan, out)
 
 
-def _run_tiles(model: Any, x: Any, plan: TilePlan) -> Any:
+def _run_tiles(model: Any, x: Any, plan: TilePlan, out: Any = None) -> Any:
+    """Run the tiles one at a time, each window a view of ``x`` (copied only where a
+    non-exact halo zeroes pixels), each kept region written straight into ``out``; nothing of
+    a tile outlives its copy into ``out``, so the peak is ``out`` plus one tile's forward."""
     import torch
 
     nd = len(plan.input_size)
-    out = None
+    exact = plan._geometry is None or plan.halo == plan._geometry.halo
     with torch.no_grad():
         for t in plan.tiles:
             window = x[_index(t.input)]
-            window = _mask(window, t)
-            y = model(window)
+            if not exact:  # an overridden halo: the pixels outside it are zeroed, as missing
+                window = _mask(window, t)
+            with torch.inference_mode():  # out stays an ordinary tensor
+                y = model(window)
+            del window
             if not isinstance(y, torch.Tensor):
                 raise AtrousError(f"tiled_forward needs a model returning one tensor, got "
                                   f"{type(y).__name__}")
@@ -692,7 +799,12 @@ def _run_tiles(model: Any, x: Any, plan: TilePlan) -> Any:
             if out is None:
                 assert plan.output_size is not None
                 out = y.new_empty((*y.shape[:-nd], *plan.output_size))
+            elif tuple(out.shape[:-nd]) != tuple(y.shape[:-nd]) or (
+                    tuple(out.shape[-nd:]) != plan.output_size):
+                raise AtrousError(f"out has shape {tuple(out.shape)}, the output is "
+                                  f"{(*y.shape[:-nd], *(plan.output_size or ()))}")
             out[_index(t.output)] = y[_index(t.crop)]
+            del y
     return out
 
 

@@ -31,6 +31,8 @@ from .errors import AtrousError
 __all__ = [
     "Units",
     "add_unit_arguments",
+    "add_unit_verdicts",
+    "add_units",
     "format_duration",
     "format_millimetres",
     "format_size",
@@ -38,7 +40,9 @@ __all__ = [
     "parse_size",
     "parse_spacing",
     "print_units",
+    "units_dict",
     "units_lines",
+    "units_pairs",
 ]
 
 
@@ -250,6 +254,93 @@ def units_lines(rf: Any, units: Units, *, halo: Sequence[tuple[int, int]] | None
     if buffers is not None:
         lines.append(f"stream buffers {buffers} samples = {units.length(buffers)}")
     return lines
+
+
+def units_dict(rf: Any, units: Units, *, halo: Sequence[tuple[int, int]] | None = None,
+               buffers: int | None = None) -> dict[str, Any] | None:
+    """The physical lengths of :func:`units_lines` as a JSON-able record (None without units).
+
+    Keys: ``unit`` (``"s"`` or ``"mm"``), ``sample_rate`` (Hz) or ``spacing`` (mm per axis),
+    ``receptive_field`` and ``effective_stride`` per axis in that unit (the stride None when
+    the receptive field is global), ``halo`` per axis ``[before, after]`` and
+    ``stream_buffers`` when given, and ``text``: the lines :func:`units_lines` prints. This is
+    the ``units`` member of ``atrous analyze / model / tile --json``.
+
+    >>> from atrous import receptive_field
+    >>> d = units_dict(receptive_field("2 d1, 2 d2"), Units(sample_rate=8000))
+    >>> d["unit"], d["receptive_field"], d["effective_stride"]
+    ('s', [0.0005], [0.000125])
+    """
+    if not units.active:
+        return None
+    units = units.check_ndim(rf.ndim)
+
+    def per_axis(values: Sequence[Any]) -> list[float | None]:
+        return [units.value(v, ax) for ax, v in enumerate(values)]
+
+    out: dict[str, Any] = {
+        "unit": "s" if units.sample_rate is not None else "mm",
+        "sample_rate": units.sample_rate,
+        "spacing": None if units.spacing is None else list(units.spacing),
+        "receptive_field": per_axis(rf.size),
+        "effective_stride": None if rf.is_global else per_axis(rf.stride),
+    }
+    if halo is not None:
+        out["halo"] = [[units.value(b, ax), units.value(a, ax)]
+                       for ax, (b, a) in enumerate(halo)]
+    if buffers is not None:
+        out["stream_buffers"] = units.value(buffers)
+    out["text"] = units_lines(rf, units, halo=halo, buffers=buffers)
+    return out
+
+
+def units_pairs(rf: Any, units: Units) -> list[tuple[str, str]]:
+    """``(label, value)`` pairs for a report's verdict list: the receptive field and the
+    effective stride in physical units (empty without units).
+
+    >>> from atrous import receptive_field
+    >>> units_pairs(receptive_field("3x3 d2"), Units(spacing=0.5))[0]
+    ('Receptive field (0.5x0.5 mm spacing)', '2.5 mm x 2.5 mm')
+    """
+    if not units.active:
+        return []
+    units = units.check_ndim(rf.ndim)
+    where = units.where().removeprefix("at ")
+
+    def text(values: Sequence[Any]) -> str:
+        return " x ".join(units.length(v, ax) for ax, v in enumerate(values))
+
+    pairs = [(f"Receptive field ({where})", text(rf.size))]
+    if not rf.is_global:
+        pairs.append((f"Effective stride ({where})", text(rf.stride)))
+    return pairs
+
+
+def add_units(record: dict[str, Any], args: Any, rf: Any, **kwargs: Any) -> dict[str, Any]:
+    """Set ``record["units"]`` to :func:`units_dict` for the ``--sample-rate`` / ``--spacing``
+    of ``args`` (nothing without them); returns ``record``. ``kwargs`` go to
+    :func:`units_dict`."""
+    units = Units(sample_rate=getattr(args, "sample_rate", None),
+                  spacing=getattr(args, "spacing", None))
+    d = units_dict(rf, units, **kwargs)
+    if d is not None:
+        record["units"] = d
+    return record
+
+
+def add_unit_verdicts(section: Any, args: Any, rf: Any) -> None:
+    """Add the physical receptive field and stride (``--sample-rate`` / ``--spacing`` of
+    ``args``) to an HTML report section: as verdicts (:func:`units_pairs`) and as the
+    ``units`` member of its embedded JSON (:func:`units_dict`)."""
+    from .render.html import _verdict
+
+    units = Units(sample_rate=getattr(args, "sample_rate", None),
+                  spacing=getattr(args, "spacing", None))
+    d = units_dict(rf, units)
+    if d is None:
+        return
+    section.verdicts.extend(_verdict(label, value) for label, value in units_pairs(rf, units))
+    section.data["units"] = d
 
 
 def add_unit_arguments(parser: Any) -> None:

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from ..errors import AtrousError
-from ..units import add_unit_arguments, print_units
+from ..units import add_unit_arguments, add_units, print_units
 from ._common import HelpFormatter, check_output_path, parse_ints, parse_size, print_json
 
 __all__ = ["add_parser", "build_target", "run"]
@@ -171,10 +171,11 @@ def run(args: argparse.Namespace) -> int:
         _write_png(reports, png)
     if args.json:
         if len(reports) == 1:
-            print_json(reports[0].to_dict())
+            print_json(add_units(reports[0].to_dict(), args, reports[0].rf))  # --sample-rate
         else:
-            print_json({"schema_version": reports[0].schema_version,
-                        "reports": [r.to_dict() for r in reports]})
+            print_json(add_units({"schema_version": reports[0].schema_version,
+                                  "reports": [r.to_dict() for r in reports]},
+                                 args, reports[0].rf))
         return 0
     from ..render.text import render_compare, render_report
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AtrousError
-from ..units import add_unit_arguments, print_units
+from ..units import add_unit_arguments
 from ._common import HelpFormatter, check_output_path, parse_size
 
 if TYPE_CHECKING:
@@ -289,14 +289,18 @@ def run(args: argparse.Namespace) -> int:
 
     summary = summarize(graph, shapes, gridding={"auto": None, "on": True, "off": False}[
         args.gridding], model=model, erf_samples=args.erf)
+    if args.sample_rate or args.spacing:  # the "units" member (atrous.units)
+        from ..units import add_units
+
+        summary.units = add_units({}, args, summary.report.rf).get("units")
     if args.json == "-":
         sys.stdout.write(summary.to_json() + "\n")
     else:
         from ..render.text import render_model
 
         render_model(summary, table=not args.no_table, depth=args.depth, columns=columns)
-        if args.sample_rate or args.spacing:
-            print_units(args, summary.report.rf)
+        for line in (summary.units or {}).get("text", []):
+            print(line)
         if summary.erf is not None:
             which = ""
             if len(summary.outputs) > 1:

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..errors import AtrousError
-from ..units import add_unit_arguments, print_units
+from ..units import add_unit_arguments, add_unit_verdicts, print_units
 from ._common import check_output_path, parse_ints, parse_size
 from .draw import Formatter
 
@@ -128,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
 
     def draw() -> None:
         state["section"] = section_from_report(state["report"], erf=state["erf"])
+        add_unit_verdicts(state["section"], args, state["report"].rf)  # --sample-rate, --spacing
 
     def render() -> None:
         section = state["section"]

@@ -16,7 +16,11 @@ from ..errors import AtrousError
 from ..units import add_unit_arguments
 from ._common import HelpFormatter
 
-__all__ = ["add_parser", "parse_memory", "run"]
+__all__ = ["SCHEMA_VERSION", "add_parser", "parse_memory", "run"]
+
+SCHEMA_VERSION = 2
+"""``schema_version`` of ``atrous tile --json`` (``atrous/schemas/tile.schema.json``); 2 put
+the physical lengths in a ``units`` record (:func:`atrous.units.units_dict`)."""
 
 DESCRIPTION = """Plan an exact tiled run: for an input of SIZE cut into output tiles of TILE units,
 the halo each tile needs on each side (from the receptive field's per-unit boxes), the alignment
@@ -62,8 +66,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile", "-t", required=True, metavar="SIZE",
                    help="output tile size in output units (128 or 128x96)")
     p.add_argument("--max-memory", metavar="BYTES",
-                   help="recommend the tile with the least overlap whose activations fit "
-                        "(e.g. 2GiB; needs a model)")
+                   help="recommend the tile with the least overlap whose forward pass fits "
+                        "(estimated; the stitched output comes on top; e.g. 2GiB; needs a "
+                        "model)")
     add_unit_arguments(p)
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(func=run)
@@ -80,7 +85,7 @@ def _target(text: str) -> Any:
 def run(args: argparse.Namespace) -> int:
     from ..rf import receptive_field
     from ..tiling import tile_plan
-    from ..units import Units, format_size, parse_size, units_lines
+    from ..units import Units, format_size, parse_size, units_dict
 
     target = _target(args.model)
     size = parse_size(args.input, "--input")
@@ -95,29 +100,28 @@ def run(args: argparse.Namespace) -> int:
             raise AtrousError("--max-memory needs a model (a spec has no channels to size)")
         recommended = plan.recommend(max_memory)
     rec_plan = tile_plan(target, size, recommended, check_sizes=False) if recommended else None
-    phys: list[str] = []
+    phys: dict[str, Any] | None = None
     if units.active and plan.ok:
         rf = receptive_field(target, size if len(size) > 1 else None)
-        phys = units_lines(rf, units, halo=plan.halo)
+        phys = units_dict(rf, units, halo=plan.halo)
     if args.json:
-        record = plan.to_dict()
-        record["schema_version"] = 1
+        record = {"schema_version": SCHEMA_VERSION, **plan.to_dict()}
         if recommended is not None and rec_plan is not None:
             record["recommended"] = {"tile": list(recommended),
                                      "overlap_factor": round(rec_plan.overlap_factor, 6),
                                      "peak_bytes": rec_plan.peak_bytes,
                                      "max_memory": max_memory}
         if phys:
-            record["physical"] = phys
+            record["units"] = phys
         print(json.dumps(record, indent=2))
         return 0 if plan.ok else 1
     print(plan)
-    for line in phys:
+    for line in phys["text"] if phys else []:
         print(line)
     if recommended is not None and rec_plan is not None:
         print(f"recommended tile under {format_size(max_memory or 0)}: "
               f"{'x'.join(map(str, recommended))} output units (overlap factor "
               f"{rec_plan.overlap_factor:.3f}, largest window "
               f"{'x'.join(map(str, rec_plan.max_window))}, about "
-              f"{format_size(rec_plan.peak_bytes or 0)} of activations)")
+              f"{format_size(rec_plan.peak_bytes or 0)} for its forward pass, plus the output)")
     return 0 if plan.ok else 1

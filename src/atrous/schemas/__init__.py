@@ -2,12 +2,14 @@
 
 One schema per command (draft 2020-12): ``analyze`` (:meth:`atrous.Report.to_dict`, schema
 version 2), ``model`` (the report plus a ``model`` section, version 2), ``shape``
-(:meth:`atrous.shapes.ShapeResult.to_dict`, version 1) and ``design`` (``kind`` design, repair
-or pareto, version 1). Every document carries its ``schema_version``; a version is bumped
-whenever the document's shape changes.
+(:meth:`atrous.shapes.ShapeResult.to_dict`, version 1), ``design`` (``kind`` design, repair
+or pareto, version 1) and ``tile`` (:meth:`atrous.TilePlan.to_dict`, version 2). Every document
+carries its ``schema_version``; a version is bumped whenever the document's shape changes
+(an optional member may be added within a version: ``units``, the physical lengths of
+``--sample-rate`` / ``--spacing``, in ``analyze`` and ``model``).
 
     >>> sorted(SCHEMAS)
-    ['analyze', 'design', 'model', 'shape']
+    ['analyze', 'design', 'model', 'shape', 'tile']
     >>> load("analyze")["$defs"]["finding"]["required"]
     ['code', 'severity', 'node', 'label', 'message', 'data']
 """
@@ -22,7 +24,7 @@ from ..errors import AtrousError
 
 __all__ = ["SCHEMAS", "load", "validate"]
 
-SCHEMAS = ("analyze", "design", "model", "shape")
+SCHEMAS = ("analyze", "design", "model", "shape", "tile")
 
 
 def load(name: str) -> dict[str, Any]:

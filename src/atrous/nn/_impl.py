@@ -92,10 +92,11 @@ def _auto_key(
     x: Tensor, weight: Tensor, bias: Tensor | None, s: Ints, pads: Pairs, d: Ints, groups: int,
     mode: str,
 ) -> tuple[Any, ...]:
-    return (
-        str(x.device), x.dtype, tuple(x.shape), tuple(weight.shape), bias is not None, s, pads,
-        d, groups, mode, x.is_contiguous(memory_format=torch.channels_last) and x.dim() == 4,
-        torch.backends.cudnn.deterministic,
+    device = x.device
+    return (  # kept cheap: it is computed on every auto call (about 3 us)
+        device, x.dtype, x.shape, weight.shape, bias is None, s, pads, d, groups, mode,
+        x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last),
+        device.type == "cuda" and torch.backends.cudnn.deterministic,
     )
 
 
@@ -103,7 +104,7 @@ def _probing_makes_sense(x: Tensor) -> bool:
     """No probe on meta or fake tensors, while tracing or compiling: there ``native`` runs."""
     if type(x) is not Tensor and not isinstance(x, torch.nn.Parameter):
         return False  # FakeTensor, functional tensors and other subclasses
-    if x.device.type == "meta" or torch.jit.is_tracing() or torch.jit.is_scripting():
+    if x.is_meta or torch.jit.is_tracing() or torch.jit.is_scripting():
         return False
     # torch.compile runs through torch._dynamo; when that was never imported nothing compiles
     # (looking at torch.compiler would import it: seconds)

@@ -3,8 +3,11 @@
 Shapes come from running the traced graph once on the ``meta`` device (parameters and buffers
 swapped for meta tensors for the run, then restored): no data, no compute, a cost independent of
 the input size. Shape-keeping modules and functions (norms, activations, dropout) are not run at
-all: their output shape is their input's. Where a meta run fails (an op without a meta kernel, a
-plain tensor attribute on the CPU), fake tensors are tried, then one real run on zeros.
+all: their output shape is their input's; convolutions, pooling, linear layers, elementwise
+arithmetic, ``mean``, ``cat`` and resizing to a size get theirs from the size formula
+(:mod:`atrous.fx.meta_shapes`), not from torch's Python meta kernels. Where a meta run fails
+(an op without a meta kernel, a plain tensor attribute on the CPU), fake tensors are tried, then
+one real run on zeros.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from ..graph import Graph
 from .convert import _convert
 from .emit import _Builder, _set_outputs
 from .functions import _FACTORIES, _values_only
+from .meta_shapes import function_shortcut, method_shortcut, module_shortcut
 from .plumbing import _dtype, _fake_mode, _leaf, _spatial_inputs
 from .registry import _FUNCTIONS_BY_OBJ, OpCall, TensorInfo, _fn_name
 
@@ -142,8 +146,6 @@ def _recorder_class() -> Any:
     import torch.fx as fx
 
     keep_shape = _shape_preserving()
-    convs = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
-    binary = (operator.add, operator.mul, operator.sub, operator.truediv, torch.add, torch.mul)
 
     class Recorder(fx.Interpreter):
         """Runs the graph and keeps every node's value; skips shape-keeping calls."""
@@ -162,78 +164,30 @@ def _recorder_class() -> Any:
             if (isinstance(mod, keep_shape) and len(args) == 1 and not kwargs
                     and isinstance(args[0], torch.Tensor)):
                 return args[0]  # norms and activations keep the shape: skip their kernels
-            if type(mod) in convs and len(args) == 1 and not kwargs:
-                out = _meta_conv(mod, args[0])
-                if out is not None:
-                    return out
+            out = module_shortcut(mod, args, kwargs)  # a conv, pool or linear: by formula
+            if out is not None:
+                return out
             return super().call_module(target, args, kwargs)
 
         def call_function(self, target: Any, args: Any, kwargs: Any) -> Any:
             if (args and isinstance(args[0], torch.Tensor)
                     and _fn_name(target) in _SHAPE_KEEPING_FUNCTIONS):
                 return args[0]
-            if target in binary and len(args) == 2 and not kwargs:
-                out = _meta_broadcast(args[0], args[1])
-                if out is not None:
-                    return out
+            out = function_shortcut(target, args, kwargs)  # arithmetic, mean, cat, resize
+            if out is not None:
+                return out
             return super().call_function(target, args, kwargs)
 
         def call_method(self, target: Any, args: Any, kwargs: Any) -> Any:
             if (args and isinstance(args[0], torch.Tensor)
                     and _fn_name(target) in _SHAPE_KEEPING_FUNCTIONS):
                 return args[0]
+            out = method_shortcut(target, args, kwargs)  # x.mean(dims): by formula
+            if out is not None:
+                return out
             return super().call_method(target, args, kwargs)
 
     return Recorder
-
-
-def _meta_conv(mod: Any, x: Any) -> Any:
-    """The meta output of a plain ``nn.ConvNd`` on a contiguous batched meta input, from the
-    output-size formula (torch's meta kernel for a convolution runs its checks in Python:
-    ~0.1 ms a call); None when anything is unusual (the real call then runs, and raises)."""
-    import torch
-
-    from torch.nn.modules import module as nn_module
-
-    if (mod._forward_pre_hooks or mod._forward_hooks or "forward" in vars(mod)
-            or nn_module._global_forward_pre_hooks or nn_module._global_forward_hooks):
-        return None  # a hook or a patched forward may change what the call does
-    nd = len(mod.kernel_size)
-    weight = mod.weight
-    if not (isinstance(x, torch.Tensor) and x.is_meta and x.dim() == nd + 2
-            and isinstance(weight, torch.Tensor) and weight.is_meta
-            and x.dtype == weight.dtype and x.shape[1] == mod.in_channels
-            and x.is_contiguous()):
-        return None
-    if isinstance(mod.padding, str):
-        if mod.padding != "same":
-            return None  # "valid" is stored as (0, ...) by torch; anything else: let torch say
-        sizes = list(x.shape[2:])
-    else:
-        sizes = []
-        for n, k, s, p, d in zip(x.shape[2:], mod.kernel_size, mod.stride, mod.padding,
-                                 mod.dilation):
-            span = n + 2 * p - d * (k - 1) - 1
-            if span < 0:
-                return None  # torch raises its own error for an input too small
-            sizes.append(span // s + 1)
-    return torch.empty((x.shape[0], mod.out_channels, *sizes), dtype=x.dtype, device="meta")
-
-
-def _meta_broadcast(a: Any, b: Any) -> Any:
-    """The meta output of an elementwise binary op on two contiguous meta tensors of one dtype
-    (torch's meta path decomposes it in Python); None otherwise (the real call runs)."""
-    import torch
-
-    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.is_meta
-            and b.is_meta and a.dtype == b.dtype and a.dtype.is_floating_point
-            and a.is_contiguous() and b.is_contiguous()):
-        return None
-    try:
-        shape = torch.broadcast_shapes(a.shape, b.shape)
-    except RuntimeError:
-        return None
-    return torch.empty(shape, dtype=a.dtype, device="meta")
 
 
 def _shape_preserving() -> tuple[type, ...]:

@@ -60,7 +60,8 @@ def process_cpu(args: list[str], runs: int) -> tuple[float, float]:
 def heavy_imports(argv: list[str]) -> list[str]:
     """The packages of :data:`HEAVY` that ``atrous ARGV`` imports."""
     code = ("import sys, io, contextlib\nfrom atrous.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "with contextlib.redirect_stdout(io.StringIO()), "
+            "contextlib.suppress(SystemExit):\n"
             f"    main({argv!r})\n"
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,

@@ -24,6 +24,12 @@ torchinfo and torchscan are not atrous dependencies (``pip install torchinfo tor
 
     python benchmarks/zoo_vs_torchinfo.py             # every model (a few minutes)
     python benchmarks/zoo_vs_torchinfo.py --only resnet50,seresnet50 --repeat 5
+    python benchmarks/zoo_vs_torchinfo.py --cold      # first analyze() of a fresh process
+
+``--cold`` times instead the first ``atrous.analyze`` of a fresh interpreter per model (what
+``atrous model`` pays once: torch's one-time set-up included, the imports of torch and atrous
+excluded) and says whether it imported sympy (torch's Python meta kernels do, through
+``torch._check``: about 1.5 s).
 """
 
 from __future__ import annotations
@@ -592,12 +598,46 @@ def measure(model: nn.Module, shape: tuple[int, ...], repeat: int, torchinfo: An
     return out
 
 
+_COLD = """
+import sys, time
+sys.path.insert(0, {here!r})
+import torch, atrous
+from zoo_vs_torchinfo import ZOO
+torch.set_num_threads(1)
+model = ZOO[sys.argv[1]]().eval()
+t = time.process_time()
+atrous.analyze(model, input_size=(1, 3, {size}, {size}))
+print(f"{{time.process_time() - t:.3f}} {{'sympy' in sys.modules}}")
+"""
+
+
+def cold(names: list[str], size: int) -> int:
+    """Print the first ``atrous.analyze`` of a fresh interpreter per model."""
+    import subprocess
+    from pathlib import Path
+
+    code = _COLD.format(here=str(Path(__file__).resolve().parent), size=size)
+    print(f"first atrous.analyze of a fresh process (CPU time), 1x3x{size}x{size}; "
+          f"load {os.getloadavg()}")
+    for name in names:
+        out = subprocess.run([sys.executable, "-c", code, name], capture_output=True,
+                             text=True, check=True).stdout.split()
+        print(f"  {name:34} {float(out[0]) * 1e3:7.0f} ms  sympy imported: {out[1]}", flush=True)
+    print(f"load {os.getloadavg()}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="timed calls per side (fastest)")
     parser.add_argument("--only", default="", help="comma-separated model names")
     parser.add_argument("--size", type=int, default=224, help="input side (default 224)")
+    parser.add_argument("--cold", action="store_true",
+                        help="time the first analyze() of a fresh process per model instead")
     args = parser.parse_args(argv)
+    if args.cold:
+        return cold([n.strip() for n in args.only.split(",") if n.strip()] or list(ZOO),
+                    args.size)
     try:
         import torchinfo
     except ImportError:

@@ -48,7 +48,8 @@ MODULES = [
 ]
 
 
-@pytest.mark.parametrize(("mod", "shape"), MODULES, ids=lambda v: type(v).__name__)
+@pytest.mark.parametrize(("mod", "shape"), MODULES,
+                         ids=[f"{type(m).__name__}-{i}" for i, (m, _) in enumerate(MODULES)])
 def test_module_shortcut_equals_torch_meta(mod: nn.Module, shape: tuple[int, ...]) -> None:
     mod = on_meta(mod)
     x = meta(*shape)
@@ -72,7 +73,8 @@ def test_linear_on_a_permuted_input_gives_torch_layout() -> None:
     (nn.AdaptiveAvgPool2d(2), meta(1, 3, 0, 4)),
     (nn.Linear(6, 3), meta(2, 5)),
     (nn.ConvTranspose2d(4, 4, 2), meta(1, 4, 8, 8)),  # not covered
-], ids=str)
+], ids=["channels", "too-small", "unbatched", "valid", "channels-last", "indices", "padding",
+        "empty", "features", "transposed"])
 def test_module_shortcut_leaves_the_unusual_to_torch(mod: nn.Module, x: torch.Tensor) -> None:
     assert meta_shapes.module_shortcut(on_meta(mod), (x,), {}) is None
 
@@ -105,7 +107,8 @@ FUNCTIONS = [
 
 
 @pytest.mark.parametrize(("fn", "args", "kwargs"), FUNCTIONS,
-                         ids=lambda v: getattr(v, "__name__", "_"))
+                         ids=[f"{getattr(f, '__name__', 'fn')}-{i}"
+                              for i, (f, _, _) in enumerate(FUNCTIONS)])
 def test_function_shortcut_equals_torch_meta(fn: Any, args: tuple, kwargs: dict) -> None:
     assert same(meta_shapes.function_shortcut(fn, args, kwargs), fn(*args, **kwargs))
 
@@ -123,7 +126,8 @@ def test_function_shortcut_equals_torch_meta(fn: Any, args: tuple, kwargs: dict)
     (F.interpolate, (meta(1, 3, 5, 7),), {"scale_factor": 2.0}),
     (F.interpolate, (meta(1, 3, 5, 7),), {"size": (10, 14), "mode": "linear"}),
     (F.interpolate, (meta(1, 3, 5, 7),), {"size": (10, 14), "align_corners": True}),
-], ids=str)
+], ids=["no-broadcast", "scalar", "channels-last", "permuted", "alpha", "repeated-axis",
+        "dtype", "sizes-differ", "scale-factor", "mode", "align-corners"])
 def test_function_shortcut_leaves_the_unusual_to_torch(fn: Any, args: tuple,
                                                        kwargs: dict) -> None:
     assert meta_shapes.function_shortcut(fn, args, kwargs) is None

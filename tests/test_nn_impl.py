@@ -121,6 +121,7 @@ NOISY = {"native": [1.09, 1.12, 1.93, 1.10, 1.09],
     ({"native": [1.0, 1.0, 1.0], "space_to_batch": [0.6, 0.6, 0.6], "phase": [0.5, 0.95, 0.5]},
      "space_to_batch"),  # phase not faster in round 2
     ({"native": [1.0, 1.0], "phase": [0.5, 0.5], "space_to_batch": [0.5, 0.5]}, "phase"),  # tie
+    ({"native": [], "phase": []}, "native"),  # no round timed
 ])
 def test_decide_replaces_native_only_when_faster_in_every_round(
     times: dict[str, list[float]], want: str

@@ -171,6 +171,8 @@ def decide(times: dict[str, list[float]], margin: float = AUTO_MARGIN) -> str:
     'native'
     """
     native = times["native"]
+    if not native:
+        return "native"  # nothing measured: nothing to replace it by
     keep = 1.0 - margin
 
     def median(values: list[float]) -> float:

@@ -193,3 +193,28 @@ def test_a_cnn_shape_run_needs_no_torch_meta_kernel(monkeypatch: pytest.MonkeyPa
         (n.name, n.layer, n.inputs) for n in want.topological()]
     assert [n.meta.get("shape") for n in got.topological()] == [
         n.meta.get("shape") for n in want.topological()]
+
+
+def test_pool_formula_equals_torch_over_a_parameter_grid() -> None:
+    """Every max/avg pool of a small grid (kernel, stride, padding, dilation, ceil mode, input
+    size): the formula's output is torch's, and where torch refuses the formula gives None."""
+    import itertools
+
+    answered = 0
+    for k, s, p, d, ceil, n in itertools.product((1, 2, 3, 4), (1, 2, 3), (0, 1, 2), (1, 2),
+                                                 (False, True), (4, 5, 6, 7)):
+        x = meta(1, 2, n, n + 1)
+        pools: list[nn.Module] = [nn.MaxPool2d(k, s, p, dilation=d, ceil_mode=ceil)]
+        if d == 1:
+            pools.append(nn.AvgPool2d(k, s, p, ceil_mode=ceil))
+        for pool in pools:
+            got = meta_shapes.module_shortcut(pool, (x,), {})
+            try:
+                want = pool(x)
+            except RuntimeError:
+                assert got is None, (pool, n)
+                continue
+            if got is not None:
+                assert same(got, want), (pool, n)
+                answered += 1
+    assert answered > 500  # the formula answers nearly all of them

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -112,6 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"atrous: error: argument '{shown}' is not valid UTF-8", file=sys.stderr)
             return 2
     command = _command_in(words)
+    if command not in ("model", "report", "bench") and "numpy" not in sys.modules:
+        # atrous does no BLAS work; numpy's OpenBLAS would start a thread per core that spins
+        # waiting for some (~0.1 s of CPU time a process here). Commands that run the user's
+        # model code keep the user's setting.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     only = command
     if command is None and (not words or words[0] in ("-h", "--help", "--version")):
         only = ""  # ``atrous --help`` needs no command module; ``atrous shape ...`` only shape's

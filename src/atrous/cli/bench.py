@@ -20,13 +20,14 @@ its d x d phases turns one dilated convolution into dense ones:
   native          F.conv2d with dilation=d
   space_to_batch  the phases as one batch, one dense convolution (TensorFlow's atrous_conv2d)
   phase           one dense convolution per phase, written into its slice of the output
-  auto            what impl="auto" in atrous.nn picks: the fastest of the three, measured once
-                  per device, dtype and shape (another replaces native only when 10% faster)
-Each cell is the fastest of --repeats runs after a warm-up (on a CPU the process's CPU time, which
-other programs on the same cores do not inflate; on a GPU synchronised wall time), and t(d)/t(1)
-with t(1) = native at dilation 1 on the same input; the last line says how far the outputs are
-from native. The defaults take a few seconds on a CPU; a GPU run wants a larger input
-(--size 8x64x128x128)."""
+  auto            what impl="auto" in atrous.nn picks, probed once per device, dtype and shape:
+                  native, unless another one was 10% faster in each of 5 interleaved rounds
+Each cell is the fastest of --repeats rounds after a warm-up, every round running each
+implementation once in a rotating order (on a CPU the process's CPU time, which other programs
+on the same cores do not inflate; on a GPU synchronised wall time), and t(d)/t(1) with t(1) =
+native at dilation 1 on the same input. Under the table: what auto picked per dilation, its
+time over native's, and how far the outputs are from native. The defaults take a few seconds
+on a CPU; a GPU run wants a larger input (--size 8x64x128x128)."""
 
 EPILOG = """\
 examples:
@@ -61,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="torch.backends.cudnn.deterministic during the runs")
     p.add_argument("--backward", action="store_true",
                    help="time forward + backward instead of forward alone")
-    p.add_argument("--repeats", type=int, default=5, help="timed runs per cell (fastest counts)")
+    p.add_argument("--repeats", type=int, default=5, help="timed rounds (fastest counts)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's own choice)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

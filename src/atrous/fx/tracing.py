@@ -3,8 +3,11 @@
 Shapes come from running the traced graph once on the ``meta`` device (parameters and buffers
 swapped for meta tensors for the run, then restored): no data, no compute, a cost independent of
 the input size. Shape-keeping modules and functions (norms, activations, dropout) are not run at
-all: their output shape is their input's. Where a meta run fails (an op without a meta kernel, a
-plain tensor attribute on the CPU), fake tensors are tried, then one real run on zeros.
+all: their output shape is their input's; convolutions, pooling, linear layers, elementwise
+arithmetic, ``mean``, ``cat`` and resizing to a size get theirs from the size formula
+(:mod:`atrous.fx.meta_shapes`), not from torch's Python meta kernels. Where a meta run fails
+(an op without a meta kernel, a plain tensor attribute on the CPU), fake tensors are tried, then
+one real run on zeros.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from ..graph import Graph
 from .convert import _convert
 from .emit import _Builder, _set_outputs
 from .functions import _FACTORIES, _values_only
+from .meta_shapes import function_shortcut, method_shortcut, module_shortcut
 from .plumbing import _dtype, _fake_mode, _leaf, _spatial_inputs
 from .registry import _FUNCTIONS_BY_OBJ, OpCall, TensorInfo, _fn_name
 
@@ -160,18 +164,27 @@ def _recorder_class() -> Any:
             if (isinstance(mod, keep_shape) and len(args) == 1 and not kwargs
                     and isinstance(args[0], torch.Tensor)):
                 return args[0]  # norms and activations keep the shape: skip their kernels
+            out = module_shortcut(mod, args, kwargs)  # a conv, pool or linear: by formula
+            if out is not None:
+                return out
             return super().call_module(target, args, kwargs)
 
         def call_function(self, target: Any, args: Any, kwargs: Any) -> Any:
             if (args and isinstance(args[0], torch.Tensor)
                     and _fn_name(target) in _SHAPE_KEEPING_FUNCTIONS):
                 return args[0]
+            out = function_shortcut(target, args, kwargs)  # arithmetic, mean, cat, resize
+            if out is not None:
+                return out
             return super().call_function(target, args, kwargs)
 
         def call_method(self, target: Any, args: Any, kwargs: Any) -> Any:
             if (args and isinstance(args[0], torch.Tensor)
                     and _fn_name(target) in _SHAPE_KEEPING_FUNCTIONS):
                 return args[0]
+            out = method_shortcut(target, args, kwargs)  # x.mean(dims): by formula
+            if out is not None:
+                return out
             return super().call_method(target, args, kwargs)
 
     return Recorder

@@ -8,9 +8,12 @@ convolutions instead of one large one.
 
 ``auto``: the first call for a (device, dtype, shapes, stride, padding, dilation, groups,
 padding mode) times ``native``, ``space_to_batch`` and ``phase`` on that very input (forward,
-no grad) and remembers the fastest, like ``torch.backends.cudnn.benchmark``. Another
-implementation replaces ``native`` only when it is at least :data:`AUTO_MARGIN` faster, so
-noise never moves a CPU run off the native kernel.
+no grad) and remembers its choice, like ``torch.backends.cudnn.benchmark``. The probe runs
+:data:`AUTO_ROUNDS` rounds, each timing every implementation once, in an order that rotates
+from round to round, so that a burst of load from other programs falls on all of them alike
+(:func:`interleaved`). :func:`decide` then keeps ``native`` unless another implementation was
+at least :data:`AUTO_MARGIN` faster than ``native`` *in every round*, paired round by round,
+and in the median too: one lucky run never moves a call off the native kernel.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import itertools
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -34,9 +37,10 @@ _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 AUTO_IMPLS = ("native", "space_to_batch", "phase")
 """What ``impl="auto"`` chooses from (``zero_kernel`` is never faster than ``native``)."""
 AUTO_MARGIN = 0.10
-"""How much faster than ``native`` another implementation must measure to be chosen."""
-AUTO_REPEATS = 3
-"""Timed runs per implementation in the probe (the fastest counts), after one warm-up."""
+"""How much faster than ``native`` another implementation must measure, in every round of the
+probe, to be chosen."""
+AUTO_ROUNDS = 5
+"""Rounds of the probe; each times every implementation once (after one warm-up each)."""
 
 _CHOICE: dict[tuple[Any, ...], str] = {}
 """The probe's verdicts, by :func:`_auto_key`."""
@@ -88,10 +92,11 @@ def _auto_key(
     x: Tensor, weight: Tensor, bias: Tensor | None, s: Ints, pads: Pairs, d: Ints, groups: int,
     mode: str,
 ) -> tuple[Any, ...]:
-    return (
-        str(x.device), x.dtype, tuple(x.shape), tuple(weight.shape), bias is not None, s, pads,
-        d, groups, mode, x.is_contiguous(memory_format=torch.channels_last) and x.dim() == 4,
-        torch.backends.cudnn.deterministic,
+    device = x.device
+    return (  # kept cheap: it is computed on every auto call (about 3 us)
+        device, x.dtype, x.shape, weight.shape, bias is None, s, pads, d, groups, mode,
+        x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last),
+        device.type == "cuda" and torch.backends.cudnn.deterministic,
     )
 
 
@@ -99,7 +104,7 @@ def _probing_makes_sense(x: Tensor) -> bool:
     """No probe on meta or fake tensors, while tracing or compiling: there ``native`` runs."""
     if type(x) is not Tensor and not isinstance(x, torch.nn.Parameter):
         return False  # FakeTensor, functional tensors and other subclasses
-    if x.device.type == "meta" or torch.jit.is_tracing() or torch.jit.is_scripting():
+    if x.is_meta or torch.jit.is_tracing() or torch.jit.is_scripting():
         return False
     # torch.compile runs through torch._dynamo; when that was never imported nothing compiles
     # (looking at torch.compiler would import it: seconds)
@@ -108,25 +113,90 @@ def _probing_makes_sense(x: Tensor) -> bool:
     return not (compiling is not None and compiling())
 
 
-def best_of(fn: Callable[[], Any], device: torch.device, repeats: int) -> float:
-    """The fastest of ``repeats`` timed runs of ``fn`` after one warm-up.
+def _clock(device: torch.device) -> Callable[[], float]:
+    """The probe's clock: a synchronised wall clock on a GPU; on the CPU the process's CPU time
+    (all its threads), which other processes sharing the cores do not inflate the way they
+    inflate wall time."""
+    if device.type != "cuda":
+        return time.process_time
 
-    On a GPU: wall time, synchronised. On the CPU: the process's CPU time (all its threads),
-    which other processes sharing the cores do not inflate the way they inflate wall time.
-    """
-    cuda = device.type == "cuda"
-    clock = time.perf_counter if cuda else time.process_time
-    fn()
-    if cuda:
+    def synced() -> float:
         torch.cuda.synchronize(device)
-    times = []
-    for _ in range(repeats):
-        start = clock()
-        fn()
-        if cuda:
-            torch.cuda.synchronize(device)
-        times.append(clock() - start)
-    return min(times)
+        return time.perf_counter()
+
+    return synced
+
+
+def best_of(fn: Callable[[], Any], device: torch.device, repeats: int) -> float:
+    """The fastest of ``repeats`` timed runs of ``fn`` after one warm-up (:func:`_clock`)."""
+    return min(interleaved({"fn": fn}, device, repeats)["fn"])
+
+
+def interleaved(
+    fns: Mapping[str, Callable[[], Any]], device: torch.device, rounds: int
+) -> dict[str, list[float]]:
+    """Time every function once per round, ``rounds`` rounds, after one warm-up of each.
+
+    The order rotates from round to round (round ``r`` starts with the ``r``-th function), so
+    no function always runs first or last, and load that comes and goes falls on all of them
+    alike. Returns each function's times, in round order (on the :func:`_clock`).
+
+    >>> import torch
+    >>> times = interleaved({"a": lambda: None, "b": lambda: None}, torch.device("cpu"), 3)
+    >>> sorted(times), [len(t) for t in times.values()]
+    (['a', 'b'], [3, 3])
+    """
+    clock = _clock(device)
+    names = list(fns)
+    for name in names:
+        fns[name]()
+    clock()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            start = clock()
+            fns[name]()
+            times[name].append(clock() - start)
+    return times
+
+
+def decide(times: dict[str, list[float]], margin: float = AUTO_MARGIN) -> str:
+    """The implementation the probe's times choose: ``native`` unless another one was at least
+    ``margin`` faster than ``native`` in every round (paired round by round) and in the median;
+    of those, the one with the smallest median (the first listed on a tie).
+
+    >>> decide({"native": [1.0, 1.0, 1.0], "phase": [0.5, 0.6, 0.5]})
+    'phase'
+    >>> decide({"native": [1.0, 1.0, 1.0], "phase": [0.5, 0.95, 0.5]})  # one round within 10%
+    'native'
+    """
+    native = times["native"]
+    if not native:
+        return "native"  # nothing measured: nothing to replace it by
+    keep = 1.0 - margin
+
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        mid = len(ordered) // 2
+        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+    best, best_median = "native", median(native)
+    for impl, values in times.items():
+        if impl == "native" or len(values) != len(native) or not values:
+            continue
+        if not all(t <= keep * n for t, n in zip(values, native)):
+            continue
+        m = median(values)
+        if m <= keep * median(native) and m < best_median:
+            best, best_median = impl, m
+    return best
+
+
+def probe(run: Callable[[str], Tensor], device: torch.device) -> dict[str, list[float]]:
+    """The probe's times of every implementation in :data:`AUTO_IMPLS` (see :func:`decide`)."""
+    with torch.no_grad():
+        return interleaved({impl: functools.partial(run, impl) for impl in AUTO_IMPLS},
+                           device, AUTO_ROUNDS)
 
 
 def choose(
@@ -142,7 +212,8 @@ def choose(
 ) -> str:
     """The implementation ``impl="auto"`` uses for this call (probed once, then cached).
 
-    ``run(impl)`` computes the convolution with ``impl``; the probe calls it under no_grad.
+    ``run(impl)`` computes the convolution with ``impl``; :func:`probe` calls it under no_grad
+    and :func:`decide` chooses from its times.
     """
     if all(v == 1 for v in d) or not _probing_makes_sense(x):
         _LAST[0] = "native"  # no dilation: nothing to decompose
@@ -150,13 +221,7 @@ def choose(
     key = _auto_key(x, weight, bias, s, pads, d, groups, mode)
     found = _CHOICE.get(key)
     if found is None:
-        times: dict[str, float] = {}
-        with torch.no_grad():
-            for impl in AUTO_IMPLS:
-                times[impl] = best_of(functools.partial(run, impl), x.device, AUTO_REPEATS)
-        found = min(times, key=lambda i: times[i])
-        if found != "native" and times[found] > (1 - AUTO_MARGIN) * times["native"]:
-            found = "native"
+        found = decide(probe(run, x.device))
         _CHOICE[key] = found
     _LAST[0] = found
     return found

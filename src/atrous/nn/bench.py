@@ -26,7 +26,7 @@ import torch
 from .._types import as_int
 from ..errors import AtrousError
 from . import _impl
-from ._impl import best_of
+from ._impl import interleaved
 
 __all__ = ["DilationTax", "TaxRow", "dilation_tax"]
 
@@ -97,9 +97,34 @@ class DilationTax:
                     pick = f" [{r.chose}]" if r.impl == "auto" else ""
                     cells.append(f"{_ms(r.seconds)} {r.ratio:5.2f}x{pick}")
                 lines.append(f"{d:>9}" + "".join(f"{c:>24}" for c in cells))
+        lines.extend(self.auto_lines())
         worst = max(r.max_error for r in self.rows)
         lines.append(f"largest difference from the native output: {worst:.2g}")
         return "\n".join(lines)
+
+    def auto_lines(self) -> list[str]:
+        """What ``impl="auto"`` picked per dilation and its time over native's (when both were
+        timed): the lines under the table."""
+        picks, ratios = [], []
+        for r in self.rows:
+            if r.impl != "auto":
+                continue
+            picks.append(f"d={r.dilation}{'' if len(self._dets()) == 1 else f'/{r.deterministic}'}"
+                         f" {r.chose}")
+            native = [n for n in self.rows if (n.impl, n.dilation, n.deterministic)
+                      == ("native", r.dilation, r.deterministic)]
+            if native:
+                ratios.append(r.seconds / native[0].seconds)
+        if not picks:
+            return []
+        lines = [f"impl=auto picked: {', '.join(picks)}"]
+        if ratios:
+            lines.append(f"auto / native at the same dilation: {min(ratios):.2f}x to "
+                         f"{max(ratios):.2f}x")
+        return lines
+
+    def _dets(self) -> list[bool]:
+        return list(dict.fromkeys(r.deterministic for r in self.rows))
 
     def to_json(self) -> dict[str, Any]:
         """The JSON record (``atrous bench --json``)."""
@@ -163,7 +188,8 @@ def dilation_tax(
         deterministic: the values of ``torch.backends.cudnn.deterministic`` to time under
             (restored afterwards).
         backward: time forward + backward (input and weight gradients) instead of forward.
-        repeats: timed runs per cell after one warm-up; the fastest counts.
+        repeats: timed rounds after one warm-up; each round runs every implementation once,
+            in an order that rotates from round to round; per cell the fastest counts.
 
     Returns:
         A :class:`DilationTax`; ``.table()`` is the text ``atrous bench`` prints.
@@ -225,6 +251,7 @@ def _time_rows(
     for d in rates:
         with torch.no_grad():
             ref = conv(x, w, None, padding="same", dilation=d, impl="native")
+        steps = {}
         for impl in ["native", *[i for i in impls if i != "native"]]:
 
             def step(impl: str = impl, d: int = d) -> None:
@@ -233,14 +260,17 @@ def _time_rows(
                     y.float().sum().backward()
                     x.grad = w.grad = None
 
-            seconds = best_of(step, x.device, as_int(repeats, "repeats", 1))
-            if impl == "native" and d == 1:
-                base = seconds
+            steps[impl] = step
+        # interleaved rounds: load from other programs falls on every implementation alike
+        times = interleaved(steps, x.device, as_int(repeats, "repeats", 1))
+        if d == 1:
+            base = min(times["native"])
+        assert base is not None
+        for impl in impls:
             with torch.no_grad():
                 out = conv(x, w, None, padding="same", dilation=d, impl=impl)
             err = float((out.float() - ref.float()).abs().max())
             chose = _impl.last_choice() if impl == "auto" else impl
-            if impl in impls:
-                assert base is not None
-                rows.append(TaxRow(impl, d, det, seconds, seconds / base, err, chose))
+            seconds = min(times[impl])
+            rows.append(TaxRow(impl, d, det, seconds, seconds / base, err, chose))
     return rows

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections import Counter
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pytest
@@ -387,8 +389,27 @@ def test_bad_input_is_an_atrous_error(kwargs: dict, message: str) -> None:
 
 
 def test_budget_exceeded_is_too_large() -> None:
+    # 235,000 multisets fit 250 * 1000; the search needs more than 1000 nodes
     with pytest.raises(TooLargeError, match="partial schedules"):
-        atrous.design(kernel=3, layers=6, target_rf=129, max_rate=64, max_nodes=50)
+        atrous.design(kernel=3, layers=6, target_rf=129, max_rate=64, max_nodes=1000)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: atrous.design(kernel=3, layers=12, target_rf=129),
+        lambda: atrous.design(kernel=3, layers=9, target_rf=129, max_rate=64),
+        lambda: atrous.design(kernel=3, layers=12, target_rf=129, sawtooth=True),
+        lambda: atrous.design(kernel=3, layers=6, target_rf=129, max_rate=64, max_nodes=50),
+        lambda: atrous.pareto(kernel=3, max_rate=4096, max_layers=7),
+        lambda: atrous.pareto(kernel=3, max_rate=4096, max_layers=12, time_limit=None),
+    ],
+)
+def test_too_large_searches_are_refused_up_front(call: Any) -> None:
+    start = time.process_time()
+    with pytest.raises(TooLargeError, match=r"rate multisets.*--layers.*--max-rate.*--max-nodes"):
+        call()
+    assert time.process_time() - start < 0.5
 
 
 def test_repair_bad_input() -> None:

@@ -22,6 +22,7 @@ from atrous._design_search import (
     _Query,
     _Search,
     _shifted_sums,
+    _space,
     _tail_floor,
     _width_of,
     _window_ceiling,
@@ -182,3 +183,37 @@ def test_time_limit_and_progress() -> None:
     with pytest.raises(TooLargeError, match="time_limit"):
         search.run()
     assert seen and all(0.0 <= f <= 1.0 for f in seen) and seen == sorted(seen)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "size", "groups", "cap", "strict"),
+    [
+        (3, 4, 1, 12, False),
+        (3, 4, 1, None, False),
+        (2, 6, 1, 9, False),
+        (4, 4, 1, 30, False),
+        (3, 3, 2, 20, True),
+        (3, 3, 2, None, True),
+        (3, 3, 3, 10, False),
+    ],
+)
+def test_space_counts_every_sorted_gridding_free_group(
+    kernel: int, size: int, groups: int, cap: int | None, strict: bool
+) -> None:
+    c, top = kernel - 1, 40 if cap is None else cap  # (no rate of these can pass 40)
+    want = 0
+    for rest in itertools.combinations_with_replacement(range(1, top + 1), size - 1):
+        rates = (1, *rest)
+        if strict and len(set(rates)) < size:
+            continue
+        total, ok = 0, True
+        for r in rates:  # each rate of a group counts ``groups`` times in the sums
+            ok = ok and r <= 1 + c * total
+            total += groups * r
+        want += ok
+    assert _space(kernel, size, groups, cap, strict, 1e12) == want
+
+
+def test_space_stops_counting_past_the_limit() -> None:
+    full = _space(3, 8, 1, 64, False, 1e12)
+    assert 1e6 < _space(3, 8, 1, 64, False, 1e6) < full

@@ -28,6 +28,12 @@ MAX_LAYERS = 64
 """Most layers a search considers."""
 SCHEMA_VERSION = 1
 """Version of the JSON records (``to_json()``: an object with ``schema_version`` and ``kind``)."""
+SPACE_PER_NODE = 250
+"""The most-uniform and Pareto searches are refused up front when their space holds more than
+this many gridding-free rate multisets per node of the ``max_nodes`` budget (100 million at the
+default budget of 400,000; :func:`_space`)."""
+SPACE_RATE_CAP = 256
+"""Rates counted by :func:`_space` (larger ones only add to a space already counted)."""
 
 
 # -- the criterion ----------------------------------------------------------------------------
@@ -66,6 +72,54 @@ def _opt_int(value: Any, name: str, minimum: int) -> int | None:
     return None if value is None else as_int(value, name, minimum)
 
 
+# -- the size of a search space ---------------------------------------------------------------
+def _space(
+    kernel: int, size: int, groups: int, max_rate: int | None, strict: bool, limit: float
+) -> float:
+    """How many sorted gridding-free groups of ``size`` rates the search space holds.
+
+    Rates are at most ``max_rate`` (and at most :data:`SPACE_RATE_CAP`, so the count is a lower
+    bound when larger rates are allowed); each rate counts ``groups`` times in the criterion's
+    sums; ``strict``: strictly rising. A dynamic program over (largest rate, sum). Counting
+    stops once more than ``limit`` partial groups of one length exist (the search may have to
+    visit each of them) and that count is returned.
+
+    >>> _space(3, 3, 1, None, False, 1e9)   # 1,1,1..5  1,2,2..7  1,3,3..9
+    18.0
+    >>> _space(3, 8, 1, 64, False, 1e12)    # the README's most-uniform example
+    79433065.0
+    """
+    c = kernel - 1
+    cap = SPACE_RATE_CAP if max_rate is None else min(max_rate, SPACE_RATE_CAP)
+    if cap < 1:
+        return 0.0
+    cnt = np.zeros((cap + 1, groups + 1))  # cnt[a, s]: partial groups, largest rate a, sum s
+    cnt[1, groups] = 1.0  # every gridding-free schedule contains a 1
+    for _ in range(1, size):
+        if cnt.sum() > limit:
+            break
+        n_s = cnt.shape[1]
+        below = np.cumsum(cnt, axis=0)  # below[a, s]: partial groups with largest rate <= a
+        if strict:
+            below = np.vstack([np.zeros((1, n_s)), below[:-1]])
+        new = np.zeros((cap + 1, n_s + groups * cap))
+        for a in range(1, cap + 1):
+            s0 = -(-(a - 1) // c)  # the criterion: a <= 1 + c * s
+            if s0 < n_s:
+                new[a, s0 + groups * a : n_s + groups * a] = below[a, s0:]
+        cnt = new[:, : int(np.flatnonzero(new.any(axis=0))[-1]) + 1] if new.any() else new
+    return float(cnt.sum())
+
+
+def _refuse_space(space: float, max_nodes: int, what: str, knobs: str) -> None:
+    """:class:`TooLargeError` up front when ``space`` multisets exceed the budget's share."""
+    allowed = SPACE_PER_NODE * max_nodes
+    if space > allowed:
+        raise TooLargeError(
+            f"{what} spans {space:.3g} or more gridding-free rate multisets, more than "
+            f"the budget allows ({SPACE_PER_NODE} per node of max_nodes={max_nodes}: "
+            f"{allowed:.3g}); narrow it ({knobs}) or raise max_nodes (--max-nodes)"
+        )
 
 
 # -- profiles ---------------------------------------------------------------------------------
@@ -444,7 +498,6 @@ def _child_bounds(
     m_out[idx] = m_hi
     l_out[idx] = lmin
     return feasible, m_out, l_out
-
 
 
 class _Search:
@@ -861,7 +914,7 @@ class _Search:
         q, c, g = self.q, self.c, self.q.groups
         seen_kk: tuple[int, ...] | None = None
         cut = lo
-        part = share / max(1, len(choices))
+        part = share / max(1, hi - lo + 1)  # (len() of a range past 2**63 overflows)
         for i, a in enumerate(choices):
             kk = self.kth()
             if kk is not None and q.mode == "rf":

@@ -173,8 +173,14 @@ def test_pareto_png(
                 "--max-nodes",
                 "10",
             ],
-            "partial schedules",
+            "rate multisets",  # refused up front
         ),
+        (
+            ["design", "--target-rf", "129", "--layers", "6", "--max-rate", "64", "--max-nodes"]
+            + ["1000"],
+            "partial schedules",  # the space fits the budget, the search needs more nodes
+        ),
+        (["design", "--pareto", "--max-rate", "4096", "--layers", "8"], "raise max_nodes"),
         # options a mode would silently ignore are refused
         (["design", "--repair", "2,2,2", "--layers", "5"], "--repair does not use --layers"),
         (["design", "--pareto", "--target-rf", "50"], "--pareto does not use --target-rf"),

@@ -14,11 +14,13 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+import atrous
 from atrous._design_search import (
     _add_layer,
     _greedy_sum,
     _min_sum,
     _most_sum,
+    _pair_bounds,
     _Query,
     _Search,
     _shifted_sums,
@@ -217,3 +219,45 @@ def test_space_counts_every_sorted_gridding_free_group(
 def test_space_stops_counting_past_the_limit() -> None:
     full = _space(3, 8, 1, 64, False, 1e12)
     assert 1e6 < _space(3, 8, 1, 64, False, 1e6) < full
+
+
+@pytest.mark.parametrize("prefix", [(1, 1, 2), (1, 2, 3), (1, 1, 1, 3), (1, 2, 2, 5)])
+@pytest.mark.parametrize(("target", "count"), [(21, 1), (31, 2), (45, 1)])
+def test_pair_bounds_are_optimistic_for_every_pair(
+    prefix: tuple[int, ...], target: int, count: int
+) -> None:
+    cap, layers = 12, len(prefix) + 2
+    q = _Query(3, 1, layers, cap, target, count, "uniform", 1, False, 10**9)
+    prof = profile(prefix, 3)
+    c = prefix[-1]
+    rates = np.arange(c, min(cap, 1 + 2 * sum(prefix)) + 1)
+    feasible, m_hi, lmin = _pair_bounds(prof, sum(prefix), rates, q, None)
+    for i, a in enumerate(rates.tolist()):
+        keys = [
+            k
+            for r in completions((*prefix, a), 1, 3, cap)
+            if (k := real_key("uniform", r, target, count))
+        ]
+        if not feasible[i]:
+            assert not keys, (prefix, a, keys)
+            continue
+        bound = (-int(m_hi[i]), int(lmin[i]))
+        assert all(bound <= key for key in keys), (prefix, a, bound, min(keys))
+
+
+def brute_force_uniform(layers: int, cap: int, target: int, top: int) -> list[tuple[int, ...]]:
+    """The ``top`` most uniform multisets by exhaustive enumeration, ties by the rates."""
+    ranked = sorted(
+        (k, r)
+        for r in completions((1,), layers - 1, 3, cap)
+        if (k := real_key("uniform", r, target, 1))
+    )
+    return [r for _, r in ranked[:top]]
+
+
+@pytest.mark.parametrize(
+    ("layers", "cap", "target"), [pytest.param(6, 24, 81, marks=pytest.mark.slow), (7, 12, 61)]
+)
+def test_default_top_ten_equals_brute_force(layers: int, cap: int, target: int) -> None:
+    got = atrous.design(kernel=3, layers=layers, target_rf=target, max_rate=cap, ndim=1)
+    assert [c.rates for c in got] == brute_force_uniform(layers, cap, target, 10)

@@ -500,6 +500,74 @@ def _child_bounds(
     return feasible, m_out, l_out
 
 
+PROBES = 8
+"""Window offsets (from its start) at which :func:`_pair_bounds` reads the exact counts."""
+
+
+def _pair_bounds(
+    prof: np.ndarray, total: int, a: np.ndarray, q: _Query, kk: tuple[int, ...] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_child_bounds` when one rate follows the child: every (child, last rate) pair.
+
+    With one rate ``b`` left the final profile ``sum_t R(x - t * b)`` of child ``R`` is known
+    for each ``b``, so each pair gets two exact upper bounds on its window minimum: the mass
+    left for the window, ``(K**n - 2 * tail) // target`` with the exact tail left of the window,
+    and the exact counts at the window's first :data:`PROBES` offsets. A child's bound is the
+    best pair's, ``(-m_hi, lmin)`` with ``lmin`` the shortest RF among the pairs reaching
+    ``m_hi``; pairs that cannot beat the ranking's k-th key ``kk`` are dropped first.
+    """
+    assert q.target is not None
+    k, c, target = q.kernel, q.kernel - 1, q.target
+    m = len(a)
+    feasible = np.zeros(m, dtype=bool)
+    m_out = np.zeros(m, dtype=np.int64)
+    l_out = np.zeros(m, dtype=np.int64)
+    n1 = len(prof) + c * a  # the children's lengths
+    b_hi = n1 if q.max_rate is None else np.minimum(n1, q.max_rate)  # criterion: b <= RF
+    b_lo = np.maximum(a, -(-(target - n1) // c))  # the final RF reaches the target
+    nb = int((b_hi - b_lo).max()) + 1
+    if nb <= 0:
+        return feasible, m_out, l_out
+    width = int(n1.max())
+    rows = np.repeat(np.arange(m), nb)
+    b = (b_lo[:, None] + np.arange(nb)[None, :]).ravel()
+    keep = b <= b_hi[rows]
+    rows, b = rows[keep], b[keep]
+    length = n1[rows] + c * b
+    start = (length - target) // 2
+    child = _shifted_sums(prof.astype(np.int64, copy=False), a, k, width)
+    cum = np.zeros((m, width + 1), dtype=np.int64)
+    np.cumsum(child, axis=1, out=cum[:, 1:])
+    base = rows * (width + 1)
+    tail = np.zeros(len(b), dtype=np.int64)
+    for t in range(k):
+        tail += cum.ravel().take(base + np.minimum(np.maximum(start - t * b, 0), width))
+    bound = (k ** (q.size * q.groups) - 2 * tail) // target
+    keep = bound >= (q.count if kk is None else max(q.count, -kk[0]))
+    rows, b, length, start, bound = (v[keep] for v in (rows, b, length, start, bound))
+    if not len(b):
+        return feasible, m_out, l_out
+    # the exact counts at the first offsets of each window: child[x - t * b], zero outside
+    flat = np.concatenate([child, np.zeros((m, 1), dtype=np.int64)], axis=1).ravel()
+    x = start[:, None] + np.arange(min(PROBES, target))[None, :]
+    val = np.zeros(x.shape, dtype=np.int64)
+    for t in range(k):
+        pos = x - (t * b)[:, None]
+        pos[(pos < 0) | (pos >= width)] = width
+        val += flat.take(pos + (rows * (width + 1))[:, None])
+    np.minimum(bound, val.min(axis=1), out=bound)
+    best = np.full(m, -1, dtype=np.int64)
+    np.maximum.at(best, rows, bound)
+    # rows ascend and, within a row, so do b and the length: the first pair reaching a row's
+    # best has its shortest length
+    top = np.flatnonzero(bound == best[rows])
+    r_top = rows[top]
+    first = top[np.r_[True, r_top[1:] != r_top[:-1]]]
+    l_out[rows[first]] = length[first]
+    m_out[:] = best
+    return best >= q.count, m_out, l_out
+
+
 class _Search:
     """The exact branch-and-bound search behind :func:`atrous.design` and :func:`atrous.pareto`.
 
@@ -885,7 +953,10 @@ class _Search:
         """Uniform mode: bound every child at once (the bounds stay valid as ranks improve)."""
         rates = np.arange(lo, hi + 1, dtype=np.int64)
         kk = self.kth()
-        feasible, m_hi, lmin = _child_bounds(prof, total, rates, left - 1, self.q, kk)
+        if left == 2:  # one rate follows each child: exact counts of every pair
+            feasible, m_hi, lmin = _pair_bounds(prof, total, rates, self.q, kk)
+        else:
+            feasible, m_hi, lmin = _child_bounds(prof, total, rates, left - 1, self.q, kk)
         self.nodes += len(rates) // 16
         part = share / len(rates)
         if kk is not None:  # the children that could rank now (the ranking only tightens)

@@ -187,7 +187,7 @@ def test_child_bounds_are_sound(prefix: tuple[int, ...], left: int, target: int)
     lo = prefix[-1]
     hi = min(cap, rf_of(prefix, 3))
     rates = np.arange(lo, hi + 1)
-    feasible, m_hi, lmin = _child_bounds(prof, sum(prefix), rates, left, q, None)
+    feasible, m_hi, lmin = _child_bounds([prof], [sum(prefix)], [rates], left, q, None)
     for i, a in enumerate(rates.tolist()):
         for rest in itertools.combinations_with_replacement(range(a, cap + 1), left):
             full = (*prefix, a, *rest)

@@ -17,6 +17,7 @@ import pytest
 import atrous
 from atrous._design_search import (
     _add_layer,
+    _child_bounds,
     _greedy_sum,
     _min_sum,
     _most_sum,
@@ -231,7 +232,7 @@ def test_pair_bounds_are_optimistic_for_every_pair(
     prof = profile(prefix, 3)
     c = prefix[-1]
     rates = np.arange(c, min(cap, 1 + 2 * sum(prefix)) + 1)
-    feasible, m_hi, lmin = _pair_bounds(prof, sum(prefix), rates, q, None)
+    feasible, m_hi, lmin = _pair_bounds([prof], [rates], q, None)
     for i, a in enumerate(rates.tolist()):
         keys = [
             k
@@ -261,3 +262,20 @@ def brute_force_uniform(layers: int, cap: int, target: int, top: int) -> list[tu
 def test_default_top_ten_equals_brute_force(layers: int, cap: int, target: int) -> None:
     got = atrous.design(kernel=3, layers=layers, target_rf=target, max_rate=cap, ndim=1)
     assert [c.rates for c in got] == brute_force_uniform(layers, cap, target, 10)
+
+
+def test_bounds_of_several_parents_equal_the_bounds_of_each() -> None:
+    prefixes = [(1, 1, 2), (1, 2, 3), (1, 1), (1, 3, 4)]
+    profs = [profile(p, 3) for p in prefixes]
+    kids = [np.arange(p[-1], min(12, 1 + 2 * sum(p)) + 1) for p in prefixes]
+    for left, kk in [(1, None), (2, None), (2, (-3, 40))]:
+        q = _Query(3, 1, 3 + 1 + left, 12, 31, 1, "uniform", 1, False, 10**9)
+        totals = [sum(p) for p in prefixes]
+        together = _child_bounds(profs, totals, kids, left, q, kk)
+        alone = [_child_bounds([p], [t], [r], left, q, kk) for p, t, r in zip(profs, totals, kids)]
+        for got, want in zip(together, zip(*alone)):
+            assert got.tolist() == np.concatenate(want).tolist()
+        pairs = _pair_bounds(profs, kids, q, kk)
+        alone = [_pair_bounds([p], [r], q, kk) for p, r in zip(profs, kids)]
+        for got, want in zip(pairs, zip(*alone)):
+            assert got.tolist() == np.concatenate(want).tolist()

@@ -367,16 +367,42 @@ def _sliding_min_rows(a: np.ndarray, w: int) -> np.ndarray:
     return out
 
 
+def _children_matrix(
+    profs: Sequence[np.ndarray], rates: Sequence[np.ndarray], kernel: int, width: int
+) -> np.ndarray:
+    """Row per child (parent ``j``'s profile with one more layer of each rate of ``rates[j]``,
+    rows ordered by ``j``), cut to ``width`` columns (:func:`_shifted_sums` of each parent).
+
+    >>> _children_matrix([np.array([1, 1, 1]), np.array([1])], [np.array([1, 3]), np.array([2])],
+    ...                  3, 7).tolist()
+    [[1, 2, 3, 2, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1], [1, 0, 1, 0, 1, 0, 0]]
+    """
+    return np.concatenate(
+        [
+            _shifted_sums(p.astype(np.int64, copy=False), r, kernel, width)
+            for p, r in zip(profs, rates)
+        ]
+    )
+
+
 def _child_lengths(
-    prof: np.ndarray, total: int, a: np.ndarray, left: int, q: _Query
+    profs: Sequence[np.ndarray],
+    totals: Sequence[int],
+    rates: Sequence[np.ndarray],
+    left: int,
+    q: _Query,
 ) -> tuple[np.ndarray, ...]:
-    """Per child rate ``a``: its sum, the longest and shortest final RF, the earliest window
-    start, and the mass bound there, ``(mass - 2 * tail) // target``, with the tail at least
-    the child's own counts left of the start (each at least 1)."""
+    """Per child (rate ``rates[j][r]`` added to parent ``j``, of profile ``profs[j]`` and
+    rates summing to ``totals[j]``): its sum, the longest and shortest final RF, the earliest
+    window start, the mass bound there, ``(mass - 2 * tail) // target``, with the tail at least
+    the child's own counts left of the start (each at least 1), and its parent's length."""
     assert q.target is not None
     k, c, target, cap = q.kernel, q.kernel - 1, q.target, q.max_rate
-    n0 = len(prof)
-    tot = total + a
+    a = np.concatenate(rates).astype(np.int64, copy=False)
+    par = np.repeat(np.arange(len(rates)), [len(r) for r in rates])
+    lens = np.array([len(p) for p in profs], dtype=np.int64)
+    n0 = lens[par]
+    tot = np.array(totals, dtype=np.int64)[par] + a
     # greedy completion (every further rate at its ceiling) and the smallest completion
     hi = tot.copy()
     for _ in range(left):
@@ -389,36 +415,39 @@ def _child_lengths(
     steps = -(-(target - 1 - c * tot) // c)
     lmin = np.where(lmin < target, 1 + c * (tot + steps), lmin)
     smin = (lmin - target) // 2
-    cum_p = np.concatenate([[0], np.cumsum(np.maximum(prof, 1))])
+    span = int(lens.max()) + 1  # cum_p[j, y]: parent j's mass (each count >= 1) left of y
+    cum_p = np.zeros((len(profs), span), dtype=np.int64)
+    for j, p in enumerate(profs):
+        np.cumsum(np.maximum(p, 1), out=cum_p[j, 1 : len(p) + 1])
     tail = np.zeros(len(a), dtype=np.int64)
     for t in range(k):
-        tail += cum_p[np.minimum(np.maximum(smin - t * a, 0), n0)]
+        tail += cum_p.ravel().take(par * span + np.minimum(np.maximum(smin - t * a, 0), n0))
     over = smin - np.minimum(smin, n0 + c * a)  # offsets past the child's RF count 1 each
     room0 = (k ** (q.size * q.groups) - 2 * (np.maximum(tail, 0) + over)) // target
-    return tot, lmax, lmin, smin, room0
+    return a, tot, lmax, lmin, smin, room0, n0
 
 
 def _start_bounds(
-    prof: np.ndarray,
+    base: np.ndarray,
+    n1: np.ndarray,
     a: np.ndarray,
     left: int,
     q: _Query,
     smin: np.ndarray,
     s_end: np.ndarray,
     smax: np.ndarray,
-    width: int,
     sliding: bool,
 ) -> np.ndarray:
     """Row ``i``, column ``s``: a bound on the final window minimum if the window starts at
-    ``s`` (child rate ``a[i]``, ``left`` more rates ``>= a[i]``); ``-2**62`` outside the starts
-    the row can reach. ``sliding``: the count ceiling's minimum over the window (columns up to
-    ``s + target`` needed); else the ceiling at the window's first offset (columns up to ``s``).
-    Either way also at most the mass left for the window (:func:`_window_ceiling`)."""
+    ``s`` (child ``base[i]`` of length ``n1[i]``, last rate ``a[i]``, ``left`` more rates
+    ``>= a[i]``); ``-2**62`` outside the starts the row can reach. ``sliding``: the count
+    ceiling's minimum over the window (columns up to ``s + target`` needed); else the ceiling
+    at the window's first offset (columns up to ``s``). Either way also at most the mass left
+    for the window (:func:`_window_ceiling`)."""
     assert q.target is not None
-    k, c, target = q.kernel, q.kernel - 1, q.target
-    m = len(a)
+    k, target = q.kernel, q.target
+    m, width = base.shape
     cols = np.arange(width)[None, :]
-    base = _shifted_sums(prof, a, k, width)
     # count ceiling: base + sum_w N(w) * peak shifted by w * a (``left`` layers, rates >= a)
     # (peak padded with ``width`` zero columns in front, so shifted reads need no mask; the
     # shifted rows are read from the flat array)
@@ -434,7 +463,7 @@ def _start_bounds(
             break
         ceil_ += weights[w] * flat.take(row_start - np.minimum(w * a, width)[:, None])
     win = _sliding_min_rows(ceil_, target) if sliding else ceil_
-    ext = np.where(cols < (len(prof) + c * a)[:, None], np.maximum(base, 1), 1)
+    ext = np.where(cols < n1[:, None], np.maximum(base, 1), 1)
     cum = np.cumsum(ext, axis=1) - ext  # cum[:, s] = mass of offsets < s
     room = (k ** (q.size * q.groups) - 2 * cum) // target
     inside = (cols >= smin[:, None]) & (cols <= s_end[:, None])
@@ -443,31 +472,32 @@ def _start_bounds(
 
 
 def _child_bounds(
-    prof: np.ndarray,
-    total: int,
-    rates: np.ndarray,
+    profs: Sequence[np.ndarray],
+    totals: Sequence[int],
+    rates: Sequence[np.ndarray],
     left: int,
     q: _Query,
     kk: tuple[int, ...] | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The uniform-mode bound of every child at once (one group, rates not strictly rising).
 
-    Row ``i`` is the child that adds rate ``rates[i]`` to the rates summing to ``total`` with
-    profile ``prof``; ``left`` more rates follow it. Row by row this is exactly what the search's
-    per-node bound computes (:func:`_greedy_sum`, :func:`_min_sum`, :func:`_window_ceiling`),
-    evaluated as whole-array operations. Rows whose mass bound alone, or then the count ceiling
-    at each window's first offset (:func:`_start_bounds`, a few columns), cannot beat the
-    ranking's k-th key ``kk`` are marked infeasible early (the bound only tightens after them).
-    Returns ``(feasible, m_hi, lmin)``: the optimistic key of a feasible row is ``(-m_hi, lmin)``.
+    The children of several parents: row ``i`` is the child that adds rate ``rates[j][r]`` to
+    parent ``j``'s rates, summing to ``totals[j]`` with profile ``profs[j]`` (rows ordered by
+    ``j``, then ``r``); ``left`` more rates follow it. Row by row this is exactly what the
+    search's per-node bound computes (:func:`_greedy_sum`, :func:`_min_sum`,
+    :func:`_window_ceiling`), evaluated as whole-array operations. Rows whose mass bound alone,
+    or then the count ceiling at each window's first offset (:func:`_start_bounds`, a few
+    columns), cannot beat the ranking's k-th key ``kk`` are marked infeasible early (the bound
+    only tightens after them). Returns ``(feasible, m_hi, lmin)``: the optimistic key of a
+    feasible row is ``(-m_hi, lmin)``.
     """
     assert q.target is not None
     c, target = q.kernel - 1, q.target
-    a_all = rates.astype(np.int64)
+    a_all, tot, lmax, lmin, smin, room0, n0 = _child_lengths(profs, totals, rates, left, q)
     m_all = len(a_all)
     feasible = np.zeros(m_all, dtype=bool)
     m_out = np.zeros(m_all, dtype=np.int64)
     l_out = np.zeros(m_all, dtype=np.int64)
-    tot, lmax, lmin, smin, room0 = _child_lengths(prof, total, a_all, left, q)
     keep = (lmax >= target) & (room0 >= q.count)
     if kk is not None:
         keep &= (room0 > -kk[0]) | ((room0 == -kk[0]) & (lmin < kk[1]))
@@ -475,21 +505,24 @@ def _child_bounds(
     if not len(idx):
         return feasible, m_out, l_out
     a, tot, lmax, lmin, smin = a_all[idx], tot[idx], lmax[idx], lmin[idx], smin[idx]
+    n1 = n0[idx] + c * a
     smax = (lmax - target) // 2
     s_end = np.minimum(smax, smin + target)
-    p64 = prof.astype(np.int64, copy=False)
+    width = int(max(int((s_end + target).max()), int(s_end.max()) + 2)) + 1
+    base = _children_matrix(profs, rates, q.kernel, width)[idx]
     if kk is not None:
         # a cheap first pass: the ceiling at a window's first offset bounds its minimum too,
         # and needs only the columns up to the last start (a few, against ~2 * target)
-        narrow = _start_bounds(p64, a, left, q, smin, s_end, smax, int(s_end.max()) + 3, False)
-        m_n = narrow.max(axis=1)
+        narrow = int(s_end.max()) + 3
+        per_s = _start_bounds(base[:, :narrow], n1, a, left, q, smin, s_end, smax, False)
+        m_n = per_s.max(axis=1)
         ok = (m_n > -kk[0]) | ((m_n == -kk[0]) & (lmin < kk[1]))
-        rows = (idx, a, tot, lmin, smin, smax, s_end)
-        idx, a, tot, lmin, smin, smax, s_end = (v[ok] for v in rows)
+        rows = (idx, a, tot, lmin, smin, smax, s_end, n1, base)
+        idx, a, tot, lmin, smin, smax, s_end, n1, base = (v[ok] for v in rows)
         if not len(idx):
             return feasible, m_out, l_out
     width = int(max(int((s_end + target).max()), int(s_end.max()) + 2)) + 1
-    per_s = _start_bounds(p64, a, left, q, smin, s_end, smax, width, True)
+    per_s = _start_bounds(base[:, :width], n1, a, left, q, smin, s_end, smax, True)
     m_hi = per_s.max(axis=1)
     first = per_s.argmax(axis=1)
     need = target + 2 * first
@@ -501,61 +534,84 @@ def _child_bounds(
 
 
 PROBES = 8
+Bounds = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""``(feasible, m_hi, lmin)`` per child: the uniform mode's optimistic key is ``(-m_hi, lmin)``."""
 """Window offsets (from its start) at which :func:`_pair_bounds` reads the exact counts."""
 
 
 def _pair_bounds(
-    prof: np.ndarray, total: int, a: np.ndarray, q: _Query, kk: tuple[int, ...] | None
+    profs: Sequence[np.ndarray],
+    rates: Sequence[np.ndarray],
+    q: _Query,
+    kk: tuple[int, ...] | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_child_bounds` when one rate follows the child: every (child, last rate) pair.
 
-    With one rate ``b`` left the final profile ``sum_t R(x - t * b)`` of child ``R`` is known
-    for each ``b``, so each pair gets two exact upper bounds on its window minimum: the mass
-    left for the window, ``(K**n - 2 * tail) // target`` with the exact tail left of the window,
-    and the exact counts at the window's first :data:`PROBES` offsets. A child's bound is the
-    best pair's, ``(-m_hi, lmin)`` with ``lmin`` the shortest RF among the pairs reaching
-    ``m_hi``; pairs that cannot beat the ranking's k-th key ``kk`` are dropped first.
+    The children of several parents at once: row ``i`` of the result is the child adding rate
+    ``rates[j][r]`` to parent profile ``profs[j]`` (rows ordered by ``j``, then ``r``). With one
+    rate ``b`` left the final profile ``sum_t R(x - t * b)`` of child ``R`` is known for each
+    ``b``, so each pair gets two exact upper bounds on its window minimum: the mass left for
+    the window, ``(K**n - 2 * tail) // target`` with the exact tail left of the window, and
+    the exact counts at the window's first :data:`PROBES` offsets. A child's bound is the best
+    pair's, ``(-m_hi, lmin)`` with ``lmin`` the shortest RF among the pairs reaching ``m_hi``;
+    pairs that cannot beat the ranking's k-th key ``kk`` are dropped first. Returns
+    ``(feasible, m_hi, lmin)`` per row.
     """
     assert q.target is not None
     k, c, target = q.kernel, q.kernel - 1, q.target
+    a = np.concatenate(rates).astype(np.int64, copy=False)
     m = len(a)
     feasible = np.zeros(m, dtype=bool)
     m_out = np.zeros(m, dtype=np.int64)
     l_out = np.zeros(m, dtype=np.int64)
-    n1 = len(prof) + c * a  # the children's lengths
+    if not m:
+        return feasible, m_out, l_out
+    n1 = np.concatenate([len(p) + c * r for p, r in zip(profs, rates)])  # children's lengths
+    width = int(n1.max())
+    child = _children_matrix(profs, rates, k, width)
+    cum = np.zeros((m, width + 1), dtype=np.int64)  # cum[i, s]: child i's mass left of s
+    np.cumsum(child, axis=1, out=cum[:, 1:])
+    mass = k ** (q.size * q.groups)
+    need = q.count if kk is None else max(q.count, -kk[0])
+    # the tail is at least the child's own mass left of the start, which grows with b: so the
+    # pairs whose mass bound reaches ``need`` have b up to a limit per child
+    s_max = (cum <= (mass - target * need) // 2).sum(axis=1) - 1
+    s_max = np.where(s_max >= width, 1 << 40, s_max)
     b_hi = n1 if q.max_rate is None else np.minimum(n1, q.max_rate)  # criterion: b <= RF
+    b_hi = np.minimum(b_hi, (2 * s_max + 1 + target - n1) // c)
     b_lo = np.maximum(a, -(-(target - n1) // c))  # the final RF reaches the target
     nb = int((b_hi - b_lo).max()) + 1
     if nb <= 0:
         return feasible, m_out, l_out
-    width = int(n1.max())
     rows = np.repeat(np.arange(m), nb)
     b = (b_lo[:, None] + np.arange(nb)[None, :]).ravel()
     keep = b <= b_hi[rows]
     rows, b = rows[keep], b[keep]
     length = n1[rows] + c * b
     start = (length - target) // 2
-    child = _shifted_sums(prof.astype(np.int64, copy=False), a, k, width)
-    cum = np.zeros((m, width + 1), dtype=np.int64)
-    np.cumsum(child, axis=1, out=cum[:, 1:])
     base = rows * (width + 1)
     tail = np.zeros(len(b), dtype=np.int64)
     for t in range(k):
         tail += cum.ravel().take(base + np.minimum(np.maximum(start - t * b, 0), width))
-    bound = (k ** (q.size * q.groups) - 2 * tail) // target
-    keep = bound >= (q.count if kk is None else max(q.count, -kk[0]))
-    rows, b, length, start, bound = (v[keep] for v in (rows, b, length, start, bound))
-    if not len(b):
-        return feasible, m_out, l_out
-    # the exact counts at the first offsets of each window: child[x - t * b], zero outside
+    bound = (mass - 2 * tail) // target
+    # the exact counts at the first offsets of each window, child[x - t * b] (zero outside):
+    # the first offset for every pair, the others for the pairs still in the running
     flat = np.concatenate([child, np.zeros((m, 1), dtype=np.int64)], axis=1).ravel()
-    x = start[:, None] + np.arange(min(PROBES, target))[None, :]
-    val = np.zeros(x.shape, dtype=np.int64)
-    for t in range(k):
-        pos = x - (t * b)[:, None]
-        pos[(pos < 0) | (pos >= width)] = width
-        val += flat.take(pos + (rows * (width + 1))[:, None])
-    np.minimum(bound, val.min(axis=1), out=bound)
+    for probes in (range(1), range(1, min(PROBES, target))):
+        keep = bound >= need
+        if kk is not None:
+            keep &= (bound > need) | (length < kk[1])
+        rows, b, length, start, bound = (v[keep] for v in (rows, b, length, start, bound))
+        if not len(b):
+            return feasible, m_out, l_out
+        x = start[:, None] + np.array(probes)[None, :]
+        val = np.zeros(x.shape, dtype=np.int64)
+        for t in range(k):
+            pos = x - (t * b)[:, None]
+            pos[(pos < 0) | (pos >= width)] = width
+            val += flat.take(pos + (rows * (width + 1))[:, None])
+        if val.shape[1]:
+            np.minimum(bound, val.min(axis=1), out=bound)
     best = np.full(m, -1, dtype=np.int64)
     np.maximum.at(best, rows, bound)
     # rows ascend and, within a row, so do b and the length: the first pair reaching a row's
@@ -910,8 +966,10 @@ class _Search:
         done: float,
         share: float,
         bounded: bool = False,
+        pre: Bounds | None = None,
     ) -> None:
-        """Visit a partial group (``done``/``share``: its place in the space, for progress)."""
+        """Visit a partial group (``done``/``share``: its place in the space, for progress;
+        ``bounded``: its parent bounded it; ``pre``: its children's bounds, when known)."""
         q = self.q
         self._tick(done)
         left = q.size - len(group)
@@ -935,7 +993,7 @@ class _Search:
         ):
             self.last_layer(group, total, prof, choices)
         elif self.vector_ok and left >= 2 and prof is not None:
-            self._bounded_children(group, total, prof, lo, hi, left, done, share)
+            self._bounded_children(group, total, prof, lo, hi, left, done, share, pre)
         else:
             self._children(group, total, prof, choices, lo, hi, left, done, share)
 
@@ -949,25 +1007,56 @@ class _Search:
         left: int,
         done: float,
         share: float,
+        pre: Bounds | None = None,
     ) -> None:
-        """Uniform mode: bound every child at once (the bounds stay valid as ranks improve)."""
+        """Uniform mode: bound every child at once (the bounds stay valid as ranks improve).
+
+        ``pre``: the children's bounds, computed by the parent with its siblings'."""
         rates = np.arange(lo, hi + 1, dtype=np.int64)
         kk = self.kth()
-        if left == 2:  # one rate follows each child: exact counts of every pair
-            feasible, m_hi, lmin = _pair_bounds(prof, total, rates, self.q, kk)
+        if pre is not None:
+            feasible, m_hi, lmin = pre
+        elif left == 2:  # one rate follows each child: exact counts of every pair
+            feasible, m_hi, lmin = _pair_bounds([prof], [rates], self.q, kk)
         else:
-            feasible, m_hi, lmin = _child_bounds(prof, total, rates, left - 1, self.q, kk)
+            feasible, m_hi, lmin = _child_bounds([prof], [total], [rates], left - 1, self.q, kk)
         self.nodes += len(rates) // 16
         part = share / len(rates)
         if kk is not None:  # the children that could rank now (the ranking only tightens)
             feasible &= (m_hi > -kk[0]) | ((m_hi == -kk[0]) & (lmin < kk[1]))
-        for i in np.flatnonzero(feasible).tolist():
+        found = np.flatnonzero(feasible).tolist()
+        profs = [_add_layer(prof, int(rates[i]), self.q.kernel) for i in found]
+        grand: list[Bounds | None] = [None] * len(found)
+        if left >= 3 and found:  # the grandchildren of all children at once
+            grand = self._grandchildren(group, total, [int(rates[i]) for i in found], profs, left)
+        for i, child, pre_child in zip(found, profs, grand):
             a, key = int(rates[i]), (-int(m_hi[i]), int(lmin[i]))
             kk = self.kth()
             if kk is not None and key >= kk:
                 continue
-            child = _add_layer(prof, a, self.q.kernel)
-            self.dfs((*group, a), total + a, a, child, done + i * part, part, True)
+            self.dfs((*group, a), total + a, a, child, done + i * part, part, True, pre_child)
+
+    def _grandchildren(
+        self, group: Ints, total: int, rates: list[int], profs: list[np.ndarray], left: int
+    ) -> list[Bounds | None]:
+        """The bounds of the children of every child in ``rates`` (profiles ``profs``; ``left``
+        rates to add after the parent), in one call; None for a child without children."""
+        ranges = [self._child_range((*group, a), total + a, a, left - 1) for a in rates]
+        kids = [np.arange(lo, hi + 1, dtype=np.int64) for lo, hi in ranges]
+        if left == 3:  # one rate follows each grandchild
+            bounds = _pair_bounds(profs, kids, self.q, self.kth())
+        else:
+            totals = [total + a for a in rates]
+            bounds = _child_bounds(profs, totals, kids, left - 2, self.q, self.kth())
+        feasible, m_hi, lmin = bounds
+        out: list[Bounds | None] = []
+        start = 0
+        for r in kids:
+            stop = start + len(r)
+            part = (feasible[start:stop], m_hi[start:stop], lmin[start:stop])
+            out.append(part if len(r) else None)
+            start = stop
+        return out
 
     def _children(
         self,

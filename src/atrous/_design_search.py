@@ -536,6 +536,8 @@ def _child_bounds(
 PROBES = 8
 Bounds = tuple[np.ndarray, np.ndarray, np.ndarray]
 """``(feasible, m_hi, lmin)`` per child: the uniform mode's optimistic key is ``(-m_hi, lmin)``."""
+Known = tuple[tuple[int, int], Bounds]
+"""A node's child rates ``lo..hi`` and their :data:`Bounds`, computed by its parent."""
 """Window offsets (from its start) at which :func:`_pair_bounds` reads the exact counts."""
 
 
@@ -566,17 +568,45 @@ def _pair_bounds(
     l_out = np.zeros(m, dtype=np.int64)
     if not m:
         return feasible, m_out, l_out
-    n1 = np.concatenate([len(p) + c * r for p, r in zip(profs, rates)])  # children's lengths
-    width = int(n1.max())
-    child = _children_matrix(profs, rates, k, width)
-    cum = np.zeros((m, width + 1), dtype=np.int64)  # cum[i, s]: child i's mass left of s
-    np.cumsum(child, axis=1, out=cum[:, 1:])
+    par = np.repeat(np.arange(len(rates)), [len(r) for r in rates])
+    lens = np.array([len(p) for p in profs], dtype=np.int64)
+    n1 = lens[par] + c * a  # the children's lengths
+    # the parents, padded: counts (zero past the end, and a zero last column) and the mass
+    # left of each offset (full past the end); every count below is read from these
+    span = int(lens.max()) + 1
+    counts = np.zeros((len(profs), span), dtype=np.int64)
+    cum = np.zeros((len(profs), span), dtype=np.int64)
+    for j, p in enumerate(profs):  # (zero past the end: the cumulative sums stay full there)
+        counts[j, : len(p)] = p
+    np.cumsum(counts[:, :-1], axis=1, out=cum[:, 1:])
+    counts_flat, cum_flat = counts.ravel(), cum.ravel()
+
+    def left_mass(row_base: np.ndarray, rate: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """The child's mass left of ``at``: ``sum_t cum(at - t * rate)``."""
+        out = np.zeros(at.shape, dtype=np.int64)
+        for t in range(k):
+            out += cum_flat.take(row_base + np.minimum(np.maximum(at - t * rate, 0), span - 1))
+        return out
+
     mass = k ** (q.size * q.groups)
     need = q.count if kk is None else max(q.count, -kk[0])
     # the tail is at least the child's own mass left of the start, which grows with b: so the
-    # pairs whose mass bound reaches ``need`` have b up to a limit per child
-    s_max = (cum <= (mass - target * need) // 2).sum(axis=1) - 1
-    s_max = np.where(s_max >= width, 1 << 40, s_max)
+    # pairs whose mass bound reaches ``need`` have b up to a limit per child (a bisection for
+    # the last start whose child mass is within the limit)
+    limit = (mass - target * need) // 2
+    if limit < 0:
+        return feasible, m_out, l_out
+    row_base = par * span
+    lo_s, hi_s = np.zeros(m, dtype=np.int64), n1.copy()
+    while True:
+        open_ = lo_s < hi_s
+        if not open_.any():
+            break
+        mid = (lo_s + hi_s + 1) // 2
+        ok = left_mass(row_base, a, mid) <= limit
+        lo_s = np.where(open_ & ok, mid, lo_s)
+        hi_s = np.where(open_ & ~ok, mid - 1, hi_s)
+    s_max = np.where(lo_s >= n1, 1 << 40, lo_s)  # the whole child within the limit: no cap
     b_hi = n1 if q.max_rate is None else np.minimum(n1, q.max_rate)  # criterion: b <= RF
     b_hi = np.minimum(b_hi, (2 * s_max + 1 + target - n1) // c)
     b_lo = np.maximum(a, -(-(target - n1) // c))  # the final RF reaches the target
@@ -589,29 +619,32 @@ def _pair_bounds(
     rows, b = rows[keep], b[keep]
     length = n1[rows] + c * b
     start = (length - target) // 2
-    base = rows * (width + 1)
+    pair_base, pair_a = row_base[rows], a[rows]
     tail = np.zeros(len(b), dtype=np.int64)
     for t in range(k):
-        tail += cum.ravel().take(base + np.minimum(np.maximum(start - t * b, 0), width))
+        tail += left_mass(pair_base, pair_a, start - t * b)
     bound = (mass - 2 * tail) // target
-    # the exact counts at the first offsets of each window, child[x - t * b] (zero outside):
-    # the first offset for every pair, the others for the pairs still in the running
-    flat = np.concatenate([child, np.zeros((m, 1), dtype=np.int64)], axis=1).ravel()
+    # the exact counts at the first offsets of each window, sum_{t, u} parent[x - t*b - u*a]
+    # (zero outside): the first offset for every pair, the others for the pairs still in the
+    # running
     for probes in (range(1), range(1, min(PROBES, target))):
         keep = bound >= need
         if kk is not None:
             keep &= (bound > need) | (length < kk[1])
         rows, b, length, start, bound = (v[keep] for v in (rows, b, length, start, bound))
-        if not len(b):
-            return feasible, m_out, l_out
+        if not len(b) or not len(probes):
+            continue
+        pair_base, pair_a = row_base[rows][:, None], a[rows][:, None]
         x = start[:, None] + np.array(probes)[None, :]
         val = np.zeros(x.shape, dtype=np.int64)
         for t in range(k):
-            pos = x - (t * b)[:, None]
-            pos[(pos < 0) | (pos >= width)] = width
-            val += flat.take(pos + (rows * (width + 1))[:, None])
-        if val.shape[1]:
-            np.minimum(bound, val.min(axis=1), out=bound)
+            for u in range(k):
+                pos = x - (t * b)[:, None] - u * pair_a
+                pos[(pos < 0) | (pos >= span)] = span - 1
+                val += counts_flat.take(pair_base + pos)
+        np.minimum(bound, val.min(axis=1), out=bound)
+    if not len(b):
+        return feasible, m_out, l_out
     best = np.full(m, -1, dtype=np.int64)
     np.maximum.at(best, rows, bound)
     # rows ascend and, within a row, so do b and the length: the first pair reaching a row's
@@ -966,10 +999,10 @@ class _Search:
         done: float,
         share: float,
         bounded: bool = False,
-        pre: Bounds | None = None,
+        known: Known | None = None,
     ) -> None:
         """Visit a partial group (``done``/``share``: its place in the space, for progress;
-        ``bounded``: its parent bounded it; ``pre``: its children's bounds, when known)."""
+        ``bounded``: its parent bounded it; ``known``: its children and their bounds)."""
         q = self.q
         self._tick(done)
         left = q.size - len(group)
@@ -981,7 +1014,7 @@ class _Search:
             kk = self.kth()
             if b is None or (kk is not None and b >= kk):
                 return
-        lo, hi = self._child_range(group, total, last, left)
+        lo, hi = self._child_range(group, total, last, left) if known is None else known[0]
         if lo > hi:
             return
         choices = range(hi, lo - 1, -1) if q.mode in ("rf", "width") else range(lo, hi + 1)
@@ -993,6 +1026,7 @@ class _Search:
         ):
             self.last_layer(group, total, prof, choices)
         elif self.vector_ok and left >= 2 and prof is not None:
+            pre = None if known is None else known[1]
             self._bounded_children(group, total, prof, lo, hi, left, done, share, pre)
         else:
             self._children(group, total, prof, choices, lo, hi, left, done, share)
@@ -1026,19 +1060,19 @@ class _Search:
             feasible &= (m_hi > -kk[0]) | ((m_hi == -kk[0]) & (lmin < kk[1]))
         found = np.flatnonzero(feasible).tolist()
         profs = [_add_layer(prof, int(rates[i]), self.q.kernel) for i in found]
-        grand: list[Bounds | None] = [None] * len(found)
+        grand: list[Known | None] = [None] * len(found)
         if left >= 3 and found:  # the grandchildren of all children at once
             grand = self._grandchildren(group, total, [int(rates[i]) for i in found], profs, left)
-        for i, child, pre_child in zip(found, profs, grand):
+        for i, child, known in zip(found, profs, grand):
             a, key = int(rates[i]), (-int(m_hi[i]), int(lmin[i]))
             kk = self.kth()
             if kk is not None and key >= kk:
                 continue
-            self.dfs((*group, a), total + a, a, child, done + i * part, part, True, pre_child)
+            self.dfs((*group, a), total + a, a, child, done + i * part, part, True, known)
 
     def _grandchildren(
         self, group: Ints, total: int, rates: list[int], profs: list[np.ndarray], left: int
-    ) -> list[Bounds | None]:
+    ) -> list[Known | None]:
         """The bounds of the children of every child in ``rates`` (profiles ``profs``; ``left``
         rates to add after the parent), in one call; None for a child without children."""
         ranges = [self._child_range((*group, a), total + a, a, left - 1) for a in rates]
@@ -1049,12 +1083,12 @@ class _Search:
             totals = [total + a for a in rates]
             bounds = _child_bounds(profs, totals, kids, left - 2, self.q, self.kth())
         feasible, m_hi, lmin = bounds
-        out: list[Bounds | None] = []
+        out: list[Known | None] = []
         start = 0
-        for r in kids:
+        for span, r in zip(ranges, kids):
             stop = start + len(r)
             part = (feasible[start:stop], m_hi[start:stop], lmin[start:stop])
-            out.append(part if len(r) else None)
+            out.append((span, part) if len(r) else None)
             start = stop
         return out
 

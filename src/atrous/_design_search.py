@@ -619,21 +619,27 @@ def _pair_bounds(
     rows, b = rows[keep], b[keep]
     length = n1[rows] + c * b
     start = (length - target) // 2
-    pair_base, pair_a = row_base[rows], a[rows]
-    tail = np.zeros(len(b), dtype=np.int64)
-    for t in range(k):
-        tail += left_mass(pair_base, pair_a, start - t * b)
-    bound = (mass - 2 * tail) // target
-    # the exact counts at the first offsets of each window, sum_{t, u} parent[x - t*b - u*a]
-    # (zero outside): the first offset for every pair, the others for the pairs still in the
-    # running
-    for probes in (range(1), range(1, min(PROBES, target))):
+    bound = np.full(len(b), mass, dtype=np.int64)
+    # three exact upper bounds on each pair's window minimum, cheapest and strongest first,
+    # each for the pairs the ones before left in the running: the count at the window's first
+    # offset, the mass left for the window, the counts at its next offsets
+    for stage in ("first", "mass", "next"):
         keep = bound >= need
         if kk is not None:
             keep &= (bound > need) | (length < kk[1])
         rows, b, length, start, bound = (v[keep] for v in (rows, b, length, start, bound))
-        if not len(b) or not len(probes):
+        if not len(b):
+            return feasible, m_out, l_out
+        if stage == "mass":  # the tail left of the window: sum_t child mass left of s - t*b
+            tail = np.zeros(len(b), dtype=np.int64)
+            for t in range(k):
+                tail += left_mass(row_base[rows], a[rows], start - t * b)
+            np.minimum(bound, (mass - 2 * tail) // target, out=bound)
             continue
+        probes = range(1) if stage == "first" else range(1, min(PROBES, target))
+        if not len(probes):
+            continue
+        # the exact counts sum_{t, u} parent[x - t*b - u*a] (zero outside the parent)
         pair_base, pair_a = row_base[rows][:, None], a[rows][:, None]
         x = start[:, None] + np.array(probes)[None, :]
         val = np.zeros(x.shape, dtype=np.int64)
@@ -1068,7 +1074,20 @@ class _Search:
             kk = self.kth()
             if kk is not None and key >= kk:
                 continue
+            if left >= 3 and not self._any_could_rank(known):
+                self.nodes += 1
+                continue
             self.dfs((*group, a), total + a, a, child, done + i * part, part, True, known)
+
+    def _any_could_rank(self, known: Known | None) -> bool:
+        """Whether any child in ``known`` (None: no children) could enter the ranking now."""
+        if known is None:
+            return False
+        feasible, m_hi, lmin = known[1]
+        kk = self.kth()
+        if kk is None:
+            return bool(feasible.any())
+        return bool((feasible & ((m_hi > -kk[0]) | ((m_hi == -kk[0]) & (lmin < kk[1])))).any())
 
     def _grandchildren(
         self, group: Ints, total: int, rates: list[int], profs: list[np.ndarray], left: int

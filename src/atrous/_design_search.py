@@ -610,13 +610,12 @@ def _pair_bounds(
     b_hi = n1 if q.max_rate is None else np.minimum(n1, q.max_rate)  # criterion: b <= RF
     b_hi = np.minimum(b_hi, (2 * s_max + 1 + target - n1) // c)
     b_lo = np.maximum(a, -(-(target - n1) // c))  # the final RF reaches the target
-    nb = int((b_hi - b_lo).max()) + 1
-    if nb <= 0:
+    per_row = np.maximum(b_hi - b_lo + 1, 0)
+    n_pairs = int(per_row.sum())
+    if not n_pairs:
         return feasible, m_out, l_out
-    rows = np.repeat(np.arange(m), nb)
-    b = (b_lo[:, None] + np.arange(nb)[None, :]).ravel()
-    keep = b <= b_hi[rows]
-    rows, b = rows[keep], b[keep]
+    rows = np.repeat(np.arange(m), per_row)
+    b = np.arange(n_pairs) + np.repeat(b_lo - (np.cumsum(per_row) - per_row), per_row)
     length = n1[rows] + c * b
     start = (length - target) // 2
     bound = np.full(len(b), mass, dtype=np.int64)

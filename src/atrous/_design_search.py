@@ -509,7 +509,10 @@ def _child_bounds(
     smax = (lmax - target) // 2
     s_end = np.minimum(smax, smin + target)
     width = int(max(int((s_end + target).max()), int(s_end.max()) + 2)) + 1
-    base = _children_matrix(profs, rates, q.kernel, width)[idx]
+    # the children left, parent by parent (rows are ordered by parent)
+    cuts = np.cumsum([len(r) for r in rates])[:-1]
+    kept = [(p, r[k_]) for p, r, k_ in zip(profs, rates, np.split(keep, cuts)) if k_.any()]
+    base = _children_matrix([p for p, _ in kept], [r for _, r in kept], q.kernel, width)
     if kk is not None:
         # a cheap first pass: the ceiling at a window's first offset bounds its minimum too,
         # and needs only the columns up to the last start (a few, against ~2 * target)
@@ -597,7 +600,11 @@ def _pair_bounds(
     if limit < 0:
         return feasible, m_out, l_out
     row_base = par * span
-    lo_s, hi_s = np.zeros(m, dtype=np.int64), n1.copy()
+    # (the child's mass left of s is at least its parent's: the bisection starts below the
+    # parent's last start within the limit)
+    s_par = (cum <= limit).sum(axis=1) - 1
+    s_par = np.where(s_par >= span - 1, 1 << 40, s_par)
+    lo_s, hi_s = np.zeros(m, dtype=np.int64), np.minimum(n1, s_par[par])
     while True:
         open_ = lo_s < hi_s
         if not open_.any():

@@ -176,8 +176,17 @@ def test_pareto_png(
             "rate multisets",  # refused up front
         ),
         (
-            ["design", "--target-rf", "129", "--layers", "6", "--max-rate", "64", "--max-nodes"]
-            + ["1000"],
+            [
+                "design",
+                "--target-rf",
+                "129",
+                "--layers",
+                "6",
+                "--max-rate",
+                "64",
+                "--max-nodes",
+                "1000",
+            ],
             "partial schedules",  # the space fits the budget, the search needs more nodes
         ),
         (["design", "--pareto", "--max-rate", "4096", "--layers", "8"], "raise max_nodes"),

@@ -639,7 +639,9 @@ def _pair_bounds(
         if stage == "mass":  # the tail left of the window: sum_t child mass left of s - t*b
             tail = np.zeros(len(b), dtype=np.int64)
             for t in range(k):
-                tail += left_mass(row_base[rows], a[rows], start - t * b)
+                at = start - t * b
+                if (at > 0).any():  # (no mass left of offset 0: skip the terms that are all 0)
+                    tail += left_mass(row_base[rows], a[rows], at)
             np.minimum(bound, (mass - 2 * tail) // target, out=bound)
             continue
         probes = range(1) if stage == "first" else range(1, min(PROBES, target))
@@ -650,8 +652,11 @@ def _pair_bounds(
         x = start[:, None] + np.array(probes)[None, :]
         val = np.zeros(x.shape, dtype=np.int64)
         for t in range(k):
+            shifted = x - (t * b)[:, None]
+            if not (shifted >= 0).any():  # every count left of the RF is 0
+                break
             for u in range(k):
-                pos = x - (t * b)[:, None] - u * pair_a
+                pos = shifted - u * pair_a
                 pos[(pos < 0) | (pos >= span)] = span - 1
                 val += counts_flat.take(pair_base + pos)
         np.minimum(bound, val.min(axis=1), out=bound)

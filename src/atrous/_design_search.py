@@ -539,8 +539,9 @@ def _child_bounds(
 PROBES = 8
 Bounds = tuple[np.ndarray, np.ndarray, np.ndarray]
 """``(feasible, m_hi, lmin)`` per child: the uniform mode's optimistic key is ``(-m_hi, lmin)``."""
-Known = tuple[tuple[int, int], Bounds]
-"""A node's child rates ``lo..hi`` and their :data:`Bounds`, computed by its parent."""
+Known = tuple[tuple[int, int], Bounds, "dict[int, tuple[np.ndarray, Any]] | None"]
+"""A node's child rates ``lo..hi``, their :data:`Bounds`, and (or None) per child rate that
+could rank then, the child's profile and its own ``Known``: computed by an ancestor."""
 """Window offsets (from its start) at which :func:`_pair_bounds` reads the exact counts."""
 
 
@@ -1043,8 +1044,8 @@ class _Search:
         ):
             self.last_layer(group, total, prof, choices)
         elif self.vector_ok and left >= 2 and prof is not None:
-            pre = None if known is None else known[1]
-            self._bounded_children(group, total, prof, lo, hi, left, done, share, pre)
+            pre, deeper = (None, None) if known is None else known[1:]
+            self._bounded_children(group, total, prof, lo, hi, left, done, share, pre, deeper)
         else:
             self._children(group, total, prof, choices, lo, hi, left, done, share)
 
@@ -1059,10 +1060,12 @@ class _Search:
         done: float,
         share: float,
         pre: Bounds | None = None,
+        deeper: dict[int, tuple[np.ndarray, Any]] | None = None,
     ) -> None:
         """Uniform mode: bound every child at once (the bounds stay valid as ranks improve).
 
-        ``pre``: the children's bounds, computed by the parent with its siblings'."""
+        ``pre``, ``deeper``: the children's bounds, and per child its profile and what is known
+        of its children, computed by an ancestor (:data:`Known`)."""
         rates = np.arange(lo, hi + 1, dtype=np.int64)
         kk = self.kth()
         if pre is not None:
@@ -1076,10 +1079,16 @@ class _Search:
         if kk is not None:  # the children that could rank now (the ranking only tightens)
             feasible &= (m_hi > -kk[0]) | ((m_hi == -kk[0]) & (lmin < kk[1]))
         found = np.flatnonzero(feasible).tolist()
-        profs = [_add_layer(prof, int(rates[i]), self.q.kernel) for i in found]
-        grand: list[Known | None] = [None] * len(found)
-        if left >= 3 and found:  # the grandchildren of all children at once
-            grand = self._grandchildren(group, total, [int(rates[i]) for i in found], profs, left)
+        ready = [deeper.get(int(rates[i])) for i in found] if deeper is not None else [None]
+        if all(r is not None for r in ready):  # (the ancestor's ranking was looser)
+            profs = [r[0] for r in ready if r is not None]
+            grand: list[Known | None] = [r[1] for r in ready if r is not None]
+        else:
+            profs = [_add_layer(prof, int(rates[i]), self.q.kernel) for i in found]
+            grand = [None] * len(found)
+            if left >= 3 and found:  # the grandchildren of all children at once
+                heads = [((*group, int(rates[i])), total + int(rates[i])) for i in found]
+                grand = self._kids_bounds(heads, profs, left - 1)
         for i, child, known in zip(found, profs, grand):
             a, key = int(rates[i]), (-int(m_hi[i]), int(lmin[i]))
             kk = self.kth()
@@ -1094,33 +1103,56 @@ class _Search:
         """Whether any child in ``known`` (None: no children) could enter the ranking now."""
         if known is None:
             return False
-        feasible, m_hi, lmin = known[1]
-        kk = self.kth()
-        if kk is None:
-            return bool(feasible.any())
-        return bool((feasible & ((m_hi > -kk[0]) | ((m_hi == -kk[0]) & (lmin < kk[1])))).any())
+        return bool(self._could_rank_now(known[1]).any())
 
-    def _grandchildren(
-        self, group: Ints, total: int, rates: list[int], profs: list[np.ndarray], left: int
+    def _kids_bounds(
+        self, heads: list[tuple[Ints, int]], profs: list[np.ndarray], left: int
     ) -> list[Known | None]:
-        """The bounds of the children of every child in ``rates`` (profiles ``profs``; ``left``
-        rates to add after the parent), in one call; None for a child without children."""
-        ranges = [self._child_range((*group, a), total + a, a, left - 1) for a in rates]
+        """What is known of the children of every node in ``heads`` (its group and sum;
+        profiles ``profs``; ``left >= 2`` rates to add after it): their bounds in one call, and
+        with ``left == 3`` also those of their own children that could rank now (one more call);
+        None for a node without children."""
+        if not heads:
+            return []
+        ranges = [self._child_range(g, t, g[-1], left) for g, t in heads]
         kids = [np.arange(lo, hi + 1, dtype=np.int64) for lo, hi in ranges]
-        if left == 3:  # one rate follows each grandchild
+        if left == 2:  # one rate follows each child
             bounds = _pair_bounds(profs, kids, self.q, self.kth())
         else:
-            totals = [total + a for a in rates]
-            bounds = _child_bounds(profs, totals, kids, left - 2, self.q, self.kth())
+            totals = [t for _, t in heads]
+            bounds = _child_bounds(profs, totals, kids, left - 1, self.q, self.kth())
         feasible, m_hi, lmin = bounds
-        out: list[Known | None] = []
+        parts: list[Bounds] = []
         start = 0
-        for span, r in zip(ranges, kids):
-            stop = start + len(r)
-            part = (feasible[start:stop], m_hi[start:stop], lmin[start:stop])
-            out.append((span, part) if len(r) else None)
-            start = stop
-        return out
+        for r in kids:
+            parts.append(
+                (feasible[start : start + len(r)], m_hi[start:][: len(r)], lmin[start:][: len(r)])
+            )
+            start += len(r)
+        deeper: list[dict[int, tuple[np.ndarray, Any]] | None] = [None] * len(heads)
+        if left == 3:  # the children's children, one rate after each: all pairs in one call
+            picked: list[tuple[int, int, Ints, int, np.ndarray]] = []
+            for j, ((g, t), part, r) in enumerate(zip(heads, parts, kids)):
+                for i in np.flatnonzero(self._could_rank_now(part)).tolist():
+                    a = int(r[i])
+                    picked.append((j, a, (*g, a), t + a, _add_layer(profs[j], a, self.q.kernel)))
+            known = self._kids_bounds([(p[2], p[3]) for p in picked], [p[4] for p in picked], 2)
+            for (j, a, _, _, prof), kn in zip(picked, known):
+                if deeper[j] is None:
+                    deeper[j] = {}
+                deeper[j][a] = (prof, kn)  # type: ignore[index]
+        return [
+            (span, part, more) if len(r) else None
+            for span, part, r, more in zip(ranges, parts, kids, deeper)
+        ]
+
+    def _could_rank_now(self, bounds: Bounds) -> np.ndarray:
+        """The children whose bounds could enter the ranking as it stands."""
+        feasible, m_hi, lmin = bounds
+        kk = self.kth()
+        if kk is None:
+            return feasible
+        return feasible & ((m_hi > -kk[0]) | ((m_hi == -kk[0]) & (lmin < kk[1])))
 
     def _children(
         self,

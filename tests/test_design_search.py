@@ -279,3 +279,13 @@ def test_bounds_of_several_parents_equal_the_bounds_of_each() -> None:
         alone = [_pair_bounds([p], [r], q, kk) for p, r in zip(profs, kids)]
         for got, want in zip(pairs, zip(*alone)):
             assert got.tolist() == np.concatenate(want).tolist()
+
+
+@pytest.mark.parametrize(("cap", "target", "left"), [(12, 31, 2), (None, 61, 3), (64, 129, 1)])
+def test_child_ranges_of_many_nodes_equal_each_nodes(
+    cap: int | None, target: int, left: int
+) -> None:
+    search = _Search(_Query(3, 1, 4 + left, cap, target, 1, "uniform", 10, False, 10**9))
+    heads = [(g, sum(g)) for g in [(1,), (1, 1), (1, 2, 5), (1, 3, 9), (1, 1, 1, 3), (1, 2, 2)]]
+    want = [search._child_range(g, t, g[-1], left) for g, t in heads]
+    assert search._child_ranges(heads, left) == want

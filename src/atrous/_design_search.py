@@ -993,6 +993,32 @@ class _Search:
             lo = self._first_reaching(q.target, total, left, lo, hi)
         return lo, hi
 
+    def _child_ranges(self, heads: list[tuple[Ints, int]], left: int) -> list[tuple[int, int]]:
+        """:meth:`_child_range` of every node in ``heads`` (its group and sum) at once, for the
+        vectorised uniform search (one group, rates not strictly rising, a target): the
+        bisection for the first child reaching the target runs on all nodes together."""
+        q, c = self.q, self.c
+        assert q.target is not None and q.groups == 1 and not q.strict
+        last = np.array([g[-1] for g, _ in heads], dtype=np.int64)
+        total = np.array([t for _, t in heads], dtype=np.int64)
+        hi = 1 + c * total
+        if q.max_rate is not None:
+            hi = np.minimum(hi, q.max_rate)
+        lo, top = last.copy(), hi.copy()
+        while True:  # smallest a in [lo, top + 1] whose greedy completion reaches the target
+            open_ = lo <= top
+            if not open_.any():
+                break
+            mid = (lo + top) // 2
+            reach = total + mid  # every further rate at its ceiling (never below the last)
+            for _ in range(left - 1):
+                step = 1 + c * reach
+                reach = reach + (step if q.max_rate is None else np.minimum(step, q.max_rate))
+            ok = 1 + c * reach >= q.target
+            top = np.where(open_ & ok, mid - 1, top)
+            lo = np.where(open_ & ~ok, mid + 1, lo)
+        return list(zip(lo.tolist(), hi.tolist()))
+
     def _best_after(self, a: int, total: int, left: int) -> int:
         """The longest RF reachable after choosing ``a`` next (-1: none)."""
         s = _greedy_sum(total + self.q.groups * a, a, left - 1, self.q)
@@ -1114,7 +1140,7 @@ class _Search:
         None for a node without children."""
         if not heads:
             return []
-        ranges = [self._child_range(g, t, g[-1], left) for g, t in heads]
+        ranges = self._child_ranges(heads, left)
         kids = [np.arange(lo, hi + 1, dtype=np.int64) for lo, hi in ranges]
         if left == 2:  # one rate follows each child
             bounds = _pair_bounds(profs, kids, self.q, self.kth())

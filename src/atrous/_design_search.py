@@ -1158,10 +1158,17 @@ class _Search:
         deeper: list[dict[int, tuple[np.ndarray, Any]] | None] = [None] * len(heads)
         if left == 3:  # the children's children, one rate after each: all pairs in one call
             picked: list[tuple[int, int, Ints, int, np.ndarray]] = []
-            for j, ((g, t), part, r) in enumerate(zip(heads, parts, kids)):
-                for i in np.flatnonzero(self._could_rank_now(part)).tolist():
-                    a = int(r[i])
-                    picked.append((j, a, (*g, a), t + a, _add_layer(profs[j], a, self.q.kernel)))
+            could = np.split(self._could_rank_now(bounds), np.cumsum([len(r) for r in kids])[:-1])
+            for j, ((g, t), ok, r) in enumerate(zip(heads, could, kids)):
+                if not ok.any():
+                    continue
+                sel = r[ok]
+                rows = _shifted_sums(
+                    profs[j], sel, self.q.kernel, len(profs[j]) + self.c * int(sel[-1])
+                )
+                for a, row in zip(sel.tolist(), rows):
+                    prof = row[: len(profs[j]) + self.c * a].astype(profs[j].dtype, copy=False)
+                    picked.append((j, a, (*g, a), t + a, prof))
             known = self._kids_bounds([(p[2], p[3]) for p in picked], [p[4] for p in picked], 2)
             for (j, a, _, _, prof), kn in zip(picked, known):
                 if deeper[j] is None:

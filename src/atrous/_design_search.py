@@ -545,6 +545,32 @@ could rank then, the child's profile and its own ``Known``: computed by an ances
 """Window offsets (from its start) at which :func:`_pair_bounds` reads the exact counts."""
 
 
+def _window_counts(
+    counts_flat: np.ndarray,
+    span: int,
+    base: np.ndarray,
+    a: np.ndarray,
+    kernel: int,
+    b: np.ndarray,
+    start: np.ndarray,
+    probes: range,
+) -> np.ndarray:
+    """Per pair, the fewest exact final counts at window offsets ``start + probes``: the
+    counts ``sum_{t, u} parent[x - t*b - u*a]`` read from padded parents (row ``base`` of the
+    flat ``counts_flat``, ``span`` columns, the last one zero)."""
+    x = start[:, None] + np.array(probes)[None, :]
+    val = np.zeros(x.shape, dtype=np.int64)
+    for t in range(kernel):
+        shifted = x - (t * b)[:, None]
+        if not (shifted >= 0).any():  # every count left of the RF is 0
+            break
+        for u in range(kernel):
+            pos = shifted - (u * a)[:, None]
+            pos[(pos < 0) | (pos >= span)] = span - 1
+            val += counts_flat.take(base[:, None] + pos)
+    return val.min(axis=1)
+
+
 def _pair_bounds(
     profs: Sequence[np.ndarray],
     rates: Sequence[np.ndarray],
@@ -630,7 +656,11 @@ def _pair_bounds(
     # three exact upper bounds on each pair's window minimum, cheapest and strongest first,
     # each for the pairs the ones before left in the running: the count at the window's first
     # offset, the mass left for the window, the counts at its next offsets
-    for stage in ("first", "mass", "next"):
+    # (the final profile is symmetric and so is the window, up to one offset: the first
+    # ``half`` offsets hold its minimum)
+    half = min(target, (target + 1) // 2 + 1)
+    stages = ("first", "mass", "next") + (("rest",) if kk is not None else ())
+    for stage in stages:
         keep = bound >= need
         if kk is not None:
             keep &= (bound > need) | (length < kk[1])
@@ -645,22 +675,22 @@ def _pair_bounds(
                     tail += left_mass(row_base[rows], a[rows], at)
             np.minimum(bound, (mass - 2 * tail) // target, out=bound)
             continue
-        probes = range(1) if stage == "first" else range(1, min(PROBES, target))
-        if not len(probes):
-            continue
-        # the exact counts sum_{t, u} parent[x - t*b - u*a] (zero outside the parent)
-        pair_base, pair_a = row_base[rows][:, None], a[rows][:, None]
-        x = start[:, None] + np.array(probes)[None, :]
-        val = np.zeros(x.shape, dtype=np.int64)
-        for t in range(k):
-            shifted = x - (t * b)[:, None]
-            if not (shifted >= 0).any():  # every count left of the RF is 0
-                break
-            for u in range(k):
-                pos = shifted - u * pair_a
-                pos[(pos < 0) | (pos >= span)] = span - 1
-                val += counts_flat.take(pair_base + pos)
-        np.minimum(bound, val.min(axis=1), out=bound)
+        probes = {"first": range(1), "next": range(1, min(PROBES, half))}.get(
+            stage, range(PROBES, half)
+        )
+        for lo in range(0, len(b) if len(probes) else 0, 4096):  # (bounded memory)
+            part = slice(lo, lo + 4096)
+            low = _window_counts(
+                counts_flat,
+                span,
+                row_base[rows[part]],
+                a[rows[part]],
+                k,
+                b[part],
+                start[part],
+                probes,
+            )
+            np.minimum(bound[part], low, out=bound[part])
     if not len(b):
         return feasible, m_out, l_out
     best = np.full(m, -1, dtype=np.int64)

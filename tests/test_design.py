@@ -389,9 +389,9 @@ def test_bad_input_is_an_atrous_error(kwargs: dict, message: str) -> None:
 
 
 def test_budget_exceeded_is_too_large() -> None:
-    # 235,000 multisets fit 250 * 1000; the search needs more than 1000 nodes
+    # (a fewest-layers search has no up-front refusal; this one needs thousands of nodes)
     with pytest.raises(TooLargeError, match="partial schedules"):
-        atrous.design(kernel=3, layers=6, target_rf=129, max_rate=64, max_nodes=1000)
+        atrous.design(kernel=3, target_rf=501, min_count=2, max_rate=64, max_nodes=100)
 
 
 @pytest.mark.parametrize(

@@ -594,7 +594,7 @@ def _pair_bounds(
     a = np.concatenate(rates).astype(np.int64, copy=False)
     m = len(a)
     feasible = np.zeros(m, dtype=bool)
-    m_out = np.zeros(m, dtype=np.int64)
+    m_out = np.full(m, -1, dtype=np.int64)
     l_out = np.zeros(m, dtype=np.int64)
     if not m:
         return feasible, m_out, l_out

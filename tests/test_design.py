@@ -646,3 +646,9 @@ def test_min_count_fewest_layers_equals_exhaustive_up_to_six_layers(
     )
     got = atrous.design(kernel=3, target_rf=target, max_rate=12, min_count=count, ndim=1, top=3)
     assert [tuple(sorted(c.rates)) for c in got] == best[:3]
+
+
+def test_a_child_range_past_2_to_the_63_does_not_overflow() -> None:
+    # 64 layers: the last rate may be anything up to 3**63 (a range too long for len())
+    (c,) = atrous.design(kernel=3, layers=64, top=1)
+    assert c.rates == tuple(3**i for i in range(64)) and c.rf == 3**64

@@ -19,6 +19,7 @@ from atrous._design_search import (
     _add_layer,
     _child_bounds,
     _greedy_sum,
+    _last_starts,
     _min_sum,
     _most_sum,
     _pair_bounds,
@@ -289,3 +290,20 @@ def test_child_ranges_of_many_nodes_equal_each_nodes(
     heads = [(g, sum(g)) for g in [(1,), (1, 1), (1, 2, 5), (1, 3, 9), (1, 1, 1, 3), (1, 2, 2)]]
     want = [search._child_range(g, t, g[-1], left) for g, t in heads]
     assert search._child_ranges(heads, left) == want
+
+
+def test_last_starts_are_the_last_within_the_mass_limit() -> None:
+    prefixes = [(1, 1, 2), (1, 2, 3), (1, 1)]
+    profs = [profile(p, 3) for p in prefixes]
+    kids = [np.arange(p[-1], 1 + 2 * sum(p) + 1) for p in prefixes]
+    idx = np.arange(sum(len(r) for r in kids))
+    smin, smax = np.zeros(len(idx), dtype=np.int64), np.full(len(idx), 60, dtype=np.int64)
+    for limit in (5, 40, 200):
+        got = _last_starts(profs, kids, idx, smin, smax, limit, 3).tolist()
+        want = []
+        for p, r in zip(prefixes, kids):
+            for a in r.tolist():
+                child = np.concatenate([[0], np.cumsum(profile((*p, a), 3))])
+                mass = [int(child[min(s, len(child) - 1)]) for s in range(61)]
+                want.append(max(s for s in range(61) if mass[s] <= limit or s == 0))
+        assert got == want

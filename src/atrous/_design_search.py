@@ -471,6 +471,44 @@ def _start_bounds(
     return np.where(inside, np.minimum(win, room), np.where(extra, room, -(1 << 62)))
 
 
+def _last_starts(
+    profs: Sequence[np.ndarray],
+    rates: Sequence[np.ndarray],
+    idx: np.ndarray,
+    smin: np.ndarray,
+    smax: np.ndarray,
+    limit: int,
+    kernel: int,
+) -> np.ndarray:
+    """Per child ``idx`` (rows of ``rates``, ordered by parent): the last start ``s`` in
+    ``[smin, smax]`` at which the child's own mass left of ``s``, ``sum_t cum(s - t*a)`` of its
+    parent, is at most ``limit`` (``smin`` when none is); the mass left of a later window start
+    only grows, so no later start leaves the window ``limit`` or more."""
+    lens = np.array([len(p) for p in profs], dtype=np.int64)
+    span = int(lens.max()) + 1
+    counts = np.zeros((len(profs), span), dtype=np.int64)
+    for j, p in enumerate(profs):
+        counts[j, : len(p)] = p
+    cum = np.zeros((len(profs), span), dtype=np.int64)  # (constant past each parent's end)
+    np.cumsum(counts[:, :-1], axis=1, out=cum[:, 1:])
+    flat = cum.ravel()
+    par = np.repeat(np.arange(len(rates)), [len(r) for r in rates])[idx]
+    a = np.concatenate(rates).astype(np.int64, copy=False)[idx]
+    base = par * span
+    lo, hi = smin.copy(), smax.copy()
+    while True:
+        open_ = lo < hi
+        if not open_.any():
+            return lo
+        mid = (lo + hi + 1) // 2
+        mass = np.zeros(len(mid), dtype=np.int64)
+        for t in range(kernel):
+            mass += flat.take(base + np.minimum(np.maximum(mid - t * a, 0), span - 1))
+        ok = mass <= limit
+        lo = np.where(open_ & ok, mid, lo)
+        hi = np.where(open_ & ~ok, mid - 1, hi)
+
+
 def _child_bounds(
     profs: Sequence[np.ndarray],
     totals: Sequence[int],
@@ -508,6 +546,11 @@ def _child_bounds(
     n1 = n0[idx] + c * a
     smax = (lmax - target) // 2
     s_end = np.minimum(smax, smin + target)
+    # starts past s_end share one bound, the mass bound just after it (it only falls later):
+    # no start past the last one within the mass limit can reach ``need``
+    need = q.count if kk is None else max(q.count, -kk[0])
+    limit = (q.kernel ** (q.size * q.groups) - target * need) // 2
+    s_end = _last_starts(profs, rates, idx, smin, s_end, limit, q.kernel)
     width = int(max(int((s_end + target).max()), int(s_end.max()) + 2)) + 1
     # the children left, parent by parent (rows are ordered by parent)
     cuts = np.cumsum([len(r) for r in rates])[:-1]

@@ -588,30 +588,76 @@ could rank then, the child's profile and its own ``Known``: computed by an ances
 """Window offsets (from its start) at which :func:`_pair_bounds` reads the exact counts."""
 
 
-def _window_counts(
-    counts_flat: np.ndarray,
-    span: int,
-    base: np.ndarray,
-    a: np.ndarray,
-    kernel: int,
-    b: np.ndarray,
-    start: np.ndarray,
-    probes: range,
-) -> np.ndarray:
-    """Per pair, the fewest exact final counts at window offsets ``start + probes``: the
-    counts ``sum_{t, u} parent[x - t*b - u*a]`` read from padded parents (row ``base`` of the
-    flat ``counts_flat``, ``span`` columns, the last one zero)."""
-    x = start[:, None] + np.array(probes)[None, :]
-    val = np.zeros(x.shape, dtype=np.int64)
-    for t in range(kernel):
-        shifted = x - (t * b)[:, None]
-        if not (shifted >= 0).any():  # every count left of the RF is 0
-            break
-        for u in range(kernel):
-            pos = shifted - (u * a)[:, None]
-            pos[(pos < 0) | (pos >= span)] = span - 1
-            val += counts_flat.take(base[:, None] + pos)
-    return val.min(axis=1)
+class _Parents:
+    """Parent profiles padded into one matrix, read by the pair bounds: counts (zero past each
+    parent's end, and a zero last column) and the mass left of each offset (full past the end).
+    Row ``par[i]`` is the parent of child ``i``."""
+
+    def __init__(self, profs: Sequence[np.ndarray], rates: Sequence[np.ndarray]) -> None:
+        self.lens = np.array([len(p) for p in profs], dtype=np.int64)
+        self.span = int(self.lens.max()) + 1
+        counts = np.zeros((len(profs), self.span), dtype=np.int64)
+        for j, p in enumerate(profs):
+            counts[j, : len(p)] = p
+        self.cum = np.zeros((len(profs), self.span), dtype=np.int64)
+        np.cumsum(counts[:, :-1], axis=1, out=self.cum[:, 1:])  # (stays full past the end)
+        self.counts_flat, self.cum_flat = counts.ravel(), self.cum.ravel()
+        self.par = np.repeat(np.arange(len(rates)), [len(r) for r in rates])
+
+    def left_mass(self, base: np.ndarray, a: np.ndarray, at: np.ndarray, k: int) -> np.ndarray:
+        """The mass left of ``at`` of the children adding rate ``a`` (parent rows at ``base``
+        of the flat matrix): ``sum_t cum(at - t * a)``."""
+        out = np.zeros(at.shape, dtype=np.int64)
+        for t in range(k):
+            pos = np.minimum(np.maximum(at - t * a, 0), self.span - 1)
+            out += self.cum_flat.take(base + pos)
+        return out
+
+    def last_start(self, a: np.ndarray, n1: np.ndarray, limit: int, k: int) -> np.ndarray:
+        """Per child, the last start whose own mass left of it is within ``limit``, by
+        bisection (``2**40``: the whole child is within it)."""
+        s_par = (self.cum <= limit).sum(axis=1) - 1  # the parent's mass is below the child's
+        s_par = np.where(s_par >= self.span - 1, 1 << 40, s_par)
+        base = self.par * self.span
+        lo, hi = np.zeros(len(a), dtype=np.int64), np.minimum(n1, s_par[self.par])
+        while True:
+            open_ = lo < hi
+            if not open_.any():
+                break
+            mid = (lo + hi + 1) // 2
+            ok = self.left_mass(base, a, mid, k) <= limit
+            lo = np.where(open_ & ok, mid, lo)
+            hi = np.where(open_ & ~ok, mid - 1, hi)
+        return np.where(lo >= n1, 1 << 40, lo)
+
+    def window_min(
+        self,
+        rows: np.ndarray,
+        a: np.ndarray,
+        b: np.ndarray,
+        start: np.ndarray,
+        probes: range,
+        k: int,
+    ) -> np.ndarray:
+        """Per pair (child ``rows``, last rate ``b``), the fewest exact final counts at window
+        offsets ``start + probes``: ``sum_{t, u} parent[x - t*b - u*a]``, in blocks of 4096
+        pairs (bounded memory)."""
+        out = np.zeros(len(b), dtype=np.int64)
+        for lo in range(0, len(b), 4096):
+            part = slice(lo, lo + 4096)
+            base = (self.par[rows[part]] * self.span)[:, None]
+            x = start[part][:, None] + np.array(probes)[None, :]
+            val = np.zeros(x.shape, dtype=np.int64)
+            for t in range(k):
+                shifted = x - (t * b[part])[:, None]
+                if not (shifted >= 0).any():  # every count left of the RF is 0
+                    break
+                for u in range(k):
+                    pos = shifted - (u * a[rows[part]])[:, None]
+                    pos[(pos < 0) | (pos >= self.span)] = self.span - 1
+                    val += self.counts_flat.take(base + pos)
+            out[part] = val.min(axis=1)
+        return out
 
 
 def _pair_bounds(
@@ -625,65 +671,27 @@ def _pair_bounds(
     The children of several parents at once: row ``i`` of the result is the child adding rate
     ``rates[j][r]`` to parent profile ``profs[j]`` (rows ordered by ``j``, then ``r``). With one
     rate ``b`` left the final profile ``sum_t R(x - t * b)`` of child ``R`` is known for each
-    ``b``, so each pair gets two exact upper bounds on its window minimum: the mass left for
-    the window, ``(K**n - 2 * tail) // target`` with the exact tail left of the window, and
-    the exact counts at the window's first :data:`PROBES` offsets. A child's bound is the best
+    ``b``, so each pair gets exact upper bounds on its window minimum (:func:`_pair_stages`).
+    The tail is at least the child's own mass left of the window, which grows with ``b``, so
+    only ``b`` up to a limit per child can reach the ranking. A child's bound is the best
     pair's, ``(-m_hi, lmin)`` with ``lmin`` the shortest RF among the pairs reaching ``m_hi``;
     pairs that cannot beat the ranking's k-th key ``kk`` are dropped first. Returns
     ``(feasible, m_hi, lmin)`` per row.
     """
     assert q.target is not None
-    k, c, target = q.kernel, q.kernel - 1, q.target
+    c, target = q.kernel - 1, q.target
     a = np.concatenate(rates).astype(np.int64, copy=False)
     m = len(a)
     feasible = np.zeros(m, dtype=bool)
     m_out = np.full(m, -1, dtype=np.int64)
     l_out = np.zeros(m, dtype=np.int64)
-    if not m:
-        return feasible, m_out, l_out
-    par = np.repeat(np.arange(len(rates)), [len(r) for r in rates])
-    lens = np.array([len(p) for p in profs], dtype=np.int64)
-    n1 = lens[par] + c * a  # the children's lengths
-    # the parents, padded: counts (zero past the end, and a zero last column) and the mass
-    # left of each offset (full past the end); every count below is read from these
-    span = int(lens.max()) + 1
-    counts = np.zeros((len(profs), span), dtype=np.int64)
-    cum = np.zeros((len(profs), span), dtype=np.int64)
-    for j, p in enumerate(profs):  # (zero past the end: the cumulative sums stay full there)
-        counts[j, : len(p)] = p
-    np.cumsum(counts[:, :-1], axis=1, out=cum[:, 1:])
-    counts_flat, cum_flat = counts.ravel(), cum.ravel()
-
-    def left_mass(row_base: np.ndarray, rate: np.ndarray, at: np.ndarray) -> np.ndarray:
-        """The child's mass left of ``at``: ``sum_t cum(at - t * rate)``."""
-        out = np.zeros(at.shape, dtype=np.int64)
-        for t in range(k):
-            out += cum_flat.take(row_base + np.minimum(np.maximum(at - t * rate, 0), span - 1))
-        return out
-
-    mass = k ** (q.size * q.groups)
     need = q.count if kk is None else max(q.count, -kk[0])
-    # the tail is at least the child's own mass left of the start, which grows with b: so the
-    # pairs whose mass bound reaches ``need`` have b up to a limit per child (a bisection for
-    # the last start whose child mass is within the limit)
-    limit = (mass - target * need) // 2
-    if limit < 0:
+    limit = (q.kernel ** (q.size * q.groups) - target * need) // 2
+    if not m or limit < 0:
         return feasible, m_out, l_out
-    row_base = par * span
-    # (the child's mass left of s is at least its parent's: the bisection starts below the
-    # parent's last start within the limit)
-    s_par = (cum <= limit).sum(axis=1) - 1
-    s_par = np.where(s_par >= span - 1, 1 << 40, s_par)
-    lo_s, hi_s = np.zeros(m, dtype=np.int64), np.minimum(n1, s_par[par])
-    while True:
-        open_ = lo_s < hi_s
-        if not open_.any():
-            break
-        mid = (lo_s + hi_s + 1) // 2
-        ok = left_mass(row_base, a, mid) <= limit
-        lo_s = np.where(open_ & ok, mid, lo_s)
-        hi_s = np.where(open_ & ~ok, mid - 1, hi_s)
-    s_max = np.where(lo_s >= n1, 1 << 40, lo_s)  # the whole child within the limit: no cap
+    parents = _Parents(profs, rates)
+    n1 = parents.lens[parents.par] + c * a  # the children's lengths
+    s_max = parents.last_start(a, n1, limit, q.kernel)
     b_hi = n1 if q.max_rate is None else np.minimum(n1, q.max_rate)  # criterion: b <= RF
     b_hi = np.minimum(b_hi, (2 * s_max + 1 + target - n1) // c)
     b_lo = np.maximum(a, -(-(target - n1) // c))  # the final RF reaches the target
@@ -693,48 +701,8 @@ def _pair_bounds(
         return feasible, m_out, l_out
     rows = np.repeat(np.arange(m), per_row)
     b = np.arange(n_pairs) + np.repeat(b_lo - (np.cumsum(per_row) - per_row), per_row)
-    length = n1[rows] + c * b
-    start = (length - target) // 2
-    bound = np.full(len(b), mass, dtype=np.int64)
-    # three exact upper bounds on each pair's window minimum, cheapest and strongest first,
-    # each for the pairs the ones before left in the running: the count at the window's first
-    # offset, the mass left for the window, the counts at its next offsets
-    # (the final profile is symmetric and so is the window, up to one offset: the first
-    # ``half`` offsets hold its minimum)
-    half = min(target, (target + 1) // 2 + 1)
-    stages = ("first", "mass", "next") + (("rest",) if kk is not None else ())
-    for stage in stages:
-        keep = bound >= need
-        if kk is not None:
-            keep &= (bound > need) | (length < kk[1])
-        rows, b, length, start, bound = (v[keep] for v in (rows, b, length, start, bound))
-        if not len(b):
-            return feasible, m_out, l_out
-        if stage == "mass":  # the tail left of the window: sum_t child mass left of s - t*b
-            tail = np.zeros(len(b), dtype=np.int64)
-            for t in range(k):
-                at = start - t * b
-                if (at > 0).any():  # (no mass left of offset 0: skip the terms that are all 0)
-                    tail += left_mass(row_base[rows], a[rows], at)
-            np.minimum(bound, (mass - 2 * tail) // target, out=bound)
-            continue
-        probes = {"first": range(1), "next": range(1, min(PROBES, half))}.get(
-            stage, range(PROBES, half)
-        )
-        for lo in range(0, len(b) if len(probes) else 0, 4096):  # (bounded memory)
-            part = slice(lo, lo + 4096)
-            low = _window_counts(
-                counts_flat,
-                span,
-                row_base[rows[part]],
-                a[rows[part]],
-                k,
-                b[part],
-                start[part],
-                probes,
-            )
-            np.minimum(bound[part], low, out=bound[part])
-    if not len(b):
+    rows, length, bound = _pair_stages(parents, rows, a, b, n1[rows] + c * b, q, kk)
+    if not len(rows):
         return feasible, m_out, l_out
     best = np.full(m, -1, dtype=np.int64)
     np.maximum.at(best, rows, bound)
@@ -746,6 +714,54 @@ def _pair_bounds(
     l_out[rows[first]] = length[first]
     m_out[:] = best
     return best >= q.count, m_out, l_out
+
+
+def _pair_stages(
+    parents: _Parents,
+    rows: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    length: np.ndarray,
+    q: _Query,
+    kk: tuple[int, ...] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact upper bounds on each pair's window minimum, cheapest and strongest first, each for
+    the pairs the ones before left in the running: the count at the window's first offset, the
+    mass left for the window (``(K**n - 2 * tail) // target``, the exact tail), the counts at
+    its next :data:`PROBES` offsets, and once the ranking is full the window minimum itself.
+    Returns the pairs left (child rows, lengths, bounds)."""
+    assert q.target is not None
+    k, target = q.kernel, q.target
+    mass = k ** (q.size * q.groups)
+    need = q.count if kk is None else max(q.count, -kk[0])
+    start = (length - target) // 2
+    bound = np.full(len(b), mass, dtype=np.int64)
+    # (the final profile is symmetric and so is the window, up to one offset: the first
+    # ``half`` offsets hold its minimum)
+    half = min(target, (target + 1) // 2 + 1)
+    stages = ("first", "mass", "next") + (("rest",) if kk is not None else ())
+    for stage in stages:
+        keep = bound >= need
+        if kk is not None:
+            keep &= (bound > need) | (length < kk[1])
+        rows, b, length, start, bound = (v[keep] for v in (rows, b, length, start, bound))
+        if not len(b):
+            break
+        if stage == "mass":  # the tail left of the window: sum_t child mass left of s - t*b
+            tail = np.zeros(len(b), dtype=np.int64)
+            base = parents.par[rows] * parents.span
+            for t in range(k):
+                at = start - t * b
+                if (at > 0).any():  # (no mass left of offset 0: skip the terms that are all 0)
+                    tail += parents.left_mass(base, a[rows], at, k)
+            np.minimum(bound, (mass - 2 * tail) // target, out=bound)
+            continue
+        probes = {"first": range(1), "next": range(1, min(PROBES, half))}.get(
+            stage, range(PROBES, half)
+        )
+        if len(probes):
+            np.minimum(bound, parents.window_min(rows, a, b, start, probes, k), out=bound)
+    return rows, length, bound
 
 
 class _Search:

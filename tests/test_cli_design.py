@@ -173,8 +173,23 @@ def test_pareto_png(
                 "--max-nodes",
                 "10",
             ],
-            "partial schedules",
+            "rate multisets",  # refused up front
         ),
+        (
+            [
+                "design",
+                "--target-rf",
+                "501",
+                "--min-count",
+                "2",
+                "--max-rate",
+                "64",
+                "--max-nodes",
+                "100",
+            ],
+            "partial schedules",  # (a fewest-layers search needs thousands of nodes)
+        ),
+        (["design", "--pareto", "--max-rate", "4096", "--layers", "8"], "raise max_nodes"),
         # options a mode would silently ignore are refused
         (["design", "--repair", "2,2,2", "--layers", "5"], "--repair does not use --layers"),
         (["design", "--pareto", "--target-rf", "50"], "--pareto does not use --target-rf"),

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections import Counter
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pytest
@@ -185,7 +187,7 @@ def test_child_bounds_are_sound(prefix: tuple[int, ...], left: int, target: int)
     lo = prefix[-1]
     hi = min(cap, rf_of(prefix, 3))
     rates = np.arange(lo, hi + 1)
-    feasible, m_hi, lmin = _child_bounds(prof, sum(prefix), rates, left, q, None)
+    feasible, m_hi, lmin = _child_bounds([prof], [sum(prefix)], [rates], left, q, None)
     for i, a in enumerate(rates.tolist()):
         for rest in itertools.combinations_with_replacement(range(a, cap + 1), left):
             full = (*prefix, a, *rest)
@@ -387,8 +389,27 @@ def test_bad_input_is_an_atrous_error(kwargs: dict, message: str) -> None:
 
 
 def test_budget_exceeded_is_too_large() -> None:
+    # (a fewest-layers search has no up-front refusal; this one needs thousands of nodes)
     with pytest.raises(TooLargeError, match="partial schedules"):
-        atrous.design(kernel=3, layers=6, target_rf=129, max_rate=64, max_nodes=50)
+        atrous.design(kernel=3, target_rf=501, min_count=2, max_rate=64, max_nodes=100)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: atrous.design(kernel=3, layers=12, target_rf=129),
+        lambda: atrous.design(kernel=3, layers=9, target_rf=129, max_rate=64),
+        lambda: atrous.design(kernel=3, layers=12, target_rf=129, sawtooth=True),
+        lambda: atrous.design(kernel=3, layers=6, target_rf=129, max_rate=64, max_nodes=50),
+        lambda: atrous.pareto(kernel=3, max_rate=4096, max_layers=7),
+        lambda: atrous.pareto(kernel=3, max_rate=4096, max_layers=12, time_limit=None),
+    ],
+)
+def test_too_large_searches_are_refused_up_front(call: Any) -> None:
+    start = time.process_time()
+    with pytest.raises(TooLargeError, match=r"rate multisets.*--layers.*--max-rate.*--max-nodes"):
+        call()
+    assert time.process_time() - start < 0.5
 
 
 def test_repair_bad_input() -> None:
@@ -625,3 +646,9 @@ def test_min_count_fewest_layers_equals_exhaustive_up_to_six_layers(
     )
     got = atrous.design(kernel=3, target_rf=target, max_rate=12, min_count=count, ndim=1, top=3)
     assert [tuple(sorted(c.rates)) for c in got] == best[:3]
+
+
+def test_a_child_range_past_2_to_the_63_does_not_overflow() -> None:
+    # 64 layers: the last rate may be anything up to 3**63 (a range too long for len())
+    (c,) = atrous.design(kernel=3, layers=64, top=1)
+    assert c.rates == tuple(3**i for i in range(64)) and c.rf == 3**64

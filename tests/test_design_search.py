@@ -14,14 +14,19 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+import atrous
 from atrous._design_search import (
     _add_layer,
+    _child_bounds,
     _greedy_sum,
+    _last_starts,
     _min_sum,
     _most_sum,
+    _pair_bounds,
     _Query,
     _Search,
     _shifted_sums,
+    _space,
     _tail_floor,
     _width_of,
     _window_ceiling,
@@ -182,3 +187,123 @@ def test_time_limit_and_progress() -> None:
     with pytest.raises(TooLargeError, match="time_limit"):
         search.run()
     assert seen and all(0.0 <= f <= 1.0 for f in seen) and seen == sorted(seen)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "size", "groups", "cap", "strict"),
+    [
+        (3, 4, 1, 12, False),
+        (3, 4, 1, None, False),
+        (2, 6, 1, 9, False),
+        (4, 4, 1, 30, False),
+        (3, 3, 2, 20, True),
+        (3, 3, 2, None, True),
+        (3, 3, 3, 10, False),
+    ],
+)
+def test_space_counts_every_sorted_gridding_free_group(
+    kernel: int, size: int, groups: int, cap: int | None, strict: bool
+) -> None:
+    c, top = kernel - 1, 40 if cap is None else cap  # (no rate of these can pass 40)
+    want = 0
+    for rest in itertools.combinations_with_replacement(range(1, top + 1), size - 1):
+        rates = (1, *rest)
+        if strict and len(set(rates)) < size:
+            continue
+        total, ok = 0, True
+        for r in rates:  # each rate of a group counts ``groups`` times in the sums
+            ok = ok and r <= 1 + c * total
+            total += groups * r
+        want += ok
+    assert _space(kernel, size, groups, cap, strict, 1e12) == want
+
+
+def test_space_stops_counting_past_the_limit() -> None:
+    full = _space(3, 8, 1, 64, False, 1e12)
+    assert 1e6 < _space(3, 8, 1, 64, False, 1e6) < full
+
+
+@pytest.mark.parametrize("prefix", [(1, 1, 2), (1, 2, 3), (1, 1, 1, 3), (1, 2, 2, 5)])
+@pytest.mark.parametrize(("target", "count"), [(21, 1), (31, 2), (45, 1)])
+def test_pair_bounds_are_optimistic_for_every_pair(
+    prefix: tuple[int, ...], target: int, count: int
+) -> None:
+    cap, layers = 12, len(prefix) + 2
+    q = _Query(3, 1, layers, cap, target, count, "uniform", 1, False, 10**9)
+    prof = profile(prefix, 3)
+    c = prefix[-1]
+    rates = np.arange(c, min(cap, 1 + 2 * sum(prefix)) + 1)
+    feasible, m_hi, lmin = _pair_bounds([prof], [rates], q, None)
+    for i, a in enumerate(rates.tolist()):
+        keys = [
+            k
+            for r in completions((*prefix, a), 1, 3, cap)
+            if (k := real_key("uniform", r, target, count))
+        ]
+        if not feasible[i]:
+            assert not keys, (prefix, a, keys)
+            continue
+        bound = (-int(m_hi[i]), int(lmin[i]))
+        assert all(bound <= key for key in keys), (prefix, a, bound, min(keys))
+
+
+def brute_force_uniform(layers: int, cap: int, target: int, top: int) -> list[tuple[int, ...]]:
+    """The ``top`` most uniform multisets by exhaustive enumeration, ties by the rates."""
+    ranked = sorted(
+        (k, r)
+        for r in completions((1,), layers - 1, 3, cap)
+        if (k := real_key("uniform", r, target, 1))
+    )
+    return [r for _, r in ranked[:top]]
+
+
+@pytest.mark.parametrize(
+    ("layers", "cap", "target"), [pytest.param(6, 24, 81, marks=pytest.mark.slow), (7, 12, 61)]
+)
+def test_default_top_ten_equals_brute_force(layers: int, cap: int, target: int) -> None:
+    got = atrous.design(kernel=3, layers=layers, target_rf=target, max_rate=cap, ndim=1)
+    assert [c.rates for c in got] == brute_force_uniform(layers, cap, target, 10)
+
+
+def test_bounds_of_several_parents_equal_the_bounds_of_each() -> None:
+    prefixes = [(1, 1, 2), (1, 2, 3), (1, 1), (1, 3, 4)]
+    profs = [profile(p, 3) for p in prefixes]
+    kids = [np.arange(p[-1], min(12, 1 + 2 * sum(p)) + 1) for p in prefixes]
+    for left, kk in [(1, None), (2, None), (2, (-3, 40))]:
+        q = _Query(3, 1, 3 + 1 + left, 12, 31, 1, "uniform", 1, False, 10**9)
+        totals = [sum(p) for p in prefixes]
+        together = _child_bounds(profs, totals, kids, left, q, kk)
+        alone = [_child_bounds([p], [t], [r], left, q, kk) for p, t, r in zip(profs, totals, kids)]
+        for got, want in zip(together, zip(*alone)):
+            assert got.tolist() == np.concatenate(want).tolist()
+        pairs = _pair_bounds(profs, kids, q, kk)
+        alone = [_pair_bounds([p], [r], q, kk) for p, r in zip(profs, kids)]
+        for got, want in zip(pairs, zip(*alone)):
+            assert got.tolist() == np.concatenate(want).tolist()
+
+
+@pytest.mark.parametrize(("cap", "target", "left"), [(12, 31, 2), (None, 61, 3), (64, 129, 1)])
+def test_child_ranges_of_many_nodes_equal_each_nodes(
+    cap: int | None, target: int, left: int
+) -> None:
+    search = _Search(_Query(3, 1, 4 + left, cap, target, 1, "uniform", 10, False, 10**9))
+    heads = [(g, sum(g)) for g in [(1,), (1, 1), (1, 2, 5), (1, 3, 9), (1, 1, 1, 3), (1, 2, 2)]]
+    want = [search._child_range(g, t, g[-1], left) for g, t in heads]
+    assert search._child_ranges(heads, left) == want
+
+
+def test_last_starts_are_the_last_within_the_mass_limit() -> None:
+    prefixes = [(1, 1, 2), (1, 2, 3), (1, 1)]
+    profs = [profile(p, 3) for p in prefixes]
+    kids = [np.arange(p[-1], 1 + 2 * sum(p) + 1) for p in prefixes]
+    idx = np.arange(sum(len(r) for r in kids))
+    smin, smax = np.zeros(len(idx), dtype=np.int64), np.full(len(idx), 60, dtype=np.int64)
+    for limit in (5, 40, 200):
+        got = _last_starts(profs, kids, idx, smin, smax, limit, 3).tolist()
+        want = []
+        for p, r in zip(prefixes, kids):
+            for a in r.tolist():
+                child = np.concatenate([[0], np.cumsum(profile((*p, a), 3))])
+                mass = [int(child[min(s, len(child) - 1)]) for s in range(61)]
+                want.append(max(s for s in range(61) if mass[s] <= limit or s == 0))
+        assert got == want

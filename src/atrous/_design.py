@@ -38,13 +38,16 @@ from ._design_repair import Change, Repair, Repairs, repair
 from ._design_search import (
     MAX_LAYERS,
     SCHEMA_VERSION,
+    SPACE_PER_NODE,
     Mode,
     _dtype,
     _kernel,
     _most_sum,
     _opt_int,
     _Query,
+    _refuse_space,
     _search,
+    _space,
     _window,
     is_gridding_free,
 )
@@ -622,6 +625,14 @@ def _rank(
     assert n is not None
     if reps is not None and reps and n % reps:
         raise AtrousError(f"layers={n} is not a multiple of the sawtooth repeat {reps}")
+    if ask.objective == "uniform":  # refused up front when its space is too large
+        allowed = SPACE_PER_NODE * ask.max_nodes
+        space = sum(  # sawtooth groups bound their children one by one: 16x the work
+            _space(ask.kernel, n // g, g, ask.max_rate, g > 1, allowed) * (16 if g > 1 else 1)
+            for g in _repeat_counts(reps, n)
+        )
+        knobs = "fewer layers (--layers), a smaller max_rate (--max-rate)"
+        _refuse_space(space, ask.max_nodes, "this most-uniform search", knobs)
     collect(n, "rf" if ask.objective == "rf" else "uniform", ())
     return ranked
 
@@ -719,6 +730,14 @@ def pareto(
     levels = tuple(sorted({as_int(v, "count", 1) for v in counts}))
     budget = as_int(max_nodes, "max_nodes", 1)
     limit = _time_limit(time_limit)
+    allowed = SPACE_PER_NODE * budget
+    space = 0.0
+    for n in range(1, top_layers + 1):  # refused up front when the space is too large
+        space += len(levels) * _space(k, n, 1, cap, False, allowed)
+        if space > allowed:
+            break
+    knobs = "fewer layers (--layers), a smaller max_rate (--max-rate), fewer count levels"
+    _refuse_space(space, budget, "this Pareto table", knobs)
     deadline = None if limit is None else time.process_time() + limit
     raw: list[tuple[int, int, int, Ints | None, int]] = []
     for n in range(1, top_layers + 1):

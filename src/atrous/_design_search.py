@@ -28,6 +28,12 @@ MAX_LAYERS = 64
 """Most layers a search considers."""
 SCHEMA_VERSION = 1
 """Version of the JSON records (``to_json()``: an object with ``schema_version`` and ``kind``)."""
+SPACE_PER_NODE = 250
+"""The most-uniform and Pareto searches are refused up front when their space holds more than
+this many gridding-free rate multisets per node of the ``max_nodes`` budget (100 million at the
+default budget of 400,000; :func:`_space`)."""
+SPACE_RATE_CAP = 256
+"""Rates counted by :func:`_space` (larger ones only add to a space already counted)."""
 
 
 # -- the criterion ----------------------------------------------------------------------------
@@ -66,6 +72,54 @@ def _opt_int(value: Any, name: str, minimum: int) -> int | None:
     return None if value is None else as_int(value, name, minimum)
 
 
+# -- the size of a search space ---------------------------------------------------------------
+def _space(
+    kernel: int, size: int, groups: int, max_rate: int | None, strict: bool, limit: float
+) -> float:
+    """How many sorted gridding-free groups of ``size`` rates the search space holds.
+
+    Rates are at most ``max_rate`` (and at most :data:`SPACE_RATE_CAP`, so the count is a lower
+    bound when larger rates are allowed); each rate counts ``groups`` times in the criterion's
+    sums; ``strict``: strictly rising. A dynamic program over (largest rate, sum). Counting
+    stops once more than ``limit`` partial groups of one length exist (the search may have to
+    visit each of them) and that count is returned.
+
+    >>> _space(3, 3, 1, None, False, 1e9)   # 1,1,1..5  1,2,2..7  1,3,3..9
+    18.0
+    >>> _space(3, 8, 1, 64, False, 1e12)    # the README's most-uniform example
+    79433065.0
+    """
+    c = kernel - 1
+    cap = SPACE_RATE_CAP if max_rate is None else min(max_rate, SPACE_RATE_CAP)
+    if cap < 1:
+        return 0.0
+    cnt = np.zeros((cap + 1, groups + 1))  # cnt[a, s]: partial groups, largest rate a, sum s
+    cnt[1, groups] = 1.0  # every gridding-free schedule contains a 1
+    for _ in range(1, size):
+        if cnt.sum() > limit:
+            break
+        n_s = cnt.shape[1]
+        below = np.cumsum(cnt, axis=0)  # below[a, s]: partial groups with largest rate <= a
+        if strict:
+            below = np.vstack([np.zeros((1, n_s)), below[:-1]])
+        new = np.zeros((cap + 1, n_s + groups * cap))
+        for a in range(1, cap + 1):
+            s0 = -(-(a - 1) // c)  # the criterion: a <= 1 + c * s
+            if s0 < n_s:
+                new[a, s0 + groups * a : n_s + groups * a] = below[a, s0:]
+        cnt = new[:, : int(np.flatnonzero(new.any(axis=0))[-1]) + 1] if new.any() else new
+    return float(cnt.sum())
+
+
+def _refuse_space(space: float, max_nodes: int, what: str, knobs: str) -> None:
+    """:class:`TooLargeError` up front when ``space`` multisets exceed the budget's share."""
+    allowed = SPACE_PER_NODE * max_nodes
+    if space > allowed:
+        raise TooLargeError(
+            f"{what} spans {space:.3g} or more gridding-free rate multisets, more than "
+            f"the budget allows ({SPACE_PER_NODE} per node of max_nodes={max_nodes}: "
+            f"{allowed:.3g}); narrow it ({knobs}) or raise max_nodes (--max-nodes)"
+        )
 
 
 # -- profiles ---------------------------------------------------------------------------------
@@ -313,16 +367,42 @@ def _sliding_min_rows(a: np.ndarray, w: int) -> np.ndarray:
     return out
 
 
+def _children_matrix(
+    profs: Sequence[np.ndarray], rates: Sequence[np.ndarray], kernel: int, width: int
+) -> np.ndarray:
+    """Row per child (parent ``j``'s profile with one more layer of each rate of ``rates[j]``,
+    rows ordered by ``j``), cut to ``width`` columns (:func:`_shifted_sums` of each parent).
+
+    >>> _children_matrix([np.array([1, 1, 1]), np.array([1])], [np.array([1, 3]), np.array([2])],
+    ...                  3, 7).tolist()
+    [[1, 2, 3, 2, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1], [1, 0, 1, 0, 1, 0, 0]]
+    """
+    return np.concatenate(
+        [
+            _shifted_sums(p.astype(np.int64, copy=False), r, kernel, width)
+            for p, r in zip(profs, rates)
+        ]
+    )
+
+
 def _child_lengths(
-    prof: np.ndarray, total: int, a: np.ndarray, left: int, q: _Query
+    profs: Sequence[np.ndarray],
+    totals: Sequence[int],
+    rates: Sequence[np.ndarray],
+    left: int,
+    q: _Query,
 ) -> tuple[np.ndarray, ...]:
-    """Per child rate ``a``: its sum, the longest and shortest final RF, the earliest window
-    start, and the mass bound there, ``(mass - 2 * tail) // target``, with the tail at least
-    the child's own counts left of the start (each at least 1)."""
+    """Per child (rate ``rates[j][r]`` added to parent ``j``, of profile ``profs[j]`` and
+    rates summing to ``totals[j]``): its sum, the longest and shortest final RF, the earliest
+    window start, the mass bound there, ``(mass - 2 * tail) // target``, with the tail at least
+    the child's own counts left of the start (each at least 1), and its parent's length."""
     assert q.target is not None
     k, c, target, cap = q.kernel, q.kernel - 1, q.target, q.max_rate
-    n0 = len(prof)
-    tot = total + a
+    a = np.concatenate(rates).astype(np.int64, copy=False)
+    par = np.repeat(np.arange(len(rates)), [len(r) for r in rates])
+    lens = np.array([len(p) for p in profs], dtype=np.int64)
+    n0 = lens[par]
+    tot = np.array(totals, dtype=np.int64)[par] + a
     # greedy completion (every further rate at its ceiling) and the smallest completion
     hi = tot.copy()
     for _ in range(left):
@@ -335,36 +415,39 @@ def _child_lengths(
     steps = -(-(target - 1 - c * tot) // c)
     lmin = np.where(lmin < target, 1 + c * (tot + steps), lmin)
     smin = (lmin - target) // 2
-    cum_p = np.concatenate([[0], np.cumsum(np.maximum(prof, 1))])
+    span = int(lens.max()) + 1  # cum_p[j, y]: parent j's mass (each count >= 1) left of y
+    cum_p = np.zeros((len(profs), span), dtype=np.int64)
+    for j, p in enumerate(profs):
+        np.cumsum(np.maximum(p, 1), out=cum_p[j, 1 : len(p) + 1])
     tail = np.zeros(len(a), dtype=np.int64)
     for t in range(k):
-        tail += cum_p[np.minimum(np.maximum(smin - t * a, 0), n0)]
+        tail += cum_p.ravel().take(par * span + np.minimum(np.maximum(smin - t * a, 0), n0))
     over = smin - np.minimum(smin, n0 + c * a)  # offsets past the child's RF count 1 each
     room0 = (k ** (q.size * q.groups) - 2 * (np.maximum(tail, 0) + over)) // target
-    return tot, lmax, lmin, smin, room0
+    return a, tot, lmax, lmin, smin, room0, n0
 
 
 def _start_bounds(
-    prof: np.ndarray,
+    base: np.ndarray,
+    n1: np.ndarray,
     a: np.ndarray,
     left: int,
     q: _Query,
     smin: np.ndarray,
     s_end: np.ndarray,
     smax: np.ndarray,
-    width: int,
     sliding: bool,
 ) -> np.ndarray:
     """Row ``i``, column ``s``: a bound on the final window minimum if the window starts at
-    ``s`` (child rate ``a[i]``, ``left`` more rates ``>= a[i]``); ``-2**62`` outside the starts
-    the row can reach. ``sliding``: the count ceiling's minimum over the window (columns up to
-    ``s + target`` needed); else the ceiling at the window's first offset (columns up to ``s``).
-    Either way also at most the mass left for the window (:func:`_window_ceiling`)."""
+    ``s`` (child ``base[i]`` of length ``n1[i]``, last rate ``a[i]``, ``left`` more rates
+    ``>= a[i]``); ``-2**62`` outside the starts the row can reach. ``sliding``: the count
+    ceiling's minimum over the window (columns up to ``s + target`` needed); else the ceiling
+    at the window's first offset (columns up to ``s``). Either way also at most the mass left
+    for the window (:func:`_window_ceiling`)."""
     assert q.target is not None
-    k, c, target = q.kernel, q.kernel - 1, q.target
-    m = len(a)
+    k, target = q.kernel, q.target
+    m, width = base.shape
     cols = np.arange(width)[None, :]
-    base = _shifted_sums(prof, a, k, width)
     # count ceiling: base + sum_w N(w) * peak shifted by w * a (``left`` layers, rates >= a)
     # (peak padded with ``width`` zero columns in front, so shifted reads need no mask; the
     # shifted rows are read from the flat array)
@@ -380,7 +463,7 @@ def _start_bounds(
             break
         ceil_ += weights[w] * flat.take(row_start - np.minimum(w * a, width)[:, None])
     win = _sliding_min_rows(ceil_, target) if sliding else ceil_
-    ext = np.where(cols < (len(prof) + c * a)[:, None], np.maximum(base, 1), 1)
+    ext = np.where(cols < n1[:, None], np.maximum(base, 1), 1)
     cum = np.cumsum(ext, axis=1) - ext  # cum[:, s] = mass of offsets < s
     room = (k ** (q.size * q.groups) - 2 * cum) // target
     inside = (cols >= smin[:, None]) & (cols <= s_end[:, None])
@@ -388,32 +471,71 @@ def _start_bounds(
     return np.where(inside, np.minimum(win, room), np.where(extra, room, -(1 << 62)))
 
 
+def _last_starts(
+    profs: Sequence[np.ndarray],
+    rates: Sequence[np.ndarray],
+    idx: np.ndarray,
+    smin: np.ndarray,
+    smax: np.ndarray,
+    limit: int,
+    kernel: int,
+) -> np.ndarray:
+    """Per child ``idx`` (rows of ``rates``, ordered by parent): the last start ``s`` in
+    ``[smin, smax]`` at which the child's own mass left of ``s``, ``sum_t cum(s - t*a)`` of its
+    parent, is at most ``limit`` (``smin`` when none is); the mass left of a later window start
+    only grows, so no later start leaves the window ``limit`` or more."""
+    lens = np.array([len(p) for p in profs], dtype=np.int64)
+    span = int(lens.max()) + 1
+    counts = np.zeros((len(profs), span), dtype=np.int64)
+    for j, p in enumerate(profs):
+        counts[j, : len(p)] = p
+    cum = np.zeros((len(profs), span), dtype=np.int64)  # (constant past each parent's end)
+    np.cumsum(counts[:, :-1], axis=1, out=cum[:, 1:])
+    flat = cum.ravel()
+    par = np.repeat(np.arange(len(rates)), [len(r) for r in rates])[idx]
+    a = np.concatenate(rates).astype(np.int64, copy=False)[idx]
+    base = par * span
+    lo, hi = smin.copy(), smax.copy()
+    while True:
+        open_ = lo < hi
+        if not open_.any():
+            return lo
+        mid = (lo + hi + 1) // 2
+        mass = np.zeros(len(mid), dtype=np.int64)
+        for t in range(kernel):
+            mass += flat.take(base + np.minimum(np.maximum(mid - t * a, 0), span - 1))
+        ok = mass <= limit
+        lo = np.where(open_ & ok, mid, lo)
+        hi = np.where(open_ & ~ok, mid - 1, hi)
+
+
 def _child_bounds(
-    prof: np.ndarray,
-    total: int,
-    rates: np.ndarray,
+    profs: Sequence[np.ndarray],
+    totals: Sequence[int],
+    rates: Sequence[np.ndarray],
     left: int,
     q: _Query,
     kk: tuple[int, ...] | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The uniform-mode bound of every child at once (one group, rates not strictly rising).
 
-    Row ``i`` is the child that adds rate ``rates[i]`` to the rates summing to ``total`` with
-    profile ``prof``; ``left`` more rates follow it. Row by row this is exactly what the search's
-    per-node bound computes (:func:`_greedy_sum`, :func:`_min_sum`, :func:`_window_ceiling`),
-    evaluated as whole-array operations. Rows whose mass bound alone, or then the count ceiling
-    at each window's first offset (:func:`_start_bounds`, a few columns), cannot beat the
-    ranking's k-th key ``kk`` are marked infeasible early (the bound only tightens after them).
-    Returns ``(feasible, m_hi, lmin)``: the optimistic key of a feasible row is ``(-m_hi, lmin)``.
+    The children of several parents: row ``i`` is the child that adds rate ``rates[j][r]`` to
+    parent ``j``'s rates, summing to ``totals[j]`` with profile ``profs[j]`` (rows ordered by
+    ``j``, then ``r``); ``left`` more rates follow it. Row by row this is exactly what the
+    search's per-node bound computes (:func:`_greedy_sum`, :func:`_min_sum`,
+    :func:`_window_ceiling`), evaluated as whole-array operations. Rows whose mass bound alone,
+    or then the count ceiling at each window's first offset (:func:`_start_bounds`, a few
+    columns), cannot beat the ranking's k-th key ``kk`` are marked infeasible early (the bound
+    only tightens after them). Returns ``(feasible, m_hi, lmin)``: the optimistic key of a
+    feasible row is ``(-m_hi, lmin)``.
     """
     assert q.target is not None
     c, target = q.kernel - 1, q.target
-    a_all = rates.astype(np.int64)
+    a_all, tot, lmax, lmin, smin, room0, n0 = _child_lengths(profs, totals, rates, left, q)
     m_all = len(a_all)
     feasible = np.zeros(m_all, dtype=bool)
     m_out = np.zeros(m_all, dtype=np.int64)
     l_out = np.zeros(m_all, dtype=np.int64)
-    tot, lmax, lmin, smin, room0 = _child_lengths(prof, total, a_all, left, q)
     keep = (lmax >= target) & (room0 >= q.count)
     if kk is not None:
         keep &= (room0 > -kk[0]) | ((room0 == -kk[0]) & (lmin < kk[1]))
@@ -421,21 +543,32 @@ def _child_bounds(
     if not len(idx):
         return feasible, m_out, l_out
     a, tot, lmax, lmin, smin = a_all[idx], tot[idx], lmax[idx], lmin[idx], smin[idx]
+    n1 = n0[idx] + c * a
     smax = (lmax - target) // 2
     s_end = np.minimum(smax, smin + target)
-    p64 = prof.astype(np.int64, copy=False)
+    # starts past s_end share one bound, the mass bound just after it (it only falls later):
+    # no start past the last one within the mass limit can reach ``need``
+    need = q.count if kk is None else max(q.count, -kk[0])
+    limit = (q.kernel ** (q.size * q.groups) - target * need) // 2
+    s_end = _last_starts(profs, rates, idx, smin, s_end, limit, q.kernel)
+    width = int(max(int((s_end + target).max()), int(s_end.max()) + 2)) + 1
+    # the children left, parent by parent (rows are ordered by parent)
+    cuts = np.cumsum([len(r) for r in rates])[:-1]
+    kept = [(p, r[k_]) for p, r, k_ in zip(profs, rates, np.split(keep, cuts)) if k_.any()]
+    base = _children_matrix([p for p, _ in kept], [r for _, r in kept], q.kernel, width)
     if kk is not None:
         # a cheap first pass: the ceiling at a window's first offset bounds its minimum too,
         # and needs only the columns up to the last start (a few, against ~2 * target)
-        narrow = _start_bounds(p64, a, left, q, smin, s_end, smax, int(s_end.max()) + 3, False)
-        m_n = narrow.max(axis=1)
+        narrow = int(s_end.max()) + 3
+        per_s = _start_bounds(base[:, :narrow], n1, a, left, q, smin, s_end, smax, False)
+        m_n = per_s.max(axis=1)
         ok = (m_n > -kk[0]) | ((m_n == -kk[0]) & (lmin < kk[1]))
-        rows = (idx, a, tot, lmin, smin, smax, s_end)
-        idx, a, tot, lmin, smin, smax, s_end = (v[ok] for v in rows)
+        rows = (idx, a, tot, lmin, smin, smax, s_end, n1, base)
+        idx, a, tot, lmin, smin, smax, s_end, n1, base = (v[ok] for v in rows)
         if not len(idx):
             return feasible, m_out, l_out
     width = int(max(int((s_end + target).max()), int(s_end.max()) + 2)) + 1
-    per_s = _start_bounds(p64, a, left, q, smin, s_end, smax, width, True)
+    per_s = _start_bounds(base[:, :width], n1, a, left, q, smin, s_end, smax, True)
     m_hi = per_s.max(axis=1)
     first = per_s.argmax(axis=1)
     need = target + 2 * first
@@ -445,6 +578,190 @@ def _child_bounds(
     l_out[idx] = lmin
     return feasible, m_out, l_out
 
+
+PROBES = 8
+Bounds = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""``(feasible, m_hi, lmin)`` per child: the uniform mode's optimistic key is ``(-m_hi, lmin)``."""
+Known = tuple[tuple[int, int], Bounds, "dict[int, tuple[np.ndarray, Any]] | None"]
+"""A node's child rates ``lo..hi``, their :data:`Bounds`, and (or None) per child rate that
+could rank then, the child's profile and its own ``Known``: computed by an ancestor."""
+"""Window offsets (from its start) at which :func:`_pair_bounds` reads the exact counts."""
+
+
+class _Parents:
+    """Parent profiles padded into one matrix, read by the pair bounds: counts (zero past each
+    parent's end, and a zero last column) and the mass left of each offset (full past the end).
+    Row ``par[i]`` is the parent of child ``i``."""
+
+    def __init__(self, profs: Sequence[np.ndarray], rates: Sequence[np.ndarray]) -> None:
+        self.lens = np.array([len(p) for p in profs], dtype=np.int64)
+        self.span = int(self.lens.max()) + 1
+        counts = np.zeros((len(profs), self.span), dtype=np.int64)
+        for j, p in enumerate(profs):
+            counts[j, : len(p)] = p
+        self.cum = np.zeros((len(profs), self.span), dtype=np.int64)
+        np.cumsum(counts[:, :-1], axis=1, out=self.cum[:, 1:])  # (stays full past the end)
+        self.counts_flat, self.cum_flat = counts.ravel(), self.cum.ravel()
+        self.par = np.repeat(np.arange(len(rates)), [len(r) for r in rates])
+
+    def left_mass(self, base: np.ndarray, a: np.ndarray, at: np.ndarray, k: int) -> np.ndarray:
+        """The mass left of ``at`` of the children adding rate ``a`` (parent rows at ``base``
+        of the flat matrix): ``sum_t cum(at - t * a)``."""
+        out = np.zeros(at.shape, dtype=np.int64)
+        for t in range(k):
+            pos = np.minimum(np.maximum(at - t * a, 0), self.span - 1)
+            out += self.cum_flat.take(base + pos)
+        return out
+
+    def last_start(self, a: np.ndarray, n1: np.ndarray, limit: int, k: int) -> np.ndarray:
+        """Per child, the last start whose own mass left of it is within ``limit``, by
+        bisection (``2**40``: the whole child is within it)."""
+        s_par = (self.cum <= limit).sum(axis=1) - 1  # the parent's mass is below the child's
+        s_par = np.where(s_par >= self.span - 1, 1 << 40, s_par)
+        base = self.par * self.span
+        lo, hi = np.zeros(len(a), dtype=np.int64), np.minimum(n1, s_par[self.par])
+        while True:
+            open_ = lo < hi
+            if not open_.any():
+                break
+            mid = (lo + hi + 1) // 2
+            ok = self.left_mass(base, a, mid, k) <= limit
+            lo = np.where(open_ & ok, mid, lo)
+            hi = np.where(open_ & ~ok, mid - 1, hi)
+        return np.where(lo >= n1, 1 << 40, lo)
+
+    def window_min(
+        self,
+        rows: np.ndarray,
+        a: np.ndarray,
+        b: np.ndarray,
+        start: np.ndarray,
+        probes: range,
+        k: int,
+    ) -> np.ndarray:
+        """Per pair (child ``rows``, last rate ``b``), the fewest exact final counts at window
+        offsets ``start + probes``: ``sum_{t, u} parent[x - t*b - u*a]``, in blocks of 4096
+        pairs (bounded memory)."""
+        out = np.zeros(len(b), dtype=np.int64)
+        for lo in range(0, len(b), 4096):
+            part = slice(lo, lo + 4096)
+            base = (self.par[rows[part]] * self.span)[:, None]
+            x = start[part][:, None] + np.array(probes)[None, :]
+            val = np.zeros(x.shape, dtype=np.int64)
+            for t in range(k):
+                shifted = x - (t * b[part])[:, None]
+                if not (shifted >= 0).any():  # every count left of the RF is 0
+                    break
+                for u in range(k):
+                    pos = shifted - (u * a[rows[part]])[:, None]
+                    pos[(pos < 0) | (pos >= self.span)] = self.span - 1
+                    val += self.counts_flat.take(base + pos)
+            out[part] = val.min(axis=1)
+        return out
+
+
+def _pair_bounds(
+    profs: Sequence[np.ndarray],
+    rates: Sequence[np.ndarray],
+    q: _Query,
+    kk: tuple[int, ...] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_child_bounds` when one rate follows the child: every (child, last rate) pair.
+
+    The children of several parents at once: row ``i`` of the result is the child adding rate
+    ``rates[j][r]`` to parent profile ``profs[j]`` (rows ordered by ``j``, then ``r``). With one
+    rate ``b`` left the final profile ``sum_t R(x - t * b)`` of child ``R`` is known for each
+    ``b``, so each pair gets exact upper bounds on its window minimum (:func:`_pair_stages`).
+    The tail is at least the child's own mass left of the window, which grows with ``b``, so
+    only ``b`` up to a limit per child can reach the ranking. A child's bound is the best
+    pair's, ``(-m_hi, lmin)`` with ``lmin`` the shortest RF among the pairs reaching ``m_hi``;
+    pairs that cannot beat the ranking's k-th key ``kk`` are dropped first. Returns
+    ``(feasible, m_hi, lmin)`` per row.
+    """
+    assert q.target is not None
+    c, target = q.kernel - 1, q.target
+    a = np.concatenate(rates).astype(np.int64, copy=False)
+    m = len(a)
+    feasible = np.zeros(m, dtype=bool)
+    m_out = np.full(m, -1, dtype=np.int64)
+    l_out = np.zeros(m, dtype=np.int64)
+    need = q.count if kk is None else max(q.count, -kk[0])
+    limit = (q.kernel ** (q.size * q.groups) - target * need) // 2
+    if not m or limit < 0:
+        return feasible, m_out, l_out
+    parents = _Parents(profs, rates)
+    n1 = parents.lens[parents.par] + c * a  # the children's lengths
+    s_max = parents.last_start(a, n1, limit, q.kernel)
+    b_hi = n1 if q.max_rate is None else np.minimum(n1, q.max_rate)  # criterion: b <= RF
+    b_hi = np.minimum(b_hi, (2 * s_max + 1 + target - n1) // c)
+    b_lo = np.maximum(a, -(-(target - n1) // c))  # the final RF reaches the target
+    per_row = np.maximum(b_hi - b_lo + 1, 0)
+    n_pairs = int(per_row.sum())
+    if not n_pairs:
+        return feasible, m_out, l_out
+    rows = np.repeat(np.arange(m), per_row)
+    b = np.arange(n_pairs) + np.repeat(b_lo - (np.cumsum(per_row) - per_row), per_row)
+    rows, length, bound = _pair_stages(parents, rows, a, b, n1[rows] + c * b, q, kk)
+    if not len(rows):
+        return feasible, m_out, l_out
+    best = np.full(m, -1, dtype=np.int64)
+    np.maximum.at(best, rows, bound)
+    # rows ascend and, within a row, so do b and the length: the first pair reaching a row's
+    # best has its shortest length
+    top = np.flatnonzero(bound == best[rows])
+    r_top = rows[top]
+    first = top[np.r_[True, r_top[1:] != r_top[:-1]]]
+    l_out[rows[first]] = length[first]
+    m_out[:] = best
+    return best >= q.count, m_out, l_out
+
+
+def _pair_stages(
+    parents: _Parents,
+    rows: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    length: np.ndarray,
+    q: _Query,
+    kk: tuple[int, ...] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact upper bounds on each pair's window minimum, cheapest and strongest first, each for
+    the pairs the ones before left in the running: the count at the window's first offset, the
+    mass left for the window (``(K**n - 2 * tail) // target``, the exact tail), the counts at
+    its next :data:`PROBES` offsets, and once the ranking is full the window minimum itself.
+    Returns the pairs left (child rows, lengths, bounds)."""
+    assert q.target is not None
+    k, target = q.kernel, q.target
+    mass = k ** (q.size * q.groups)
+    need = q.count if kk is None else max(q.count, -kk[0])
+    start = (length - target) // 2
+    bound = np.full(len(b), mass, dtype=np.int64)
+    # (the final profile is symmetric and so is the window, up to one offset: the first
+    # ``half`` offsets hold its minimum)
+    half = min(target, (target + 1) // 2 + 1)
+    stages = ("first", "mass", "next") + (("rest",) if kk is not None else ())
+    for stage in stages:
+        keep = bound >= need
+        if kk is not None:
+            keep &= (bound > need) | (length < kk[1])
+        rows, b, length, start, bound = (v[keep] for v in (rows, b, length, start, bound))
+        if not len(b):
+            break
+        if stage == "mass":  # the tail left of the window: sum_t child mass left of s - t*b
+            tail = np.zeros(len(b), dtype=np.int64)
+            base = parents.par[rows] * parents.span
+            for t in range(k):
+                at = start - t * b
+                if (at > 0).any():  # (no mass left of offset 0: skip the terms that are all 0)
+                    tail += parents.left_mass(base, a[rows], at, k)
+            np.minimum(bound, (mass - 2 * tail) // target, out=bound)
+            continue
+        probes = {"first": range(1), "next": range(1, min(PROBES, half))}.get(
+            stage, range(PROBES, half)
+        )
+        if len(probes):
+            np.minimum(bound, parents.window_min(rows, a, b, start, probes, k), out=bound)
+    return rows, length, bound
 
 
 class _Search:
@@ -765,6 +1082,32 @@ class _Search:
             lo = self._first_reaching(q.target, total, left, lo, hi)
         return lo, hi
 
+    def _child_ranges(self, heads: list[tuple[Ints, int]], left: int) -> list[tuple[int, int]]:
+        """:meth:`_child_range` of every node in ``heads`` (its group and sum) at once, for the
+        vectorised uniform search (one group, rates not strictly rising, a target): the
+        bisection for the first child reaching the target runs on all nodes together."""
+        q, c = self.q, self.c
+        assert q.target is not None and q.groups == 1 and not q.strict
+        last = np.array([g[-1] for g, _ in heads], dtype=np.int64)
+        total = np.array([t for _, t in heads], dtype=np.int64)
+        hi = 1 + c * total
+        if q.max_rate is not None:
+            hi = np.minimum(hi, q.max_rate)
+        lo, top = last.copy(), hi.copy()
+        while True:  # smallest a in [lo, top + 1] whose greedy completion reaches the target
+            open_ = lo <= top
+            if not open_.any():
+                break
+            mid = (lo + top) // 2
+            reach = total + mid  # every further rate at its ceiling (never below the last)
+            for _ in range(left - 1):
+                step = 1 + c * reach
+                reach = reach + (step if q.max_rate is None else np.minimum(step, q.max_rate))
+            ok = 1 + c * reach >= q.target
+            top = np.where(open_ & ok, mid - 1, top)
+            lo = np.where(open_ & ~ok, mid + 1, lo)
+        return list(zip(lo.tolist(), hi.tolist()))
+
     def _best_after(self, a: int, total: int, left: int) -> int:
         """The longest RF reachable after choosing ``a`` next (-1: none)."""
         s = _greedy_sum(total + self.q.groups * a, a, left - 1, self.q)
@@ -789,8 +1132,10 @@ class _Search:
         done: float,
         share: float,
         bounded: bool = False,
+        known: Known | None = None,
     ) -> None:
-        """Visit a partial group (``done``/``share``: its place in the space, for progress)."""
+        """Visit a partial group (``done``/``share``: its place in the space, for progress;
+        ``bounded``: its parent bounded it; ``known``: its children and their bounds)."""
         q = self.q
         self._tick(done)
         left = q.size - len(group)
@@ -802,7 +1147,7 @@ class _Search:
             kk = self.kth()
             if b is None or (kk is not None and b >= kk):
                 return
-        lo, hi = self._child_range(group, total, last, left)
+        lo, hi = self._child_range(group, total, last, left) if known is None else known[0]
         if lo > hi:
             return
         choices = range(hi, lo - 1, -1) if q.mode in ("rf", "width") else range(lo, hi + 1)
@@ -814,7 +1159,8 @@ class _Search:
         ):
             self.last_layer(group, total, prof, choices)
         elif self.vector_ok and left >= 2 and prof is not None:
-            self._bounded_children(group, total, prof, lo, hi, left, done, share)
+            pre, deeper = (None, None) if known is None else known[1:]
+            self._bounded_children(group, total, prof, lo, hi, left, done, share, pre, deeper)
         else:
             self._children(group, total, prof, choices, lo, hi, left, done, share)
 
@@ -828,22 +1174,107 @@ class _Search:
         left: int,
         done: float,
         share: float,
+        pre: Bounds | None = None,
+        deeper: dict[int, tuple[np.ndarray, Any]] | None = None,
     ) -> None:
-        """Uniform mode: bound every child at once (the bounds stay valid as ranks improve)."""
+        """Uniform mode: bound every child at once (the bounds stay valid as ranks improve).
+
+        ``pre``, ``deeper``: the children's bounds, and per child its profile and what is known
+        of its children, computed by an ancestor (:data:`Known`)."""
         rates = np.arange(lo, hi + 1, dtype=np.int64)
         kk = self.kth()
-        feasible, m_hi, lmin = _child_bounds(prof, total, rates, left - 1, self.q, kk)
+        if pre is not None:
+            feasible, m_hi, lmin = pre
+        elif left == 2:  # one rate follows each child: exact counts of every pair
+            feasible, m_hi, lmin = _pair_bounds([prof], [rates], self.q, kk)
+        else:
+            feasible, m_hi, lmin = _child_bounds([prof], [total], [rates], left - 1, self.q, kk)
         self.nodes += len(rates) // 16
         part = share / len(rates)
         if kk is not None:  # the children that could rank now (the ranking only tightens)
             feasible &= (m_hi > -kk[0]) | ((m_hi == -kk[0]) & (lmin < kk[1]))
-        for i in np.flatnonzero(feasible).tolist():
+        found = np.flatnonzero(feasible).tolist()
+        ready = [deeper.get(int(rates[i])) for i in found] if deeper is not None else [None]
+        if all(r is not None for r in ready):  # (the ancestor's ranking was looser)
+            profs = [r[0] for r in ready if r is not None]
+            grand: list[Known | None] = [r[1] for r in ready if r is not None]
+        else:
+            profs = [_add_layer(prof, int(rates[i]), self.q.kernel) for i in found]
+            grand = [None] * len(found)
+            if left >= 3 and found:  # the grandchildren of all children at once
+                heads = [((*group, int(rates[i])), total + int(rates[i])) for i in found]
+                grand = self._kids_bounds(heads, profs, left - 1)
+        for i, child, known in zip(found, profs, grand):
             a, key = int(rates[i]), (-int(m_hi[i]), int(lmin[i]))
             kk = self.kth()
             if kk is not None and key >= kk:
                 continue
-            child = _add_layer(prof, a, self.q.kernel)
-            self.dfs((*group, a), total + a, a, child, done + i * part, part, True)
+            if left >= 3 and not self._any_could_rank(known):
+                self.nodes += 1
+                continue
+            self.dfs((*group, a), total + a, a, child, done + i * part, part, True, known)
+
+    def _any_could_rank(self, known: Known | None) -> bool:
+        """Whether any child in ``known`` (None: no children) could enter the ranking now."""
+        if known is None:
+            return False
+        return bool(self._could_rank_now(known[1]).any())
+
+    def _kids_bounds(
+        self, heads: list[tuple[Ints, int]], profs: list[np.ndarray], left: int
+    ) -> list[Known | None]:
+        """What is known of the children of every node in ``heads`` (its group and sum;
+        profiles ``profs``; ``left >= 2`` rates to add after it): their bounds in one call, and
+        with ``left == 3`` also those of their own children that could rank now (one more call);
+        None for a node without children."""
+        if not heads:
+            return []
+        ranges = self._child_ranges(heads, left)
+        kids = [np.arange(lo, hi + 1, dtype=np.int64) for lo, hi in ranges]
+        if left == 2:  # one rate follows each child
+            bounds = _pair_bounds(profs, kids, self.q, self.kth())
+        else:
+            totals = [t for _, t in heads]
+            bounds = _child_bounds(profs, totals, kids, left - 1, self.q, self.kth())
+        feasible, m_hi, lmin = bounds
+        parts: list[Bounds] = []
+        start = 0
+        for r in kids:
+            parts.append(
+                (feasible[start : start + len(r)], m_hi[start:][: len(r)], lmin[start:][: len(r)])
+            )
+            start += len(r)
+        deeper: list[dict[int, tuple[np.ndarray, Any]] | None] = [None] * len(heads)
+        if left == 3:  # the children's children, one rate after each: all pairs in one call
+            picked: list[tuple[int, int, Ints, int, np.ndarray]] = []
+            could = np.split(self._could_rank_now(bounds), np.cumsum([len(r) for r in kids])[:-1])
+            for j, ((g, t), ok, r) in enumerate(zip(heads, could, kids)):
+                if not ok.any():
+                    continue
+                sel = r[ok]
+                rows = _shifted_sums(
+                    profs[j], sel, self.q.kernel, len(profs[j]) + self.c * int(sel[-1])
+                )
+                for a, row in zip(sel.tolist(), rows):
+                    prof = row[: len(profs[j]) + self.c * a].astype(profs[j].dtype, copy=False)
+                    picked.append((j, a, (*g, a), t + a, prof))
+            known = self._kids_bounds([(p[2], p[3]) for p in picked], [p[4] for p in picked], 2)
+            for (j, a, _, _, prof), kn in zip(picked, known):
+                if deeper[j] is None:
+                    deeper[j] = {}
+                deeper[j][a] = (prof, kn)  # type: ignore[index]
+        return [
+            (span, part, more) if len(r) else None
+            for span, part, r, more in zip(ranges, parts, kids, deeper)
+        ]
+
+    def _could_rank_now(self, bounds: Bounds) -> np.ndarray:
+        """The children whose bounds could enter the ranking as it stands."""
+        feasible, m_hi, lmin = bounds
+        kk = self.kth()
+        if kk is None:
+            return feasible
+        return feasible & ((m_hi > -kk[0]) | ((m_hi == -kk[0]) & (lmin < kk[1])))
 
     def _children(
         self,
@@ -861,7 +1292,7 @@ class _Search:
         q, c, g = self.q, self.c, self.q.groups
         seen_kk: tuple[int, ...] | None = None
         cut = lo
-        part = share / max(1, len(choices))
+        part = share / max(1, hi - lo + 1)  # (len() of a range past 2**63 overflows)
         for i, a in enumerate(choices):
             kk = self.kth()
             if kk is not None and q.mode == "rf":

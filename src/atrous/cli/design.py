@@ -24,9 +24,11 @@ before it. The search walks sorted multisets with that criterion and exact bound
 bound on every count near the window edge, whatever the remaining layers are, and the mass left
 for the window), so the largest-RF and fewest-layers questions over 8 layers with rates up to
 64 (about 10^14 ordered schedules) take milliseconds. The most-uniform search is exact too but
-grows with the layers and --top (docs/performance.md has measured times); a long search shows
-its progress on stderr and stops after --time-limit seconds of CPU time with a hint what to
-narrow.
+grows with the layers and --top (docs/performance.md has measured times). A most-uniform search
+or --pareto table whose space holds more than 250 gridding-free rate multisets per node of
+--max-nodes (100 million by default) is refused at once, naming --layers, --max-rate and
+--max-nodes; a long search shows its progress on stderr and stops after --time-limit seconds of
+CPU time with a hint what to narrow.
 
 Objectives: --layers alone: largest RF; --target-rf alone: fewest layers reaching it;
 both: most uniform coverage (largest minimum path count over the centred target window).
@@ -44,7 +46,6 @@ examples:
   atrous design --repair 2,2,2                          nearest gridding-free schedules
   atrous design --pareto --kernel 3 --max-rate 16 --png pareto.png
   atrous design --target-rf 129 --json"""
-
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -137,7 +138,8 @@ def _search_options(p: argparse.ArgumentParser) -> None:
         "--max-nodes",
         type=int,
         default=None,
-        help="search budget: partial schedules visited before giving up (default: 400000)",
+        help="search budget: partial schedules visited before giving up (default: 400000); "
+        "a most-uniform or --pareto space of more than 250 multisets per node is refused at once",
     )
     p.add_argument(
         "--time-limit",

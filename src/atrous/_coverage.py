@@ -347,11 +347,54 @@ def _accumulate(acc: tuple[Array, Ints] | None, arr: Array, origin: Ints,
     return out, tuple(lo)
 
 
+class _Shared:
+    """What every node's map of one :func:`layer_gridding` call shares, computed once: the
+    topological order, the opaque nodes, every node's size and receptive field (each None
+    until needed; a graph-wide pass that fails leaves the per-node work to say why)."""
+
+    def __init__(self, g: Graph) -> None:
+        self.order = g.topological()
+        self.opaque = [nd.name for nd in self.order if isinstance(nd.layer, Opaque)]
+        self.sizes: dict[str, Ints] | None = None
+        self.size_key: Ints | None = None
+        self.size_failed = False
+        self.rfs: dict[str, Any] | None = None
+        self.rf_key: Any = None
+        self.rf_failed = False
+
+    def node_sizes(self, g: Graph, size: Ints) -> dict[str, Ints] | None:
+        """Every node's size at ``size`` (strict), or None when some node refuses it."""
+        if self.size_key != size and not self.size_failed:
+            try:
+                self.sizes = node_sizes(g, size, strict=True)  # type: ignore[assignment]
+                self.size_key = size
+            except AtrousError:
+                self.size_failed = True
+        return self.sizes if self.size_key == size else None
+
+    def receptive_field(self, g: Graph, spatial: Ints | None, target: str) -> Any:
+        """The receptive field of ``target`` as ``receptive_field(g, spatial, output=target)``
+        gives it, from one pass over the graph (None: that pass failed)."""
+        if self.rfs is None and not self.rf_failed:
+            from .rf import receptive_fields
+
+            try:
+                self.rfs = receptive_fields(g, spatial)
+                self.rf_key = spatial
+            except AtrousError:
+                self.rf_failed = True
+        if self.rfs is None or self.rf_key != spatial:
+            return None
+        return self.rfs[target]
+
+
 def _resolve(
     g: Graph, node: str | None, input_size: Sequence[int] | int | None,
-    unit: Sequence[int] | int | None,
+    unit: Sequence[int] | int | None, shared: _Shared | None = None,
 ) -> tuple[str, set[str], dict[str, Ints] | None, Ints]:
-    """The target node, its ancestors, every node's size (None: unbounded input), the unit."""
+    """The target node, its ancestors, every node's size (None: unbounded input), the unit.
+
+    With ``shared`` the sizes may cover more nodes than the ancestors (the same values)."""
     ndim = g.ndim
     target = g.output if node is None else g[node].name
     names = g.ancestors(target) | {target}
@@ -372,10 +415,17 @@ def _resolve(
             raise AtrousError(
                 f"input size {size} has {len(size)} axes, the graph has {ndim} spatial axes"
             )
-        for nd in g.topological():  # an opaque op has no size: say so as coverage does
-            if nd.name in names and isinstance(nd.layer, Opaque):
-                raise CoverageUnavailable(nd.name, f"{nd.layer.op!r} is opaque ({nd.layer.reason})")
-        sizes = node_sizes(g, size, strict=True, names=names)  # type: ignore[assignment]
+        opaque = ([nd.name for nd in g.topological() if isinstance(nd.layer, Opaque)]
+                  if shared is None else shared.opaque)
+        for name in opaque:  # an opaque op has no size: say so as coverage does
+            if name in names:
+                layer = g[name].layer
+                assert isinstance(layer, Opaque)
+                raise CoverageUnavailable(name, f"{layer.op!r} is opaque ({layer.reason})")
+        if shared is not None:
+            sizes = shared.node_sizes(g, size)
+        if sizes is None:
+            sizes = node_sizes(g, size, strict=True, names=names)  # type: ignore[assignment]
     if unit is None:
         u: Ints = (0,) * ndim if sizes is None else tuple((n - 1) // 2 for n in sizes[target])
         return target, names, sizes, u
@@ -402,10 +452,11 @@ def _compute(
     input_size: Sequence[int] | int | None,
     unit: Sequence[int] | int | None,
     budget: Budget,
+    shared: _Shared | None = None,
 ) -> _Raw:
     ndim = g.ndim
-    target, names, sizes, u = _resolve(g, node, input_size, unit)
-    order = [n for n in g.topological() if n.name in names]
+    target, names, sizes, u = _resolve(g, node, input_size, unit, shared)
+    order = [n for n in (g.topological() if shared is None else shared.order) if n.name in names]
     if sizes is None:
         fast = _stride1_chain(order, u, ndim, budget)
         if fast is not None:
@@ -420,7 +471,7 @@ def _compute(
         ]
         for nd in order
     }
-    _check_work(g, order, descs, sizes, target, budget)
+    _check_work(g, order, descs, sizes, target, budget, shared)
     if all(len(nd.inputs) <= 1 for nd in order):  # a chain: the map is separable
         factors: list[tuple[Array, int]] = []
         cache: dict[tuple[Any, ...], tuple[Array, int] | None] = {}
@@ -443,7 +494,8 @@ def _compute(
 
 
 def _check_work(g: Graph, order: list[Any], descs: dict[str, list[Reads | None]],
-                sizes: dict[str, Ints] | None, target: str, budget: Budget) -> None:
+                sizes: dict[str, Ints] | None, target: str, budget: Budget,
+                shared: _Shared | None = None) -> None:
     """Refuse up front a map whose Python-int counts would take more than ``max_bytes``.
 
     The counts are at most the number of paths, the product of every layer's fan-in (and of
@@ -466,10 +518,12 @@ def _check_work(g: Graph, order: list[Any], descs: dict[str, list[Reads | None]]
                 if geom is not None:
                     extents[axis] = geom.input_span(extents[axis])
     else:
-        try:
-            rf = receptive_field(g, spatial, output=target)
-        except AtrousError:
-            return  # the steps' own checks still apply
+        rf = None if shared is None else shared.receptive_field(g, spatial, target)
+        if rf is None:
+            try:
+                rf = receptive_field(g, spatial, output=target)
+            except AtrousError:
+                return  # the steps' own checks still apply
         extents = [
             (a.size if not a.is_global else (spatial[i] if spatial else 1)) or 1
             for i, a in enumerate(rf.axes)
@@ -861,9 +915,10 @@ def layer_gridding(
     input_size = _spatial_or_same(g, input_size)
     budget = _budget(max_cells, max_bytes)
     rows: list[LayerGridding] = []
+    shared = _Shared(g)
     for nd in g.layer_nodes():
         try:
-            raw = _compute(g, nd.name, input_size, None, budget)
+            raw = _compute(g, nd.name, input_size, None, budget, shared)
         except (CoverageUnavailable, TooLargeError) as exc:
             rows.append(LayerGridding(nd.name, nd.layer.kind, None, None, None, None, None,
                                       available=False, diagnostic=str(exc)))

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -361,6 +361,23 @@ class _Shared:
         self.rfs: dict[str, Any] | None = None
         self.rf_key: Any = None
         self.rf_failed = False
+        self.descs: dict[tuple[str, Ints | None], list[Reads | None] | CoverageUnavailable] = {}
+        self.raws: dict[str, _Raw] = {}  # the maps computed so far, by node
+
+    def describe(self, nd: Any, ndim: int, n_in: Ints | None) -> list[Reads | None]:
+        """``_axis_geom`` of every axis of a node, once per node (a refusal is raised again)."""
+        key = (nd.name, n_in)
+        hit = self.descs.get(key)
+        if hit is None:
+            try:
+                hit = [_axis_geom(nd.name, nd.layer, axis, None if n_in is None else n_in[axis])
+                       for axis in range(ndim)]
+            except CoverageUnavailable as exc:
+                hit = exc
+            self.descs[key] = hit
+        if isinstance(hit, CoverageUnavailable):
+            raise hit
+        return hit
 
     def node_sizes(self, g: Graph, size: Ints) -> dict[str, Ints] | None:
         """Every node's size at ``size`` (strict), or None when some node refuses it."""
@@ -463,15 +480,50 @@ def _compute(
             return _Raw(fast, None, target, u, int64=True)
     # Describe (and so validate) every layer first: an opaque node is reported even if no
     # path reaches it.
-    descs: dict[str, list[Reads | None]] = {
-        nd.name: [
-            _axis_geom(nd.name, nd.layer, axis,
-                       None if sizes is None or not nd.inputs else sizes[nd.inputs[0]][axis])
-            for axis in range(ndim)
-        ]
-        for nd in order
-    }
+    if shared is None:
+        descs: dict[str, list[Reads | None]] = {
+            nd.name: [
+                _axis_geom(nd.name, nd.layer, axis,
+                           None if sizes is None or not nd.inputs else sizes[nd.inputs[0]][axis])
+                for axis in range(ndim)
+            ]
+            for nd in order
+        }
+    else:
+        descs = {
+            nd.name: shared.describe(
+                nd, ndim, None if sizes is None or not nd.inputs else sizes[nd.inputs[0]])
+            for nd in order
+        }
     _check_work(g, order, descs, sizes, target, budget, shared)
+    if shared is not None:
+        raw = _reuse(g, target, descs, sizes, u, shared)
+        if raw is None:
+            raw = _compute_map(order, descs, sizes, target, u, budget)
+            shared.raws[target] = raw
+        return raw
+    return _compute_map(order, descs, sizes, target, u, budget)
+
+
+def _reuse(g: Graph, target: str, descs: dict[str, list[Reads | None]],
+           sizes: dict[str, Ints] | None, u: Ints, shared: _Shared) -> _Raw | None:
+    """A pointwise node (identity on every axis, same size as its one input) maps its centre
+    unit exactly as its input's centre unit maps: that input's map, when already computed."""
+    nd = g[target]
+    if (sizes is None or len(nd.inputs) != 1 or isinstance(nd.layer, Merge)
+            or any(d is not None for d in descs[target])):
+        return None
+    src = shared.raws.get(nd.inputs[0])
+    if src is None or src.unit != u or sizes[target] != sizes[nd.inputs[0]]:
+        return None
+    shared.raws[target] = raw = replace(src, node=target)
+    return raw
+
+
+def _compute_map(order: list[Any], descs: dict[str, list[Reads | None]],
+                 sizes: dict[str, Ints] | None, target: str, u: Ints, budget: Budget) -> _Raw:
+    """The map of unit ``u`` of ``target``, its ancestors' layers already described."""
+    ndim = len(u)
     if all(len(nd.inputs) <= 1 for nd in order):  # a chain: the map is separable
         factors: list[tuple[Array, int]] = []
         cache: dict[tuple[Any, ...], tuple[Array, int] | None] = {}

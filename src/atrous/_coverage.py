@@ -363,6 +363,7 @@ class _Shared:
         self.rf_failed = False
         self.descs: dict[tuple[str, Ints | None], list[Reads | None] | CoverageUnavailable] = {}
         self.raws: dict[str, _Raw] = {}  # the maps computed so far, by node
+        self.walks_fit: bool | None = None
 
     def describe(self, nd: Any, ndim: int, n_in: Ints | None) -> list[Reads | None]:
         """``_axis_geom`` of every axis of a node, once per node (a refusal is raised again)."""
@@ -378,6 +379,35 @@ class _Shared:
         if isinstance(hit, CoverageUnavailable):
             raise hit
         return hit
+
+    def small_walks(self, g: Graph, sizes: dict[str, Ints], budget: Budget) -> bool:
+        """True when no backward walk over this graph at these sizes can make an array over
+        the budget: every layer is pointwise or taps (conv, pooling), and the widest array one
+        of their steps makes is within ``max_cells`` (and ``max_bytes`` at 8 bytes a cell)."""
+        if self.walks_fit is None:
+            limit = budget.max_cells if budget.max_bytes is None else min(
+                budget.max_cells, budget.max_bytes // 8)
+            fit = True
+            for nd in self.order:
+                if not nd.inputs or isinstance(nd.layer, Merge):
+                    continue
+                src, out = sizes[nd.inputs[0]], sizes[nd.name]
+                widths = []
+                for axis in range(g.ndim):
+                    geom = nd.layer.axis_geometry(axis, src[axis])
+                    if isinstance(geom, Identity):
+                        widths.append(max(src[axis], out[axis]))
+                    elif type(geom) is Taps:
+                        widths.append(max(src[axis], out[axis] * geom.stride
+                                          + (geom.kernel - 1) * geom.dilation))
+                    else:
+                        fit = False
+                        break
+                if not fit or prod(widths) > limit:
+                    fit = False
+                    break
+            self.walks_fit = fit
+        return self.walks_fit
 
     def node_sizes(self, g: Graph, size: Ints) -> dict[str, Ints] | None:
         """Every node's size at ``size`` (strict), or None when some node refuses it."""
@@ -497,7 +527,7 @@ def _compute(
         }
     _check_work(g, order, descs, sizes, target, budget, shared)
     if shared is not None:
-        raw = _reuse(g, target, descs, sizes, u, shared)
+        raw = _reuse(g, target, descs, sizes, u, shared, budget)
         if raw is None:
             raw = _compute_map(order, descs, sizes, target, u, budget)
             shared.raws[target] = raw
@@ -506,10 +536,15 @@ def _compute(
 
 
 def _reuse(g: Graph, target: str, descs: dict[str, list[Reads | None]],
-           sizes: dict[str, Ints] | None, u: Ints, shared: _Shared) -> _Raw | None:
-    """A pointwise node (identity on every axis, same size as its one input) maps its centre
-    unit exactly as its input's centre unit maps: that input's map, when already computed."""
+           sizes: dict[str, Ints] | None, u: Ints, shared: _Shared,
+           budget: Budget) -> _Raw | None:
+    """A map from the maps already computed, when that is exact: a pointwise node (identity on
+    every axis, same size as its one input) maps its centre unit as its input's centre unit
+    does; a merge's centre unit maps as the sum of its inputs' (centre units: a merge's
+    inputs have its size or are broadcast), when no walk could have gone over the budget."""
     nd = g[target]
+    if isinstance(nd.layer, Merge):
+        return _reuse_merge(g, nd, sizes, u, shared, budget)
     if (sizes is None or len(nd.inputs) != 1 or isinstance(nd.layer, Merge)
             or any(d is not None for d in descs[target])):
         return None
@@ -518,6 +553,33 @@ def _reuse(g: Graph, target: str, descs: dict[str, list[Reads | None]],
         return None
     shared.raws[target] = raw = replace(src, node=target)
     return raw
+
+
+def _reuse_merge(g: Graph, nd: Any, sizes: dict[str, Ints] | None, u: Ints, shared: _Shared,
+                 budget: Budget) -> _Raw | None:
+    if sizes is None or sizes is not shared.sizes or not shared.small_walks(g, sizes, budget):
+        return None
+    out = sizes[nd.name]
+    parts = []
+    for src in nd.inputs:
+        raw = shared.raws.get(src)
+        unit = tuple(0 if n == 1 and m > 1 else v for v, n, m in zip(u, sizes[src], out))
+        if raw is None or raw.unit != unit:
+            return None
+        parts.append(raw)
+    acc: tuple[Array, Ints] | None = None
+    for raw in parts:
+        if raw.factors is not None:
+            dense: tuple[Array, Ints] = (outer(raw.factors, budget),
+                                         tuple(o for _, o in raw.factors))
+        else:
+            assert raw.dense is not None
+            dense = raw.dense
+        if dense[0].size:
+            acc = _accumulate(acc, dense[0], dense[1], budget)
+    if acc is None:
+        return _empty(g.ndim, nd.name, u)
+    return _Raw(None, trim(*acc), nd.name, u)
 
 
 def _compute_map(order: list[Any], descs: dict[str, list[Reads | None]],

@@ -25,6 +25,8 @@ SPECS = [
     "res(3x3, relu, 3x3 d2)",
     # a broadcast merge (squeeze-excite style: a global pool branch multiplies the trunk)
     "3x3 s2, mul(relu | gpool), 3x3 d2, res(3x3 | 1x1 s1)",
+    # squeeze-and-expand (1x1 convs: their map is their input's)
+    "7x7 s2, maxpool 3x3 s2, 1x1, relu, par(1x1, relu | 3x3 p1, relu), 1x1 s2, 3x3 d2",
     # fan-out reused twice, nested residuals, an upsample (no shortcut for the merge after it)
     "3x3, res(3x3, res(3x3 d2, relu), 3x3 d5), up2, res(3x3)",
 ]

@@ -538,15 +538,15 @@ def _compute(
 def _reuse(g: Graph, target: str, descs: dict[str, list[Reads | None]],
            sizes: dict[str, Ints] | None, u: Ints, shared: _Shared,
            budget: Budget) -> _Raw | None:
-    """A map from the maps already computed, when that is exact: a pointwise node (identity on
-    every axis, same size as its one input) maps its centre unit as its input's centre unit
-    does; a merge's centre unit maps as the sum of its inputs' (centre units: a merge's
+    """A map from the maps already computed, when that is exact: a pointwise node (identity or
+    a 1x1 conv on every axis, same size as its one input) maps its centre unit as its input's
+    centre unit does; a merge's centre unit maps as the sum of its inputs' (centre units: a merge's
     inputs have its size or are broadcast), when no walk could have gone over the budget."""
     nd = g[target]
     if isinstance(nd.layer, Merge):
         return _reuse_merge(g, nd, sizes, u, shared, budget)
-    if (sizes is None or len(nd.inputs) != 1 or isinstance(nd.layer, Merge)
-            or any(d is not None for d in descs[target])):
+    if (sizes is None or len(nd.inputs) != 1
+            or any(d is not None and not _one_to_one(d) for d in descs[target])):
         return None
     src = shared.raws.get(nd.inputs[0])
     if src is None or src.unit != u or sizes[target] != sizes[nd.inputs[0]]:
@@ -681,6 +681,12 @@ def _broadcast_back(arr: Array, origin: Ints, src: Ints, out: Ints) -> tuple[Arr
     return arr, tuple(o)
 
 
+def _one_to_one(geom: Reads | None) -> bool:
+    """Output ``o`` reads input ``o`` alone (a 1x1 conv, stride 1, no padding)."""
+    return (type(geom) is Taps and geom.kernel == 1 and geom.stride == 1
+            and geom.offset == 0)
+
+
 def _steps_back(arr: Array, origin: Ints, geoms: list[Reads | None], src: Ints | None,
                 budget: Budget) -> tuple[Array, Ints] | None:
     """A single-input node's map of its input, one axis after the other."""
@@ -688,8 +694,12 @@ def _steps_back(arr: Array, origin: Ints, geoms: list[Reads | None], src: Ints |
     for axis, geom in enumerate(geoms):
         if geom is None:
             continue
-        res = clip(make_step(geom)(safe(arr), o[axis], axis, budget), axis,
-                   None if src is None else src[axis])
+        if _one_to_one(geom):  # a 1x1 conv's step copies the map: skip the copy
+            res: tuple[Array, int] | None = clip((arr, o[axis]), axis,
+                                                 None if src is None else src[axis])
+        else:
+            res = clip(make_step(geom)(safe(arr), o[axis], axis, budget), axis,
+                       None if src is None else src[axis])
         if res is None:
             return None
         arr, o[axis] = res

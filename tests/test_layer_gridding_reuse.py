@@ -107,3 +107,13 @@ def test_layer_output_sizes_are_remembered_exactly() -> None:
             conv.output_size((3, 9))
     with pytest.raises(AtrousError, match="size"):
         conv.output_size((0, 9))
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_report_rows_equal_layer_gridding(spec: str) -> None:
+    # analyze() shares its receptive fields with the per-layer gridding: the same rows
+    rep = atrous.analyze(spec, input_size=(23, 29), gridding=True)
+    assert rep.layer_gridding == layer_gridding(spec, input_size=(23, 29))
+    assert [r.to_dict() for r in rep.layer_gridding] == [
+        r.to_dict() for r in layer_gridding(atrous.as_graph(spec), input_size=(23, 29))
+    ]

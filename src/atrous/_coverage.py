@@ -1037,9 +1037,17 @@ def layer_gridding(
     """
     g = _graph(target, input_size)
     input_size = _spatial_or_same(g, input_size)
-    budget = _budget(max_cells, max_bytes)
+    return _layer_gridding(g, input_size, _budget(max_cells, max_bytes), None)
+
+
+def _layer_gridding(g: Graph, input_size: Any, budget: Budget,
+                    rfs: tuple[Ints, dict[str, Any]] | None) -> list[LayerGridding]:
+    """:func:`layer_gridding` of a graph; ``rfs``: ``(spatial, receptive_fields(g, spatial))``
+    when the caller has them already (a spatial size, not None)."""
     rows: list[LayerGridding] = []
     shared = _Shared(g)
+    if rfs is not None:
+        shared.rf_key, shared.rfs = rfs
     for nd in g.layer_nodes():
         try:
             raw = _compute(g, nd.name, input_size, None, budget, shared)

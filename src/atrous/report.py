@@ -373,7 +373,13 @@ def analyze(
     ['receptive-field', 'gridding', 'hdc-rule', 'hdc-exact', 'hdc-vs-exact', 'repair',
      'gridding-start', 'analysis']
     """
-    from ._coverage import layer_gridding
+    from ._coverage import (
+        DEFAULT_MAX_BYTES,
+        DEFAULT_MAX_CELLS,
+        _budget,
+        _layer_gridding,
+        _spatial_or_same,
+    )
 
     if not isinstance(gridding, bool) and not (isinstance(gridding, str) and gridding == "auto"):
         raise AtrousError(f"gridding must be True, False or 'auto', got {_shown(gridding)}")
@@ -390,7 +396,11 @@ def analyze(
     grid_error: str | None = None
     if gridding:
         try:
-            grid_rows = layer_gridding(graph, input_size=spatial, **limit)
+            # the graph and its sizes as layer_gridding(graph, input_size=spatial) takes
+            # them, sharing the receptive fields computed above
+            budget = _budget(limit.get("max_cells", DEFAULT_MAX_CELLS), DEFAULT_MAX_BYTES)
+            grid_rows = _layer_gridding(graph, _spatial_or_same(graph, spatial), budget,
+                                        None if spatial is None else (spatial, rfs))
         except AtrousError as exc:
             grid_error = f"per-layer gridding unavailable: {exc}"
     by_node = {g.node: g for g in grid_rows}

@@ -364,6 +364,31 @@ class _Shared:
         self.descs: dict[tuple[str, Ints | None], list[Reads | None] | CoverageUnavailable] = {}
         self.raws: dict[str, _Raw] = {}  # the maps computed so far, by node
         self.walks_fit: bool | None = None
+        self.closed: dict[str, set[str]] = {}  # node -> its ancestors and itself
+        self.terms: dict[str, tuple[float, ...]] = {}  # node -> its _check_work log2 terms
+
+    def upstream(self, g: Graph, name: str) -> set[str]:
+        """``g.ancestors(name) | {name}``, from the inputs' own sets (a fresh set each call)."""
+        closed = self.closed
+        if name not in closed:
+            for nd in self.order:  # fill in topological order, up to the node
+                if nd.name not in closed:
+                    got = {nd.name}
+                    for i in nd.inputs:
+                        got |= closed[i]
+                    closed[nd.name] = got
+                if nd.name == name:
+                    break
+        return set(closed[name])
+
+    def log_terms(self, nd: Any, geoms: list[Reads | None]) -> tuple[float, ...]:
+        """The terms ``_check_work`` adds for one node, in its order."""
+        got = self.terms.get(nd.name)
+        if got is None:
+            out = [math.log2(len(nd.inputs))] if isinstance(nd.layer, Merge) else []
+            out += [math.log2(max(geom.fan_in, 1)) for geom in geoms if geom is not None]
+            got = self.terms[nd.name] = tuple(out)
+        return got
 
     def describe(self, nd: Any, ndim: int, n_in: Ints | None) -> list[Reads | None]:
         """``_axis_geom`` of every axis of a node, once per node (a refusal is raised again)."""
@@ -444,7 +469,7 @@ def _resolve(
     With ``shared`` the sizes may cover more nodes than the ancestors (the same values)."""
     ndim = g.ndim
     target = g.output if node is None else g[node].name
-    names = g.ancestors(target) | {target}
+    names = g.ancestors(target) | {target} if shared is None else shared.upstream(g, target)
     if "input" not in names:
         raise AtrousError(f"node {target!r} does not depend on the input")
     sizes: dict[str, Ints] | None = None
@@ -616,12 +641,17 @@ def _check_work(g: Graph, order: list[Any], descs: dict[str, list[Reads | None]]
     the number of inputs of every merge); the map spans at most the receptive-field box.
     """
     bits = 0.0
-    for nd in order:
-        if isinstance(nd.layer, Merge):
-            bits += math.log2(len(nd.inputs))
-        for geom in descs[nd.name]:
-            if geom is not None:
-                bits += math.log2(max(geom.fan_in, 1))
+    if shared is not None:
+        for nd in order:
+            for term in shared.log_terms(nd, descs[nd.name]):
+                bits += term
+    else:
+        for nd in order:
+            if isinstance(nd.layer, Merge):
+                bits += math.log2(len(nd.inputs))
+            for geom in descs[nd.name]:
+                if geom is not None:
+                    bits += math.log2(max(geom.fan_in, 1))
     if bits < 62:
         return  # int64 counts: the cell budget bounds the memory
     spatial = None if sizes is None else sizes["input"]

@@ -117,3 +117,16 @@ def test_report_rows_equal_layer_gridding(spec: str) -> None:
     assert [r.to_dict() for r in rep.layer_gridding] == [
         r.to_dict() for r in layer_gridding(atrous.as_graph(spec), input_size=(23, 29))
     ]
+
+
+@pytest.mark.parametrize("spec", [*SPECS, ", ".join(["res(3x3, relu, 3x3 d2)"] * 12)])
+def test_report_coverage_equals_coverage_alone(spec: str) -> None:
+    # analyze() maps its output sharing its receptive fields (deep: Python-int counts, where
+    # the work estimate reads the receptive field): the same map as coverage() alone
+    rep = atrous.analyze(spec, input_size=(23, 29), gridding=False)
+    alone = coverage(spec, input_size=(23, 29))
+    got = rep.coverage
+    assert got is not None
+    assert (got.offset, got.rf_size, got.counts.dtype) == (
+        alone.offset, alone.rf_size, alone.counts.dtype)
+    assert (got.counts == alone.counts).all()

@@ -991,6 +991,19 @@ def coverage(
     return _finish(_compute(g, node, input_size, unit, budget), _spatial(g, input_size), budget)
 
 
+def _coverage_with(g: Graph, spatial: Ints, node: str, max_cells: int,
+                   rfs: dict[str, Any]) -> Coverage:
+    """``coverage(g, input_size=spatial, node=node, max_cells=max_cells)`` for a spatial size
+    (not None), given ``rfs = receptive_fields(g, spatial)`` already: the same map, without
+    computing the receptive fields again."""
+    input_size = _spatial_or_same(g, spatial)
+    budget = _budget(max_cells, DEFAULT_MAX_BYTES)
+    shared = _Shared(g)
+    shared.rf_key, shared.rfs = spatial, rfs
+    return _finish(_compute(g, node, input_size, None, budget, shared),
+                   _spatial(g, input_size), budget)
+
+
 @lru_cache(maxsize=256)
 def _stack_plan(rates: tuple[int, ...], kernel: int) -> tuple[int, int, int, tuple[Any, ...]]:
     """``(length, shift, paths, profile key)`` of one axis of ``stack(rates, kernel)``."""

@@ -437,10 +437,15 @@ def _output(
 ) -> OutputResult:
     """One output's receptive field and coverage map (the error when it has none); a global
     output of a large input gets its map deferred and the last local map's centre unit now."""
+    from ._coverage import DEFAULT_MAX_CELLS, _coverage_with
     from ._coverage import coverage as coverage_map
 
     def build(node: str) -> Coverage:
-        return coverage_map(graph, input_size=spatial, node=node, **limit)
+        if spatial is None:
+            return coverage_map(graph, input_size=spatial, node=node, **limit)
+        # coverage(graph, input_size=spatial, node=node), sharing the receptive fields
+        return _coverage_with(graph, spatial, node, limit.get("max_cells", DEFAULT_MAX_CELLS),
+                              rfs)
 
     if (spatial is not None and rf.is_global and all(rf.global_axes)
             and math.prod(spatial) > DEFER_CELLS):

@@ -26,7 +26,8 @@ SPECS = [
     # a broadcast merge (squeeze-excite style: a global pool branch multiplies the trunk)
     "3x3 s2, mul(relu | gpool), 3x3 d2, res(3x3 | 1x1 s1)",
     # squeeze-and-expand (1x1 convs: their map is their input's)
-    "7x7 s2, maxpool 3x3 s2, 1x1, relu, par(1x1, relu | 3x3 p1, relu), 1x1 s2, 3x3 d2",
+    "7x7 s2, maxpool 3x3 s2, 1x1, relu, par(1x1, relu | 3x3 p1, relu), 1x1, relu, "
+    "par(1x1 | 3x3 p1), 1x1 s2, 3x3 d2",
     # fan-out reused twice, nested residuals, an upsample (no shortcut for the merge after it)
     "3x3, res(3x3, res(3x3 d2, relu), 3x3 d5), up2, res(3x3)",
 ]
@@ -78,8 +79,9 @@ def test_rows_equal_unshared_under_a_small_budget(cells: int) -> None:
         assert any(not r.available for r in rows) and any(r.available for r in rows)
 
 
-def test_shortcuts_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
-    # the pointwise nodes and the merges reuse maps: fewer general maps than rows
+@pytest.mark.parametrize("spec", [SPECS[0], SPECS[2]])
+def test_shortcuts_are_taken(spec: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the pointwise nodes, 1x1 convs and merges reuse maps: fewer general maps than rows
     import atrous._coverage as cov
 
     calls: list[str] = []
@@ -89,11 +91,15 @@ def test_shortcuts_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
         return _compute_map(order, descs, sizes, target, u, budget)
 
     monkeypatch.setattr(cov, "_compute_map", spy)
-    g = atrous.as_graph(SPECS[0])
+    g = atrous.as_graph(spec)
     rows = layer_gridding(g, input_size=(23, 29))
     merges = [n.name for n in g.layer_nodes() if isinstance(n.layer, atrous.layers.Merge)]
     assert merges and not set(merges) & set(calls)
-    assert "pointwise0" not in calls and len(calls) < len(rows)
+    pointwise = [n.name for n in g.layer_nodes() if isinstance(n.layer, atrous.layers.Pointwise)
+                 or (isinstance(n.layer, Conv) and n.layer.kernel == (1, 1)
+                 and n.layer.stride == (1, 1))]
+    assert pointwise and not set(pointwise) & set(calls)
+    assert len(calls) < len(rows)
 
 
 def test_layer_output_sizes_are_remembered_exactly() -> None:

@@ -363,7 +363,7 @@ class _Shared:
         self.rf_failed = False
         self.descs: dict[tuple[str, Ints | None], list[Reads | None] | CoverageUnavailable] = {}
         self.raws: dict[str, _Raw] = {}  # the maps computed so far, by node
-        self.walks_fit: bool | None = None
+        self.widths: dict[str, int] = {}  # node -> cells of its widest step (-1: unknown)
         self.closed: dict[str, set[str]] = {}  # node -> its ancestors and itself
         self.terms: dict[str, tuple[float, ...]] = {}  # node -> its _check_work log2 terms
 
@@ -405,34 +405,21 @@ class _Shared:
             raise hit
         return hit
 
-    def small_walks(self, g: Graph, sizes: dict[str, Ints], budget: Budget) -> bool:
-        """True when no backward walk over this graph at these sizes can make an array over
-        the budget: every layer is pointwise or taps (conv, pooling), and the widest array one
-        of their steps makes is within ``max_cells`` (and ``max_bytes`` at 8 bytes a cell)."""
-        if self.walks_fit is None:
-            limit = budget.max_cells if budget.max_bytes is None else min(
-                budget.max_cells, budget.max_bytes // 8)
-            fit = True
-            for nd in self.order:
-                if not nd.inputs or isinstance(nd.layer, Merge):
-                    continue
-                src, out = sizes[nd.inputs[0]], sizes[nd.name]
-                widths = []
-                for axis in range(g.ndim):
-                    geom = nd.layer.axis_geometry(axis, src[axis])
-                    if isinstance(geom, Identity):
-                        widths.append(max(src[axis], out[axis]))
-                    elif type(geom) is Taps:
-                        widths.append(max(src[axis], out[axis] * geom.stride
-                                          + (geom.kernel - 1) * geom.dilation))
-                    else:
-                        fit = False
-                        break
-                if not fit or prod(widths) > limit:
-                    fit = False
-                    break
-            self.walks_fit = fit
-        return self.walks_fit
+    def small_walks(self, g: Graph, order: list[Any], sizes: dict[str, Ints],
+                    budget: Budget) -> bool:
+        """True when no backward walk over the nodes ``order`` at these sizes can make an
+        array over the budget: every layer is pointwise or taps (conv, pooling), and the widest
+        array one of their steps makes is within ``max_cells`` (and ``max_bytes`` at 8 bytes a
+        cell)."""
+        limit = budget.max_cells if budget.max_bytes is None else min(
+            budget.max_cells, budget.max_bytes // 8)
+        for nd in order:
+            cells = self.widths.get(nd.name)
+            if cells is None:
+                cells = self.widths[nd.name] = _step_cells(g, nd, sizes)
+            if cells < 0 or cells > limit:
+                return False
+        return True
 
     def node_sizes(self, g: Graph, size: Ints) -> dict[str, Ints] | None:
         """Every node's size at ``size`` (strict), or None when some node refuses it."""
@@ -552,15 +539,15 @@ def _compute(
         }
     _check_work(g, order, descs, sizes, target, budget, shared)
     if shared is not None:
-        raw = _reuse(g, target, descs, sizes, u, shared, budget)
+        raw = _reuse(g, target, order, descs, sizes, u, shared, budget)
         if raw is None:
             raw = _compute_map(order, descs, sizes, target, u, budget)
-            shared.raws[target] = raw
+        shared.raws[target] = raw
         return raw
     return _compute_map(order, descs, sizes, target, u, budget)
 
 
-def _reuse(g: Graph, target: str, descs: dict[str, list[Reads | None]],
+def _reuse(g: Graph, target: str, order: list[Any], descs: dict[str, list[Reads | None]],
            sizes: dict[str, Ints] | None, u: Ints, shared: _Shared,
            budget: Budget) -> _Raw | None:
     """A map from the maps already computed, when that is exact: a pointwise node (identity or
@@ -569,20 +556,39 @@ def _reuse(g: Graph, target: str, descs: dict[str, list[Reads | None]],
     inputs have its size or are broadcast), when no walk could have gone over the budget."""
     nd = g[target]
     if isinstance(nd.layer, Merge):
-        return _reuse_merge(g, nd, sizes, u, shared, budget)
+        return _reuse_merge(g, nd, order, sizes, u, shared, budget)
     if (sizes is None or len(nd.inputs) != 1
             or any(d is not None and not _one_to_one(d) for d in descs[target])):
         return None
     src = shared.raws.get(nd.inputs[0])
     if src is None or src.unit != u or sizes[target] != sizes[nd.inputs[0]]:
         return None
-    shared.raws[target] = raw = replace(src, node=target)
-    return raw
+    return replace(src, node=target)
 
 
-def _reuse_merge(g: Graph, nd: Any, sizes: dict[str, Ints] | None, u: Ints, shared: _Shared,
-                 budget: Budget) -> _Raw | None:
-    if sizes is None or sizes is not shared.sizes or not shared.small_walks(g, sizes, budget):
+def _step_cells(g: Graph, nd: Any, sizes: dict[str, Ints]) -> int:
+    """The most cells an array of one node's backward step can have (the input's and a
+    merge's maps are clipped to their size; -1 for a step not bounded here)."""
+    if not nd.inputs or isinstance(nd.layer, Merge):
+        return prod(sizes[nd.name])
+    src, out = sizes[nd.inputs[0]], sizes[nd.name]
+    widths = []
+    for axis in range(g.ndim):
+        geom = nd.layer.axis_geometry(axis, src[axis])
+        if isinstance(geom, Identity):
+            widths.append(max(src[axis], out[axis]))
+        elif type(geom) is Taps:
+            widths.append(max(src[axis], out[axis] * geom.stride
+                              + (geom.kernel - 1) * geom.dilation))
+        else:
+            return -1
+    return prod(widths)
+
+
+def _reuse_merge(g: Graph, nd: Any, order: list[Any], sizes: dict[str, Ints] | None, u: Ints,
+                 shared: _Shared, budget: Budget) -> _Raw | None:
+    if (sizes is None or sizes is not shared.sizes
+            or not shared.small_walks(g, order, sizes, budget)):
         return None
     out = sizes[nd.name]
     parts = []

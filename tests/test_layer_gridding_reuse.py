@@ -125,11 +125,14 @@ def test_report_rows_equal_layer_gridding(spec: str) -> None:
     ]
 
 
-@pytest.mark.parametrize("spec", [*SPECS, ", ".join(["res(3x3, relu, 3x3 d2)"] * 12)])
-def test_report_coverage_equals_coverage_alone(spec: str) -> None:
+@pytest.mark.parametrize("gridding", [False, True])
+@pytest.mark.parametrize("spec", [*SPECS, ", ".join(["res(3x3, relu, 3x3 d2)"] * 12),
+                                  "res(3x3, 3x3), relu", "3x3, gpool, relu"])
+def test_report_coverage_equals_coverage_alone(spec: str, gridding: bool) -> None:
     # analyze() maps its output sharing its receptive fields (deep: Python-int counts, where
-    # the work estimate reads the receptive field): the same map as coverage() alone
-    rep = atrous.analyze(spec, input_size=(23, 29), gridding=False)
+    # the work estimate reads the receptive field) and, with the per-layer gridding, the map
+    # that made the output's row: the same map (and dtype) as coverage() alone
+    rep = atrous.analyze(spec, input_size=(23, 29), gridding=gridding)
     alone = coverage(spec, input_size=(23, 29))
     got = rep.coverage
     assert got is not None

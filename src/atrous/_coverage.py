@@ -364,6 +364,9 @@ class _Shared:
         self.descs: dict[tuple[str, Ints | None], list[Reads | None] | CoverageUnavailable] = {}
         self.raws: dict[str, _Raw] = {}  # the maps computed so far, by node
         self.widths: dict[str, int] = {}  # node -> cells of its widest step (-1: unknown)
+        self.plain: set[str] = set()  # the raws made as _compute alone makes them
+        self.budget_key: tuple[int, int | None] | None = None
+        self.input_key: Any = None
         self.closed: dict[str, set[str]] = {}  # node -> its ancestors and itself
         self.terms: dict[str, tuple[float, ...]] = {}  # node -> its _check_work log2 terms
 
@@ -542,6 +545,7 @@ def _compute(
         raw = _reuse(g, target, order, descs, sizes, u, shared, budget)
         if raw is None:
             raw = _compute_map(order, descs, sizes, target, u, budget)
+            shared.plain.add(target)
         shared.raws[target] = raw
         return raw
     return _compute_map(order, descs, sizes, target, u, budget)
@@ -563,6 +567,8 @@ def _reuse(g: Graph, target: str, order: list[Any], descs: dict[str, list[Reads 
     src = shared.raws.get(nd.inputs[0])
     if src is None or src.unit != u or sizes[target] != sizes[nd.inputs[0]]:
         return None
+    if nd.inputs[0] in shared.plain:  # the walk from this node is the input's, step by step
+        shared.plain.add(target)
     return replace(src, node=target)
 
 
@@ -998,12 +1004,17 @@ def coverage(
 
 
 def _coverage_with(g: Graph, spatial: Ints, node: str, max_cells: int,
-                   rfs: dict[str, Any]) -> Coverage:
+                   rfs: dict[str, Any], done: _Shared | None = None) -> Coverage:
     """``coverage(g, input_size=spatial, node=node, max_cells=max_cells)`` for a spatial size
     (not None), given ``rfs = receptive_fields(g, spatial)`` already: the same map, without
-    computing the receptive fields again."""
+    computing the receptive fields again. ``done``: what :func:`_layer_gridding` kept; a map
+    it made exactly as this call would (same size and budget, the general engine's own steps
+    or a pointwise node's copy of them, so the same counts and dtype) is used as it is."""
     input_size = _spatial_or_same(g, spatial)
     budget = _budget(max_cells, DEFAULT_MAX_BYTES)
+    if (done is not None and node in done.plain and done.input_key == input_size
+            and done.budget_key == (budget.max_cells, budget.max_bytes)):
+        return _finish(done.raws[node], _spatial(g, input_size), budget)
     shared = _Shared(g)
     shared.rf_key, shared.rfs = spatial, rfs
     return _finish(_compute(g, node, input_size, None, budget, shared),
@@ -1090,11 +1101,15 @@ def layer_gridding(
 
 
 def _layer_gridding(g: Graph, input_size: Any, budget: Budget,
-                    rfs: tuple[Ints, dict[str, Any]] | None) -> list[LayerGridding]:
+                    rfs: tuple[Ints, dict[str, Any]] | None,
+                    shared: _Shared | None = None) -> list[LayerGridding]:
     """:func:`layer_gridding` of a graph; ``rfs``: ``(spatial, receptive_fields(g, spatial))``
-    when the caller has them already (a spatial size, not None)."""
+    when the caller has them already (a spatial size, not None). ``shared``: a fresh
+    :class:`_Shared` of ``g`` to keep the maps in (for :func:`_coverage_with`)."""
     rows: list[LayerGridding] = []
-    shared = _Shared(g)
+    shared = _Shared(g) if shared is None else shared
+    shared.budget_key = (budget.max_cells, budget.max_bytes)
+    shared.input_key = input_size
     if rfs is not None:
         shared.rf_key, shared.rfs = rfs
     for nd in g.layer_nodes():

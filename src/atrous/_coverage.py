@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -347,14 +347,119 @@ def _accumulate(acc: tuple[Array, Ints] | None, arr: Array, origin: Ints,
     return out, tuple(lo)
 
 
+class _Shared:
+    """What every node's map of one :func:`layer_gridding` call shares, computed once: the
+    topological order, the opaque nodes, every node's size and receptive field (each None
+    until needed; a graph-wide pass that fails leaves the per-node work to say why)."""
+
+    def __init__(self, g: Graph) -> None:
+        self.order = g.topological()
+        self.opaque = [nd.name for nd in self.order if isinstance(nd.layer, Opaque)]
+        self.sizes: dict[str, Ints] | None = None
+        self.size_key: Ints | None = None
+        self.size_failed = False
+        self.rfs: dict[str, Any] | None = None
+        self.rf_key: Any = None
+        self.rf_failed = False
+        self.descs: dict[tuple[str, Ints | None], list[Reads | None] | CoverageUnavailable] = {}
+        self.raws: dict[str, _Raw] = {}  # the maps computed so far, by node
+        self.widths: dict[str, int] = {}  # node -> cells of its widest step (-1: unknown)
+        self.plain: set[str] = set()  # the raws made as _compute alone makes them
+        self.budget_key: tuple[int, int | None] | None = None
+        self.input_key: Any = None
+        self.closed: dict[str, set[str]] = {}  # node -> its ancestors and itself
+        self.terms: dict[str, tuple[float, ...]] = {}  # node -> its _check_work log2 terms
+
+    def upstream(self, g: Graph, name: str) -> set[str]:
+        """``g.ancestors(name) | {name}``, from the inputs' own sets (a fresh set each call)."""
+        closed = self.closed
+        if name not in closed:
+            for nd in self.order:  # fill in topological order, up to the node
+                if nd.name not in closed:
+                    got = {nd.name}
+                    for i in nd.inputs:
+                        got |= closed[i]
+                    closed[nd.name] = got
+                if nd.name == name:
+                    break
+        return set(closed[name])
+
+    def log_terms(self, nd: Any, geoms: list[Reads | None]) -> tuple[float, ...]:
+        """The terms ``_check_work`` adds for one node, in its order."""
+        got = self.terms.get(nd.name)
+        if got is None:
+            out = [math.log2(len(nd.inputs))] if isinstance(nd.layer, Merge) else []
+            out += [math.log2(max(geom.fan_in, 1)) for geom in geoms if geom is not None]
+            got = self.terms[nd.name] = tuple(out)
+        return got
+
+    def describe(self, nd: Any, ndim: int, n_in: Ints | None) -> list[Reads | None]:
+        """``_axis_geom`` of every axis of a node, once per node (a refusal is raised again)."""
+        key = (nd.name, n_in)
+        hit = self.descs.get(key)
+        if hit is None:
+            try:
+                hit = [_axis_geom(nd.name, nd.layer, axis, None if n_in is None else n_in[axis])
+                       for axis in range(ndim)]
+            except CoverageUnavailable as exc:
+                hit = exc
+            self.descs[key] = hit
+        if isinstance(hit, CoverageUnavailable):
+            raise hit
+        return hit
+
+    def small_walks(self, g: Graph, order: list[Any], sizes: dict[str, Ints],
+                    budget: Budget) -> bool:
+        """True when no backward walk over the nodes ``order`` at these sizes can make an
+        array over the budget: every layer is pointwise or taps (conv, pooling), and the widest
+        array one of their steps makes is within ``max_cells`` (and ``max_bytes`` at 8 bytes a
+        cell)."""
+        limit = budget.max_cells if budget.max_bytes is None else min(
+            budget.max_cells, budget.max_bytes // 8)
+        for nd in order:
+            cells = self.widths.get(nd.name)
+            if cells is None:
+                cells = self.widths[nd.name] = _step_cells(g, nd, sizes)
+            if cells < 0 or cells > limit:
+                return False
+        return True
+
+    def node_sizes(self, g: Graph, size: Ints) -> dict[str, Ints] | None:
+        """Every node's size at ``size`` (strict), or None when some node refuses it."""
+        if self.size_key != size and not self.size_failed:
+            try:
+                self.sizes = node_sizes(g, size, strict=True)  # type: ignore[assignment]
+                self.size_key = size
+            except AtrousError:
+                self.size_failed = True
+        return self.sizes if self.size_key == size else None
+
+    def receptive_field(self, g: Graph, spatial: Ints | None, target: str) -> Any:
+        """The receptive field of ``target`` as ``receptive_field(g, spatial, output=target)``
+        gives it, from one pass over the graph (None: that pass failed)."""
+        if self.rfs is None and not self.rf_failed:
+            from .rf import receptive_fields
+
+            try:
+                self.rfs = receptive_fields(g, spatial)
+                self.rf_key = spatial
+            except AtrousError:
+                self.rf_failed = True
+        if self.rfs is None or self.rf_key != spatial:
+            return None
+        return self.rfs[target]
+
+
 def _resolve(
     g: Graph, node: str | None, input_size: Sequence[int] | int | None,
-    unit: Sequence[int] | int | None,
+    unit: Sequence[int] | int | None, shared: _Shared | None = None,
 ) -> tuple[str, set[str], dict[str, Ints] | None, Ints]:
-    """The target node, its ancestors, every node's size (None: unbounded input), the unit."""
+    """The target node, its ancestors, every node's size (None: unbounded input), the unit.
+
+    With ``shared`` the sizes may cover more nodes than the ancestors (the same values)."""
     ndim = g.ndim
     target = g.output if node is None else g[node].name
-    names = g.ancestors(target) | {target}
+    names = g.ancestors(target) | {target} if shared is None else shared.upstream(g, target)
     if "input" not in names:
         raise AtrousError(f"node {target!r} does not depend on the input")
     sizes: dict[str, Ints] | None = None
@@ -372,10 +477,17 @@ def _resolve(
             raise AtrousError(
                 f"input size {size} has {len(size)} axes, the graph has {ndim} spatial axes"
             )
-        for nd in g.topological():  # an opaque op has no size: say so as coverage does
-            if nd.name in names and isinstance(nd.layer, Opaque):
-                raise CoverageUnavailable(nd.name, f"{nd.layer.op!r} is opaque ({nd.layer.reason})")
-        sizes = node_sizes(g, size, strict=True, names=names)  # type: ignore[assignment]
+        opaque = ([nd.name for nd in g.topological() if isinstance(nd.layer, Opaque)]
+                  if shared is None else shared.opaque)
+        for name in opaque:  # an opaque op has no size: say so as coverage does
+            if name in names:
+                layer = g[name].layer
+                assert isinstance(layer, Opaque)
+                raise CoverageUnavailable(name, f"{layer.op!r} is opaque ({layer.reason})")
+        if shared is not None:
+            sizes = shared.node_sizes(g, size)
+        if sizes is None:
+            sizes = node_sizes(g, size, strict=True, names=names)  # type: ignore[assignment]
     if unit is None:
         u: Ints = (0,) * ndim if sizes is None else tuple((n - 1) // 2 for n in sizes[target])
         return target, names, sizes, u
@@ -402,25 +514,115 @@ def _compute(
     input_size: Sequence[int] | int | None,
     unit: Sequence[int] | int | None,
     budget: Budget,
+    shared: _Shared | None = None,
 ) -> _Raw:
     ndim = g.ndim
-    target, names, sizes, u = _resolve(g, node, input_size, unit)
-    order = [n for n in g.topological() if n.name in names]
+    target, names, sizes, u = _resolve(g, node, input_size, unit, shared)
+    order = [n for n in (g.topological() if shared is None else shared.order) if n.name in names]
     if sizes is None:
         fast = _stride1_chain(order, u, ndim, budget)
         if fast is not None:
             return _Raw(fast, None, target, u, int64=True)
     # Describe (and so validate) every layer first: an opaque node is reported even if no
     # path reaches it.
-    descs: dict[str, list[Reads | None]] = {
-        nd.name: [
-            _axis_geom(nd.name, nd.layer, axis,
-                       None if sizes is None or not nd.inputs else sizes[nd.inputs[0]][axis])
-            for axis in range(ndim)
-        ]
-        for nd in order
-    }
-    _check_work(g, order, descs, sizes, target, budget)
+    if shared is None:
+        descs: dict[str, list[Reads | None]] = {
+            nd.name: [
+                _axis_geom(nd.name, nd.layer, axis,
+                           None if sizes is None or not nd.inputs else sizes[nd.inputs[0]][axis])
+                for axis in range(ndim)
+            ]
+            for nd in order
+        }
+    else:
+        descs = {
+            nd.name: shared.describe(
+                nd, ndim, None if sizes is None or not nd.inputs else sizes[nd.inputs[0]])
+            for nd in order
+        }
+    _check_work(g, order, descs, sizes, target, budget, shared)
+    if shared is not None:
+        raw = _reuse(g, target, order, descs, sizes, u, shared, budget)
+        if raw is None:
+            raw = _compute_map(order, descs, sizes, target, u, budget)
+            shared.plain.add(target)
+        shared.raws[target] = raw
+        return raw
+    return _compute_map(order, descs, sizes, target, u, budget)
+
+
+def _reuse(g: Graph, target: str, order: list[Any], descs: dict[str, list[Reads | None]],
+           sizes: dict[str, Ints] | None, u: Ints, shared: _Shared,
+           budget: Budget) -> _Raw | None:
+    """A map from the maps already computed, when that is exact: a pointwise node (identity or
+    a 1x1 conv on every axis, same size as its one input) maps its centre unit as its input's
+    centre unit does; a merge's centre unit maps as the sum of its inputs' (centre units: a merge's
+    inputs have its size or are broadcast), when no walk could have gone over the budget."""
+    nd = g[target]
+    if isinstance(nd.layer, Merge):
+        return _reuse_merge(g, nd, order, sizes, u, shared, budget)
+    if (sizes is None or len(nd.inputs) != 1
+            or any(d is not None and not _one_to_one(d) for d in descs[target])):
+        return None
+    src = shared.raws.get(nd.inputs[0])
+    if src is None or src.unit != u or sizes[target] != sizes[nd.inputs[0]]:
+        return None
+    if nd.inputs[0] in shared.plain:  # the walk from this node is the input's, step by step
+        shared.plain.add(target)
+    return replace(src, node=target)
+
+
+def _step_cells(g: Graph, nd: Any, sizes: dict[str, Ints]) -> int:
+    """The most cells an array of one node's backward step can have (the input's and a
+    merge's maps are clipped to their size; -1 for a step not bounded here)."""
+    if not nd.inputs or isinstance(nd.layer, Merge):
+        return prod(sizes[nd.name])
+    src, out = sizes[nd.inputs[0]], sizes[nd.name]
+    widths = []
+    for axis in range(g.ndim):
+        geom = nd.layer.axis_geometry(axis, src[axis])
+        if isinstance(geom, Identity):
+            widths.append(max(src[axis], out[axis]))
+        elif type(geom) is Taps:
+            widths.append(max(src[axis], out[axis] * geom.stride
+                              + (geom.kernel - 1) * geom.dilation))
+        else:
+            return -1
+    return prod(widths)
+
+
+def _reuse_merge(g: Graph, nd: Any, order: list[Any], sizes: dict[str, Ints] | None, u: Ints,
+                 shared: _Shared, budget: Budget) -> _Raw | None:
+    if (sizes is None or sizes is not shared.sizes
+            or not shared.small_walks(g, order, sizes, budget)):
+        return None
+    out = sizes[nd.name]
+    parts = []
+    for src in nd.inputs:
+        raw = shared.raws.get(src)
+        unit = tuple(0 if n == 1 and m > 1 else v for v, n, m in zip(u, sizes[src], out))
+        if raw is None or raw.unit != unit:
+            return None
+        parts.append(raw)
+    acc: tuple[Array, Ints] | None = None
+    for raw in parts:
+        if raw.factors is not None:
+            dense: tuple[Array, Ints] = (outer(raw.factors, budget),
+                                         tuple(o for _, o in raw.factors))
+        else:
+            assert raw.dense is not None
+            dense = raw.dense
+        if dense[0].size:
+            acc = _accumulate(acc, dense[0], dense[1], budget)
+    if acc is None:
+        return _empty(g.ndim, nd.name, u)
+    return _Raw(None, trim(*acc), nd.name, u)
+
+
+def _compute_map(order: list[Any], descs: dict[str, list[Reads | None]],
+                 sizes: dict[str, Ints] | None, target: str, u: Ints, budget: Budget) -> _Raw:
+    """The map of unit ``u`` of ``target``, its ancestors' layers already described."""
+    ndim = len(u)
     if all(len(nd.inputs) <= 1 for nd in order):  # a chain: the map is separable
         factors: list[tuple[Array, int]] = []
         cache: dict[tuple[Any, ...], tuple[Array, int] | None] = {}
@@ -443,19 +645,25 @@ def _compute(
 
 
 def _check_work(g: Graph, order: list[Any], descs: dict[str, list[Reads | None]],
-                sizes: dict[str, Ints] | None, target: str, budget: Budget) -> None:
+                sizes: dict[str, Ints] | None, target: str, budget: Budget,
+                shared: _Shared | None = None) -> None:
     """Refuse up front a map whose Python-int counts would take more than ``max_bytes``.
 
     The counts are at most the number of paths, the product of every layer's fan-in (and of
     the number of inputs of every merge); the map spans at most the receptive-field box.
     """
     bits = 0.0
-    for nd in order:
-        if isinstance(nd.layer, Merge):
-            bits += math.log2(len(nd.inputs))
-        for geom in descs[nd.name]:
-            if geom is not None:
-                bits += math.log2(max(geom.fan_in, 1))
+    if shared is not None:
+        for nd in order:
+            for term in shared.log_terms(nd, descs[nd.name]):
+                bits += term
+    else:
+        for nd in order:
+            if isinstance(nd.layer, Merge):
+                bits += math.log2(len(nd.inputs))
+            for geom in descs[nd.name]:
+                if geom is not None:
+                    bits += math.log2(max(geom.fan_in, 1))
     if bits < 62:
         return  # int64 counts: the cell budget bounds the memory
     spatial = None if sizes is None else sizes["input"]
@@ -466,10 +674,12 @@ def _check_work(g: Graph, order: list[Any], descs: dict[str, list[Reads | None]]
                 if geom is not None:
                     extents[axis] = geom.input_span(extents[axis])
     else:
-        try:
-            rf = receptive_field(g, spatial, output=target)
-        except AtrousError:
-            return  # the steps' own checks still apply
+        rf = None if shared is None else shared.receptive_field(g, spatial, target)
+        if rf is None:
+            try:
+                rf = receptive_field(g, spatial, output=target)
+            except AtrousError:
+                return  # the steps' own checks still apply
         extents = [
             (a.size if not a.is_global else (spatial[i] if spatial else 1)) or 1
             for i, a in enumerate(rf.axes)
@@ -513,6 +723,12 @@ def _broadcast_back(arr: Array, origin: Ints, src: Ints, out: Ints) -> tuple[Arr
     return arr, tuple(o)
 
 
+def _one_to_one(geom: Reads | None) -> bool:
+    """Output ``o`` reads input ``o`` alone (a 1x1 conv, stride 1, no padding)."""
+    return (type(geom) is Taps and geom.kernel == 1 and geom.stride == 1
+            and geom.offset == 0)
+
+
 def _steps_back(arr: Array, origin: Ints, geoms: list[Reads | None], src: Ints | None,
                 budget: Budget) -> tuple[Array, Ints] | None:
     """A single-input node's map of its input, one axis after the other."""
@@ -520,8 +736,12 @@ def _steps_back(arr: Array, origin: Ints, geoms: list[Reads | None], src: Ints |
     for axis, geom in enumerate(geoms):
         if geom is None:
             continue
-        res = clip(make_step(geom)(safe(arr), o[axis], axis, budget), axis,
-                   None if src is None else src[axis])
+        if _one_to_one(geom):  # a 1x1 conv's step copies the map: skip the copy
+            res: tuple[Array, int] | None = clip((arr, o[axis]), axis,
+                                                 None if src is None else src[axis])
+        else:
+            res = clip(make_step(geom)(safe(arr), o[axis], axis, budget), axis,
+                       None if src is None else src[axis])
         if res is None:
             return None
         arr, o[axis] = res
@@ -783,6 +1003,24 @@ def coverage(
     return _finish(_compute(g, node, input_size, unit, budget), _spatial(g, input_size), budget)
 
 
+def _coverage_with(g: Graph, spatial: Ints, node: str, max_cells: int,
+                   rfs: dict[str, Any], done: _Shared | None = None) -> Coverage:
+    """``coverage(g, input_size=spatial, node=node, max_cells=max_cells)`` for a spatial size
+    (not None), given ``rfs = receptive_fields(g, spatial)`` already: the same map, without
+    computing the receptive fields again. ``done``: what :func:`_layer_gridding` kept; a map
+    it made exactly as this call would (same size and budget, the general engine's own steps
+    or a pointwise node's copy of them, so the same counts and dtype) is used as it is."""
+    input_size = _spatial_or_same(g, spatial)
+    budget = _budget(max_cells, DEFAULT_MAX_BYTES)
+    if (done is not None and node in done.plain and done.input_key == input_size
+            and done.budget_key == (budget.max_cells, budget.max_bytes)):
+        return _finish(done.raws[node], _spatial(g, input_size), budget)
+    shared = _Shared(g)
+    shared.rf_key, shared.rfs = spatial, rfs
+    return _finish(_compute(g, node, input_size, None, budget, shared),
+                   _spatial(g, input_size), budget)
+
+
 @lru_cache(maxsize=256)
 def _stack_plan(rates: tuple[int, ...], kernel: int) -> tuple[int, int, int, tuple[Any, ...]]:
     """``(length, shift, paths, profile key)`` of one axis of ``stack(rates, kernel)``."""
@@ -859,11 +1097,24 @@ def layer_gridding(
     """
     g = _graph(target, input_size)
     input_size = _spatial_or_same(g, input_size)
-    budget = _budget(max_cells, max_bytes)
+    return _layer_gridding(g, input_size, _budget(max_cells, max_bytes), None)
+
+
+def _layer_gridding(g: Graph, input_size: Any, budget: Budget,
+                    rfs: tuple[Ints, dict[str, Any]] | None,
+                    shared: _Shared | None = None) -> list[LayerGridding]:
+    """:func:`layer_gridding` of a graph; ``rfs``: ``(spatial, receptive_fields(g, spatial))``
+    when the caller has them already (a spatial size, not None). ``shared``: a fresh
+    :class:`_Shared` of ``g`` to keep the maps in (for :func:`_coverage_with`)."""
     rows: list[LayerGridding] = []
+    shared = _Shared(g) if shared is None else shared
+    shared.budget_key = (budget.max_cells, budget.max_bytes)
+    shared.input_key = input_size
+    if rfs is not None:
+        shared.rf_key, shared.rfs = rfs
     for nd in g.layer_nodes():
         try:
-            raw = _compute(g, nd.name, input_size, None, budget)
+            raw = _compute(g, nd.name, input_size, None, budget, shared)
         except (CoverageUnavailable, TooLargeError) as exc:
             rows.append(LayerGridding(nd.name, nd.layer.kind, None, None, None, None, None,
                                       available=False, diagnostic=str(exc)))

@@ -14,12 +14,15 @@ layer's fields. Bad values fail at construction with :class:`~atrous.errors.Atro
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import Any, ClassVar, Literal, get_args
 
 from . import arith
+from ._arith_base import at_axis
 from ._arith_base import check_choice as _check_choice
+from ._arith_conv import conv_axis
 from ._arith_pool import pool_params
 from ._types import IntOrTuple, Ints, Pairs, as_bool, as_int, as_ints, infer_ndim
 from .errors import AtrousError
@@ -75,6 +78,20 @@ def _ndim(explicit: int | None, *values: Any) -> int:
     if ndim not in (1, 2, 3):
         raise AtrousError(f"ndim must be 1, 2 or 3, got {ndim}")
     return ndim
+
+
+def _cached_size(layer: Layer, size: Ints, compute: Callable[[Ints], Ints]) -> Ints:
+    """``compute(size)``, remembered per (immutable) layer for a tuple of plain ints; a size
+    the layer refuses is not remembered, so it raises every time."""
+    if type(size) is not tuple or not all(type(v) is int for v in size):
+        return compute(tuple(size))
+    cache = layer.__dict__.get("_sizes")
+    if cache is None:
+        cache = layer.__dict__.setdefault("_sizes", {})
+    out = cache.get(size)
+    if out is None:
+        out = cache[size] = compute(size)
+    return out
 
 
 @dataclass(frozen=True, init=False)
@@ -214,6 +231,16 @@ class Conv(Layer):
         return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation))
 
     def output_size(self, size: Ints) -> Ints:
+        return _cached_size(self, size, self._output_size)
+
+    def _output_size(self, size: Ints) -> Ints:
+        k = self.kernel
+        nd = len(k)
+        if len(size) == nd and all(type(v) is int and v >= 1 for v in size):
+            # the layer was validated when built: only the size needs checking
+            s, p, d = self.stride, self.padding, self.dilation
+            return tuple(conv_axis(size[a], k[a], s[a], p[a], d[a], at_axis(a, nd, False))
+                         for a in range(nd))
         out: Ints = arith.conv_output_size(
             tuple(size), self.kernel, self.stride, self.padding, self.dilation
         )
@@ -330,6 +357,9 @@ class Pool(Layer):
         return len(self.kernel)
 
     def output_size(self, size: Ints) -> Ints:
+        return _cached_size(self, size, self._output_size)
+
+    def _output_size(self, size: Ints) -> Ints:
         out: Ints = arith.pool_output_size(
             tuple(size), self.kernel, self.stride, self.padding, self.dilation, self.ceil_mode,
             self.mode,

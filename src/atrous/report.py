@@ -60,7 +60,7 @@ from .rf import (
 )
 
 if TYPE_CHECKING:  # type-only: importing the report does not import numpy
-    from ._coverage import Coverage, LayerGridding
+    from ._coverage import Coverage, LayerGridding, _Shared
     from .rules import HDCResult
 
 __all__ = [
@@ -373,7 +373,13 @@ def analyze(
     ['receptive-field', 'gridding', 'hdc-rule', 'hdc-exact', 'hdc-vs-exact', 'repair',
      'gridding-start', 'analysis']
     """
-    from ._coverage import layer_gridding
+    from ._coverage import (
+        DEFAULT_MAX_BYTES,
+        DEFAULT_MAX_CELLS,
+        _budget,
+        _layer_gridding,
+        _spatial_or_same,
+    )
 
     if not isinstance(gridding, bool) and not (isinstance(gridding, str) and gridding == "auto"):
         raise AtrousError(f"gridding must be True, False or 'auto', got {_shown(gridding)}")
@@ -388,9 +394,17 @@ def analyze(
         gridding = len(graph) <= GRIDDING_AUTO_NODES
     grid_rows: list[LayerGridding] = []
     grid_error: str | None = None
+    done: _Shared | None = None  # the per-node maps, which the output's coverage may reuse
     if gridding:
         try:
-            grid_rows = layer_gridding(graph, input_size=spatial, **limit)
+            # the graph and its sizes as layer_gridding(graph, input_size=spatial) takes
+            # them, sharing the receptive fields computed above
+            budget = _budget(limit.get("max_cells", DEFAULT_MAX_CELLS), DEFAULT_MAX_BYTES)
+            from ._coverage import _Shared
+
+            done = _Shared(graph)
+            grid_rows = _layer_gridding(graph, _spatial_or_same(graph, spatial), budget,
+                                        None if spatial is None else (spatial, rfs), done)
         except AtrousError as exc:
             grid_error = f"per-layer gridding unavailable: {exc}"
     by_node = {g.node: g for g in grid_rows}
@@ -404,7 +418,8 @@ def analyze(
             geometry=_geometry(node.layer), inputs=node.inputs, output_size=sizes.get(node.name),
             rf=rfs[node.name], gridding=by_node.get(node.name), meta=meta,
         ))
-    outputs = [_output(graph, name, rfs[name], spatial, limit, rfs) for name in graph.outputs]
+    outputs = [_output(graph, name, rfs[name], spatial, limit, rfs, done)
+               for name in graph.outputs]
     found = hdc_rates(graph)
     hdc = None if found is None else _hdc_check(found[0], found[1])
     findings = _findings(graph, rfs, rows, outputs, hdc, grid_rows, grid_error)
@@ -423,14 +438,19 @@ def _hdc_check(rates: list[int], kernel: int) -> HDCResult:
 
 def _output(
     graph: Graph, name: str, rf: ReceptiveField, spatial: Ints | None, limit: dict[str, int],
-    rfs: dict[str, ReceptiveField],
+    rfs: dict[str, ReceptiveField], done: _Shared | None = None,
 ) -> OutputResult:
     """One output's receptive field and coverage map (the error when it has none); a global
     output of a large input gets its map deferred and the last local map's centre unit now."""
+    from ._coverage import DEFAULT_MAX_CELLS, _coverage_with
     from ._coverage import coverage as coverage_map
 
     def build(node: str) -> Coverage:
-        return coverage_map(graph, input_size=spatial, node=node, **limit)
+        if spatial is None:
+            return coverage_map(graph, input_size=spatial, node=node, **limit)
+        # coverage(graph, input_size=spatial, node=node), sharing the receptive fields
+        return _coverage_with(graph, spatial, node, limit.get("max_cells", DEFAULT_MAX_CELLS),
+                              rfs, done)
 
     if (spatial is not None and rf.is_global and all(rf.global_axes)
             and math.prod(spatial) > DEFER_CELLS):

@@ -389,6 +389,9 @@ def _size(a: _Ax) -> int:
 
 
 def _start(a: _Ax) -> Fraction:
+    if a.period == 1:  # one box: its centre
+        b = a.boxes[0]
+        return Fraction(0) if b is None else Fraction(b[0] + b[1], 2)
     centres = [
         Fraction(b[0] + b[1], 2) - q * a.jump for q, b in enumerate(a.boxes) if b is not None
     ]

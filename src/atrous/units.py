@@ -91,8 +91,8 @@ def parse_spacing(value: Any, ndim: int | None = None) -> tuple[float, ...]:
         if len(spacing) == 1:
             spacing = spacing * ndim
         elif len(spacing) != ndim:
-            raise AtrousError(
-                f"spacing must have 1 or {ndim} entries (mm per axis), got {value!r}")
+            entries = "1 entry (mm)" if ndim == 1 else f"1 or {ndim} entries (mm per axis)"
+            raise AtrousError(f"spacing must have {entries} for {ndim}-D data, got {value!r}")
     return spacing
 
 

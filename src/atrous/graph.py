@@ -41,7 +41,8 @@ class Node:
     name: str
     layer: Layer
     inputs: tuple[str, ...]
-    meta: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # compared, but not hashed: a read-only mapping (and its values) need not be hashable
+    meta: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # meta is a read-only MappingProxyType, which pickle (so deepcopy) cannot copy: the

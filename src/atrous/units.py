@@ -65,13 +65,21 @@ def parse_sample_rate(value: Any) -> float:
     if isinstance(value, bool):
         raise AtrousError(f"sample rate must be a positive number of Hz, got {value!r}")
     if isinstance(value, (int, float)):
-        return _number(str(value), "sample rate")
+        return _finite_period(_number(str(value), "sample rate"), value)
     text = str(value).strip().lower().replace(" ", "")
     m = re.fullmatch(r"([0-9.eE+-]+)(k|khz|hz|mhz)?", text)
     if not m:
         raise AtrousError(f"sample rate must be a number of Hz like 16000 or 16k, got {value!r}")
     scale = {None: 1.0, "hz": 1.0, "k": 1e3, "khz": 1e3, "mhz": 1e6}[m.group(2)]
-    return _number(m.group(1), "sample rate") * scale
+    return _finite_period(_number(m.group(1), "sample rate") * scale, value)
+
+
+def _finite_period(rate: float, value: Any) -> float:
+    """``rate`` when both it and one sample's duration ``1/rate`` are finite numbers."""
+    if not math.isfinite(rate) or not math.isfinite(1.0 / rate):
+        raise AtrousError(f"sample rate must be a positive number of Hz whose period 1/rate is "
+                          f"finite, got {value!r}")
+    return rate
 
 
 def parse_spacing(value: Any, ndim: int | None = None) -> tuple[float, ...]:

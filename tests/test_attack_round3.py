@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from test_tiling_models import integer_weights
 
 from atrous import AtrousError, coverage, stream, tiled_forward
+from atrous.cli import main
 from atrous.cli.tile import parse_memory
 from atrous.graph import Graph, stack
 from atrous.layers import Conv
@@ -221,3 +222,14 @@ def test_unit_values_are_refused_in_their_own_words() -> None:
     for size in ("1e400", "1e308T"):
         with pytest.raises(AtrousError, match="--max-memory must be a finite size"):
             parse_memory(size)
+
+
+def test_report_names_its_one_input_rule(capsys: pytest.CaptureFixture[str],
+                                         tmp_path: object) -> None:
+    """Two input shapes were refused as 'must look like 64 or 64x48' (a model's full shape is
+    what report asks for); the line now says report takes one shape and where several go."""
+    out = f"{tmp_path}/r.html"
+    assert main(["report", "torch.nn:Identity", "--input", "1x3x16x16,1x1x16x16",
+                 "-o", out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "takes one input shape" in err and "atrous model" in err

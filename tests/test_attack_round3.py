@@ -6,6 +6,7 @@ node, the offline forward pass, and the polynomial product of the layers' tap pa
 from __future__ import annotations
 
 import copy
+import json
 import pickle
 from types import MappingProxyType
 
@@ -233,3 +234,24 @@ def test_report_names_its_one_input_rule(capsys: pytest.CaptureFixture[str],
                  "-o", out]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "takes one input shape" in err and "atrous model" in err
+
+
+def test_a_global_field_of_no_given_size_is_not_zero_millimetres(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Without an input size a global receptive field has size 0 per axis (no length), which
+    --spacing stated as '0x0 pixels = 0 mm x 0 mm'; it is now 'global' and null in the JSON
+    (the schema allows it), while an input size still gives the input's length."""
+    from atrous import receptive_field, schemas
+    from atrous.units import Units, units_dict
+
+    unsized = receptive_field("3x3, gpool")
+    assert unsized.is_global and unsized.size == (0, 0)
+    d = units_dict(unsized, Units(spacing=0.5))
+    assert d is not None and d["receptive_field"] == [None, None]
+    assert d["text"][0].startswith("receptive field global") and "0 mm" not in d["text"][0]
+    sized = units_dict(receptive_field("3x3, gpool", input_size=(64, 48)), Units(spacing=0.5))
+    assert sized is not None and sized["receptive_field"] == [32.0, 24.0]
+    assert main(["analyze", "3x3, gpool", "--spacing", "0.5", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    schemas.validate("analyze", doc)
+    assert doc["units"]["receptive_field"] == [None, None]

@@ -255,3 +255,17 @@ def test_a_global_field_of_no_given_size_is_not_zero_millimetres(
     doc = json.loads(capsys.readouterr().out)
     schemas.validate("analyze", doc)
     assert doc["units"]["receptive_field"] == [None, None]
+
+
+def test_a_plan_for_another_input_size_is_refused() -> None:
+    """plan= made for 20x20 cut a 24x24 input to the plan's windows and returned a 20x20
+    output (model(x) is 24x24); it is refused, while another batch size still runs."""
+    from atrous import tile_plan
+
+    net = _net()
+    plan = tile_plan(net, (1, 2, 20, 20), 8)
+    with pytest.raises(AtrousError, match=r"the plan was made for a spatial size \(20, 20\)"):
+        tiled_forward(net, torch.randn(1, 2, 24, 24), 8, plan=plan)
+    x = torch.randn(2, 2, 20, 20)
+    with torch.no_grad():
+        torch.testing.assert_close(tiled_forward(net, x, 8, plan=plan), net(x))

@@ -771,6 +771,9 @@ def tiled_forward(model: Any, x: Any, tile: Any, halo: Any = None, *,
         _check_out(out, x)
     if plan is None:
         plan = tile_plan(model, tuple(x.shape), tile)
+    elif x.dim() != len(plan.input_size) + 2 or tuple(x.shape[2:]) != tuple(plan.input_size):
+        raise AtrousError(f"x has shape {tuple(x.shape)}, the plan was made for a spatial size "
+                          f"{tuple(plan.input_size)}: make a plan for this input")
     plan.check()
     if halo is not None:
         plan = plan.with_halo(halo)

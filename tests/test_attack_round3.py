@@ -269,3 +269,22 @@ def test_a_plan_for_another_input_size_is_refused() -> None:
     x = torch.randn(2, 2, 20, 20)
     with torch.no_grad():
         torch.testing.assert_close(tiled_forward(net, x, 8, plan=plan), net(x))
+
+
+def test_dask_tiles_keep_only_their_kept_units() -> None:
+    """map_model's tiles return "a copy of their kept units", but .contiguous() of a
+    contiguous crop (every 1-D one) is the view itself, which kept the whole tile output
+    alive until assembly; the kept units now own their memory and equal model(x)."""
+    pytest.importorskip("dask")
+    from atrous import tile_plan
+    from atrous.dask import _run_tile
+
+    net = integer_weights(nn.Sequential(nn.Conv1d(1, 1, 3, padding=4, dilation=4)).eval())
+    x = torch.randint(-2, 3, (1, 1, 64)).double()
+    plan = tile_plan(net, (1, 1, 64), 16)
+    t = plan.tiles[1]
+    assert t.crop[0][1] - t.crop[0][0] < t.input[0][1] - t.input[0][0]  # a real crop
+    got = _run_tile(net, x[..., t.input[0][0]:t.input[0][1]].numpy(), t, True)
+    assert got.base.untyped_storage().nbytes() == got.nbytes
+    with torch.no_grad():
+        assert np.array_equal(got, net(x)[..., t.output[0][0]:t.output[0][1]].numpy())

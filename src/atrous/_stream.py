@@ -415,7 +415,14 @@ class Stream:
 
     def push(self, chunk: Any) -> Any:
         """Feed ``chunk`` ``(N, C, T)`` (any ``T >= 0``); return the newly final outputs
-        ``(N, C_out, T')``. Concatenated over pushes, they equal the offline output.
+        ``(N, C_out, T')`` (``T'`` may be 0). Concatenated over pushes, they equal the offline
+        output.
+
+        The first push of a signal runs the model once on ``lag + 1`` zero samples shaped as
+        the chunk (the outputs' channels, dtype and device; a chunk the model refuses is
+        refused here, in one line). Later chunks must have that batch size, channel count,
+        dtype and device (:meth:`reset` starts another signal). A refused push changes
+        nothing.
 
         Shape:
             - chunk: ``(N, C, T)``; output: ``(N, C_out, T')``.

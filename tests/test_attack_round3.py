@@ -288,3 +288,24 @@ def test_dask_tiles_keep_only_their_kept_units() -> None:
     assert got.base.untyped_storage().nbytes() == got.nbytes
     with torch.no_grad():
         assert np.array_equal(got, net(x)[..., t.output[0][0]:t.output[0][1]].numpy())
+
+
+def test_compared_networks_each_state_their_lengths(capsys: pytest.CaptureFixture[str]) -> None:
+    """--compare with --spacing stated only the first network's lengths (text and JSON); each
+    report now carries its own, the text names each network, and a compared network the
+    units do not fit is refused before any output."""
+    from atrous import schemas
+
+    argv = ["analyze", "--rates", "1,2,5", "--compare", "3x3 d2, gpool", "--spacing", "0.5"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "rates 1,2,5 (kernel 3): receptive field 17x17 pixels = 8.5 mm" in text
+    assert "3x3 d2, gpool: receptive field global" in text
+    assert main([*argv, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    schemas.validate("analyze", doc)
+    assert [r["units"]["receptive_field"] for r in doc["reports"]] == [[8.5, 8.5], [None, None]]
+    assert main(["analyze", "--rates", "1,2", "--ndim", "1", "--compare", "3x3 d2",
+                 "--sample-rate", "16k"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "--sample-rate is for 1-D" in err

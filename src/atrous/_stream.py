@@ -442,7 +442,8 @@ class Stream:
                 f"stream.push: a chunk of {spec[2]} on {spec[3]}, this signal's first was "
                 f"{self._first[2]} on {self._first[3]}; call reset() to start another signal")
         # a failed push changes nothing: the state is restored (tensors are never modified)
-        saved = (dict(self._hist), dict(self._start), dict(self._done), self._pushed)
+        saved = (dict(self._hist), dict(self._start), dict(self._done), self._pushed,
+                 self._first, self._empty)
         # oneDNN builds a new kernel for every small window shape (tens of ms each); the
         # native kernel is the right one for a few frames at a time
         mkldnn: Any = torch.backends.mkldnn
@@ -455,7 +456,8 @@ class Stream:
                     self._first = spec
                 return self._push(chunk)
         except BaseException:
-            self._hist, self._start, self._done, self._pushed = saved
+            (self._hist, self._start, self._done, self._pushed, self._first,
+             self._empty) = saved
             raise
         finally:
             mkldnn.enabled = before

@@ -309,3 +309,15 @@ def test_compared_networks_each_state_their_lengths(capsys: pytest.CaptureFixtur
                  "--sample-rate", "16k"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "--sample-rate is for 1-D" in err
+
+
+@pytest.mark.parametrize("inputs", [[], [(1, 1, 64)], [(1, 1, 64), (1, 2, 64)]])
+def test_a_summary_of_any_graph_follows_the_model_schema(inputs: list[tuple[int, ...]]) -> None:
+    """summarize takes any Graph (its own doctest uses stack()), yet the record of one failed
+    the schema it documents: method 'graph' was not allowed, nor input [] without a shape."""
+    from atrous import schemas
+
+    doc = summarize(stack([1, 2, 5], ndim=1), inputs).to_dict()
+    schemas.validate("model", doc)
+    assert doc["model"]["method"] == "graph"
+    assert doc["model"]["input"] == (list(inputs[0]) if inputs else [])

@@ -805,7 +805,16 @@ def _stride1_axes(layer: Layer, ndim: int) -> tuple[tuple[tuple[int, int], int],
 
 @lru_cache(maxsize=64)
 def _profile(key: tuple[tuple[int, int], ...]) -> Array:
-    """The exact profile of sorted ``(dilation, kernel)`` stride-1 layers (read-only)."""
+    """The exact profile of sorted ``(dilation, kernel)`` stride-1 layers (read-only).
+
+    Shared by every caller (1-D maps return it as their counts), so it is sealed: a view of a
+    read-only array, whose ``writeable`` flag no caller can set back to True."""
+    arr = _build_profile(key)
+    arr.setflags(write=False)
+    return arr.view()
+
+
+def _build_profile(key: tuple[tuple[int, int], ...]) -> Array:
     paths = math.prod(k for _, k in key)
     big = paths >= SAFE_INT
     length = 1 + sum((k - 1) * d for d, k in key)

@@ -410,10 +410,19 @@ class Stream:
         self._done: dict[str, int] = {}
         self._consts: dict[str, Any] = {}
         self._pushed = 0
+        self._first: tuple[Any, ...] | None = None  # (N, C, dtype, device) of this signal
+        self._empty: Any = None  # the model's output for this signal, 0 samples long
 
     def push(self, chunk: Any) -> Any:
         """Feed ``chunk`` ``(N, C, T)`` (any ``T >= 0``); return the newly final outputs
-        ``(N, C_out, T')``. Concatenated over pushes, they equal the offline output.
+        ``(N, C_out, T')`` (``T'`` may be 0). Concatenated over pushes, they equal the offline
+        output.
+
+        The first push of a signal runs the model once on ``lag + 1`` zero samples shaped as
+        the chunk (the outputs' channels, dtype and device; a chunk the model refuses is
+        refused here, in one line). Later chunks must have that batch size, channel count,
+        dtype and device (:meth:`reset` starts another signal). A refused push changes
+        nothing.
 
         Shape:
             - chunk: ``(N, C, T)``; output: ``(N, C_out, T')``.
@@ -423,6 +432,18 @@ class Stream:
         if not isinstance(chunk, torch.Tensor) or chunk.dim() != 3:
             got = tuple(chunk.shape) if isinstance(chunk, torch.Tensor) else type(chunk).__name__
             raise AtrousError(f"stream.push needs a (N, C, T) tensor, got {got}")
+        spec = (chunk.shape[0], chunk.shape[1], chunk.dtype, chunk.device)
+        if self._first is not None and spec[:2] != self._first[:2]:
+            raise AtrousError(
+                f"stream.push: a chunk of {spec[0]} x {spec[1]} (N x C), this signal's first was "
+                f"{self._first[0]} x {self._first[1]}; call reset() to start another signal")
+        if self._first is not None and spec[2:] != self._first[2:]:
+            raise AtrousError(
+                f"stream.push: a chunk of {spec[2]} on {spec[3]}, this signal's first was "
+                f"{self._first[2]} on {self._first[3]}; call reset() to start another signal")
+        # a failed push changes nothing: the state is restored (tensors are never modified)
+        saved = (dict(self._hist), dict(self._start), dict(self._done), self._pushed,
+                 self._first, self._empty)
         # oneDNN builds a new kernel for every small window shape (tens of ms each); the
         # native kernel is the right one for a few frames at a time
         mkldnn: Any = torch.backends.mkldnn
@@ -430,9 +451,29 @@ class Stream:
         mkldnn.enabled = False
         try:
             with torch.no_grad():
+                if self._first is None:
+                    self._empty = self._probe_output(chunk)
+                    self._first = spec
                 return self._push(chunk)
+        except BaseException:
+            (self._hist, self._start, self._done, self._pushed, self._first,
+             self._empty) = saved
+            raise
         finally:
             mkldnn.enabled = before
+
+    def _probe_output(self, chunk: Any) -> Any:
+        """The model's output for zeros shaped as ``chunk``, ``lag + 1`` samples long (enough
+        for one output), cut to 0 samples: the shape, dtype and device of this signal's
+        outputs, and the model's own refusal of a chunk it cannot take (one line)."""
+        zeros = chunk.new_zeros((*chunk.shape[:2], self.lag + 1))
+        try:
+            y = self.model(zeros)
+        except Exception as exc:  # the offline model refuses such input the same way
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise AtrousError(f"stream.push: the model refuses a {tuple(chunk.shape[:2])} "
+                              f"(N, C) chunk of {chunk.dtype}: {first}") from None
+        return y[..., :0]
 
     def _push(self, chunk: Any) -> Any:
         import torch
@@ -448,6 +489,8 @@ class Stream:
                 self._append(op.name, chunk)
                 self._done[op.name] = self._pushed
                 continue
+            if any(i not in self._hist for i in op.ts_args):
+                continue  # an input has emitted nothing yet: nothing but padding to read
             target = op.count([self._done.get(i, 0) for i in op.ts_args])
             done = self._done.get(op.name, 0)
             if target <= done:
@@ -470,12 +513,7 @@ class Stream:
             new[op.name] = value
         self._trim()
         out = new.get(self._out)
-        if out is None:
-            ref = self._hist.get(self._out)
-            if isinstance(ref, torch.Tensor):
-                return ref[..., :0]
-            return chunk.new_zeros((chunk.shape[0], 0, 0))
-        return out
+        return self._empty if out is None else out
 
     def _init_consts(self) -> None:
         import torch.fx as fx

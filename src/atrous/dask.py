@@ -43,7 +43,11 @@ def _run_tile(model: Any, window: Any, tile: Tile, exact: bool) -> Any:
         raise AtrousError(f"map_model needs a model returning one tensor, got "
                           f"{type(y).__name__}")
     # a copy of the kept units: a view would keep the whole tile output alive until assembly
-    return y[_index(tile.crop)].contiguous().numpy()
+    # (.contiguous() alone copies nothing when the view is contiguous, a 1-D crop's is)
+    part = y[_index(tile.crop)]
+    if part.untyped_storage().nbytes() > part.numel() * part.element_size():
+        part = part.clone(memory_format=torch.contiguous_format)
+    return part.contiguous().numpy()
 
 
 def map_model(model: Any, array: Any, tile: Any, *, halo: Any = None,

@@ -41,7 +41,18 @@ class Node:
     name: str
     layer: Layer
     inputs: tuple[str, ...]
-    meta: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # compared, but not hashed: a read-only mapping (and its values) need not be hashable
+    meta: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # meta is a read-only MappingProxyType, which pickle (so deepcopy) cannot copy: the
+        # node is rebuilt from a plain dict of it
+        return (_node, (self.name, self.layer, self.inputs, dict(self.meta)))
+
+
+def _node(name: str, layer: Layer, inputs: tuple[str, ...], meta: dict[str, Any]) -> Node:
+    """A :class:`Node` with its metadata read-only again (unpickling and deep copies)."""
+    return Node(name, layer, inputs, MappingProxyType(meta))
 
 
 class Graph:
@@ -112,6 +123,14 @@ class Graph:
                     self.__dict__.pop("_stack_spec", None)
                     return nodes
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __copy__(self) -> Graph:
+        """``copy.copy``: a graph that grows on its own (the node table and the lists of
+        diagnostics, notes and outputs are copied; the immutable nodes are shared)."""
+        new = object.__new__(type(self))
+        for key, value in self.__dict__.items():
+            new.__dict__[key] = value.copy() if isinstance(value, (dict, list)) else value
+        return new
 
     def _plain_stack(self) -> tuple[int, tuple[int, ...]] | None:
         """``(kernel, rates)`` while the graph is still exactly what :func:`stack` built (any

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from ._types import _is_sequence, as_int, as_size
 from .errors import AtrousError
 from .graph import Graph
 from .report import GRIDDING_AUTO_NODES, LayerRow, Report, Verdict, analyze
@@ -281,8 +282,8 @@ class ModelSummary:
         ``depth`` parts of the module path with a header row per enclosing module. With the
         ``nn.Module``, single layers carry their weight shape and every row its trainable
         parameters (a header none)."""
-        if depth is not None and depth < 1:
-            raise AtrousError(f"depth must be >= 1, got {depth}")
+        if depth is not None:
+            depth = as_int(depth, "depth", 1)
         rows = ([TableRow.of(r) for r in self.report.rows] if depth is None
                 else _group_rows(self.report.rows, depth))
         if self.model is None:
@@ -334,6 +335,16 @@ def _made_global_by(report: Report, output: str) -> str | None:
     return None
 
 
+def _shapes(inputs: Any) -> list[Shape]:
+    """The full input shapes, one per tensor: sequences of ints (a float or text refused)."""
+    if not _is_sequence(inputs):
+        raise AtrousError(f"inputs must be a list of input shapes, got {inputs!r}")
+    if any(not _is_sequence(s) for s in inputs):
+        raise AtrousError(f"inputs must be a list of input shapes, one per input tensor, got "
+                          f"{tuple(inputs)!r} (one tensor: [{tuple(inputs)!r}])")
+    return [as_size(s, f"input #{i} shape", 0) for i, s in enumerate(inputs)]
+
+
 def summarize(
     graph: Graph, inputs: Sequence[Sequence[int]] = (), *, gridding: bool | None = None,
     model: nn.Module | None = None, erf_samples: int = 0,
@@ -356,7 +367,7 @@ def summarize(
         AtrousError: for an ERF request without a model or with several inputs, and what
             :func:`atrous.analyze` refuses.
     """
-    shapes = [tuple(int(v) for v in s) for s in inputs]
+    shapes = _shapes(inputs)
     if not shapes and graph.input_shape:
         shapes = [tuple(graph.input_shape)]
     if erf_samples and (model is None or len(shapes) != 1):

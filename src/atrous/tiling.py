@@ -743,7 +743,9 @@ def tiled_forward(model: Any, x: Any, tile: Any, halo: Any = None, *,
         tile: output tile size per axis (output units), see :func:`tile_plan`.
         halo: override the plan's exact halo (``(before, after)`` per axis, or an int).
         plan: a plan made beforehand for this model and shape (skips planning).
-        out: a tensor of the output's shape to write into (allocated when None).
+        out: a tensor of the output's shape, dtype and device to write into (allocated when
+            None); it may be a strided view, but its memory must not overlap ``x``'s (later
+            tiles read ``x``) nor itself (an ``expand()``-ed tensor).
 
     Returns:
         The output tensor, as ``model(x)`` (``out`` when given).
@@ -765,8 +767,13 @@ def tiled_forward(model: Any, x: Any, tile: Any, halo: Any = None, *,
 
     if not isinstance(x, torch.Tensor):
         raise AtrousError(f"tiled_forward needs a torch.Tensor input, got {type(x).__name__}")
+    if out is not None:
+        _check_out(out, x)
     if plan is None:
         plan = tile_plan(model, tuple(x.shape), tile)
+    elif x.dim() != len(plan.input_size) + 2 or tuple(x.shape[2:]) != tuple(plan.input_size):
+        raise AtrousError(f"x has shape {tuple(x.shape)}, the plan was made for a spatial size "
+                          f"{tuple(plan.input_size)}: make a plan for this input")
     plan.check()
     if halo is not None:
         plan = plan.with_halo(halo)
@@ -803,9 +810,40 @@ def _run_tiles(model: Any, x: Any, plan: TilePlan, out: Any = None) -> Any:
                     tuple(out.shape[-nd:]) != plan.output_size):
                 raise AtrousError(f"out has shape {tuple(out.shape)}, the output is "
                                   f"{(*y.shape[:-nd], *(plan.output_size or ()))}")
+            elif out.dtype != y.dtype or out.device != y.device:
+                raise AtrousError(f"out is {out.dtype} on {out.device}, the output is "
+                                  f"{y.dtype} on {y.device} (no silent conversion)")
             out[_index(t.output)] = y[_index(t.crop)]
             del y
     return out
+
+
+def _span(t: Any) -> tuple[int, int]:
+    """The bytes ``[first, last]`` a (non-empty) tensor's elements lie in."""
+    lo = hi = 0
+    for n, st in zip(t.shape, t.stride()):
+        if st > 0:
+            hi += (n - 1) * st
+        else:
+            lo += (n - 1) * st
+    size = t.element_size()
+    return t.data_ptr() + lo * size, t.data_ptr() + hi * size + size - 1
+
+
+def _check_out(out: Any, x: Any) -> None:
+    """``out`` must be a tensor that neither overlaps itself nor ``x``'s memory."""
+    import torch
+
+    if not isinstance(out, torch.Tensor):
+        raise AtrousError(f"out must be a torch.Tensor, got {type(out).__name__}")
+    if any(st == 0 and n > 1 for n, st in zip(out.shape, out.stride())):
+        raise AtrousError(f"out has stride {tuple(out.stride())}: several of its elements share "
+                          "one memory location (an expand()-ed tensor); pass a tensor of its own")
+    if out.numel() and x.numel() and out.device == x.device and out.device.type != "meta":
+        (a, b), (c, d) = _span(out), _span(x)
+        if a <= d and c <= b:
+            raise AtrousError("out overlaps the input's memory: a tile would read outputs "
+                              "written by the tiles before it; pass a separate tensor")
 
 
 def _index(spans: Sequence[Span]) -> tuple[Any, ...]:

@@ -65,13 +65,21 @@ def parse_sample_rate(value: Any) -> float:
     if isinstance(value, bool):
         raise AtrousError(f"sample rate must be a positive number of Hz, got {value!r}")
     if isinstance(value, (int, float)):
-        return _number(str(value), "sample rate")
+        return _finite_period(_number(str(value), "sample rate"), value)
     text = str(value).strip().lower().replace(" ", "")
     m = re.fullmatch(r"([0-9.eE+-]+)(k|khz|hz|mhz)?", text)
     if not m:
         raise AtrousError(f"sample rate must be a number of Hz like 16000 or 16k, got {value!r}")
     scale = {None: 1.0, "hz": 1.0, "k": 1e3, "khz": 1e3, "mhz": 1e6}[m.group(2)]
-    return _number(m.group(1), "sample rate") * scale
+    return _finite_period(_number(m.group(1), "sample rate") * scale, value)
+
+
+def _finite_period(rate: float, value: Any) -> float:
+    """``rate`` when both it and one sample's duration ``1/rate`` are finite numbers."""
+    if not math.isfinite(rate) or not math.isfinite(1.0 / rate):
+        raise AtrousError(f"sample rate must be a positive number of Hz whose period 1/rate is "
+                          f"finite, got {value!r}")
+    return rate
 
 
 def parse_spacing(value: Any, ndim: int | None = None) -> tuple[float, ...]:
@@ -91,8 +99,8 @@ def parse_spacing(value: Any, ndim: int | None = None) -> tuple[float, ...]:
         if len(spacing) == 1:
             spacing = spacing * ndim
         elif len(spacing) != ndim:
-            raise AtrousError(
-                f"spacing must have 1 or {ndim} entries (mm per axis), got {value!r}")
+            entries = "1 entry (mm)" if ndim == 1 else f"1 or {ndim} entries (mm per axis)"
+            raise AtrousError(f"spacing must have {entries} for {ndim}-D data, got {value!r}")
     return spacing
 
 
@@ -244,7 +252,10 @@ def units_lines(rf: Any, units: Units, *, halo: Sequence[tuple[int, int]] | None
         return []
     units = units.check_ndim(rf.ndim)
     where = units.where()
-    lines = [f"receptive field {units.per_axis(rf.size)} {where}"]
+    if _unsized(rf):
+        lines = [f"receptive field global (the whole input, of no given size) {where}"]
+    else:
+        lines = [f"receptive field {units.per_axis(rf.size)} {where}"]
     if not rf.is_global:
         lines.append(f"effective stride {units.per_axis(rf.stride)}")
     if halo is not None:
@@ -261,7 +272,8 @@ def units_dict(rf: Any, units: Units, *, halo: Sequence[tuple[int, int]] | None 
     """The physical lengths of :func:`units_lines` as a JSON-able record (None without units).
 
     Keys: ``unit`` (``"s"`` or ``"mm"``), ``sample_rate`` (Hz) or ``spacing`` (mm per axis),
-    ``receptive_field`` and ``effective_stride`` per axis in that unit (the stride None when
+    ``receptive_field`` (None on an axis where it is global and no input size gives it a
+    length) and ``effective_stride`` per axis in that unit (the stride None when
     the receptive field is global), ``halo`` per axis ``[before, after]`` and
     ``stream_buffers`` when given, and ``text``: the lines :func:`units_lines` prints. This is
     the ``units`` member of ``atrous analyze / model / tile --json``.
@@ -282,7 +294,9 @@ def units_dict(rf: Any, units: Units, *, halo: Sequence[tuple[int, int]] | None 
         "unit": "s" if units.sample_rate is not None else "mm",
         "sample_rate": units.sample_rate,
         "spacing": None if units.spacing is None else list(units.spacing),
-        "receptive_field": per_axis(rf.size),
+        # a global field without an input size has no length: null (its size 0 is no length)
+        "receptive_field": [None if g else v for g, v in zip(_unsized_axes(rf),
+                                                              per_axis(rf.size))],
         "effective_stride": None if rf.is_global else per_axis(rf.stride),
     }
     if halo is not None:
@@ -292,6 +306,15 @@ def units_dict(rf: Any, units: Units, *, halo: Sequence[tuple[int, int]] | None 
         out["stream_buffers"] = units.value(buffers)
     out["text"] = units_lines(rf, units, halo=halo, buffers=buffers)
     return out
+
+
+def _unsized_axes(rf: Any) -> list[bool]:
+    """Per axis: the field is global and no input size gives it a length (its size is 0)."""
+    return [bool(a.is_global) and not a.size for a in rf.axes]
+
+
+def _unsized(rf: Any) -> bool:
+    return any(_unsized_axes(rf))
 
 
 def units_pairs(rf: Any, units: Units) -> list[tuple[str, str]]:
@@ -310,7 +333,8 @@ def units_pairs(rf: Any, units: Units) -> list[tuple[str, str]]:
     def text(values: Sequence[Any]) -> str:
         return " x ".join(units.length(v, ax) for ax, v in enumerate(values))
 
-    pairs = [(f"Receptive field ({where})", text(rf.size))]
+    pairs = [(f"Receptive field ({where})",
+              "global (the whole input)" if _unsized(rf) else text(rf.size))]
     if not rf.is_global:
         pairs.append((f"Effective stride ({where})", text(rf.stride)))
     return pairs

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from ..errors import AtrousError
-from ..units import add_unit_arguments, add_units, print_units
+from ..units import add_unit_arguments, add_units
 from ._common import HelpFormatter, check_output_path, parse_ints, parse_size, print_json
 
 __all__ = ["add_parser", "build_target", "run"]
@@ -173,18 +173,26 @@ def run(args: argparse.Namespace) -> int:
         if len(reports) == 1:
             print_json(add_units(reports[0].to_dict(), args, reports[0].rf))  # --sample-rate
         else:
+            # every compared network's lengths in its report; the first's also at the top
             print_json(add_units({"schema_version": reports[0].schema_version,
-                                  "reports": [r.to_dict() for r in reports]},
+                                  "reports": [add_units(r.to_dict(), args, r.rf)
+                                              for r in reports]},
                                  args, reports[0].rf))
         return 0
     from ..render.text import render_compare, render_report
+    from ..units import Units, units_lines
 
+    units = Units(sample_rate=getattr(args, "sample_rate", None),
+                  spacing=getattr(args, "spacing", None))
+    lengths = [units_lines(r.rf, units) for r in reports]  # refused before any output
     console = _console()
     if len(reports) == 1:
         render_report(reports[0], console)
     else:
         render_compare(reports, console)
-    print_units(args, reports[0].rf, console.print)
+    for r, lines in zip(reports, lengths):  # compared networks' lengths each named
+        for line in lines:
+            console.print(line if len(reports) == 1 else f"{r.target}: {line}", markup=False)
     if png:
         console.print(f"wrote {png}")
     _flush(console)

@@ -81,6 +81,9 @@ def build_report(args: argparse.Namespace) -> tuple[Any, Any, str]:
     """(report, erf result or None, title) for the parsed arguments."""
     from ..report import analyze
 
+    if args.input and "," in str(args.input):
+        raise AtrousError(f"atrous report takes one input shape, --input got several "
+                          f"({args.input!r}); atrous model analyses a model of several inputs")
     size = parse_size(args.input, "input size") if args.input else None
     if args.rates is not None:
         if args.target is not None:

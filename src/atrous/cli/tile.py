@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 from typing import Any
 
@@ -52,6 +53,8 @@ def parse_memory(text: str) -> int:
              "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}[unit]
     if value <= 0:
         raise AtrousError(f"--max-memory must be positive, got {text!r}")
+    if not math.isfinite(value * scale):
+        raise AtrousError(f"--max-memory must be a finite size like 2GiB or 500MB, got {text!r}")
     return int(value * scale)
 
 

@@ -445,3 +445,26 @@ def test_rf_box_figure_of_a_unit_that_reads_nothing_is_refused() -> None:
     assert x.grad is not None and not x.grad.any()  # autograd agrees: nothing is read
     with pytest.raises(AtrousError, match="reads no input pixel"):
         F.rf_box_figure(rf, input_size=(64, 64))
+
+
+def test_long_1d_map_drawn_as_a_per_bin_range() -> None:
+    """A 1-D map with more steps than a figure has pixels is drawn as each bin's min..max (a
+    2M-entry map used to take matplotlib minutes); the holes keep their exact count."""
+    from matplotlib.patches import StepPatch
+
+    from atrous.render._figures_coverage import STEP_MAX
+
+    cov = atrous.coverage("3 d5000, 5 d1, 3 d2")
+    counts = cov.counts
+    assert counts.size > STEP_MAX
+    fig = F.coverage_figure(cov)
+    ax = fig.axes[0]
+    steps = [p for p in ax.patches if isinstance(p, StepPatch)]
+    assert steps and all(len(p.get_data().values) <= STEP_MAX // 2 for p in steps)
+    top = max(float(np.nanmax(p.get_data().values)) for p in steps)
+    assert top == float(counts.max())
+    holes = [line for line in ax.lines if hasattr(line, "atrous_holes")]
+    assert holes[0].atrous_holes == int((counts == 0).sum())
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

@@ -5,6 +5,7 @@ Private: import them from :mod:`atrous.render.figures`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,39 @@ def coverage_figure(
     return fig
 
 
+STEP_MAX = 4096
+"""1-D maps longer than this are drawn as the range (min..max) of the counts per bin of
+adjacent positions (at most ``STEP_MAX // 2`` bins), holes marked per bin: a figure has fewer
+pixels than steps, and drawing millions of steps takes matplotlib minutes."""
+
+
+def _envelope(
+    shown: np.ndarray, edges: np.ndarray, holes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-bin minimum and maximum of ``shown`` (NaN entries skipped), the bins' edges and the
+    centres of the bins holding a hole.
+
+    >>> lo, hi, e, h = _envelope(np.arange(10.0), np.arange(11.0) - 0.5, np.arange(10) == 3)
+    >>> lo.tolist()[:2], hi.tolist()[:2], e.tolist()[:3], h.tolist()
+    ([0.0, 1.0], [0.0, 1.0], [-0.5, 0.5, 1.5], [3.0])
+    """
+    n = shown.size
+    width = -(-n // (STEP_MAX // 2))
+    bins = -(-n // width)
+    padded = np.full(bins * width, np.nan)
+    padded[:n] = shown
+    rows = padded.reshape(bins, width)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a bin of holes only (log scale)
+        low, high = np.nanmin(rows, axis=1), np.nanmax(rows, axis=1)
+    bin_edges = edges[0] + width * np.arange(bins + 1, dtype=np.float64)
+    bin_edges[-1] = edges[-1]
+    marked = np.zeros(bins * width, dtype=bool)
+    marked[:n] = holes
+    centres = (bin_edges[:-1] + bin_edges[1:]) / 2
+    return low, high, bin_edges, centres[marked.reshape(bins, width).any(axis=1)]
+
+
 def _coverage_line(
     counts: np.ndarray,
     origin: tuple[int, ...] | None,
@@ -131,14 +165,21 @@ def _coverage_line(
                           linewidth=0, label=f"RF box {first}..{first + n - 1}", zorder=0)
         span.atrous_box = (first, first + n - 1)
         shown = np.where(values > 0, values, np.nan) if log else values
-        ax.stairs(shown, edges, color=PALETTE["blue"], linewidth=1.4, label="paths",
-                  baseline=None if log else 0.0, fill=not log and n <= HATCH_MAX,
-                  alpha=0.85 if not log and n <= HATCH_MAX else 1.0)
+        if n > STEP_MAX:  # more steps than a figure has pixels: the per-bin range
+            low_env, high_env, bin_edges, hole_bins = _envelope(shown, edges, values <= 0)
+            ax.stairs(high_env, bin_edges, baseline=low_env, fill=True, color=PALETTE["blue"],
+                      label=f"paths (min..max per {int(bin_edges[1] - bin_edges[0])} px)")
+            ax.stairs(high_env, bin_edges, baseline=None, color=PALETTE["blue"], linewidth=1.2)
+        else:
+            ax.stairs(shown, edges, color=PALETTE["blue"], linewidth=1.4, label="paths",
+                      baseline=None if log else 0.0, fill=not log and n <= HATCH_MAX,
+                      alpha=0.85 if not log and n <= HATCH_MAX else 1.0)
+            hole_bins = hole_at
         if log:
             ax.set_yscale("log")
         low = float(positive.min()) if log else 0.0
         if hole_at.size:
-            marks = ax.plot(hole_at, np.full(hole_at.size, low), linestyle="none",
+            marks = ax.plot(hole_bins, np.full(hole_bins.size, low), linestyle="none",
                             marker="x" if n <= HATCH_MAX else "|", color=ROLE["hole"],
                             markersize=6, label=f"holes ({hole_at.size})", clip_on=False)
             marks[0].atrous_holes = int(hole_at.size)

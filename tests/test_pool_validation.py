@@ -137,3 +137,12 @@ def test_each_rule_is_worded_in_one_place() -> None:
             if re.search(rf'f?"[^"\n]*{re.escape(rule)}', path.read_text(encoding="utf-8"))
         )
         assert where == ["_arith_pool.py"], rule
+
+
+def test_drawing_names_the_dilation_as_typed() -> None:
+    """``atrous draw pool -d 2 --mode avg``: the refusal says "got 2" (it said "got (2, 2)",
+    the drawing's per-axis copy of what the user typed)."""
+    from atrous.render.draw import geometry
+
+    with pytest.raises(AtrousError, match=r"dilation must be 1, got 2$"):
+        geometry("pool", 8, kernel=2, dilation=2, pool_mode="avg")

@@ -48,7 +48,8 @@ def pool_params(
     p = symmetric(padding, ndim, "pooling")
     d = as_ints(dilation, ndim, "dilation", 1)
     if mode == "avg" and any(v != 1 for v in d):
-        raise AtrousError(f"average pooling has no dilation: dilation must be 1, got {dilation!r}")
+        shown = d[0] if len(set(d)) == 1 else d  # "got 2" also when a caller passed (2, 2)
+        raise AtrousError(f"average pooling has no dilation: dilation must be 1, got {shown}")
     for axis in range(ndim):
         if p[axis] > k[axis] // 2:
             raise AtrousError(

@@ -72,3 +72,22 @@ def test_several_inputs_through_the_hook_fallback() -> None:
 def test_bad_input_lists_are_refused(shapes: list[tuple[int, ...]], match: str) -> None:
     with pytest.raises(AtrousError, match=match):
         to_graph(TwoInputs(), shapes)
+
+
+def test_more_input_shapes_than_forward_takes_are_refused() -> None:
+    """Two shapes for a one-input ``nn.Sequential`` were analysed (both counted in the header and
+    the memory estimate) although a real call with two tensors fails; forward(*xs) takes any."""
+    import torch.nn as nn
+
+    from atrous.errors import AtrousError
+    from atrous.fx import to_graph
+
+    with pytest.raises(AtrousError, match=r"Sequential.forward\(input\) takes 1 input tensor; "
+                                          r"got 2 input shapes"):
+        to_graph(nn.Sequential(nn.Conv2d(3, 4, 3)), [(1, 3, 32, 32), (1, 3, 32, 32)])
+
+    class Many(nn.Module):
+        def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+            return torch.stack(xs).sum(0)
+
+    assert to_graph(Many(), [(1, 3, 8, 8), (1, 3, 8, 8)]).output

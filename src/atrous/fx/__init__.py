@@ -106,6 +106,7 @@ def to_graph(model: Any,
     if not isinstance(model, torch.nn.Module):
         raise AtrousError(f"to_graph needs a torch.nn.Module, got {type(model).__name__}")
     shapes = _check_input_sizes(input_size)
+    _check_arity(model, len(shapes))
     _install_module_converters()
     name = type(model).__name__
     if _module_converter(model) is not None:
@@ -124,6 +125,24 @@ def to_graph(model: Any,
                            "share the first's pixel grid (one graph input); receptive fields "
                            "count their pixels together")
     return g
+
+
+def _check_arity(model: Any, count: int) -> None:
+    """Refuse more input shapes than ``model.forward`` takes positional tensors (the extra ones
+    would be analysed and counted, yet a real call with them fails)."""
+    import inspect
+
+    try:
+        params = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C forward: nothing to read
+        return
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return
+    takes = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if count > len(takes):
+        raise AtrousError(
+            f"{type(model).__name__}.forward({', '.join(takes)}) takes {len(takes)} input "
+            f"tensor{'s' if len(takes) != 1 else ''}; got {count} input shapes")
 
 
 def _wrap(module: Any) -> Any:

@@ -799,6 +799,7 @@ class _Search:
         self.nodes = 0
         self.seq = 0
         self.deadline = deadline
+        self._limit = None if deadline is None else max(0.0, deadline - time.process_time())
         self.progress = progress
         self._next_report = time.monotonic() + PROGRESS_EVERY
         # the uniform mode bounds all children of a node at once (int64 counts, one group)
@@ -1055,8 +1056,8 @@ class _Search:
         now = time.monotonic()
         if self.deadline is not None and time.process_time() > self.deadline:
             raise TooLargeError(
-                "the search did not finish within its time limit of CPU time; narrow it "
-                f"({self._knobs()}) or raise time_limit (--time-limit)"
+                f"the search did not finish within its time limit ({self._limit or 0:.3g} s of "
+                f"CPU time); narrow it ({self._knobs()}) or raise time_limit (--time-limit)"
             )
         if self.progress is not None and now >= self._next_report:
             self._next_report = now + PROGRESS_EVERY

@@ -47,6 +47,17 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
     import torch.fx as fx
 
     class Proxy(fx.Proxy):
+        def __iter__(self) -> Any:
+            # torch.fx's __iter__, with its disassembly of the calling code looked up once
+            frame = inspect.currentframe()
+            caller = frame.f_back if frame is not None else None
+            if caller is None:
+                return super().__iter__()
+            count = _unpack_count(caller.f_code, caller.f_lasti)
+            if count is not None:
+                return (self[i] for i in range(count))
+            return self.tracer.iter(self)
+
         def __setitem__(self, key: Any, value: Any) -> None:
             # torch.fx has no item assignment: record y[key] = value as a setitem node
             self.tracer.create_proxy("call_function", operator.setitem, (self, key, value), {})
@@ -68,6 +79,28 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
                 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     graph = tracer.trace(model, concrete_args=concrete or None)
     return _Traced(tracer.root, graph)
+
+
+_UNPACKS: dict[tuple[Any, int], int | None] = {}
+
+
+def _unpack_count(code: Any, lasti: int) -> int | None:
+    """How many values the instruction at ``lasti`` unpacks (None when it is no
+    ``UNPACK_SEQUENCE``): torch.fx's ``Proxy.__iter__`` test, cached per code position."""
+    key = (code, lasti)
+    if key not in _UNPACKS:
+        import dis
+        import sys
+        from bisect import bisect_left
+
+        insts = list(dis.get_instructions(code))
+        if sys.version_info >= (3, 11):
+            index = bisect_left(insts, lasti, key=lambda x: x.offset)
+        else:
+            index = lasti // 2
+        inst = insts[index]
+        _UNPACKS[key] = int(inst.argval) if inst.opname == "UNPACK_SEQUENCE" else None
+    return _UNPACKS[key]
 
 
 class _Traced:

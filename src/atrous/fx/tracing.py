@@ -46,17 +46,25 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
 
     import torch.fx as fx
 
+    def cached_iter(self: Any) -> Any:
+        # torch.fx's Proxy.__iter__, with its disassembly of the calling code looked up once
+        frame = inspect.currentframe()
+        caller = frame.f_back if frame is not None else None
+        if caller is None:
+            return fx.Proxy.__iter__(self)
+        count = _unpack_count(caller.f_code, caller.f_lasti)
+        if count is not None:
+            return (self[i] for i in range(count))
+        return self.tracer.iter(self)
+
+    class Attribute(fx.proxy.Attribute):
+        __iter__ = cached_iter  # e.g. n, c, h, w = x.shape
+
     class Proxy(fx.Proxy):
-        def __iter__(self) -> Any:
-            # torch.fx's __iter__, with its disassembly of the calling code looked up once
-            frame = inspect.currentframe()
-            caller = frame.f_back if frame is not None else None
-            if caller is None:
-                return super().__iter__()
-            count = _unpack_count(caller.f_code, caller.f_lasti)
-            if count is not None:
-                return (self[i] for i in range(count))
-            return self.tracer.iter(self)
+        __iter__ = cached_iter
+
+        def __getattr__(self, k: str) -> Any:
+            return Attribute(self, k)
 
         def __setitem__(self, key: Any, value: Any) -> None:
             # torch.fx has no item assignment: record y[key] = value as a setitem node

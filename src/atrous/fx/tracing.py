@@ -77,6 +77,17 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
         def proxy(self, node: Any) -> Any:
             return Proxy(node, self)
 
+        def create_arg(self, a: Any) -> Any:
+            # fast paths for what torch.fx's create_arg does with the commonest arguments
+            kind = type(a)
+            if kind is Proxy:
+                return a.node
+            if kind in _PLAIN_ARGS:
+                return a
+            if kind is tuple or kind is list:
+                return kind(self.create_arg(v) for v in a)
+            return super().create_arg(a)
+
     autowrap = tuple(f for f in _FUNCTIONS_BY_OBJ
                      if getattr(f, "__module__", None) not in (None, "builtins")
                      and type(f).__name__ == "function")
@@ -88,6 +99,9 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
     graph = tracer.trace(model, concrete_args=concrete or None)
     return _Traced(tracer.root, graph)
 
+
+_PLAIN_ARGS = frozenset((int, float, bool, str, type(None)))
+"""Argument types torch.fx's ``Tracer.create_arg`` hands back unchanged."""
 
 _UNPACKS: dict[tuple[Any, int], int | None] = {}
 
@@ -196,7 +210,10 @@ def _recorder_class() -> Any:
             self.values = values
 
         def run_node(self, n: Any) -> Any:
-            out = super().run_node(n)
+            # Interpreter.run_node without its per-node debug log and node-meta context
+            # (which only a re-trace under fx_traceback.preserve_node_meta reads)
+            args, kwargs = self.fetch_args_kwargs_from_env(n)
+            out = getattr(self, n.op)(n.target, args, kwargs)
             self.values[n] = out
             return out
 

@@ -419,6 +419,9 @@ class _FxWalk:
         if id(module) in self.seen_params:
             return 0
         self.seen_params.add(id(module))
+        if not module._modules:  # a leaf: its own parameters (as parameters() lists them)
+            own = {id(p): p for p in module._parameters.values() if p is not None}
+            return sum(int(p.numel()) for p in own.values())
         return sum(int(p.numel()) for p in module.parameters())
 
     def _direct_params(self, n: Any) -> int:

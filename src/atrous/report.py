@@ -445,13 +445,20 @@ def analyze(
             grid_error = f"per-layer gridding unavailable: {exc}"
     by_node = {g.node: g for g in grid_rows}
     rows = []
+    written: dict[Layer, str] = {}  # equal layers (every ReLU, ...) are written once
     for node in graph.topological():
         if isinstance(node.layer, Input):
             continue
         meta = dict(node.meta) if node.meta else {}
+        try:
+            geometry = written.get(node.layer)
+            if geometry is None:
+                geometry = written[node.layer] = _geometry(node.layer)
+        except TypeError:  # an unhashable layer
+            geometry = _geometry(node.layer)
         rows.append(LayerRow(
             name=node.name, op=str(meta.get("target") or node.layer.kind),
-            geometry=_geometry(node.layer), inputs=node.inputs, output_size=sizes.get(node.name),
+            geometry=geometry, inputs=node.inputs, output_size=sizes.get(node.name),
             rf=rfs[node.name], gridding=by_node.get(node.name), meta=meta,
         ))
     outputs = [_output(graph, name, rfs[name], spatial, limit, rfs, done)

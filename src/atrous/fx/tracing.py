@@ -146,9 +146,9 @@ def _propagate(gm: Any, model: Any, shapes: Shapes) -> dict[Any, Any]:
     dtype = _dtype(model)
     recorder = _recorder_class()
     try:
-        with _MetaParameters(gm), torch.no_grad():
-            recorder(gm, values).run(*(torch.empty(s, dtype=dtype, device="meta")
-                                       for s in shapes))
+        with _MetaParameters(gm, lazy=True) as params, torch.no_grad():
+            recorder(gm, values, params).run(*(torch.empty(s, dtype=dtype, device="meta")
+                                               for s in shapes))
         return values
     except Exception:
         values.clear()
@@ -165,34 +165,53 @@ def _propagate(gm: Any, model: Any, shapes: Shapes) -> dict[Any, Any]:
 
 
 class _MetaParameters:
-    """Swap every parameter and buffer of a module tree for a meta tensor; restore on exit."""
+    """Swap every parameter and buffer of a module tree for a meta tensor; restore on exit.
 
-    def __init__(self, root: Any) -> None:
-        self.root = root
+    ``lazy=True`` swaps nothing on entry: the shape run calls :meth:`swap` on each module it
+    runs or reads (norms and activations, which it skips, keep their tensors: most of a mobile
+    network's), and exit restores whatever was swapped.
+    """
+
+    def __init__(self, root: Any, lazy: bool = False) -> None:
+        self.root, self.lazy = root, lazy
         self.saved: list[tuple[dict[str, Any], str, Any]] = []
+        self.memo: dict[int, Any] = {}
+        self.done: set[int] = set()
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _MetaParameters:
+        if not self.lazy:
+            for mod in self.root.modules():
+                self._swap_own(mod)
+        return self
+
+    def swap(self, module: Any, tree: bool = True) -> None:
+        """Swap ``module``'s own tensors (and its submodules' when ``tree``) for meta ones."""
+        for mod in module.modules() if tree else (module,):
+            if id(mod) not in self.done:
+                self._swap_own(mod)
+
+    def _swap_own(self, mod: Any) -> None:
         import torch
 
-        memo: dict[int, Any] = {}
-        for mod in self.root.modules():
-            for table in (mod._parameters, mod._buffers):
-                for key, t in table.items():
-                    if t is None or t.device.type == "meta":
-                        continue
-                    meta = memo.get(id(t))
-                    if meta is None:
-                        meta = torch.empty_like(t, device="meta")
-                        if isinstance(t, torch.nn.Parameter):
-                            meta = torch.nn.Parameter(meta, t.requires_grad)
-                        memo[id(t)] = meta
-                    self.saved.append((table, key, t))
-                    table[key] = meta
+        self.done.add(id(mod))
+        for table in (mod._parameters, mod._buffers):
+            for key, t in table.items():
+                if t is None or t.device.type == "meta":
+                    continue
+                meta = self.memo.get(id(t))
+                if meta is None:
+                    meta = torch.empty_like(t, device="meta")
+                    if isinstance(t, torch.nn.Parameter):
+                        meta = torch.nn.Parameter(meta, t.requires_grad)
+                    self.memo[id(t)] = meta
+                self.saved.append((table, key, t))
+                table[key] = meta
 
     def __exit__(self, *exc: Any) -> None:
         for table, key, t in reversed(self.saved):
             table[key] = t
         self.saved.clear()
+        self.done.clear()
 
 
 @cache
@@ -205,9 +224,23 @@ def _recorder_class() -> Any:
     class Recorder(fx.Interpreter):
         """Runs the graph and keeps every node's value; skips shape-keeping calls."""
 
-        def __init__(self, gm: Any, values: dict[Any, Any]) -> None:
+        def __init__(self, gm: Any, values: dict[Any, Any],
+                     params: _MetaParameters | None = None) -> None:
             super().__init__(gm.root, graph=gm.graph)
             self.values = values
+            self.params = params  # the meta run's lazy parameter swap (None: none)
+
+        def get_attr(self, target: Any, args: Any, kwargs: Any) -> Any:
+            if self.params is not None:  # the owner's tensors (a module's whole tree) to meta
+                owner, _, _ = str(target).rpartition(".")
+                holder = self.fetch_attr(owner) if owner else self.module
+                if isinstance(holder, torch.nn.Module):
+                    self.params.swap(holder, tree=False)
+                value = super().get_attr(target, args, kwargs)
+                if isinstance(value, torch.nn.Module):
+                    self.params.swap(value)
+                return value
+            return super().get_attr(target, args, kwargs)
 
         def run_node(self, n: Any) -> Any:
             # Interpreter.run_node without its per-node debug log and node-meta context
@@ -222,6 +255,8 @@ def _recorder_class() -> Any:
             if (isinstance(mod, keep_shape) and len(args) == 1 and not kwargs
                     and isinstance(args[0], torch.Tensor)):
                 return args[0]  # norms and activations keep the shape: skip their kernels
+            if self.params is not None:
+                self.params.swap(mod)
             out = module_shortcut(mod, args, kwargs)  # a conv, pool or linear: by formula
             if out is not None:
                 return out

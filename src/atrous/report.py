@@ -43,6 +43,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ._types import Ints
@@ -193,6 +194,31 @@ class OutputResult:
         return f"OutputResult(name={self.name!r}, rf={self.rf}, deferred={self.deferred})"
 
 
+class _LazySpec:
+    """The ``spec`` field of a :class:`Report`: a string, None, or a zero-argument callable
+    that writes it (:func:`atrous.to_spec`), called on first read and its answer kept.
+
+    A descriptor-typed dataclass field: the constructor takes it as before and ``rep.spec``
+    reads the text, but :func:`analyze` does not pay for writing the spec (and parsing it back
+    to check the header) of a large model graph nobody reads it from.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.slot]
+        if callable(value):
+            value = value()
+            obj.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, obj: Any, value: str | Callable[[], str | None] | None) -> None:
+        obj.__dict__[self.slot] = value
+
+
 @dataclass
 class Report:
     """Everything atrous knows about one target; see the module docstring for the fields."""
@@ -200,7 +226,7 @@ class Report:
     schema_version: ClassVar[int] = SCHEMA_VERSION
 
     target: str
-    spec: str | None
+    spec: str | None  # (a _LazySpec: written on first read)
     ndim: int
     input_size: Ints | None
     rows: list[LayerRow]
@@ -283,6 +309,9 @@ class Report:
         return "\n".join(lines)
 
 
+setattr(Report, "spec", _LazySpec("spec"))  # noqa: B010 - installed after the dataclass
+
+
 # -- building ---------------------------------------------------------------------------------
 def _geometry(layer: Layer) -> str:
     from .spec import layer_spec
@@ -295,18 +324,25 @@ def _geometry(layer: Layer) -> str:
         return layer.kind
 
 
-def _describe(target: Any, graph: Graph) -> tuple[str, str | None]:
+def _spec_of(graph: Graph) -> str | None:
+    """The graph in the spec language (None when it cannot be written)."""
     from .spec import to_spec
 
     try:
-        spec: str | None = to_spec(graph)
+        return to_spec(graph)
     except AtrousError:
-        spec = None
+        return None
+
+
+def _describe(target: Any, graph: Graph) -> tuple[str, Callable[[], str | None] | str | None]:
+    """The target's name and its spec text (a callable writing it when the name does not
+    need it: the spec is then written on first read of ``Report.spec``)."""
     if isinstance(target, str):
-        return target.strip(), spec
-    if isinstance(target, (Graph, Layer, list, tuple)):
-        return graph.name or spec or repr(graph), spec
-    return graph.name or type(target).__name__, spec
+        return target.strip(), partial(_spec_of, graph)
+    if isinstance(target, (Graph, Layer, list, tuple)) and not graph.name:
+        spec = _spec_of(graph)
+        return spec or repr(graph), spec
+    return graph.name or type(target).__name__, partial(_spec_of, graph)
 
 
 def hdc_rates(graph: Graph) -> tuple[list[int], int] | None:
@@ -409,13 +445,20 @@ def analyze(
             grid_error = f"per-layer gridding unavailable: {exc}"
     by_node = {g.node: g for g in grid_rows}
     rows = []
+    written: dict[Layer, str] = {}  # equal layers (every ReLU, ...) are written once
     for node in graph.topological():
         if isinstance(node.layer, Input):
             continue
         meta = dict(node.meta) if node.meta else {}
+        try:
+            geometry = written.get(node.layer)
+            if geometry is None:
+                geometry = written[node.layer] = _geometry(node.layer)
+        except TypeError:  # an unhashable layer
+            geometry = _geometry(node.layer)
         rows.append(LayerRow(
             name=node.name, op=str(meta.get("target") or node.layer.kind),
-            geometry=_geometry(node.layer), inputs=node.inputs, output_size=sizes.get(node.name),
+            geometry=geometry, inputs=node.inputs, output_size=sizes.get(node.name),
             rf=rfs[node.name], gridding=by_node.get(node.name), meta=meta,
         ))
     outputs = [_output(graph, name, rfs[name], spatial, limit, rfs, done)
@@ -425,7 +468,7 @@ def analyze(
     findings = _findings(graph, rfs, rows, outputs, hdc, grid_rows, grid_error)
     target_name, spec = _describe(target, graph)
     return Report(
-        target=target_name, spec=spec, ndim=graph.ndim, input_size=spatial, rows=rows,
+        target=target_name, spec=spec, ndim=graph.ndim, input_size=spatial, rows=rows,  # type: ignore[arg-type]
         outputs=outputs, layer_gridding=grid_rows, hdc=hdc, findings=findings, graph=graph,
     )
 

@@ -195,10 +195,23 @@ def _zero_padding_call(call: OpCall) -> OpCall:
 _AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
+_STAT_FUNCTIONS = frozenset(
+    ("group_norm", "instance_norm", "batch_norm", "layer_norm", "rms_norm", "normalize"))
+"""The functions :func:`_stat_notes` reads (every other function call has no note)."""
+
+
 def _stat_notes(call: OpCall, module: Any) -> list[str]:
     """Notes for norms whose statistics (computed from the input, also in eval mode) span
     spatial axes: modelled as pointwise, as is conventional, and said so."""
     nd = call.ndim
+    if module is None and call.name not in _STAT_FUNCTIONS:
+        return []  # not a norm: no statistics (skip the shape work below)
+    if module is not None and type(module).__name__ != "RMSNorm":
+        import torch.nn as nn
+
+        if not isinstance(module, (nn.GroupNorm, nn.modules.instancenorm._InstanceNorm,
+                                   nn.modules.batchnorm._BatchNorm, nn.LayerNorm)):
+            return []
     if not call.inputs or call.inputs[0].collapsed(nd):
         return []
     x = call.inputs[0]

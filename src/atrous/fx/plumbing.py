@@ -71,11 +71,13 @@ class _Eval:
 
     def __enter__(self) -> None:
         self.flags = [(m, m.training) for m in self.model.modules()]
-        self.model.eval()
+        if any(flag for _, flag in self.flags):
+            self.model.eval()
 
     def __exit__(self, *exc: Any) -> None:
         for m, flag in self.flags:
-            m.training = flag
+            if m.training != flag:
+                m.training = flag
 
 
 _TORCH_LOGGERS = ("torch._subclasses.fake_tensor", "torch._subclasses", "torch.fx",

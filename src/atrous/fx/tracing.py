@@ -46,7 +46,26 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
 
     import torch.fx as fx
 
+    def cached_iter(self: Any) -> Any:
+        # torch.fx's Proxy.__iter__, with its disassembly of the calling code looked up once
+        frame = inspect.currentframe()
+        caller = frame.f_back if frame is not None else None
+        if caller is None:
+            return fx.Proxy.__iter__(self)
+        count = _unpack_count(caller.f_code, caller.f_lasti)
+        if count is not None:
+            return (self[i] for i in range(count))
+        return self.tracer.iter(self)
+
+    class Attribute(fx.proxy.Attribute):
+        __iter__ = cached_iter  # e.g. n, c, h, w = x.shape
+
     class Proxy(fx.Proxy):
+        __iter__ = cached_iter
+
+        def __getattr__(self, k: str) -> Any:
+            return Attribute(self, k)
+
         def __setitem__(self, key: Any, value: Any) -> None:
             # torch.fx has no item assignment: record y[key] = value as a setitem node
             self.tracer.create_proxy("call_function", operator.setitem, (self, key, value), {})
@@ -58,6 +77,17 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
         def proxy(self, node: Any) -> Any:
             return Proxy(node, self)
 
+        def create_arg(self, a: Any) -> Any:
+            # fast paths for what torch.fx's create_arg does with the commonest arguments
+            kind = type(a)
+            if kind is Proxy:
+                return a.node
+            if kind in _PLAIN_ARGS:
+                return a
+            if kind is tuple or kind is list:
+                return kind(self.create_arg(v) for v in a)
+            return super().create_arg(a)
+
     autowrap = tuple(f for f in _FUNCTIONS_BY_OBJ
                      if getattr(f, "__module__", None) not in (None, "builtins")
                      and type(f).__name__ == "function")
@@ -68,6 +98,31 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
                 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     graph = tracer.trace(model, concrete_args=concrete or None)
     return _Traced(tracer.root, graph)
+
+
+_PLAIN_ARGS = frozenset((int, float, bool, str, type(None)))
+"""Argument types torch.fx's ``Tracer.create_arg`` hands back unchanged."""
+
+_UNPACKS: dict[tuple[Any, int], int | None] = {}
+
+
+def _unpack_count(code: Any, lasti: int) -> int | None:
+    """How many values the instruction at ``lasti`` unpacks (None when it is no
+    ``UNPACK_SEQUENCE``): torch.fx's ``Proxy.__iter__`` test, cached per code position."""
+    key = (code, lasti)
+    if key not in _UNPACKS:
+        import dis
+        import sys
+        from bisect import bisect_left
+
+        insts = list(dis.get_instructions(code))
+        if sys.version_info >= (3, 11):
+            index = bisect_left(insts, lasti, key=lambda x: x.offset)
+        else:
+            index = lasti // 2
+        inst = insts[index]
+        _UNPACKS[key] = int(inst.argval) if inst.opname == "UNPACK_SEQUENCE" else None
+    return _UNPACKS[key]
 
 
 class _Traced:
@@ -91,9 +146,9 @@ def _propagate(gm: Any, model: Any, shapes: Shapes) -> dict[Any, Any]:
     dtype = _dtype(model)
     recorder = _recorder_class()
     try:
-        with _MetaParameters(gm), torch.no_grad():
-            recorder(gm, values).run(*(torch.empty(s, dtype=dtype, device="meta")
-                                       for s in shapes))
+        with _MetaParameters(gm, lazy=True) as params, torch.no_grad():
+            recorder(gm, values, params).run(*(torch.empty(s, dtype=dtype, device="meta")
+                                               for s in shapes))
         return values
     except Exception:
         values.clear()
@@ -110,34 +165,53 @@ def _propagate(gm: Any, model: Any, shapes: Shapes) -> dict[Any, Any]:
 
 
 class _MetaParameters:
-    """Swap every parameter and buffer of a module tree for a meta tensor; restore on exit."""
+    """Swap every parameter and buffer of a module tree for a meta tensor; restore on exit.
 
-    def __init__(self, root: Any) -> None:
-        self.root = root
+    ``lazy=True`` swaps nothing on entry: the shape run calls :meth:`swap` on each module it
+    runs or reads (norms and activations, which it skips, keep their tensors: most of a mobile
+    network's), and exit restores whatever was swapped.
+    """
+
+    def __init__(self, root: Any, lazy: bool = False) -> None:
+        self.root, self.lazy = root, lazy
         self.saved: list[tuple[dict[str, Any], str, Any]] = []
+        self.memo: dict[int, Any] = {}
+        self.done: set[int] = set()
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _MetaParameters:
+        if not self.lazy:
+            for mod in self.root.modules():
+                self._swap_own(mod)
+        return self
+
+    def swap(self, module: Any, tree: bool = True) -> None:
+        """Swap ``module``'s own tensors (and its submodules' when ``tree``) for meta ones."""
+        for mod in module.modules() if tree else (module,):
+            if id(mod) not in self.done:
+                self._swap_own(mod)
+
+    def _swap_own(self, mod: Any) -> None:
         import torch
 
-        memo: dict[int, Any] = {}
-        for mod in self.root.modules():
-            for table in (mod._parameters, mod._buffers):
-                for key, t in table.items():
-                    if t is None or t.device.type == "meta":
-                        continue
-                    meta = memo.get(id(t))
-                    if meta is None:
-                        meta = torch.empty_like(t, device="meta")
-                        if isinstance(t, torch.nn.Parameter):
-                            meta = torch.nn.Parameter(meta, t.requires_grad)
-                        memo[id(t)] = meta
-                    self.saved.append((table, key, t))
-                    table[key] = meta
+        self.done.add(id(mod))
+        for table in (mod._parameters, mod._buffers):
+            for key, t in table.items():
+                if t is None or t.device.type == "meta":
+                    continue
+                meta = self.memo.get(id(t))
+                if meta is None:
+                    meta = torch.empty_like(t, device="meta")
+                    if isinstance(t, torch.nn.Parameter):
+                        meta = torch.nn.Parameter(meta, t.requires_grad)
+                    self.memo[id(t)] = meta
+                self.saved.append((table, key, t))
+                table[key] = meta
 
     def __exit__(self, *exc: Any) -> None:
         for table, key, t in reversed(self.saved):
             table[key] = t
         self.saved.clear()
+        self.done.clear()
 
 
 @cache
@@ -150,12 +224,29 @@ def _recorder_class() -> Any:
     class Recorder(fx.Interpreter):
         """Runs the graph and keeps every node's value; skips shape-keeping calls."""
 
-        def __init__(self, gm: Any, values: dict[Any, Any]) -> None:
+        def __init__(self, gm: Any, values: dict[Any, Any],
+                     params: _MetaParameters | None = None) -> None:
             super().__init__(gm.root, graph=gm.graph)
             self.values = values
+            self.params = params  # the meta run's lazy parameter swap (None: none)
+
+        def get_attr(self, target: Any, args: Any, kwargs: Any) -> Any:
+            if self.params is not None:  # the owner's tensors (a module's whole tree) to meta
+                owner, _, _ = str(target).rpartition(".")
+                holder = self.fetch_attr(owner) if owner else self.module
+                if isinstance(holder, torch.nn.Module):
+                    self.params.swap(holder, tree=False)
+                value = super().get_attr(target, args, kwargs)
+                if isinstance(value, torch.nn.Module):
+                    self.params.swap(value)
+                return value
+            return super().get_attr(target, args, kwargs)
 
         def run_node(self, n: Any) -> Any:
-            out = super().run_node(n)
+            # Interpreter.run_node without its per-node debug log and node-meta context
+            # (which only a re-trace under fx_traceback.preserve_node_meta reads)
+            args, kwargs = self.fetch_args_kwargs_from_env(n)
+            out = getattr(self, n.op)(n.target, args, kwargs)
             self.values[n] = out
             return out
 
@@ -164,6 +255,8 @@ def _recorder_class() -> Any:
             if (isinstance(mod, keep_shape) and len(args) == 1 and not kwargs
                     and isinstance(args[0], torch.Tensor)):
                 return args[0]  # norms and activations keep the shape: skip their kernels
+            if self.params is not None:
+                self.params.swap(mod)
             out = module_shortcut(mod, args, kwargs)  # a conv, pool or linear: by formula
             if out is not None:
                 return out
@@ -361,6 +454,9 @@ class _FxWalk:
         if id(module) in self.seen_params:
             return 0
         self.seen_params.add(id(module))
+        if not module._modules:  # a leaf: its own parameters (as parameters() lists them)
+            own = {id(p): p for p in module._parameters.values() if p is not None}
+            return sum(int(p.numel()) for p in own.values())
         return sum(int(p.numel()) for p in module.parameters())
 
     def _direct_params(self, n: Any) -> int:

@@ -6,8 +6,8 @@ stitched output. Each measurement runs in its own fresh process; model, weights 
 the same in all of them. Memory is the growth of the resident set during the pass (the kernel's
 high-water mark ``VmHWM``, reset just before the pass, minus the RSS then: the interpreter,
 torch, the weights and the input are common to both), less the file-backed pages the pass maps
-(``RssFile``: library code first touched, 3 to 10 MiB depending on the machine), with glibc told to map every large block
-so that RSS follows the live tensors, not the allocator's history.
+(``RssFile``: library code first touched, 3 to 14 MiB depending on the machine), with glibc
+told to map every large block so that RSS follows the live tensors, not the allocator's history.
 
 Prints the plan (halo, overlap factor) next to a fixed 50% tile overlap, wall and CPU time and
 memory growth of both passes with their ratios against the targets (memory at least 4x lower;

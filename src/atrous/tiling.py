@@ -659,25 +659,34 @@ def tile_plan(
     tiles = geo.tiles(tile_t, halo_t)
     itemsize, fixed, out_bytes = 4, 0, None
     if torch_model:
-        import torch
-
-        from .fx.plumbing import _dtype
-
-        itemsize = torch.empty((), dtype=_dtype(model)).element_size()
         if check_sizes:
             findings += _size_changes(model, graph, tiles)
-        weights = [m.weight.numel() for m in model.modules()
-                   if isinstance(m, torch.nn.modules.conv._ConvNd)]
-        fixed = RUNTIME_BYTES + max(weights, default=0) * itemsize
-        shape = graph[node].meta.get("shape") if graph[node].meta else None
-        if isinstance(shape, (tuple, list)) and shape:
-            out_bytes = math.prod(int(v) for v in shape) * itemsize
+        itemsize, fixed, out_bytes = _module_bytes(model, graph, node)
     bpp = _bytes_per_pixel(graph, spatial, itemsize) if torch_model else None
     if any(f.severity == "error" for f in findings):
         tiles = ()
     return TilePlan(node, spatial, geo.output_size, tile_t, halo_t, geo.alignment,
                     geo.tile_alignment, geo.output_stride, tiles, tuple(findings), bpp,
                     fixed, out_bytes, geo)
+
+
+def _module_bytes(model: Any, graph: Any, node: str) -> tuple[int, int, int | None]:
+    """An ``nn.Module``'s element size, :attr:`TilePlan.fixed_bytes` (a copy of the largest
+    convolution weight plus :data:`RUNTIME_BYTES`) and the bytes of ``node``'s whole output
+    (None when its shape is unknown)."""
+    import torch
+
+    from .fx.plumbing import _dtype
+
+    itemsize = torch.empty((), dtype=_dtype(model)).element_size()
+    weights = [m.weight.numel() for m in model.modules()
+               if isinstance(m, torch.nn.modules.conv._ConvNd)]
+    fixed = RUNTIME_BYTES + max(weights, default=0) * itemsize
+    shape = graph[node].meta.get("shape") if graph[node].meta else None
+    out_bytes = None
+    if isinstance(shape, (tuple, list)) and shape:
+        out_bytes = math.prod(int(v) for v in shape) * itemsize
+    return itemsize, fixed, out_bytes
 
 
 def _is_module(model: Any) -> bool:

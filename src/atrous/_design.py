@@ -34,21 +34,16 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from ._design_bounds import Mode, _dtype, _most_sum, _Query, _space, _window
 from ._design_repair import Change, Repair, Repairs, repair
 from ._design_search import (
     MAX_LAYERS,
     SCHEMA_VERSION,
     SPACE_PER_NODE,
-    Mode,
-    _dtype,
     _kernel,
-    _most_sum,
     _opt_int,
-    _Query,
     _refuse_space,
     _search,
-    _space,
-    _window,
     is_gridding_free,
 )
 from ._types import Ints, as_choice, as_int

@@ -34,21 +34,16 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from ._design_bounds import Mode, _dtype, _most_sum, _Query, _space, _window
 from ._design_repair import Change, Repair, Repairs, repair
 from ._design_search import (
     MAX_LAYERS,
     SCHEMA_VERSION,
     SPACE_PER_NODE,
-    Mode,
-    _dtype,
     _kernel,
-    _most_sum,
     _opt_int,
-    _Query,
     _refuse_space,
     _search,
-    _space,
-    _window,
     is_gridding_free,
 )
 from ._types import Ints, as_choice, as_int
@@ -381,7 +376,8 @@ def default_objective(layers: int | None, target_rf: int | None) -> Objective:
 def _ask(
     kernel: Any, layers: Any, target_rf: Any, max_rate: Any, objective: Any, opts: dict[str, Any]
 ) -> _Ask:
-    """Check :func:`design`'s arguments (``opts``: its keyword-only ones)."""
+    """Check :func:`design`'s arguments (``opts``: its keyword-only ones, by name; extra names,
+    such as the positional ones when ``opts`` is :func:`design`'s ``locals()``, are not read)."""
     k = _kernel(kernel)
     nd = _ndim(opts["ndim"])
     n = _opt_int(layers, "layers", 1)
@@ -567,18 +563,12 @@ def design(
     >>> u.rates, u.min_count, u.window
     ((1, 1, 2, 5, 15), 25, 41)
     """
-    opts = dict(
-        min_count=min_count,
-        first_rate_one=first_rate_one,
-        sawtooth=sawtooth,
-        ndim=ndim,
-        channels=channels,
-        feature_size=feature_size,
-        top=top,
-        max_nodes=max_nodes,
-        time_limit=time_limit,
-    )
-    ask = _ask(kernel, layers, target_rf, max_rate, objective, opts)
+    ask = _ask(kernel, layers, target_rf, max_rate, objective, locals())  # (all the arguments)
+    return _designs(ask, progress)
+
+
+def _designs(ask: _Ask, progress: Callable[[float], None] | None) -> Designs:
+    """Answer a checked :func:`design` question: every search it needs, ranked and distinct."""
     deadline = None if ask.time_limit is None else time.process_time() + ask.time_limit
     ranked = _rank(ask, deadline, progress)
     out = _distinct(ask, ranked)
@@ -749,25 +739,39 @@ def pareto(
                 if progress is not None:
                     progress((point + done) * share)
 
-            q = _Query(
-                kernel=k,
-                groups=1,
-                size=n,
-                max_rate=cap,
-                target=None,
-                count=level,
-                mode="width",
-                top=1,
-                strict=False,
-                max_nodes=budget,
-            )
-            hits = _search(q, deadline=deadline, progress=report)
-            if hits:
-                group = hits[0].rates
-                raw.append((n, level, -hits[0].key[0], group, 1 + (k - 1) * sum(group)))
-            else:
-                raw.append((n, level, 0, None, 0))
+            raw.append(_pareto_point(k, n, level, cap, budget, deadline, report))
     return ParetoFrontier(k, cap, nd, levels, _frontier(raw))
+
+
+def _pareto_point(
+    k: int,
+    n: int,
+    level: int,
+    cap: int | None,
+    budget: int,
+    deadline: float | None,
+    report: Callable[[float], None],
+) -> tuple[int, int, int, Ints | None, int]:
+    """One point of :func:`pareto`: ``(n, level, width, rates, rf)``, the widest centred window
+    of ``n`` layers (rates ``<= cap``) with every per-axis count ``>= level`` (width 0 and no
+    rates when none has one)."""
+    q = _Query(
+        kernel=k,
+        groups=1,
+        size=n,
+        max_rate=cap,
+        target=None,
+        count=level,
+        mode="width",
+        top=1,
+        strict=False,
+        max_nodes=budget,
+    )
+    hits = _search(q, deadline=deadline, progress=report)
+    if not hits:
+        return (n, level, 0, None, 0)
+    group = hits[0].rates
+    return (n, level, -hits[0].key[0], group, 1 + (k - 1) * sum(group))
 
 
 def _frontier(raw: list[tuple[int, int, int, Ints | None, int]]) -> tuple[ParetoPoint, ...]:

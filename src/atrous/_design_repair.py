@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._design_bounds import _most_sum
 from ._design_search import (
     MAX_LAYERS,
     SCHEMA_VERSION,
     _kernel,
-    _most_sum,
     _opt_int,
     is_gridding_free,
 )

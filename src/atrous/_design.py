@@ -376,8 +376,7 @@ def default_objective(layers: int | None, target_rf: int | None) -> Objective:
 def _ask(
     kernel: Any, layers: Any, target_rf: Any, max_rate: Any, objective: Any, opts: dict[str, Any]
 ) -> _Ask:
-    """Check :func:`design`'s arguments (``opts``: its keyword-only ones, by name; extra names,
-    such as the positional ones when ``opts`` is :func:`design`'s ``locals()``, are not read)."""
+    """Check :func:`design`'s arguments (``opts``: its keyword-only ones, by name)."""
     k = _kernel(kernel)
     nd = _ndim(opts["ndim"])
     n = _opt_int(layers, "layers", 1)
@@ -563,7 +562,10 @@ def design(
     >>> u.rates, u.min_count, u.window
     ((1, 1, 2, 5, 15), 25, 41)
     """
-    ask = _ask(kernel, layers, target_rf, max_rate, objective, locals())  # (all the arguments)
+    opts = dict(min_count=min_count, first_rate_one=first_rate_one, sawtooth=sawtooth, ndim=ndim,
+                channels=channels, feature_size=feature_size, top=top, max_nodes=max_nodes,
+                time_limit=time_limit)
+    ask = _ask(kernel, layers, target_rf, max_rate, objective, opts)
     return _designs(ask, progress)
 
 

@@ -409,14 +409,6 @@ def analyze(
     ['receptive-field', 'gridding', 'hdc-rule', 'hdc-exact', 'hdc-vs-exact', 'repair',
      'gridding-start', 'analysis']
     """
-    from ._coverage import (
-        DEFAULT_MAX_BYTES,
-        DEFAULT_MAX_CELLS,
-        _budget,
-        _layer_gridding,
-        _spatial_or_same,
-    )
-
     if not isinstance(gridding, bool) and not (isinstance(gridding, str) and gridding == "auto"):
         raise AtrousError(f"gridding must be True, False or 'auto', got {_shown(gridding)}")
     graph = as_graph(target, input_size)
@@ -428,21 +420,9 @@ def analyze(
     sizes = node_sizes(graph, spatial)
     if gridding == "auto":
         gridding = len(graph) <= GRIDDING_AUTO_NODES
-    grid_rows: list[LayerGridding] = []
-    grid_error: str | None = None
-    done: _Shared | None = None  # the per-node maps, which the output's coverage may reuse
-    if gridding:
-        try:
-            # the graph and its sizes as layer_gridding(graph, input_size=spatial) takes
-            # them, sharing the receptive fields computed above
-            budget = _budget(limit.get("max_cells", DEFAULT_MAX_CELLS), DEFAULT_MAX_BYTES)
-            from ._coverage import _Shared
-
-            done = _Shared(graph)
-            grid_rows = _layer_gridding(graph, _spatial_or_same(graph, spatial), budget,
-                                        None if spatial is None else (spatial, rfs), done)
-        except AtrousError as exc:
-            grid_error = f"per-layer gridding unavailable: {exc}"
+    # done: the per-node maps, which the output's coverage may reuse
+    grid_rows, grid_error, done = (_node_gridding(graph, spatial, rfs, limit) if gridding
+                                   else ([], None, None))
     by_node = {g.node: g for g in grid_rows}
     rows = []
     written: dict[Layer, str] = {}  # equal layers (every ReLU, ...) are written once
@@ -471,6 +451,32 @@ def analyze(
         target=target_name, spec=spec, ndim=graph.ndim, input_size=spatial, rows=rows,  # type: ignore[arg-type]
         outputs=outputs, layer_gridding=grid_rows, hdc=hdc, findings=findings, graph=graph,
     )
+
+
+def _node_gridding(
+    graph: Graph, spatial: Ints | None, rfs: dict[str, ReceptiveField], limit: dict[str, int]
+) -> tuple[list[LayerGridding], str | None, _Shared | None]:
+    """:func:`analyze`'s per-layer gridding: ``(rows, error, the per-node maps kept)``; a
+    refusal gives no rows and the error's words."""
+    from ._coverage import (
+        DEFAULT_MAX_BYTES,
+        DEFAULT_MAX_CELLS,
+        _budget,
+        _layer_gridding,
+        _Shared,
+        _spatial_or_same,
+    )
+
+    try:
+        # the graph and its sizes as layer_gridding(graph, input_size=spatial) takes
+        # them, sharing the receptive fields computed above
+        budget = _budget(limit.get("max_cells", DEFAULT_MAX_CELLS), DEFAULT_MAX_BYTES)
+        done = _Shared(graph)
+        grid_rows = _layer_gridding(graph, _spatial_or_same(graph, spatial), budget,
+                                    None if spatial is None else (spatial, rfs), done)
+    except AtrousError as exc:
+        return [], f"per-layer gridding unavailable: {exc}", None
+    return grid_rows, None, done
 
 
 def _hdc_check(rates: list[int], kernel: int) -> HDCResult:

@@ -146,3 +146,26 @@ def test_drawing_names_the_dilation_as_typed() -> None:
 
     with pytest.raises(AtrousError, match=r"dilation must be 1, got 2$"):
         geometry("pool", 8, kernel=2, dilation=2, pool_mode="avg")
+
+
+@pytest.mark.parametrize(("stride", "dilation", "op"), [(2, 1, 2), ((2, 1), 1, (1, 1)),
+                                                         (1, (1, 3), (0, 3))])
+def test_output_padding_one_message_layer_arith_and_torch(stride: Any, dilation: Any,
+                                                          op: Any) -> None:
+    """The transposed conv's output_padding rule is one check: ConvTranspose (spec, front ends)
+    and atrous.arith give the same message for the same call (the layer had its own wording; all
+    ints name no axis), and torch refuses the same call."""
+    import torch
+
+    from atrous import ConvTranspose, conv_transpose_output_size
+
+    with pytest.raises(AtrousError) as layer:
+        ConvTranspose(3, stride=stride, dilation=dilation, output_padding=op, ndim=2)
+    with pytest.raises(AtrousError) as arith:
+        size = 9 if all(isinstance(v, int) for v in (stride, dilation, op)) else (9, 9)
+        conv_transpose_output_size(size, 3, stride=stride, dilation=dilation, output_padding=op)
+    assert str(layer.value) == str(arith.value)
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.conv_transpose2d(torch.zeros(1, 1, 9, 9), torch.zeros(1, 1, 3, 3),
+                                             stride=stride, dilation=dilation,
+                                             output_padding=op)

@@ -20,6 +20,7 @@ from ._types import IntOrTuple, Ints, Pairs, as_int, as_ints, infer_ndim, unwrap
 from .errors import AtrousError
 
 __all__ = [
+    "check_output_padding",
     "conv_args",
     "conv_axis",
     "conv_input_size_range",
@@ -259,15 +260,31 @@ def transpose_args(
     d = as_ints(dilation, ndim, "dilation", 1)
     op = None
     if output_padding is not None or not any_op:
-        op = as_ints(output_padding, ndim, "output_padding", 0)
-        for axis in range(ndim):
-            if op[axis] >= max(s[axis], d[axis]):
-                raise AtrousError(
-                    f"output_padding must be smaller than the stride or the dilation"
-                    f"{at_axis(axis, ndim, scalar)}: output_padding {op[axis]} >= "
-                    f"max(stride {s[axis]}, dilation {d[axis]})"
-                )
+        op = check_output_padding(as_ints(output_padding, ndim, "output_padding", 0), s, d,
+                                  scalar)
     return ndim, scalar, n, k, s, p, d, op
+
+
+def check_output_padding(op: Ints, s: Ints, d: Ints, scalar: bool) -> Ints:
+    """PyTorch's rule for a transposed convolution: ``output_padding`` smaller than the stride
+    or the dilation on every axis (the one check, for :mod:`atrous.arith` and
+    :class:`atrous.ConvTranspose`); returns ``op``. ``scalar`` leaves the axis name out.
+
+    >>> check_output_padding((1, 2), (2, 2), (1, 1), False)
+    Traceback (most recent call last):
+    ...
+    atrous.errors.AtrousError: output_padding must be smaller than the stride or the dilation
+    (axis W): output_padding 2 >= max(stride 2, dilation 1)
+    """
+    ndim = len(op)
+    for axis in range(ndim):
+        if op[axis] >= max(s[axis], d[axis]):
+            raise AtrousError(
+                f"output_padding must be smaller than the stride or the dilation"
+                f"{at_axis(axis, ndim, scalar)}: output_padding {op[axis]} >= "
+                f"max(stride {s[axis]}, dilation {d[axis]})"
+            )
+    return op
 
 
 def transpose_base(n: int, k: int, s: int, p: int, d: int) -> int:

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Literal, get_args
 from . import arith
 from ._arith_base import at_axis
 from ._arith_base import check_choice as _check_choice
-from ._arith_conv import conv_axis
+from ._arith_conv import check_output_padding, conv_axis
 from ._arith_pool import pool_params
 from ._types import IntOrTuple, Ints, Pairs, as_bool, as_int, as_ints, infer_ndim
 from .errors import AtrousError
@@ -292,13 +292,8 @@ class ConvTranspose(Layer):
         nd = _ndim(ndim, kernel, stride, padding, dilation, output_padding)
         s = as_ints(stride, nd, "stride", 1)
         d = as_ints(dilation, nd, "dilation", 1)
-        op = as_ints(output_padding, nd, "output_padding", 0)
-        for axis in range(nd):
-            if op[axis] >= max(s[axis], d[axis]):
-                raise AtrousError(
-                    f"output_padding must be smaller than the stride or the dilation, got "
-                    f"output_padding={op[axis]} with stride={s[axis]}, dilation={d[axis]}"
-                )
+        scalar = infer_ndim(kernel, stride, padding, dilation, output_padding) is None
+        op = check_output_padding(as_ints(output_padding, nd, "output_padding", 0), s, d, scalar)
         self._set(
             kernel=as_ints(kernel, nd, "kernel", 1), stride=s,
             padding=as_ints(padding, nd, "padding", 0), dilation=d, output_padding=op,

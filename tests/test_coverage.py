@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _paths import poly
 from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -441,14 +442,7 @@ def test_interpolation_taps_are_the_support_of_torch_interpolate(mode: str, alig
 # -- exactness, limits, honesty -------------------------------------------------------------
 def _poly_counts(rates: list[int], k: int) -> list[int]:
     """Coefficients of prod_i (1 + x^r_i + ... + x^((k-1) r_i)) with Python ints."""
-    coeffs = [1]
-    for r in rates:
-        out = [0] * (len(coeffs) + (k - 1) * r)
-        for j in range(k):
-            for i, c in enumerate(coeffs):
-                out[i + j * r] += c
-        coeffs = out
-    return coeffs
+    return poly([(r, k) for r in rates])
 
 
 def test_counts_switch_to_python_ints_beyond_int64() -> None:

@@ -11,23 +11,12 @@ import pickle
 
 import numpy as np
 import pytest
+from _paths import poly
 
 from atrous import Conv, Graph, Pool, chain, coverage, stack
 from atrous._coverage import _inplace_profile, _packed_profile, _profile, tap_profile
 from atrous.errors import AtrousError, TooLargeError
 from atrous.geometry import Taps
-
-
-def poly(layers: list[tuple[int, int]]) -> list[int]:
-    """Coefficients of prod (1 + x^d + ... + x^((k-1)d)): the 1-D path counts, Python ints."""
-    coeffs = [1]
-    for d, k in layers:
-        out = [0] * (len(coeffs) + (k - 1) * d)
-        for j in range(k):
-            for i, c in enumerate(coeffs):
-                out[i + j * d] += c
-        coeffs = out
-    return coeffs
 
 
 def by_hand(rates: list[int], k: int, ndim: int) -> Graph:

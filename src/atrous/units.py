@@ -185,6 +185,13 @@ class Units:
         if self.spacing is not None:
             object.__setattr__(self, "spacing", parse_spacing(self.spacing))
 
+    @classmethod
+    def from_args(cls, args: Any) -> Units:
+        """The ``--sample-rate`` / ``--spacing`` of a command's parsed arguments (either may
+        be missing: no unit)."""
+        return cls(sample_rate=getattr(args, "sample_rate", None),
+                   spacing=getattr(args, "spacing", None))
+
     @property
     def active(self) -> bool:
         return self.sample_rate is not None or self.spacing is not None
@@ -344,9 +351,7 @@ def add_units(record: dict[str, Any], args: Any, rf: Any, **kwargs: Any) -> dict
     """Set ``record["units"]`` to :func:`units_dict` for the ``--sample-rate`` / ``--spacing``
     of ``args`` (nothing without them); returns ``record``. ``kwargs`` go to
     :func:`units_dict`."""
-    units = Units(sample_rate=getattr(args, "sample_rate", None),
-                  spacing=getattr(args, "spacing", None))
-    d = units_dict(rf, units, **kwargs)
+    d = units_dict(rf, Units.from_args(args), **kwargs)
     if d is not None:
         record["units"] = d
     return record
@@ -358,8 +363,7 @@ def add_unit_verdicts(section: Any, args: Any, rf: Any) -> None:
     ``units`` member of its embedded JSON (:func:`units_dict`)."""
     from .render.html import _verdict
 
-    units = Units(sample_rate=getattr(args, "sample_rate", None),
-                  spacing=getattr(args, "spacing", None))
+    units = Units.from_args(args)
     d = units_dict(rf, units)
     if d is None:
         return
@@ -377,7 +381,5 @@ def add_unit_arguments(parser: Any) -> None:
 
 def print_units(args: Any, rf: Any, out: Any = print) -> None:
     """Print :func:`units_lines` for the ``--sample-rate`` / ``--spacing`` of ``args``."""
-    units = Units(sample_rate=getattr(args, "sample_rate", None),
-                  spacing=getattr(args, "spacing", None))
-    for line in units_lines(rf, units):
+    for line in units_lines(rf, Units.from_args(args)):
         out(line)

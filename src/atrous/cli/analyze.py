@@ -182,8 +182,7 @@ def run(args: argparse.Namespace) -> int:
     from ..render.text import render_compare, render_report
     from ..units import Units, units_lines
 
-    units = Units(sample_rate=getattr(args, "sample_rate", None),
-                  spacing=getattr(args, "spacing", None))
+    units = Units.from_args(args)
     lengths = [units_lines(r.rf, units) for r in reports]  # refused before any output
     console = _console()
     if len(reports) == 1:

@@ -290,9 +290,9 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize(graph, shapes, gridding={"auto": None, "on": True, "off": False}[
         args.gridding], model=model, erf_samples=args.erf)
     if args.sample_rate or args.spacing:  # the "units" member (atrous.units)
-        from ..units import add_units
+        from ..units import Units, units_dict
 
-        summary.units = add_units({}, args, summary.report.rf).get("units")
+        summary.units = units_dict(summary.report.rf, Units.from_args(args))
     if args.json == "-":
         sys.stdout.write(summary.to_json() + "\n")
     else:

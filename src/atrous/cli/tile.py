@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     target = _target(args.model)
     size = parse_size(args.input, "--input")
     tile = parse_size(args.tile, "--tile")
-    units = Units(sample_rate=args.sample_rate, spacing=args.spacing)
+    units = Units.from_args(args)
     plan = tile_plan(target, size if len(size) > 1 else size[0],
                      tile if len(tile) > 1 else tile[0])
     max_memory = parse_memory(args.max_memory) if args.max_memory else None

@@ -3,13 +3,16 @@
 A causal stack (WaveNet, a TCN, :class:`atrous.nn.CausalDilatedStack`) computes output ``t``
 from inputs ``<= t``. Run offline it needs the whole signal; streamed, each layer needs only the
 last ``(k-1)*d`` frames of its input (what its left padding stands for). :func:`stream` traces the
-model with :mod:`torch.fx`, states for every node which units it reads (a conv with stride
-``s`` and left padding ``p`` reads ``s*u - p .. s*u - p + (k-1)*d``, so a strided layer emits
-one unit every ``s`` input units; a ``F.pad``, a slice, a pointwise op or a merge of paths at
-the same rate), checks that the model is causal (no output reads a padded value on the right:
-the concatenated pushes then equal the offline output), cross-checks the composed box with
-:func:`atrous.receptive_field`, and keeps exactly those buffers (the most frames each node's
-readers still need, over every phase of the strides).
+model with :mod:`torch.fx` and reads, for every node it can run on chunks (a convolution, a zero
+``F.pad``, a slice of the time axis, a pointwise op or a merge of paths at the same rate), the
+one geometry: the layer the torch front end's converters give the call
+(:func:`atrous.fx.node_layer.node_layer`) and its :meth:`~atrous.layers.Layer.axis_geometry`
+record. A ``Taps`` record (output ``u`` reads ``s*u - offset + j*d``, ``j < k``) gives the
+units a node reads, its output sizes how many units it pads or drops on the right; the box of
+the output and every node's rate come from :func:`atrous.receptive_fields` of a graph of those
+layers. Stream then checks that the model is causal (no output reads a padded value on the
+right: the concatenated pushes then equal the offline output) and keeps exactly the buffers
+(the most frames each node's readers still need, over every phase of the strides).
 
     >>> import torch
     >>> from atrous.nn import CausalDilatedStack
@@ -22,9 +25,10 @@ readers still need, over every phase of the strides).
     >>> torch.allclose(y, net(x), atol=1e-6)
     True
 
-Pooling, upsampling, transposed convolutions, or anything whose reads are not stated above are
-refused, naming the node; so is a model whose output reads the future (a symmetric padding, a
-strided layer padded on the right).
+A node whose record is not ``Taps`` or the identity (a transposed convolution scatters, an
+interpolation samples, a global pooling reads the whole axis, an unmodelled call), an operation
+stream cannot run on chunks (pooling, a permute), or a model whose output reads the future (a
+symmetric padding, a strided layer padded on the right) is refused, naming the node.
 """
 
 from __future__ import annotations
@@ -171,8 +175,7 @@ class _Analyser:
             return _Op(node.name, "pointwise", ts)
         if name in _POINTWISE_NAMES:
             return self._identity(node, None, ts)
-        raise self._refuse(node, "no streaming rule for this operation (stream knows "
-                           "convolutions, F.pad, slices, pointwise ops and merges)")
+        raise self._no_rule(node, None, "operation")
 
     def _module(self, node: Any, mod: Any, ts: list[str]) -> _Op:
         import torch.nn as nn
@@ -193,18 +196,16 @@ class _Analyser:
             if "Dropout" in kind and mod.training:
                 raise self._refuse(node, "dropout in training mode: call model.eval()")
             return self._identity(node, mod, ts)
-        raise self._refuse(node, "no streaming rule for this module")
+        raise self._no_rule(node, mod, "module")
 
     # -- the front end's layer and its geometry ----------------------------------------------
-    def _layer(self, node: Any, mod: Any, n: int) -> Layer:
-        """The converted layer of ``node`` for inputs of ``n`` units (refused: no layer, or
-        a layer that holds only up to a note, e.g. a padding mode or spatial statistics)."""
+    def _convert(self, node: Any, mod: Any, x: Any, out: Any) -> tuple[Layer | None, str,
+                                                                      list[str]]:
+        """The front end's layer for ``node``, its time-series inputs described by ``x``."""
         import torch
 
         from .fx.node_layer import node_layer
         from .fx.registry import TensorInfo
-
-        x = TensorInfo((1, 1, n))  # converters read the rank and the time axis here
 
         def arg(a: Any) -> Any:
             if self.ops[a.name].kind != "const":
@@ -214,12 +215,62 @@ class _Analyser:
                 return TensorInfo(tuple(int(v) for v in value.shape), live=False)
             return value
 
-        layer, reason, notes = node_layer(node, mod, arg, x, 1)
+        return node_layer(node, mod, arg, out, 1)
+
+    def _layer(self, node: Any, mod: Any, n: int) -> Layer:
+        """The converted layer of ``node`` for inputs of ``n`` units (refused: no layer, or
+        a layer that holds only up to a note, e.g. a padding mode or spatial statistics)."""
+        from .fx.registry import TensorInfo
+
+        x = TensorInfo((1, 1, n))  # converters read the rank and the time axis here
+        layer, reason, notes = self._convert(node, mod, x, x)
         if layer is None:
             raise self._refuse(node, f"its geometry is not modelled ({reason})")
         if notes:
             raise self._refuse(node, f"not exact on chunks: {notes[0]}")
         return layer
+
+    def _no_rule(self, node: Any, mod: Any, what: str) -> AtrousError:
+        """Refuse a node stream cannot run, saying how its layer reads when that is what
+        rules it out (a transposed convolution scatters, an interpolation samples, ...)."""
+        why = self._reads(node, mod)
+        return self._refuse(node, f"no streaming rule for this {what}"
+                            + (f": {why}" if why else " (stream knows convolutions, F.pad, "
+                               "slices, pointwise ops and merges)"))
+
+    def _reads(self, node: Any, mod: Any) -> str:
+        """How the front end's layer of ``node`` reads, if not as Taps or the identity ('' when
+        it does, or cannot be told): the output length comes from one run on zeros, for
+        stateless modules and functions only (a run must change nothing)."""
+        import torch
+        import torch.fx as fx
+
+        from .fx.registry import TensorInfo, _fn_name
+
+        pure = ("interpolate", "upsample", "pool", "conv_transpose", "mean", "sum", "amax",
+                "amin", "softmax")
+        if (mod is not None and any(True for _ in mod.buffers())) or (
+                mod is None and not any(p in _fn_name(node.target) for p in pure)):
+            return ""
+        try:
+            c = next((getattr(mod, k) for k in ("in_channels", "num_channels", "num_features")
+                      if isinstance(getattr(mod, k, None), int)), 1)
+            x = torch.zeros(1, int(c), _REF)
+            args, kwargs = fx.node.map_arg(
+                (node.args, node.kwargs),
+                lambda a: x if self.ops[a.name].kind != "const" else self._value(a))
+            with torch.no_grad():
+                y = _exec(self.gm, node, args, kwargs)
+            layer, reason, notes = self._convert(node, mod, TensorInfo(tuple(x.shape)),
+                                                 TensorInfo(tuple(int(v) for v in y.shape)))
+        except Exception:  # a call that wants other channels or arguments: say nothing more
+            return ""
+        if layer is None:
+            return f"its geometry is not modelled ({reason})"
+        if notes:
+            return notes[0]
+        geom = layer.axis_geometry(0, _REF)
+        return "" if isinstance(geom, (Taps, Identity)) else _record(geom)
 
     def _identity(self, node: Any, mod: Any, ts: list[str]) -> _Op:
         geom = self._layer(node, mod, _REF).axis_geometry(0, _REF)

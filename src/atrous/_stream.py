@@ -95,8 +95,11 @@ _FACTORIES = {"zeros_like", "ones_like"}
 """Their values do not depend on the input (the front end reads them as constants): the
 identity, shaped as the chunk."""
 _CONVS = ("conv1d", "dilated_conv1d", "causal_dilated_conv1d")
-_REF = 1 << 12
-"""The input length the converters see; the geometry is checked at other lengths too."""
+_REF = 1 << 16
+"""The input length the converters see (they allocate nothing); the geometry is checked at
+other lengths too."""
+_RUN = 1 << 10
+"""The input length of the one run that gives a refused call's output length."""
 
 
 def _name(target: Any) -> str:
@@ -255,7 +258,7 @@ class _Analyser:
         try:
             c = next((getattr(mod, k) for k in ("in_channels", "num_channels", "num_features")
                       if isinstance(getattr(mod, k, None), int)), 1)
-            x = torch.zeros(1, int(c), _REF)
+            x = torch.zeros(1, int(c), _RUN)
             args, kwargs = fx.node.map_arg(
                 (node.args, node.kwargs),
                 lambda a: x if self.ops[a.name].kind != "const" else self._value(a))
@@ -269,7 +272,7 @@ class _Analyser:
             return f"its geometry is not modelled ({reason})"
         if notes:
             return notes[0]
-        geom = layer.axis_geometry(0, _REF)
+        geom = layer.axis_geometry(0, _RUN)
         return "" if isinstance(geom, (Taps, Identity)) else _record(geom)
 
     def _identity(self, node: Any, mod: Any, ts: list[str]) -> _Op:
@@ -300,7 +303,10 @@ class _Analyser:
             g = at_n.axis_geometry(0, n)
             if g != geom and not (isinstance(g, Identity) and geom == Taps(1, 0, 1, 1)):
                 raise varies
-            return at_n.output_size((n,))[0]
+            try:
+                return at_n.output_size((n,))[0]
+            except AtrousError:  # e.g. a slice that starts past the end: empty
+                raise varies from None
 
         # the one n in R .. R+s-1 where the output grows is where (n - 1 - hi + right) % s == 0
         grows = next((n for n in range(_REF, _REF + s) if out(n) > out(n - 1)), None)
@@ -485,8 +491,12 @@ class Stream:
                                   f"strides {sorted(rates)}")
         box = rfs[names[self._out]].box(0)[0]
         assert box is not None  # taps read at least one unit
-        # the counts and lengths are floor-affine in the pushed length with a period of the
-        # largest rate: a few periods past the offsets decide every length
+        # What stream still computes itself: how many units of each node a pushed prefix of n
+        # samples completes (_Op.count) against the offline length (_Op.length), for every n.
+        # A receptive field is the reads of one unit on an unbounded input; it says neither
+        # which units a finite prefix completes nor where the offline output ends, which the
+        # causality check and the per-phase buffers need. Both are floor-affine in n with a
+        # period of the largest rate: a few periods past the offsets decide every length.
         period = max(rate.values())
         reach = sum(abs(op.lo) + abs(op.hi) + abs(op.right) for op in self._ops.values())
         self._probe = range(0, 3 * period + reach + 2)

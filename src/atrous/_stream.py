@@ -372,9 +372,11 @@ class _Analyser:
         if isinstance(index, int):
             return _Op(node.name, "pointwise", ts)  # an element of a chunk/split tuple
         items = index if isinstance(index, tuple) else (index,)
+        lead: tuple[Any, ...] = ()
         if items and items[0] is Ellipsis:
             time = items[-1] if len(items) > 1 else slice(None)
             rest = list(items[1:-1])
+            lead = (Ellipsis,)
         else:
             if len(items) > 3:
                 raise self._refuse(node, f"indexing with {index!r}")
@@ -386,8 +388,8 @@ class _Analyser:
         if not isinstance(time, slice):
             raise self._refuse(node, f"indexing the time axis with {time!r}")
         # the index off the time axis (channels), applied to the gathered time window
-        other = (*rest, slice(None))
-        keep = None if all(i == slice(None) for i in other) else other
+        other = (*lead, *rest, slice(None))
+        keep = None if all(i in (Ellipsis, slice(None)) for i in other) else other
         return self._taps(node, None, ts, index=keep)
 
 

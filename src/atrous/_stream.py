@@ -3,13 +3,16 @@
 A causal stack (WaveNet, a TCN, :class:`atrous.nn.CausalDilatedStack`) computes output ``t``
 from inputs ``<= t``. Run offline it needs the whole signal; streamed, each layer needs only the
 last ``(k-1)*d`` frames of its input (what its left padding stands for). :func:`stream` traces the
-model with :mod:`torch.fx`, states for every node which units it reads (a conv with stride
-``s`` and left padding ``p`` reads ``s*u - p .. s*u - p + (k-1)*d``, so a strided layer emits
-one unit every ``s`` input units; a ``F.pad``, a slice, a pointwise op or a merge of paths at
-the same rate), checks that the model is causal (no output reads a padded value on the right:
-the concatenated pushes then equal the offline output), cross-checks the composed box with
-:func:`atrous.receptive_field`, and keeps exactly those buffers (the most frames each node's
-readers still need, over every phase of the strides).
+model with :mod:`torch.fx` and reads, for every node it can run on chunks (a convolution, a zero
+``F.pad``, a slice of the time axis, a pointwise op or a merge of paths at the same rate), the
+one geometry: the layer the torch front end's converters give the call
+(:func:`atrous.fx.node_layer.node_layer`) and its :meth:`~atrous.layers.Layer.axis_geometry`
+record. A ``Taps`` record (output ``u`` reads ``s*u - offset + j*d``, ``j < k``) gives the
+units a node reads, its output sizes how many units it pads or drops on the right; the box of
+the output and every node's rate come from :func:`atrous.receptive_fields` of a graph of those
+layers. Stream then checks that the model is causal (no output reads a padded value on the
+right: the concatenated pushes then equal the offline output) and keeps exactly the buffers
+(the most frames each node's readers still need, over every phase of the strides).
 
     >>> import torch
     >>> from atrous.nn import CausalDilatedStack
@@ -22,9 +25,10 @@ readers still need, over every phase of the strides).
     >>> torch.allclose(y, net(x), atol=1e-6)
     True
 
-Pooling, upsampling, transposed convolutions, or anything whose reads are not stated above are
-refused, naming the node; so is a model whose output reads the future (a symmetric padding, a
-strided layer padded on the right).
+A node whose record is not ``Taps`` or the identity (a transposed convolution scatters, an
+interpolation samples, a global pooling reads the whole axis, an unmodelled call), an operation
+stream cannot run on chunks (pooling, a permute), or a model whose output reads the future (a
+symmetric padding, a strided layer padded on the right) is refused, naming the node.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import AtrousError
+from .geometry import Identity, Sample, Scatter, Taps, Unmodelled, Whole, Windows
+from .layers import Conv, Layer
 
 __all__ = ["Stream", "stream"]
 
@@ -43,21 +49,21 @@ class _Op:
     """How one fx node reads the units of its time-series inputs."""
 
     name: str
-    kind: str  # "input" | "const" | "pointwise" | "conv" | "shift"
+    kind: str  # "input" | "const" | "pointwise" | "taps"
     ts_args: list[str] = field(default_factory=list)  # names of time-series inputs
     lo: int = 0  # unit u reads input units s*u + lo .. s*u + hi (conv: hi - lo = (k-1)*d)
     hi: int = 0
     right: int = 0  # right padding (conv / pad) or -units dropped at the end (slice)
-    conv: dict[str, Any] = field(default_factory=dict)
-    stride: int = 1  # s: a strided conv emits one unit every s input units
+    stride: int = 1  # s: a strided layer emits one unit every s input units
+    layer: Layer | None = None  # the torch front end's layer for a "taps" node
+    conv: dict[str, Any] | None = None  # a convolution's weight, bias, groups (to run it)
+    index: tuple[Any, ...] | None = None  # a slice's index off the time axis (to run it)
 
     def count(self, counts: list[int]) -> int:
         """Units computable from ``counts`` units of the inputs (zeros before unit 0)."""
         if self.kind == "pointwise":
             return min(counts)
         (n,) = counts
-        if self.kind == "shift":
-            return max(0, n - self.lo)
         return max(0, (n - 1 - self.hi) // self.stride + 1)
 
     def length(self, lengths: list[int]) -> int:
@@ -65,8 +71,6 @@ class _Op:
         if self.kind == "pointwise":
             return lengths[0]
         (n,) = lengths
-        if self.kind == "shift":
-            return max(0, n - self.lo + self.right)
         return max(0, (n - 1 - self.hi + self.right) // self.stride + 1)
 
 
@@ -80,18 +84,51 @@ _POINTWISE_NAMES = {
     "leaky_relu", "softplus", "hardtanh", "relu6", "mish", "exp", "abs", "zeros_like",
     "ones_like", "gated_activation", "contiguous", "clone", "dropout", "float", "double",
     "__add__", "__mul__", "__sub__", "pow", "square", "sqrt", "clamp", "clip", "maximum",
-    "minimum", "where",
+    "minimum", "where", "cat", "concat", "concatenate", "chunk", "split",
 }
+"""The ops stream runs chunk by chunk (as the model calls them): each keeps time as the last
+axis and acts on each time step alone. Their geometry comes from the front end's converters
+(the identity, or a refusal such as a concatenation along time); the list says which ones are
+safe to *run* on chunks, which the geometry alone does not (a permute or a view also reads
+``o`` from ``o``, yet moves the time axis)."""
+_FACTORIES = {"zeros_like", "ones_like"}
+"""Their values do not depend on the input (the front end reads them as constants): the
+identity, shaped as the chunk."""
+_CONVS = ("conv1d", "dilated_conv1d", "causal_dilated_conv1d")
+_REF = 1 << 16
+"""The input length the converters see (they allocate nothing); the geometry is checked at
+other lengths too."""
+_RUN = 1 << 10
+"""The input length of the one run that gives a refused call's output length."""
 
 
 def _name(target: Any) -> str:
     return target if isinstance(target, str) else getattr(target, "__name__", str(target))
 
 
+def _record(geom: Any) -> str:
+    """What a geometry record other than Taps/Identity means, for a refusal."""
+    if isinstance(geom, Unmodelled):
+        return f"its geometry is not modelled ({geom.reason})"
+    what = {Scatter: "scatters its inputs (a transposed convolution)",
+            Sample: "samples a resampled coordinate (interpolation)",
+            Windows: "reads adaptive windows", Whole: "reads the whole time axis"}
+    return f"it {what.get(type(geom), 'reads its input otherwise')} ({type(geom).__name__})"
+
+
 class _Analyser:
+    """The fx graph's nodes as ops stream can run, with the reads the front end's layers state.
+
+    Stream decides which nodes it can *run* on chunks (convolutions, zero padding and slices
+    of the time axis, the pointwise ops above); how each one *reads* its input comes from the
+    layer :func:`atrous.fx.node_layer.node_layer` gives it (``axis_geometry``: ``Taps`` or the
+    identity; anything else is refused, naming the node).
+    """
+
     def __init__(self, gm: Any) -> None:
         self.gm = gm
         self.ops: dict[str, _Op] = {}
+        self._values: dict[str, Any] = {}
 
     def run(self) -> dict[str, _Op]:
         for node in self.gm.graph.nodes:
@@ -130,131 +167,216 @@ class _Analyser:
         if node.op == "call_module":
             return self._module(node, self.gm.get_submodule(target), ts)
         name = _name(target)
-        if target in (operator.getitem,) or name == "__getitem__":
+        if target is operator.getitem or name == "__getitem__":
             return self._getitem(node, ts)
-        if name in ("conv1d", "dilated_conv1d", "causal_dilated_conv1d"):
-            return self._fn_conv(node, name, ts)
+        if name in _CONVS:
+            return self._taps(node, None, ts, self._fn_conv(node))
         if name == "pad":
-            return self._pad(node, ts)
-        if name in ("cat", "concat", "concatenate", "chunk", "split"):
-            at = 1 if name in ("cat", "concat", "concatenate") else 2
-            dim = self._arg(node, at, "dim", 0)
-            if dim not in (1, -2):
-                raise self._refuse(node, f"{name} along dim {dim} (only the channel axis, 1, is "
-                                   "streamable)")
+            self._check_pad(node)
+            return self._taps(node, None, ts)
+        if name in _FACTORIES:
             return _Op(node.name, "pointwise", ts)
         if name in _POINTWISE_NAMES:
-            return _Op(node.name, "pointwise", ts)
-        raise self._refuse(node, "no streaming rule for this operation (stream knows "
-                           "convolutions, F.pad, slices, pointwise ops and merges)")
+            return self._identity(node, None, ts)
+        raise self._no_rule(node, None, "operation")
 
     def _module(self, node: Any, mod: Any, ts: list[str]) -> _Op:
         import torch.nn as nn
 
         kind = type(mod).__name__
-        if isinstance(mod, nn.Conv1d) and not isinstance(mod, nn.ConvTranspose1d):
-            if mod.padding_mode != "zeros":
-                raise self._refuse(node, f"padding_mode={mod.padding_mode!r}")
-            return self._conv(node, ts, mod.weight, mod.bias, mod.stride[0], mod.padding,
-                              mod.dilation[0], mod.groups)
+        if isinstance(mod, nn.Conv1d):
+            return self._taps(node, mod, ts, {"weight": mod.weight, "bias": mod.bias})
         if isinstance(mod, (nn.ConstantPad1d, nn.ZeroPad1d)):
             if float(getattr(mod, "value", 0.0)) != 0.0:
                 raise self._refuse(node, "padding with a non-zero value")
-            left, right = mod.padding
-            return _Op(node.name, "shift", ts, lo=-left, hi=-left, right=right)
+            return self._taps(node, mod, ts)
         if isinstance(mod, nn.modules.batchnorm._BatchNorm):
-            if mod.training or not mod.track_running_stats:
-                raise self._refuse(node, "batch statistics (training mode or no running "
-                                   "statistics) differ per chunk: call model.eval()")
-            return _Op(node.name, "pointwise", ts)
+            if mod.training:
+                raise self._refuse(node, "batch statistics (training mode) differ per chunk: "
+                                   "call model.eval()")
+            return self._identity(node, mod, ts)
         if kind in _POINTWISE_MODULES:
             if "Dropout" in kind and mod.training:
                 raise self._refuse(node, "dropout in training mode: call model.eval()")
-            return _Op(node.name, "pointwise", ts)
-        raise self._refuse(node, "no streaming rule for this module")
+            return self._identity(node, mod, ts)
+        raise self._no_rule(node, mod, "module")
 
+    # -- the front end's layer and its geometry ----------------------------------------------
+    def _convert(self, node: Any, mod: Any, x: Any, out: Any) -> tuple[Layer | None, str,
+                                                                      list[str]]:
+        """The front end's layer for ``node``, its time-series inputs described by ``x``."""
+        import torch
+
+        from .fx.node_layer import node_layer
+        from .fx.registry import TensorInfo
+
+        def arg(a: Any) -> Any:
+            if self.ops[a.name].kind != "const":
+                return x
+            value = self._value(a)
+            if isinstance(value, torch.Tensor):
+                return TensorInfo(tuple(int(v) for v in value.shape), live=False)
+            return value
+
+        return node_layer(node, mod, arg, out, 1)
+
+    def _layer(self, node: Any, mod: Any, n: int) -> Layer:
+        """The converted layer of ``node`` for inputs of ``n`` units (refused: no layer, or
+        a layer that holds only up to a note, e.g. a padding mode or spatial statistics)."""
+        from .fx.registry import TensorInfo
+
+        x = TensorInfo((1, 1, n))  # converters read the rank and the time axis here
+        layer, reason, notes = self._convert(node, mod, x, x)
+        if layer is None:
+            raise self._refuse(node, f"its geometry is not modelled ({reason})")
+        if notes:
+            raise self._refuse(node, f"not exact on chunks: {notes[0]}")
+        return layer
+
+    def _no_rule(self, node: Any, mod: Any, what: str) -> AtrousError:
+        """Refuse a node stream cannot run, saying how its layer reads when that is what
+        rules it out (a transposed convolution scatters, an interpolation samples, ...)."""
+        why = self._reads(node, mod)
+        return self._refuse(node, f"no streaming rule for this {what}"
+                            + (f": {why}" if why else " (stream knows convolutions, F.pad, "
+                               "slices, pointwise ops and merges)"))
+
+    def _reads(self, node: Any, mod: Any) -> str:
+        """How the front end's layer of ``node`` reads, if not as Taps or the identity ('' when
+        it does, or cannot be told): the output length comes from one run on zeros, for
+        stateless modules and functions only (a run must change nothing)."""
+        import torch
+        import torch.fx as fx
+
+        from .fx.registry import TensorInfo, _fn_name
+
+        pure = ("interpolate", "upsample", "pool", "conv_transpose", "mean", "sum", "amax",
+                "amin", "softmax")
+        if (mod is not None and any(True for _ in mod.buffers())) or (
+                mod is None and not any(p in _fn_name(node.target) for p in pure)):
+            return ""
+        try:
+            c = next((getattr(mod, k) for k in ("in_channels", "num_channels", "num_features")
+                      if isinstance(getattr(mod, k, None), int)), 1)
+            x = torch.zeros(1, int(c), _RUN)
+            args, kwargs = fx.node.map_arg(
+                (node.args, node.kwargs),
+                lambda a: x if self.ops[a.name].kind != "const" else self._value(a))
+            with torch.no_grad():
+                y = _exec(self.gm, node, args, kwargs)
+            layer, reason, notes = self._convert(node, mod, TensorInfo(tuple(x.shape)),
+                                                 TensorInfo(tuple(int(v) for v in y.shape)))
+        except Exception:  # a call that wants other channels or arguments: say nothing more
+            return ""
+        if layer is None:
+            return f"its geometry is not modelled ({reason})"
+        if notes:
+            return notes[0]
+        geom = layer.axis_geometry(0, _RUN)
+        return "" if isinstance(geom, (Taps, Identity)) else _record(geom)
+
+    def _identity(self, node: Any, mod: Any, ts: list[str]) -> _Op:
+        geom = self._layer(node, mod, _REF).axis_geometry(0, _REF)
+        if not isinstance(geom, Identity):
+            raise self._refuse(node, _record(geom))
+        return _Op(node.name, "pointwise", ts)
+
+    def _taps(self, node: Any, mod: Any, ts: list[str], conv: dict[str, Any] | None = None,
+              index: tuple[Any, ...] | None = None) -> _Op:
+        """A node whose output ``u`` reads ``s*u + lo .. s*u + hi`` (Taps) of its one input;
+        ``right`` from the layer's output sizes (``(n - 1 - hi + right) // s + 1``)."""
+        if len(ts) != 1:
+            raise self._refuse(node, "a convolution whose weight depends on the input")
+        layer = self._layer(node, mod, _REF)
+        geom = layer.axis_geometry(0, _REF)
+        if isinstance(geom, Identity):  # a slice that keeps every unit
+            geom = Taps(1, 0, 1, 1)
+        if not isinstance(geom, Taps):
+            raise self._refuse(node, _record(geom))
+        s, lo = geom.stride, -geom.offset
+        hi = lo + (geom.kernel - 1) * geom.dilation
+        varies = self._refuse(node, "its reads or its output length depend on the input "
+                              "length (a slice needs a start >= 0 and a negative or no stop)")
+
+        def out(n: int) -> int:
+            at_n = self._layer(node, mod, n)
+            g = at_n.axis_geometry(0, n)
+            if g != geom and not (isinstance(g, Identity) and geom == Taps(1, 0, 1, 1)):
+                raise varies
+            try:
+                return at_n.output_size((n,))[0]
+            except AtrousError:  # e.g. a slice that starts past the end: empty
+                raise varies from None
+
+        # the one n in R .. R+s-1 where the output grows is where (n - 1 - hi + right) % s == 0
+        grows = next((n for n in range(_REF, _REF + s) if out(n) > out(n - 1)), None)
+        if grows is None:
+            raise varies
+        right = s * (out(grows) - 1) - (grows - 1) + hi
+        if any(out(n) != (n - 1 - hi + right) // s + 1 for n in (_REF + s, 3 * _REF + 1)):
+            raise varies
+        if conv is not None:
+            if not isinstance(layer, Conv):
+                raise self._refuse(node, f"a convolution read as {type(layer).__name__}")
+            conv = {**conv, "groups": layer.groups, "dilation": geom.dilation}
+        return _Op(node.name, "taps", ts, lo=lo, hi=hi, right=right, stride=s, layer=layer,
+                   conv=conv, index=index)
+
+    # -- what stream needs to run a node -----------------------------------------------------
     def _arg(self, node: Any, index: int, key: str, default: Any) -> Any:
         if key in node.kwargs:
             return node.kwargs[key]
         return node.args[index] if index < len(node.args) else default
 
-    def _fn_conv(self, node: Any, name: str, ts: list[str]) -> _Op:
-        weight = self._const(node, self._arg(node, 1, "weight", None))
-        bias = self._const(node, self._arg(node, 2, "bias", None))
-        if name == "causal_dilated_conv1d":
-            d = self._arg(node, 3, "dilation", 1)
-            k = weight.shape[-1]
-            return self._conv(node, ts, weight, bias, 1, ((k - 1) * d, 0), d,
-                              self._arg(node, 4, "groups", 1), causal=True)
-        if name == "dilated_conv1d":
-            if self._arg(node, 8, "padding_mode", "zeros") != "zeros":
-                raise self._refuse(node, "a non-zero padding mode")
-            return self._conv(node, ts, weight, bias, self._arg(node, 3, "stride", 1),
-                              self._arg(node, 4, "padding", 0), self._arg(node, 5, "dilation", 1),
-                              self._arg(node, 6, "groups", 1))
-        return self._conv(node, ts, weight, bias, self._arg(node, 3, "stride", 1),
-                          self._arg(node, 4, "padding", 0), self._arg(node, 5, "dilation", 1),
-                          self._arg(node, 6, "groups", 1))
+    def _fn_conv(self, node: Any) -> dict[str, Any]:
+        weight = self._weight(node, self._arg(node, 1, "weight", None))
+        bias = self._weight(node, self._arg(node, 2, "bias", None))
+        return {"weight": weight, "bias": bias}
 
-    def _const(self, node: Any, arg: Any) -> Any:
+    def _value(self, arg: Any) -> Any:
+        """The value of a constant node (a get_attr, or an op of constants only)."""
+        import torch.fx as fx
+
+        if arg.name not in self._values:
+            if arg.op == "get_attr":
+                obj = self.gm
+                for part in str(arg.target).split("."):
+                    obj = getattr(obj, part)
+                value = obj
+            else:
+                args, kwargs = fx.node.map_arg((arg.args, arg.kwargs), self._value)
+                value = _exec(self.gm, arg, args, kwargs)
+            self._values[arg.name] = value
+        return self._values[arg.name]
+
+    def _weight(self, node: Any, arg: Any) -> Any:
         import torch.fx as fx
 
         if isinstance(arg, fx.Node):
             if arg.op != "get_attr":
                 raise self._refuse(node, "a weight computed at run time")
-            obj = self.gm
-            for part in str(arg.target).split("."):
-                obj = getattr(obj, part)
-            return obj
+            return self._value(arg)
         return arg
 
-    def _conv(self, node: Any, ts: list[str], weight: Any, bias: Any, stride: Any,
-              padding: Any, dilation: Any, groups: Any, causal: bool = False) -> _Op:
-        stride = stride[0] if isinstance(stride, (tuple, list)) else stride
-        d = dilation[0] if isinstance(dilation, (tuple, list)) else dilation
-        if len(ts) != 1:
-            raise self._refuse(node, "a convolution whose weight depends on the input")
-        stride = int(stride)
-        if stride < 1:
-            raise self._refuse(node, f"stride {stride}")
-        k = int(weight.shape[-1])
-        span = (k - 1) * int(d)
-        if isinstance(padding, str):
-            left = 0 if padding == "valid" else span // 2
-            right = 0 if padding == "valid" else span - left
-        elif isinstance(padding, (tuple, list)) and len(padding) == 2 and isinstance(
-                padding[0], int) and causal:
-            left, right = padding
-        elif isinstance(padding, (tuple, list)):
-            left = right = int(padding[0])
-        else:
-            left = right = int(padding)
-        return _Op(node.name, "conv", ts, lo=-left, hi=-left + span, right=right,
-                   conv={"weight": weight, "bias": bias, "dilation": int(d),
-                         "groups": int(groups), "stride": stride},
-                   stride=stride)
-
-    def _pad(self, node: Any, ts: list[str]) -> _Op:
+    def _check_pad(self, node: Any) -> None:
+        """Stream pads by reading zeros before unit 0: zeros, on the time axis, only."""
         pad = self._arg(node, 1, "pad", ())
-        mode = self._arg(node, 2, "mode", "constant")
         value = self._arg(node, 3, "value", None)
-        if mode != "constant" or value not in (None, 0, 0.0):
-            raise self._refuse(node, f"padding mode {mode!r} / value {value!r} (zeros only)")
+        if value not in (None, 0, 0.0):
+            raise self._refuse(node, f"padding value {value!r} (zeros only)")
         if len(pad) < 2 or any(p != 0 for p in pad[2:]):
             raise self._refuse(node, f"padding {tuple(pad)} beyond the time axis")
-        left, right = int(pad[0]), int(pad[1])
-        if left < 0 or right < 0:
-            raise self._refuse(node, "negative padding (a crop)")
-        return _Op(node.name, "shift", ts, lo=-left, hi=-left, right=right)
 
     def _getitem(self, node: Any, ts: list[str]) -> _Op:
         index = node.args[1]
         if isinstance(index, int):
             return _Op(node.name, "pointwise", ts)  # an element of a chunk/split tuple
         items = index if isinstance(index, tuple) else (index,)
+        lead: tuple[Any, ...] = ()
         if items and items[0] is Ellipsis:
             time = items[-1] if len(items) > 1 else slice(None)
             rest = list(items[1:-1])
+            lead = (Ellipsis,)
         else:
             if len(items) > 3:
                 raise self._refuse(node, f"indexing with {index!r}")
@@ -265,12 +387,19 @@ class _Analyser:
                 raise self._refuse(node, f"indexing with {i!r}")
         if not isinstance(time, slice):
             raise self._refuse(node, f"indexing the time axis with {time!r}")
-        a = time.start or 0
-        if time.step not in (None, 1) or a < 0 or (time.stop is not None and time.stop >= 0):
-            raise self._refuse(node, f"slicing the time axis with {time!r} (a start >= 0 and "
-                               "a negative or no stop, step 1)")
-        dropped = -time.stop if time.stop is not None else 0
-        return _Op(node.name, "shift", ts, lo=a, hi=a, right=-dropped)
+        # the index off the time axis (channels), applied to the gathered time window
+        other = (*lead, *rest, slice(None))
+        keep = None if all(i in (Ellipsis, slice(None)) for i in other) else other
+        return self._taps(node, None, ts, index=keep)
+
+
+def _exec(gm: Any, node: Any, args: Any, kwargs: Any) -> Any:
+    if node.op == "call_module":
+        return gm.get_submodule(node.target)(*args, **kwargs)
+    if node.op == "call_method":
+        self_obj, *rest = args
+        return getattr(self_obj, node.target)(*rest, **kwargs)
+    return node.target(*args, **kwargs)
 
 
 class Stream:
@@ -337,29 +466,39 @@ class Stream:
         return counts
 
     def _geometry(self) -> None:
-        box: dict[str, tuple[int, int]] = {}  # input samples unit 0 reads
-        rate: dict[str, int] = {}  # input samples per unit
+        """Unit 0's box and every node's rate from :func:`atrous.receptive_fields` of a Graph
+        of the nodes' layers (the converted layer of each reading node, the identity for the
+        others); then the causality check over every phase of the strides."""
+        from .graph import Graph
+        from .layers import Merge, Pointwise
+        from .rf import receptive_fields
+
+        g = Graph(1, type(self.model).__name__, method="stream")
+        names: dict[str, str] = {}  # fx node -> graph node ("input" for the model input)
         for op in self._ops.values():
             if op.kind == "input":
-                box[op.name], rate[op.name] = (0, 0), 1
-                continue
-            if op.kind == "const":
-                continue
-            ins = op.ts_args
-            if op.kind == "pointwise":
-                rates = {rate[i] for i in ins}
-                if len(rates) > 1:
-                    raise AtrousError(f"stream: node {op.name!r} merges paths of different "
-                                      f"strides {sorted(rates)}")
-                box[op.name] = (min(box[i][0] for i in ins), max(box[i][1] for i in ins))
-                rate[op.name] = rates.pop()
-                continue
-            (i,) = ins
-            r = rate[i]
-            box[op.name] = (r * op.lo + box[i][0], r * op.hi + box[i][1])
-            rate[op.name] = r * op.stride
-        # the counts and lengths are floor-affine in the pushed length with a period of the
-        # largest rate: a few periods past the offsets decide every length
+                names[op.name] = "input"
+            elif op.kind != "const":
+                srcs = [names[i] for i in op.ts_args]
+                layer = op.layer or (Merge("add") if len(srcs) > 1 else Pointwise(op.name))
+                name = op.name if op.name not in g else f"{op.name}_"
+                names[op.name] = g.add(layer, srcs, name=name)
+        g.set_outputs(names[self._out])
+        rfs = receptive_fields(g)
+        rate = {n: int(rfs[names[n]].stride[0]) for n in names}
+        for op in self._ops.values():
+            rates = {rate[i] for i in op.ts_args}
+            if op.kind == "pointwise" and len(rates) > 1:
+                raise AtrousError(f"stream: node {op.name!r} merges paths of different "
+                                  f"strides {sorted(rates)}")
+        box = rfs[names[self._out]].box(0)[0]
+        assert box is not None  # taps read at least one unit
+        # What stream still computes itself: how many units of each node a pushed prefix of n
+        # samples completes (_Op.count) against the offline length (_Op.length), for every n.
+        # A receptive field is the reads of one unit on an unbounded input; it says neither
+        # which units a finite prefix completes nor where the offline output ends, which the
+        # causality check and the per-phase buffers need. Both are floor-affine in n with a
+        # period of the largest rate: a few periods past the offsets decide every length.
         period = max(rate.values())
         reach = sum(abs(op.lo) + abs(op.hi) + abs(op.right) for op in self._ops.values())
         self._probe = range(0, 3 * period + reach + 2)
@@ -384,10 +523,10 @@ class Stream:
                 raise AtrousError(f"stream: the output drops {counts[out] - length[out]} "
                                   "sample(s) it could compute; the streamed output would not be "
                                   "the offline one")
-        self.box = box[out]
-        self.receptive_field = box[out][1] - box[out][0] + 1
+        self.box = box
+        self.receptive_field = box[1] - box[0] + 1
         self.stride = rate[out]
-        self.lag = box[out][1]
+        self.lag = box[1]
 
     def check_receptive_field(self, channels: int, length: int | None = None) -> None:
         """Cross-check the composed box with :func:`atrous.receptive_field` of the model."""
@@ -499,15 +638,17 @@ class Stream:
             if op.kind == "pointwise":
                 args = {a: self._gather(a, done, target) for a in op.ts_args}
                 value = self._call(op, args)
-            elif op.kind == "shift":
-                value = self._gather(op.ts_args[0], done + op.lo, target + op.lo)
-            else:
-                s = op.stride
+            else:  # taps: units s*done + lo .. s*(target - 1) + hi of the input
+                s, c = op.stride, op.conv
                 window = self._gather(op.ts_args[0], s * done + op.lo,
                                       s * (target - 1) + op.hi + 1)
-                c = op.conv
-                value = torch.nn.functional.conv1d(window, c["weight"], c["bias"], s, 0,
-                                                   c["dilation"], c["groups"])
+                if c is not None:
+                    value = torch.nn.functional.conv1d(window, c["weight"], c["bias"], s, 0,
+                                                       c["dilation"], c["groups"])
+                else:  # zero padding or a slice
+                    value = window[..., ::s] if s > 1 else window
+                    if op.index is not None:
+                        value = value[op.index]
             self._done[op.name] = target
             self._append(op.name, value)
             new[op.name] = value
@@ -531,16 +672,8 @@ class Stream:
             else:
                 args, kwargs = fx.node.map_arg((node.args, node.kwargs),
                                                lambda n: env[n.name])
-                env[node.name] = self._exec(node, args, kwargs)
+                env[node.name] = _exec(self._gm, node, args, kwargs)
         self._consts = env or {"": None}
-
-    def _exec(self, node: Any, args: Any, kwargs: Any) -> Any:
-        if node.op == "call_module":
-            return self._gm.get_submodule(node.target)(*args, **kwargs)
-        if node.op == "call_method":
-            self_obj, *rest = args
-            return getattr(self_obj, node.target)(*rest, **kwargs)
-        return node.target(*args, **kwargs)
 
     def _call(self, op: _Op, values: dict[str, Any]) -> Any:
         import torch.fx as fx
@@ -551,7 +684,7 @@ class Stream:
             return values[n.name] if n.name in values else self._consts[n.name]
 
         args, kwargs = fx.node.map_arg((node.args, node.kwargs), lookup)
-        return self._exec(node, args, kwargs)
+        return _exec(self._gm, node, args, kwargs)
 
     def _append(self, name: str, value: Any) -> None:
         import torch
@@ -595,7 +728,8 @@ class Stream:
             else:
                 keep_from = min((u.stride * self._done.get(u.name, 0) + u.lo for u in users),
                                 default=self._done.get(name, 0))
-            keep_from = max(keep_from, self._start[name])
+            # never past the units held (a strided slice's next read can lie beyond them)
+            keep_from = max(min(keep_from, self._done.get(name, 0)), self._start[name])
             drop = keep_from - self._start[name]
             if drop <= 0:
                 continue

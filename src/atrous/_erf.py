@@ -192,7 +192,7 @@ def _checked_shape(
     samples: Any, seed: Any, input_size: Sequence[int], max_elements: Any
 ) -> tuple[int, ...]:
     """The input shape, once :func:`erf`'s numbers are checked and the input is not too large."""
-    from .fx import _check_input_size
+    from .fx.plumbing import _check_input_size
 
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise AtrousError(f"samples must be an integer >= 1, got {samples!r}")
@@ -268,7 +268,7 @@ def _gradient(net: Any, shape: tuple[int, ...], gen: Any, output: str | None,
     """|d(centre unit)/d(input)| summed over batch and channels, for one random input."""
     import torch
 
-    from .fx import _flatten_outputs
+    from .fx.plumbing import _flatten_outputs
 
     dtype = next((p.dtype for p in net.parameters()), torch.float32)
     x = torch.randn(shape, generator=gen, dtype=dtype).requires_grad_(True)

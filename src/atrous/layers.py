@@ -85,7 +85,7 @@ def _cached_size(layer: Layer, size: Ints, compute: Callable[[Ints], Ints]) -> I
     the layer refuses is not remembered, so it raises every time."""
     if type(size) is not tuple or not all(type(v) is int for v in size):
         return compute(tuple(size))
-    cache = layer.__dict__.get("_sizes")
+    cache: dict[Ints, Ints] | None = layer.__dict__.get("_sizes")
     if cache is None:
         cache = layer.__dict__.setdefault("_sizes", {})
     out = cache.get(size)
@@ -252,7 +252,8 @@ class Conv(Layer):
         >>> Conv(3, stride=2, padding=1, ndim=1).axis_geometry(0)
         Taps(stride=2, offset=1, dilation=1, kernel=3)
         """
-        cache = self.__dict__.setdefault("_taps", {})  # immutable layer: computed once
+        # an immutable layer: computed once
+        cache: dict[int, Taps] = self.__dict__.setdefault("_taps", {})
         taps = cache.get(axis)
         if taps is None:
             taps = cache[axis] = Taps(self.stride[axis], self.padding[axis][0],

@@ -50,7 +50,7 @@ examples:
 _RATES = re.compile(r"^\s*(?:--rates[\s=]+)?\[?\s*\d+(?:\s*,\s*\d+)*\s*\]?\s*$")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``atrous analyze``."""
     p = sub.add_parser(
         "analyze",

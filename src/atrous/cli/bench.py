@@ -39,7 +39,7 @@ examples:
   atrous bench --json"""
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``atrous bench``."""
     p = sub.add_parser(
         "bench",

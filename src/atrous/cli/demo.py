@@ -53,7 +53,7 @@ class DemoResult:
     model_report: Any = None
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo", help="run atrous on a built-in example, write an HTML report",
         description=DESCRIPTION, epilog=EPILOG, formatter_class=Formatter,

@@ -48,7 +48,7 @@ examples:
   atrous design --target-rf 129 --json"""
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "design",
         help="search gridding-free dilation schedules; repair; Pareto frontier",

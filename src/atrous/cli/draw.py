@@ -61,7 +61,7 @@ def parse_padding(text: str) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "draw", help="draw conv/dilated/transposed/pool arithmetic (PNG, GIF, SVG)",
         description=DESCRIPTION, epilog=EPILOG, formatter_class=Formatter,

@@ -54,7 +54,7 @@ def load_model(target: str) -> Any:
     return load(target)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "report", help="write a self-contained HTML report (spec, rates or model)",
         description=DESCRIPTION, epilog=EPILOG, formatter_class=Formatter,

@@ -43,7 +43,7 @@ examples:
   atrous shape --inverse 63 -k 4 -s 2 -p 1 --transposed --output-padding any"""
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``atrous shape``."""
     p = sub.add_parser(
         "shape",

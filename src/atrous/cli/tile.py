@@ -58,7 +58,7 @@ def parse_memory(text: str) -> int:
     return int(value * scale)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``atrous tile``."""
     p = sub.add_parser("tile", help="exact halo and tiles for tiled inference",
                        description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter)

@@ -234,7 +234,7 @@ class Converter:
         if "/" in name:
             parts = name.split("/")
             return _join_scopes(parts[:-1]) or parts[-1]
-        return name or node.op_type
+        return name or str(node.op_type)
 
     def meta(self, node: Any, out: str, layer: Layer | None) -> dict[str, Any]:
         shape = self.dims(out)

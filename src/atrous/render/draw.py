@@ -659,7 +659,8 @@ class Drawing:
     def rgba(self) -> np.ndarray:
         """The current step rendered as an ``(H, W, 4)`` uint8 array."""
         self.figure.canvas.draw()
-        return np.asarray(self.figure.canvas.buffer_rgba()).copy()
+        pixels: np.ndarray = np.asarray(self.figure.canvas.buffer_rgba()).copy()
+        return pixels
 
     def cell_pixel(self, index: Sequence[int], grid: Literal["input", "output"] = "input",
                    where: tuple[float, float] = (0.2, 0.2)) -> tuple[int, int]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from .._files import refuse_special
 from .._types import Ints
 from ..errors import AtrousError
 
-__all__ = ["HelpFormatter", "check_output_path", "parse_ints", "parse_size", "print_json"]
+__all__ = [
+    "HelpFormatter", "add_command", "check_output_path", "parse_ints", "parse_size", "print_json",
+]
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -28,6 +31,25 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
                 or "default" in text.lower()):
             return action.help
         return super()._get_help_string(action)
+
+
+def add_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str,
+    description: str, epilog: str, run: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    """Register ``atrous NAME``: its line in ``atrous --help``, its description and examples
+    (shown as written, each default once: :class:`HelpFormatter`) and the function that runs
+    it. Returns the command's parser, for its arguments.
+
+    >>> parser = argparse.ArgumentParser(prog="atrous")
+    >>> p = add_command(parser.add_subparsers(), "hello", "say hello", "Says hello.", "", len)
+    >>> parser.parse_args(["hello"]).func is len
+    True
+    """
+    p = sub.add_parser(name, help=summary, description=description, epilog=epilog,
+                       formatter_class=HelpFormatter)
+    p.set_defaults(func=run)
+    return p
 
 
 MAX_SIZE = 2**62

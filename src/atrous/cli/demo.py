@@ -17,7 +17,7 @@ from typing import Any
 
 from ..arith import conv_output_size
 from ..errors import AtrousError
-from .draw import Formatter
+from ._common import add_command
 
 __all__ = ["SCHEDULES", "DemoResult", "add_parser", "demo_network", "run", "run_demo"]
 
@@ -54,15 +54,14 @@ class DemoResult:
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "demo", help="run atrous on a built-in example, write an HTML report",
-        description=DESCRIPTION, epilog=EPILOG, formatter_class=Formatter,
+    p = add_command(
+        sub, "demo", "run atrous on a built-in example, write an HTML report",
+        DESCRIPTION, EPILOG, run,
     )
     p.add_argument("-o", "--output", default="atrous-demo", metavar="DIR",
                    help="folder for report.html and the figures")
     p.add_argument("--no-model", action="store_true",
                    help="skip the torch network and the effective receptive fields")
-    p.set_defaults(func=run)
 
 
 def worked_example() -> list[str]:

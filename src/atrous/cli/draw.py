@@ -6,13 +6,9 @@ import argparse
 from typing import Any
 
 from ..errors import AtrousError
-from ._common import HelpFormatter, check_output_path, parse_ints, parse_size
+from ._common import add_command, check_output_path, parse_ints, parse_size
 
-__all__ = ["Formatter", "add_parser", "parse_padding", "run"]
-
-
-Formatter = HelpFormatter
-"""The shared help formatter (kept under this name for the commands that import it from here)."""
+__all__ = ["add_parser", "parse_padding", "run"]
 
 DESCRIPTION = """\
 Draw a convolution, dilated convolution, transposed convolution or pooling step by step, from
@@ -62,9 +58,9 @@ def parse_padding(text: str) -> Any:
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "draw", help="draw conv/dilated/transposed/pool arithmetic (PNG, GIF, SVG)",
-        description=DESCRIPTION, epilog=EPILOG, formatter_class=Formatter,
+    p = add_command(
+        sub, "draw", "draw conv/dilated/transposed/pool arithmetic (PNG, GIF, SVG)",
+        DESCRIPTION, EPILOG, run,
     )
     p.add_argument("kind", choices=["conv", "dilated", "transposed", "pool"],
                    help="operation to draw")
@@ -91,7 +87,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="random seed of the example numbers (an integer >= 0)")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="output file: .gif (every step), .png or .svg (one step)")
-    p.set_defaults(func=run)
 
 
 def _size(text: str | None, what: str) -> Any:

@@ -7,8 +7,7 @@ from typing import Any
 
 from ..errors import AtrousError
 from ..units import add_unit_arguments, add_unit_verdicts, print_units
-from ._common import check_output_path, parse_ints, parse_size
-from .draw import Formatter
+from ._common import add_command, check_output_path, parse_ints, parse_size
 
 __all__ = ["add_parser", "is_model_target", "load_model", "run"]
 
@@ -55,9 +54,9 @@ def load_model(target: str) -> Any:
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "report", help="write a self-contained HTML report (spec, rates or model)",
-        description=DESCRIPTION, epilog=EPILOG, formatter_class=Formatter,
+    p = add_command(
+        sub, "report", "write a self-contained HTML report (spec, rates or model)",
+        DESCRIPTION, EPILOG, run,
     )
     p.add_argument("target", nargs="?", default=None,
                    help="layer spec, or package.module:callable / file.py:callable")
@@ -74,7 +73,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("-o", "--output", default="report.html", metavar="FILE",
                    help="HTML file to write")
     add_unit_arguments(p)  # --sample-rate / --spacing (atrous.units)
-    p.set_defaults(func=run)
 
 
 def build_report(args: argparse.Namespace) -> tuple[Any, Any, str]:

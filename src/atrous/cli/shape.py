@@ -12,7 +12,7 @@ from typing import Any
 
 from .._types import Ints
 from ..errors import AtrousError
-from ._common import HelpFormatter, parse_size, print_json
+from ._common import add_command, parse_size, print_json
 
 __all__ = ["add_parser", "parse_padding", "run"]
 
@@ -45,12 +45,9 @@ examples:
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``atrous shape``."""
-    p = sub.add_parser(
-        "shape",
-        help="output size with the worked formula (conv, transposed, pooling; inverse)",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=HelpFormatter,
+    p = add_command(
+        sub, "shape", "output size with the worked formula (conv, transposed, pooling; inverse)",
+        DESCRIPTION, EPILOG, run,
     )
     p.add_argument("size", nargs="?", default=argparse.SUPPRESS, metavar="SIZE",
                    help="input size, e.g. 64 or 64x48")
@@ -74,7 +71,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--inverse", default=argparse.SUPPRESS, metavar="N",
                    help="the input sizes (min..max) whose output is N; replaces SIZE")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=run)
 
 
 # --------------------------------------------------------------------------- parsing

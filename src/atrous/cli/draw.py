@@ -6,7 +6,14 @@ import argparse
 from typing import Any
 
 from ..errors import AtrousError
-from ._common import add_command, check_output_path, parse_ints, parse_size
+from ._common import (
+    add_command,
+    check_output_path,
+    parse_padding,
+    parse_size,
+    per_axis,
+    per_axis_nonneg,
+)
 
 __all__ = ["add_parser", "parse_padding", "run"]
 
@@ -28,33 +35,6 @@ examples:
   atrous draw pool --input 5 -k 2 --ceil-mode -o pool.gif
 
 padding: N (all sides), N,M (per axis), L:R (left:right), L:R,L:R per axis, same, valid."""
-
-
-def parse_padding(text: str) -> Any:
-    """``"1"`` -> 1, ``"1,2"`` -> (1, 2), ``"0:1,1:1"`` -> ((0, 1), (1, 1)), ``"same"``.
-
-    >>> parse_padding("0:1,2")
-    ((0, 1), (2, 2))
-    """
-    t = str(text).strip().lower()
-    if t in ("same", "valid"):
-        return t
-    parts = [p for p in t.replace(" ", "").split(",") if p]
-    if not parts:
-        raise AtrousError(f"padding must look like 1, 1,2, 0:1 or same, got {text!r}")
-    if any(":" in p for p in parts):
-        pairs = []
-        for p in parts:
-            lo, _, hi = p.partition(":")
-            try:
-                pairs.append((int(lo), int(hi if hi else lo)))
-            except ValueError:
-                raise AtrousError(
-                    f"padding must look like 1, 1,2, 0:1 or same, got {text!r}"
-                ) from None
-        return tuple(pairs)
-    values = parse_ints(t, "padding")
-    return values[0] if len(values) == 1 else values
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -89,13 +69,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="output file: .gif (every step), .png or .svg (one step)")
 
 
-def _size(text: str | None, what: str) -> Any:
-    if text is None:
-        return None
-    values = parse_size(text, what)
-    return values[0] if len(values) == 1 else values
-
-
 def run(args: argparse.Namespace) -> int:
     from ..render.draw import animate, geometry
 
@@ -108,12 +81,11 @@ def run(args: argparse.Namespace) -> int:
         raise AtrousError(f"--input {args.input} has {len(size)} axes but --ndim is {args.ndim}")
     kwargs: dict[str, Any] = dict(
         input=size[0] if len(size) == 1 else size,
-        kernel=_size(args.kernel, "kernel"),
-        stride=_size(args.stride, "stride"),
+        kernel=per_axis(args.kernel, "kernel"),
+        stride=None if args.stride is None else per_axis(args.stride, "stride"),
         padding=parse_padding(args.padding),
-        dilation=_size(args.dilation, "dilation"),
-        output_padding=_size(args.output_padding, "output padding")
-        if args.output_padding != "0" else 0,
+        dilation=None if args.dilation is None else per_axis(args.dilation, "dilation"),
+        output_padding=per_axis_nonneg(args.output_padding, "output padding"),
         ceil_mode=args.ceil_mode,
         pool_mode=args.mode,
         ndim=ndim,

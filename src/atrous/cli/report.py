@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AtrousError
 from ..units import add_unit_arguments, add_unit_verdicts, print_units
 from ._common import add_command, check_output_path, parse_ints, parse_size
+
+if TYPE_CHECKING:  # type-only: the command module loads the analyses when it runs
+    from .._erf import ERFResult
+    from ..report import Report
 
 __all__ = ["add_parser", "is_model_target", "load_model", "run"]
 
@@ -75,7 +79,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_unit_arguments(p)  # --sample-rate / --spacing (atrous.units)
 
 
-def build_report(args: argparse.Namespace) -> tuple[Any, Any, str]:
+def build_report(args: argparse.Namespace) -> tuple[Report, ERFResult | None, str]:
     """(report, erf result or None, title) for the parsed arguments."""
     from ..report import analyze
 

@@ -62,14 +62,14 @@ from ._axis_maps import (
     trim,
 )
 from ._coverage_raw import _accumulate, _axis_geom, _empty, _one_to_one, _Raw
-from ._gridding import _reuse
+from ._gridding import _reuse, _strict_sizes
 from ._gridding import _Shared as _Shared  # re-exported: atrous.report keeps one call's maps
 from ._types import Ints, as_int, as_size
 from .errors import AtrousError, CoverageUnavailable, TooLargeError
 from .geometry import Reads, Taps
 from .graph import Graph, as_graph
 from .layers import Conv, Input, Layer, Merge, Opaque, Pointwise, Pool
-from .rf import node_sizes, receptive_field
+from .rf import receptive_field
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -311,7 +311,7 @@ def _resolve(
         if shared is not None:
             sizes = shared.node_sizes(g, size)
         if sizes is None:
-            sizes = node_sizes(g, size, strict=True, names=names)  # type: ignore[assignment]
+            sizes = _strict_sizes(g, size, names)
     if unit is None:
         u: Ints = (0,) * ndim if sizes is None else tuple((n - 1) // 2 for n in sizes[target])
         return target, names, sizes, u

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from ._axis_maps import Array, Budget, outer, prod, trim
 from ._coverage_raw import _accumulate, _axis_geom, _empty, _one_to_one, _Raw
@@ -24,6 +24,12 @@ from .geometry import Identity, Reads, Taps
 from .graph import Graph
 from .layers import Merge, Opaque
 from .rf import node_sizes, receptive_fields
+
+
+def _strict_sizes(g: Graph, size: Ints, names: set[str] | None = None) -> dict[str, Ints]:
+    """``node_sizes(g, size, strict=True, names=names)``: with the input's size known and the
+    strict checks (a node that refuses its input raises), no node's size is left None."""
+    return cast("dict[str, Ints]", node_sizes(g, size, strict=True, names=names))
 
 
 class _Shared:
@@ -107,7 +113,7 @@ class _Shared:
         """Every node's size at ``size`` (strict), or None when some node refuses it."""
         if self.size_key != size and not self.size_failed:
             try:
-                self.sizes = node_sizes(g, size, strict=True)  # type: ignore[assignment]
+                self.sizes = _strict_sizes(g, size)
                 self.size_key = size
             except AtrousError:
                 self.size_failed = True

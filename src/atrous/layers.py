@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, cast, get_args
 
 from . import arith
 from ._arith_base import at_axis
@@ -700,12 +700,12 @@ def interpolate_layer(
         if sin == sout:
             return Pointwise(f"interpolate:{mode}")
         if all(o % i == 0 for o, i in zip(sout, sin)):
-            up = "nearest" if mode == "nearest-exact" else mode
-            return Upsample(tuple(o // i for o, i in zip(sout, sin)), up,  # type: ignore[arg-type]
+            up = "nearest" if mode == "nearest-exact" else mode  # Upsample checks it
+            return Upsample(tuple(o // i for o, i in zip(sout, sin)), cast("UpsampleMode", up),
                             align)
         if mode == "nearest" and all(i % o == 0 for o, i in zip(sout, sin)):
             return Slice(0, None, tuple(i // o for o, i in zip(sout, sin)))
-    return Resize(sout, mode, align, scale_factor=sampled)  # type: ignore[arg-type]
+    return Resize(sout, cast("ResizeMode", mode), align, scale_factor=sampled)  # Resize checks it
 
 
 @dataclass(frozen=True, init=False)

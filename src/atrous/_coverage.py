@@ -30,8 +30,9 @@ of layers is separable: one exact 1-D map per distinct axis (for stride-1 taps, 
 integer convolution with the layer's sparse tap pattern per layer, ``O(length * min(k, 16))``
 whatever the dilation) and an outer product. A graph with merges propagates an n-D map
 backwards through vectorised per-axis scatters and sums the maps where branches meet. The work
-one :func:`layer_gridding` call shares between nodes lives in :mod:`atrous._gridding`, whose names
-this module re-exports.
+one :func:`layer_gridding` call shares between nodes lives in :mod:`atrous._gridding` (the maps
+kept, the reuse rules); the raw map record and the small steps both modules read live in
+:mod:`atrous._coverage_raw`.
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ from typing import Any
 import numpy as np
 
 from ._axis_maps import (
-    INT64_SAFE,
     SAFE_INT,
     Array,
     Budget,
@@ -61,18 +61,15 @@ from ._axis_maps import (
     to_py,
     trim,
 )
+from ._coverage_raw import _accumulate, _axis_geom, _empty, _one_to_one, _Raw
+from ._gridding import _reuse, _strict_sizes
+from ._gridding import _Shared as _Shared  # re-exported: atrous.report keeps one call's maps
 from ._types import Ints, as_int, as_size
-from .errors import AtrousError
-from .geometry import (
-    Identity,
-    Reads,
-    Taps,
-    Unmodelled,
-    Whole,
-)
+from .errors import AtrousError, CoverageUnavailable, TooLargeError
+from .geometry import Reads, Taps
 from .graph import Graph, as_graph
 from .layers import Conv, Input, Layer, Merge, Opaque, Pointwise, Pool
-from .rf import node_sizes, receptive_field
+from .rf import receptive_field
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -91,20 +88,6 @@ DEFAULT_MAX_BYTES = 1 << 28
 """Largest estimated memory (bytes) of a map :func:`coverage` builds: 256 MiB. A deep stack's
 counts are Python integers of thousands of bits, so a map within ``max_cells`` can still need
 gigabytes; it is refused up front, from an estimate, before any work."""
-
-
-class CoverageUnavailable(AtrousError):
-    """Coverage cannot be computed for this target; ``node`` names the layer that stopped it.
-
-    Attributes:
-        node: name of the graph node that could not be analysed.
-        reason: why, in words.
-    """
-
-    def __init__(self, node: str, reason: str) -> None:
-        self.node = node
-        self.reason = reason
-        super().__init__(f"coverage is unavailable at node {node!r}: {reason}")
 
 
 # -- results --------------------------------------------------------------------------------
@@ -290,65 +273,7 @@ class LayerGridding:
         }
 
 
-def _axis_geom(name: str, layer: Layer, axis: int, n_in: int | None) -> Reads | None:
-    """The layer's geometry along ``axis`` (None for an identity), or why it has no map."""
-    geom = layer.axis_geometry(axis, n_in)
-    if isinstance(geom, Unmodelled):
-        raise CoverageUnavailable(name, geom.reason)
-    if isinstance(geom, Whole) and geom.n_in is None:
-        raise CoverageUnavailable(
-            name, f"{layer.kind} reads the whole input: pass input_size to map its coverage"
-        )
-    return None if isinstance(geom, Identity) else geom
-
-
 # -- the engine -----------------------------------------------------------------------------
-@dataclass
-class _Raw:
-    """Coverage before it becomes a :class:`Coverage`: either per-axis factors or a dense map."""
-
-    factors: list[tuple[Array, int]] | None  # separable: counts = outer product of factors
-    dense: tuple[Array, Ints] | None
-    node: str
-    unit: Ints
-    diagnostics: tuple[str, ...] = ()
-    int64: bool = False  # the factors are int64 and so is their outer product
-
-    def stats(self) -> tuple[Ints, int, int, int, int]:
-        """(rf_size, cells, covered, min, max) without building a separable map."""
-        if self.factors is not None:
-            sizes = tuple(len(a) for a, _ in self.factors)
-            cov = prod([int(np.count_nonzero(a)) for a, _ in self.factors])
-            mins = prod([to_py(a.min()) if len(a) else 0 for a, _ in self.factors])
-            maxs = prod([to_py(a.max()) if len(a) else 0 for a, _ in self.factors])
-            return sizes, prod(sizes), cov, mins, maxs
-        assert self.dense is not None
-        arr = self.dense[0]
-        sizes = tuple(int(n) for n in arr.shape)
-        if not arr.size:
-            return sizes, 0, 0, 0, 0
-        return (sizes, prod(sizes), int(np.count_nonzero(arr != 0)), to_py(arr.min()),
-                to_py(arr.max()))
-
-
-def _accumulate(acc: tuple[Array, Ints] | None, arr: Array, origin: Ints,
-                budget: Budget) -> tuple[Array, Ints]:
-    if acc is None:
-        return arr, origin
-    a, ao = acc
-    if a.dtype != arr.dtype or (
-        a.dtype != object
-        and float(a.max(initial=0)) + float(arr.max(initial=0)) >= INT64_SAFE
-    ):
-        a, arr = a.astype(object), arr.astype(object)
-    lo = [min(x, y) for x, y in zip(ao, origin)]
-    hi = [max(x + n, y + m) for x, y, n, m in zip(ao, origin, a.shape, arr.shape)]
-    out = budget.zeros([h - low for h, low in zip(hi, lo)], a.dtype)
-    for src, o in ((a, ao), (arr, origin)):
-        out[tuple(slice(x - low, x - low + n) for x, low, n in zip(o, lo, src.shape))] += src
-    return out, tuple(lo)
-
-
 def _resolve(
     g: Graph, node: str | None, input_size: Sequence[int] | int | None,
     unit: Sequence[int] | int | None, shared: _Shared | None = None,
@@ -386,7 +311,7 @@ def _resolve(
         if shared is not None:
             sizes = shared.node_sizes(g, size)
         if sizes is None:
-            sizes = node_sizes(g, size, strict=True, names=names)  # type: ignore[assignment]
+            sizes = _strict_sizes(g, size, names)
     if unit is None:
         u: Ints = (0,) * ndim if sizes is None else tuple((n - 1) // 2 for n in sizes[target])
         return target, names, sizes, u
@@ -400,11 +325,6 @@ def _resolve(
             if not 0 <= v < n:
                 raise AtrousError(f"unit index {v} on axis {a} is outside 0..{n - 1}")
     return target, names, sizes, u
-
-
-def _empty(ndim: int, target: str, u: Ints) -> _Raw:
-    return _Raw(None, (np.zeros((0,) * ndim, dtype=np.int64), (0,) * ndim), target, u,
-                ("no input pixel reaches this unit",))
 
 
 def _compute(
@@ -552,12 +472,6 @@ def _broadcast_back(arr: Array, origin: Ints, src: Ints, out: Ints) -> tuple[Arr
             o[axis] = 0
             arr = arr.sum(axis=axis, keepdims=True)
     return arr, tuple(o)
-
-
-def _one_to_one(geom: Reads | None) -> bool:
-    """Output ``o`` reads input ``o`` alone (a 1x1 conv, stride 1, no padding)."""
-    return (type(geom) is Taps and geom.kernel == 1 and geom.stride == 1
-            and geom.offset == 0)
 
 
 def _steps_back(arr: Array, origin: Ints, geoms: list[Reads | None], src: Ints | None,
@@ -922,11 +836,48 @@ def layer_gridding(
     return _layer_gridding(g, input_size, _budget(max_cells, max_bytes), None)
 
 
-# The per-call layer-gridding machinery lives in ._gridding, which reads this module's engine;
-# imported last (both modules import each other at their ends) and re-exported here.
-from ._gridding import _coverage_with as _coverage_with  # noqa: E402
-from ._gridding import _layer_gridding as _layer_gridding  # noqa: E402
-from ._gridding import _reuse as _reuse  # noqa: E402
-from ._gridding import _reuse_merge as _reuse_merge  # noqa: E402
-from ._gridding import _Shared as _Shared  # noqa: E402
-from ._gridding import _step_cells as _step_cells  # noqa: E402
+def _coverage_with(g: Graph, spatial: Ints, node: str, max_cells: int,
+                   rfs: dict[str, Any], done: _Shared | None = None) -> Coverage:
+    """``coverage(g, input_size=spatial, node=node, max_cells=max_cells)`` for a spatial size
+    (not None), given ``rfs = receptive_fields(g, spatial)`` already: the same map, without
+    computing the receptive fields again. ``done``: what :func:`_layer_gridding` kept; a map
+    it made exactly as this call would (same size and budget, the general engine's own steps
+    or a pointwise node's copy of them, so the same counts and dtype) is used as it is."""
+    input_size = _spatial_or_same(g, spatial)
+    budget = _budget(max_cells, DEFAULT_MAX_BYTES)
+    if (done is not None and node in done.plain and done.input_key == input_size
+            and done.budget_key == (budget.max_cells, budget.max_bytes)):
+        return _finish(done.raws[node], _spatial(g, input_size), budget)
+    shared = _Shared(g)
+    shared.rf_key, shared.rfs = spatial, rfs
+    return _finish(_compute(g, node, input_size, None, budget, shared),
+                   _spatial(g, input_size), budget)
+
+
+def _layer_gridding(g: Graph, input_size: Any, budget: Budget,
+                    rfs: tuple[Ints, dict[str, Any]] | None,
+                    shared: _Shared | None = None) -> list[LayerGridding]:
+    """:func:`layer_gridding` of a graph; ``rfs``: ``(spatial, receptive_fields(g, spatial))``
+    when the caller has them already (a spatial size, not None). ``shared``: a fresh
+    :class:`_Shared` of ``g`` to keep the maps in (for :func:`_coverage_with`)."""
+    rows: list[LayerGridding] = []
+    shared = _Shared(g) if shared is None else shared
+    shared.budget_key = (budget.max_cells, budget.max_bytes)
+    shared.input_key = input_size
+    if rfs is not None:
+        shared.rf_key, shared.rfs = rfs
+    for nd in g.layer_nodes():
+        try:
+            raw = _compute(g, nd.name, input_size, None, budget, shared)
+        except (CoverageUnavailable, TooLargeError) as exc:
+            rows.append(LayerGridding(nd.name, nd.layer.kind, None, None, None, None, None,
+                                      available=False, diagnostic=str(exc)))
+            continue
+        sizes, cells, cov, lo, hi = raw.stats()
+        rows.append(LayerGridding(
+            node=nd.name, op=nd.layer.kind, rf_size=sizes, holes=cells - cov,
+            gridded=cells - cov > 0, fraction=cov / cells if cells else 0.0,
+            uniformity=lo / hi if hi else 0.0,
+            diagnostic="; ".join(raw.diagnostics),
+        ))
+    return rows

@@ -24,11 +24,15 @@ import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import AtrousError, TooLargeError
+
+if TYPE_CHECKING:  # type-only: importing atrous.erf stays light
+    from .graph import Graph
+    from .rf import ReceptiveField
 
 __all__ = ["ERFResult", "centre_unit", "erf"]
 
@@ -61,7 +65,7 @@ class ERFResult:
     """
 
     map: np.ndarray
-    rf: Any
+    rf: ReceptiveField
     fraction95: float
     unit: tuple[int, ...]
     center: tuple[float, ...]
@@ -94,7 +98,7 @@ class ERFResult:
             "output": self.output,
             "fraction95": self.fraction95,
             "variance": [None if v != v else v for v in self.variance()],  # NaN -> null
-            "rf": self.rf.to_dict() if hasattr(self.rf, "to_dict") else None,
+            "rf": self.rf.to_dict(),
             "map": self.map.tolist(),
         }
 
@@ -192,7 +196,7 @@ def _checked_shape(
     samples: Any, seed: Any, input_size: Sequence[int], max_elements: Any
 ) -> tuple[int, ...]:
     """The input shape, once :func:`erf`'s numbers are checked and the input is not too large."""
-    from .fx import _check_input_size
+    from .fx.plumbing import _check_input_size
 
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise AtrousError(f"samples must be an integer >= 1, got {samples!r}")
@@ -246,7 +250,7 @@ def _mean_gradient(
     return acc / samples, unit
 
 
-def _select_output(graph: Any, output: str | None) -> tuple[str, str | None]:
+def _select_output(graph: Graph, output: str | None) -> tuple[str, str | None]:
     """The output node and label ``erf`` measures (``output``: a label, or None for the first)."""
     labels = graph.output_labels
     if output is not None:
@@ -268,7 +272,7 @@ def _gradient(net: Any, shape: tuple[int, ...], gen: Any, output: str | None,
     """|d(centre unit)/d(input)| summed over batch and channels, for one random input."""
     import torch
 
-    from .fx import _flatten_outputs
+    from .fx.plumbing import _flatten_outputs
 
     dtype = next((p.dtype for p in net.parameters()), torch.float32)
     x = torch.randn(shape, generator=gen, dtype=dtype).requires_grad_(True)
@@ -289,7 +293,7 @@ def _gradient(net: Any, shape: tuple[int, ...], gen: Any, output: str | None,
     return grad.detach().abs().sum(dim=(0, 1)).double().numpy(), unit
 
 
-def _box_area(rf: Any, unit: tuple[int, ...], shape: tuple[int, ...]
+def _box_area(rf: ReceptiveField, unit: tuple[int, ...], shape: tuple[int, ...]
               ) -> tuple[int, tuple[float, ...]]:
     """Pixels of the unit's theoretical box inside the input, and the box's centre."""
     if rf.is_global:

@@ -3,26 +3,33 @@
 One call maps every node's centre unit. :class:`_Shared` holds what those maps have in common,
 computed once (the topological order, every node's size and receptive field, each node's layer
 description and the maps made so far); :func:`_reuse` and :func:`_reuse_merge` make a pointwise
-node's or a merge's map from maps already made when that is exact, and :func:`_coverage_with`
-gives :func:`atrous.analyze` a node's map from what one :func:`_layer_gridding` call kept.
+node's or a merge's map from maps already made when that is exact.
 
-The engine itself (:func:`atrous._coverage._compute` and the per-axis maps) lives in
-:mod:`atrous._coverage`, which re-exports every name here; import them from there.
+The engine (:mod:`atrous._coverage`) imports this module and consults a :class:`_Shared` while it
+maps each node; :func:`atrous._coverage._layer_gridding` and :func:`atrous._coverage._coverage_with`
+drive it. The raw map record and the small map steps both read live in :mod:`atrous._coverage_raw`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from ._axis_maps import Array, Budget, outer, prod, trim
+from ._coverage_raw import _accumulate, _axis_geom, _empty, _one_to_one, _Raw
 from ._types import Ints
-from .errors import AtrousError, TooLargeError
+from .errors import AtrousError, CoverageUnavailable
 from .geometry import Identity, Reads, Taps
 from .graph import Graph
 from .layers import Merge, Opaque
-from .rf import node_sizes
+from .rf import node_sizes, receptive_fields
+
+
+def _strict_sizes(g: Graph, size: Ints, names: set[str] | None = None) -> dict[str, Ints]:
+    """``node_sizes(g, size, strict=True, names=names)``: with the input's size known and the
+    strict checks (a node that refuses its input raises), no node's size is left None."""
+    return cast("dict[str, Ints]", node_sizes(g, size, strict=True, names=names))
 
 
 class _Shared:
@@ -106,7 +113,7 @@ class _Shared:
         """Every node's size at ``size`` (strict), or None when some node refuses it."""
         if self.size_key != size and not self.size_failed:
             try:
-                self.sizes = node_sizes(g, size, strict=True)  # type: ignore[assignment]
+                self.sizes = _strict_sizes(g, size)
                 self.size_key = size
             except AtrousError:
                 self.size_failed = True
@@ -116,8 +123,6 @@ class _Shared:
         """The receptive field of ``target`` as ``receptive_field(g, spatial, output=target)``
         gives it, from one pass over the graph (None: that pass failed)."""
         if self.rfs is None and not self.rf_failed:
-            from .rf import receptive_fields
-
             try:
                 self.rfs = receptive_fields(g, spatial)
                 self.rf_key = spatial
@@ -194,69 +199,3 @@ def _step_cells(g: Graph, nd: Any, sizes: dict[str, Ints]) -> int:
         else:
             return -1
     return prod(widths)
-
-
-def _coverage_with(g: Graph, spatial: Ints, node: str, max_cells: int,
-                   rfs: dict[str, Any], done: _Shared | None = None) -> Coverage:
-    """``coverage(g, input_size=spatial, node=node, max_cells=max_cells)`` for a spatial size
-    (not None), given ``rfs = receptive_fields(g, spatial)`` already: the same map, without
-    computing the receptive fields again. ``done``: what :func:`_layer_gridding` kept; a map
-    it made exactly as this call would (same size and budget, the general engine's own steps
-    or a pointwise node's copy of them, so the same counts and dtype) is used as it is."""
-    input_size = _spatial_or_same(g, spatial)
-    budget = _budget(max_cells, DEFAULT_MAX_BYTES)
-    if (done is not None and node in done.plain and done.input_key == input_size
-            and done.budget_key == (budget.max_cells, budget.max_bytes)):
-        return _finish(done.raws[node], _spatial(g, input_size), budget)
-    shared = _Shared(g)
-    shared.rf_key, shared.rfs = spatial, rfs
-    return _finish(_compute(g, node, input_size, None, budget, shared),
-                   _spatial(g, input_size), budget)
-
-
-def _layer_gridding(g: Graph, input_size: Any, budget: Budget,
-                    rfs: tuple[Ints, dict[str, Any]] | None,
-                    shared: _Shared | None = None) -> list[LayerGridding]:
-    """:func:`layer_gridding` of a graph; ``rfs``: ``(spatial, receptive_fields(g, spatial))``
-    when the caller has them already (a spatial size, not None). ``shared``: a fresh
-    :class:`_Shared` of ``g`` to keep the maps in (for :func:`_coverage_with`)."""
-    rows: list[LayerGridding] = []
-    shared = _Shared(g) if shared is None else shared
-    shared.budget_key = (budget.max_cells, budget.max_bytes)
-    shared.input_key = input_size
-    if rfs is not None:
-        shared.rf_key, shared.rfs = rfs
-    for nd in g.layer_nodes():
-        try:
-            raw = _compute(g, nd.name, input_size, None, budget, shared)
-        except (CoverageUnavailable, TooLargeError) as exc:
-            rows.append(LayerGridding(nd.name, nd.layer.kind, None, None, None, None, None,
-                                      available=False, diagnostic=str(exc)))
-            continue
-        sizes, cells, cov, lo, hi = raw.stats()
-        rows.append(LayerGridding(
-            node=nd.name, op=nd.layer.kind, rf_size=sizes, holes=cells - cov,
-            gridded=cells - cov > 0, fraction=cov / cells if cells else 0.0,
-            uniformity=lo / hi if hi else 0.0,
-            diagnostic="; ".join(raw.diagnostics),
-        ))
-    return rows
-
-
-# The engine; imported last, as ._coverage imports this module at its end (re-exporting it).
-from ._coverage import (  # noqa: E402
-    DEFAULT_MAX_BYTES,
-    Coverage,
-    CoverageUnavailable,
-    LayerGridding,
-    _accumulate,
-    _axis_geom,
-    _budget,
-    _compute,
-    _empty,
-    _finish,
-    _one_to_one,
-    _Raw,
-    _spatial,
-    _spatial_or_same,
-)

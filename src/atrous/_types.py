@@ -48,20 +48,22 @@ def as_int(value: Any, name: str, minimum: int | None = None) -> int:
     ...
     atrous.errors.AtrousError: stride must be an integer, got 2.0 (float)
     """
-    if type(value) is not int:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise AtrousError(
-                f"{name} must be an integer, got {_describe(value)} ({type(value).__name__})"
-            )
-        value = int(value)
-    if not -MAX_INT <= value < MAX_INT:
+    if type(value) is int:
+        number: int = value
+    elif isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise AtrousError(
+            f"{name} must be an integer, got {_describe(value)} ({type(value).__name__})"
+        )
+    else:
+        number = int(value)
+    if not -MAX_INT <= number < MAX_INT:
         raise AtrousError(
             f"{name} must be below 2**63 in size (PyTorch's sizes are 64-bit), got "
-            f"{_describe(value)}"
+            f"{_describe(number)}"
         )
-    if minimum is not None and value < minimum:
-        raise AtrousError(f"{name} must be >= {minimum}, got {value}")
-    return value
+    if minimum is not None and number < minimum:
+        raise AtrousError(f"{name} must be >= {minimum}, got {number}")
+    return number
 
 
 def _is_sequence(value: Any) -> bool:

@@ -17,15 +17,20 @@ active). This is how atrous scales past one machine: Dask is the engine.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
-import dask
 import dask.array as da
+from dask.delayed import delayed
 
 from .errors import AtrousError
 from .tiling import Tile, TilePlan, tile_plan
 
 __all__ = ["map_model"]
+
+# dask.array's from_delayed and block carry no annotations; their results are Dask arrays
+_from_delayed = cast("Callable[..., da.Array]", da.from_delayed)
+_block = cast("Callable[..., da.Array]", da.block)
 
 
 def _run_tile(model: Any, window: Any, tile: Tile, exact: bool) -> Any:
@@ -51,7 +56,7 @@ def _run_tile(model: Any, window: Any, tile: Tile, exact: bool) -> Any:
 
 
 def map_model(model: Any, array: Any, tile: Any, *, halo: Any = None,
-              plan: TilePlan | None = None) -> Any:
+              plan: TilePlan | None = None) -> da.Array:
     """Run ``model`` tile by tile on a Dask array; the result equals ``model(whole array)``.
 
     Args:
@@ -80,13 +85,13 @@ def map_model(model: Any, array: Any, tile: Any, *, halo: Any = None,
     exact = plan._geometry is None or plan.halo == plan._geometry.halo
     lead = _output_lead(model, plan, array)
     grid: dict[tuple[int, ...], Any] = {}
-    run = dask.delayed(_run_tile, pure=False)
+    run = delayed(_run_tile, pure=False)
     for t in plan.tiles:
         cut: tuple[slice, ...] = (slice(None), slice(None))
         window = array[cut + tuple(slice(a, b) for a, b in t.input)]
         shape = (*lead, *(b - a for a, b in t.output))
-        grid[t.index] = da.from_delayed(run(model, window, t, exact), shape, dtype=array.dtype)
-    return da.block(_nest(grid, len(plan.input_size)))
+        grid[t.index] = _from_delayed(run(model, window, t, exact), shape, dtype=array.dtype)
+    return _block(_nest(grid, len(plan.input_size)))
 
 
 def _output_lead(model: Any, plan: TilePlan, array: Any) -> tuple[int, int]:

@@ -12,7 +12,8 @@ with the offending value and the rule it broke in the message::
 
 from __future__ import annotations
 
-__all__ = ["AtrousError", "SpecError", "TooLargeError", "excerpt", "printable"]
+__all__ = ["AtrousError", "CoverageUnavailable", "SpecError", "TooLargeError", "excerpt",
+           "printable"]
 
 
 class AtrousError(ValueError):
@@ -79,3 +80,17 @@ def excerpt(text: str, position: int, width: int = 76) -> tuple[str, int]:
 
 class TooLargeError(AtrousError):
     """A requested result would not fit in memory; the message says how large it would be."""
+
+
+class CoverageUnavailable(AtrousError):
+    """Coverage cannot be computed for this target; ``node`` names the layer that stopped it.
+
+    Attributes:
+        node: name of the graph node that could not be analysed.
+        reason: why, in words.
+    """
+
+    def __init__(self, node: str, reason: str) -> None:
+        self.node = node
+        self.reason = reason
+        super().__init__(f"coverage is unavailable at node {node!r}: {reason}")

@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, cast, get_args
 
 from . import arith
 from ._arith_base import at_axis
@@ -85,7 +85,7 @@ def _cached_size(layer: Layer, size: Ints, compute: Callable[[Ints], Ints]) -> I
     the layer refuses is not remembered, so it raises every time."""
     if type(size) is not tuple or not all(type(v) is int for v in size):
         return compute(tuple(size))
-    cache = layer.__dict__.get("_sizes")
+    cache: dict[Ints, Ints] | None = layer.__dict__.get("_sizes")
     if cache is None:
         cache = layer.__dict__.setdefault("_sizes", {})
     out = cache.get(size)
@@ -252,7 +252,8 @@ class Conv(Layer):
         >>> Conv(3, stride=2, padding=1, ndim=1).axis_geometry(0)
         Taps(stride=2, offset=1, dilation=1, kernel=3)
         """
-        cache = self.__dict__.setdefault("_taps", {})  # immutable layer: computed once
+        # an immutable layer: computed once
+        cache: dict[int, Taps] = self.__dict__.setdefault("_taps", {})
         taps = cache.get(axis)
         if taps is None:
             taps = cache[axis] = Taps(self.stride[axis], self.padding[axis][0],
@@ -699,12 +700,12 @@ def interpolate_layer(
         if sin == sout:
             return Pointwise(f"interpolate:{mode}")
         if all(o % i == 0 for o, i in zip(sout, sin)):
-            up = "nearest" if mode == "nearest-exact" else mode
-            return Upsample(tuple(o // i for o, i in zip(sout, sin)), up,  # type: ignore[arg-type]
+            up = "nearest" if mode == "nearest-exact" else mode  # Upsample checks it
+            return Upsample(tuple(o // i for o, i in zip(sout, sin)), cast("UpsampleMode", up),
                             align)
         if mode == "nearest" and all(i % o == 0 for o, i in zip(sout, sin)):
             return Slice(0, None, tuple(i // o for o, i in zip(sout, sin)))
-    return Resize(sout, mode, align, scale_factor=sampled)  # type: ignore[arg-type]
+    return Resize(sout, cast("ResizeMode", mode), align, scale_factor=sampled)  # Resize checks it
 
 
 @dataclass(frozen=True, init=False)

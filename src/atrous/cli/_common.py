@@ -5,13 +5,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .._files import refuse_special
 from .._types import Ints
 from ..errors import AtrousError
 
-__all__ = ["HelpFormatter", "check_output_path", "parse_ints", "parse_size", "print_json"]
+if TYPE_CHECKING:
+    from .._arith_base import PaddingArg
+
+__all__ = [
+    "HelpFormatter", "add_command", "check_output_path", "parse_ints", "parse_padding",
+    "parse_size", "per_axis", "per_axis_nonneg", "print_json",
+]
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -28,6 +35,25 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
                 or "default" in text.lower()):
             return action.help
         return super()._get_help_string(action)
+
+
+def add_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str,
+    description: str, epilog: str, run: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    """Register ``atrous NAME``: its line in ``atrous --help``, its description and examples
+    (shown as written, each default once: :class:`HelpFormatter`) and the function that runs
+    it. Returns the command's parser, for its arguments.
+
+    >>> parser = argparse.ArgumentParser(prog="atrous")
+    >>> p = add_command(parser.add_subparsers(), "hello", "say hello", "Says hello.", "", len)
+    >>> parser.parse_args(["hello"]).func is len
+    True
+    """
+    p = sub.add_parser(name, help=summary, description=description, epilog=epilog,
+                       formatter_class=HelpFormatter)
+    p.set_defaults(func=run)
+    return p
 
 
 MAX_SIZE = 2**62
@@ -51,6 +77,59 @@ def parse_size(text: str, what: str = "size") -> Ints:
     if any(v > MAX_SIZE for v in values):
         raise AtrousError(f"every {what} entry must be at most 2**62, got {text!r}")
     return values
+
+
+def per_axis(text: str, what: str) -> int | Ints:
+    """A size for every axis or one per axis, each >= 1: ``"3"`` -> 3, ``"3x5"`` -> (3, 5)."""
+    values = parse_size(text, what)
+    return values[0] if len(values) == 1 else values
+
+
+def _nonneg(text: str, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise AtrousError(f"{what} must be an integer, got {text!r}") from None
+    if value < 0:
+        raise AtrousError(f"{what} must be >= 0, got {value}")
+    return value
+
+
+def per_axis_nonneg(text: str, what: str) -> int | Ints:
+    """As :func:`per_axis` for values that may be 0 (``"0,1"`` or ``"0x1"`` -> (0, 1))."""
+    values = tuple(_nonneg(p, what) for p in str(text).lower().replace("x", ",").split(","))
+    return values[0] if len(values) == 1 else values
+
+
+def parse_padding(text: str) -> PaddingArg:
+    """``"same"``, ``"valid"``, ``"1"``, ``"1,2"``/``"1x2"`` or per-axis pairs ``"0:1,1:1"``
+    (a bare ``N`` among pairs is ``N:N``); every entry an int >= 0.
+
+    A single ``l:r`` pair is returned as a one-element tuple of pairs; the caller broadcasts it.
+
+    >>> parse_padding("1,2"), parse_padding("0:1,2"), parse_padding("same")
+    ((1, 2), ((0, 1), (2, 2)), 'same')
+    >>> parse_padding("1:2:3")
+    Traceback (most recent call last):
+    ...
+    atrous.errors.AtrousError: padding pairs must look like left:right (e.g. 0:1,1:1), got '1:2:3'
+    """
+    t = str(text).strip().lower()
+    if t == "same" or t == "valid":
+        return "same" if t == "same" else "valid"
+    if not t:
+        raise AtrousError("padding must not be empty")
+    if ":" not in t:
+        return per_axis_nonneg(t, "padding")
+    pairs = []
+    for part in t.split(","):
+        bits = part.split(":") if ":" in part else [part, part]
+        if len(bits) != 2:
+            raise AtrousError(
+                f"padding pairs must look like left:right (e.g. 0:1,1:1), got {text!r}"
+            )
+        pairs.append((_nonneg(bits[0], "padding"), _nonneg(bits[1], "padding")))
+    return tuple(pairs)
 
 
 def parse_ints(text: str, what: str = "values") -> Ints:

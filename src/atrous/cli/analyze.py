@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import AtrousError
 from ..units import add_unit_arguments, add_units
-from ._common import HelpFormatter, check_output_path, parse_ints, parse_size, print_json
+from ._common import add_command, check_output_path, parse_ints, parse_size, print_json
 
 __all__ = ["add_parser", "build_target", "run"]
 
@@ -50,14 +50,11 @@ examples:
 _RATES = re.compile(r"^\s*(?:--rates[\s=]+)?\[?\s*\d+(?:\s*,\s*\d+)*\s*\]?\s*$")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``atrous analyze``."""
-    p = sub.add_parser(
-        "analyze",
-        help="receptive field, coverage map, gridding and HDC verdicts",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=HelpFormatter,
+    p = add_command(
+        sub, "analyze", "receptive field, coverage map, gridding and HDC verdicts",
+        DESCRIPTION, EPILOG, run,
     )
     p.add_argument("spec", nargs="?", default=argparse.SUPPRESS, metavar="SPEC",
                    help='the network, e.g. "3x3 d1, 3x3 d2, 3x3 d5"')
@@ -77,7 +74,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(.png, .svg or .pdf)")
     p.add_argument("--json", action="store_true", help="print the Report as JSON")
     add_unit_arguments(p)  # --sample-rate / --spacing (atrous.units)
-    p.set_defaults(func=run)
 
 
 def build_target(

@@ -6,8 +6,7 @@ import argparse
 from typing import Any
 
 from ..errors import AtrousError
-from ._common import parse_ints, parse_size, print_json
-from .draw import Formatter
+from ._common import add_command, parse_ints, parse_size, print_json
 
 __all__ = ["add_parser", "run"]
 
@@ -39,14 +38,11 @@ examples:
   atrous bench --json"""
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``atrous bench``."""
-    p = sub.add_parser(
-        "bench",
-        help="time dilated convolutions per implementation (the dilation tax)",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=Formatter,
+    p = add_command(
+        sub, "bench", "time dilated convolutions per implementation (the dilation tax)",
+        DESCRIPTION, EPILOG, run,
     )
     p.add_argument("--size", default="1x32x64x64", metavar="NxCx...",
                    help="input size N x C x spatial (1 to 3 spatial axes)")
@@ -66,7 +62,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's own choice)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,11 +13,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..arith import conv_output_size
 from ..errors import AtrousError
-from .draw import Formatter
+from ._common import add_command
+
+if TYPE_CHECKING:  # type-only: the command module loads the analyses when it runs
+    from ..report import Report
 
 __all__ = ["SCHEDULES", "DemoResult", "add_parser", "demo_network", "run", "run_demo"]
 
@@ -49,20 +52,19 @@ class DemoResult:
     files: list[Path] = field(default_factory=list)
     seconds: float = 0.0
     summary: list[dict[str, Any]] = field(default_factory=list)
-    reports: list[Any] = field(default_factory=list)
-    model_report: Any = None
+    reports: list[Report] = field(default_factory=list)
+    model_report: Report | None = None
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "demo", help="run atrous on a built-in example, write an HTML report",
-        description=DESCRIPTION, epilog=EPILOG, formatter_class=Formatter,
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = add_command(
+        sub, "demo", "run atrous on a built-in example, write an HTML report",
+        DESCRIPTION, EPILOG, run,
     )
     p.add_argument("-o", "--output", default="atrous-demo", metavar="DIR",
                    help="folder for report.html and the figures")
     p.add_argument("--no-model", action="store_true",
                    help="skip the torch network and the effective receptive fields")
-    p.set_defaults(func=run)
 
 
 def worked_example() -> list[str]:
@@ -101,7 +103,7 @@ def _stack_module(rates: tuple[int, ...]) -> Any:
     return nn.Sequential(*[nn.Conv2d(1, 1, 3, padding=r, dilation=r, bias=False) for r in rates])
 
 
-_Reports = list[tuple[tuple[int, ...], Any]]  # (rates, Report) of each schedule
+_Reports: TypeAlias = "list[tuple[tuple[int, ...], Report]]"  # (rates, Report) of each schedule
 _Figures = dict[tuple[int, ...], list[Any]]  # the figure items of each schedule
 
 
@@ -206,7 +208,7 @@ def _intro_figures(save: _Saver, reports: _Reports) -> list[Any]:
     from ..render.draw import animate
 
     compare = save(
-        F.compare_figure({f"rates {list(r)}": rep.coverage for r, rep in reports},
+        F.compare_figure({f"rates {list(r)}": rep for r, rep in reports},  # their coverage
                          title="Coverage of one output unit: paths per input pixel"),
         "compare.png", "The four schedules side by side on one colour scale; hatched zeros "
                        "are holes.", "coverage comparison of the four schedules")
@@ -219,7 +221,7 @@ def _intro_figures(save: _Saver, reports: _Reports) -> list[Any]:
     return [compare, drawing]
 
 
-def _model_part(save: _Saver, figs: _Figures) -> tuple[Any, list[Any]]:
+def _model_part(save: _Saver, figs: _Figures) -> tuple[Report, list[Any]]:
     """Effective RFs of two schedules (added to ``figs``) and the ASPP network's report."""
     from .. import analyze
     from .._erf import erf
@@ -255,7 +257,7 @@ def _model_part(save: _Saver, figs: _Figures) -> tuple[Any, list[Any]]:
 def _page(
     reports: _Reports,
     figs: _Figures,
-    model_report: Any,
+    model_report: Report | None,
     model_figs: list[Any],
     intro_figures: list[Any],
 ) -> str:

@@ -10,8 +10,7 @@ from typing import Any
 
 from ..errors import AtrousError
 from ..render.design import coverage_strip
-from ._common import check_output_path, parse_ints, parse_size, print_json
-from .draw import Formatter
+from ._common import add_command, check_output_path, parse_ints, parse_size, print_json
 
 __all__ = ["Progress", "add_parser", "coverage_strip", "run"]
 
@@ -48,13 +47,10 @@ examples:
   atrous design --target-rf 129 --json"""
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "design",
-        help="search gridding-free dilation schedules; repair; Pareto frontier",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=Formatter,
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = add_command(
+        sub, "design", "search gridding-free dilation schedules; repair; Pareto frontier",
+        DESCRIPTION, EPILOG, run,
     )
     _search_options(p)
     p.add_argument(
@@ -73,7 +69,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="with --pareto: save the figure (.png/.svg/.pdf)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=run)
 
 
 def _search_options(p: argparse.ArgumentParser) -> None:

@@ -6,13 +6,16 @@ import argparse
 from typing import Any
 
 from ..errors import AtrousError
-from ._common import HelpFormatter, check_output_path, parse_ints, parse_size
+from ._common import (
+    add_command,
+    check_output_path,
+    parse_padding,
+    parse_size,
+    per_axis,
+    per_axis_nonneg,
+)
 
-__all__ = ["Formatter", "add_parser", "parse_padding", "run"]
-
-
-Formatter = HelpFormatter
-"""The shared help formatter (kept under this name for the commands that import it from here)."""
+__all__ = ["add_parser", "parse_padding", "run"]
 
 DESCRIPTION = """\
 Draw a convolution, dilated convolution, transposed convolution or pooling step by step, from
@@ -34,37 +37,10 @@ examples:
 padding: N (all sides), N,M (per axis), L:R (left:right), L:R,L:R per axis, same, valid."""
 
 
-def parse_padding(text: str) -> Any:
-    """``"1"`` -> 1, ``"1,2"`` -> (1, 2), ``"0:1,1:1"`` -> ((0, 1), (1, 1)), ``"same"``.
-
-    >>> parse_padding("0:1,2")
-    ((0, 1), (2, 2))
-    """
-    t = str(text).strip().lower()
-    if t in ("same", "valid"):
-        return t
-    parts = [p for p in t.replace(" ", "").split(",") if p]
-    if not parts:
-        raise AtrousError(f"padding must look like 1, 1,2, 0:1 or same, got {text!r}")
-    if any(":" in p for p in parts):
-        pairs = []
-        for p in parts:
-            lo, _, hi = p.partition(":")
-            try:
-                pairs.append((int(lo), int(hi if hi else lo)))
-            except ValueError:
-                raise AtrousError(
-                    f"padding must look like 1, 1,2, 0:1 or same, got {text!r}"
-                ) from None
-        return tuple(pairs)
-    values = parse_ints(t, "padding")
-    return values[0] if len(values) == 1 else values
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "draw", help="draw conv/dilated/transposed/pool arithmetic (PNG, GIF, SVG)",
-        description=DESCRIPTION, epilog=EPILOG, formatter_class=Formatter,
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = add_command(
+        sub, "draw", "draw conv/dilated/transposed/pool arithmetic (PNG, GIF, SVG)",
+        DESCRIPTION, EPILOG, run,
     )
     p.add_argument("kind", choices=["conv", "dilated", "transposed", "pool"],
                    help="operation to draw")
@@ -91,14 +67,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="random seed of the example numbers (an integer >= 0)")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="output file: .gif (every step), .png or .svg (one step)")
-    p.set_defaults(func=run)
-
-
-def _size(text: str | None, what: str) -> Any:
-    if text is None:
-        return None
-    values = parse_size(text, what)
-    return values[0] if len(values) == 1 else values
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,12 +81,11 @@ def run(args: argparse.Namespace) -> int:
         raise AtrousError(f"--input {args.input} has {len(size)} axes but --ndim is {args.ndim}")
     kwargs: dict[str, Any] = dict(
         input=size[0] if len(size) == 1 else size,
-        kernel=_size(args.kernel, "kernel"),
-        stride=_size(args.stride, "stride"),
+        kernel=per_axis(args.kernel, "kernel"),
+        stride=None if args.stride is None else per_axis(args.stride, "stride"),
         padding=parse_padding(args.padding),
-        dilation=_size(args.dilation, "dilation"),
-        output_padding=_size(args.output_padding, "output padding")
-        if args.output_padding != "0" else 0,
+        dilation=None if args.dilation is None else per_axis(args.dilation, "dilation"),
+        output_padding=per_axis_nonneg(args.output_padding, "output padding"),
         ceil_mode=args.ceil_mode,
         pool_mode=args.mode,
         ndim=ndim,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AtrousError
 from ..units import add_unit_arguments
-from ._common import HelpFormatter, check_output_path, parse_size
+from ._common import add_command, check_output_path, parse_size
 
 if TYPE_CHECKING:
     from ..summary import ModelSummary
@@ -55,9 +55,9 @@ the input tensors, and forward/backward = twice the outputs of the layers that h
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "model", help="analyse a PyTorch model (per-layer receptive fields, verdicts)",
-        description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter,
+    p = add_command(
+        sub, "model", "analyse a PyTorch model (per-layer receptive fields, verdicts)",
+        DESCRIPTION, EPILOG, run,
     )
     p.add_argument("target", metavar="TARGET",
                    help="package.module:callable or path/to/file.py:callable, called to build "
@@ -83,7 +83,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help=f"per-layer gridding column (auto: on up to {GRIDDING_AUTO_NODES} nodes)")
     p.add_argument("--no-table", action="store_true", help="print only the verdicts")
     add_unit_arguments(p)  # --sample-rate / --spacing (atrous.units)
-    p.set_defaults(func=run)
 
 
 # -- loading --------------------------------------------------------------------------------------

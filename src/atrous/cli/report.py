@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AtrousError
 from ..units import add_unit_arguments, add_unit_verdicts, print_units
-from ._common import check_output_path, parse_ints, parse_size
-from .draw import Formatter
+from ._common import add_command, check_output_path, parse_ints, parse_size
+
+if TYPE_CHECKING:  # type-only: the command module loads the analyses when it runs
+    from .._erf import ERFResult
+    from ..report import Report
 
 __all__ = ["add_parser", "is_model_target", "load_model", "run"]
 
@@ -54,10 +57,10 @@ def load_model(target: str) -> Any:
     return load(target)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "report", help="write a self-contained HTML report (spec, rates or model)",
-        description=DESCRIPTION, epilog=EPILOG, formatter_class=Formatter,
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = add_command(
+        sub, "report", "write a self-contained HTML report (spec, rates or model)",
+        DESCRIPTION, EPILOG, run,
     )
     p.add_argument("target", nargs="?", default=None,
                    help="layer spec, or package.module:callable / file.py:callable")
@@ -74,10 +77,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", default="report.html", metavar="FILE",
                    help="HTML file to write")
     add_unit_arguments(p)  # --sample-rate / --spacing (atrous.units)
-    p.set_defaults(func=run)
 
 
-def build_report(args: argparse.Namespace) -> tuple[Any, Any, str]:
+def build_report(args: argparse.Namespace) -> tuple[Report, ERFResult | None, str]:
     """(report, erf result or None, title) for the parsed arguments."""
     from ..report import analyze
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .._types import Ints
 from ..errors import AtrousError
-from ._common import HelpFormatter, parse_size, print_json
+from ._common import add_command, parse_padding, per_axis, per_axis_nonneg, print_json
 
 __all__ = ["add_parser", "parse_padding", "run"]
 
@@ -43,14 +42,11 @@ examples:
   atrous shape --inverse 63 -k 4 -s 2 -p 1 --transposed --output-padding any"""
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``atrous shape``."""
-    p = sub.add_parser(
-        "shape",
-        help="output size with the worked formula (conv, transposed, pooling; inverse)",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=HelpFormatter,
+    p = add_command(
+        sub, "shape", "output size with the worked formula (conv, transposed, pooling; inverse)",
+        DESCRIPTION, EPILOG, run,
     )
     p.add_argument("size", nargs="?", default=argparse.SUPPRESS, metavar="SIZE",
                    help="input size, e.g. 64 or 64x48")
@@ -74,61 +70,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--inverse", default=argparse.SUPPRESS, metavar="N",
                    help="the input sizes (min..max) whose output is N; replaces SIZE")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=run)
 
 
 # --------------------------------------------------------------------------- parsing
-
-
-def _one_or_all(values: Ints) -> int | Ints:
-    return values[0] if len(values) == 1 else values
-
-
-def _nonneg(text: str, what: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise AtrousError(f"{what} must be an integer, got {text!r}") from None
-    if value < 0:
-        raise AtrousError(f"{what} must be >= 0, got {value}")
-    return value
-
-
-def parse_padding(text: str) -> Any:
-    """``"same"``, ``"valid"``, ``"1"``, ``"1,2"``/``"1x2"`` or pairs ``"0:1,1:1"``.
-
-    A single ``l:r`` pair is returned as a one-element tuple of pairs; the caller broadcasts it.
-
-    >>> parse_padding("1,2"), parse_padding("0:1,2:2"), parse_padding("same")
-    ((1, 2), ((0, 1), (2, 2)), 'same')
-    """
-    t = str(text).strip().lower()
-    if t in ("same", "valid"):
-        return t
-    if not t:
-        raise AtrousError("padding must not be empty")
-    if ":" in t:
-        pairs = []
-        for part in t.split(","):
-            bits = part.split(":")
-            if len(bits) != 2:
-                raise AtrousError(
-                    f"padding pairs must look like left:right (e.g. 0:1,1:1), got {text!r}"
-                )
-            pairs.append((_nonneg(bits[0], "padding"), _nonneg(bits[1], "padding")))
-        return tuple(pairs)
-    parts = t.replace("x", ",").split(",")
-    values = tuple(_nonneg(part, "padding") for part in parts)
-    return _one_or_all(values)
-
-
-def _per_axis(text: str, what: str) -> int | Ints:
-    return _one_or_all(parse_size(text, what))
-
-
-def _per_axis_nonneg(text: str, what: str) -> int | Ints:
-    parts = str(text).lower().replace("x", ",").split(",")
-    return _one_or_all(tuple(_nonneg(p, what) for p in parts))
 
 
 # --------------------------------------------------------------------------- the command
@@ -169,14 +113,14 @@ def _query(args: argparse.Namespace) -> dict[str, Any]:
     if opad_text is not None and opad_text.strip().lower() == "any":
         opad = None
     elif opad_text is not None:
-        opad = _per_axis_nonneg(opad_text, "output_padding")
+        opad = per_axis_nonneg(opad_text, "output_padding")
     return {
-        "size": _per_axis(size, "size") if size is not None else None,
-        "inverse": _per_axis(inverse, "--inverse output") if inverse is not None else None,
-        "target": _per_axis(target, "--target output") if target is not None else None,
-        "kernel": _per_axis(args.kernel, "kernel"),
-        "stride": _per_axis(stride, "stride") if stride is not None else None,
-        "dilation": _per_axis(args.dilation, "dilation"),
+        "size": per_axis(size, "size") if size is not None else None,
+        "inverse": per_axis(inverse, "--inverse output") if inverse is not None else None,
+        "target": per_axis(target, "--target output") if target is not None else None,
+        "kernel": per_axis(args.kernel, "kernel"),
+        "stride": per_axis(stride, "stride") if stride is not None else None,
+        "dilation": per_axis(args.dilation, "dilation"),
         "padding": parse_padding(args.padding),
         "op": "pool" if pool is not None else ("transposed" if args.transposed else "conv"),
         "mode": "avg" if pool == "avg" else "max",

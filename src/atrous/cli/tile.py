@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import AtrousError
 from ..units import add_unit_arguments
-from ._common import HelpFormatter
+from ._common import add_command
 
 __all__ = ["SCHEMA_VERSION", "add_parser", "parse_memory", "run"]
 
@@ -58,10 +58,12 @@ def parse_memory(text: str) -> int:
     return int(value * scale)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``atrous tile``."""
-    p = sub.add_parser("tile", help="exact halo and tiles for tiled inference",
-                       description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter)
+    p = add_command(
+        sub, "tile", "exact halo and tiles for tiled inference",
+        DESCRIPTION, EPILOG, run,
+    )
     p.add_argument("model", metavar="MODEL",
                    help='a spec ("3x3 d2, 3x3 d4") or package.module:callable / file.py:callable')
     p.add_argument("--input", "-i", required=True, metavar="SIZE",
@@ -74,7 +76,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "model)")
     add_unit_arguments(p)
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
-    p.set_defaults(func=run)
 
 
 def _target(text: str) -> Any:

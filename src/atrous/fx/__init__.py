@@ -40,14 +40,7 @@ from ..errors import AtrousError
 from ..graph import Graph
 from .hooks import _fallback
 from .modules import _install_module_converters
-from .plumbing import (
-    _check_input_size,
-    _check_input_sizes,
-    _Eval,
-    _first_line,
-    _flatten_outputs,
-    _QuietTorch,
-)
+from .plumbing import _check_input_sizes, _Eval, _first_line, _QuietTorch
 from .registry import (
     OpCall,
     TensorInfo,
@@ -72,9 +65,6 @@ ModelGraph = Graph
 """The graph a model produces: a plain :class:`~atrous.graph.Graph` (the name is kept for
 compatibility; ``partial``, ``diagnostics``, ``notes``, ``method``, ``input_shape`` and
 ``output_labels`` live on every Graph)."""
-
-_PRIVATE_FOR_ERF = (_check_input_size, _flatten_outputs)  # re-exported for atrous.erf
-
 
 # -- public entry ------------------------------------------------------------------------------
 def to_graph(model: Any,

@@ -234,10 +234,10 @@ class Converter:
         if "/" in name:
             parts = name.split("/")
             return _join_scopes(parts[:-1]) or parts[-1]
-        return name or node.op_type
+        return name or str(node.op_type)
 
     def meta(self, node: Any, out: str, layer: Layer | None) -> dict[str, Any]:
-        shape = self.dims(out)
+        shape = _known(self.dims(out))
         params = 0
         for i in node.input[1:]:
             t = self.inits.get(i)
@@ -245,15 +245,14 @@ class Converter:
                 params += int(math.prod(t.dims))
         meta: dict[str, Any] = {
             "module": self.base_name(node), "target": node.op_type, "onnx_node": node.name,
-            "shape": tuple(shape) if shape is not None and None not in shape else (),
-            "params": params, "macs": 0,
+            "shape": shape if shape is not None else (), "params": params, "macs": 0,
         }
-        if node.op_type in ("Conv", "ConvTranspose") and shape is not None and None not in shape:
-            w = self.dims(node.input[1]) if len(node.input) > 1 else None
-            if w is not None and None not in w and len(w) >= 2:
-                big = shape if node.op_type == "Conv" else self.dims(node.input[0])
-                if big is not None and None not in big:
-                    meta["macs"] = int(math.prod(big)) * int(math.prod(w[1:]))  # type: ignore
+        if node.op_type in ("Conv", "ConvTranspose") and shape is not None:
+            w = _known(self.dims(node.input[1])) if len(node.input) > 1 else None
+            if w is not None and len(w) >= 2:
+                big = shape if node.op_type == "Conv" else _known(self.dims(node.input[0]))
+                if big is not None:
+                    meta["macs"] = int(math.prod(big)) * int(math.prod(w[1:]))
         return meta
 
     def _unary(self, node: Any, src: str) -> None:
@@ -403,6 +402,18 @@ class Converter:
             first = next(self.tensors[i] for i in ins if self.tensors[i].rank == like.rank)
             self._fill_dims(node, out_name, first, Step([]), like.axes, self.b.size(name))
         self.tensors[out_name] = replace(like, node=name, size=self.b.size(name))
+
+
+def _known(dims: Dims | None) -> Ints | None:
+    """``dims`` when shape inference knows every entry, else None.
+
+    >>> _known((1, 8, 32, 32)), _known((1, None, 32, 32)), _known(None)
+    ((1, 8, 32, 32), None, None)
+    """
+    if dims is None:
+        return None
+    known = tuple(d for d in dims if d is not None)
+    return known if len(known) == len(dims) else None
 
 
 def _join_scopes(parts: Sequence[str]) -> str:

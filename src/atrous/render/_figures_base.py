@@ -117,13 +117,16 @@ def _block_min(plane: np.ndarray, block: int) -> np.ndarray:
         fill = plane.max()
     padded = np.full((hb * block, wb * block), fill, dtype=plane.dtype)
     padded[:h, :w] = plane
-    return padded.reshape(hb, block, wb, block).min(axis=(1, 3))
+    reduced: np.ndarray = padded.reshape(hb, block, wb, block).min(axis=(1, 3))
+    return reduced
 
 
 def _float(arr: np.ndarray) -> np.ndarray:
     """Counts as float64 (object arrays of Python ints too; huge counts saturate harmlessly)."""
     if arr.dtype == object:
-        return np.vectorize(lambda v: float(v) if v < 1e300 else 1e300, otypes=[float])(arr)
+        saturated: np.ndarray = np.vectorize(lambda v: float(v) if v < 1e300 else 1e300,
+                                             otypes=[float])(arr)
+        return saturated
     return arr.astype(np.float64)
 
 

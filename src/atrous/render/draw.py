@@ -26,7 +26,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -637,7 +637,7 @@ class Drawing:
         self._shown = step
         return dynamic
 
-    def iter_rgba(self) -> Any:
+    def iter_rgba(self) -> Iterator[np.ndarray]:
         """Yield every step as an ``(H, W, 4)`` uint8 array, fast (blitting: only what changes
         between steps is redrawn)."""
         canvas = self.figure.canvas
@@ -659,7 +659,8 @@ class Drawing:
     def rgba(self) -> np.ndarray:
         """The current step rendered as an ``(H, W, 4)`` uint8 array."""
         self.figure.canvas.draw()
-        return np.asarray(self.figure.canvas.buffer_rgba()).copy()
+        pixels: np.ndarray = np.asarray(self.figure.canvas.buffer_rgba()).copy()
+        return pixels
 
     def cell_pixel(self, index: Sequence[int], grid: Literal["input", "output"] = "input",
                    where: tuple[float, float] = (0.2, 0.2)) -> tuple[int, int]:

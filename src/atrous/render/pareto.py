@@ -16,7 +16,9 @@ from ..errors import AtrousError
 from .style import PALETTE, style_context
 
 if TYPE_CHECKING:  # type-only: importing the renderers stays light
-    from .._design import ParetoFrontier
+    from collections.abc import Sequence
+
+    from .._design import ParetoFrontier, ParetoPoint
 
 __all__ = ["pareto_figure"]
 
@@ -31,6 +33,11 @@ def _pixels(value: float, _pos: Any = None) -> str:
     ('128', '0.5')
     """
     return str(round(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _series(points: Sequence[ParetoPoint]) -> tuple[list[int], list[int]]:
+    """``(layers, widths)`` of the points, as ``ax.plot`` takes them."""
+    return [p.layers for p in points], [p.width for p in points]
 
 
 def pareto_figure(frontier: ParetoFrontier, *, title: str | None = None) -> Any:
@@ -64,23 +71,11 @@ def pareto_figure(frontier: ParetoFrontier, *, title: str | None = None) -> Any:
             label = "gridding-free RF" if level == 1 else f">= {level} paths/axis"
             if nd > 1 and level > 1:
                 label += f" ({level**nd} in {nd}-D)"
-            ax.plot(
-                [p.layers for p in rows],
-                [p.width for p in rows],
-                color=color,
-                marker=marker,
-                linestyle="-",
-                label=label,
-                markerfacecolor="none",
-            )
-            best = [p for p in rows if p.optimal]
-            ax.plot(
-                [p.layers for p in best],
-                [p.width for p in best],
-                color=color,
-                marker=marker,
-                linestyle="none",
-            )
+            # every point of the level, hollow and joined; the Pareto-optimal ones filled on top
+            ax.plot(*_series(rows), color=color, marker=marker, linestyle="-", label=label,
+                    markerfacecolor="none")
+            ax.plot(*_series([p for p in rows if p.optimal]), color=color, marker=marker,
+                    linestyle="none")
         ax.set_yscale("log", base=2)
         from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 

@@ -30,6 +30,9 @@ from .style import PALETTE
 
 if TYPE_CHECKING:  # type-only: importing the renderers stays light
     import numpy as np
+    from rich.console import Console, Group
+    from rich.panel import Panel
+    from rich.table import Table
 
     from .._coverage import Coverage
     from ..report import Report
@@ -236,7 +239,7 @@ def coverage_heatmap(
     legend: bool = True,
     max_width: int = 100,
     colour: bool = True,
-) -> Any:
+) -> Group:
     """A rich renderable: the coverage map as coloured cells, counts written when they fit.
 
     Args:
@@ -279,7 +282,7 @@ def coverage_heatmap(
             bg = _viridis(level)
             label = fmt_count(v).rjust(width) if annotate else _SHADES[min(int(level * 4), 3)]
             text.append(label, style=f"{_ink(bg)} on {bg}")
-    parts: list[Any] = [text]
+    parts: list[Text] = [text]
     if legend:
         extra = []
         if factor > 1:
@@ -432,7 +435,7 @@ def _layer_columns(
     return [(h, kind) for h, _, kind in columns], body
 
 
-def layer_table(report: Report, *, width: int | None = None, title: str | None = None) -> Any:
+def layer_table(report: Report, *, width: int | None = None, title: str | None = None) -> Table:
     """The one per-layer table (rich) of a :class:`atrous.Report`, for spec and model graphs.
 
     Columns: ``#``, node (or module path and torch op for a model), geometry in the spec
@@ -474,7 +477,7 @@ def layer_table(report: Report, *, width: int | None = None, title: str | None =
     return table
 
 
-def report_table(report: Report, *, title: str | None = None, width: int | None = None) -> Any:
+def report_table(report: Report, *, title: str | None = None, width: int | None = None) -> Table:
     """The per-layer table of a Report (see :func:`layer_table`)."""
     return layer_table(report, width=width, title=title)
 
@@ -483,7 +486,7 @@ _MARKS = {"ok": ("✓", "green"), "note": ("·", "dim"), "warning": ("✗", "red
           "error": ("✗", "bold red")}
 
 
-def verdicts_table(report: Report) -> Any:
+def verdicts_table(report: Report) -> Table:
     """The labelled findings of a Report in words, one per line, marked ✓ / ✗ / ·."""
     from rich.table import Table
     from rich.text import Text
@@ -503,7 +506,7 @@ def verdicts_table(report: Report) -> Any:
     return table
 
 
-def render_report(report: Report, console: Any, *, heatmap: bool = True) -> None:
+def render_report(report: Report, console: Console, *, heatmap: bool = True) -> None:
     """Print a Report: title, per-layer table, verdicts, coverage heatmap, node findings.
 
     Only displays ``report.findings`` (and the rows and maps); the colour legend of the
@@ -553,7 +556,7 @@ def _mb(n: int) -> str:
 
 
 def model_table(summary: ModelSummary, *, depth: int | None = None,
-                columns: Sequence[str] = ()) -> Any:
+                columns: Sequence[str] = ()) -> Table:
     """The per-layer table of ``atrous model`` (rich, torchinfo's layout: no box).
 
     Columns: module path (indented by nesting with ``depth``), torch op, geometry in the spec
@@ -659,7 +662,7 @@ def group_notes(notes: Sequence[str], keep: int = 3) -> list[str]:
     return out
 
 
-def compare_panel(report: Report) -> Any:
+def compare_panel(report: Report) -> Panel:
     """One side of a comparison: the target, a short verdict and its coverage heatmap."""
     from rich.console import Group
     from rich.panel import Panel
@@ -685,7 +688,7 @@ def compare_panel(report: Report) -> Any:
                  expand=False)
 
 
-def render_compare(reports: Sequence[Report], console: Any) -> None:
+def render_compare(reports: Sequence[Report], console: Console) -> None:
     """Print reports side by side, then a table of their key numbers."""
     from rich.columns import Columns
     from rich.table import Table

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch._jit_internal import is_scripting
 
 from .._types import Ints, Pairs
 
@@ -104,7 +105,7 @@ def _probing_makes_sense(x: Tensor) -> bool:
     """No probe on meta or fake tensors, while tracing or compiling: there ``native`` runs."""
     if type(x) is not Tensor and not isinstance(x, torch.nn.Parameter):
         return False  # FakeTensor, functional tensors and other subclasses
-    if x.is_meta or torch.jit.is_tracing() or torch.jit.is_scripting():
+    if x.is_meta or is_scripting() or torch._C._is_tracing():  # torch.jit.is_tracing's test
         return False
     # torch.compile runs through torch._dynamo; when that was never imported nothing compiles
     # (looking at torch.compiler would import it: seconds)

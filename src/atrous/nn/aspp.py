@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 import torch.fx
@@ -212,7 +212,8 @@ class _ImplConv2d(nn.Conv2d):
         )
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + f", impl={self.impl}"
+        base = cast("Callable[[], str]", super().extra_repr)  # nn.Conv2d's is untyped
+        return base() + f", impl={self.impl}"
 
 
 def _atrous_conv(impl: Impl) -> Callable[..., nn.Conv2d]:
@@ -449,4 +450,5 @@ class ASPP(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if not self._size_warned:
             self._check_size(x)
-        return self.project(torch.cat([branch(x) for branch in self.convs], dim=1))
+        y: Tensor = self.project(torch.cat([branch(x) for branch in self.convs], dim=1))
+        return y

@@ -23,6 +23,7 @@ import itertools
 import math
 import sys
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -45,8 +46,11 @@ AUTO_ROUNDS = 5
 
 _CHOICE: dict[tuple[Any, ...], str] = {}
 """The probe's verdicts, by :func:`_auto_key`."""
-_LAST = ["native"]
-"""What the latest ``impl="auto"`` call ran."""
+_LAST: list[Any] = ["native", False]
+"""What the latest ``impl="auto"`` call ran, and whether a module may remember it for that input
+(False when ``native`` ran only because nothing could be probed: tracing, meta tensors...)."""
+_CACHES: weakref.WeakSet[AutoCache] = weakref.WeakSet()
+"""Every module's :class:`AutoCache`, emptied by :func:`clear_auto_choices`."""
 
 
 def phase_conv(
@@ -93,11 +97,9 @@ def _auto_key(
     x: Tensor, weight: Tensor, bias: Tensor | None, s: Ints, pads: Pairs, d: Ints, groups: int,
     mode: str,
 ) -> tuple[Any, ...]:
-    device = x.device
-    return (  # kept cheap: it is computed on every auto call (about 3 us)
-        device, x.dtype, x.shape, weight.shape, bias is None, s, pads, d, groups, mode,
-        x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last),
-        device.type == "cuda" and torch.backends.cudnn.deterministic,
+    return (  # computed on every functional auto call (modules look up an AutoCache first)
+        x.device, x.dtype, x.shape, x.is_contiguous() or x.stride(), weight.shape, bias is None,
+        s, pads, d, groups, mode, x.is_cuda and torch.backends.cudnn.deterministic,
     )
 
 
@@ -105,13 +107,20 @@ def _probing_makes_sense(x: Tensor) -> bool:
     """No probe on meta or fake tensors, while tracing or compiling: there ``native`` runs."""
     if type(x) is not Tensor and not isinstance(x, torch.nn.Parameter):
         return False  # FakeTensor, functional tensors and other subclasses
-    if x.is_meta or is_scripting() or torch._C._is_tracing():  # torch.jit.is_tracing's test
+    if x.is_meta or _is_tracing() or is_scripting():
         return False
-    # torch.compile runs through torch._dynamo; when that was never imported nothing compiles
-    # (looking at torch.compiler would import it: seconds)
+    return "torch._dynamo" not in sys.modules or not _compiling()
+
+
+_is_tracing = torch._C._is_tracing  # torch.jit.is_tracing's test, without its Python layers
+
+
+def _compiling() -> bool:
+    """Whether torch.compile is tracing: it runs through torch._dynamo, and when that was never
+    imported nothing compiles (looking at torch.compiler would import it: seconds)."""
     dynamo = sys.modules.get("torch._dynamo")
     compiling = getattr(dynamo, "is_compiling", None)
-    return not (compiling is not None and compiling())
+    return compiling is not None and bool(compiling())
 
 
 def _clock(device: torch.device) -> Callable[[], float]:
@@ -216,21 +225,88 @@ def choose(
     ``run(impl)`` computes the convolution with ``impl``; :func:`probe` calls it under no_grad
     and :func:`decide` chooses from its times.
     """
-    if all(v == 1 for v in d) or not _probing_makes_sense(x):
-        _LAST[0] = "native"  # no dilation: nothing to decompose
+    if max(d) == 1:
+        _LAST[:] = "native", True  # no dilation: nothing to decompose
+        return "native"
+    if not _probing_makes_sense(x):
+        _LAST[:] = "native", False
         return "native"
     key = _auto_key(x, weight, bias, s, pads, d, groups, mode)
     found = _CHOICE.get(key)
     if found is None:
         found = decide(probe(run, x.device))
         _CHOICE[key] = found
-    _LAST[0] = found
+    _LAST[:] = found, True
     return found
+
+
+class AutoCache:
+    """A module's ``impl="auto"`` verdicts by input: the fast path in front of :func:`choose`.
+
+    A module's kernel, stride, padding rule, dilation and groups are fixed, so its verdict
+    depends only on the input's shape, strides, dtype and device (and ``cudnn.deterministic``
+    on a GPU); looking those up costs a fraction of building and hashing :func:`choose`'s full
+    key. ``forward`` asks :meth:`lookup` for the implementation; on a miss it gets ``"auto"``,
+    runs the functional with it (which probes or finds the global verdict) and calls
+    :meth:`remember`. No verdict is taken while tracing or compiling or for tensor subclasses
+    (there ``"auto"`` goes to :func:`choose`, which runs native). :func:`clear_auto_choices`
+    empties every module's cache; a copy or a pickled module starts with an empty one.
+
+    >>> import torch
+    >>> cache, x = AutoCache(), torch.randn(1, 2, 8, 8)
+    >>> cache.lookup(x)  # a miss: run the functional with "auto", then remember its verdict
+    'auto'
+    >>> _LAST[:] = "native", True
+    >>> cache.remember()
+    >>> cache.lookup(x)
+    'native'
+    """
+
+    __slots__ = ("__weakref__", "_choices", "_pending")
+
+    def __init__(self) -> None:
+        self._choices: dict[tuple[Any, ...], str] = {}
+        self._pending: tuple[Any, ...] | None = None
+        _CACHES.add(self)
+
+    def __reduce__(self) -> tuple[type[AutoCache], tuple[()]]:
+        return AutoCache, ()  # verdicts are this process's measurements: never copied
+
+    def clear(self) -> None:
+        """Forget this module's verdicts."""
+        self._choices.clear()
+        self._pending = None
+
+    def lookup(self, x: Tensor) -> str:
+        """The remembered implementation for ``x``, or ``"auto"`` when there is none.
+
+        Tensor subclasses (fake tensors), torch.jit.trace and torch.compile's tracing go to
+        :func:`choose`, which runs native there (and nothing is remembered); meta tensors have
+        their own key, never probed.
+        """
+        if (type(x) is not Tensor or _is_tracing()
+                or ("torch._dynamo" in sys.modules and _compiling())):
+            self._pending = None
+            return "auto"
+        key = (x.shape, x.dtype, x.device, x.is_contiguous() or x.stride(),
+               x.is_cuda and torch.backends.cudnn.deterministic)
+        found = self._choices.get(key)
+        if found is None:
+            self._pending = key
+            return "auto"
+        _LAST[0] = found
+        return found
+
+    def remember(self) -> None:
+        """Keep the verdict of the ``"auto"`` call that followed a missed :meth:`lookup`."""
+        if self._pending is not None and _LAST[1]:
+            self._choices[self._pending] = _LAST[0]
+        self._pending = None
 
 
 def last_choice() -> str:
     """The implementation the latest ``impl="auto"`` call ran."""
-    return _LAST[0]
+    return str(_LAST[0])
 
 
 def auto_choices() -> dict[tuple[Any, ...], str]:
@@ -241,6 +317,8 @@ def auto_choices() -> dict[tuple[Any, ...], str]:
 def clear_auto_choices() -> None:
     """Forget the probe's verdicts (the next ``impl="auto"`` call probes again)."""
     _CHOICE.clear()
+    for cache in list(_CACHES):
+        cache.clear()
 
 
 def _pad(x: Tensor, pads: Pairs, mode: str = "zeros") -> Tensor:

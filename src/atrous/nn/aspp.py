@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from .._types import as_int
 from ..errors import AtrousError
+from ._impl import AutoCache
 from .conv import _check_factory
 from .functional import Impl, _choice, dilated_conv2d
 
@@ -204,12 +205,20 @@ class _ImplConv2d(nn.Conv2d):
 
     impl: Impl = "native"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._auto = AutoCache()
+
     def forward(self, input: Tensor) -> Tensor:
         pads: Any = self.padding if isinstance(self.padding, str) else tuple(self.padding)
-        return dilated_conv2d(
+        impl = self.impl if self.impl != "auto" else cast(Impl, self._auto.lookup(input))
+        y = dilated_conv2d(
             input, self.weight, self.bias, self.stride, pads, self.dilation, self.groups,
-            impl=self.impl,
+            impl=impl,
         )
+        if impl == "auto":
+            self._auto.remember()
+        return y
 
     def extra_repr(self) -> str:
         base = cast("Callable[[], str]", super().extra_repr)  # nn.Conv2d's is untyped

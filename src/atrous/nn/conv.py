@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from .._types import IntOrTuple, Ints, Pairs, as_int, as_ints
 from ..arith import PaddingArg, normalize_padding, same_padding
 from ..errors import AtrousError
+from ._impl import AutoCache
 from .functional import (
     Impl,
     PaddingMode,
@@ -205,7 +206,20 @@ class _DilatedConvNd(nn.Module):
             self.bias = nn.Parameter(torch.empty(self.out_channels, **factory))
         else:
             self.register_parameter("bias", None)
+        self._auto = AutoCache()
         self.reset_parameters()
+
+    def _run(self, conv: Callable[..., Tensor], x: Tensor) -> Tensor:
+        """``forward`` by ``conv``, the functional twin that ``forward`` names (so that a torch.fx
+        trace records it as one call); ``impl="auto"`` asks the module's cache first."""
+        impl = self.impl if self.impl != "auto" else self._auto.lookup(x)
+        y: Tensor = conv(
+            x, self.weight, self.bias, self.stride, self._pads, self.dilation, self.groups, impl,
+            self.padding_mode,
+        )
+        if impl == "auto":
+            self._auto.remember()
+        return y
 
     def reset_parameters(self) -> None:
         """PyTorch's ``nn.ConvNd`` initialisation (Kaiming-uniform, ``a = sqrt(5)``)."""
@@ -251,17 +265,7 @@ class DilatedConv1d(_DilatedConvNd):
     _ndim = 1
 
     def forward(self, x: Tensor) -> Tensor:
-        return dilated_conv1d(
-            x,
-            self.weight,
-            self.bias,
-            self.stride,
-            self._pads,
-            self.dilation,
-            self.groups,
-            self.impl,
-            self.padding_mode,
-        )
+        return self._run(dilated_conv1d, x)
 
 
 class DilatedConv2d(_DilatedConvNd):
@@ -284,17 +288,7 @@ class DilatedConv2d(_DilatedConvNd):
     _ndim = 2
 
     def forward(self, x: Tensor) -> Tensor:
-        return dilated_conv2d(
-            x,
-            self.weight,
-            self.bias,
-            self.stride,
-            self._pads,
-            self.dilation,
-            self.groups,
-            self.impl,
-            self.padding_mode,
-        )
+        return self._run(dilated_conv2d, x)
 
 
 class DilatedConv3d(_DilatedConvNd):
@@ -313,17 +307,7 @@ class DilatedConv3d(_DilatedConvNd):
     _ndim = 3
 
     def forward(self, x: Tensor) -> Tensor:
-        return dilated_conv3d(
-            x,
-            self.weight,
-            self.bias,
-            self.stride,
-            self._pads,
-            self.dilation,
-            self.groups,
-            self.impl,
-            self.padding_mode,
-        )
+        return self._run(dilated_conv3d, x)
 
 
 def _split_padding(padding: ModulePadding, axis: int) -> ModulePadding:

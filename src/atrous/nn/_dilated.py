@@ -128,17 +128,19 @@ def dilate_kernel(weight: Tensor, dilation: IntOrTuple) -> Tensor:
 
 
 def dilated_conv(
+    ndim: int,
+    /,
     x: Tensor,
     weight: Tensor,
-    bias: Tensor | None,
-    stride: IntOrTuple,
-    padding: PaddingArg,
-    dilation: IntOrTuple,
-    groups: int,
-    impl: str,
-    padding_mode: str,
-    ndim: int,
+    bias: Tensor | None = None,
+    stride: IntOrTuple = 1,
+    padding: PaddingArg = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    impl: Impl = "native",
+    padding_mode: PaddingMode = "zeros",
 ) -> Tensor:
+    """``dilated_conv{ndim}d`` (the template of :mod:`atrous.nn.functional`'s three)."""
     name = f"dilated_conv{ndim}d"
     check_choice(impl, Impl, "impl")
     check_choice(padding_mode, PaddingMode, "padding_mode")
@@ -163,9 +165,10 @@ def dilated_conv(
     def run(how: str) -> Tensor:
         return conv_impl(how, x, weight, bias, s, pads, d, groups, padding_mode)
 
-    if impl == "auto":
-        impl = _impl.choose(x, weight, bias, s, pads, d, groups, padding_mode, run)
-    y = run(impl)
+    how: str = impl
+    if how == "auto":
+        how = _impl.choose(x, weight, bias, s, pads, d, groups, padding_mode, run)
+    y = run(how)
     return y.squeeze(0) if unbatched else y
 
 

@@ -20,6 +20,7 @@ the template module's globals, so that doctest collects its examples as the modu
 from __future__ import annotations
 
 import inspect
+import sys
 import types
 from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar, cast
@@ -32,10 +33,14 @@ F = TypeVar("F")
 
 
 def variant(
-    template: Callable[Concatenate[F, P], R], first: F, name: str, doc: str
+    template: Callable[Concatenate[F, P], R],
+    first: F,
+    name: str,
+    doc: str,
+    module: str | None = None,
 ) -> Callable[P, R]:
     """``template`` with its first argument fixed to ``first``, named ``name``, documented
-    ``doc`` (see the module docstring)."""
+    ``doc``, belonging to ``module`` (default: the template's; see the module docstring)."""
 
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
         return template(first, *args, **kwargs)
@@ -43,12 +48,14 @@ def variant(
     # the same code and closure under the template module's globals: doctest's test for "defined
     # in this module" is ``module.__dict__ is function.__globals__``
     home = cast(types.FunctionType, template)
-    fn = types.FunctionType(call.__code__, home.__globals__, name, None, call.__closure__)
+    module = home.__module__ if module is None else module
+    namespace = sys.modules[module].__dict__
+    fn = types.FunctionType(call.__code__, namespace, name, None, call.__closure__)
     signature = inspect.signature(template)
     fn.__dict__["__signature__"] = signature.replace(
         parameters=list(signature.parameters.values())[1:]
     )
     fn.__qualname__ = name
-    fn.__module__ = home.__module__
+    fn.__module__ = module
     fn.__doc__ = doc
     return cast("Callable[P, R]", fn)

@@ -44,6 +44,7 @@ from ..errors import AtrousError
 from . import _impl
 from ._dilated import Impl, PaddingMode, check_input, check_weight, dilate_kernel, dilated_conv
 from ._impl import _CONV, _pad
+from ._variants import variant
 from .bench import DilationTax, dilation_tax
 
 __all__ = [
@@ -113,59 +114,14 @@ _CONV_DOC = """Dilated {n}-D convolution, TensorFlow-style ``"same"``, a choice 
 """
 
 
-@torch.fx.wrap
-def dilated_conv1d(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None = None,
-    stride: IntOrTuple = 1,
-    padding: PaddingArg = 0,
-    dilation: IntOrTuple = 1,
-    groups: int = 1,
-    impl: Impl = "native",
-    padding_mode: PaddingMode = "zeros",
-) -> Tensor:
-    return dilated_conv(x, weight, bias, stride, padding, dilation, groups, impl, padding_mode, 1)
-
-
-@torch.fx.wrap
-def dilated_conv2d(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None = None,
-    stride: IntOrTuple = 1,
-    padding: PaddingArg = 0,
-    dilation: IntOrTuple = 1,
-    groups: int = 1,
-    impl: Impl = "native",
-    padding_mode: PaddingMode = "zeros",
-) -> Tensor:
-    return dilated_conv(x, weight, bias, stride, padding, dilation, groups, impl, padding_mode, 2)
-
-
-@torch.fx.wrap
-def dilated_conv3d(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None = None,
-    stride: IntOrTuple = 1,
-    padding: PaddingArg = 0,
-    dilation: IntOrTuple = 1,
-    groups: int = 1,
-    impl: Impl = "native",
-    padding_mode: PaddingMode = "zeros",
-) -> Tensor:
-    return dilated_conv(x, weight, bias, stride, padding, dilation, groups, impl, padding_mode, 3)
-
-
-dilated_conv1d.__doc__ = (
+dilated_conv1d = variant(dilated_conv, 1, "dilated_conv1d", (
     _CONV_DOC.format(n=1, axes="L", kaxes="k", oaxes="L_out")
     + """
     >>> dilated_conv1d(torch.ones(1, 1, 7), torch.ones(1, 1, 2), padding="same", stride=3)
     tensor([[[2., 2., 1.]]])
 """
-)
-dilated_conv2d.__doc__ = (
+), module=__name__)
+dilated_conv2d = variant(dilated_conv, 2, "dilated_conv2d", (
     _CONV_DOC.format(n=2, axes="H, W", kaxes="k_h, k_w", oaxes="H_out, W_out")
     + """
     >>> x, w = torch.randn(1, 3, 7, 8), torch.randn(5, 3, 4, 4)   # even kernel
@@ -174,15 +130,18 @@ dilated_conv2d.__doc__ = (
     >>> dilated_conv2d(x, w, padding=((0, 1), (2, 0)), impl="zero_kernel").shape
     torch.Size([1, 5, 5, 7])
 """
-)
-dilated_conv3d.__doc__ = (
+), module=__name__)
+dilated_conv3d = variant(dilated_conv, 3, "dilated_conv3d", (
     _CONV_DOC.format(n=3, axes="D, H, W", kaxes="k_d, k_h, k_w", oaxes="D_out, H_out, W_out")
     + """
     >>> dilated_conv3d(torch.randn(1, 2, 5, 6, 7), torch.randn(3, 2, 3, 3, 3),
     ...                padding="same", dilation=(1, 2, 3)).shape
     torch.Size([1, 3, 5, 6, 7])
 """
-)
+), module=__name__)
+torch.fx.wrap(dilated_conv1d)  # each a leaf of a torch.fx trace (the padding can depend on size)
+torch.fx.wrap(dilated_conv2d)
+torch.fx.wrap(dilated_conv3d)
 
 
 @torch.fx.wrap

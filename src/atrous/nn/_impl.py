@@ -25,7 +25,7 @@ import sys
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -93,13 +93,26 @@ def phase_conv(
     return y
 
 
-def _auto_key(
-    x: Tensor, weight: Tensor, bias: Tensor | None, s: Ints, pads: Pairs, d: Ints, groups: int,
-    mode: str,
-) -> tuple[Any, ...]:
+class ConvArgs(NamedTuple):
+    """One checked convolution: a batched input, the padding as per-axis ``(left, right)``
+    pairs, stride and dilation per axis, the padding mode."""
+
+    x: Tensor
+    weight: Tensor
+    bias: Tensor | None
+    stride: Ints
+    pads: Pairs
+    dilation: Ints
+    groups: int
+    mode: str
+
+
+def _auto_key(a: ConvArgs) -> tuple[Any, ...]:
+    x = a.x
     return (  # computed on every functional auto call (modules look up an AutoCache first)
-        x.device, x.dtype, x.shape, x.is_contiguous() or x.stride(), weight.shape, bias is None,
-        s, pads, d, groups, mode, x.is_cuda and torch.backends.cudnn.deterministic,
+        x.device, x.dtype, x.shape, x.is_contiguous() or x.stride(), a.weight.shape,
+        a.bias is None, a.stride, a.pads, a.dilation, a.groups, a.mode,
+        x.is_cuda and torch.backends.cudnn.deterministic,
     )
 
 
@@ -209,32 +222,22 @@ def probe(run: Callable[[str], Tensor], device: torch.device) -> dict[str, list[
                            device, AUTO_ROUNDS)
 
 
-def choose(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None,
-    s: Ints,
-    pads: Pairs,
-    d: Ints,
-    groups: int,
-    mode: str,
-    run: Callable[[str], Tensor],
-) -> str:
+def choose(a: ConvArgs, run: Callable[[str], Tensor]) -> str:
     """The implementation ``impl="auto"`` uses for this call (probed once, then cached).
 
     ``run(impl)`` computes the convolution with ``impl``; :func:`probe` calls it under no_grad
     and :func:`decide` chooses from its times.
     """
-    if max(d) == 1:
+    if max(a.dilation) == 1:
         _LAST[:] = "native", True  # no dilation: nothing to decompose
         return "native"
-    if not _probing_makes_sense(x):
+    if not _probing_makes_sense(a.x):
         _LAST[:] = "native", False
         return "native"
-    key = _auto_key(x, weight, bias, s, pads, d, groups, mode)
+    key = _auto_key(a)
     found = _CHOICE.get(key)
     if found is None:
-        found = decide(probe(run, x.device))
+        found = decide(probe(run, a.x.device))
         _CHOICE[key] = found
     _LAST[:] = found, True
     return found

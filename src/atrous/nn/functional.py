@@ -284,12 +284,30 @@ def grouped_conv2d(
     return channel_shuffle(y, groups) if shuffle else y
 
 
-def _axis_padding(padding: PaddingArg, axis: int) -> PaddingArg:
-    """The 2-D padding restricted to one axis (the other gets none); "same"/"valid" pass through."""
-    if isinstance(padding, str):
-        return padding
-    pads = normalize_padding(padding, 2)
-    return tuple(pads[a] if a == axis else (0, 0) for a in range(2))
+AxisPart = tuple[Ints, PaddingArg, Ints]
+
+
+def _axis_parts(
+    stride: IntOrTuple, padding: PaddingArg, dilation: IntOrTuple
+) -> tuple[AxisPart, AxisPart]:
+    """A 2-D ``(stride, padding, dilation)`` split into its height part (for a ``k x 1``
+    convolution) and its width part (for a ``1 x k`` one); "same"/"valid" pass through.
+
+    >>> _axis_parts(2, ((1, 0), (2, 3)), (3, 4))
+    (((2, 1), ((1, 0), (0, 0)), (3, 1)), ((1, 2), ((0, 0), (2, 3)), (1, 4)))
+    """
+    s = as_ints(stride, 2, "stride", 1)
+    d = as_ints(dilation, 2, "dilation", 1)
+    pads = padding if isinstance(padding, str) else normalize_padding(padding, 2)
+
+    def part(axis: int) -> AxisPart:
+        only: PaddingArg = pads if isinstance(pads, str) else tuple(
+            pads[a] if a == axis else (0, 0) for a in range(2)
+        )
+        one = tuple(v if a == axis else 1 for a, v in enumerate(s))
+        return one, only, tuple(v if a == axis else 1 for a, v in enumerate(d))
+
+    return part(0), part(1)
 
 
 def separable_conv2d(
@@ -368,14 +386,9 @@ def spatial_separable_conv2d(
     >>> torch.allclose(spatial_separable_conv2d(x, v, h, padding=0), full, atol=1e-6)
     True
     """
-    s = as_ints(stride, 2, "stride", 1)
-    d = as_ints(dilation, 2, "dilation", 1)
-    y = dilated_conv2d(
-        x, vertical_weight, vertical_bias, (s[0], 1), _axis_padding(padding, 0), (d[0], 1)
-    )
-    return dilated_conv2d(
-        y, horizontal_weight, horizontal_bias, (1, s[1]), _axis_padding(padding, 1), (1, d[1])
-    )
+    vertical, horizontal = _axis_parts(stride, padding, dilation)
+    y = dilated_conv2d(x, vertical_weight, vertical_bias, *vertical)
+    return dilated_conv2d(y, horizontal_weight, horizontal_bias, *horizontal)
 
 
 def flattened_conv(
@@ -415,15 +428,10 @@ def flattened_conv(
     >>> y.shape
     torch.Size([1, 4, 8, 8])
     """
-    s = as_ints(stride, 2, "stride", 1)
-    d = as_ints(dilation, 2, "dilation", 1)
+    vertical, horizontal = _axis_parts(stride, padding, dilation)
     y = dilated_conv2d(x, channel_weight, channel_bias)
-    y = depthwise_conv2d(
-        y, vertical_weight, vertical_bias, (s[0], 1), _axis_padding(padding, 0), (d[0], 1)
-    )
-    return depthwise_conv2d(
-        y, horizontal_weight, horizontal_bias, (1, s[1]), _axis_padding(padding, 1), (1, d[1])
-    )
+    y = depthwise_conv2d(y, vertical_weight, vertical_bias, *vertical)
+    return depthwise_conv2d(y, horizontal_weight, horizontal_bias, *horizontal)
 
 
 def dilated_stack(

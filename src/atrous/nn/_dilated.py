@@ -9,7 +9,6 @@ and imported as :mod:`atrous.nn.functional`'s.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -166,7 +165,7 @@ def dilated_conv(
     args = ConvArgs(x, weight, bias, s, pads, d, groups, padding_mode)
     how: str = impl
     if how == "auto":
-        how = _impl.choose(args, functools.partial(conv_impl, args=args))
+        how = _impl.choose(args, conv_impl)
     y = conv_impl(how, args)
     return y.squeeze(0) if unbatched else y
 

@@ -222,23 +222,31 @@ def probe(run: Callable[[str], Tensor], device: torch.device) -> dict[str, list[
                            device, AUTO_ROUNDS)
 
 
-def choose(a: ConvArgs, run: Callable[[str], Tensor]) -> str:
+def choose(a: ConvArgs, conv: Callable[[str, ConvArgs], Tensor]) -> str:
     """The implementation ``impl="auto"`` uses for this call (probed once, then cached).
 
-    ``run(impl)`` computes the convolution with ``impl``; :func:`probe` calls it under no_grad
-    and :func:`decide` chooses from its times.
+    ``conv(impl, a)`` computes the convolution with ``impl``; :func:`probe` calls it under
+    no_grad and :func:`decide` chooses from its times. A verdict of ``native`` is returned
+    before the probe context is looked at (it is what that context would run anyway).
     """
+    x = a.x
     if max(a.dilation) == 1:
         _LAST[:] = "native", True  # no dilation: nothing to decompose
         return "native"
-    if not _probing_makes_sense(a.x):
-        _LAST[:] = "native", False
+    if (type(x) is not Tensor and not isinstance(x, torch.nn.Parameter)) or (
+        "torch._dynamo" in sys.modules and _compiling()
+    ):
+        _LAST[:] = "native", False  # fake tensors, tracing by torch.compile
         return "native"
     key = _auto_key(a)
     found = _CHOICE.get(key)
-    if found is None:
-        found = decide(probe(run, a.x.device))
-        _CHOICE[key] = found
+    if found != "native":
+        if not _probing_makes_sense(x):
+            _LAST[:] = "native", False
+            return "native"
+        if found is None:
+            found = decide(probe(lambda impl: conv(impl, a), x.device))
+            _CHOICE[key] = found
     _LAST[:] = found, True
     return found
 
@@ -287,15 +295,16 @@ class AutoCache:
         :func:`choose`, which runs native there (and nothing is remembered); meta tensors have
         their own key, never probed.
         """
-        if (type(x) is not Tensor or _is_tracing()
-                or ("torch._dynamo" in sys.modules and _compiling())):
-            self._pending = None
+        self._pending = None
+        if type(x) is not Tensor or ("torch._dynamo" in sys.modules and _compiling()):
             return "auto"
         key = (x.shape, x.dtype, x.device, x.is_contiguous() or x.stride(),
                x.is_cuda and torch.backends.cudnn.deterministic)
         found = self._choices.get(key)
         if found is None:
             self._pending = key
+            return "auto"
+        if found != "native" and _is_tracing():
             return "auto"
         _LAST[0] = found
         return found

@@ -203,6 +203,31 @@ def test_a_module_remembers_its_verdict_per_input(monkeypatch: pytest.MonkeyPatc
     assert (len(calls), len(chosen), _impl.last_choice()) == (9, 6, "native")
 
 
+def test_auto_runs_native_while_tracing_after_a_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cached non-native verdict (module cache or global) is not used under torch.jit.trace."""
+    monkeypatch.setattr(_impl, "interleaved", fake_timer(
+        {"native": [1.0], "space_to_batch": [0.5], "phase": [0.2]}, []))
+    conv = DilatedConv2d(2, 2, 3, dilation=4, impl="auto").requires_grad_(False)
+    x = torch.randn(1, 2, 9, 9)
+    seen: list[str] = []
+
+    def both(t: torch.Tensor) -> torch.Tensor:
+        y = conv(t)
+        seen.append(_impl.last_choice())
+        y = y + dilated_conv2d(t, conv.weight, conv.bias, 1, "same", 4, impl="auto")
+        seen.append(_impl.last_choice())
+        return y
+
+    with torch.no_grad():
+        both(x)
+        both(x)
+        assert seen == ["phase"] * 4
+        seen.clear()
+        traced = torch.jit.trace(both, x, check_trace=False)
+    assert seen == ["native", "native"]
+    assert torch.allclose(traced(x), 2 * conv(x), atol=1e-5)
+
+
 def test_modules_with_auto_equal_native() -> None:
     torch.manual_seed(0)
     conv = DilatedConv2d(4, 6, 3, dilation=3)

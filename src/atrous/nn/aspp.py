@@ -239,11 +239,11 @@ def _atrous_conv(impl: Impl) -> Callable[..., nn.Conv2d]:
     return make
 
 
-class ASPPConv(nn.Sequential):
-    """One atrous branch: 3x3 conv (dilation = padding = ``rate``), norm, activation.
+class _ASPPBranch(nn.Sequential):
+    """An atrous branch of :class:`ASPP`, plain (:class:`ASPPConv`) or separable
+    (:class:`ASPPSeparableConv`); the norm replaces the convolutions' biases."""
 
-    Layout ``0`` conv, ``1`` norm, ``2`` act — torchvision's ``ASPPConv``.
-    """
+    separable = False
 
     def __init__(
         self,
@@ -254,46 +254,36 @@ class ASPPConv(nn.Sequential):
         act: ActFactory | None = nn.ReLU,
         impl: Impl = "native",
     ) -> None:
-        conv = _atrous_conv(impl)(
-            in_channels, out_channels, 3, padding=rate, dilation=rate, bias=norm is None
-        )
-        super().__init__(conv, *_norm_act(out_channels, norm, act))
+        atrous = _atrous_conv(impl)
+        bias = norm is None
+        if self.separable:
+            layers = [
+                atrous(in_channels, in_channels, 3, padding=rate, dilation=rate,
+                       groups=in_channels, bias=bias),
+                *_norm_act(in_channels, norm, act),
+                nn.Conv2d(in_channels, out_channels, 1, bias=bias),
+            ]
+        else:
+            layers = [atrous(in_channels, out_channels, 3, padding=rate, dilation=rate, bias=bias)]
+        super().__init__(*layers, *_norm_act(out_channels, norm, act))
         self.rate = rate
 
 
-class ASPPSeparableConv(nn.Sequential):
+class ASPPConv(_ASPPBranch):
+    """One atrous branch: 3x3 conv (dilation = padding = ``rate``), norm, activation.
+
+    Layout ``0`` conv, ``1`` norm, ``2`` act — torchvision's ``ASPPConv``.
+    """
+
+
+class ASPPSeparableConv(_ASPPBranch):
     """One atrous *separable* branch (DeepLabv3+): depthwise 3x3 atrous conv, norm, act,
     pointwise 1x1 conv, norm, act.
 
     Layout ``0`` depthwise, ``1`` norm, ``2`` act, ``3`` pointwise, ``4`` norm, ``5`` act.
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        rate: int,
-        norm: NormFactory | None = nn.BatchNorm2d,
-        act: ActFactory | None = nn.ReLU,
-        impl: Impl = "native",
-    ) -> None:
-        depthwise = _atrous_conv(impl)(
-            in_channels,
-            in_channels,
-            3,
-            padding=rate,
-            dilation=rate,
-            groups=in_channels,
-            bias=norm is None,
-        )
-        pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=norm is None)
-        super().__init__(
-            depthwise,
-            *_norm_act(in_channels, norm, act),
-            pointwise,
-            *_norm_act(out_channels, norm, act),
-        )
-        self.rate = rate
+    separable = True
 
 
 class ASPPPooling(nn.Sequential):

@@ -203,6 +203,7 @@ def test_a_module_remembers_its_verdict_per_input(monkeypatch: pytest.MonkeyPatc
     assert (len(calls), len(chosen), _impl.last_choice()) == (9, 6, "native")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
 def test_auto_runs_native_while_tracing_after_a_probe(monkeypatch: pytest.MonkeyPatch) -> None:
     """A cached non-native verdict (module cache or global) is not used under torch.jit.trace."""
     monkeypatch.setattr(_impl, "interleaved", fake_timer(

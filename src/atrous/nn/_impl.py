@@ -14,6 +14,10 @@ from round to round, so that a burst of load from other programs falls on all of
 (:func:`interleaved`). :func:`decide` then keeps ``native`` unless another implementation was
 at least :data:`AUTO_MARGIN` faster than ``native`` *in every round*, paired round by round,
 and in the median too: one lucky run never moves a call off the native kernel.
+
+The verdicts live in one table keyed by all of the above (:func:`choose`, for the functionals);
+a module also keeps its own by input only (:class:`AutoCache`), since the rest of the key is
+fixed by the module, so that its calls after the first skip most of the key's cost.
 """
 
 from __future__ import annotations
@@ -259,9 +263,11 @@ class AutoCache:
     on a GPU); looking those up costs a fraction of building and hashing :func:`choose`'s full
     key. ``forward`` asks :meth:`lookup` for the implementation; on a miss it gets ``"auto"``,
     runs the functional with it (which probes or finds the global verdict) and calls
-    :meth:`remember`. No verdict is taken while tracing or compiling or for tensor subclasses
-    (there ``"auto"`` goes to :func:`choose`, which runs native). :func:`clear_auto_choices`
-    empties every module's cache; a copy or a pickled module starts with an empty one.
+    :meth:`remember`. Only verdicts that :func:`choose` took from a probe (or from no dilation)
+    are remembered, never the ``native`` it runs while tracing, compiling or on fake or meta
+    tensors; a remembered verdict other than ``native`` is not used while torch.jit.trace runs.
+    :func:`clear_auto_choices` empties every module's cache; a copy or a pickled module starts
+    with an empty one.
 
     >>> import torch
     >>> cache, x = AutoCache(), torch.randn(1, 2, 8, 8)

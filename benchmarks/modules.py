@@ -16,12 +16,18 @@ Part 2 times ``atrous.nn.functional.dilated_conv2d`` with ``impl="native"`` (``F
 (TensorFlow's ``atrous_conv2d``: ``r x r`` phases, dense 3x3 conv on each) for a 3x3 conv with
 ``padding = dilation = r`` (an ASPP branch), rates 6, 12, 18, 24, float32, in contiguous and
 channels_last memory formats, and prints each time relative to native.
+
+Part 3 (``--part auto``) times ``impl="auto"`` against ``impl="native"`` on a tiny (1x4x8x8) and
+a normal (1x32x64x64) 3x3 convolution with dilation 2, as ``DilatedConv2d`` modules and as
+``dilated_conv2d`` calls, in interleaved rounds, and prints auto/native (target <= 1.05: on a CPU
+``auto`` runs the native kernel, so the gap is its dispatch) with ``os.getloadavg()``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import statistics
 import sys
 import time
@@ -33,7 +39,7 @@ from typing import Any
 
 import torch
 
-from atrous.nn import deeplabv3_resnet50
+from atrous.nn import DilatedConv2d, deeplabv3_resnet50
 from atrous.nn.functional import dilated_conv2d
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,6 +148,55 @@ def bench_impls(
             print(f"  {layout:14s} {r:4d} {base * 1e3:10.2f}{cells}")
 
 
+def _repeat(calls: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], None]:
+    def run() -> None:
+        for _ in range(calls):
+            fn(*args, **kwargs)
+
+    return run
+
+
+def bench_auto(rounds: int, calls: int, device: torch.device) -> None:
+    """``impl="auto"`` against ``impl="native"``: the per-call cost of the choice, once probed.
+
+    On a CPU ``auto`` runs the native kernel, so the gap is its dispatch (the module's cache
+    lookup; for the functional form the full key); the tiny convolution shows it at its largest.
+    """
+    print(
+        f"\nimpl='auto' / impl='native', 3x3, dilation 2, 'same', float32, {calls} calls per "
+        f"timing, {rounds} interleaved rounds (median; min)"
+    )
+    g = torch.Generator().manual_seed(0)
+    for label, c, n in (("tiny", 4, 8), ("normal", 32, 64)):
+        x = torch.randn(1, c, n, n, generator=g).to(device)
+        native = DilatedConv2d(c, c, 3, dilation=2).to(device)
+        auto = DilatedConv2d(c, c, 3, dilation=2, impl="auto").to(device)
+        auto.load_state_dict(native.state_dict())
+        w, b = native.weight, native.bias
+        fns = {
+            "module native": _repeat(calls, native, x),
+            "module auto": _repeat(calls, auto, x),
+            "functional native": _repeat(calls, dilated_conv2d, x, w, b, 1, "same", 2),
+            "functional auto": _repeat(
+                calls, dilated_conv2d, x, w, b, 1, "same", 2, impl="auto"
+            ),
+        }
+        with torch.no_grad():
+            if not torch.equal(auto(x), native(x)):
+                raise SystemExit("impl='auto' differs from native")
+            times = interleaved(fns, rounds, device)
+        med = {k: statistics.median(v) / calls for k, v in times.items()}
+        low = {k: min(v) / calls for k, v in times.items()}
+        for form in ("module", "functional"):
+            nat, aut = f"{form} native", f"{form} auto"
+            print(
+                f"  {label:6s} 1x{c}x{n}x{n} {form:10s}: native {med[nat] * 1e6:8.1f} us, "
+                f"auto {med[aut] * 1e6:8.1f} us, auto/native {med[aut] / med[nat]:.3f} "
+                f"(min {low[aut] / low[nat]:.3f}); target <= 1.05"
+            )
+    print(f"  os.getloadavg() = {tuple(round(v, 2) for v in os.getloadavg())}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=257, help="DeepLab input side (default 257)")
@@ -151,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument(
-        "--part", choices=("all", "deeplab", "impls"), default="all", help="what to run"
+        "--part", choices=("all", "deeplab", "impls", "auto"), default="all", help="what to run"
     )
     parser.add_argument("--wall", action="store_true", help="wall clock even on 1 CPU thread")
     parser.add_argument("--quick", action="store_true", help="small smoke run")
@@ -170,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.part in ("all", "impls"):
         rounds = max(3, args.rounds // 2)
         bench_impls(args.channels, args.spatial, [6, 12, 18, 24], rounds, device)
+    if args.part in ("all", "auto"):
+        bench_auto(max(5, args.rounds), 20 if args.quick else 200, device)
     return 0
 
 

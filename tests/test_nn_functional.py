@@ -364,3 +364,36 @@ def test_channels_last_input_gives_channels_last_output(
     out = AF.dilated_conv2d(x, w, None, stride, 4, 4, impl=impl)
     assert out.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(out, F.conv2d(x.contiguous(), w, None, stride, 4, 4))
+
+
+def test_generated_variants_keep_their_signature_module_and_doctests() -> None:
+    """dilated_conv1d/2d/3d, resnet18..101 and the DeepLab builders are made from one template
+    each (nn._variants): help() shows the public signature, and doctest collects their
+    examples as their module's own."""
+    import doctest
+    import inspect
+
+    from atrous.nn import deeplab, functional, resnet
+
+    assert list(inspect.signature(functional.dilated_conv3d).parameters) == [
+        "x", "weight", "bias", "stride", "padding", "dilation", "groups", "impl", "padding_mode",
+    ]
+    sig = inspect.signature(resnet.resnet50)
+    assert list(sig.parameters) == [
+        "output_stride", "multi_grid", "num_classes", "norm", "in_channels", "width",
+        "zero_init_residual",
+    ]
+    assert sig.parameters["num_classes"].kind is inspect.Parameter.KEYWORD_ONLY
+    plus = inspect.signature(deeplab.deeplabv3plus_resnet101).parameters
+    assert plus["output_stride"].default == 16
+    for module, names in (
+        (functional, {"dilated_conv1d", "dilated_conv2d", "dilated_conv3d"}),
+        (resnet, {"resnet18", "resnet34", "resnet50", "resnet101"}),
+        (deeplab, {"deeplabv3_resnet50", "deeplabv3_resnet101", "deeplabv3plus_resnet50"}),
+    ):
+        tests = doctest.DocTestFinder().find(module)
+        found = {t.name.rsplit(".", 1)[-1] for t in tests if t.examples}
+        assert names <= found, names - found
+        for name in names:
+            assert getattr(module, name).__module__ == module.__name__
+            assert getattr(module, name).__name__ == name

@@ -3,6 +3,7 @@ against torch's own ``F.convNd``, values and gradients; the ``auto`` probe; the 
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -155,7 +156,7 @@ def test_interleaved_rotates_the_order_after_one_warm_up() -> None:
 
 def test_auto_does_not_probe_undilated_meta_or_fake_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    monkeypatch.setattr(_impl, "best_of", fake_timer({}, calls))
+    monkeypatch.setattr(_impl, "interleaved", fake_timer({}, calls))
     w = torch.randn(2, 2, 3, 3)
     dilated_conv2d(torch.randn(1, 2, 8, 8), w, dilation=1, impl="auto")
     out = dilated_conv2d(torch.empty(1, 2, 8, 8, device="meta"), w.to("meta"), dilation=2,
@@ -168,6 +169,64 @@ def test_auto_does_not_probe_undilated_meta_or_fake_inputs(monkeypatch: pytest.M
         fw = mode.from_tensor(w)
         assert dilated_conv2d(fx, fw, dilation=2, impl="auto").shape == (1, 2, 4, 4)
     assert calls == []
+
+
+def test_a_module_remembers_its_verdict_per_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module's AutoCache answers repeated inputs without the global key; another shape, a
+    cleared cache, a copy and a meta input go through choose() as before."""
+    calls: list[str] = []
+    monkeypatch.setattr(_impl, "interleaved", fake_timer(
+        {"native": [1.0], "space_to_batch": [0.5], "phase": [0.2]}, calls))
+    chosen: list[int] = []
+    real_choose = _impl.choose
+    monkeypatch.setattr(_impl, "choose", lambda *a: chosen.append(1) or real_choose(*a))
+    torch.manual_seed(0)
+    conv = DilatedConv2d(2, 3, 3, dilation=4, impl="auto")
+    ref = DilatedConv2d(2, 3, 3, dilation=4)
+    ref.load_state_dict(conv.state_dict())
+    x = torch.randn(1, 2, 9, 9)
+    assert torch.allclose(conv(x), ref(x), atol=1e-5)
+    assert (len(calls), len(chosen), _impl.last_choice()) == (3, 1, "phase")
+    _impl._LAST[0] = "native"
+    assert torch.allclose(conv(x), ref(x), atol=1e-5)
+    assert (len(calls), len(chosen), _impl.last_choice()) == (3, 1, "phase")  # the module's
+    conv(x[:, :, :8])  # another shape: the global path, a new probe
+    assert (len(calls), len(chosen)) == (6, 2)
+    copy.deepcopy(conv)(x)  # a copy starts empty and finds the global verdict: no probe
+    assert (len(calls), len(chosen)) == (6, 3)
+    clear_auto_choices()  # empties the module caches too
+    conv(x)
+    assert (len(calls), len(chosen)) == (9, 4)
+    meta = copy.deepcopy(conv).to("meta")
+    meta(torch.empty(1, 2, 9, 9, device="meta"))
+    meta(torch.empty(1, 2, 9, 9, device="meta"))
+    assert (len(calls), len(chosen), _impl.last_choice()) == (9, 6, "native")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
+def test_auto_runs_native_while_tracing_after_a_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cached non-native verdict (module cache or global) is not used under torch.jit.trace."""
+    monkeypatch.setattr(_impl, "interleaved", fake_timer(
+        {"native": [1.0], "space_to_batch": [0.5], "phase": [0.2]}, []))
+    conv = DilatedConv2d(2, 2, 3, dilation=4, impl="auto").requires_grad_(False)
+    x = torch.randn(1, 2, 9, 9)
+    seen: list[str] = []
+
+    def both(t: torch.Tensor) -> torch.Tensor:
+        y = conv(t)
+        seen.append(_impl.last_choice())
+        y = y + dilated_conv2d(t, conv.weight, conv.bias, 1, "same", 4, impl="auto")
+        seen.append(_impl.last_choice())
+        return y
+
+    with torch.no_grad():
+        both(x)
+        both(x)
+        assert seen == ["phase"] * 4
+        seen.clear()
+        traced = torch.jit.trace(both, x, check_trace=False)
+    assert seen == ["native", "native"]
+    assert torch.allclose(traced(x), 2 * conv(x), atol=1e-5)
 
 
 def test_modules_with_auto_equal_native() -> None:

@@ -17,11 +17,11 @@ from torch import Tensor
 
 from .._arith_base import at_axis, axis_names, check_choice
 from .._arith_conv import conv_axis
-from .._types import IntOrTuple, Ints, Pairs, as_int, as_ints
+from .._types import IntOrTuple, Pairs, as_int, as_ints
 from ..arith import PaddingArg, normalize_padding
 from ..errors import AtrousError
 from . import _impl
-from ._impl import _CONV, _pad, _space_to_batch_conv
+from ._impl import _CONV, ConvArgs, _pad, _space_to_batch_conv
 
 __all__ = [
     "Impl",
@@ -128,17 +128,19 @@ def dilate_kernel(weight: Tensor, dilation: IntOrTuple) -> Tensor:
 
 
 def dilated_conv(
+    ndim: int,
+    /,
     x: Tensor,
     weight: Tensor,
-    bias: Tensor | None,
-    stride: IntOrTuple,
-    padding: PaddingArg,
-    dilation: IntOrTuple,
-    groups: int,
-    impl: str,
-    padding_mode: str,
-    ndim: int,
+    bias: Tensor | None = None,
+    stride: IntOrTuple = 1,
+    padding: PaddingArg = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    impl: Impl = "native",
+    padding_mode: PaddingMode = "zeros",
 ) -> Tensor:
+    """``dilated_conv{ndim}d`` (the template of :mod:`atrous.nn.functional`'s three)."""
     name = f"dilated_conv{ndim}d"
     check_choice(impl, Impl, "impl")
     check_choice(padding_mode, PaddingMode, "padding_mode")
@@ -160,27 +162,17 @@ def dilated_conv(
             raise AtrousError(f"{name}: {exc}") from None
     check_pads(pads, size, padding_mode, name)
 
-    def run(how: str) -> Tensor:
-        return conv_impl(how, x, weight, bias, s, pads, d, groups, padding_mode)
-
-    if impl == "auto":
-        impl = _impl.choose(x, weight, bias, s, pads, d, groups, padding_mode, run)
-    y = run(impl)
+    args = ConvArgs(x, weight, bias, s, pads, d, groups, padding_mode)
+    how: str = impl
+    if how == "auto":
+        how = _impl.choose(args, conv_impl)
+    y = conv_impl(how, args)
     return y.squeeze(0) if unbatched else y
 
 
-def conv_impl(
-    impl: str,
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None,
-    s: Ints,
-    pads: Pairs,
-    d: Ints,
-    groups: int,
-    mode: str,
-) -> Tensor:
+def conv_impl(impl: str, args: ConvArgs) -> Tensor:
     """One checked convolution by the named implementation (not ``"auto"``)."""
+    x, weight, bias, s, pads, d, groups, mode = args
     ndim = len(s)
     conv = _CONV[ndim]
     if impl == "space_to_batch":

@@ -14,6 +14,10 @@ from round to round, so that a burst of load from other programs falls on all of
 (:func:`interleaved`). :func:`decide` then keeps ``native`` unless another implementation was
 at least :data:`AUTO_MARGIN` faster than ``native`` *in every round*, paired round by round,
 and in the median too: one lucky run never moves a call off the native kernel.
+
+The verdicts live in one table keyed by all of the above (:func:`choose`, for the functionals);
+a module also keeps its own by input only (:class:`AutoCache`), since the rest of the key is
+fixed by the module, so that its calls after the first skip most of the key's cost.
 """
 
 from __future__ import annotations
@@ -23,12 +27,14 @@ import itertools
 import math
 import sys
 import time
+import weakref
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch._jit_internal import is_scripting
 
 from .._types import Ints, Pairs
 
@@ -44,8 +50,11 @@ AUTO_ROUNDS = 5
 
 _CHOICE: dict[tuple[Any, ...], str] = {}
 """The probe's verdicts, by :func:`_auto_key`."""
-_LAST = ["native"]
-"""What the latest ``impl="auto"`` call ran."""
+_LAST: list[Any] = ["native", False]
+"""What the latest ``impl="auto"`` call ran, and whether a module may remember it for that input
+(False when ``native`` ran only because nothing could be probed: tracing, meta tensors...)."""
+_CACHES: weakref.WeakSet[AutoCache] = weakref.WeakSet()
+"""Every module's :class:`AutoCache`, emptied by :func:`clear_auto_choices`."""
 
 
 def phase_conv(
@@ -88,15 +97,26 @@ def phase_conv(
     return y
 
 
-def _auto_key(
-    x: Tensor, weight: Tensor, bias: Tensor | None, s: Ints, pads: Pairs, d: Ints, groups: int,
-    mode: str,
-) -> tuple[Any, ...]:
-    device = x.device
-    return (  # kept cheap: it is computed on every auto call (about 3 us)
-        device, x.dtype, x.shape, weight.shape, bias is None, s, pads, d, groups, mode,
-        x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last),
-        device.type == "cuda" and torch.backends.cudnn.deterministic,
+class ConvArgs(NamedTuple):
+    """One checked convolution: a batched input, the padding as per-axis ``(left, right)``
+    pairs, stride and dilation per axis, the padding mode."""
+
+    x: Tensor
+    weight: Tensor
+    bias: Tensor | None
+    stride: Ints
+    pads: Pairs
+    dilation: Ints
+    groups: int
+    mode: str
+
+
+def _auto_key(a: ConvArgs) -> tuple[Any, ...]:
+    x = a.x
+    return (  # computed on every functional auto call (modules look up an AutoCache first)
+        x.device, x.dtype, x.shape, x.is_contiguous() or x.stride(), a.weight.shape,
+        a.bias is None, a.stride, a.pads, a.dilation, a.groups, a.mode,
+        x.is_cuda and torch.backends.cudnn.deterministic,
     )
 
 
@@ -104,13 +124,20 @@ def _probing_makes_sense(x: Tensor) -> bool:
     """No probe on meta or fake tensors, while tracing or compiling: there ``native`` runs."""
     if type(x) is not Tensor and not isinstance(x, torch.nn.Parameter):
         return False  # FakeTensor, functional tensors and other subclasses
-    if x.is_meta or torch.jit.is_tracing() or torch.jit.is_scripting():
+    if x.is_meta or _is_tracing() or is_scripting():
         return False
-    # torch.compile runs through torch._dynamo; when that was never imported nothing compiles
-    # (looking at torch.compiler would import it: seconds)
+    return "torch._dynamo" not in sys.modules or not _compiling()
+
+
+_is_tracing = torch._C._is_tracing  # torch.jit.is_tracing's test, without its Python layers
+
+
+def _compiling() -> bool:
+    """Whether torch.compile is tracing: it runs through torch._dynamo, and when that was never
+    imported nothing compiles (looking at torch.compiler would import it: seconds)."""
     dynamo = sys.modules.get("torch._dynamo")
     compiling = getattr(dynamo, "is_compiling", None)
-    return not (compiling is not None and compiling())
+    return compiling is not None and bool(compiling())
 
 
 def _clock(device: torch.device) -> Callable[[], float]:
@@ -199,37 +226,105 @@ def probe(run: Callable[[str], Tensor], device: torch.device) -> dict[str, list[
                            device, AUTO_ROUNDS)
 
 
-def choose(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None,
-    s: Ints,
-    pads: Pairs,
-    d: Ints,
-    groups: int,
-    mode: str,
-    run: Callable[[str], Tensor],
-) -> str:
+def choose(a: ConvArgs, conv: Callable[[str, ConvArgs], Tensor]) -> str:
     """The implementation ``impl="auto"`` uses for this call (probed once, then cached).
 
-    ``run(impl)`` computes the convolution with ``impl``; :func:`probe` calls it under no_grad
-    and :func:`decide` chooses from its times.
+    ``conv(impl, a)`` computes the convolution with ``impl``; :func:`probe` calls it under
+    no_grad and :func:`decide` chooses from its times. A verdict of ``native`` is returned
+    before the probe context is looked at (it is what that context would run anyway).
     """
-    if all(v == 1 for v in d) or not _probing_makes_sense(x):
-        _LAST[0] = "native"  # no dilation: nothing to decompose
+    x = a.x
+    if max(a.dilation) == 1:
+        _LAST[:] = "native", True  # no dilation: nothing to decompose
         return "native"
-    key = _auto_key(x, weight, bias, s, pads, d, groups, mode)
+    if (type(x) is not Tensor and not isinstance(x, torch.nn.Parameter)) or (
+        "torch._dynamo" in sys.modules and _compiling()
+    ):
+        _LAST[:] = "native", False  # fake tensors, tracing by torch.compile
+        return "native"
+    key = _auto_key(a)
     found = _CHOICE.get(key)
-    if found is None:
-        found = decide(probe(run, x.device))
-        _CHOICE[key] = found
-    _LAST[0] = found
+    if found != "native":
+        if not _probing_makes_sense(x):
+            _LAST[:] = "native", False
+            return "native"
+        if found is None:
+            found = decide(probe(lambda impl: conv(impl, a), x.device))
+            _CHOICE[key] = found
+    _LAST[:] = found, True
     return found
+
+
+class AutoCache:
+    """A module's ``impl="auto"`` verdicts by input: the fast path in front of :func:`choose`.
+
+    A module's kernel, stride, padding rule, dilation and groups are fixed, so its verdict
+    depends only on the input's shape, strides, dtype and device (and ``cudnn.deterministic``
+    on a GPU); looking those up costs a fraction of building and hashing :func:`choose`'s full
+    key. ``forward`` asks :meth:`lookup` for the implementation; on a miss it gets ``"auto"``,
+    runs the functional with it (which probes or finds the global verdict) and calls
+    :meth:`remember`. Only verdicts that :func:`choose` took from a probe (or from no dilation)
+    are remembered, never the ``native`` it runs while tracing, compiling or on fake or meta
+    tensors; a remembered verdict other than ``native`` is not used while torch.jit.trace runs.
+    :func:`clear_auto_choices` empties every module's cache; a copy or a pickled module starts
+    with an empty one.
+
+    >>> import torch
+    >>> cache, x = AutoCache(), torch.randn(1, 2, 8, 8)
+    >>> cache.lookup(x)  # a miss: run the functional with "auto", then remember its verdict
+    'auto'
+    >>> _LAST[:] = "native", True
+    >>> cache.remember()
+    >>> cache.lookup(x)
+    'native'
+    """
+
+    __slots__ = ("__weakref__", "_choices", "_pending")
+
+    def __init__(self) -> None:
+        self._choices: dict[tuple[Any, ...], str] = {}
+        self._pending: tuple[Any, ...] | None = None
+        _CACHES.add(self)
+
+    def __reduce__(self) -> tuple[type[AutoCache], tuple[()]]:
+        return AutoCache, ()  # verdicts are this process's measurements: never copied
+
+    def clear(self) -> None:
+        """Forget this module's verdicts."""
+        self._choices.clear()
+        self._pending = None
+
+    def lookup(self, x: Tensor) -> str:
+        """The remembered implementation for ``x``, or ``"auto"`` when there is none.
+
+        Tensor subclasses (fake tensors), torch.jit.trace and torch.compile's tracing go to
+        :func:`choose`, which runs native there (and nothing is remembered); meta tensors have
+        their own key, never probed.
+        """
+        self._pending = None
+        if type(x) is not Tensor or ("torch._dynamo" in sys.modules and _compiling()):
+            return "auto"
+        key = (x.shape, x.dtype, x.device, x.is_contiguous() or x.stride(),
+               x.is_cuda and torch.backends.cudnn.deterministic)
+        found = self._choices.get(key)
+        if found is None:
+            self._pending = key
+            return "auto"
+        if found != "native" and _is_tracing():
+            return "auto"
+        _LAST[0] = found
+        return found
+
+    def remember(self) -> None:
+        """Keep the verdict of the ``"auto"`` call that followed a missed :meth:`lookup`."""
+        if self._pending is not None and _LAST[1]:
+            self._choices[self._pending] = _LAST[0]
+        self._pending = None
 
 
 def last_choice() -> str:
     """The implementation the latest ``impl="auto"`` call ran."""
-    return _LAST[0]
+    return str(_LAST[0])
 
 
 def auto_choices() -> dict[tuple[Any, ...], str]:
@@ -240,6 +335,8 @@ def auto_choices() -> dict[tuple[Any, ...], str]:
 def clear_auto_choices() -> None:
     """Forget the probe's verdicts (the next ``impl="auto"`` call probes again)."""
     _CHOICE.clear()
+    for cache in list(_CACHES):
+        cache.clear()
 
 
 def _pad(x: Tensor, pads: Pairs, mode: str = "zeros") -> Tensor:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 import torch.fx
@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from .._types import as_int
 from ..errors import AtrousError
+from ._impl import AutoCache
 from .conv import _check_factory
 from .functional import Impl, _choice, dilated_conv2d
 
@@ -204,15 +205,24 @@ class _ImplConv2d(nn.Conv2d):
 
     impl: Impl = "native"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._auto = AutoCache()
+
     def forward(self, input: Tensor) -> Tensor:
         pads: Any = self.padding if isinstance(self.padding, str) else tuple(self.padding)
-        return dilated_conv2d(
+        impl = self.impl if self.impl != "auto" else cast(Impl, self._auto.lookup(input))
+        y = dilated_conv2d(
             input, self.weight, self.bias, self.stride, pads, self.dilation, self.groups,
-            impl=self.impl,
+            impl=impl,
         )
+        if impl == "auto":
+            self._auto.remember()
+        return y
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + f", impl={self.impl}"
+        base = cast("Callable[[], str]", super().extra_repr)  # nn.Conv2d's is untyped
+        return base() + f", impl={self.impl}"
 
 
 def _atrous_conv(impl: Impl) -> Callable[..., nn.Conv2d]:
@@ -229,11 +239,11 @@ def _atrous_conv(impl: Impl) -> Callable[..., nn.Conv2d]:
     return make
 
 
-class ASPPConv(nn.Sequential):
-    """One atrous branch: 3x3 conv (dilation = padding = ``rate``), norm, activation.
+class _ASPPBranch(nn.Sequential):
+    """An atrous branch of :class:`ASPP`, plain (:class:`ASPPConv`) or separable
+    (:class:`ASPPSeparableConv`); the norm replaces the convolutions' biases."""
 
-    Layout ``0`` conv, ``1`` norm, ``2`` act — torchvision's ``ASPPConv``.
-    """
+    separable = False
 
     def __init__(
         self,
@@ -244,46 +254,36 @@ class ASPPConv(nn.Sequential):
         act: ActFactory | None = nn.ReLU,
         impl: Impl = "native",
     ) -> None:
-        conv = _atrous_conv(impl)(
-            in_channels, out_channels, 3, padding=rate, dilation=rate, bias=norm is None
-        )
-        super().__init__(conv, *_norm_act(out_channels, norm, act))
+        atrous = _atrous_conv(impl)
+        bias = norm is None
+        if self.separable:
+            layers = [
+                atrous(in_channels, in_channels, 3, padding=rate, dilation=rate,
+                       groups=in_channels, bias=bias),
+                *_norm_act(in_channels, norm, act),
+                nn.Conv2d(in_channels, out_channels, 1, bias=bias),
+            ]
+        else:
+            layers = [atrous(in_channels, out_channels, 3, padding=rate, dilation=rate, bias=bias)]
+        super().__init__(*layers, *_norm_act(out_channels, norm, act))
         self.rate = rate
 
 
-class ASPPSeparableConv(nn.Sequential):
+class ASPPConv(_ASPPBranch):
+    """One atrous branch: 3x3 conv (dilation = padding = ``rate``), norm, activation.
+
+    Layout ``0`` conv, ``1`` norm, ``2`` act — torchvision's ``ASPPConv``.
+    """
+
+
+class ASPPSeparableConv(_ASPPBranch):
     """One atrous *separable* branch (DeepLabv3+): depthwise 3x3 atrous conv, norm, act,
     pointwise 1x1 conv, norm, act.
 
     Layout ``0`` depthwise, ``1`` norm, ``2`` act, ``3`` pointwise, ``4`` norm, ``5`` act.
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        rate: int,
-        norm: NormFactory | None = nn.BatchNorm2d,
-        act: ActFactory | None = nn.ReLU,
-        impl: Impl = "native",
-    ) -> None:
-        depthwise = _atrous_conv(impl)(
-            in_channels,
-            in_channels,
-            3,
-            padding=rate,
-            dilation=rate,
-            groups=in_channels,
-            bias=norm is None,
-        )
-        pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=norm is None)
-        super().__init__(
-            depthwise,
-            *_norm_act(in_channels, norm, act),
-            pointwise,
-            *_norm_act(out_channels, norm, act),
-        )
-        self.rate = rate
+    separable = True
 
 
 class ASPPPooling(nn.Sequential):
@@ -449,4 +449,5 @@ class ASPP(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if not self._size_warned:
             self._check_size(x)
-        return self.project(torch.cat([branch(x) for branch in self.convs], dim=1))
+        y: Tensor = self.project(torch.cat([branch(x) for branch in self.convs], dim=1))
+        return y

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from .._types import IntOrTuple, Ints, Pairs, as_int, as_ints
 from ..arith import PaddingArg, normalize_padding, same_padding
 from ..errors import AtrousError
+from ._impl import AutoCache
 from .functional import (
     Impl,
     PaddingMode,
@@ -205,7 +206,20 @@ class _DilatedConvNd(nn.Module):
             self.bias = nn.Parameter(torch.empty(self.out_channels, **factory))
         else:
             self.register_parameter("bias", None)
+        self._auto = AutoCache()
         self.reset_parameters()
+
+    def _run(self, conv: Callable[..., Tensor], x: Tensor) -> Tensor:
+        """``forward`` by ``conv``, the functional twin that ``forward`` names (so that a torch.fx
+        trace records it as one call); ``impl="auto"`` asks the module's cache first."""
+        impl = self.impl if self.impl != "auto" else self._auto.lookup(x)
+        y: Tensor = conv(
+            x, self.weight, self.bias, self.stride, self._pads, self.dilation, self.groups, impl,
+            self.padding_mode,
+        )
+        if impl == "auto":
+            self._auto.remember()
+        return y
 
     def reset_parameters(self) -> None:
         """PyTorch's ``nn.ConvNd`` initialisation (Kaiming-uniform, ``a = sqrt(5)``)."""
@@ -251,17 +265,7 @@ class DilatedConv1d(_DilatedConvNd):
     _ndim = 1
 
     def forward(self, x: Tensor) -> Tensor:
-        return dilated_conv1d(
-            x,
-            self.weight,
-            self.bias,
-            self.stride,
-            self._pads,
-            self.dilation,
-            self.groups,
-            self.impl,
-            self.padding_mode,
-        )
+        return self._run(dilated_conv1d, x)
 
 
 class DilatedConv2d(_DilatedConvNd):
@@ -284,17 +288,7 @@ class DilatedConv2d(_DilatedConvNd):
     _ndim = 2
 
     def forward(self, x: Tensor) -> Tensor:
-        return dilated_conv2d(
-            x,
-            self.weight,
-            self.bias,
-            self.stride,
-            self._pads,
-            self.dilation,
-            self.groups,
-            self.impl,
-            self.padding_mode,
-        )
+        return self._run(dilated_conv2d, x)
 
 
 class DilatedConv3d(_DilatedConvNd):
@@ -313,17 +307,7 @@ class DilatedConv3d(_DilatedConvNd):
     _ndim = 3
 
     def forward(self, x: Tensor) -> Tensor:
-        return dilated_conv3d(
-            x,
-            self.weight,
-            self.bias,
-            self.stride,
-            self._pads,
-            self.dilation,
-            self.groups,
-            self.impl,
-            self.padding_mode,
-        )
+        return self._run(dilated_conv3d, x)
 
 
 def _split_padding(padding: ModulePadding, axis: int) -> ModulePadding:
@@ -413,7 +397,55 @@ class SeparableConv2d(nn.Module):
         )
 
 
-class SpatialSeparableConv2d(nn.Module):
+class _AxisSplit(nn.Module):
+    """What :class:`SpatialSeparableConv2d` and :class:`FlattenedConv` share: a ``k_h x 1``
+    convolution ``vertical`` with the height part of kernel, stride, padding and dilation, then
+    a ``1 x k_w`` convolution ``horizontal`` with the width part."""
+
+    padding: ModulePadding
+    vertical: DilatedConv2d
+    horizontal: DilatedConv2d
+
+    def _split_axes(
+        self,
+        channels: tuple[int, int, int],
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple,
+        padding: PaddingArg,
+        dilation: IntOrTuple,
+        depthwise: bool,
+        bias: tuple[bool, bool],
+    ) -> None:
+        """Build ``vertical`` (``channels[0] -> [1]``) and ``horizontal`` (``[1] -> [2]``),
+        depthwise when asked."""
+        c_in, c_mid, c_out = channels
+        k = as_ints(kernel_size, 2, "kernel_size", 1)
+        s = as_ints(stride, 2, "stride", 1)
+        d = as_ints(dilation, 2, "dilation", 1)
+        self.padding = pad = _padding_arg(padding, 2)
+        self.vertical = DilatedConv2d(
+            c_in, c_mid, (k[0], 1), (s[0], 1), _split_padding(pad, 0), (d[0], 1),
+            groups=c_in if depthwise else 1, bias=bias[0],
+        )
+        self.horizontal = DilatedConv2d(
+            c_mid, c_out, (1, k[1]), (1, s[1]), _split_padding(pad, 1), (1, d[1]),
+            groups=c_mid if depthwise else 1, bias=bias[1],
+        )
+
+    def _stride_dilation(self) -> tuple[Ints, Ints]:
+        v, h = self.vertical, self.horizontal
+        return (v.stride[0], h.stride[1]), (v.dilation[0], h.dilation[1])
+
+    def _geometry_repr(self) -> str:
+        v, h = self.vertical, self.horizontal
+        stride, dilation = self._stride_dilation()
+        return (
+            f"kernel_size={(v.kernel_size[0], h.kernel_size[1])}, stride={stride}, "
+            f"padding={_padding_repr(self.padding)}, dilation={dilation}"
+        )
+
+
+class SpatialSeparableConv2d(_AxisSplit):
     """Spatially separable convolution: ``k_h x 1`` (``C_in -> C_mid``), then ``1 x k_w``.
 
     The height part of ``stride``/``padding``/``dilation`` belongs to the vertical convolution,
@@ -446,43 +478,28 @@ class SpatialSeparableConv2d(nn.Module):
         mid_channels: int | None = None,
     ) -> None:
         super().__init__()
-        k = as_ints(kernel_size, 2, "kernel_size", 1)
-        s = as_ints(stride, 2, "stride", 1)
-        d = as_ints(dilation, 2, "dilation", 1)
-        pad = _padding_arg(padding, 2)
         mid = out_channels if mid_channels is None else as_int(mid_channels, "mid_channels", 1)
-        self.padding = pad
-        self.vertical = DilatedConv2d(
-            in_channels, mid, (k[0], 1), (s[0], 1), _split_padding(pad, 0), (d[0], 1), bias=bias
-        )
-        self.horizontal = DilatedConv2d(
-            mid, out_channels, (1, k[1]), (1, s[1]), _split_padding(pad, 1), (1, d[1]), bias=bias
+        self._split_axes(
+            (in_channels, mid, out_channels), kernel_size, stride, padding, dilation, False,
+            (bias, bias),
         )
 
     def forward(self, x: Tensor) -> Tensor:
         v, h = self.vertical, self.horizontal
+        stride, dilation = self._stride_dilation()
         return spatial_separable_conv2d(
-            x,
-            v.weight,
-            h.weight,
-            v.bias,
-            h.bias,
-            (v.stride[0], h.stride[1]),
-            self.padding,
-            (v.dilation[0], h.dilation[1]),
+            x, v.weight, h.weight, v.bias, h.bias, stride, self.padding, dilation
         )
 
     def extra_repr(self) -> str:
         v, h = self.vertical, self.horizontal
-        k = (v.kernel_size[0], h.kernel_size[1])
         return (
-            f"{v.in_channels}, {h.out_channels}, kernel_size={k}, "
-            f"stride={(v.stride[0], h.stride[1])}, padding={_padding_repr(self.padding)}, "
-            f"dilation={(v.dilation[0], h.dilation[1])}, mid_channels={v.out_channels}"
+            f"{v.in_channels}, {h.out_channels}, {self._geometry_repr()}, "
+            f"mid_channels={v.out_channels}"
         )
 
 
-class FlattenedConv(nn.Module):
+class FlattenedConv(_AxisSplit):
     """Flattened convolution: a ``1 x 1`` conv across channels, then depthwise ``k_h x 1`` and
     ``1 x k_w`` convolutions (the tutorial's three 1-D convolutions).
 
@@ -509,42 +526,21 @@ class FlattenedConv(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        k = as_ints(kernel_size, 2, "kernel_size", 1)
-        s = as_ints(stride, 2, "stride", 1)
-        d = as_ints(dilation, 2, "dilation", 1)
-        pad = _padding_arg(padding, 2)
         c = as_int(out_channels, "out_channels", 1)
-        self.padding = pad
         self.channel = DilatedConv2d(in_channels, c, 1, bias=False)
-        self.vertical = DilatedConv2d(
-            c, c, (k[0], 1), (s[0], 1), _split_padding(pad, 0), (d[0], 1), groups=c, bias=False
-        )
-        self.horizontal = DilatedConv2d(
-            c, c, (1, k[1]), (1, s[1]), _split_padding(pad, 1), (1, d[1]), groups=c, bias=bias
-        )
+        self._split_axes((c, c, c), kernel_size, stride, padding, dilation, True, (False, bias))
 
     def forward(self, x: Tensor) -> Tensor:
         c, v, h = self.channel, self.vertical, self.horizontal
+        stride, dilation = self._stride_dilation()
         return flattened_conv(
-            x,
-            c.weight,
-            v.weight,
-            h.weight,
-            None,
-            None,
-            h.bias,
-            (v.stride[0], h.stride[1]),
-            self.padding,
-            (v.dilation[0], h.dilation[1]),
+            x, c.weight, v.weight, h.weight, None, None, h.bias, stride, self.padding, dilation
         )
 
     def extra_repr(self) -> str:
-        v, h = self.vertical, self.horizontal
         return (
-            f"{self.channel.in_channels}, {h.out_channels}, "
-            f"kernel_size={(v.kernel_size[0], h.kernel_size[1])}, "
-            f"stride={(v.stride[0], h.stride[1])}, padding={_padding_repr(self.padding)}, "
-            f"dilation={(v.dilation[0], h.dilation[1])}"
+            f"{self.channel.in_channels}, {self.horizontal.out_channels}, "
+            f"{self._geometry_repr()}"
         )
 
 

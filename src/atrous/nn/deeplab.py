@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from .._types import as_int
 from ..errors import AtrousError
+from ._variants import variant
 from .aspp import ASPP, ASPPSeparableConv, aspp_rates
 from .conv import _check_factory
 from .resnet import ResNet, resnet50, resnet101
@@ -342,7 +343,7 @@ class DeepLabV3Plus(nn.Module):
 
 
 def _backbone(
-    depth: Literal[50, 101],
+    depth: int,
     output_stride: Literal[8, 16, 32],
     multi_grid: Sequence[int] | None,
     norm: NormFactory,
@@ -360,14 +361,17 @@ def _rates(rates: Sequence[int] | None, output_stride: int) -> Sequence[int]:
 
 
 def _deeplabv3(
-    depth: Literal[50, 101],
-    num_classes: int,
-    aux_loss: bool | None,
-    output_stride: Literal[8, 16, 32],
-    multi_grid: Sequence[int] | None,
-    rates: Sequence[int] | None,
-    norm: NormFactory,
+    depth: int,
+    /,
+    num_classes: int = 21,
+    aux_loss: bool | None = None,
+    *,
+    output_stride: Literal[8, 16, 32] = 8,
+    multi_grid: Sequence[int] | None = None,
+    rates: Sequence[int] | None = None,
+    norm: NormFactory = nn.BatchNorm2d,
 ) -> DeepLabV3:
+    """The template of :func:`deeplabv3_resnet50` / :func:`deeplabv3_resnet101`."""
     aux = bool(aux_loss)
     head_rates = _rates(rates, output_stride)
     resnet = _backbone(depth, output_stride, multi_grid, norm)
@@ -378,17 +382,9 @@ def _deeplabv3(
     return DeepLabV3(backbone, classifier, aux_classifier)
 
 
-def deeplabv3_resnet50(
-    num_classes: int = 21,
-    aux_loss: bool | None = None,
-    *,
-    output_stride: Literal[8, 16, 32] = 8,
-    multi_grid: Sequence[int] | None = None,
-    rates: Sequence[int] | None = None,
-    norm: NormFactory = nn.BatchNorm2d,
-) -> DeepLabV3:
-    """torchvision's ``deeplabv3_resnet50``: dilated ResNet-50 (output stride 8), ASPP
-    ``(12, 24, 36)``, optional auxiliary FCN head on ``layer3``.
+deeplabv3_resnet50 = variant(_deeplabv3, 50, "deeplabv3_resnet50", """torchvision's \
+``deeplabv3_resnet50``: dilated ResNet-50 (output stride 8), ASPP ``(12, 24, 36)``, optional
+    auxiliary FCN head on ``layer3``.
 
     State_dict-compatible with torchvision (same keys, shapes and parameter count), so published
     checkpoints load with ``strict=True``. No weights are downloaded.
@@ -404,38 +400,29 @@ def deeplabv3_resnet50(
     >>> net = deeplabv3_resnet50(aux_loss=True)
     >>> sorted(k for k in net.state_dict() if k.startswith("aux_classifier.4"))
     ['aux_classifier.4.bias', 'aux_classifier.4.weight']
-    """
-    return _deeplabv3(50, num_classes, aux_loss, output_stride, multi_grid, rates, norm)
-
-
-def deeplabv3_resnet101(
-    num_classes: int = 21,
-    aux_loss: bool | None = None,
-    *,
-    output_stride: Literal[8, 16, 32] = 8,
-    multi_grid: Sequence[int] | None = None,
-    rates: Sequence[int] | None = None,
-    norm: NormFactory = nn.BatchNorm2d,
-) -> DeepLabV3:
-    """torchvision's ``deeplabv3_resnet101`` (see :func:`deeplabv3_resnet50`).
+    """)
+deeplabv3_resnet101 = variant(_deeplabv3, 101, "deeplabv3_resnet101", """torchvision's \
+``deeplabv3_resnet101`` (see :func:`deeplabv3_resnet50`).
 
     >>> net = deeplabv3_resnet101(num_classes=5)
     >>> tuple(net.classifier[4].weight.shape)
     (5, 256, 1, 1)
-    """
-    return _deeplabv3(101, num_classes, aux_loss, output_stride, multi_grid, rates, norm)
+    """)
 
 
 def _deeplabv3plus(
-    depth: Literal[50, 101],
-    num_classes: int,
-    aux_loss: bool | None,
-    output_stride: Literal[8, 16, 32],
-    multi_grid: Sequence[int] | None,
-    rates: Sequence[int] | None,
-    separable: bool,
-    norm: NormFactory,
+    depth: int,
+    /,
+    num_classes: int = 21,
+    aux_loss: bool | None = None,
+    *,
+    output_stride: Literal[8, 16, 32] = 16,
+    multi_grid: Sequence[int] | None = None,
+    rates: Sequence[int] | None = None,
+    separable: bool = True,
+    norm: NormFactory = nn.BatchNorm2d,
 ) -> DeepLabV3Plus:
+    """The template of :func:`deeplabv3plus_resnet50` / :func:`deeplabv3plus_resnet101`."""
     aux = bool(aux_loss)
     head_rates = _rates(rates, output_stride)
     resnet = _backbone(depth, output_stride, multi_grid, norm)
@@ -455,39 +442,13 @@ def _deeplabv3plus(
     )
 
 
-def deeplabv3plus_resnet50(
-    num_classes: int = 21,
-    aux_loss: bool | None = None,
-    *,
-    output_stride: Literal[8, 16, 32] = 16,
-    multi_grid: Sequence[int] | None = None,
-    rates: Sequence[int] | None = None,
-    separable: bool = True,
-    norm: NormFactory = nn.BatchNorm2d,
-) -> DeepLabV3Plus:
-    """DeepLabV3+ on a dilated ResNet-50: output stride 16, ASPP ``(6, 12, 18)``, low-level
-    skip from ``layer1``, separable ASPP and decoder (see :class:`DeepLabV3Plus`).
+deeplabv3plus_resnet50 = variant(_deeplabv3plus, 50, "deeplabv3plus_resnet50", """DeepLabV3+ on \
+a dilated ResNet-50: output stride 16, ASPP ``(6, 12, 18)``, low-level skip from ``layer1``,
+    separable ASPP and decoder (see :class:`DeepLabV3Plus`).
 
     >>> net = deeplabv3plus_resnet50(num_classes=3)
     >>> tuple(net.low_level[0].weight.shape), net.aspp.rates
     ((48, 256, 1, 1), (6, 12, 18))
-    """
-    return _deeplabv3plus(
-        50, num_classes, aux_loss, output_stride, multi_grid, rates, separable, norm
-    )
-
-
-def deeplabv3plus_resnet101(
-    num_classes: int = 21,
-    aux_loss: bool | None = None,
-    *,
-    output_stride: Literal[8, 16, 32] = 16,
-    multi_grid: Sequence[int] | None = None,
-    rates: Sequence[int] | None = None,
-    separable: bool = True,
-    norm: NormFactory = nn.BatchNorm2d,
-) -> DeepLabV3Plus:
-    """DeepLabV3+ on a dilated ResNet-101 (see :func:`deeplabv3plus_resnet50`)."""
-    return _deeplabv3plus(
-        101, num_classes, aux_loss, output_stride, multi_grid, rates, separable, norm
-    )
+    """)
+deeplabv3plus_resnet101 = variant(_deeplabv3plus, 101, "deeplabv3plus_resnet101", """DeepLabV3+ \
+on a dilated ResNet-101 (see :func:`deeplabv3plus_resnet50`).""")

@@ -44,6 +44,7 @@ from ..errors import AtrousError
 from . import _impl
 from ._dilated import Impl, PaddingMode, check_input, check_weight, dilate_kernel, dilated_conv
 from ._impl import _CONV, _pad
+from ._variants import variant
 from .bench import DilationTax, dilation_tax
 
 __all__ = [
@@ -113,59 +114,14 @@ _CONV_DOC = """Dilated {n}-D convolution, TensorFlow-style ``"same"``, a choice 
 """
 
 
-@torch.fx.wrap
-def dilated_conv1d(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None = None,
-    stride: IntOrTuple = 1,
-    padding: PaddingArg = 0,
-    dilation: IntOrTuple = 1,
-    groups: int = 1,
-    impl: Impl = "native",
-    padding_mode: PaddingMode = "zeros",
-) -> Tensor:
-    return dilated_conv(x, weight, bias, stride, padding, dilation, groups, impl, padding_mode, 1)
-
-
-@torch.fx.wrap
-def dilated_conv2d(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None = None,
-    stride: IntOrTuple = 1,
-    padding: PaddingArg = 0,
-    dilation: IntOrTuple = 1,
-    groups: int = 1,
-    impl: Impl = "native",
-    padding_mode: PaddingMode = "zeros",
-) -> Tensor:
-    return dilated_conv(x, weight, bias, stride, padding, dilation, groups, impl, padding_mode, 2)
-
-
-@torch.fx.wrap
-def dilated_conv3d(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None = None,
-    stride: IntOrTuple = 1,
-    padding: PaddingArg = 0,
-    dilation: IntOrTuple = 1,
-    groups: int = 1,
-    impl: Impl = "native",
-    padding_mode: PaddingMode = "zeros",
-) -> Tensor:
-    return dilated_conv(x, weight, bias, stride, padding, dilation, groups, impl, padding_mode, 3)
-
-
-dilated_conv1d.__doc__ = (
+dilated_conv1d = variant(dilated_conv, 1, "dilated_conv1d", (
     _CONV_DOC.format(n=1, axes="L", kaxes="k", oaxes="L_out")
     + """
     >>> dilated_conv1d(torch.ones(1, 1, 7), torch.ones(1, 1, 2), padding="same", stride=3)
     tensor([[[2., 2., 1.]]])
 """
-)
-dilated_conv2d.__doc__ = (
+), module=__name__)
+dilated_conv2d = variant(dilated_conv, 2, "dilated_conv2d", (
     _CONV_DOC.format(n=2, axes="H, W", kaxes="k_h, k_w", oaxes="H_out, W_out")
     + """
     >>> x, w = torch.randn(1, 3, 7, 8), torch.randn(5, 3, 4, 4)   # even kernel
@@ -174,15 +130,18 @@ dilated_conv2d.__doc__ = (
     >>> dilated_conv2d(x, w, padding=((0, 1), (2, 0)), impl="zero_kernel").shape
     torch.Size([1, 5, 5, 7])
 """
-)
-dilated_conv3d.__doc__ = (
+), module=__name__)
+dilated_conv3d = variant(dilated_conv, 3, "dilated_conv3d", (
     _CONV_DOC.format(n=3, axes="D, H, W", kaxes="k_d, k_h, k_w", oaxes="D_out, H_out, W_out")
     + """
     >>> dilated_conv3d(torch.randn(1, 2, 5, 6, 7), torch.randn(3, 2, 3, 3, 3),
     ...                padding="same", dilation=(1, 2, 3)).shape
     torch.Size([1, 3, 5, 6, 7])
 """
-)
+), module=__name__)
+torch.fx.wrap(dilated_conv1d)  # each a leaf of a torch.fx trace (the padding can depend on size)
+torch.fx.wrap(dilated_conv2d)
+torch.fx.wrap(dilated_conv3d)
 
 
 @torch.fx.wrap
@@ -325,12 +284,30 @@ def grouped_conv2d(
     return channel_shuffle(y, groups) if shuffle else y
 
 
-def _axis_padding(padding: PaddingArg, axis: int) -> PaddingArg:
-    """The 2-D padding restricted to one axis (the other gets none); "same"/"valid" pass through."""
-    if isinstance(padding, str):
-        return padding
-    pads = normalize_padding(padding, 2)
-    return tuple(pads[a] if a == axis else (0, 0) for a in range(2))
+AxisPart = tuple[Ints, PaddingArg, Ints]
+
+
+def _axis_parts(
+    stride: IntOrTuple, padding: PaddingArg, dilation: IntOrTuple
+) -> tuple[AxisPart, AxisPart]:
+    """A 2-D ``(stride, padding, dilation)`` split into its height part (for a ``k x 1``
+    convolution) and its width part (for a ``1 x k`` one); "same"/"valid" pass through.
+
+    >>> _axis_parts(2, ((1, 0), (2, 3)), (3, 4))
+    (((2, 1), ((1, 0), (0, 0)), (3, 1)), ((1, 2), ((0, 0), (2, 3)), (1, 4)))
+    """
+    s = as_ints(stride, 2, "stride", 1)
+    d = as_ints(dilation, 2, "dilation", 1)
+    pads = padding if isinstance(padding, str) else normalize_padding(padding, 2)
+
+    def part(axis: int) -> AxisPart:
+        only: PaddingArg = pads if isinstance(pads, str) else tuple(
+            pads[a] if a == axis else (0, 0) for a in range(2)
+        )
+        one = tuple(v if a == axis else 1 for a, v in enumerate(s))
+        return one, only, tuple(v if a == axis else 1 for a, v in enumerate(d))
+
+    return part(0), part(1)
 
 
 def separable_conv2d(
@@ -409,14 +386,9 @@ def spatial_separable_conv2d(
     >>> torch.allclose(spatial_separable_conv2d(x, v, h, padding=0), full, atol=1e-6)
     True
     """
-    s = as_ints(stride, 2, "stride", 1)
-    d = as_ints(dilation, 2, "dilation", 1)
-    y = dilated_conv2d(
-        x, vertical_weight, vertical_bias, (s[0], 1), _axis_padding(padding, 0), (d[0], 1)
-    )
-    return dilated_conv2d(
-        y, horizontal_weight, horizontal_bias, (1, s[1]), _axis_padding(padding, 1), (1, d[1])
-    )
+    vertical, horizontal = _axis_parts(stride, padding, dilation)
+    y = dilated_conv2d(x, vertical_weight, vertical_bias, *vertical)
+    return dilated_conv2d(y, horizontal_weight, horizontal_bias, *horizontal)
 
 
 def flattened_conv(
@@ -456,15 +428,10 @@ def flattened_conv(
     >>> y.shape
     torch.Size([1, 4, 8, 8])
     """
-    s = as_ints(stride, 2, "stride", 1)
-    d = as_ints(dilation, 2, "dilation", 1)
+    vertical, horizontal = _axis_parts(stride, padding, dilation)
     y = dilated_conv2d(x, channel_weight, channel_bias)
-    y = depthwise_conv2d(
-        y, vertical_weight, vertical_bias, (s[0], 1), _axis_padding(padding, 0), (d[0], 1)
-    )
-    return depthwise_conv2d(
-        y, horizontal_weight, horizontal_bias, (1, s[1]), _axis_padding(padding, 1), (1, d[1])
-    )
+    y = depthwise_conv2d(y, vertical_weight, vertical_bias, *vertical)
+    return depthwise_conv2d(y, horizontal_weight, horizontal_bias, *horizontal)
 
 
 def dilated_stack(

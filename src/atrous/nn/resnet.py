@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from .._types import as_int
 from ..errors import AtrousError
+from ._variants import variant
 from .conv import _check_factory
 
 __all__ = [
@@ -119,7 +120,8 @@ class BasicBlock(nn.Module):
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
+        y: Tensor = self.relu(out + identity)
+        return y
 
 
 class Bottleneck(nn.Module):
@@ -168,7 +170,8 @@ class Bottleneck(nn.Module):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        y: Tensor = self.relu(out + identity)
+        return y
 
 
 _BLOCKS: dict[str, type[BasicBlock] | type[Bottleneck]] = {
@@ -363,18 +366,24 @@ class ResNet(nn.Module):
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         if self.fc is None or self.avgpool is None:
             return x
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        logits: Tensor = self.fc(torch.flatten(self.avgpool(x), 1))
+        return logits
 
 
 def _resnet(
-    block: Literal["basic", "bottleneck"],
-    layers: list[int],
-    output_stride: Literal[8, 16, 32],
-    multi_grid: Sequence[int] | None,
-    num_classes: int | None,
-    norm: NormFactory,
-    kwargs: dict[str, object],
+    arch: tuple[Literal["basic", "bottleneck"], list[int]],
+    /,
+    output_stride: Literal[8, 16, 32] = 32,
+    multi_grid: Sequence[int] | None = None,
+    *,
+    num_classes: int | None = 1000,
+    norm: NormFactory = nn.BatchNorm2d,
+    in_channels: int = 3,
+    width: int = 64,
+    zero_init_residual: bool = False,
 ) -> ResNet:
+    """The template of :func:`resnet18` .. :func:`resnet101` (``arch``: block, stage depths)."""
+    block, layers = arch
     return ResNet(
         block,
         layers,
@@ -382,111 +391,35 @@ def _resnet(
         multi_grid=multi_grid,
         num_classes=num_classes,
         norm=norm,
-        **kwargs,  # type: ignore[arg-type]
+        in_channels=in_channels,
+        width=width,
+        zero_init_residual=zero_init_residual,
     )
 
 
-def resnet18(
-    output_stride: Literal[8, 16, 32] = 32,
-    multi_grid: Sequence[int] | None = None,
-    *,
-    num_classes: int | None = 1000,
-    norm: NormFactory = nn.BatchNorm2d,
-    in_channels: int = 3,
-    width: int = 64,
-    zero_init_residual: bool = False,
-) -> ResNet:
-    """ResNet-18 (BasicBlock, ``[2, 2, 2, 2]``) with the given output stride.
+resnet18 = variant(_resnet, ("basic", [2, 2, 2, 2]), "resnet18", """ResNet-18 (BasicBlock, \
+``[2, 2, 2, 2]``) with the given output stride.
 
     >>> resnet18(output_stride=16, num_classes=None).layer4[1].conv2.dilation
     (2, 2)
-    """
-    return _resnet(
-        "basic",
-        [2, 2, 2, 2],
-        output_stride,
-        multi_grid,
-        num_classes,
-        norm,
-        {"in_channels": in_channels, "width": width, "zero_init_residual": zero_init_residual},
-    )
-
-
-def resnet34(
-    output_stride: Literal[8, 16, 32] = 32,
-    multi_grid: Sequence[int] | None = None,
-    *,
-    num_classes: int | None = 1000,
-    norm: NormFactory = nn.BatchNorm2d,
-    in_channels: int = 3,
-    width: int = 64,
-    zero_init_residual: bool = False,
-) -> ResNet:
-    """ResNet-34 (BasicBlock, ``[3, 4, 6, 3]``) with the given output stride.
+    """)
+resnet34 = variant(_resnet, ("basic", [3, 4, 6, 3]), "resnet34", """ResNet-34 (BasicBlock, \
+``[3, 4, 6, 3]``) with the given output stride.
 
     >>> net = resnet34(output_stride=8, multi_grid=(1, 2, 4), num_classes=None, width=8)
     >>> net.layer4[2].conv1.dilation
     (16, 16)
-    """
-    return _resnet(
-        "basic",
-        [3, 4, 6, 3],
-        output_stride,
-        multi_grid,
-        num_classes,
-        norm,
-        {"in_channels": in_channels, "width": width, "zero_init_residual": zero_init_residual},
-    )
-
-
-def resnet50(
-    output_stride: Literal[8, 16, 32] = 32,
-    multi_grid: Sequence[int] | None = None,
-    *,
-    num_classes: int | None = 1000,
-    norm: NormFactory = nn.BatchNorm2d,
-    in_channels: int = 3,
-    width: int = 64,
-    zero_init_residual: bool = False,
-) -> ResNet:
-    """ResNet-50 (Bottleneck, ``[3, 4, 6, 3]``) with the given output stride.
+    """)
+resnet50 = variant(_resnet, ("bottleneck", [3, 4, 6, 3]), "resnet50", """ResNet-50 (Bottleneck, \
+``[3, 4, 6, 3]``) with the given output stride.
 
     >>> sum(p.numel() for p in resnet50().parameters())  # torchvision's resnet50
     25557032
-    """
-    return _resnet(
-        "bottleneck",
-        [3, 4, 6, 3],
-        output_stride,
-        multi_grid,
-        num_classes,
-        norm,
-        {"in_channels": in_channels, "width": width, "zero_init_residual": zero_init_residual},
-    )
-
-
-def resnet101(
-    output_stride: Literal[8, 16, 32] = 32,
-    multi_grid: Sequence[int] | None = None,
-    *,
-    num_classes: int | None = 1000,
-    norm: NormFactory = nn.BatchNorm2d,
-    in_channels: int = 3,
-    width: int = 64,
-    zero_init_residual: bool = False,
-) -> ResNet:
-    """ResNet-101 (Bottleneck, ``[3, 4, 23, 3]``) with the given output stride.
+    """)
+resnet101 = variant(_resnet, ("bottleneck", [3, 4, 23, 3]), "resnet101", """ResNet-101 \
+(Bottleneck, ``[3, 4, 23, 3]``) with the given output stride.
 
     >>> net = resnet101(16, multi_grid=(1, 2, 4), num_classes=None, width=8)
     >>> [block.conv2.dilation[0] for block in net.layer4]
     [2, 4, 8]
-    """
-    return _resnet(
-        "bottleneck",
-        [3, 4, 23, 3],
-        output_stride,
-        multi_grid,
-        num_classes,
-        norm,
-        {"in_channels": in_channels, "width": width, "zero_init_residual": zero_init_residual},
-    )
+    """)

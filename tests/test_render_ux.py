@@ -4,6 +4,7 @@ legend and weights, names drawn literally (no TeX) in every figure."""
 from __future__ import annotations
 
 import io
+
 import numpy as np
 import pytest
 

@@ -216,6 +216,10 @@ class Intro(TypedDict, total=False):
     figures: list[FigureItem]
 
 
+def _no_record() -> ReportRecord:
+    return {}
+
+
 @dataclass
 class Section:
     """Everything the template shows for one analysed target."""
@@ -231,7 +235,7 @@ class Section:
     hdc: HDCBlock | None = None
     columns: list[Column] = field(default_factory=list)
     rows: list[TableRow] = field(default_factory=list)
-    data: ReportRecord = field(default_factory=lambda: cast("ReportRecord", {}))
+    data: ReportRecord = field(default_factory=_no_record)
     data_notes: list[str] = field(default_factory=list)
 
     @property

@@ -351,10 +351,14 @@ def test_figures_accept_a_report() -> None:
 
 
 def test_a_report_without_coverage_is_refused_by_name() -> None:
-    from types import SimpleNamespace as NS
+    import dataclasses
 
-    rep = NS(outputs=[NS(coverage=None, coverage_error="opaque op at node 'mystery'")],
-             layer_gridding=[], rf=None, coverage=None, target="net")
+    from atrous.report import OutputResult
+
+    rep = atrous.analyze("3x3 d2, 3x3 d2")
+    out = OutputResult(rep.outputs[0].name, rep.rf, None,
+                       coverage_error="opaque op at node 'mystery'")
+    rep = dataclasses.replace(rep, outputs=[out])
     with pytest.raises(AtrousError, match="no coverage map: opaque op at node 'mystery'"):
         F.coverage_figure(rep)
 

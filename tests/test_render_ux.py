@@ -4,7 +4,6 @@ legend and weights, names drawn literally (no TeX) in every figure."""
 from __future__ import annotations
 
 import io
-from types import SimpleNamespace as NS
 
 import numpy as np
 import pytest
@@ -45,7 +44,7 @@ def test_many_layers_show_a_subset_of_names_and_no_bar_labels() -> None:
 
 def test_erf_box_larger_than_the_input_is_drawn_clipped_and_the_title_says_of_what() -> None:
     g = np.exp(-((np.arange(41) - 20.0) ** 2)[:, None] / 20 - ((np.arange(41) - 20.0) ** 2) / 20)
-    res = NS(map=g, rf=NS(size=(61, 61), is_global=False), fraction95=0.4)
+    res = {"map": g, "rf": {"size": [61, 61], "is_global": False}, "fraction95": 0.4}
     fig = F.erf_figure(res)
     ax = fig.axes[0]
     assert ax.get_title() == ("effective RF (95% of the mass in 40% of the 41x41 part of the "
@@ -56,7 +55,8 @@ def test_erf_box_larger_than_the_input_is_drawn_clipped_and_the_title_says_of_wh
     assert rect.get_linestyle() == "--"
     assert "clipped to the input" in ax.get_legend().get_texts()[0].get_text()
     # a box inside the input is drawn whole and solid
-    fig = F.erf_figure(NS(map=g, rf=NS(size=(7, 7), is_global=False), fraction95=0.4))
+    fig = F.erf_figure({"map": g, "rf": {"size": [7, 7], "is_global": False},
+                        "fraction95": 0.4})
     (rect,) = fig.axes[0].patches
     assert (rect.get_width(), rect.get_height(), rect.get_linestyle()) == (7, 7, "-")
 
@@ -71,7 +71,8 @@ def test_tex_in_names_is_drawn_literally_in_every_figure() -> None:
         F.gridding_strip(rows, title=TEX),
         F.coverage_figure(cov, title=TEX),
         F.compare_figure({TEX: cov, "other": cov}),
-        F.erf_figure(NS(map=g, rf=NS(size=(3, 3), is_global=False), fraction95=0.5), title=TEX),
+        F.erf_figure({"map": g, "rf": {"size": [3, 3], "is_global": False}, "fraction95": 0.5},
+                     title=TEX),
         F.rf_box_figure(atrous.receptive_field("3x3 d2"), input_size=(9, 9), title=TEX),
     ]
     for fig in figs:

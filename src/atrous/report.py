@@ -297,6 +297,8 @@ class Report:
     def _repr_html_(self) -> str:
         from .render.html import report_html
 
+        for output in self.outputs:  # a deferred (whole-input) map: built here, the page draws it
+            output.coverage  # noqa: B018 - the renderer builds nothing
         return str(report_html(self, fragment=True))
 
     def __str__(self) -> str:

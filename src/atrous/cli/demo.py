@@ -20,6 +20,7 @@ from ..errors import AtrousError
 from ._common import add_command
 
 if TYPE_CHECKING:  # type-only: the command module loads the analyses when it runs
+    from ..render.html import Intro
     from ..report import Report
 
 __all__ = ["SCHEDULES", "DemoResult", "add_parser", "demo_network", "run", "run_demo"]
@@ -279,7 +280,7 @@ def _page(
                         "4, 6 and image pooling), a 1x1 classifier; input 1x3x64x64. The "
                         "dilated body grids, the ASPP head fills the holes.",
         ))
-    intro = {
+    intro: Intro = {
         "paragraphs": [
             ": ".join(worked_example()) + ".",
             "Three 3x3 convolutions with rates [2, 2, 2] and [1, 2, 3] reach the same 13x13 "

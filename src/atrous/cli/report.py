@@ -130,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
 
     def analyse() -> None:
         state["report"], state["erf"], state["title"] = build_report(args)
+        for output in state["report"].outputs:  # a global output's deferred whole-input map:
+            output.coverage  # noqa: B018 - built here, the page draws it (renderers build none)
 
     def draw() -> None:
         state["section"] = section_from_report(state["report"], erf=state["erf"])

@@ -17,7 +17,29 @@ Names load lazily, so ``import atrous.render`` imports neither matplotlib nor ji
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names' real types for mypy; at run time they load on first use
+    from .draw import Drawing as Drawing
+    from .draw import Frame as Frame
+    from .draw import Geometry as Geometry
+    from .draw import animate as animate
+    from .draw import frames as frames
+    from .draw import geometry as geometry
+    from .figures import compare_figure as compare_figure
+    from .figures import coverage_figure as coverage_figure
+    from .figures import erf_figure as erf_figure
+    from .figures import gridding_strip as gridding_strip
+    from .figures import rf_box_figure as rf_box_figure
+    from .figures import save_figure as save_figure
+    from .html import page_html as page_html
+    from .html import report_html as report_html
+    from .html import write_html as write_html
+    from .pareto import pareto_figure as pareto_figure
+    from .text import coverage_heatmap as coverage_heatmap
+    from .text import render_compare as render_compare
+    from .text import render_model as render_model
+    from .text import render_report as render_report
 
 # public name -> submodule of atrous.render that defines it
 _EXPORTS: dict[str, str] = {
@@ -51,7 +73,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> Any:  # a lazily loaded name (typed by the imports above)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'atrous.render' has no attribute {name!r}")

@@ -8,7 +8,8 @@ that the coverage figures (:mod:`atrous.render._figures_coverage`) and the recep
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, SupportsInt, TypeAlias
 
 import numpy as np
 
@@ -20,13 +21,23 @@ if TYPE_CHECKING:  # type-only: importing the renderers stays light
     from .._erf import ERFResult
     from ..report import Report
     from ..rf import ReceptiveField
+    from ._records import CoverageRecord, ERFRecord, GriddingRecord, NestedCounts, RFRecord
 
     # What the figures draw (results, never inputs to compute): the core's result classes, or
-    # the plain shapes the docstrings admit (arrays of counts, mappings with the same fields).
-    _CoverageLike: TypeAlias = Coverage | Report | np.ndarray | Sequence[Any] | Mapping[str, Any]
-    _GriddingLike: TypeAlias = Report | Sequence[LayerGridding | Mapping[str, Any]]
-    _RFLike: TypeAlias = ReceptiveField | Report | Mapping[str, Any]
-    _ERFLike: TypeAlias = ERFResult | Mapping[str, Any]
+    # the documented plain alternatives: an array (or nested lists) of counts, a result's JSON
+    # record (atrous.render._records). Each figure dispatches with isinstance on these classes.
+    _CoverageLike: TypeAlias = Coverage | Report | CoverageRecord | np.ndarray | NestedCounts
+    _ComparedLike: TypeAlias = Coverage | Report | np.ndarray
+    _GriddingLike: TypeAlias = Report | Sequence[LayerGridding | GriddingRecord]
+    _RFLike: TypeAlias = ReceptiveField | Report | RFRecord
+    _ERFLike: TypeAlias = ERFResult | ERFRecord
+
+# matplotlib is untyped here (pyproject: ignore_missing_imports), so its objects are Any to mypy;
+# these names only say which object a signature means.
+Figure: TypeAlias = Any
+Axes: TypeAlias = Any
+Artist: TypeAlias = Any
+Norm: TypeAlias = Any
 
 ANNOTATE_MAX = 33
 """Counts are written in the cells when the map's longest side is at most this."""
@@ -38,51 +49,88 @@ DRAW_MAX = 1024
 """Larger maps are drawn in blocks (each block's smallest count): no screen shows more."""
 
 
-# -- helpers ----------------------------------------------------------------------------------
-def _field(obj: object, name: str, default: Any = None) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
-def _is_report(obj: object) -> TypeGuard[Report]:
-    """True for an :class:`atrous.Report` (or anything shaped like one)."""
-    return not isinstance(obj, (Mapping, np.ndarray, str)) and all(
-        hasattr(obj, name) for name in ("outputs", "layer_gridding", "rf", "coverage")
-    )
+# -- reading results --------------------------------------------------------------------------
+def _wrong_type(where: str, value: object, accepted: str) -> AtrousError:
+    """The error for an input of the wrong type: the parameter, what it takes, what it got."""
+    return AtrousError(f"{where} must be {accepted}, got {type(value).__name__}")
 
 
 def _report_coverage(report: Report) -> Coverage:
-    """``report.coverage``, or an AtrousError saying why the report has none."""
+    """``report.coverage``, or an AtrousError saying why the report has none. A deferred map
+    (a global output's whole input, :attr:`atrous.report.OutputResult.deferred`) is not built
+    here: a figure draws results, it runs no analysis."""
+    if report.outputs[0].deferred:
+        raise AtrousError(
+            f"the report for {report.target!r} has not built its coverage map (the output is "
+            "global: the map is the whole input); pass report.coverage, which builds it"
+        )
     cov = report.coverage
     if cov is None:
-        why = next((o.coverage_error for o in getattr(report, "outputs", [])
-                    if getattr(o, "coverage_error", None)), None)
+        why = next((o.coverage_error for o in report.outputs if o.coverage_error), None)
         raise AtrousError(
-            f"the report for {getattr(report, 'target', '?')!r} has no coverage map"
-            + (f": {why}" if why else "")
+            f"the report for {report.target!r} has no coverage map" + (f": {why}" if why else "")
         )
     return cov
 
 
-def _counts_of(cov: _CoverageLike) -> np.ndarray:
-    if _is_report(cov):
+@dataclass(frozen=True)
+class _Map:
+    """A coverage map to draw, read from whichever result it came in: the counts, and what the
+    result states about them (None: derived from the counts, or unknown)."""
+
+    counts: np.ndarray
+    offset: tuple[int, ...] | None = None
+    unit: tuple[int, ...] | None = None
+    holes: int | None = None
+    gridded: bool | None = None
+    fraction: float | None = None
+
+
+COVERAGE_TYPES = ("a Coverage (atrous.coverage), a Report (atrous.analyze), a coverage record "
+                  "(Coverage.to_dict() with its counts) or an array of counts")
+"""The inputs :func:`coverage_figure` takes, in words (its error messages say them)."""
+
+
+def _coverage_map(cov: _CoverageLike, where: str = "cov") -> _Map:
+    """The map of a Coverage, a Report (its coverage), a coverage record or an array (or nested
+    lists) of counts; anything else is refused naming ``where`` and the accepted types."""
+    from .._coverage import Coverage
+    from ..report import Report
+
+    if isinstance(cov, Report):
         cov = _report_coverage(cov)
-    counts = cov if isinstance(cov, np.ndarray) else _field(cov, "counts", None)
-    if counts is None:
-        if isinstance(cov, (list, tuple)):
-            counts = cov
-        else:
+    if isinstance(cov, Coverage):
+        out = _Map(cov.counts, tuple(cov.offset), tuple(cov.unit), cov.holes, cov.gridded,
+                   cov.fraction)
+    elif isinstance(cov, np.ndarray):
+        out = _Map(cov)
+    elif isinstance(cov, (list, tuple)):
+        out = _Map(np.asarray(cov))
+    elif isinstance(cov, Mapping):
+        counts = cov.get("counts")
+        if counts is None:
             raise AtrousError(
-                f"expected a Coverage (with .counts) or an array of counts, got "
-                f"{type(cov).__name__}"
+                f"{where}: a coverage record must carry its counts (Coverage.to_dict() or "
+                "Report.to_dict() with counts=True), this one has none"
             )
-    arr = np.asarray(counts)
+        offset, unit = cov.get("offset"), cov.get("unit")
+        holes, gridded, fraction = cov.get("holes"), cov.get("gridded"), cov.get("fraction")
+        out = _Map(
+            np.asarray(counts),
+            None if offset is None else tuple(int(o) for o in offset),
+            None if unit is None else tuple(int(u) for u in unit),
+            None if holes is None else int(holes),
+            None if gridded is None else bool(gridded),
+            None if fraction is None else float(fraction),
+        )
+    else:
+        raise _wrong_type(where, cov, COVERAGE_TYPES)
+    arr = out.counts
     if arr.ndim not in (1, 2, 3) or arr.size == 0:
         raise AtrousError(
             f"a coverage map must be a non-empty 1-D, 2-D or 3-D array, got shape {arr.shape}"
         )
-    return arr
+    return out
 
 
 def _as_plane(arr: np.ndarray) -> tuple[np.ndarray, str]:
@@ -95,12 +143,11 @@ def _as_plane(arr: np.ndarray) -> tuple[np.ndarray, str]:
     return arr, ""
 
 
-def _offset_of(cov: _CoverageLike, shape: Sequence[int]) -> tuple[int, ...] | None:
+def _offset_of(cov: _Map) -> tuple[int, ...] | None:
     """Input coordinate of ``counts[0, ...]`` per axis (a Coverage's ``offset``), or None."""
-    offset = None if isinstance(cov, np.ndarray) else _field(cov, "offset", None)
-    if offset is None or len(offset) != len(shape):
+    if cov.offset is None or len(cov.offset) != cov.counts.ndim:
         return None
-    return tuple(int(o) for o in offset)
+    return cov.offset
 
 
 def _block_min(plane: np.ndarray, block: int) -> np.ndarray:
@@ -112,7 +159,7 @@ def _block_min(plane: np.ndarray, block: int) -> np.ndarray:
     h, w = plane.shape
     hb, wb = -(-h // block), -(-w // block)
     if plane.dtype == object:
-        fill: Any = max(plane.ravel().tolist())
+        fill: object = max(plane.ravel().tolist())
     else:
         fill = plane.max()
     padded = np.full((hb * block, wb * block), fill, dtype=plane.dtype)
@@ -130,7 +177,7 @@ def _float(arr: np.ndarray) -> np.ndarray:
     return arr.astype(np.float64)
 
 
-def format_count(value: Any) -> str:
+def format_count(value: SupportsInt) -> str:
     """A count short enough for a cell: ``7``, ``1234``, ``1.2e5``.
 
     >>> format_count(7), format_count(123456), format_count(10**30)
@@ -146,18 +193,18 @@ def format_count(value: Any) -> str:
     return f"{mantissa:.1f}e{exp}"
 
 
-def _summary(counts: np.ndarray, cov: _CoverageLike) -> tuple[int, bool, float]:
+def _summary(cov: _Map) -> tuple[int, bool, float]:
+    """Holes, gridded and the covered fraction: as the result states them, else from the
+    counts."""
+    counts = cov.counts
     nz = int(np.count_nonzero(counts != 0))
-    holes = _field(cov, "holes", None)
-    holes = int(counts.size - nz) if holes is None or isinstance(holes, np.ndarray) else int(holes)
-    gridded = _field(cov, "gridded", None)
-    gridded = holes > 0 if gridded is None else bool(gridded)
-    fraction = _field(cov, "fraction", None)
-    fraction = nz / counts.size if fraction is None else float(fraction)
+    holes = int(counts.size - nz) if cov.holes is None else cov.holes
+    gridded = holes > 0 if cov.gridded is None else cov.gridded
+    fraction = nz / counts.size if cov.fraction is None else cov.fraction
     return holes, gridded, fraction
 
 
-def _norm(values: Sequence[np.ndarray], log_above: float = 1000.0) -> Any:
+def _norm(values: Sequence[np.ndarray], log_above: float = 1000.0) -> Norm:
     """One colour scale for the maps: linear, or logarithmic when max/min exceeds
     ``log_above``."""
     colors = mpl().colors
@@ -170,13 +217,13 @@ def _norm(values: Sequence[np.ndarray], log_above: float = 1000.0) -> Any:
 
 
 def _draw_counts(
-    ax: Any,
+    ax: Axes,
     counts: np.ndarray,
-    norm: Any,
+    norm: Norm,
     annotate: bool | None,
     title: str,
     origin: Sequence[int] | None = None,
-) -> Any:
+) -> Artist:
     """Draw one 2-D count map on ``ax`` (counts in the cells, as tutorials draw it); returns the
     image.
 
@@ -241,7 +288,7 @@ def _draw_counts(
     return image
 
 
-def _cell_labels(ax: Any, cells: list[tuple[int, int, str, str]], size: float) -> Any:
+def _cell_labels(ax: Axes, cells: list[tuple[int, int, str, str]], size: float) -> Artist:
     """Write short labels centred in cells, as ONE artist (glyph paths in a PathCollection).
 
     Hundreds of separate Text artists cost about a millisecond each to draw; one collection of
@@ -255,7 +302,7 @@ def _cell_labels(ax: Any, cells: list[tuple[int, int, str, str]], size: float) -
     from matplotlib.transforms import Affine2D
 
     prop = FontProperties(size=size)
-    shapes: dict[str, Any] = {}
+    shapes: dict[str, Artist] = {}  # matplotlib Paths
     paths = []
     for _, _, text, _ in cells:
         if text not in shapes:
@@ -277,6 +324,6 @@ def _cell_labels(ax: Any, cells: list[tuple[int, int, str, str]], size: float) -
     return labels
 
 
-def _new_figure(width: float, height: float) -> Any:
+def _new_figure(width: float, height: float) -> Figure:
     figure = mpl().figure
     return figure.Figure(figsize=(width, height), layout="constrained")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,16 +18,16 @@ from ._figures_base import (
     COMPARE_ANNOTATE_MAX,
     DRAW_MAX,
     HATCH_MAX,
+    Axes,
+    Figure,
     _as_plane,
-    _counts_of,
+    _coverage_map,
     _draw_counts,
-    _field,
     _float,
-    _is_report,
+    _Map,
     _new_figure,
     _norm,
     _offset_of,
-    _report_coverage,
     _summary,
     format_count,
 )
@@ -34,7 +35,8 @@ from .style import PALETTE, ROLE, mpl, style_context
 
 if TYPE_CHECKING:
     from .._coverage import LayerGridding
-    from ._figures_base import _CoverageLike, _GriddingLike
+    from ._figures_base import _ComparedLike, _CoverageLike, _GriddingLike
+    from ._records import GriddingRecord
 
 __all__ = ["compare_figure", "coverage_figure", "gridding_strip"]
 
@@ -42,20 +44,22 @@ __all__ = ["compare_figure", "coverage_figure", "gridding_strip"]
 # -- coverage ---------------------------------------------------------------------------------
 def coverage_figure(
     cov: _CoverageLike, *, title: str | None = None, annotate: bool | None = None
-) -> Any:
+) -> Figure:
     """Coverage heatmap with counts in the cells, grid lines and hatched holes.
 
     Args:
         cov: a :class:`atrous.Coverage` (its ``counts``, ``offset``, ``holes``, ``gridded``,
-            ``fraction`` are read), a :class:`atrous.Report` (its ``coverage``) or an array of
-            counts spanning the receptive-field box. 1-D maps are drawn as a step plot (paths
-            per input position, the box shaded), 3-D maps as their centre slice.
+            ``fraction`` are read), a :class:`atrous.Report` (its ``coverage``), a coverage
+            record (:meth:`atrous.Coverage.to_dict` with its ``counts``, the same fields) or an
+            array (or nested lists) of counts spanning the receptive-field box. 1-D maps are
+            drawn as a step plot (paths per input position, the box shaded), 3-D maps as their
+            centre slice. Anything else is refused (:class:`AtrousError` naming ``cov``).
         title: first title line (default: the verdict in words).
         annotate: write the counts in the cells; default when the map is at most
             :data:`ANNOTATE_MAX` cells on a side.
 
-    Axes are in input coordinates when ``cov`` has an ``offset`` (a Coverage or a Report),
-    else offsets from the map's centre.
+    Axes are in input coordinates when ``cov`` has an ``offset`` (a Coverage, a Report or a
+    record), else offsets from the map's centre.
 
     Returns:
         A matplotlib ``Figure`` (one axes with the map, plus a colour bar for 2-D maps).
@@ -65,21 +69,20 @@ def coverage_figure(
     >>> fig.axes[0].get_title().splitlines()[0]
     'coverage: RF 5, no holes, 100% covered'
     """
-    if _is_report(cov):
-        cov = _report_coverage(cov)
-    counts = _counts_of(cov)
-    origin = _offset_of(cov, counts.shape)
+    drawn = _coverage_map(cov, "coverage_figure: cov")
+    counts = drawn.counts
+    origin = _offset_of(drawn)
     plane, note = _as_plane(counts)
-    holes, gridded, fraction = _summary(counts, cov)
+    holes, gridded, fraction = _summary(drawn)
     box = "x".join(str(n) for n in counts.shape)
     verdict = f"{holes} holes (gridded)" if gridded else "no holes"
     head = title or f"coverage: RF {box}, {verdict}, {fraction:.0%} covered"
     lo, hi = (int(plane[plane > 0].min()), int(plane.max())) if np.any(plane > 0) else (0, 0)
     sub = f"paths per input pixel: {format_count(lo)}..{format_count(hi)}{note}"
     if counts.ndim == 1:
-        unit = None if isinstance(cov, np.ndarray) else _field(cov, "unit", None)
+        unit = drawn.unit
         return _coverage_line(counts, origin, annotate, f"{head}\n{sub}",
-                              unit=int(unit[0]) if unit is not None and len(unit) == 1 else None)
+                              unit=unit[0] if unit is not None and len(unit) == 1 else None)
     if origin is not None and counts.ndim == 3:
         origin = origin[1:]
     h, w = plane.shape
@@ -142,7 +145,7 @@ def _coverage_line(
     annotate: bool | None,
     title: str,
     unit: int | None = None,
-) -> Any:
+) -> Figure:
     """A 1-D coverage map as a step plot: paths per input position, the RF box shaded.
 
     The x axis is in input coordinates (``origin`` is ``counts[0]``'s; without one, offsets
@@ -208,38 +211,45 @@ def _coverage_line(
     return fig
 
 
-def _as_coverage(item: _CoverageLike) -> _CoverageLike:
-    """A computed map to draw: a Coverage, a Report's coverage or an array of counts."""
-    if _is_report(item):
-        return _report_coverage(item)
-    if isinstance(item, np.ndarray) or hasattr(item, "counts"):
-        return item
-    raise AtrousError(
-        "compare_figure draws computed coverage maps: pass Coverages (atrous.coverage(...), "
-        "e.g. of atrous.stack(rates)), Reports (atrous.analyze(...)) or numpy arrays of counts, "
-        f"got {type(item).__name__}"
-    )
+COMPARED_TYPES = (
+    "computed coverage maps: Coverages (atrous.coverage(...), e.g. of atrous.stack(rates)), "
+    "Reports (atrous.analyze(...)) or numpy arrays of counts"
+)
 
 
-def _label_of(item: _CoverageLike) -> str:
-    if _is_report(item):
-        return str(getattr(item, "target", "") or "")
-    return ""
+def _compared(item: _ComparedLike, where: str) -> _Map:
+    """A computed map to draw side by side: a Coverage, a Report's coverage or an array."""
+    from .._coverage import Coverage
+    from ..report import Report
+
+    if not isinstance(item, (Coverage, Report, np.ndarray)):
+        raise AtrousError(
+            f"compare_figure draws {COMPARED_TYPES}; {where} is a {type(item).__name__}, which "
+            "is not computed (the figure draws results, it runs no analysis)"
+        )
+    return _coverage_map(item, where)
+
+
+def _label_of(item: _ComparedLike) -> str:
+    from ..report import Report
+
+    return str(item.target or "") if isinstance(item, Report) else ""
 
 
 def compare_figure(
-    items: Sequence[_CoverageLike] | Mapping[str, _CoverageLike],
+    items: Sequence[_ComparedLike] | Mapping[str, _ComparedLike],
     *,
     annotate: bool | None = None,
     title: str | None = None,
-) -> Any:
+) -> Figure:
     """Coverage maps side by side on one colour scale, e.g. rates ``[2, 2, 2]`` vs ``[1, 2, 3]``.
 
     Args:
         items: computed maps: Coverages (``atrous.coverage(atrous.stack([2, 2, 2]))``), Reports
             (their ``coverage``; labelled with their target) or numpy arrays of counts; a
-            mapping gives each a label. Anything else (a rate list, a spec) is refused: the
-            figure draws results, it does not compute them.
+            mapping gives each a label. Anything else (a rate list, a spec, a Graph) is refused
+            (:class:`AtrousError` naming the item): the figure draws results, it does not
+            compute them.
         annotate: counts in the cells (default: when every map is small enough).
         title: overall title.
 
@@ -249,14 +259,21 @@ def compare_figure(
     ['a', 'b']
     """
     if isinstance(items, Mapping):
-        labels, raw = list(items.keys()), list(items.values())
+        labels, raw = [str(k) for k in items], list(items.values())
+        where = [f"items[{k!r}]" for k in items]
+    elif isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
+        raise AtrousError(
+            f"compare_figure draws {COMPARED_TYPES}, as a list or a mapping of labels to maps; "
+            f"items is a {type(items).__name__}"
+        )
     else:
         raw = list(items)
         labels = [_label_of(x) or f"#{i + 1}" for i, x in enumerate(raw)]
+        where = [f"items[{i}]" for i in range(len(raw))]
     if not raw:
         raise AtrousError("compare_figure needs at least one coverage map")
-    covs = [_as_coverage(x) for x in raw]
-    planes = [_as_plane(_counts_of(c))[0] for c in covs]
+    covs = [_compared(x, w) for x, w in zip(raw, where)]
+    planes = [_as_plane(c.counts)[0] for c in covs]
     # a log scale when the maps' counts differ a lot, so no map is a flat dark square
     norm = _norm([_float(p) for p in planes], log_above=8.0)
     widths = [p.shape[1] for p in planes]
@@ -273,11 +290,11 @@ def compare_figure(
         image = None
         for i, (cov, plane, label) in enumerate(zip(covs, planes, labels)):
             ax = fig.add_subplot(grid[0, i])
-            counts = _counts_of(cov)
-            holes, gridded, fraction = _summary(counts, cov)
+            counts = cov.counts
+            holes, gridded, fraction = _summary(cov)
             box = "x".join(str(n) for n in counts.shape)
             verdict = f"{holes} holes, gridded" if gridded else "no holes"
-            origin = _offset_of(cov, counts.shape) if counts.ndim == 2 else None
+            origin = _offset_of(cov) if counts.ndim == 2 else None
             image = _draw_counts(
                 ax, plane, norm, annotate, f"{label}\nRF {box}, {verdict}, {fraction:.0%}",
                 origin=origin,
@@ -291,14 +308,17 @@ def compare_figure(
 
 
 # -- per-layer gridding -----------------------------------------------------------------------
-def gridding_strip(target: _GriddingLike, *, title: str | None = None) -> Any:
+def gridding_strip(target: _GriddingLike, *, title: str | None = None) -> Figure:
     """Per-layer gridding: the covered fraction of each layer's RF box, where holes appear.
 
     Args:
-        target: the rows of :func:`atrous.layer_gridding` (each with ``node``, ``rf_size``,
-            ``holes``, ``gridded``, ``fraction``; rows with ``available=False`` are drawn as
-            n/a) or a :class:`atrous.Report` (its ``layer_gridding``). A Graph, spec or rate
-            list is refused: the figure draws results, it does not compute them.
+        target: the rows of :func:`atrous.layer_gridding` (:class:`atrous.LayerGridding`, each
+            with ``node``, ``rf_size``, ``holes``, ``gridded``, ``fraction``; rows with
+            ``available=False`` are drawn as n/a), their records (``LayerGridding.to_dict()``,
+            a report record's ``layer_gridding``: dicts with the same keys) or a
+            :class:`atrous.Report` (its ``layer_gridding``). A Graph, spec or rate list is
+            refused (:class:`AtrousError` naming ``target``): the figure draws results, it does
+            not compute them.
         title: figure title.
 
     Gridded layers are drawn vermillion and hatched, gridding-free layers bluish green; the
@@ -313,13 +333,12 @@ def gridding_strip(target: _GriddingLike, *, title: str | None = None) -> Any:
     rows = _gridding_rows(target)
     if not rows:
         raise AtrousError("no layers to draw: the gridding table is empty")
-    names = [str(_field(r, "node", None) or _field(r, "name", "?")) for r in rows]
-    fractions = [float(_field(r, "fraction", None) or 0.0) for r in rows]
-    gridded = [bool(_field(r, "gridded", False)) for r in rows]
-    holes = [int(_field(r, "holes", 0) or 0) for r in rows]
-    available = [_field(r, "available", True) is not False and _field(r, "fraction", None)
-                 is not None for r in rows]
-    sizes = [_field(r, "rf_size", None) for r in rows]
+    names = [r.name for r in rows]
+    fractions = [r.fraction for r in rows]
+    gridded = [r.gridded for r in rows]
+    holes = [r.holes for r in rows]
+    available = [r.available for r in rows]
+    sizes = [r.rf_size for r in rows]
     first = next((i for i, g in enumerate(gridded) if g), None)
     n = len(rows)
     many = n > 40  # e.g. WaveNet's 92 nodes: no per-bar labels, a subset of the names
@@ -349,11 +368,11 @@ def gridding_strip(target: _GriddingLike, *, title: str | None = None) -> Any:
 
 
 def _gridding_bars(
-    ax: Any,
+    ax: Axes,
     fractions: list[float],
     gridded: list[bool],
     holes: list[int],
-    sizes: list[Any],
+    sizes: list[tuple[int, ...] | None],
     available: list[bool],
     many: bool,
 ) -> None:
@@ -374,7 +393,7 @@ def _gridding_bars(
     for xi, f, h, s, ok in zip(x, fractions, holes, sizes, available):
         if not ok or many:
             continue
-        size = "x".join(str(v) for v in s) if isinstance(s, (tuple, list)) else str(s or "")
+        size = "" if s is None else "x".join(str(v) for v in s)
         crowded = n > 10
         label = f"{f:.0%}" + (f"\n{h} holes" if h and not crowded else "")
         ax.text(xi, min(f, 1.0) + 0.03, label, ha="center", va="bottom",
@@ -384,7 +403,7 @@ def _gridding_bars(
                     color=PALETTE["white"])
 
 
-def _gridding_names(ax: Any, names: list[str], first: int | None, many: bool) -> None:
+def _gridding_names(ax: Axes, names: list[str], first: int | None, many: bool) -> None:
     """The layer names under the bars: all of them, or every k-th and the first gridded."""
     n = len(names)
     if many:  # every k-th name, plus the first gridded layer
@@ -400,14 +419,51 @@ def _gridding_names(ax: Any, names: list[str], first: int | None, many: bool) ->
                            ha="right" if n > 4 else "center")
 
 
-def _gridding_rows(target: _GriddingLike) -> list[LayerGridding | Mapping[str, Any]]:
-    if _is_report(target):
-        return list(target.layer_gridding)
-    if isinstance(target, Sequence) and not isinstance(target, str) and all(
-        isinstance(r, Mapping) or hasattr(r, "fraction") for r in target
-    ):
-        return list(target)
+@dataclass(frozen=True)
+class _Bar:
+    """One layer of the strip, read from a LayerGridding or its record."""
+
+    name: str
+    fraction: float  # 0.0 where not available
+    gridded: bool
+    holes: int
+    available: bool
+    rf_size: tuple[int, ...] | None
+
+
+GRIDDING_TYPES = (
+    "computed rows: atrous.layer_gridding(...)'s result (e.g. of atrous.stack(rates)), their "
+    "records (LayerGridding.to_dict()) or a Report (atrous.analyze(...))"
+)
+
+
+def _bar(row: LayerGridding | GriddingRecord) -> _Bar:
+    from .._coverage import LayerGridding
+
+    name: str | None
+    size: tuple[int, ...] | None
+    if isinstance(row, LayerGridding):
+        name, fraction, gridded = row.node, row.fraction, row.gridded
+        holes, available, size = row.holes, row.available, row.rf_size
+    else:
+        name, fraction, gridded = row.get("node"), row.get("fraction"), row.get("gridded")
+        holes, available = row.get("holes"), row.get("available", True)
+        rf_size = row.get("rf_size")
+        size = None if rf_size is None else tuple(int(v) for v in rf_size)
+    return _Bar(str(name or "?"), float(fraction or 0.0), bool(gridded), int(holes or 0),
+                available is not False and fraction is not None, size)
+
+
+def _gridding_rows(target: _GriddingLike) -> list[_Bar]:
+    from .._coverage import LayerGridding
+    from ..report import Report
+
+    if isinstance(target, Report):
+        return [_bar(r) for r in target.layer_gridding]
+    listed = isinstance(target, Sequence) and not isinstance(target, (str, bytes))
+    if listed and all(isinstance(r, (LayerGridding, Mapping)) for r in target):
+        return [_bar(r) for r in target]
     raise AtrousError(
-        "gridding_strip draws computed rows: pass atrous.layer_gridding(...)'s result (e.g. of "
-        f"atrous.stack(rates)) or a Report (atrous.analyze(...)), got {type(target).__name__}"
+        f"gridding_strip draws {GRIDDING_TYPES}; target is a {type(target).__name__}"
+        + (" of " + ", ".join(sorted({type(r).__name__ for r in target})) if listed else "")
     )

@@ -10,11 +10,14 @@ import itertools
 import math
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .text import fmt_si
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type-only: rich loads when a table is printed
+    from rich.console import Console
+    from rich.table import Table
+
     from .._design import Designs, ParetoFrontier, Repairs
 
 __all__ = ["console", "coverage_strip", "design_table", "pareto_table", "repair_text"]
@@ -22,7 +25,7 @@ __all__ = ["console", "coverage_strip", "design_table", "pareto_table", "repair_
 BLOCKS = "▁▂▃▄▅▆▇█"
 
 
-def _print_stripped(out: Any, table: Any) -> None:
+def _print_stripped(out: Console, table: Table) -> None:
     """Print a rich table without the blanks rich pads every line to the console width with."""
     with out.capture() as cap:
         out.print(table)
@@ -55,7 +58,7 @@ def coverage_strip(profile: Sequence[int], width: int = 24) -> str:
     return "".join(out)
 
 
-def console() -> Any:
+def console() -> Console:
     """A rich console on stdout (no highlighting, no soft wrap)."""
     from rich.console import Console
 
@@ -135,7 +138,7 @@ def _rates_cell(rates: Sequence[int], lines: int = 3) -> str:
     return _wrap_commas(",".join([*head, "…", parts[-1]]), 24)
 
 
-def design_table(found: Designs, out: Any) -> None:
+def design_table(found: Designs, out: Console) -> None:
     """The ranked candidates as a table under the question's title, then two notes."""
     from rich import box
     from rich.table import Table
@@ -190,7 +193,7 @@ def design_table(found: Designs, out: Any) -> None:
         out.print(line, markup=False, soft_wrap=True)
 
 
-def repair_text(found: Repairs, out: Any, gridded: bool) -> None:
+def repair_text(found: Repairs, out: Console, gridded: bool) -> None:
     """The repairs, each change on its own line with its reason."""
     first = found[0]
     state = "gridded" if gridded else "gridding-free"
@@ -216,7 +219,7 @@ def repair_text(found: Repairs, out: Any, gridded: bool) -> None:
             )
 
 
-def pareto_table(frontier: ParetoFrontier, out: Any) -> None:
+def pareto_table(frontier: ParetoFrontier, out: Console) -> None:
     """Widest window per layer count (rows) and count level (columns); * marks the frontier."""
     from rich import box
     from rich.table import Table

@@ -4,7 +4,11 @@ Every function returns a :class:`matplotlib.figure.Figure` built without pyplot 
 nothing shown), in the look of :mod:`atrous.render.style`. matplotlib is imported when a function
 runs, never when this module is imported. Save with :func:`save_figure` (atomic) or
 ``fig.savefig``. The figures only draw results computed elsewhere (a Coverage, a Report, the rows
-of :func:`atrous.layer_gridding`, an array of counts); none runs an analysis.
+of :func:`atrous.layer_gridding`, a ReceptiveField, an ERFResult, an array of counts, or these
+results' JSON records, typed in :mod:`atrous.render._records`); none runs an analysis. Each
+figure tells its inputs apart by their class (``isinstance``), never by the attributes they
+happen to have, and refuses any other input with an :class:`~atrous.errors.AtrousError` naming
+the parameter and what it takes.
 
     >>> import numpy as np
     >>> fig = coverage_figure(np.array([[1, 0, 1], [0, 4, 0], [1, 0, 1]]))
@@ -23,7 +27,6 @@ import io
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from .._files import refuse_special
 from ..errors import AtrousError
@@ -31,7 +34,7 @@ from ._figures_base import ANNOTATE_MAX as ANNOTATE_MAX
 from ._figures_base import COMPARE_ANNOTATE_MAX as COMPARE_ANNOTATE_MAX
 from ._figures_base import DRAW_MAX as DRAW_MAX
 from ._figures_base import HATCH_MAX as HATCH_MAX
-from ._figures_base import format_count
+from ._figures_base import Figure, format_count
 from ._figures_coverage import compare_figure, coverage_figure, gridding_strip
 from ._figures_rf import erf_figure, rf_box_figure
 from .style import style_context
@@ -56,7 +59,7 @@ del _figure
 
 
 # -- output -----------------------------------------------------------------------------------
-def figure_png(fig: Any, dpi: int = 100) -> bytes:
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     """The figure as PNG bytes."""
     buf = io.BytesIO()
     with style_context():
@@ -64,7 +67,7 @@ def figure_png(fig: Any, dpi: int = 100) -> bytes:
     return buf.getvalue()
 
 
-def figure_svg(fig: Any) -> str:
+def figure_svg(fig: Figure) -> str:
     """The figure as an SVG document (text, fonts as text)."""
     buf = io.StringIO()
     with style_context():
@@ -72,7 +75,7 @@ def figure_svg(fig: Any) -> str:
     return buf.getvalue()
 
 
-def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 100) -> Path:
+def save_figure(fig: Figure | bytes, path: str | os.PathLike[str], dpi: int = 100) -> Path:
     """Save ``fig`` to ``path`` atomically (temp file + rename); format from the suffix.
 
     ``fig`` may also be PNG bytes from :func:`figure_png` (written as they are). Returns the

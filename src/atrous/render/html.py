@@ -19,22 +19,34 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias, TypedDict, cast
 
 from .text import fmt_compact
 
 if TYPE_CHECKING:  # type-only: importing the renderers stays light
+    import jinja2
+
     from .._coverage import Coverage, LayerGridding
     from .._erf import ERFResult
     from ..report import Report
+    from ._figures_base import Figure
+    from ._records import (
+        CoverageRecord,
+        ERFRecord,
+        GriddingRecord,
+        HDCRecord,
+        ReportRecord,
+        RowRecord,
+    )
 
-    # A report as the page takes it: the Report, or its JSON dict (Report.to_dict()).
-    _ReportLike: TypeAlias = Report | Mapping[str, Any]
+    # A report as the page takes it: the Report, or its JSON record (Report.to_dict(), the
+    # output of `atrous analyze --json`; typed in atrous.render._records).
+    _ReportLike: TypeAlias = Report | ReportRecord
 
 __all__ = [
     "CAPTIONS",
@@ -92,7 +104,7 @@ CAPTIONS: dict[str, str] = {
 
 
 # -- small value formatting -------------------------------------------------------------------
-def _fmt(value: Any) -> str:
+def _fmt(value: object) -> str:
     """A cell value as short text."""
     if value is None:
         return "—"
@@ -113,9 +125,10 @@ def _fmt(value: Any) -> str:
     if isinstance(value, Mapping):
         return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
     if isinstance(value, Sequence):
-        items = list(value)
-        if items and all(isinstance(v, Sequence) and not isinstance(v, str) for v in items):
-            return " ".join("(" + ",".join(_fmt(x) for x in v) + ")" for v in items)
+        items: list[object] = list(value)
+        groups = [v for v in items if isinstance(v, Sequence) and not isinstance(v, str)]
+        if items and len(groups) == len(items):
+            return " ".join("(" + ",".join(_fmt(x) for x in v) + ")" for v in groups)
         if all(isinstance(v, (int, float, Fraction)) and not isinstance(v, bool)
                for v in items):
             return "x".join(_fmt(v) for v in items)  # per-axis sizes: 33x33
@@ -123,7 +136,7 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _sort_key(value: Any) -> str:
+def _sort_key(value: object) -> str:
     """A sort key: a number for numbers and per-axis sizes (their product), else the text."""
     if isinstance(value, bool):
         return str(int(value))
@@ -152,7 +165,7 @@ class FigureItem:
 
 
 def figure_item(
-    fig: Any, caption: str, alt: str | None = None, dpi: int = 90
+    fig: Figure | bytes, caption: str, alt: str | None = None, dpi: int = 90
 ) -> FigureItem:
     """Embed a matplotlib figure (or PNG bytes already rendered) as a base64 ``data:`` URI."""
     from .figures import figure_png
@@ -163,6 +176,50 @@ def figure_item(
 
 
 # -- sections ---------------------------------------------------------------------------------
+class HDCBlock(TypedDict):
+    """The HDC section of a page: (name, value) rows and the explanations."""
+
+    table: list[tuple[str, str]]
+    explanations: list[str]
+
+
+class Column(TypedDict):
+    """A column of the layer table: its header, and whether it is behind the toggle."""
+
+    label: str
+    extra: bool
+
+
+class Cell(TypedDict):
+    """A cell of the layer table: its ``text``, sort ``key``, ``kind`` (how it wraps),
+    ``lines`` (wrapping pieces per line, or None), hover ``title`` and ``extra`` (toggled)."""
+
+    text: str
+    key: str
+    kind: str
+    lines: list[list[str]] | None
+    title: str | None
+    extra: bool
+
+
+class TableRow(TypedDict):
+    """A row of the layer table: its cells and a ``flag`` (``bad``: gridded, ``warn``: n/a)."""
+
+    cells: list[Cell]
+    flag: str
+
+
+class Intro(TypedDict, total=False):
+    """What a page shows before its sections: ``paragraphs`` and ``figures``."""
+
+    paragraphs: list[str]
+    figures: list[FigureItem]
+
+
+def _no_record() -> ReportRecord:
+    return {}
+
+
 @dataclass
 class Section:
     """Everything the template shows for one analysed target."""
@@ -175,10 +232,10 @@ class Section:
     diagnostics: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     figures: list[FigureItem] = field(default_factory=list)
-    hdc: dict[str, Any] | None = None
-    columns: list[dict[str, Any]] = field(default_factory=list)
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
+    hdc: HDCBlock | None = None
+    columns: list[Column] = field(default_factory=list)
+    rows: list[TableRow] = field(default_factory=list)
+    data: ReportRecord = field(default_factory=_no_record)
     data_notes: list[str] = field(default_factory=list)
 
     @property
@@ -192,26 +249,12 @@ def _verdict(label: str, value: str, state: str = "info") -> dict[str, str]:
     return {"label": label, "value": value, "state": state, "mark": mark}
 
 
-def _get(d: Mapping[str, Any], *names: str) -> Any:
-    for n in names:
-        if n in d and d[n] is not None:
-            return d[n]
-    return None
-
-
-def _diagnostic_text(d: Any) -> str:
-    if isinstance(d, Mapping):
-        where = _get(d, "node", "layer", "path", "module")
-        level = _get(d, "level", "severity", "kind")
-        msg = _get(d, "message", "text", "reason") or json.dumps(d, default=str)
-        prefix = f"[{level}] " if level else ""
-        return f"{prefix}{where}: {msg}" if where and str(where) not in str(msg) else prefix + msg
-    return str(d)
-
-
 _SKIP_COLUMNS = {"counts", "coverage_counts", "boxes", "axes", "meta"}
 
-# The layer table: (header, row keys in order of preference, shown by default, kind). Kinds:
+# The layer table: (header, row keys in order of preference, shown by default, kind). The keys
+# of one column are different fields (a torch module path before the node name, the torch
+# target before the layer kind), not spellings of one field: a record has one name per field.
+# Kinds:
 # "name" wraps at dots and underscores (full name on hover), "names" lists a merge's inputs one
 # per line, "num" never wraps. Columns a row does not have are left out; any other key of the
 # rows goes behind the "more columns" toggle, so a real model's table fits a laptop screen.
@@ -243,23 +286,27 @@ def _wrap_points(text: str) -> list[str]:
     return re.findall(r"[^._]*[._]|[^._]+$", text) or [text]
 
 
-def _cell(value: Any, kind: str) -> dict[str, Any]:
+def _cell(value: object, kind: str) -> Cell:
     if kind == "names" and isinstance(value, Sequence) and not isinstance(value, str):
         names = [str(v) for v in value]
         return {"text": ", ".join(names), "key": ", ".join(names), "kind": kind,
-                "lines": [_wrap_points(n) for n in names], "title": ", ".join(names)}
+                "lines": [_wrap_points(n) for n in names], "title": ", ".join(names),
+                "extra": False}
     text = _fmt(value) if value is not None else ""
-    cell: dict[str, Any] = {"text": text, "key": _sort_key(value), "kind": kind,
-                            "lines": None, "title": None}
+    cell: Cell = {"text": text, "key": _sort_key(value), "kind": kind, "lines": None,
+                  "title": None, "extra": False}
     if kind == "name":
         cell["lines"] = [_wrap_points(text)]
         cell["title"] = text
     return cell
 
 
-def _table(rows: Sequence[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The layer table's columns (``label``, ``extra``: behind the toggle) and rows."""
-    dict_rows = [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in rows]
+def _table(rows: Sequence[RowRecord]) -> tuple[list[Column], list[TableRow]]:
+    """The layer table's columns (``label``, ``extra``: behind the toggle) and rows.
+
+    The rows are read as plain mappings: every key a row has becomes a column (the known ones
+    in :data:`_LAYER_COLUMNS`' order and look), so a front end's extra fields show too."""
+    dict_rows: list[Mapping[str, object]] = [dict(r) for r in rows]
     present: list[str] = []
     for r in dict_rows:
         for k in r:
@@ -283,7 +330,7 @@ def _table(rows: Sequence[Any]) -> tuple[list[dict[str, Any]], list[dict[str, An
         if key not in used:
             used.add(key)
             spec.append((key.replace("_", " "), key, False, "text"))
-    out = []
+    out: list[TableRow] = []
     for r in dict_rows:
         gridded = r.get("gridded")
         flag = "bad" if gridded is True else ("warn" if r.get("available") is False else "")
@@ -299,19 +346,24 @@ def _table(rows: Sequence[Any]) -> tuple[list[dict[str, Any]], list[dict[str, An
             cell["extra"] = not shown
             cells.append(cell)
         out.append({"cells": cells, "flag": flag})
-    columns = [{"label": label, "extra": not shown} for label, _, shown, _ in spec]
+    columns: list[Column] = [{"label": label, "extra": not shown} for label, _, shown, _ in spec]
     return columns, out
 
 
-def _verdicts(d: Mapping[str, Any]) -> list[dict[str, str]]:
+def _verdicts(d: ReportRecord) -> list[dict[str, str]]:
+    """The verdict rows of a report record: its ``findings`` as they are (schema version 2),
+    or, for a version-1 record, the ones its ``rf``, ``coverage`` and ``hdc`` give plus its
+    ``verdicts``."""
     out: list[dict[str, str]] = []
     status = str(d.get("status") or "complete")
-    if isinstance(d.get("findings"), list):  # a Report's own findings (schema 2): shown as they are
+    findings = d.get("findings")
+    if findings is not None:  # a Report's own findings (schema 2): shown as they are
         looks = {"ok": "good", "note": "info", "warning": "bad", "error": "bad"}
-        return [_verdict(str(f["label"]), str(f["message"]), looks.get(f["severity"], "info"))
-                for f in d["findings"] if isinstance(f, Mapping) and f.get("label")]
-    rf = _get(d, "rf", "receptive_field")
-    if isinstance(rf, Mapping):
+        return [_verdict(str(f.get("label")), str(f.get("message")),
+                         looks.get(str(f.get("severity")), "info"))
+                for f in findings if f.get("label")]
+    rf = d.get("rf")
+    if rf is not None:
         if rf.get("is_global") and all(rf.get("global_axes") or [True]):
             out.append(_verdict("Receptive field", "global (sees the whole input)", "info"))
         else:
@@ -319,39 +371,35 @@ def _verdicts(d: Mapping[str, Any]) -> list[dict[str, str]]:
             if rf.get("stride") is not None:
                 out.append(_verdict("Effective stride", _fmt(rf.get("stride")), "info"))
     cov = d.get("coverage")
-    if isinstance(cov, Mapping) and cov.get("gridded") is not None:
+    if cov is not None and cov.get("gridded") is not None:
         holes = int(cov.get("holes") or 0)
         if cov.get("gridded"):
             out.append(_verdict("Gridding (exact)", f"grids: {holes} holes in the RF box", "bad"))
         else:
             out.append(_verdict("Gridding (exact)", "gridding-free: no holes", "good"))
-        if cov.get("fraction") is not None:
-            out.append(_verdict("RF box covered", f"{float(cov['fraction']):.0%}",
-                                "good" if float(cov["fraction"]) >= 1 else "bad"))
-        if cov.get("uniformity") is not None:
-            out.append(_verdict("Uniformity (min/max count)", f"{float(cov['uniformity']):.3g}"))
-    elif isinstance(cov, str):
-        out.append(_verdict("Coverage", cov, "warn"))
+        fraction, uniformity = cov.get("fraction"), cov.get("uniformity")
+        if fraction is not None:
+            out.append(_verdict("RF box covered", f"{float(fraction):.0%}",
+                                "good" if float(fraction) >= 1 else "bad"))
+        if uniformity is not None:
+            out.append(_verdict("Uniformity (min/max count)", f"{float(uniformity):.3g}"))
     hdc = d.get("hdc")
-    if isinstance(hdc, Mapping) and "rule_passes" in hdc:
-        out.append(_verdict("HDC rule as stated", "passes" if hdc["rule_passes"] else "fails",
-                            "good" if hdc["rule_passes"] else "bad"))
+    if hdc is not None and "rule_passes" in hdc:
+        passes = bool(hdc.get("rule_passes"))
+        out.append(_verdict("HDC rule as stated", "passes" if passes else "fails",
+                            "good" if passes else "bad"))
         if hdc.get("agrees") is False:
             out.append(_verdict("Rule vs exact", "disagree (see the HDC section)", "warn"))
     for v in d.get("verdicts") or []:
-        if isinstance(v, Mapping):
-            ok = v.get("ok", v.get("passed"))
-            state = "good" if ok is True else "bad" if ok is False else "info"
-            out.append(_verdict(str(v.get("label") or v.get("name") or ""),
-                                _fmt(v.get("value") if "value" in v else v.get("text")), state))
-        elif isinstance(v, str):
-            out.append(_verdict("Verdict", v))
+        ok = v.get("ok")
+        state = "good" if ok is True else "bad" if ok is False else "info"
+        out.append(_verdict(str(v.get("label") or ""), _fmt(v.get("value")), state))
     out.append(_verdict("Analysis", status, "good" if status == "complete" else "warn"))
     return out
 
 
-def _hdc_block(hdc: Any) -> dict[str, Any] | None:
-    if not isinstance(hdc, Mapping) or "rule_passes" not in hdc:
+def _hdc_block(hdc: HDCRecord | None) -> HDCBlock | None:
+    if hdc is None or "rule_passes" not in hdc:
         return None
     table = [
         ("rates", ", ".join(_fmt(r) for r in hdc.get("rates") or [])),
@@ -377,35 +425,44 @@ def _slug(text: str, used: set[str]) -> str:
 
 
 def section_from_dict(
-    d: Mapping[str, Any],
+    d: ReportRecord,
     *,
     title: str | None = None,
     description: str = "",
     figures: Sequence[FigureItem] = (),
     anchor: str | None = None,
 ) -> Section:
-    """A section from a report's JSON dict (:meth:`atrous.Report.to_dict`)."""
-    name = title or str(_get(d, "title", "target", "name") or "atrous report")
-    rows = _get(d, "rows", "layers") or []
+    """A section from a report's JSON record (:meth:`atrous.Report.to_dict`, the output of
+    ``atrous analyze --json``; its fields are typed in
+    :class:`atrous.render._records.ReportRecord`)."""
+    name = title or str(d.get("target") or "atrous report")
+    rows = d.get("rows") or []
     columns, table = _table(rows) if rows else ([], [])
-    diags = [_diagnostic_text(x) for x in d.get("diagnostics") or []]
+    data: ReportRecord = {**d}  # a copy: the section's JSON may gain members (units)
     return Section(
         title=name, anchor=anchor or _slug(name, set()),
         status=str(d.get("status") or "complete"), description=description,
-        verdicts=_verdicts(d), diagnostics=diags, figures=list(figures),
-        notes=[str(n) for n in d.get("notes") or []],
-        hdc=_hdc_block(d.get("hdc")), columns=columns, rows=table, data=dict(d),
+        verdicts=_verdicts(d), diagnostics=[str(x) for x in d.get("diagnostics") or []],
+        figures=list(figures), notes=[str(n) for n in d.get("notes") or []],
+        hdc=_hdc_block(d.get("hdc")), columns=columns, rows=table, data=data,
     )
 
 
-def _coverage_of(
-    report: _ReportLike, d: Mapping[str, Any]
-) -> Coverage | Mapping[str, Any] | None:
-    cov = None if isinstance(report, Mapping) else report.coverage
+def _built(report: Report) -> Coverage | None:
+    """The report's coverage map when it is built; a deferred (whole-input) map stays unbuilt:
+    a renderer draws what the caller computed, it runs no analysis."""
+    first = report.outputs[0]
+    return None if first.deferred else first.coverage
+
+
+def _coverage_of(report: _ReportLike, d: ReportRecord) -> Coverage | CoverageRecord | None:
+    from ..report import Report
+
+    cov = _built(report) if isinstance(report, Report) else None
     if cov is not None:
         return cov
     raw = d.get("coverage")
-    if isinstance(raw, Mapping) and raw.get("counts") is not None:
+    if raw is not None and raw.get("counts") is not None:
         return raw
     return None
 
@@ -416,25 +473,30 @@ def section_from_report(
     title: str | None = None,
     description: str = "",
     figures: bool = True,
-    erf: ERFResult | Mapping[str, Any] | None = None,
+    erf: ERFResult | ERFRecord | None = None,
     extra_figures: Sequence[FigureItem] = (),
     anchor: str | None = None,
 ) -> Section:
     """A section for one :class:`atrous.Report`, with its coverage/gridding figures.
 
+    The section shows what the report holds and runs no analysis: a global output's deferred
+    whole-input map (:attr:`atrous.report.OutputResult.deferred`) is neither built nor drawn;
+    read ``report.coverage`` first to build it.
+
     Args:
-        report: the Report, or its ``to_dict()`` (a dict).
+        report: the Report, or its JSON record (``to_dict()``, a dict).
         title: heading (default: the report's target).
         description: a sentence under the heading.
         figures: draw the coverage map and the per-layer gridding strip.
-        erf: an :func:`atrous.erf` result to draw too.
+        erf: an :func:`atrous.erf` result (or its ``to_dict()`` record) to draw too.
         extra_figures: more figures to append.
         anchor: HTML id of the section.
     """
+    from ..report import Report
     from .progress import track
 
     d = _report_dict(report)
-    jobs: list[tuple[str, Any]] = []
+    jobs: list[tuple[str, Callable[[], FigureItem]]] = []
     if figures:
         from .figures import coverage_figure, gridding_strip
 
@@ -458,7 +520,7 @@ def section_from_report(
     items.extend(extra_figures)
     section = section_from_dict(d, title=title, description=description, figures=items,
                                 anchor=anchor)
-    if not isinstance(report, Mapping):  # the Report's own findings in words
+    if isinstance(report, Report):  # the Report's own findings in words
         section.verdicts = [
             _verdict(str(v.label), str(v.value),
                      "good" if v.ok is True else "bad" if v.ok is False else "info")
@@ -474,30 +536,35 @@ def _cells(cov: Coverage | None) -> int:
     return 0 if cov is None else int(cov.counts.size)
 
 
-def _report_dict(report: _ReportLike) -> dict[str, Any]:
-    """The report's JSON dict, without building nested lists of huge coverage maps."""
-    if isinstance(report, Mapping):
-        return dict(report)
-    small = all(_cells(o.coverage) <= EMBED_MAX_CELLS for o in report.outputs)
-    return report.to_dict(counts=small)
+def _report_dict(report: _ReportLike) -> ReportRecord:
+    """The report's JSON record, without building nested lists of huge coverage maps (nor
+    building a deferred map: :meth:`atrous.Report.to_dict` leaves those null)."""
+    from ..report import Report
+
+    if not isinstance(report, Report):
+        return report
+    small = all(_cells(None if o.deferred else o.coverage) <= EMBED_MAX_CELLS
+                for o in report.outputs)
+    # Report.to_dict() is typed dict[str, Any]; its shape is the schema's, typed here
+    return cast("ReportRecord", report.to_dict(counts=small))
 
 
 def _gridding_rows(
-    report: _ReportLike, d: Mapping[str, Any]
-) -> list[LayerGridding | Mapping[str, Any]]:
-    if not isinstance(report, Mapping) and report.layer_gridding:
-        return list(report.layer_gridding)
-    raw = d.get("layer_gridding") or d.get("gridding")
-    if isinstance(raw, Sequence) and raw and isinstance(raw[0], Mapping):
-        return [r for r in raw if "fraction" in r]
-    table = d.get("rows") or []
-    if table and isinstance(table[0], Mapping) and "fraction" in table[0]:
-        return [r for r in table if r.get("fraction") is not None]
-    return []
+    report: _ReportLike, d: ReportRecord
+) -> Sequence[LayerGridding] | list[GriddingRecord]:
+    """The per-layer gridding rows: the Report's own, else its record's ``layer_gridding``.
+
+    (A record's layer-table ``rows`` carry a fraction only where ``layer_gridding`` has the
+    node, so they are never a second source.)"""
+    from ..report import Report
+
+    if isinstance(report, Report) and report.layer_gridding:
+        return report.layer_gridding
+    return [r for r in d.get("layer_gridding") or [] if "fraction" in r]
 
 
 # -- the embedded JSON ------------------------------------------------------------------------
-def _count_cells(counts: Any) -> int:
+def _count_cells(counts: object) -> int:
     """Cells of a nested-list map (product of the nesting lengths)."""
     n = 1
     while isinstance(counts, list):
@@ -506,52 +573,56 @@ def _count_cells(counts: Any) -> int:
     return n
 
 
-def _trim_coverage(cov: Mapping[str, Any], notes: list[str], where: str,
-                   duplicate: bool = False) -> dict[str, Any]:
-    out = dict(cov)
-    counts = out.get("counts")
+def _trim_coverage(cov: CoverageRecord, notes: list[str], where: str,
+                   duplicate: bool = False) -> dict[str, object]:
+    out: dict[str, object] = dict(cov)
+    counts, cells = cov.get("counts"), cov.get("cells")
     if duplicate:
         out.pop("counts", None)
         out["counts_omitted"] = "same map as coverage.counts"
         return out
     if counts is None:
-        if _get(out, "cells") is not None and int(out["cells"]) > EMBED_MAX_CELLS:
-            out["counts_omitted"] = f"{int(out['cells'])} cells > {EMBED_MAX_CELLS}"
-            notes.append(f"{where}.counts: {int(out['cells'])} cells, not embedded")
+        if cells is not None and int(cells) > EMBED_MAX_CELLS:
+            out["counts_omitted"] = f"{int(cells)} cells > {EMBED_MAX_CELLS}"
+            notes.append(f"{where}.counts: {int(cells)} cells, not embedded")
         return out
-    cells = int(out.get("cells") or _count_cells(counts))
-    if cells > EMBED_MAX_CELLS:
+    n = int(cells or _count_cells(counts))
+    if n > EMBED_MAX_CELLS:
         del out["counts"]
-        out["counts_omitted"] = f"{cells} cells > {EMBED_MAX_CELLS}"
-        notes.append(f"{where}.counts: {cells} cells, not embedded")
+        out["counts_omitted"] = f"{n} cells > {EMBED_MAX_CELLS}"
+        notes.append(f"{where}.counts: {n} cells, not embedded")
     return out
 
 
-def _trim_lists(value: Any, notes: list[str], where: str) -> Any:
+def _trim_map(value: Mapping[str, object], notes: list[str], where: str) -> dict[str, object]:
     """Cut long lists of scalars to :data:`EMBED_MAX_LIST` items, with ``<key>_total`` and
-    ``<key>_truncated`` beside them."""
+    ``<key>_truncated`` beside them (in nested mappings and lists too)."""
+    out: dict[str, object] = {}
+    for key, item in value.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key == "counts":
+            out[key] = item
+        elif (isinstance(item, list) and len(item) > EMBED_MAX_LIST
+              and all(not isinstance(v, (list, dict)) for v in item)):
+            out[key] = item[:EMBED_MAX_LIST]
+            out[f"{key}_total"] = len(item)
+            out[f"{key}_truncated"] = True
+            notes.append(f"{path}: first {EMBED_MAX_LIST} of {len(item)} items")
+        else:
+            out[key] = _trim_lists(item, notes, path)
+    return out
+
+
+def _trim_lists(value: object, notes: list[str], where: str) -> object:
     if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            path = f"{where}.{key}" if where else str(key)
-            if key == "counts":
-                out[key] = item
-            elif (isinstance(item, list) and len(item) > EMBED_MAX_LIST
-                  and all(not isinstance(v, (list, dict)) for v in item)):
-                out[key] = item[:EMBED_MAX_LIST]
-                out[f"{key}_total"] = len(item)
-                out[f"{key}_truncated"] = True
-                notes.append(f"{path}: first {EMBED_MAX_LIST} of {len(item)} items")
-            else:
-                out[key] = _trim_lists(item, notes, path)
-        return out
+        return _trim_map({str(k): v for k, v in value.items()}, notes, where)
     if isinstance(value, list):
         return [_trim_lists(v, notes, f"{where}[{i}]") for i, v in enumerate(value)]
     return value
 
 
-def embedded_data(d: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """A report dict as the page embeds it: bounded in size, each map at most once.
+def embedded_data(d: ReportRecord) -> tuple[dict[str, object], list[str]]:
+    """A report record as the page embeds it: bounded in size, each map at most once.
 
     Coverage counts are kept only up to :data:`EMBED_MAX_CELLS` cells, and only once (the first
     output's map is the top-level ``coverage``; its copy under ``outputs`` is dropped with
@@ -566,23 +637,25 @@ def embedded_data(d: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     (256, 1000, ['hdc.missing: first 256 of 1000 items'])
     """
     notes: list[str] = []
-    out = dict(d)
-    top = out.get("coverage")
-    if isinstance(top, Mapping):
+    out: dict[str, object] = dict(d)
+    top = d.get("coverage")
+    if top is not None:
         out["coverage"] = _trim_coverage(top, notes, "coverage")
-    outputs = out.get("outputs")
-    if isinstance(outputs, list):
-        trimmed = []
+    outputs = d.get("outputs")
+    if outputs is not None:
+        trimmed: list[object] = []
         for i, o in enumerate(outputs):
-            if isinstance(o, Mapping) and isinstance(o.get("coverage"), Mapping):
-                o = dict(o)
-                same = i == 0 and isinstance(top, Mapping) and top.get("node") == o[
-                    "coverage"].get("node")
-                o["coverage"] = _trim_coverage(o["coverage"], notes, f"outputs[{i}].coverage",
+            cov = o.get("coverage")
+            if cov is None:
+                trimmed.append(o)
+                continue
+            same = i == 0 and top is not None and top.get("node") == cov.get("node")
+            entry: dict[str, object] = dict(o)
+            entry["coverage"] = _trim_coverage(cov, notes, f"outputs[{i}].coverage",
                                                duplicate=same)
-            trimmed.append(o)
+            trimmed.append(entry)
         out["outputs"] = trimmed
-    out = _jsonable(_trim_lists(out, notes, ""))
+    out = _jsonable(_trim_map(out, notes, ""))
     if notes:
         out["trimmed"] = {"notes": notes, "full_data": FULL_DATA_HINT}
     return out, notes
@@ -593,7 +666,7 @@ def _resource(name: str) -> str:
     return resources.files("atrous.render").joinpath("templates").joinpath(name).read_text("utf-8")
 
 
-def _environment() -> Any:
+def _environment() -> jinja2.Environment:
     import jinja2
 
     return jinja2.Environment(
@@ -605,8 +678,10 @@ def _environment() -> Any:
     )
 
 
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=lambda o: str(o)))
+def _jsonable(value: Mapping[str, object]) -> dict[str, object]:
+    """``value`` as JSON reads it back (anything JSON cannot hold written as its ``str``)."""
+    loaded: dict[str, object] = json.loads(json.dumps(value, default=str))
+    return loaded
 
 
 def page_html(
@@ -614,7 +689,7 @@ def page_html(
     *,
     title: str = "atrous report",
     subtitle: str = "",
-    intro: Mapping[str, Any] | None = None,
+    intro: Intro | None = None,
     explainer: Sequence[str] = EXPLAINER,
     fragment: bool = False,
 ) -> str:
@@ -668,16 +743,17 @@ def report_html(
     report: _ReportLike,
     *,
     title: str | None = None,
-    erf: ERFResult | Mapping[str, Any] | None = None,
+    erf: ERFResult | ERFRecord | None = None,
     figures: bool = True,
     fragment: bool = False,
 ) -> str:
     """The HTML report of one :class:`atrous.Report` (``Report._repr_html_`` uses it).
 
     Args:
-        report: the Report.
+        report: the Report, or its JSON record (``to_dict()``).
         title: page title (default: "atrous report: " and the report's target).
-        erf: an optional :func:`atrous.erf` result, drawn with the theoretical RF box.
+        erf: an optional :func:`atrous.erf` result (or its record), drawn with the theoretical
+            RF box.
         figures: embed the coverage and per-layer gridding figures.
         fragment: only the body, for Jupyter.
     """

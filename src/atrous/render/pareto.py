@@ -10,7 +10,7 @@ matplotlib is imported when :func:`pareto_figure` runs, never when this module i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import AtrousError
 from .style import PALETTE, style_context
@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # type-only: importing the renderers stays light
     from collections.abc import Sequence
 
     from .._design import ParetoFrontier, ParetoPoint
+    from ._figures_base import Figure
 
 __all__ = ["pareto_figure"]
 
@@ -26,7 +27,7 @@ _COLORS = ["blue", "vermillion", "green", "orange", "purple", "sky", "black", "y
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 
-def _pixels(value: float, _pos: Any = None) -> str:
+def _pixels(value: float, _pos: object = None) -> str:
     """A y tick label: a whole number of pixels as an integer.
 
     >>> _pixels(128.0), _pixels(0.5)
@@ -40,22 +41,26 @@ def _series(points: Sequence[ParetoPoint]) -> tuple[list[int], list[int]]:
     return [p.layers for p in points], [p.width for p in points]
 
 
-def pareto_figure(frontier: ParetoFrontier, *, title: str | None = None) -> Any:
+def pareto_figure(frontier: ParetoFrontier, *, title: str | None = None) -> Figure:
     """Widest evenly covered window (log scale) against layers, one line per count level.
 
     Filled markers are Pareto-optimal points; hollow ones are matched by a point with fewer
     layers or a higher count. Each level has its own colour *and* marker.
 
     Args:
-        frontier: a :class:`atrous._design.ParetoFrontier`.
+        frontier: a :class:`atrous.ParetoFrontier` (:func:`atrous.pareto`); anything else is
+            refused (:class:`AtrousError` naming ``frontier``).
         title: figure title (default: kernel and max rate).
 
     Returns:
         A :class:`matplotlib.figure.Figure`.
     """
-    points = getattr(frontier, "points", None)
-    if points is None:
-        raise AtrousError(f"expected a ParetoFrontier, got {type(frontier).__name__}")
+    from .._design import ParetoFrontier
+
+    if not isinstance(frontier, ParetoFrontier):
+        raise AtrousError("pareto_figure: frontier must be a ParetoFrontier (atrous.pareto(...)), "
+                          f"got {type(frontier).__name__}")
+    points = frontier.points
     with style_context():
         from matplotlib.figure import Figure
 

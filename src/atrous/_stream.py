@@ -73,6 +73,15 @@ class _Op:
         (n,) = lengths
         return max(0, (n - 1 - self.hi + self.right) // self.stride + 1)
 
+    def reads(self, m: int, n: int) -> int:
+        """How many leading units of an input of ``n`` units the first ``m`` output units
+        read (what lies past them is padding or never read)."""
+        if m <= 0:
+            return 0
+        if self.kind == "pointwise":
+            return min(m, n)
+        return max(0, min(n, self.stride * (m - 1) + self.hi + 1))
+
 
 _POINTWISE_MODULES = (
     "ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Tanh",
@@ -433,12 +442,12 @@ class Stream:
         if not isinstance(out_arg, fx.Node):
             raise AtrousError("stream: the model must return one tensor")
         self._out = out_arg.name
+        self._nodes = {n.name: n for n in self._gm.graph.nodes}
         self._geometry()
         self._consumers: dict[str, list[_Op]] = {n: [] for n in self._ops}
         for op in self._ops.values():
             for a in op.ts_args:
                 self._consumers[a].append(op)
-        self._nodes = {n.name: n for n in self._gm.graph.nodes}
         # frames each node keeps between pushes: what its most-lagging reader still needs
         # (the maximum over the pushed lengths: with strides it depends on the phase)
         self.buffers: dict[str, int] = {}
@@ -503,30 +512,62 @@ class Stream:
         reach = sum(abs(op.lo) + abs(op.hi) + abs(op.right) for op in self._ops.values())
         self._probe = range(0, 3 * period + reach + 2)
         out = self._out
+        order = [op for op in self._ops.values() if op.kind != "const"]
         for n in self._probe:
-            counts = self._counts(n)
+            # offline lengths; the units of each node the output uses (a node's tail that
+            # only a later slice drops is not used); the units each node computes as offline
+            # from a prefix of n samples with no end ("good": what a push can emit)
             length: dict[str, int] = {}
-            for op in self._ops.values():
+            good: dict[str, int] = {}
+            for op in order:
                 if op.kind == "input":
-                    length[op.name] = n
-                    continue
-                if op.kind == "const":
+                    length[op.name] = good[op.name] = n
                     continue
                 length[op.name] = op.length([length[i] for i in op.ts_args])
-                if counts[op.name] < length[op.name]:
+                good[op.name] = min(length[op.name], op.count([good[i] for i in op.ts_args]))
+            used = {op.name: 0 for op in order}
+            used[out] = length[out]
+            for op in reversed(order):
+                for i in op.ts_args:
+                    used[i] = max(used[i], op.reads(used[op.name], length[i]))
+            # the first node that falls short is one whose used units read padding past the
+            # end of its input (its inputs hold every unit it reads)
+            for op in order:
+                if good[op.name] < used[op.name]:
+                    reader = next((f"node {self._where(u.name)} reads"
+                                   for u in self._users(op.name)
+                                   if u.reads(used[u.name], length[op.name]) > good[op.name]),
+                                  "the output keeps")
                     raise AtrousError(
-                        f"stream: the model is not causal: node {op.name!r} reads "
-                        f"{length[op.name] - counts[op.name]} unit(s) of padding after the end "
-                        f"of an input of {n} samples (its output depends on the future); "
-                        "stream needs a causal model (left padding only)")
-            if counts[out] > length[out]:
-                raise AtrousError(f"stream: the output drops {counts[out] - length[out]} "
+                        f"stream: the model is not causal: node {self._where(op.name)} reads "
+                        "padding "
+                        f"after the end of an input of {n} samples in "
+                        f"{used[op.name] - good[op.name]} unit(s) that {reader} (its output "
+                        "depends on the future); stream needs a causal model (left padding "
+                        "only, or right padding that a later slice drops)")
+            count = self._counts(n)[out]
+            if count > length[out]:
+                raise AtrousError(f"stream: the output drops {count - length[out]} "
                                   "sample(s) it could compute; the streamed output would not be "
                                   "the offline one")
         self.box = box
         self.receptive_field = box[1] - box[0] + 1
         self.stride = rate[out]
         self.lag = box[1]
+
+    def _users(self, name: str) -> list[_Op]:
+        return [op for op in self._ops.values() if name in op.ts_args]
+
+    def _where(self, name: str) -> str:
+        """A node's name, with the module it was traced in for a function or a method (the
+        slice of a ``Chomp1d`` is a ``getitem`` node)."""
+        node = self._nodes[name]
+        stack = node.meta.get("nn_module_stack") or {}
+        if node.op == "call_module" or not stack:
+            return repr(name)
+        path, kind = list(stack.values())[-1]
+        kind = getattr(kind, "__name__", str(kind))
+        return f"{name!r} (in {path}, {kind})" if path else repr(name)
 
     def check_receptive_field(self, channels: int, length: int | None = None) -> None:
         """Cross-check the composed box with :func:`atrous.receptive_field` of the model."""

@@ -258,3 +258,15 @@ def test_a_tail_read_only_by_units_a_later_slice_drops_streams_with_a_lag() -> N
         ref = model(x)
     assert ref.abs().max() > 0 and ref.shape[-1] == 29
     assert torch.equal(_run(s, x, 7), ref)
+
+
+def test_the_docs_tcn_example_runs() -> None:
+    """The Chomp1d example of docs/tiling.md runs as shown (its asserts compare the pushes with
+    the layer's offline output)."""
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "tiling.md"
+    fence = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+    (block,) = [b for b in fence.findall(page.read_text(encoding="utf-8")) if "Chomp1d" in b]
+    exec(compile(block, str(page), "exec"), {"__name__": "docs_tiling"})

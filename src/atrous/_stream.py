@@ -10,9 +10,13 @@ one geometry: the layer the torch front end's converters give the call
 record. A ``Taps`` record (output ``u`` reads ``s*u - offset + j*d``, ``j < k``) gives the
 units a node reads, its output sizes how many units it pads or drops on the right; the box of
 the output and every node's rate come from :func:`atrous.receptive_fields` of a graph of those
-layers. Stream then checks that the model is causal (no output reads a padded value on the
-right: the concatenated pushes then equal the offline output) and keeps exactly the buffers
-(the most frames each node's readers still need, over every phase of the strides).
+layers. Stream then checks that the model is causal: the units of every node that the output
+uses (traced back from the output through each reader's ``Taps``) read no padding on the right,
+so the concatenated pushes equal the offline output. A node may read right-hand padding as long
+as a later slice drops every unit that does: the TCN of Bai, Kolter & Koltun (2018) pads each
+convolution by ``(k-1)*d`` on both sides and slices that tail off (``Chomp1d``). Stream keeps
+exactly the buffers (the most frames each node's readers still need, over every phase of the
+strides).
 
     >>> import torch
     >>> from atrous.nn import CausalDilatedStack
@@ -28,7 +32,8 @@ right: the concatenated pushes then equal the offline output) and keeps exactly 
 A node whose record is not ``Taps`` or the identity (a transposed convolution scatters, an
 interpolation samples, a global pooling reads the whole axis, an unmodelled call), an operation
 stream cannot run on chunks (pooling, a permute), or a model whose output reads the future (a
-symmetric padding, a strided layer padded on the right) is refused, naming the node.
+symmetric padding, a chomp shorter than the padding, a strided layer padded on the right whose
+padded units are read) is refused, naming the node.
 """
 
 from __future__ import annotations
@@ -503,7 +508,8 @@ class Stream:
         box = rfs[names[self._out]].box(0)[0]
         assert box is not None  # taps read at least one unit
         # What stream still computes itself: how many units of each node a pushed prefix of n
-        # samples completes (_Op.count) against the offline length (_Op.length), for every n.
+        # samples completes (_Op.count) against the offline length (_Op.length) and the units
+        # of it that the output uses (_Op.reads, from the output back), for every n.
         # A receptive field is the reads of one unit on an unbounded input; it says neither
         # which units a finite prefix completes nor where the offline output ends, which the
         # causality check and the per-phase buffers need. Both are floor-affine in n with a
@@ -513,10 +519,12 @@ class Stream:
         self._probe = range(0, 3 * period + reach + 2)
         out = self._out
         order = [op for op in self._ops.values() if op.kind != "const"]
-        for n in self._probe:
-            # offline lengths; the units of each node the output uses (a node's tail that
-            # only a later slice drops is not used); the units each node computes as offline
-            # from a prefix of n samples with no end ("good": what a push can emit)
+        for n in [*self._probe[1:], 0]:  # a refusal names the shortest non-empty input
+            # offline lengths; "good": the leading units of each node that read no padding
+            # after the end (the same offline as in a signal that goes on: what pushes emit);
+            # "used": the units of each node the output uses (a tail that only a later slice
+            # drops is not used). good >= used everywhere and a count of the output equal to
+            # its length make the pushes, concatenated, the offline output.
             length: dict[str, int] = {}
             good: dict[str, int] = {}
             for op in order:
@@ -541,7 +549,7 @@ class Stream:
                     raise AtrousError(
                         f"stream: the model is not causal: node {self._where(op.name)} reads "
                         "padding "
-                        f"after the end of an input of {n} samples in "
+                        f"after the end of an input of {n} sample(s) in "
                         f"{used[op.name] - good[op.name]} unit(s) that {reader} (its output "
                         "depends on the future); stream needs a causal model (left padding "
                         "only, or right padding that a later slice drops)")
@@ -801,7 +809,9 @@ def stream(model: Any, *, channels: int | None = None) -> Stream:
             made of convolutions (``nn.Conv1d``, ``F.conv1d``,
             :class:`atrous.nn.CausalDilatedConv1d`; strided ones emit one output every
             ``stride`` inputs), ``F.pad``, slices of the time axis, pointwise ops and merges
-            (``+``, ``*``, ``torch.cat`` on channels) of paths at the same rate.
+            (``+``, ``*``, ``torch.cat`` on channels) of paths at the same rate. Padding on
+            the right is fine where a later slice drops every unit that reads it (a TCN's
+            ``Chomp1d``: ``x[:, :, :-chomp].contiguous()``).
         channels: input channels; when given, the composed receptive field is cross-checked
             with :func:`atrous.receptive_field` at once.
 
@@ -809,8 +819,9 @@ def stream(model: Any, *, channels: int | None = None) -> Stream:
         A :class:`Stream`.
 
     Raises:
-        AtrousError: for a model that is not causal (an output reads padding after the end
-            of the input), or an operation stream has no rule for (named).
+        AtrousError: for a model that is not causal (a unit the output uses reads padding
+            after the end of the input; the node that reads it and its reader are named), or
+            an operation stream has no rule for (named).
     """
     s = Stream(model)
     if channels is not None:

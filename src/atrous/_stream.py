@@ -78,6 +78,30 @@ class _Op:
         (n,) = lengths
         return max(0, (n - 1 - self.hi + self.right) // self.stride + 1)
 
+    def counts(self, counts: list[Any]) -> Any:
+        """:meth:`count` for arrays of counts (one entry per pushed length)."""
+        import numpy as np
+
+        if self.kind == "pointwise":
+            return np.minimum.reduce(counts)
+        return np.maximum(0, (counts[0] - 1 - self.hi) // self.stride + 1)
+
+    def lengths(self, lengths: list[Any]) -> Any:
+        """:meth:`length` for arrays of lengths."""
+        import numpy as np
+
+        if self.kind == "pointwise":
+            return lengths[0]
+        return np.maximum(0, (lengths[0] - 1 - self.hi + self.right) // self.stride + 1)
+
+    def reads_all(self, m: Any, n: Any) -> Any:
+        """:meth:`reads` for arrays."""
+        import numpy as np
+
+        last = np.minimum(m, n) if self.kind == "pointwise" else np.maximum(
+            0, np.minimum(n, self.stride * (m - 1) + self.hi + 1))
+        return np.where(m > 0, last, 0)
+
     def reads(self, m: int, n: int) -> int:
         """How many leading units of an input of ``n`` units the first ``m`` output units
         read (what lies past them is padding or never read)."""
@@ -455,30 +479,19 @@ class Stream:
                 self._consumers[a].append(op)
         # frames each node keeps between pushes: what its most-lagging reader still needs
         # (the maximum over the pushed lengths: with strides it depends on the phase)
+        counts = self._probe_counts
         self.buffers: dict[str, int] = {}
-        for n in self._probe:
-            counts = self._counts(n)
-            for name, users in self._consumers.items():
-                if name not in counts:
-                    continue
-                held = max((counts[name] - (u.stride * counts[u.name] + u.lo) for u in users),
-                           default=0)
-                if held > self.buffers.get(name, 0):
-                    self.buffers[name] = held
+        for name, users in self._consumers.items():
+            if name not in counts or not users:
+                continue
+            held = max(int((counts[name] - (u.stride * counts[u.name] + u.lo)).max())
+                       for u in users)
+            if held > 0:
+                self.buffers[name] = held
         self.buffer_frames = sum(self.buffers.values())
         self.reset()
 
     # -- geometry --------------------------------------------------------------------------
-    def _counts(self, pushed: int) -> dict[str, int]:
-        """Units of every node computable once ``pushed`` input units have been pushed."""
-        counts: dict[str, int] = {}
-        for op in self._ops.values():
-            if op.kind == "input":
-                counts[op.name] = pushed
-            elif op.kind != "const":
-                counts[op.name] = op.count([counts[i] for i in op.ts_args])
-        return counts
-
     def _geometry(self) -> None:
         """Unit 0's box and every node's rate from :func:`atrous.receptive_fields` of a Graph
         of the nodes' layers (the converted layer of each reading node, the identity for the
@@ -517,47 +530,61 @@ class Stream:
         period = max(rate.values())
         reach = sum(abs(op.lo) + abs(op.hi) + abs(op.right) for op in self._ops.values())
         self._probe = range(0, 3 * period + reach + 2)
+        import numpy as np
+
         out = self._out
         order = [op for op in self._ops.values() if op.kind != "const"]
-        for n in [*self._probe[1:], 0]:  # a refusal names the shortest non-empty input
-            # offline lengths; "good": the leading units of each node that read no padding
-            # after the end (the same offline as in a signal that goes on: what pushes emit);
-            # "used": the units of each node the output uses (a tail that only a later slice
-            # drops is not used). good >= used everywhere and a count of the output equal to
-            # its length make the pushes, concatenated, the offline output.
-            length: dict[str, int] = {}
-            good: dict[str, int] = {}
-            for op in order:
-                if op.kind == "input":
-                    length[op.name] = good[op.name] = n
-                    continue
-                length[op.name] = op.length([length[i] for i in op.ts_args])
-                good[op.name] = min(length[op.name], op.count([good[i] for i in op.ts_args]))
-            used = {op.name: 0 for op in order}
-            used[out] = length[out]
-            for op in reversed(order):
-                for i in op.ts_args:
-                    used[i] = max(used[i], op.reads(used[op.name], length[i]))
-            # the first node that falls short is one whose used units read padding past the
-            # end of its input (its inputs hold every unit it reads)
-            for op in order:
-                if good[op.name] < used[op.name]:
-                    reader = next((f"node {self._where(u.name)} reads"
-                                   for u in self._users(op.name)
-                                   if u.reads(used[u.name], length[op.name]) > good[op.name]),
-                                  "the output keeps")
-                    raise AtrousError(
-                        f"stream: the model is not causal: node {self._where(op.name)} reads "
-                        "padding "
-                        f"after the end of an input of {n} sample(s) in "
-                        f"{used[op.name] - good[op.name]} unit(s) that {reader} (its output "
-                        "depends on the future); stream needs a causal model (left padding "
-                        "only, or right padding that a later slice drops)")
-            count = self._counts(n)[out]
-            if count > length[out]:
-                raise AtrousError(f"stream: the output drops {count - length[out]} "
-                                  "sample(s) it could compute; the streamed output would not be "
-                                  "the offline one")
+        # every quantity below is an array over the probed input lengths n. "length": the
+        # offline lengths; "count": the units a pushed prefix of n samples completes; "good":
+        # the leading units of each node that read no padding after the end (the same offline
+        # as in a signal that goes on: what pushes emit); "used": the units of each node the
+        # output uses (a tail that only a later slice drops is not used). good >= used
+        # everywhere and count == length at the output make the pushes, concatenated, the
+        # offline output.
+        n = np.arange(len(self._probe), dtype=np.int64)
+        length: dict[str, Any] = {}
+        count: dict[str, Any] = {}
+        good: dict[str, Any] = {}
+        for op in order:
+            if op.kind == "input":
+                length[op.name] = count[op.name] = good[op.name] = n
+                continue
+            length[op.name] = op.lengths([length[i] for i in op.ts_args])
+            count[op.name] = op.counts([count[i] for i in op.ts_args])
+            good[op.name] = np.minimum(length[op.name],
+                                       op.counts([good[i] for i in op.ts_args]))
+        used = {op.name: np.zeros_like(n) for op in order}
+        used[out] = length[out]
+        for op in reversed(order):
+            for i in op.ts_args:
+                used[i] = np.maximum(used[i], op.reads_all(used[op.name], length[i]))
+        self._probe_counts = count
+
+        def first(bad: Any) -> int:  # a refusal names the shortest non-empty input
+            at = np.flatnonzero(bad)
+            return int(at[1] if at[0] == 0 and len(at) > 1 else at[0])
+
+        # the first node (in the order of the graph) that falls short, at a length where it
+        # does, reads padding past the end of its input (its inputs hold every unit it reads)
+        for op in order:
+            short = good[op.name] < used[op.name]
+            if not short.any():
+                continue
+            k = first(short)
+            has, needs = int(good[op.name][k]), int(used[op.name][k])
+            reader = next((f"node {self._where(u.name)} reads" for u in self._users(op.name)
+                           if u.reads(int(used[u.name][k]), int(length[op.name][k])) > has),
+                          "the output keeps")
+            raise AtrousError(
+                f"stream: the model is not causal: node {self._where(op.name)} reads padding "
+                f"after the end of an input of {k} sample(s) in {needs - has} unit(s) that "
+                f"{reader} (its output depends on the future); stream needs a causal model "
+                "(left padding only, or right padding that a later slice drops)")
+        extra = count[out] - length[out]
+        if (extra > 0).any():
+            raise AtrousError(f"stream: the output drops {int(extra[first(extra > 0)])} "
+                              "sample(s) it could compute; the streamed output would not be "
+                              "the offline one")
         self.box = box
         self.receptive_field = box[1] - box[0] + 1
         self.stride = rate[out]

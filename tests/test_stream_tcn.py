@@ -270,3 +270,23 @@ def test_the_docs_tcn_example_runs() -> None:
     fence = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
     (block,) = [b for b in fence.findall(page.read_text(encoding="utf-8")) if "Chomp1d" in b]
     exec(compile(block, str(page), "exec"), {"__name__": "docs_tiling"})
+
+
+@pytest.mark.parametrize(
+    "model",
+    [Fn(nn.Conv1d(1, 1, 1, padding=2), chomp=2), Fn(nn.ConstantPad1d((2, 0), 0.0))],
+    ids=["chomped-1x1", "delay"],
+)
+def test_a_pure_delay_streams(model: nn.Module) -> None:
+    """Output t reads sample t - 2 only (lag -2): the first push's probe of the output shape
+    runs the model on one sample (it asked torch for -1 samples and failed)."""
+    model = integer_weights(model.eval())
+    s = stream(model)
+    assert (s.box, s.lag) == ((-2, -2), -2)
+    x = torch.randint(-2, 3, (1, 1, 20)).double()
+    with torch.no_grad():
+        ref = model(x)
+    assert ref.abs().max() > 0
+    for chunk in (1, 7):
+        s.reset()
+        assert torch.equal(_run(s, x, chunk), ref)

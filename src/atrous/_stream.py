@@ -633,11 +633,11 @@ class Stream:
         ``(N, C_out, T')`` (``T'`` may be 0). Concatenated over pushes, they equal the offline
         output.
 
-        The first push of a signal runs the model once on ``lag + 1`` zero samples shaped as
-        the chunk (the outputs' channels, dtype and device; a chunk the model refuses is
-        refused here, in one line). Later chunks must have that batch size, channel count,
-        dtype and device (:meth:`reset` starts another signal). A refused push changes
-        nothing.
+        The first push of a signal runs the model once on ``max(lag, 0) + 1`` zero samples
+        shaped as the chunk (the outputs' channels, dtype and device; a chunk the model
+        refuses is refused here, in one line). Later chunks must have that batch size,
+        channel count, dtype and device (:meth:`reset` starts another signal). A refused push
+        changes nothing.
 
         Shape:
             - chunk: ``(N, C, T)``; output: ``(N, C_out, T')``.
@@ -678,10 +678,11 @@ class Stream:
             mkldnn.enabled = before
 
     def _probe_output(self, chunk: Any) -> Any:
-        """The model's output for zeros shaped as ``chunk``, ``lag + 1`` samples long (enough
-        for one output), cut to 0 samples: the shape, dtype and device of this signal's
-        outputs, and the model's own refusal of a chunk it cannot take (one line)."""
-        zeros = chunk.new_zeros((*chunk.shape[:2], self.lag + 1))
+        """The model's output for zeros shaped as ``chunk``, ``max(lag, 0) + 1`` samples long
+        (enough for one output), cut to 0 samples: the shape, dtype and device of this
+        signal's outputs, and the model's own refusal of a chunk it cannot take (one line)."""
+        # a negative lag (a pure delay: output t reads only samples before t) needs 1 sample
+        zeros = chunk.new_zeros((*chunk.shape[:2], max(self.lag, 0) + 1))
         try:
             y = self.model(zeros)
         except Exception as exc:  # the offline model refuses such input the same way

@@ -290,3 +290,34 @@ def test_a_pure_delay_streams(model: nn.Module) -> None:
     for chunk in (1, 7):
         s.reset()
         assert torch.equal(_run(s, x, chunk), ref)
+
+
+@pytest.mark.parametrize(
+    ("model", "lag"),
+    [
+        (Fn(nn.Conv1d(2, 2, 3, padding=2), chomp=3), 1),  # a Chomp1d one longer
+        (Fn(nn.Conv1d(2, 2, 3, dilation=2), chomp=2), 6),  # valid, then 2 more dropped
+        (Fn(nn.Conv1d(2, 2, 3, stride=2, padding=2), chomp=2), 2),  # stride 2: one unit less
+    ],
+    ids=["chomp-longer", "valid-chomped", "strided-chomped"],
+)
+def test_a_slice_dropping_more_than_the_padding_streams_with_a_lag(
+        model: nn.Module, lag: int) -> None:
+    """The output ends early (the slice drops units a prefix completes): pushes emit output t
+    only once the offline output of the pushed length has it, which is `lag`, sample by
+    sample, and the concatenated pushes equal model(x)."""
+    model = integer_weights(model.eval())
+    s = stream(model)
+    assert s.lag == lag
+    x = torch.randint(-2, 3, (1, 2, 31)).double()
+    with torch.no_grad():
+        ref = model(x)
+        assert ref.abs().max() > 0
+        got = []
+        for n in range(1, 32):  # output t appears with sample t * stride + lag, not before
+            got.append(s.push(x[..., n - 1:n]))
+            emitted = sum(g.shape[-1] for g in got)
+            assert emitted == (max(0, (n - 1 - lag) // s.stride + 1) if n > lag else 0)
+            if n > 7:  # as long as the offline output of the pushed samples
+                assert emitted == model(x[..., :n]).shape[-1]
+    assert torch.equal(torch.cat(got, -1), ref)

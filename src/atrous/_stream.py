@@ -451,7 +451,8 @@ class Stream:
         buffer_frames: their total (``receptive_field - 1`` for a plain causal stack).
         lag: output ``t`` is emitted once input ``t * stride + lag`` has been pushed (0 for a
             causal stack that keeps the length; ``receptive_field - 1`` for valid
-            convolutions).
+            convolutions; more where a slice at the end drops more than the padding, e.g. a
+            ``Chomp1d`` longer than it: output ``t`` exists offline only from a later length).
         stride: input samples per output sample (the product of the layers' strides).
     """
 
@@ -580,15 +581,32 @@ class Stream:
                 f"after the end of an input of {k} sample(s) in {needs - has} unit(s) that "
                 f"{reader} (its output depends on the future); stream needs a causal model "
                 "(left padding only, or right padding that a later slice drops)")
-        extra = count[out] - length[out]
-        if (extra > 0).any():
-            raise AtrousError(f"stream: the output drops {int(extra[first(extra > 0)])} "
-                              "sample(s) it could compute; the streamed output would not be "
-                              "the offline one")
+        # a pushed prefix may complete output units the offline output of that length does
+        # not have (a slice at the end drops more than the padding): pushes emit only the
+        # units an output of the pushed length has, which then stay (its length only grows)
+        emitted = np.minimum(count[out], length[out])
+        count[out] = emitted
+        self._order = order
+        # the first push runs the model on the shortest input every node has a unit of (a
+        # valid convolution refuses a shorter one)
+        runs = np.flatnonzero(np.all([length[op.name] > 0 for op in order], axis=0))
+        self._run_length = int(runs[0]) if len(runs) else None
         self.box = box
         self.receptive_field = box[1] - box[0] + 1
         self.stride = rate[out]
-        self.lag = box[1]
+        # output t is emitted at the first pushed length n where emitted(n) > t (n > 0: what
+        # a delay emits before any sample says nothing); the probe covers every phase
+        firsts = np.searchsorted(emitted, np.arange(int(emitted[-1])), side="right")
+        late = (firsts - 1 - self.stride * np.arange(len(firsts)))[firsts > 0]
+        self.lag = max(box[1], int(late.max()) if len(late) else box[1])
+
+    def _length(self, n: int) -> int:
+        """The offline output's length for an input of ``n`` samples."""
+        lengths: dict[str, int] = {}
+        for op in self._order:
+            lengths[op.name] = n if op.kind == "input" else op.length(
+                [lengths[i] for i in op.ts_args])
+        return lengths[self._out]
 
     def _users(self, name: str) -> list[_Op]:
         return [op for op in self._ops.values() if name in op.ts_args]
@@ -633,11 +651,11 @@ class Stream:
         ``(N, C_out, T')`` (``T'`` may be 0). Concatenated over pushes, they equal the offline
         output.
 
-        The first push of a signal runs the model once on ``max(lag, 0) + 1`` zero samples
-        shaped as the chunk (the outputs' channels, dtype and device; a chunk the model
-        refuses is refused here, in one line). Later chunks must have that batch size,
-        channel count, dtype and device (:meth:`reset` starts another signal). A refused push
-        changes nothing.
+        The first push of a signal runs the model once on zeros shaped as the chunk, as few
+        samples as give every node a unit (the outputs' channels, dtype and device; a chunk
+        the model refuses is refused here, in one line). Later chunks must have that batch
+        size, channel count, dtype and device (:meth:`reset` starts another signal). A
+        refused push changes nothing.
 
         Shape:
             - chunk: ``(N, C, T)``; output: ``(N, C_out, T')``.
@@ -678,11 +696,11 @@ class Stream:
             mkldnn.enabled = before
 
     def _probe_output(self, chunk: Any) -> Any:
-        """The model's output for zeros shaped as ``chunk``, ``max(lag, 0) + 1`` samples long
-        (enough for one output), cut to 0 samples: the shape, dtype and device of this
-        signal's outputs, and the model's own refusal of a chunk it cannot take (one line)."""
-        # a negative lag (a pure delay: output t reads only samples before t) needs 1 sample
-        zeros = chunk.new_zeros((*chunk.shape[:2], max(self.lag, 0) + 1))
+        """The model's output for zeros shaped as ``chunk``, as short as gives every node a
+        unit, cut to 0 samples: the shape, dtype and device of this signal's outputs, and the
+        model's own refusal of a chunk it cannot take (one line)."""
+        n = self._run_length if self._run_length is not None else max(self.lag, 0) + 1
+        zeros = chunk.new_zeros((*chunk.shape[:2], n))
         try:
             y = self.model(zeros)
         except Exception as exc:  # the offline model refuses such input the same way
@@ -708,6 +726,8 @@ class Stream:
             if any(i not in self._hist for i in op.ts_args):
                 continue  # an input has emitted nothing yet: nothing but padding to read
             target = op.count([self._done.get(i, 0) for i in op.ts_args])
+            if op.name == self._out:  # no unit the offline output of this length lacks
+                target = min(target, self._length(self._pushed))
             done = self._done.get(op.name, 0)
             if target <= done:
                 self._append(op.name, None)

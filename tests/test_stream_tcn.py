@@ -321,3 +321,102 @@ def test_a_slice_dropping_more_than_the_padding_streams_with_a_lag(
             if n > 7:  # as long as the offline output of the pushed samples
                 assert emitted == model(x[..., :n]).shape[-1]
     assert torch.equal(torch.cat(got, -1), ref)
+
+
+# -- stream accepts exactly the models whose offline output never changes as the signal goes on
+class _Slice(nn.Module):
+    def __init__(self, start: int | None, stop: int) -> None:
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, self.start:self.stop].contiguous()
+
+
+class _Pad(nn.Module):
+    def __init__(self, left: int, right: int) -> None:
+        super().__init__()
+        self.left, self.right = left, right
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.pad(x, (self.left, self.right))
+
+
+def _random_stack(seed: int) -> nn.Module:
+    """1 to 4 of: a convolution (kernel 1-3, dilation 1-2, stride 1 or 2, padding 0-3 on
+    both sides; often followed by a chomp of its padding, one less or one more, as a TCN
+    writes it), a slice x[:, :, a:-c], a zero padding (0-3 left, 0-2 right)."""
+    import random
+
+    rng = random.Random(seed)
+    layers: list[nn.Module] = []
+    for _ in range(rng.randint(1, 4)):
+        pick = rng.random()
+        if pick < 0.5:
+            pad = rng.randint(0, 3)
+            layers.append(nn.Conv1d(1, 1, rng.randint(1, 3), stride=rng.choice([1, 1, 2]),
+                                    dilation=rng.randint(1, 2), padding=pad))
+            chomp = pad + rng.choice([-1, 0, 0, 1])
+            if chomp > 0 and rng.random() < 0.6:
+                layers.append(_Slice(None, -chomp))
+        elif pick < 0.75:
+            layers.append(_Slice(rng.choice([None, None, 1]), -rng.randint(1, 3)))
+        else:
+            layers.append(_Pad(rng.randint(0, 3), rng.randint(0, 2)))
+    torch.manual_seed(seed)
+    return nn.Sequential(*layers).double().eval()
+
+
+def _prefix_consistent(model: nn.Module, x: torch.Tensor) -> bool:
+    """Brute force on the real model: every prefix's output is the start of the whole
+    signal's output (no output sample changes when later samples arrive)."""
+    whole = model(x)
+    for n in range(1, x.shape[-1]):
+        try:
+            y = model(x[..., :n])
+        except RuntimeError:  # too short for a valid convolution
+            continue
+        if y.shape[-1] > whole.shape[-1] or not torch.allclose(
+                y, whole[..., :y.shape[-1]], rtol=0, atol=1e-12):
+            return False
+    return True
+
+
+def _check_stacks(seeds: range) -> tuple[int, int]:
+    """stream accepts a stack exactly when the brute force finds it prefix-consistent (else it
+    refuses it as not causal), and an accepted stack streams exactly; (accepted, refused)."""
+    x = torch.randn(1, 1, 30, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    seen = [0, 0]
+    for seed in seeds:
+        model = _random_stack(seed)
+        with torch.no_grad():
+            try:
+                ref = model(x)
+            except RuntimeError:
+                continue
+            causal = _prefix_consistent(model, x)
+            try:
+                s = stream(model)
+            except AtrousError as exc:
+                assert not causal and "not causal" in str(exc), (seed, model, exc)
+                seen[1] += 1
+                continue
+            assert causal, (seed, model)
+            for chunk in (1, 7):
+                s.reset()
+                got = _run(s, x, chunk)
+                assert got.shape == ref.shape, (seed, model)
+                assert torch.allclose(got, ref, rtol=0, atol=1e-12), (seed, model)
+            seen[0] += 1
+    return seen[0], seen[1]
+
+
+def test_random_stacks_accepted_iff_prefix_consistent() -> None:
+    accepted, refused = _check_stacks(range(12))
+    assert accepted >= 4 and refused >= 4  # both sides exercised
+
+
+@pytest.mark.slow
+def test_more_random_stacks_accepted_iff_prefix_consistent() -> None:
+    accepted, refused = _check_stacks(range(12, 200))
+    assert accepted >= 60 and refused >= 60

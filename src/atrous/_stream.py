@@ -14,9 +14,10 @@ layers. Stream then checks that the model is causal: the units of every node tha
 uses (traced back from the output through each reader's ``Taps``) read no padding on the right,
 so the concatenated pushes equal the offline output. A node may read right-hand padding as long
 as a later slice drops every unit that does: the TCN of Bai, Kolter & Koltun (2018) pads each
-convolution by ``(k-1)*d`` on both sides and slices that tail off (``Chomp1d``). Stream keeps
-exactly the buffers (the most frames each node's readers still need, over every phase of the
-strides).
+convolution by ``(k-1)*d`` on both sides and slices that tail off (``Chomp1d``). A slice that
+drops more than that shortens the offline output: pushes emit only the units the offline output
+of the samples pushed so far has (a larger ``lag``). Stream keeps exactly the buffers (the
+most frames each node's readers still need, over every phase of the strides).
 
     >>> import torch
     >>> from atrous.nn import CausalDilatedStack

@@ -10,9 +10,14 @@ one geometry: the layer the torch front end's converters give the call
 record. A ``Taps`` record (output ``u`` reads ``s*u - offset + j*d``, ``j < k``) gives the
 units a node reads, its output sizes how many units it pads or drops on the right; the box of
 the output and every node's rate come from :func:`atrous.receptive_fields` of a graph of those
-layers. Stream then checks that the model is causal (no output reads a padded value on the
-right: the concatenated pushes then equal the offline output) and keeps exactly the buffers
-(the most frames each node's readers still need, over every phase of the strides).
+layers. Stream then checks that the model is causal: the units of every node that the output
+uses (traced back from the output through each reader's ``Taps``) read no padding on the right,
+so the concatenated pushes equal the offline output. A node may read right-hand padding as long
+as a later slice drops every unit that does: the TCN of Bai, Kolter & Koltun (2018) pads each
+convolution by ``(k-1)*d`` on both sides and slices that tail off (``Chomp1d``). A slice that
+drops more than that shortens the offline output: pushes emit only the units the offline output
+of the samples pushed so far has (a larger ``lag``). Stream keeps exactly the buffers (the
+most frames each node's readers still need, over every phase of the strides).
 
     >>> import torch
     >>> from atrous.nn import CausalDilatedStack
@@ -28,7 +33,8 @@ right: the concatenated pushes then equal the offline output) and keeps exactly 
 A node whose record is not ``Taps`` or the identity (a transposed convolution scatters, an
 interpolation samples, a global pooling reads the whole axis, an unmodelled call), an operation
 stream cannot run on chunks (pooling, a permute), or a model whose output reads the future (a
-symmetric padding, a strided layer padded on the right) is refused, naming the node.
+symmetric padding, a chomp shorter than the padding, a strided layer padded on the right whose
+padded units are read) is refused, naming the node.
 """
 
 from __future__ import annotations
@@ -72,6 +78,39 @@ class _Op:
             return lengths[0]
         (n,) = lengths
         return max(0, (n - 1 - self.hi + self.right) // self.stride + 1)
+
+    def counts(self, counts: list[Any]) -> Any:
+        """:meth:`count` for arrays of counts (one entry per pushed length)."""
+        import numpy as np
+
+        if self.kind == "pointwise":
+            return np.minimum.reduce(counts)
+        return np.maximum(0, (counts[0] - 1 - self.hi) // self.stride + 1)
+
+    def lengths(self, lengths: list[Any]) -> Any:
+        """:meth:`length` for arrays of lengths."""
+        import numpy as np
+
+        if self.kind == "pointwise":
+            return lengths[0]
+        return np.maximum(0, (lengths[0] - 1 - self.hi + self.right) // self.stride + 1)
+
+    def reads_all(self, m: Any, n: Any) -> Any:
+        """:meth:`reads` for arrays."""
+        import numpy as np
+
+        last = np.minimum(m, n) if self.kind == "pointwise" else np.maximum(
+            0, np.minimum(n, self.stride * (m - 1) + self.hi + 1))
+        return np.where(m > 0, last, 0)
+
+    def reads(self, m: int, n: int) -> int:
+        """How many leading units of an input of ``n`` units the first ``m`` output units
+        read (what lies past them is padding or never read)."""
+        if m <= 0:
+            return 0
+        if self.kind == "pointwise":
+            return min(m, n)
+        return max(0, min(n, self.stride * (m - 1) + self.hi + 1))
 
 
 _POINTWISE_MODULES = (
@@ -413,7 +452,8 @@ class Stream:
         buffer_frames: their total (``receptive_field - 1`` for a plain causal stack).
         lag: output ``t`` is emitted once input ``t * stride + lag`` has been pushed (0 for a
             causal stack that keeps the length; ``receptive_field - 1`` for valid
-            convolutions).
+            convolutions; more where a slice at the end drops more than the padding, e.g. a
+            ``Chomp1d`` longer than it: output ``t`` exists offline only from a later length).
         stride: input samples per output sample (the product of the layers' strides).
     """
 
@@ -433,38 +473,27 @@ class Stream:
         if not isinstance(out_arg, fx.Node):
             raise AtrousError("stream: the model must return one tensor")
         self._out = out_arg.name
+        self._nodes = {n.name: n for n in self._gm.graph.nodes}
         self._geometry()
         self._consumers: dict[str, list[_Op]] = {n: [] for n in self._ops}
         for op in self._ops.values():
             for a in op.ts_args:
                 self._consumers[a].append(op)
-        self._nodes = {n.name: n for n in self._gm.graph.nodes}
         # frames each node keeps between pushes: what its most-lagging reader still needs
         # (the maximum over the pushed lengths: with strides it depends on the phase)
+        counts = self._probe_counts
         self.buffers: dict[str, int] = {}
-        for n in self._probe:
-            counts = self._counts(n)
-            for name, users in self._consumers.items():
-                if name not in counts:
-                    continue
-                held = max((counts[name] - (u.stride * counts[u.name] + u.lo) for u in users),
-                           default=0)
-                if held > self.buffers.get(name, 0):
-                    self.buffers[name] = held
+        for name, users in self._consumers.items():
+            if name not in counts or not users:
+                continue
+            held = max(int((counts[name] - (u.stride * counts[u.name] + u.lo)).max())
+                       for u in users)
+            if held > 0:
+                self.buffers[name] = held
         self.buffer_frames = sum(self.buffers.values())
         self.reset()
 
     # -- geometry --------------------------------------------------------------------------
-    def _counts(self, pushed: int) -> dict[str, int]:
-        """Units of every node computable once ``pushed`` input units have been pushed."""
-        counts: dict[str, int] = {}
-        for op in self._ops.values():
-            if op.kind == "input":
-                counts[op.name] = pushed
-            elif op.kind != "const":
-                counts[op.name] = op.count([counts[i] for i in op.ts_args])
-        return counts
-
     def _geometry(self) -> None:
         """Unit 0's box and every node's rate from :func:`atrous.receptive_fields` of a Graph
         of the nodes' layers (the converted layer of each reading node, the identity for the
@@ -494,7 +523,8 @@ class Stream:
         box = rfs[names[self._out]].box(0)[0]
         assert box is not None  # taps read at least one unit
         # What stream still computes itself: how many units of each node a pushed prefix of n
-        # samples completes (_Op.count) against the offline length (_Op.length), for every n.
+        # samples completes (_Op.count) against the offline length (_Op.length) and the units
+        # of it that the output uses (_Op.reads, from the output back), for every n.
         # A receptive field is the reads of one unit on an unbounded input; it says neither
         # which units a finite prefix completes nor where the offline output ends, which the
         # causality check and the per-phase buffers need. Both are floor-affine in n with a
@@ -502,31 +532,96 @@ class Stream:
         period = max(rate.values())
         reach = sum(abs(op.lo) + abs(op.hi) + abs(op.right) for op in self._ops.values())
         self._probe = range(0, 3 * period + reach + 2)
+        import numpy as np
+
         out = self._out
-        for n in self._probe:
-            counts = self._counts(n)
-            length: dict[str, int] = {}
-            for op in self._ops.values():
-                if op.kind == "input":
-                    length[op.name] = n
-                    continue
-                if op.kind == "const":
-                    continue
-                length[op.name] = op.length([length[i] for i in op.ts_args])
-                if counts[op.name] < length[op.name]:
-                    raise AtrousError(
-                        f"stream: the model is not causal: node {op.name!r} reads "
-                        f"{length[op.name] - counts[op.name]} unit(s) of padding after the end "
-                        f"of an input of {n} samples (its output depends on the future); "
-                        "stream needs a causal model (left padding only)")
-            if counts[out] > length[out]:
-                raise AtrousError(f"stream: the output drops {counts[out] - length[out]} "
-                                  "sample(s) it could compute; the streamed output would not be "
-                                  "the offline one")
+        order = [op for op in self._ops.values() if op.kind != "const"]
+        # every quantity below is an array over the probed input lengths n. "length": the
+        # offline lengths; "count": the units a pushed prefix of n samples completes; "good":
+        # the leading units of each node that read no padding after the end (the same offline
+        # as in a signal that goes on: what pushes emit); "used": the units of each node the
+        # output uses (a tail that only a later slice drops is not used). good >= used
+        # everywhere and count == length at the output make the pushes, concatenated, the
+        # offline output.
+        n = np.arange(len(self._probe), dtype=np.int64)
+        length: dict[str, Any] = {}
+        count: dict[str, Any] = {}
+        good: dict[str, Any] = {}
+        for op in order:
+            if op.kind == "input":
+                length[op.name] = count[op.name] = good[op.name] = n
+                continue
+            length[op.name] = op.lengths([length[i] for i in op.ts_args])
+            count[op.name] = op.counts([count[i] for i in op.ts_args])
+            good[op.name] = np.minimum(length[op.name],
+                                       op.counts([good[i] for i in op.ts_args]))
+        used = {op.name: np.zeros_like(n) for op in order}
+        used[out] = length[out]
+        for op in reversed(order):
+            for i in op.ts_args:
+                used[i] = np.maximum(used[i], op.reads_all(used[op.name], length[i]))
+        self._probe_counts = count
+
+        def first(bad: Any) -> int:  # a refusal names the shortest non-empty input
+            at = np.flatnonzero(bad)
+            return int(at[1] if at[0] == 0 and len(at) > 1 else at[0])
+
+        # the first node (in the order of the graph) that falls short, at a length where it
+        # does, reads padding past the end of its input (its inputs hold every unit it reads)
+        for op in order:
+            short = good[op.name] < used[op.name]
+            if not short.any():
+                continue
+            k = first(short)
+            has, needs = int(good[op.name][k]), int(used[op.name][k])
+            reader = next((f"node {self._where(u.name)} reads" for u in self._users(op.name)
+                           if u.reads(int(used[u.name][k]), int(length[op.name][k])) > has),
+                          "the output keeps")
+            raise AtrousError(
+                f"stream: the model is not causal: node {self._where(op.name)} reads padding "
+                f"after the end of an input of {k} sample(s) in {needs - has} unit(s) that "
+                f"{reader} (its output depends on the future); stream needs a causal model "
+                "(left padding only, or right padding that a later slice drops)")
+        # a pushed prefix may complete output units the offline output of that length does
+        # not have (a slice at the end drops more than the padding): pushes emit only the
+        # units an output of the pushed length has, which then stay (its length only grows)
+        emitted = np.minimum(count[out], length[out])
+        count[out] = emitted
+        self._order = order
+        # the first push runs the model on the shortest input every node has a unit of (a
+        # valid convolution refuses a shorter one)
+        runs = np.flatnonzero(np.all([length[op.name] > 0 for op in order], axis=0))
+        self._run_length = int(runs[0]) if len(runs) else None
         self.box = box
         self.receptive_field = box[1] - box[0] + 1
         self.stride = rate[out]
-        self.lag = box[1]
+        # output t is emitted at the first pushed length n where emitted(n) > t (n > 0: what
+        # a delay emits before any sample says nothing); the probe covers every phase
+        firsts = np.searchsorted(emitted, np.arange(int(emitted[-1])), side="right")
+        late = (firsts - 1 - self.stride * np.arange(len(firsts)))[firsts > 0]
+        self.lag = max(box[1], int(late.max()) if len(late) else box[1])
+
+    def _length(self, n: int) -> int:
+        """The offline output's length for an input of ``n`` samples."""
+        lengths: dict[str, int] = {}
+        for op in self._order:
+            lengths[op.name] = n if op.kind == "input" else op.length(
+                [lengths[i] for i in op.ts_args])
+        return lengths[self._out]
+
+    def _users(self, name: str) -> list[_Op]:
+        return [op for op in self._ops.values() if name in op.ts_args]
+
+    def _where(self, name: str) -> str:
+        """A node's name, with the module it was traced in for a function or a method (the
+        slice of a ``Chomp1d`` is a ``getitem`` node)."""
+        node = self._nodes[name]
+        stack = node.meta.get("nn_module_stack") or {}
+        if node.op == "call_module" or not stack:
+            return repr(name)
+        path, kind = list(stack.values())[-1]
+        kind = getattr(kind, "__name__", str(kind))
+        return f"{name!r} (in {path}, {kind})" if path else repr(name)
 
     def check_receptive_field(self, channels: int, length: int | None = None) -> None:
         """Cross-check the composed box with :func:`atrous.receptive_field` of the model."""
@@ -557,11 +652,11 @@ class Stream:
         ``(N, C_out, T')`` (``T'`` may be 0). Concatenated over pushes, they equal the offline
         output.
 
-        The first push of a signal runs the model once on ``lag + 1`` zero samples shaped as
-        the chunk (the outputs' channels, dtype and device; a chunk the model refuses is
-        refused here, in one line). Later chunks must have that batch size, channel count,
-        dtype and device (:meth:`reset` starts another signal). A refused push changes
-        nothing.
+        The first push of a signal runs the model once on zeros shaped as the chunk, as few
+        samples as give every node a unit (the outputs' channels, dtype and device; a chunk
+        the model refuses is refused here, in one line). Later chunks must have that batch
+        size, channel count, dtype and device (:meth:`reset` starts another signal). A
+        refused push changes nothing.
 
         Shape:
             - chunk: ``(N, C, T)``; output: ``(N, C_out, T')``.
@@ -602,10 +697,11 @@ class Stream:
             mkldnn.enabled = before
 
     def _probe_output(self, chunk: Any) -> Any:
-        """The model's output for zeros shaped as ``chunk``, ``lag + 1`` samples long (enough
-        for one output), cut to 0 samples: the shape, dtype and device of this signal's
-        outputs, and the model's own refusal of a chunk it cannot take (one line)."""
-        zeros = chunk.new_zeros((*chunk.shape[:2], self.lag + 1))
+        """The model's output for zeros shaped as ``chunk``, as short as gives every node a
+        unit, cut to 0 samples: the shape, dtype and device of this signal's outputs, and the
+        model's own refusal of a chunk it cannot take (one line)."""
+        n = self._run_length if self._run_length is not None else max(self.lag, 0) + 1
+        zeros = chunk.new_zeros((*chunk.shape[:2], n))
         try:
             y = self.model(zeros)
         except Exception as exc:  # the offline model refuses such input the same way
@@ -631,6 +727,8 @@ class Stream:
             if any(i not in self._hist for i in op.ts_args):
                 continue  # an input has emitted nothing yet: nothing but padding to read
             target = op.count([self._done.get(i, 0) for i in op.ts_args])
+            if op.name == self._out:  # no unit the offline output of this length lacks
+                target = min(target, self._length(self._pushed))
             done = self._done.get(op.name, 0)
             if target <= done:
                 self._append(op.name, None)
@@ -760,7 +858,9 @@ def stream(model: Any, *, channels: int | None = None) -> Stream:
             made of convolutions (``nn.Conv1d``, ``F.conv1d``,
             :class:`atrous.nn.CausalDilatedConv1d`; strided ones emit one output every
             ``stride`` inputs), ``F.pad``, slices of the time axis, pointwise ops and merges
-            (``+``, ``*``, ``torch.cat`` on channels) of paths at the same rate.
+            (``+``, ``*``, ``torch.cat`` on channels) of paths at the same rate. Padding on
+            the right is fine where a later slice drops every unit that reads it (a TCN's
+            ``Chomp1d``: ``x[:, :, :-chomp].contiguous()``).
         channels: input channels; when given, the composed receptive field is cross-checked
             with :func:`atrous.receptive_field` at once.
 
@@ -768,8 +868,9 @@ def stream(model: Any, *, channels: int | None = None) -> Stream:
         A :class:`Stream`.
 
     Raises:
-        AtrousError: for a model that is not causal (an output reads padding after the end
-            of the input), or an operation stream has no rule for (named).
+        AtrousError: for a model that is not causal (a unit the output uses reads padding
+            after the end of the input; the node that reads it and its reader are named), or
+            an operation stream has no rule for (named).
     """
     s = Stream(model)
     if channels is not None:

@@ -47,3 +47,71 @@ def test_analyze_rates_loads_no_torch_matplotlib_jinja2_onnx_or_dask() -> None:
     # the JSON report is the analysis without the terminal renderer; the text adds rich only;
     # numpy's OpenBLAS was told to start no thread pool (atrous does no BLAS work)
     assert line == ("RESULT 0 [17, 17] ['numpy'] 0 ['numpy', 'rich'] True 1"), res.stderr
+
+
+_GC_PROBE = textwrap.dedent("""
+    import contextlib, gc, io, json, sys
+    from atrous.cli import main
+    runs = []
+    gc.callbacks.append(lambda phase, info: runs.append(info["generation"])
+                        if phase == "start" else None)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        if sys.argv[1] == "entry":  # as the atrous script calls it: main(), words in sys.argv
+            sys.argv[1:] = ["analyze", "--rates", "1,2,5", "--json"]
+            rc = main()
+        else:  # as a test or a Python caller calls it
+            rc = main(["analyze", "--rates", "1,2,5", "--json"])
+    print("RESULT", rc, json.loads(out.getvalue())["rf"]["size"], len(runs) > 0, gc.isenabled(),
+          gc.get_freeze_count() > 0, file=sys.stderr)
+""")
+
+
+def _gc_probe(how: str) -> str:
+    env = dict(os.environ, PYTHONPATH=SRC)
+    res = subprocess.run([sys.executable, "-c", _GC_PROBE, how], capture_output=True, text=True,
+                         env=env, timeout=120)
+    return next((s for s in res.stderr.splitlines() if s.startswith("RESULT")), res.stderr)
+
+
+def test_the_atrous_process_runs_analyze_without_the_cycle_collector() -> None:
+    # main() as the process's entry: no collection while numpy, rich and atrous load (loading
+    # them runs dozens otherwise, as the next test shows); every object frozen at the end, so
+    # the interpreter's collections at exit skip them; the collector is on again afterwards
+    assert _gc_probe("entry") == "RESULT 0 [17, 17] False True True"
+
+
+def test_main_called_with_arguments_leaves_the_collector_alone() -> None:
+    # tests and Python callers pass argv: their process keeps collecting, nothing is frozen
+    assert _gc_probe("call") == "RESULT 0 [17, 17] True True False"
+
+
+def test_commands_that_may_run_a_model_keep_the_collector_and_openblas() -> None:
+    from atrous.cli import COMMANDS, SHORT_LIVED, _runs_model
+
+    # a model's code (torch.fx tracing, the user's modules) makes cyclic garbage, and may do
+    # BLAS work; a design search or an animation may run long: those keep Python's defaults
+    assert {None, "shape", "analyze", "tile"} == SHORT_LIVED
+    assert SHORT_LIVED - {None} <= set(COMMANDS)
+    for command in ("model", "report", "bench", "demo"):
+        assert _runs_model(command, [command, "3x3 d2"])
+    assert _runs_model("tile", ["tile", "mypkg.models:build", "--input", "1x3x64x64"])
+    assert not _runs_model("tile", ["tile", "3x3 d2", "--input", "64x64", "--tile", "32"])
+    for quiet in ("shape", "analyze", "design", "draw", None):
+        assert not _runs_model(quiet, ["--rates", "1,2,5"])
+
+
+def test_a_model_command_keeps_the_users_openblas_setting() -> None:
+    code = textwrap.dedent("""
+        import contextlib, io, os, sys
+        os.environ.pop("OPENBLAS_NUM_THREADS", None)
+        from atrous.cli import main
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.suppress(SystemExit):
+            main(["tile", "no_such_module_xyz:build", "--input", "1x3x64x64"])
+        print("RESULT", os.environ.get("OPENBLAS_NUM_THREADS"), file=sys.stderr)
+    """)
+    env = dict(os.environ, PYTHONPATH=SRC)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    line = next((s for s in res.stderr.splitlines() if s.startswith("RESULT")), res.stderr)
+    assert line == "RESULT None", res.stderr

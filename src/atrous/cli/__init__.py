@@ -6,12 +6,17 @@ exits with status 2; no traceback.
 
 Start-up is kept small: ``atrous --help`` imports no command module (the one-line summaries are
 in :data:`SUMMARIES`), and ``atrous COMMAND ...`` imports only that command's module, so the
-arithmetic commands never load numpy or torch.
+arithmetic commands never load numpy or torch. A process that runs one short command of
+:data:`SHORT_LIVED` (the ``atrous`` script, ``python -m atrous``) also turns off the cycle
+collector, which would otherwise walk the objects of numpy, rich and atrous while they load and
+again at exit (see :func:`main`); one that runs no model (:func:`_runs_model`) tells numpy's
+OpenBLAS to start no thread pool.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -36,6 +41,11 @@ SUMMARIES = {
     "bench": "time dilated convolutions per implementation (the dilation tax)",
 }
 """Each command's line in ``atrous --help`` (a test checks them against the commands' own)."""
+
+SHORT_LIVED = frozenset({None, "shape", "analyze", "tile"})
+"""Commands (None: ``--help``, ``--version``, no command) whose process does bounded work and,
+unless :func:`_runs_model` says otherwise, runs no model code: it may start and end without the
+cycle collector (see :func:`main`)."""
 
 EPILOG = """examples:
   atrous demo                                  analyse four classic schedules, write an HTML report
@@ -77,6 +87,21 @@ def _command_in(argv: Sequence[str]) -> str | None:
     return None
 
 
+def _runs_model(command: str | None, words: Sequence[str]) -> bool:
+    """Whether ``atrous COMMAND WORDS`` may import torch and run a model's code (the user's, or
+    atrous' own modules in ``demo`` and ``bench``): ``model``, ``report``, ``bench``, ``demo``,
+    and ``tile`` of a ``pkg.module:callable`` target.
+
+    >>> _runs_model("analyze", ["analyze", "--rates", "1,2,5"])
+    False
+    >>> _runs_model("tile", ["tile", "mypkg.models:build", "--input", "1x3x512x512"])
+    True
+    """
+    if command in ("model", "report", "bench", "demo"):
+        return True
+    return command == "tile" and any(":" in word for word in words)
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The argument parser: one sub-parser per command.
 
@@ -97,14 +122,37 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for name in COMMANDS:
         if only is None or name == only:
             importlib.import_module(f".{name}", __name__).add_parser(sub)
-        else:
+        elif not only:  # ``atrous --help`` lists them; ``atrous shape ...`` never reads them
             sub.add_parser(name, help=SUMMARIES[name], add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``atrous`` script; returns the exit status."""
-    words = list(sys.argv[1:] if argv is None else argv)
+    """Entry point of the ``atrous`` script; returns the exit status.
+
+    Called without ``argv`` (the ``atrous`` script, ``python -m atrous``), the process runs this
+    one command and exits; for the commands of :data:`SHORT_LIVED` that run no model
+    (:func:`_runs_model`) it then turns the cycle collector off (the modules it loads are never
+    garbage, and the little cyclic garbage of a spec analysis goes with the process) and freezes
+    every object before the interpreter exits, so that its last collections do not walk them.
+    ``main(argv)`` (tests, callers in Python) leaves the collector as it is.
+    """
+    words = sys.argv[1:]
+    command = _command_in(words)
+    if argv is None and command in SHORT_LIVED and not _runs_model(command, words):
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return _main(words)
+        finally:
+            gc.freeze()  # the interpreter's collections at exit skip what this run created
+            if enabled:
+                gc.enable()
+    return _main(sys.argv[1:] if argv is None else argv)
+
+
+def _main(argv: Sequence[str]) -> int:
+    words = list(argv)
     for word in words:  # an argument that is not UTF-8 arrives with surrogate escapes
         try:
             word.encode("utf-8")
@@ -113,10 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"atrous: error: argument '{shown}' is not valid UTF-8", file=sys.stderr)
             return 2
     command = _command_in(words)
-    if command not in ("model", "report", "bench") and "numpy" not in sys.modules:
+    if not _runs_model(command, words) and "numpy" not in sys.modules:
         # atrous does no BLAS work; numpy's OpenBLAS would start a thread per core that spins
-        # waiting for some (~0.1 s of CPU time a process here). Commands that run the user's
-        # model code keep the user's setting.
+        # waiting for some (~0.1 s of CPU time a process here). Commands that may run a
+        # model's code keep the user's setting (a torch built on OpenBLAS reads it too).
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     only = command
     if command is None and (not words or words[0] in ("-h", "--help", "--version")):

@@ -18,15 +18,17 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
-def test_analyze_rates_loads_no_torch_matplotlib_jinja2_onnx_or_dask() -> None:
+def test_analyze_rates_loads_no_torch_matplotlib_jinja2_onnx_dask_or_shutil() -> None:
     code = textwrap.dedent("""
         import contextlib, io, json, os, sys
         os.environ.pop("OPENBLAS_NUM_THREADS", None)
         from atrous.cli import main
-        heavy = ("numpy", "rich", "torch", "matplotlib", "jinja2", "onnx", "dask")
+        heavy = ("numpy", "rich", "torch", "matplotlib", "jinja2", "onnx", "dask", "shutil")
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             json_rc = main(["analyze", "--rates", "1,2,5", "--json"])
@@ -45,7 +47,8 @@ def test_analyze_rates_loads_no_torch_matplotlib_jinja2_onnx_or_dask() -> None:
                          timeout=120)
     line = next((s for s in res.stderr.splitlines() if s.startswith("RESULT")), res.stderr)
     # the JSON report is the analysis without the terminal renderer; the text adds rich only;
-    # numpy's OpenBLAS was told to start no thread pool (atrous does no BLAS work)
+    # numpy's OpenBLAS was told to start no thread pool (atrous does no BLAS work); argparse's
+    # help formatter was given the terminal width, so it did not import shutil for it
     assert line == ("RESULT 0 [17, 17] ['numpy'] 0 ['numpy', 'rich'] True 1"), res.stderr
 
 
@@ -115,3 +118,16 @@ def test_a_model_command_keeps_the_users_openblas_setting() -> None:
                          timeout=120)
     line = next((s for s in res.stderr.splitlines() if s.startswith("RESULT")), res.stderr)
     assert line == "RESULT None", res.stderr
+
+
+@pytest.mark.parametrize("columns", [None, "60", "200", "0", "-3", "abc"])
+def test_the_help_width_is_shutils(columns: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from atrous.cli import _columns
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert _columns() == shutil.get_terminal_size().columns

@@ -3,17 +3,21 @@
 floors they cannot go under (the interpreter alone, and the imports each command needs).
 
 Each figure is the fastest and the median user + system CPU time of ``--runs`` child processes
-(``resource.getrusage(RUSAGE_CHILDREN)``), output discarded. Bytecode caching is left on in the
+(``resource.getrusage(RUSAGE_CHILDREN)``), output discarded. ``--compare OTHER_SRC`` times a
+second source tree (e.g. ``/work/main/src``, "before") in the same run, its processes
+interleaved with this tree's one by one, so that a change of load hits both sides alike, and
+prints after/before ratios. Bytecode caching is left on in the
 children (as an installed package has its ``.pyc`` files; with ``PYTHONDONTWRITEBYTECODE`` every
 run would compile the sources again), and one untimed run fills the cache first. The last lines
 say which heavy packages each command imported.
 
-    python benchmarks/cli_startup.py
+    python benchmarks/cli_startup.py [--compare /path/to/other/src]
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import resource
 import subprocess
@@ -41,27 +45,38 @@ FLOORS = {
 HEAVY = ("numpy", "rich", "torch", "matplotlib", "jinja2", "onnx", "dask")
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+def _env(src: str | None = None) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=(src or SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
-def process_cpu(args: list[str], runs: int) -> tuple[float, float]:
-    """(fastest, median) user + system CPU seconds of ``runs`` child interpreters."""
-    env = _env()
+def _one(args: list[str], env: dict[str, str]) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run([sys.executable, *args], check=True, capture_output=True, env=env)
-    times = []
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def process_cpu(args: list[str], runs: int, srcs: list[str] | None = None,
+                ) -> list[tuple[float, float]]:
+    """(fastest, median) user + system CPU seconds of ``runs`` child interpreters, one pair per
+    source tree of ``srcs`` (default: :data:`SRC`), their runs interleaved."""
+    envs = [_env(src) for src in (srcs or [SRC])]
+    for env in envs:  # fills the bytecode caches
         subprocess.run([sys.executable, *args], check=True, capture_output=True, env=env)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        times.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
-    times.sort()
-    return times[0], times[len(times) // 2]
+    times: list[list[float]] = [[] for _ in envs]
+    for _ in range(runs):
+        for env, seen in zip(envs, times):
+            seen.append(_one(args, env))
+    out = []
+    for seen in times:
+        seen.sort()
+        out.append((seen[0], seen[len(seen) // 2]))
+    return out
 
 
-def heavy_imports(argv: list[str]) -> list[str]:
+def heavy_imports(argv: list[str], src: str | None = None) -> list[str]:
     """The packages of :data:`HEAVY` that ``atrous ARGV`` imports."""
     code = ("import sys, io, contextlib\nfrom atrous.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()), "
@@ -69,8 +84,8 @@ def heavy_imports(argv: list[str]) -> list[str]:
             f"    main({argv!r})\n"
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                         text=True, env=_env()).stdout
-    return eval(out.strip().splitlines()[-1])  # a list literal the child printed
+                         text=True, env=_env(src)).stdout
+    return [str(m) for m in ast.literal_eval(out.strip().splitlines()[-1])]  # the child printed it
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,19 +94,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=9, help="timed processes per line")
     parser.add_argument("--src", default=SRC,
                         help="the atrous source tree to time (default: this checkout's src)")
+    parser.add_argument("--compare", default=None, metavar="OTHER_SRC",
+                        help="also time this source tree ('before'), interleaved")
     args = parser.parse_args(argv)
     SRC = args.src
+    srcs = [args.compare, SRC] if args.compare else [SRC]
     print(f"CPU time of whole processes (fastest / median of {args.runs}; of 3 for `atrous "
-          f"model`), Python {sys.version.split()[0]}, atrous from {SRC}, load "
-          f"{os.getloadavg()}")
+          f"model`), Python {sys.version.split()[0]}, load {os.getloadavg()}")
+    if args.compare:
+        print(f"  before: atrous from {args.compare}\n  after:  atrous from {SRC}\n"
+              "  (processes interleaved before/after; ratio = after / before, fastest and "
+              "median)")
+    else:
+        print(f"  atrous from {SRC}")
     targets = {"atrous --help": 0.1, "atrous shape 64 -k 3 -d 2": 0.1,
                "atrous analyze --rates 1,2,5": 0.2}
     for name, cmd in {**FLOORS, **COMMANDS}.items():
-        fast, med = process_cpu(cmd, min(args.runs, 3) if name in SLOW else args.runs)
+        runs = min(args.runs, 3) if name in SLOW else args.runs
         target = f" (target < {targets[name]} s)" if name in targets else ""
-        print(f"  {name:44} {fast:6.3f} s / {med:6.3f} s{target}")
-    for name, cmd in COMMANDS.items():
-        print(f"  {name:44} imports {', '.join(heavy_imports(cmd[2:])) or 'none of them'}")
+        if name in FLOORS:
+            (fast, med), = process_cpu(cmd, runs)
+            print(f"  {name:44} {fast:6.3f} s / {med:6.3f} s")
+            continue
+        results = process_cpu(cmd, runs, srcs)
+        if not args.compare:
+            (fast, med), = results
+            print(f"  {name:44} {fast:6.3f} s / {med:6.3f} s{target}")
+            continue
+        (bf, bm), (af, am) = results
+        print(f"  {name:44} before {bf:6.3f} / {bm:6.3f} s, after {af:6.3f} / {am:6.3f} s, "
+              f"ratio {af / bf:.2f} / {am / bm:.2f}{target}")
+    for src in srcs:
+        label = ("before" if src == args.compare else "after") if args.compare else ""
+        for name, cmd in COMMANDS.items():
+            found = ", ".join(heavy_imports(cmd[2:], src)) or "none of them"
+            print(f"  {label:6} {name:44} imports {found}")
     print(f"load {os.getloadavg()}")
     return 0
 

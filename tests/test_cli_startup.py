@@ -12,6 +12,7 @@ machine).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -54,41 +55,76 @@ def test_analyze_rates_loads_no_torch_matplotlib_jinja2_onnx_dask_or_shutil() ->
     assert line == ("RESULT 0 [17, 17] ['numpy'] 0 ['numpy', 'rich'] True 1"), res.stderr
 
 
-_GC_PROBE = textwrap.dedent("""
-    import contextlib, gc, io, json, sys
+_PROBE = textwrap.dedent("""
+    import atexit, contextlib, gc, io, json, sys
+    how = sys.argv[1]
     from atrous.cli import main
     runs = []
     gc.callbacks.append(lambda phase, info: runs.append(info["generation"])
                         if phase == "start" else None)
     out = io.StringIO()
+
+    def report():
+        print("RESULT", rc, json.loads(out.getvalue())["rf"]["size"], len(runs) > 0,
+              gc.isenabled(), gc.get_freeze_count() > 0, file=sys.stderr)
+
+    if how == "entry+atexit":  # something registered an exit handler: it still runs
+        atexit.register(report)
+    rc = None
     with contextlib.redirect_stdout(out):
-        if sys.argv[1] == "entry":  # as the atrous script calls it: main(), words in sys.argv
+        if how.startswith("entry"):  # as the atrous script calls it: main(), words in sys.argv
             sys.argv[1:] = ["analyze", "--rates", "1,2,5", "--json"]
             rc = main()
         else:  # as a test or a Python caller calls it
             rc = main(["analyze", "--rates", "1,2,5", "--json"])
-    print("RESULT", rc, json.loads(out.getvalue())["rf"]["size"], len(runs) > 0, gc.isenabled(),
-          gc.get_freeze_count() > 0, file=sys.stderr)
+    print("RETURNED", file=sys.stderr)
+    if how == "call":
+        report()
+    sys.exit(rc)
 """)
 
 
-def _gc_probe(how: str) -> str:
+def _probe(how: str) -> tuple[int, list[str]]:
     env = dict(os.environ, PYTHONPATH=SRC)
-    res = subprocess.run([sys.executable, "-c", _GC_PROBE, how], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-c", _PROBE, how], capture_output=True, text=True,
                          env=env, timeout=120)
-    return next((s for s in res.stderr.splitlines() if s.startswith("RESULT")), res.stderr)
+    return res.returncode, res.stderr.splitlines()
 
 
 def test_the_atrous_process_runs_analyze_without_the_cycle_collector() -> None:
-    # main() as the process's entry: no collection while numpy, rich and atrous load (loading
-    # them runs dozens otherwise, as the next test shows); every object frozen at the end, so
-    # the interpreter's collections at exit skip them; the collector is on again afterwards
-    assert _gc_probe("entry") == "RESULT 0 [17, 17] False True True"
+    # main() as the process's entry, an exit handler registered: no collection while numpy,
+    # rich and atrous load (loading them runs dozens otherwise, as the test below shows); every
+    # object frozen at the end, so the interpreter's collections at exit skip them; the
+    # collector on again; main returned and the handler ran: the interpreter exited as usual
+    assert _probe("entry+atexit") == (0, ["RETURNED", "RESULT 0 [17, 17] False True True"])
+
+
+def test_the_atrous_process_ends_without_teardown_when_nothing_needs_it() -> None:
+    # no exit handler, no other thread: main() flushed the output and ended the process there
+    # (it never returned), skipping the interpreter's teardown; the exit status is the command's
+    # and the output complete
+    assert _probe("entry") == (0, [])
+    env = dict(os.environ, PYTHONPATH=SRC)
+    res = subprocess.run([sys.executable, "-m", "atrous", "analyze", "--rates", "1,2,5", "--json"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert (res.returncode, json.loads(res.stdout)["rf"]["size"], res.stderr) == (0, [17, 17], "")
+    res = subprocess.run([sys.executable, "-m", "atrous", "analyze", "--rates", "1,0"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 2 and res.stderr.startswith("atrous analyze: error:"), res.stderr
+
+
+def test_a_profiled_atrous_process_still_prints_its_profile() -> None:
+    env = dict(os.environ, PYTHONPATH=SRC)
+    res = subprocess.run([sys.executable, "-m", "cProfile", "-s", "tottime", "-m", "atrous",
+                          "shape", "64", "-k", "3", "-d", "2"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0 and "function calls" in res.stdout, res.stdout[-400:]
 
 
 def test_main_called_with_arguments_leaves_the_collector_alone() -> None:
-    # tests and Python callers pass argv: their process keeps collecting, nothing is frozen
-    assert _gc_probe("call") == "RESULT 0 [17, 17] True True False"
+    # tests and Python callers pass argv: main returns, their process keeps collecting and
+    # nothing is frozen
+    assert _probe("call") == (0, ["RETURNED", "RESULT 0 [17, 17] True True False"])
 
 
 def test_commands_that_may_run_a_model_keep_the_collector_and_openblas() -> None:

@@ -51,9 +51,16 @@ def _env(src: str | None = None) -> dict[str, str]:
     return env
 
 
+def _child(args: list[str], env: dict[str, str]) -> None:
+    res = subprocess.run([sys.executable, *args], capture_output=True, env=env)
+    if res.returncode:
+        raise SystemExit(f"python {' '.join(args)} exited with {res.returncode}:\n"
+                         f"{res.stderr.decode(errors='replace')[-2000:]}")
+
+
 def _one(args: list[str], env: dict[str, str]) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, *args], check=True, capture_output=True, env=env)
+    _child(args, env)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -64,7 +71,7 @@ def process_cpu(args: list[str], runs: int, srcs: list[str] | None = None,
     source tree of ``srcs`` (default: :data:`SRC`), their runs interleaved."""
     envs = [_env(src) for src in (srcs or [SRC])]
     for env in envs:  # fills the bytecode caches
-        subprocess.run([sys.executable, *args], check=True, capture_output=True, env=env)
+        _child(args, env)
     times: list[list[float]] = [[] for _ in envs]
     for _ in range(runs):
         for env, seen in zip(envs, times):

@@ -11,6 +11,9 @@ children (as an installed package has its ``.pyc`` files; with ``PYTHONDONTWRITE
 run would compile the sources again), and one untimed run fills the cache first. The last lines
 say which heavy packages each command imported.
 
+The last lines split one ``atrous analyze --rates 1,2,5`` process into its parts (imports, the
+command itself) and say how much of importing atrous is creating its dataclasses.
+
     python benchmarks/cli_startup.py [--compare /path/to/other/src]
 """
 
@@ -95,6 +98,60 @@ def heavy_imports(argv: list[str], src: str | None = None) -> list[str]:
     return [str(m) for m in ast.literal_eval(out.strip().splitlines()[-1])]  # the child printed it
 
 
+PHASES = """
+import contextlib, dataclasses, gc, io, os, sys, time
+gc.disable()  # as the atrous process does
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+clock = time.process_time
+made, spent = [0], [0.0]
+_process_class = dataclasses._process_class
+
+def timed(*args, **kwargs):  # the time spent creating dataclasses (generating their methods)
+    start = clock()
+    try:
+        return _process_class(*args, **kwargs)
+    finally:
+        made[0] += 1
+        spent[0] += clock() - start
+
+dataclasses._process_class = timed
+t = [clock()]
+import numpy
+t.append(clock())
+import rich.console, rich.table, rich.text, rich.box
+t.append(clock())
+import argparse, fractions, json
+t.append(clock())
+made[0], spent[0] = 0, 0.0  # count atrous' own
+import atrous.cli.analyze, atrous.report, atrous.render.text, atrous.summary, atrous.spec
+t.append(clock())
+from atrous.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    main(["analyze", "--rates", "1,2,5"])
+t.append(clock())
+print(repr(([b - a for a, b in zip(t, t[1:])], made[0], spent[0])))
+"""
+"""A child that times, in process CPU time, the parts of ``atrous analyze --rates 1,2,5``."""
+
+
+def phases(runs: int, src: str | None = None) -> None:
+    """Print the fastest of ``runs`` children of :data:`PHASES` per part (milliseconds)."""
+    rows = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", PHASES], capture_output=True, text=True,
+                             env=_env(src), check=True).stdout
+        parts, made, spent = ast.literal_eval(out.strip().splitlines()[-1])
+        rows.append([*parts, spent])
+    best = [1000 * min(col) for col in zip(*rows)]
+    names = ["import numpy", "import rich", "import argparse, fractions, json",
+             "import the atrous modules", "parse, analyse, render"]
+    print(f"  parts of `atrous analyze --rates 1,2,5` in one process (CPU ms, fastest of {runs}, "
+          f"collector off, atrous from {src or SRC}):")
+    print("    " + ", ".join(f"{n} {v:.1f}" for n, v in zip(names, best)))
+    print(f"    atrous' {made} dataclasses (creating them, their generated methods compiled): "
+          f"{best[-1]:.1f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     global SRC
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -136,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, cmd in COMMANDS.items():
             found = ", ".join(heavy_imports(cmd[2:], src)) or "none of them"
             print(f"  {label:6} {name:44} imports {found}")
+    for src in srcs:
+        phases(args.runs, src)
     print(f"load {os.getloadavg()}")
     return 0
 

@@ -43,6 +43,10 @@ SLOW = {"atrous model atrous.nn:resnet50 (224)"}
 FLOORS = {
     "python -c pass": ["-c", "pass"],
     "python -c 'import numpy'": ["-c", "import numpy"],
+    "  the same, OPENBLAS_NUM_THREADS=1": [
+        "-c", "import os; os.environ['OPENBLAS_NUM_THREADS'] = '1'; import numpy"],
+    "  the same, OMP_NUM_THREADS=1": [
+        "-c", "import os; os.environ['OMP_NUM_THREADS'] = '1'; import numpy"],
     "python -c 'import rich.console, rich.table'": ["-c", "import rich.console, rich.table"],
 }
 HEAVY = ("numpy", "rich", "torch", "matplotlib", "jinja2", "onnx", "dask")
@@ -129,6 +133,13 @@ from atrous.cli import main
 with contextlib.redirect_stdout(io.StringIO()):
     main(["analyze", "--rates", "1,2,5"])
 t.append(clock())
+import atrous
+from rich.console import Console
+from atrous.render.text import render_report
+report = atrous.analyze(atrous.stack([1, 2, 5]))  # again, warm: the analysis alone
+t.append(clock())
+render_report(report, Console(width=100, color_system=None, file=io.StringIO()))
+t.append(clock())
 print(repr(([b - a for a, b in zip(t, t[1:])], made[0], spent[0])))
 """
 """A child that times, in process CPU time, the parts of ``atrous analyze --rates 1,2,5``."""
@@ -144,10 +155,12 @@ def phases(runs: int, src: str | None = None) -> None:
         rows.append([*parts, spent])
     best = [1000 * min(col) for col in zip(*rows)]
     names = ["import numpy", "import rich", "import argparse, fractions, json",
-             "import the atrous modules", "parse, analyse, render"]
+             "import the atrous modules", "the command (parse, analyse, render)"]
     print(f"  parts of `atrous analyze --rates 1,2,5` in one process (CPU ms, fastest of {runs}, "
           f"collector off, atrous from {src or SRC}):")
     print("    " + ", ".join(f"{n} {v:.1f}" for n, v in zip(names, best)))
+    print(f"    once more, warm: the analysis {best[5]:.1f}, rendering its report with rich "
+          f"{best[6]:.1f}")
     print(f"    atrous' {made} dataclasses (creating them, their generated methods compiled): "
           f"{best[-1]:.1f}")
 
@@ -178,21 +191,21 @@ def main(argv: list[str] | None = None) -> int:
         target = f" (target < {targets[name]} s)" if name in targets else ""
         if name in FLOORS:
             (fast, med), = process_cpu(cmd, runs)
-            print(f"  {name:44} {fast:6.3f} s / {med:6.3f} s")
+            print(f"  {name:46} {fast:6.3f} s / {med:6.3f} s")
             continue
         results = process_cpu(cmd, runs, srcs)
         if not args.compare:
             (fast, med), = results
-            print(f"  {name:44} {fast:6.3f} s / {med:6.3f} s{target}")
+            print(f"  {name:46} {fast:6.3f} s / {med:6.3f} s{target}")
             continue
         (bf, bm), (af, am) = results
-        print(f"  {name:44} before {bf:6.3f} / {bm:6.3f} s, after {af:6.3f} / {am:6.3f} s, "
+        print(f"  {name:46} before {bf:6.3f} / {bm:6.3f} s, after {af:6.3f} / {am:6.3f} s, "
               f"ratio {af / bf:.2f} / {am / bm:.2f}{target}")
     for src in srcs:
         label = ("before" if src == args.compare else "after") if args.compare else ""
         for name, cmd in COMMANDS.items():
             found = ", ".join(heavy_imports(cmd[2:], src)) or "none of them"
-            print(f"  {label:6} {name:44} imports {found}")
+            print(f"  {label:6} {name:46} imports {found}")
     for src in srcs:
         phases(args.runs, src)
     print(f"load {os.getloadavg()}")

@@ -1,13 +1,14 @@
-"""Start-up of ``atrous analyze``: what a spec analysis loads (issue 15's CLI targets).
+"""Start-up of the ``atrous`` process: what a spec analysis loads and does (issue 15's CLI targets).
 
 ``tests/test_cli_ux.py`` pins that the arithmetic commands load neither numpy nor torch; here
 ``atrous analyze --rates 1,2,5`` (the README's first example) must not load torch, matplotlib,
-jinja2, onnx or dask (a spec needs none of them), and ``--json`` not even rich. One child
-interpreter runs both, so the modules are those of a fresh process; it also checks that the
-CLI told numpy's OpenBLAS to start no thread pool (its spinning threads cost about 0.1 s of CPU
-time a process on two cores). The CPU time itself is
-printed by ``benchmarks/cli_startup.py`` (a timing would make this test flaky on a shared
-machine).
+jinja2, onnx, dask, or shutil (argparse's way to the terminal width), ``--json`` not even rich,
+the text not rich's emoji table; the CLI must tell numpy's OpenBLAS to start no thread pool
+(its spinning threads cost about 0.05 s of CPU time a process) unless the command may run a
+model; and a process of a short spec command runs without the cycle collector and ends without
+the interpreter's teardown when nothing needs it, while ``main(argv)`` called from Python
+changes neither. The CPU time itself is printed by ``benchmarks/cli_startup.py`` (a timing
+would make this test flaky on a shared machine).
 """
 
 from __future__ import annotations

@@ -114,6 +114,16 @@ def test_the_atrous_process_ends_without_teardown_when_nothing_needs_it() -> Non
     assert res.returncode == 2 and res.stderr.startswith("atrous analyze: error:"), res.stderr
 
 
+def test_an_atrous_process_without_stdout_exits_as_before() -> None:
+    # stdout closed (``atrous shape ... >&-``): Python gives the process no sys.stdout; the
+    # command's output goes nowhere and the status is still 0, without a traceback
+    env = dict(os.environ, PYTHONPATH=SRC)
+    res = subprocess.run([sys.executable, "-m", "atrous", "shape", "64", "-k", "3", "-d", "2"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                         timeout=120, preexec_fn=lambda: os.close(1))
+    assert (res.returncode, res.stderr) == (0, "")
+
+
 def test_a_profiled_atrous_process_still_prints_its_profile() -> None:
     env = dict(os.environ, PYTHONPATH=SRC)
     res = subprocess.run([sys.executable, "-m", "cProfile", "-s", "tottime", "-m", "atrous",

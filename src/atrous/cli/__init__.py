@@ -194,8 +194,9 @@ def _exit_now(status: int) -> None:
             or (threads is not None and threads.active_count() > 1)):
         return
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None: no such stream (its descriptor was closed)
+                stream.flush()
     except (OSError, ValueError):  # a closed pipe or stream: the usual exit reports it
         return
     os._exit(status)

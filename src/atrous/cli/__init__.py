@@ -66,8 +66,8 @@ EPILOG = """examples:
 
 def _columns() -> int:
     """``shutil.get_terminal_size().columns`` (``COLUMNS``, else the terminal's, else 80),
-    without importing shutil: argparse's help formatter would, and with it zlib, bz2 and lzma
-    (about 3 ms of every command's start-up)."""
+    without importing shutil: argparse's help formatter would, and with it zlib, bz2 and lzma,
+    at every command's start-up."""
     try:
         columns = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
@@ -181,11 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _exit_now(status: int) -> None:
     """End the process now with ``status``, skipping the interpreter's teardown (freeing the
-    objects of every module one by one, ~10-15 ms after a spec analysis), when it has nothing
-    else to do: no ``atexit`` handler registered (coverage tools, matplotlib's pyplot register
-    some), no profiler or tracer watching (``python -m cProfile`` prints after ``main``), no
-    other thread running, stdout and stderr flushed without error. Otherwise it returns and the
-    interpreter exits as usual.
+    objects of every module one by one), when it has nothing else to do: no ``atexit`` handler
+    registered (coverage tools, matplotlib's pyplot register some), no profiler or tracer
+    watching (``python -m cProfile`` prints after ``main``), no other thread running, stdout and
+    stderr flushed without error. Otherwise it returns and the interpreter exits as usual.
     """
     registered = getattr(atexit, "_ncallbacks", None)  # CPython's count of atexit handlers
     threads = sys.modules.get("threading")
@@ -214,7 +213,7 @@ def _main(argv: Sequence[str]) -> int:
     command = _command_in(words)
     if not _runs_model(command, words) and "numpy" not in sys.modules:
         # atrous does no BLAS work; numpy's OpenBLAS would start a thread per core that spins
-        # waiting for some (~0.1 s of CPU time a process here). Commands that may run a
+        # waiting for some (~0.05 s of CPU time a process here). Commands that may run a
         # model's code keep the user's setting (a torch built on OpenBLAS reads it too).
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     only = command

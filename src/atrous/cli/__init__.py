@@ -6,16 +6,23 @@ exits with status 2; no traceback.
 
 Start-up is kept small: ``atrous --help`` imports no command module (the one-line summaries are
 in :data:`SUMMARIES`), and ``atrous COMMAND ...`` imports only that command's module, so the
-arithmetic commands never load numpy or torch.
+arithmetic commands never load numpy or torch. A process that runs one short command of
+:data:`SHORT_LIVED` (the ``atrous`` script, ``python -m atrous``) also turns off the cycle
+collector, which would otherwise walk the objects of numpy, rich and atrous while they load and
+again at exit, and skips the interpreter's teardown when nothing needs it (see :func:`main`);
+one that runs no model (:func:`_runs_model`) tells numpy's OpenBLAS to start no thread pool.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import importlib
 import os
 import sys
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, NoReturn
 
 from ..errors import AtrousError, printable
@@ -37,6 +44,11 @@ SUMMARIES = {
 }
 """Each command's line in ``atrous --help`` (a test checks them against the commands' own)."""
 
+SHORT_LIVED = frozenset({None, "shape", "analyze", "tile"})
+"""Commands (None: ``--help``, ``--version``, no command) whose process does bounded work and,
+unless :func:`_runs_model` says otherwise, runs no model code: it may start and end without the
+cycle collector (see :func:`main`)."""
+
 EPILOG = """examples:
   atrous demo                                  analyse four classic schedules, write an HTML report
   atrous shape 64 -k 3 -d 2                    output size with the worked formula
@@ -52,13 +64,36 @@ EPILOG = """examples:
 'atrous COMMAND --help' explains each command."""
 
 
+def _columns() -> int:
+    """``shutil.get_terminal_size().columns`` (``COLUMNS``, else the terminal's, else 80),
+    without importing shutil: argparse's help formatter would, and with it zlib, bz2 and lzma,
+    at every command's start-up."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+        columns = columns or 80
+    return columns
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (the usage is one ``--help`` away), with
     control characters of the user's words escaped (``\x1b``), never echoed to the terminal.
 
     A value that starts with a minus and a digit (``--input -5x64``) is a value, not an option,
-    so the command's own check says what is wrong with it.
+    so the command's own check says what is wrong with it. Its help formatter is given the
+    terminal's width (argparse's own reading of it imports shutil).
     """
+
+    def __init__(self, **kwargs: Any) -> None:
+        formatter = kwargs.get("formatter_class", argparse.HelpFormatter)
+        kwargs["formatter_class"] = partial(formatter, width=_columns() - 2)
+        super().__init__(**kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {printable(message)} (see '{self.prog} --help')\n")
@@ -75,6 +110,21 @@ def _command_in(argv: Sequence[str]) -> str | None:
         if not word.startswith("-"):
             return word if word in COMMANDS else None
     return None
+
+
+def _runs_model(command: str | None, words: Sequence[str]) -> bool:
+    """Whether ``atrous COMMAND WORDS`` may import torch and run a model's code (the user's, or
+    atrous' own modules in ``demo`` and ``bench``): ``model``, ``report``, ``bench``, ``demo``,
+    and ``tile`` of a ``pkg.module:callable`` target.
+
+    >>> _runs_model("analyze", ["analyze", "--rates", "1,2,5"])
+    False
+    >>> _runs_model("tile", ["tile", "mypkg.models:build", "--input", "1x3x512x512"])
+    True
+    """
+    if command in ("model", "report", "bench", "demo"):
+        return True
+    return command == "tile" and any(":" in word for word in words)
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -97,14 +147,62 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for name in COMMANDS:
         if only is None or name == only:
             importlib.import_module(f".{name}", __name__).add_parser(sub)
-        else:
+        elif not only:  # ``atrous --help`` lists them; ``atrous shape ...`` never reads them
             sub.add_parser(name, help=SUMMARIES[name], add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``atrous`` script; returns the exit status."""
-    words = list(sys.argv[1:] if argv is None else argv)
+    """Entry point of the ``atrous`` script; returns the exit status.
+
+    Called without ``argv`` (the ``atrous`` script, ``python -m atrous``), the process runs this
+    one command and exits; for the commands of :data:`SHORT_LIVED` that run no model
+    (:func:`_runs_model`) it then turns the cycle collector off (the modules it loads are never
+    garbage, and the little cyclic garbage of a spec analysis goes with the process) and freezes
+    every object, and ends the process without the interpreter's teardown when nothing is left
+    for it to do (:func:`_exit_now`). ``main(argv)`` (tests, callers in Python) returns, leaving
+    the collector as it is.
+    """
+    words = sys.argv[1:]
+    command = _command_in(words)
+    if argv is None and command in SHORT_LIVED and not _runs_model(command, words):
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            status = _main(words)
+        finally:
+            gc.freeze()  # the interpreter's collections at exit skip what this run created
+            if enabled:
+                gc.enable()
+        _exit_now(status)
+        return status
+    return _main(sys.argv[1:] if argv is None else argv)
+
+
+def _exit_now(status: int) -> None:
+    """End the process now with ``status``, skipping the interpreter's teardown (freeing the
+    objects of every module one by one), when it has nothing else to do: no ``atexit`` handler
+    registered (coverage tools, matplotlib's pyplot register some), no profiler or tracer
+    watching (``python -m cProfile`` prints after ``main``), no other thread running, stdout and
+    stderr flushed without error. Otherwise it returns and the interpreter exits as usual.
+    """
+    registered = getattr(atexit, "_ncallbacks", None)  # CPython's count of atexit handlers
+    threads = sys.modules.get("threading")
+    if (registered is None or registered() or sys.getprofile() is not None
+            or sys.gettrace() is not None
+            or (threads is not None and threads.active_count() > 1)):
+        return
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None: no such stream (its descriptor was closed)
+                stream.flush()
+    except (OSError, ValueError):  # a closed pipe or stream: the usual exit reports it
+        return
+    os._exit(status)
+
+
+def _main(argv: Sequence[str]) -> int:
+    words = list(argv)
     for word in words:  # an argument that is not UTF-8 arrives with surrogate escapes
         try:
             word.encode("utf-8")
@@ -113,10 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"atrous: error: argument '{shown}' is not valid UTF-8", file=sys.stderr)
             return 2
     command = _command_in(words)
-    if command not in ("model", "report", "bench") and "numpy" not in sys.modules:
+    if not _runs_model(command, words) and "numpy" not in sys.modules:
         # atrous does no BLAS work; numpy's OpenBLAS would start a thread per core that spins
-        # waiting for some (~0.1 s of CPU time a process here). Commands that run the user's
-        # model code keep the user's setting.
+        # waiting for some (~0.05 s of CPU time a process here). Commands that may run a
+        # model's code keep the user's setting (a torch built on OpenBLAS reads it too).
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     only = command
     if command is None and (not words or words[0] in ("-h", "--help", "--version")):

@@ -110,8 +110,8 @@ def _console() -> Any:
     from rich.console import Console
 
     if sys.stdout.isatty():
-        return Console()
-    return Console(width=100, color_system=None, force_terminal=False, soft_wrap=False,
+        return Console(emoji=False)
+    return Console(width=100, color_system=None, force_terminal=False, soft_wrap=False, emoji=False,
                    file=io.StringIO())
 
 

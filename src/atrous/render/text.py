@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from fractions import Fraction
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..errors import printable
@@ -75,6 +76,7 @@ def _hex(rgb: Sequence[float]) -> str:
     return "#" + "".join(f"{round(v):02x}" for v in rgb)
 
 
+@lru_cache(maxsize=1024)  # a map's cells share few counts: one colour per count, not per cell
 def _viridis(t: float) -> str:
     t = min(max(t, 0.0), 1.0) * (len(_VIRIDIS) - 1)
     i = min(int(t), len(_VIRIDIS) - 2)
@@ -84,6 +86,7 @@ def _viridis(t: float) -> str:
     return _hex([x + (y - x) * f for x, y in zip(a, b)])
 
 
+@lru_cache(maxsize=1024)
 def _ink(background: str) -> str:
     r, g, b = (int(background[j : j + 2], 16) for j in (1, 3, 5))
     return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"

@@ -6,6 +6,7 @@ Golden files live in ``tests/golden/analyze_<case>.txt``; regenerate them with
 
 from __future__ import annotations
 
+import io
 import json
 import shlex
 from pathlib import Path
@@ -73,6 +74,30 @@ def test_compare_json_has_both_reports(capsys: pytest.CaptureFixture[str]) -> No
     data = json.loads(out)
     assert status == 0 and [r["rf"]["size"] for r in data["reports"]] == [[13, 13]] * 2
     assert [r["coverage"]["gridded"] for r in data["reports"]] == [True, False]
+
+
+def test_compare_of_global_outputs_agrees_with_each_report(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # a global output of a large input: its whole-input map is deferred and the verdict is the
+    # last local map's; the side-by-side view must show that map, not build the whole-input one
+    # (which reads every pixel and so looked gridding-free next to a report saying it grids)
+    gridded = "3x3 s2 p1, 3x3 d2 p2, gpool"
+    _, out, _ = run_cli(capsys, f'"{gridded}" --input 512x512 --compare "3x3 s2 p1, 3x3 p1, gpool"')
+    reports = [atrous.analyze(t, input_size=(512, 512))
+               for t in (gridded, "3x3 s2 p1, 3x3 p1, gpool")]
+    assert all(r.outputs[0].deferred for r in reports)
+    exact = next(line for line in out.splitlines() if "exact verdict" in line)
+    assert "✗ grids" in exact and "✓ gridding-free" in exact
+    assert "centre unit (the last local map)" in out
+    from rich.console import Console
+
+    from atrous.render.text import render_compare
+
+    render_compare(reports, Console(file=io.StringIO(), width=200))
+    assert all(r.outputs[0].deferred for r in reports)  # rendering built nothing
+    holes = next(line for line in out.splitlines() if "holes in the RF box" in line)
+    assert str(reports[0].outputs[0].local.holes) in holes
 
 
 def test_text_shows_the_verdicts_in_words(capsys: pytest.CaptureFixture[str]) -> None:

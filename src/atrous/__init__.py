@@ -11,8 +11,9 @@ torch nor matplotlib; the names below load their modules on first use.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from ._lazy import lazy_dir, lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -100,16 +101,11 @@ _EXPORTS: dict[str, str] = {
 __all__ = [*sorted(_EXPORTS), "__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'atrous' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+def __getattr__(name: str) -> Any:  # a lazily loaded name
+    return lazy_getattr(__name__, _EXPORTS, name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    return lazy_dir(__name__, _EXPORTS)
 
 

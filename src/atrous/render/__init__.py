@@ -16,8 +16,9 @@ Names load lazily, so ``import atrous.render`` imports neither matplotlib nor ji
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from .._lazy import lazy_dir, lazy_getattr
 
 if TYPE_CHECKING:  # the names' real types for mypy; at run time they load on first use
     from .draw import Drawing as Drawing
@@ -73,14 +74,9 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:  # a lazily loaded name (typed by the imports above)
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'atrous.render' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+def __getattr__(name: str) -> Any:  # a lazily loaded name
+    return lazy_getattr(__name__, _EXPORTS, name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    return lazy_dir(__name__, _EXPORTS)

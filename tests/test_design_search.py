@@ -189,6 +189,37 @@ def test_time_limit_and_progress() -> None:
     assert seen and all(0.0 <= f <= 1.0 for f in seen) and seen == sorted(seen)
 
 
+def test_a_search_projected_past_its_limit_gives_up_early(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 9 layers, rates <= 32, RF 129: about 25 s of CPU in all (its near-optimal schedules
+    # tie by the thousand), so with a 2 s limit it must give up at the first projection
+    # (here after 0.2 s), not run into the limit
+    import atrous._design_search as search_module
+
+    monkeypatch.setattr(search_module, "PROJECT_AFTER", 0.2)
+    q = _Query(3, 1, 9, 32, 129, 1, "uniform", 10, False, 10**9)
+    start = time.process_time()
+    search = _Search(q, deadline=start + 2.0)
+    with pytest.raises(TooLargeError, match=r"would need about .* s of CPU time.*time_limit"):
+        search.run()
+    assert time.process_time() - start < 1.5
+
+
+def test_projection_leaves_a_search_within_its_limit_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 8 layers, rates <= 16, RF 129: a few tenths of a second; projected from 0.02 s on, it
+    # stays within a 5 s limit and answers, the same as without a limit
+    import atrous._design_search as search_module
+
+    monkeypatch.setattr(search_module, "PROJECT_AFTER", 0.02)
+    q = _Query(3, 1, 8, 16, 129, 1, "uniform", 10, False, 10**9)
+    hits = _Search(q, deadline=time.process_time() + 5.0).run()
+    assert [h.rates for h in hits] == [h.rates for h in _Search(q).run()]
+    assert len(hits) == 10
+
+
 @pytest.mark.parametrize(
     ("kernel", "size", "groups", "cap", "strict"),
     [

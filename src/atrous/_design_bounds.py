@@ -210,7 +210,7 @@ def _count_ceiling(prof: np.ndarray, low: int, layers: int, kernel: int, width: 
     n0 = len(prof)
     base = np.zeros(width, dtype=prof.dtype)
     base[: min(n0, width)] = prof[:width]
-    out = base.copy()
+    out: np.ndarray = base.copy()
     if width == 0:
         return out
     peak = np.maximum.accumulate(base)
@@ -234,14 +234,14 @@ def _tail_floor(prof: np.ndarray, stop: int) -> int:
 def _sliding_min(a: np.ndarray, w: int) -> np.ndarray:
     """``out[i] = min(a[i : i + w])`` (cut at the end), by doubling spans."""
     n = len(a)
-    out = a.copy()
+    out: np.ndarray = a.copy()
     span = 1
     while span * 2 <= w:
         out[: n - span] = np.minimum(out[: n - span], out[span:])
         span *= 2
     rest = w - span
     if rest > 0:
-        res = out.copy()
+        res: np.ndarray = out.copy()
         res[: n - rest] = np.minimum(out[: n - rest], out[rest:])
         return res
     return out
@@ -284,14 +284,14 @@ def _window_ceiling(
 def _sliding_min_rows(a: np.ndarray, w: int) -> np.ndarray:
     """:func:`_sliding_min` along the last axis of a 2-D array."""
     n = a.shape[1]
-    out = a.copy()
+    out: np.ndarray = a.copy()
     span = 1
     while span * 2 <= w:
         out[:, : n - span] = np.minimum(out[:, : n - span], out[:, span:])
         span *= 2
     rest = w - span
     if rest > 0:
-        res = out.copy()
+        res: np.ndarray = out.copy()
         res[:, : n - rest] = np.minimum(out[:, : n - rest], out[:, rest:])
         return res
     return out
@@ -425,7 +425,8 @@ def _last_starts(
     par = np.repeat(np.arange(len(rates)), [len(r) for r in rates])[idx]
     a = np.concatenate(rates).astype(np.int64, copy=False)[idx]
     base = par * span
-    lo, hi = smin.copy(), smax.copy()
+    lo: np.ndarray = smin.copy()
+    hi: np.ndarray = smax.copy()
     while True:
         open_ = lo < hi
         if not open_.any():

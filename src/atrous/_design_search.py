@@ -55,6 +55,9 @@ from .rules import _rates
 
 PROGRESS_EVERY = 0.5
 """Seconds between two progress reports of a long search."""
+PROJECT_AFTER = 1.0
+"""CPU seconds after which a most-uniform search with a time limit projects its total time from
+the fraction of its space done, and gives up at once when the projection exceeds the limit."""
 MAX_LAYERS = 64
 """Most layers a search considers."""
 SCHEMA_VERSION = 1
@@ -153,7 +156,7 @@ class _Search:
         self.q = q
         self.c = q.kernel - 1
         self.layers = q.size * q.groups
-        self.mass = q.kernel**self.layers
+        self.mass: int = q.kernel**self.layers
         self.dtype = _dtype(q.kernel, self.layers)
         self.need_profile = q.mode in ("uniform", "width") or q.count > 1
         self.hits: list[_Hit] = []
@@ -161,7 +164,8 @@ class _Search:
         self.nodes = 0
         self.seq = 0
         self.deadline = deadline
-        self._limit = None if deadline is None else max(0.0, deadline - time.process_time())
+        self._started = time.process_time()
+        self._limit = None if deadline is None else max(0.0, deadline - self._started)
         self.progress = progress
         self._next_report = time.monotonic() + PROGRESS_EVERY
         # the uniform mode bounds all children of a node at once (int64 counts, one group)
@@ -298,14 +302,18 @@ class _Search:
         """Rows whose minimum count (exact or an upper bound) and length could enter the
         ranking as it stands."""
         q, kk = self.q, self.kth()
-        keep = mins >= q.count
+        keep: np.ndarray = mins >= q.count
         if kk is None:
             return keep
+        better: np.ndarray
         if q.mode == "uniform":
-            return keep & ((mins > -kk[0]) | ((mins == -kk[0]) & (lengths < kk[1])))
-        if q.mode == "close":
-            return keep & ((lengths < kk[0]) | ((lengths == kk[0]) & (mins > -kk[1])))
-        return keep & ((lengths > -kk[0]) | ((lengths == -kk[0]) & (mins > -kk[1])))
+            better = (mins > -kk[0]) | ((mins == -kk[0]) & (lengths < kk[1]))
+        elif q.mode == "close":
+            better = (lengths < kk[0]) | ((lengths == kk[0]) & (mins > -kk[1]))
+        else:
+            better = (lengths > -kk[0]) | ((lengths == -kk[0]) & (mins > -kk[1]))
+        out: np.ndarray = keep & better
+        return out
 
     # -- the last layer, all choices at once -------------------------------------------------
     def last_layer(self, group: Ints, total: int, prof: np.ndarray, choices: range) -> None:
@@ -416,14 +424,38 @@ class _Search:
         if self.nodes & 63:
             return
         now = time.monotonic()
-        if self.deadline is not None and time.process_time() > self.deadline:
-            raise TooLargeError(
-                f"the search did not finish within its time limit ({self._limit or 0:.3g} s of "
-                f"CPU time); narrow it ({self._knobs()}) or raise time_limit (--time-limit)"
-            )
+        if self.deadline is not None:
+            cpu = time.process_time()
+            if cpu > self.deadline:
+                raise TooLargeError(
+                    f"the search did not finish within its time limit ({self._limit or 0:.3g} s "
+                    f"of CPU time); narrow it ({self._knobs()}) or raise time_limit "
+                    "(--time-limit)"
+                )
+            self._project(cpu - self._started, done)
         if self.progress is not None and now >= self._next_report:
             self._next_report = now + PROGRESS_EVERY
             self.progress(done)
+
+    def _project(self, spent: float, done: float) -> None:
+        """Give up early when the time for the whole space, projected from the fraction
+        ``done`` after ``spent`` CPU seconds (at least :data:`PROJECT_AFTER`), exceeds the time
+        limit: a search that cannot finish stops within about a second, not at its limit."""
+        limit = self._limit
+        # (only the most-uniform walk, in rising order, does its space at a steady pace; the
+        # other modes front-load their work, and their projections overshoot several times)
+        if limit is None or self.q.mode != "uniform" or spent < PROJECT_AFTER:
+            return
+        if done * limit >= spent:
+            return
+        if done > 0:
+            need = f"would need about {spent / done:.3g} s of CPU time ({done:.1%} of its space "
+        else:
+            need = "would need far more CPU time (no measurable part of its space "
+        raise TooLargeError(
+            f"the search {need}done after {spent:.2g} s), more than its time limit "
+            f"({limit:.3g} s); narrow it ({self._knobs()}) or raise time_limit (--time-limit)"
+        )
 
     def _knobs(self) -> str:
         """The options that narrow this search, in words."""
@@ -637,7 +669,8 @@ class _Search:
         kk = self.kth()
         if kk is None:
             return feasible
-        return feasible & ((m_hi > -kk[0]) | ((m_hi == -kk[0]) & (lmin < kk[1])))
+        out: np.ndarray = feasible & ((m_hi > -kk[0]) | ((m_hi == -kk[0]) & (lmin < kk[1])))
+        return out
 
     def _children(
         self,

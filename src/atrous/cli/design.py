@@ -146,7 +146,8 @@ def _search_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="give up a search after this many seconds of CPU time (default: 20)",
+        help="give up a search after this many seconds of CPU time, or after about a second "
+        "when it is projected to need more (default: 10)",
     )
 
 

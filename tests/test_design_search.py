@@ -28,6 +28,7 @@ from atrous._design_search import (
     _shifted_sums,
     _space,
     _tail_floor,
+    _width_bounds,
     _width_of,
     _window_ceiling,
     _window_min,
@@ -158,6 +159,28 @@ def test_search_bound_is_optimistic_for_every_completion(
         return
     for key in keys:
         assert bound <= key, (prefix, bound, key)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+@pytest.mark.parametrize("prefix", [(1,), (1, 1), (1, 2), (1, 1, 3)])
+def test_width_bounds_of_all_children_are_the_per_node_bound(
+    prefix: tuple[int, ...], count: int
+) -> None:
+    # every child of ``prefix`` (one more rate), then one or two rates: each row equals the
+    # search's per-node bound of that child and is optimistic for each of its completions
+    cap = 10
+    for left in (1, 2):
+        q = query("width", len(prefix) + 1 + left, cap, None, count)
+        search = _Search(q)
+        rates = np.arange(prefix[-1], min(cap, 1 + 2 * sum(prefix)) + 1)
+        w_hi, lmin = _width_bounds(profile(prefix, 3), sum(prefix), rates, left, q)
+        for a, w, lo in zip(rates.tolist(), w_hi.tolist(), lmin.tolist()):
+            child = (*prefix, a)
+            one = search.bound(sum(child), a, left, profile(child, 3))
+            assert (one is None and w <= 0) or one == (-w, lo), (child, one, w, lo)
+            finals = completions(child, left, 3, cap)
+            keys = [k for r in finals if (k := real_key("width", r, None, count))]
+            assert all((-w, lo) <= key for key in keys), (child, w, lo, keys)
 
 
 def test_shifted_sums_equal_one_more_layer() -> None:

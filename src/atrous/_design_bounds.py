@@ -247,6 +247,65 @@ def _sliding_min(a: np.ndarray, w: int) -> np.ndarray:
     return out
 
 
+def _width_bounds(
+    prof: np.ndarray, total: int, rates: np.ndarray, left: int, q: _Query
+) -> tuple[np.ndarray, np.ndarray]:
+    """The width mode's bound of every child at once (one group, rates not strictly rising).
+
+    Row ``i`` is the child adding rate ``rates[i]`` to a partial group of profile ``prof``
+    summing to ``total``; ``left >= 1`` more rates follow it. Row by row this is the search's
+    per-node bound (:func:`_greedy_sum`, :func:`_min_sum`, the count ceiling of
+    :func:`_count_ceiling` up to the middle of the shortest final RF, and the mass left by
+    :func:`_tail_floor`), as whole-array operations. Returns ``(w_hi, lmin)``: an upper bound
+    on the widest window of ``>= q.count`` paths (``<= 0``: none) and the shortest final RF,
+    the optimistic key ``(-w_hi, lmin)``.
+
+    >>> q = _Query(3, 1, 3, 9, None, 2, "width", 1, False, 10)
+    >>> w, lmin = _width_bounds(np.array([1, 1, 1]), 1, np.array([1, 2, 3]), 1, q)
+    >>> w.tolist(), lmin.tolist()   # the real best widths are 11, 9 and 9
+    ([12, 11, 10], [7, 11, 15])
+    """
+    k, c, cap = q.kernel, q.kernel - 1, q.max_rate
+    a = rates.astype(np.int64, copy=False)
+    tot = total + a
+    hi = tot.copy()
+    for _ in range(left):  # greedy completion: every further rate at its ceiling
+        step = 1 + c * hi
+        hi = hi + (step if cap is None else np.minimum(step, cap))
+    lmax = 1 + c * hi
+    lmin = 1 + c * (tot + left * a)
+    n1 = len(prof) + c * a
+    half = (lmin + 1) // 2  # offsets < half lie in the left half of every final RF
+    xs = np.minimum(half, n1 + c * left * a + 1)
+    width = int(xs.max())
+    child = _shifted_sums(prof.astype(np.int64, copy=False), a, k, width)
+    # count ceiling: child + sum_w N(w) * (its running peak shifted by w * a), as in
+    # :func:`_count_ceiling` (the peak padded with ``width`` zero columns in front)
+    m = len(a)
+    peak = np.zeros((m, 2 * width), dtype=np.int64)
+    np.maximum.accumulate(child, axis=1, out=peak[:, width:])
+    flat = peak.ravel()
+    cols = np.arange(width)[None, :]
+    row_start = (np.arange(m) * (2 * width) + width)[:, None] + cols
+    ceil_ = child.copy()
+    weights = _tap_weights(left, k)
+    for w in range(1, len(weights)):
+        if w * int(a.min()) >= width:
+            break
+        ceil_ += weights[w] * flat.take(row_start - np.minimum(w * a, width)[:, None])
+    bad = (ceil_ < q.count) & (cols < xs[:, None])
+    last_bad = width - np.argmax(bad[:, ::-1], axis=1)
+    e = np.where(bad.any(axis=1), last_bad, 0)
+    e = np.where((e == xs) & (xs < half), half, e)  # the ceiling is flat past xs: bad to half
+    # the mass left of e: the child's own counts (each >= 1), then 1 per offset past its end
+    cum = np.zeros((m, width + 1), dtype=np.int64)
+    np.cumsum(np.maximum(child, 1), axis=1, out=cum[:, 1:])
+    inside = np.minimum(e, n1)
+    tail = cum[np.arange(m), inside] + np.maximum(e - n1, 0)
+    w_hi: np.ndarray = np.minimum(lmax - 2 * e, (k ** (q.size * q.groups) - 2 * tail) // q.count)
+    return w_hi, lmin
+
+
 def _window_ceiling(
     prof: np.ndarray,
     low: int,

@@ -44,6 +44,7 @@ from ._design_bounds import (  # noqa: F401 (all re-exported: the bounds' old ho
     _start_bounds,
     _tail_floor,
     _tap_weights,
+    _width_bounds,
     _width_of,
     _window,
     _window_ceiling,
@@ -175,6 +176,10 @@ class _Search:
             and not q.strict
             and q.target is not None
             and self.dtype is np.int64
+        )
+        # so does the width mode (the Pareto table)
+        self.width_vector_ok = (
+            q.mode == "width" and q.groups == 1 and not q.strict and self.dtype is np.int64
         )
 
     # -- ranking ---------------------------------------------------------------------------
@@ -553,6 +558,8 @@ class _Search:
             and (q.target is not None or q.mode == "width")
         ):
             self.last_layer(group, total, prof, choices)
+        elif self.width_vector_ok and left >= 2 and prof is not None:
+            self._width_children(group, total, prof, choices, left, done, share)
         elif self.vector_ok and left >= 2 and prof is not None:
             pre, deeper = (None, None) if known is None else known[1:]
             self._bounded_children(group, total, prof, lo, hi, left, done, share, pre, deeper)
@@ -608,6 +615,30 @@ class _Search:
                 self.nodes += 1
                 continue
             self.dfs((*group, a), total + a, a, child, done + i * part, part, True, known)
+
+    def _width_children(
+        self,
+        group: Ints,
+        total: int,
+        prof: np.ndarray,
+        choices: range,
+        left: int,
+        done: float,
+        share: float,
+    ) -> None:
+        """Width mode: bound every child at once (:func:`_width_bounds`), then visit the
+        children whose bound could still enter the ranking, in the walk's order."""
+        rates = np.fromiter(choices, dtype=np.int64, count=len(choices))
+        w_hi, lmin = _width_bounds(prof, total, rates, left - 1, self.q)
+        self.nodes += len(rates) // 16
+        part = share / len(rates)
+        for i in np.flatnonzero(w_hi > 0).tolist():
+            kk = self.kth()
+            if kk is not None and (-int(w_hi[i]), int(lmin[i])) >= kk:
+                continue
+            a = int(rates[i])
+            child = _add_layer(prof, a, self.q.kernel)
+            self.dfs((*group, a), total + a, a, child, done + i * part, part, True)
 
     def _any_could_rank(self, known: Known | None) -> bool:
         """Whether any child in ``known`` (None: no children) could enter the ranking now."""

@@ -78,6 +78,16 @@ def _window(length: int, width: int) -> tuple[int, int]:
     return s, s + width
 
 
+def _half_window(target: int) -> int:
+    """Offsets from a centred window's start that hold its minimum: the final profile is
+    symmetric and the window centred on it (to one offset), so the rest mirrors these.
+
+    >>> _half_window(129), _half_window(8), _half_window(1)
+    (66, 5, 1)
+    """
+    return min(target, (target + 1) // 2 + 1)
+
+
 def _ceil_div(a: int, b: int) -> int:
     """``ceil(a / b)`` for ints (``b > 0``)."""
     return -(-a // b)
@@ -430,7 +440,8 @@ def _start_bounds(
     """Row ``i``, column ``s``: a bound on the final window minimum if the window starts at
     ``s`` (child ``base[i]`` of length ``n1[i]``, last rate ``a[i]``, ``left`` more rates
     ``>= a[i]``); ``-2**62`` outside the starts the row can reach. ``sliding``: the count
-    ceiling's minimum over the window (columns up to ``s + target`` needed); else the ceiling
+    ceiling's minimum over the window's first :func:`_half_window` offsets (the final profile
+    is symmetric, so they hold the window's minimum; columns up to ``s + half``); else the ceiling
     at the window's first offset (columns up to ``s``). Either way also at most the mass left
     for the window (:func:`_window_ceiling`)."""
     assert q.target is not None
@@ -451,7 +462,7 @@ def _start_bounds(
         if w * amin >= width:
             break
         ceil_ += weights[w] * flat.take(row_start - np.minimum(w * a, width)[:, None])
-    win = _sliding_min_rows(ceil_, target) if sliding else ceil_
+    win = _sliding_min_rows(ceil_, _half_window(target)) if sliding else ceil_
     ext = np.where(cols < n1[:, None], np.maximum(base, 1), 1)
     cum = np.cumsum(ext, axis=1) - ext  # cum[:, s] = mass of offsets < s
     room = (k ** (q.size * q.groups) - 2 * cum) // target
@@ -541,7 +552,8 @@ def _child_bounds(
     need = q.count if kk is None else max(q.count, -kk[0])
     limit = (q.kernel ** (q.size * q.groups) - target * need) // 2
     s_end = _last_starts(profs, rates, idx, smin, s_end, limit, q.kernel)
-    width = int(max(int((s_end + target).max()), int(s_end.max()) + 2)) + 1
+    span = _half_window(target)
+    width = int(max(int((s_end + span).max()), int(s_end.max()) + 2)) + 1
     # the children left, parent by parent (rows are ordered by parent)
     cuts = np.cumsum([len(r) for r in rates])[:-1]
     kept = [(p, r[k_]) for p, r, k_ in zip(profs, rates, np.split(keep, cuts)) if k_.any()]
@@ -557,7 +569,7 @@ def _child_bounds(
         idx, a, tot, lmin, smin, smax, s_end, n1, base = (v[ok] for v in rows)
         if not len(idx):
             return feasible, m_out, l_out
-    width = int(max(int((s_end + target).max()), int(s_end.max()) + 2)) + 1
+    width = int(max(int((s_end + span).max()), int(s_end.max()) + 2)) + 1
     per_s = _start_bounds(base[:, :width], n1, a, left, q, smin, s_end, smax, True)
     m_hi = per_s.max(axis=1)
     first = per_s.argmax(axis=1)
@@ -723,7 +735,7 @@ def _pair_stages(
     bound = np.full(len(b), mass, dtype=np.int64)
     # (the final profile is symmetric and so is the window, up to one offset: the first
     # ``half`` offsets hold its minimum)
-    half = min(target, (target + 1) // 2 + 1)
+    half = _half_window(target)
     stages = ("first", "mass", "next") + (("rest",) if kk is not None else ())
     for stage in stages:
         keep = bound >= need

@@ -125,9 +125,12 @@ class _Hit:
 
 Bounds = tuple[np.ndarray, np.ndarray, np.ndarray]
 """``(feasible, m_hi, lmin)`` per child: the uniform mode's optimistic key is ``(-m_hi, lmin)``."""
-Known = tuple[tuple[int, int], Bounds, "dict[int, tuple[np.ndarray, Any]] | None"]
-"""A node's child rates ``lo..hi``, their :data:`Bounds`, and (or None) per child rate that
-could rank then, the child's profile and its own ``Known``: computed by an ancestor."""
+Known = tuple[
+    tuple[int, int], Bounds, "dict[int, tuple[np.ndarray, Any]] | None", "tuple[int, int] | None"
+]
+"""A node's child rates ``lo..hi``, their :data:`Bounds`, (or None) per child rate that could
+rank then, the child's profile and its own ``Known``, and the best optimistic key of its
+feasible children (None: none is feasible): computed by an ancestor."""
 
 
 class _Search:
@@ -561,7 +564,7 @@ class _Search:
         elif self.width_vector_ok and left >= 2 and prof is not None:
             self._width_children(group, total, prof, choices, left, done, share)
         elif self.vector_ok and left >= 2 and prof is not None:
-            pre, deeper = (None, None) if known is None else known[1:]
+            pre, deeper = (None, None) if known is None else known[1:3]
             self._bounded_children(group, total, prof, lo, hi, left, done, share, pre, deeper)
         else:
             self._children(group, total, prof, choices, lo, hi, left, done, share)
@@ -642,9 +645,10 @@ class _Search:
 
     def _any_could_rank(self, known: Known | None) -> bool:
         """Whether any child in ``known`` (None: no children) could enter the ranking now."""
-        if known is None:
+        if known is None or known[3] is None:
             return False
-        return bool(self._could_rank_now(known[1]).any())
+        kk = self.kth()
+        return kk is None or known[3] < kk
 
     def _kids_bounds(
         self, heads: list[tuple[Ints, int]], profs: list[np.ndarray], left: int
@@ -670,6 +674,7 @@ class _Search:
                 (feasible[start : start + len(r)], m_hi[start:][: len(r)], lmin[start:][: len(r)])
             )
             start += len(r)
+        best = _best_keys(bounds, [len(r) for r in kids])
         deeper: list[dict[int, tuple[np.ndarray, Any]] | None] = [None] * len(heads)
         if left == 3:  # the children's children, one rate after each: all pairs in one call
             picked: list[tuple[int, int, Ints, int, np.ndarray]] = []
@@ -690,8 +695,8 @@ class _Search:
                     deeper[j] = {}
                 deeper[j][a] = (prof, kn)  # type: ignore[index]
         return [
-            (span, part, more) if len(r) else None
-            for span, part, r, more in zip(ranges, parts, kids, deeper)
+            (span, part, more, top) if len(r) else None
+            for span, part, r, more, top in zip(ranges, parts, kids, deeper, best)
         ]
 
     def _could_rank_now(self, bounds: Bounds) -> np.ndarray:
@@ -738,6 +743,33 @@ class _Search:
                 assert child is not None
                 child = _add_layer(child, a, q.kernel)
             self.dfs((*group, a), total + g * a, a, child, done + i * part, part)
+
+
+def _best_keys(bounds: Bounds, sizes: list[int]) -> list[tuple[int, int] | None]:
+    """Per run of ``sizes`` consecutive rows of ``bounds``: the smallest optimistic key
+    ``(-m_hi, lmin)`` of its feasible rows (None when it has none), for all runs at once.
+
+    >>> b = (np.array([True, True, False, True]), np.array([3, 5, 9, 2]), np.array([7, 9, 1, 4]))
+    >>> _best_keys(b, [3, 0, 1])
+    [(-5, 9), None, (-2, 4)]
+    """
+    feasible, m_hi, lmin = bounds
+    sizes_a = np.array(sizes, dtype=np.int64)
+    out: list[tuple[int, int] | None] = [None] * len(sizes)
+    full = np.flatnonzero(sizes_a > 0)
+    if not len(full) or not feasible.any():
+        return out
+    starts = (np.cumsum(sizes_a) - sizes_a)[full]
+    m_key = np.where(feasible, m_hi, np.iinfo(np.int64).min)
+    best_m = np.maximum.reduceat(m_key, starts)
+    per_row = np.repeat(np.arange(len(full)), sizes_a[full])
+    at_best = feasible & (m_hi == best_m[per_row])
+    best_l = np.minimum.reduceat(np.where(at_best, lmin, np.iinfo(np.int64).max), starts)
+    for j, m, length, ok in zip(full.tolist(), best_m.tolist(), best_l.tolist(),
+                                np.logical_or.reduceat(feasible, starts).tolist()):
+        if ok:
+            out[j] = (-m, length)
+    return out
 
 
 def _search(

@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 
 import atrous
+from atrous._design_bounds import _first_offset_bounds, _start_bounds
 from atrous._design_search import (
     _add_layer,
     _child_bounds,
+    _children_matrix,
     _greedy_sum,
     _last_starts,
     _min_sum,
@@ -181,6 +183,26 @@ def test_width_bounds_of_all_children_are_the_per_node_bound(
             finals = completions(child, left, 3, cap)
             keys = [k for r in finals if (k := real_key("width", r, None, count))]
             assert all((-w, lo) <= key for key in keys), (child, w, lo, keys)
+
+
+@pytest.mark.parametrize("left", [1, 2, 3])
+def test_first_offset_bounds_read_at_the_starts_equal_the_whole_row_pass(left: int) -> None:
+    # the children of three parents, each row with its own span of window starts (some with
+    # the shared start past s_end): the per-start reads give each row's best of the whole-row
+    # pass of _start_bounds
+    prefixes = [(1, 1, 2), (1, 2, 5), (1, 3)]
+    kids = [np.arange(p[-1], 1 + 2 * sum(p) + 1) for p in prefixes]
+    base = _children_matrix([profile(p, 3) for p in prefixes], kids, 3, 60)
+    a = np.concatenate(kids)
+    n1 = np.concatenate([len(profile(p, 3)) + 2 * r for p, r in zip(prefixes, kids)])
+    rows = np.arange(len(a))
+    smin = rows % 7
+    s_end = smin + rows % 5
+    smax = s_end + rows % 2
+    q = _Query(3, 1, 8, 64, 41, 1, "uniform", 10, False, 10**9)
+    whole = _start_bounds(base, n1, a, left, q, smin, s_end, smax, False).max(axis=1)
+    got = _first_offset_bounds(base, a, left, q, smin, s_end, smax)
+    assert got.tolist() == whole.tolist()
 
 
 def test_shifted_sums_equal_one_more_layer() -> None:

@@ -471,6 +471,57 @@ def _start_bounds(
     return np.where(inside, np.minimum(win, room), np.where(extra, room, -(1 << 62)))
 
 
+def _first_offset_bounds(
+    base: np.ndarray,
+    a: np.ndarray,
+    left: int,
+    q: _Query,
+    smin: np.ndarray,
+    s_end: np.ndarray,
+    smax: np.ndarray,
+) -> np.ndarray:
+    """Per row, the best of :func:`_start_bounds` without ``sliding`` over the row's starts:
+    the count ceiling at the window's first offset and the mass left for the window, read only
+    at each row's own starts ``smin..s_end`` (and ``s_end + 1`` when ``s_end < smax``), not at
+    every column (a few starts per row against ``s_end.max()`` columns).
+
+    >>> q = _Query(3, 1, 4, 9, 9, 1, "uniform", 1, False, 10)
+    >>> base = _children_matrix([np.array([1, 1, 1])], [np.array([1, 2])], 3, 12)
+    >>> a, smin, s_end = np.array([1, 2]), np.array([0, 1]), np.array([2, 3])
+    >>> _first_offset_bounds(base, a, 2, q, smin, s_end, s_end + 1).tolist()
+    [8, 7]
+    >>> _start_bounds(base, 3 + 2 * a, a, 2, q, smin, s_end, s_end + 1, False).max(axis=1).tolist()
+    [8, 7]
+    """
+    assert q.target is not None
+    k, target = q.kernel, q.target
+    m, width = base.shape
+    counts = s_end - smin + 1 + (s_end < smax)  # (the shared start past s_end: its mass bound)
+    first = np.cumsum(counts) - counts
+    row = np.repeat(np.arange(m), counts)
+    s = np.arange(int(counts.sum())) - np.repeat(first - smin, counts)  # each row's starts
+    # the running peak padded with ``width`` zero columns in front: shifted reads need no mask
+    peak = np.zeros((m, 2 * width), dtype=np.int64)
+    np.maximum.accumulate(base, axis=1, out=peak[:, width:])
+    at = row * (2 * width) + width + np.minimum(s, width - 1)
+    inside = s <= s_end[row]
+    ceil_ = np.where(inside, base.ravel().take(row * width + np.minimum(s, width - 1)), 0)
+    weights = _tap_weights(left, k)
+    a_row = a[row]
+    for w in range(1, len(weights)):
+        ceil_ += weights[w] * peak.ravel().take(at - np.minimum(w * a_row, width))
+    # the mass of offsets < s (each count >= 1; zero counts past the child's end count 1)
+    cum = np.zeros((m, width + 1), dtype=np.int64)
+    np.cumsum(np.maximum(base, 1), axis=1, out=cum[:, 1:])
+    mass_left = cum.ravel().take(row * (width + 1) + np.minimum(s, width)) + np.maximum(
+        s - width, 0
+    )
+    room = (k ** (q.size * q.groups) - 2 * mass_left) // target
+    value = np.where(inside, np.minimum(ceil_, room), room)
+    out: np.ndarray = np.maximum.reduceat(value, first)
+    return out
+
+
 def _last_starts(
     profs: Sequence[np.ndarray],
     rates: Sequence[np.ndarray],
@@ -561,9 +612,7 @@ def _child_bounds(
     if kk is not None:
         # a cheap first pass: the ceiling at a window's first offset bounds its minimum too,
         # and needs only the columns up to the last start (a few, against ~2 * target)
-        narrow = int(s_end.max()) + 3
-        per_s = _start_bounds(base[:, :narrow], n1, a, left, q, smin, s_end, smax, False)
-        m_n = per_s.max(axis=1)
+        m_n = _first_offset_bounds(base, a, left, q, smin, s_end, smax)
         ok = (m_n > -kk[0]) | ((m_n == -kk[0]) & (lmin < kk[1]))
         rows = (idx, a, tot, lmin, smin, smax, s_end, n1, base)
         idx, a, tot, lmin, smin, smax, s_end, n1, base = (v[ok] for v in rows)
@@ -741,7 +790,8 @@ def _pair_stages(
         keep = bound >= need
         if kk is not None:
             keep &= (bound > need) | (length < kk[1])
-        rows, b, length, start, bound = (v[keep] for v in (rows, b, length, start, bound))
+        if not keep.all():  # (the first stage keeps every pair: skip the copies)
+            rows, b, length, start, bound = (v[keep] for v in (rows, b, length, start, bound))
         if not len(b):
             break
         if stage == "mass":  # the tail left of the window: sum_t child mass left of s - t*b

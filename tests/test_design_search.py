@@ -383,3 +383,23 @@ def test_last_starts_are_the_last_within_the_mass_limit() -> None:
                 mass = [int(child[min(s, len(child) - 1)]) for s in range(61)]
                 want.append(max(s for s in range(61) if mass[s] <= limit or s == 0))
         assert got == want
+
+
+def test_the_search_reads_its_taps_from_the_geometry(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a (hypothetical) change of the geometry's Taps rule reaches the search's profiles, and
+    # the vectorised bounds, which assume offsets t * rate, refuse to run instead of disagreeing
+    from atrous import _design_bounds, geometry
+
+    def doubled(self: geometry.Taps, o: int) -> range:
+        return range(0, 2 * self.dilation * (self.kernel - 1) + 1, 2 * self.dilation)
+
+    _design_bounds._tap_offsets.cache_clear()
+    monkeypatch.setattr(geometry.Taps, "reads", doubled)
+    try:
+        assert _add_layer(np.array([1]), 1, 3).tolist() == [1, 0, 1, 0, 1]
+        with pytest.raises(RuntimeError, match=r"assume t \* rate"):
+            _Search(_Query(3, 1, 3, 9, None, 1, "rf", 1, False, 100))
+    finally:
+        monkeypatch.undo()
+        _design_bounds._tap_offsets.cache_clear()
+    assert _add_layer(np.array([1]), 1, 3).tolist() == [1, 1, 1]

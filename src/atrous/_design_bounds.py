@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .geometry import Taps
+
 SPACE_RATE_CAP = 256
 """Rates counted by :func:`_space` (larger ones only add to a space already counted)."""
 
@@ -64,11 +66,46 @@ def _dtype(kernel: int, layers: int) -> Any:
     return np.int64 if kernel**layers < 2**62 else object
 
 
+@functools.lru_cache(maxsize=4096)
+def _tap_offsets(rate: int, kernel: int) -> tuple[int, ...]:
+    """The input offsets one output of a stride-1 layer of ``rate`` reads, from its first read.
+
+    Read from the one geometry, the record :class:`atrous.geometry.Taps` (``stride=1``), once
+    per ``(rate, kernel)``, so a change of that rule reaches the search's profiles
+    (:func:`_add_layer`). The vectorised bounds shift whole arrays by ``t * rate`` for tap
+    ``t``; :func:`_check_taps` checks once per search that the records still say so.
+
+    >>> _tap_offsets(2, 3), _tap_offsets(5, 2)
+    ((0, 2, 4), (0, 5))
+    """
+    reads = Taps(stride=1, offset=0, dilation=rate, kernel=kernel).reads(0)
+    return tuple(i - reads[0] for i in reads)
+
+
+def _check_taps(kernel: int) -> None:
+    """The vectorised bounds read tap ``t`` of a rate-``r`` layer at offset ``t * r`` (whole
+    arrays of rates at once, where a per-rate record lookup would slow the inner loop): fail
+    loudly, not silently wrong, if :func:`_tap_offsets` (the geometry) ever says otherwise."""
+    for rate in (1, 2, 3, 7):
+        if _tap_offsets(rate, kernel) != tuple(t * rate for t in range(kernel)):
+            raise RuntimeError(
+                f"atrous.geometry.Taps reads {_tap_offsets(rate, kernel)} for rate {rate}, "
+                f"kernel {kernel}; the design search's vectorised bounds assume t * rate"
+            )
+
+
 def _add_layer(profile: np.ndarray, rate: int, kernel: int) -> np.ndarray:
-    out = np.zeros(len(profile) + (kernel - 1) * rate, dtype=profile.dtype)
+    """The profile after one more stride-1 layer of ``rate``: a shifted copy per tap offset
+    (:func:`_tap_offsets`, from the geometry's records).
+
+    >>> _add_layer(np.array([1, 1, 1]), 2, 3).tolist()
+    [1, 1, 2, 1, 2, 1, 1]
+    """
+    offsets = _tap_offsets(rate, kernel)
     n = len(profile)
-    for t in range(kernel):
-        out[t * rate : t * rate + n] += profile
+    out = np.zeros(n + offsets[-1], dtype=profile.dtype)
+    for o in offsets:
+        out[o : o + n] += profile
     return out
 
 
@@ -686,21 +723,27 @@ class _Parents:
         k: int,
     ) -> np.ndarray:
         """Per pair (child ``rows``, last rate ``b``), the fewest exact final counts at window
-        offsets ``start + probes``: ``sum_{t, u} parent[x - t*b - u*a]``, in blocks of 4096
-        pairs (bounded memory)."""
+        offsets ``start + probes``: ``sum_{t, u} parent[x - t*b - u*a]``, in blocks of about
+        2**18 reads (bounded memory)."""
         out = np.zeros(len(b), dtype=np.int64)
-        for lo in range(0, len(b), 4096):
-            part = slice(lo, lo + 4096)
-            base = (self.par[rows[part]] * self.span)[:, None]
-            x = start[part][:, None] + np.array(probes)[None, :]
+        offsets = np.array(probes)[None, :]
+        block = max(4096, (1 << 18) // max(1, len(probes)))
+        last = self.span - 1
+        for lo in range(0, len(b), block):
+            part = slice(lo, lo + block)
+            r = rows[part]
+            base = (self.par[r] * self.span)[:, None]
+            x = start[part][:, None] + offsets
+            a_r, b_r = a[r][:, None], b[part][:, None]
             val = np.zeros(x.shape, dtype=np.int64)
             for t in range(k):
-                shifted = x - (t * b[part])[:, None]
+                shifted = x - t * b_r
                 if not (shifted >= 0).any():  # every count left of the RF is 0
                     break
                 for u in range(k):
-                    pos = shifted - (u * a[rows[part]])[:, None]
-                    pos[(pos < 0) | (pos >= self.span)] = self.span - 1
+                    # offsets outside the parent read a zero: its row's last column, or (at -1)
+                    # the one before the row (the previous row's last; the very last for row 0)
+                    pos = np.clip(shifted - u * a_r, -1, last)
                     val += self.counts_flat.take(base + pos)
             out[part] = val.min(axis=1)
         return out

@@ -24,6 +24,7 @@ from ._design_bounds import (  # noqa: F401 (all re-exported: the bounds' old ho
     Mode,
     _add_layer,
     _ceil_div,
+    _check_taps,
     _child_bounds,
     _child_lengths,
     _children_matrix,
@@ -157,6 +158,7 @@ class _Search:
         deadline: float | None = None,
         progress: Callable[[float], None] | None = None,
     ) -> None:
+        _check_taps(q.kernel)
         self.q = q
         self.c = q.kernel - 1
         self.layers = q.size * q.groups

@@ -413,12 +413,31 @@ def _children_matrix(
     ...                  3, 7).tolist()
     [[1, 2, 3, 2, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1], [1, 0, 1, 0, 1, 0, 0]]
     """
-    return np.concatenate(
-        [
-            _shifted_sums(p.astype(np.int64, copy=False), r, kernel, width)
-            for p, r in zip(profs, rates)
-        ]
+    if len(profs) < 4:  # (a few parents: one read per parent is cheaper)
+        return np.concatenate(
+            [
+                _shifted_sums(p.astype(np.int64, copy=False), r, kernel, width)
+                for p, r in zip(profs, rates)
+            ]
+        )
+    # all parents at once: parent j padded with ``width`` zero columns on both sides, row j of
+    # one matrix; view[j, o] = padded[j, o : o + width] (a read-only strided view)
+    lens = [len(p) for p in profs]
+    span = 2 * width + max(lens)
+    padded = np.zeros((len(profs), span), dtype=np.int64)
+    for j, p in enumerate(profs):
+        padded[j, width : width + len(p)] = p
+    step = padded.strides[1]
+    view = np.ndarray(
+        (len(profs), span - width + 1, width), padded.dtype, padded, 0,
+        (padded.strides[0], step, step),
     )
+    a = np.concatenate(rates).astype(np.int64, copy=False)
+    par = np.repeat(np.arange(len(profs)), [len(r) for r in rates])
+    out = view[par, np.maximum(width - 0 * a, 0)].copy()
+    for t in range(1, kernel):
+        out += view[par, np.maximum(width - t * a, 0)]
+    return out
 
 
 def _child_lengths(

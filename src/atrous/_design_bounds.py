@@ -519,7 +519,8 @@ def _start_bounds(
             break
         ceil_ += weights[w] * flat.take(row_start - np.minimum(w * a, width)[:, None])
     win = _sliding_min_rows(ceil_, _half_window(target)) if sliding else ceil_
-    ext = np.where(cols < n1[:, None], np.maximum(base, 1), 1)
+    # each count >= 1; past the child's end (``n1``) its zero counts count 1 each
+    ext = np.maximum(base, 1)
     cum = np.cumsum(ext, axis=1) - ext  # cum[:, s] = mass of offsets < s
     room = (k ** (q.size * q.groups) - 2 * cum) // target
     inside = (cols >= smin[:, None]) & (cols <= s_end[:, None])

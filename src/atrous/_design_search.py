@@ -681,16 +681,18 @@ class _Search:
         if left == 3:  # the children's children, one rate after each: all pairs in one call
             picked: list[tuple[int, int, Ints, int, np.ndarray]] = []
             could = np.split(self._could_rank_now(bounds), np.cumsum([len(r) for r in kids])[:-1])
-            for j, ((g, t), ok, r) in enumerate(zip(heads, could, kids)):
-                if not ok.any():
-                    continue
-                sel = r[ok]
-                rows = _shifted_sums(
-                    profs[j], sel, self.q.kernel, len(profs[j]) + self.c * int(sel[-1])
+            chosen = [(j, r[ok]) for j, (ok, r) in enumerate(zip(could, kids)) if ok.any()]
+            if chosen:  # every picked child's profile, one matrix for all
+                width = max(len(profs[j]) + self.c * int(sel[-1]) for j, sel in chosen)
+                mat = _children_matrix(
+                    [profs[j] for j, _ in chosen], [sel for _, sel in chosen], self.q.kernel, width
                 )
-                for a, row in zip(sel.tolist(), rows):
-                    prof = row[: len(profs[j]) + self.c * a].astype(profs[j].dtype, copy=False)
-                    picked.append((j, a, (*g, a), t + a, prof))
+                rows = iter(mat)
+                for j, sel in chosen:
+                    (g, t), n0, dtype = heads[j], len(profs[j]), profs[j].dtype
+                    for a, row in zip(sel.tolist(), rows):
+                        prof = row[: n0 + self.c * a].astype(dtype, copy=False)
+                        picked.append((j, a, (*g, a), t + a, prof))
             known = self._kids_bounds([(p[2], p[3]) for p in picked], [p[4] for p in picked], 2)
             for (j, a, _, _, prof), kn in zip(picked, known):
                 if deeper[j] is None:

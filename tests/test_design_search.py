@@ -205,6 +205,18 @@ def test_first_offset_bounds_read_at_the_starts_equal_the_whole_row_pass(left: i
     assert got.tolist() == whole.tolist()
 
 
+def test_children_matrix_of_many_parents_equals_one_more_layer_each() -> None:
+    # five parents (the one-matrix read for all of them), one without children
+    prefixes = [(1,), (1, 1), (1, 2), (1, 1, 3), (1, 2, 4)]
+    kids = [np.arange(p[-1], 1 + 2 * sum(p) + 1) for p in prefixes]
+    kids[2] = kids[2][:0]
+    got = _children_matrix([profile(p, 3) for p in prefixes], kids, 3, 30)
+    want = [profile((*p, a), 3) for p, r in zip(prefixes, kids) for a in r.tolist()]
+    assert len(got) == len(want)
+    for row, w in zip(got, want):
+        assert row[: len(w)].tolist() == w[:30].tolist() and not row[len(w) :].any()
+
+
 def test_shifted_sums_equal_one_more_layer() -> None:
     prof = profile((1, 2), 3)
     rates = np.array([1, 2, 5, 9])

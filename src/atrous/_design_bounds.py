@@ -434,7 +434,7 @@ def _children_matrix(
     )
     a = np.concatenate(rates).astype(np.int64, copy=False)
     par = np.repeat(np.arange(len(profs)), [len(r) for r in rates])
-    out = view[par, np.maximum(width - 0 * a, 0)].copy()
+    out: np.ndarray = view[par, np.full(len(a), width)].copy()  # tap 0: no shift
     for t in range(1, kernel):
         out += view[par, np.maximum(width - t * a, 0)]
     return out

@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 
 import atrous
+from atrous._design_bounds import _first_offset_bounds, _start_bounds
 from atrous._design_search import (
     _add_layer,
     _child_bounds,
+    _children_matrix,
     _greedy_sum,
     _last_starts,
     _min_sum,
@@ -28,6 +30,7 @@ from atrous._design_search import (
     _shifted_sums,
     _space,
     _tail_floor,
+    _width_bounds,
     _width_of,
     _window_ceiling,
     _window_min,
@@ -160,6 +163,60 @@ def test_search_bound_is_optimistic_for_every_completion(
         assert bound <= key, (prefix, bound, key)
 
 
+@pytest.mark.parametrize("count", [1, 2, 3])
+@pytest.mark.parametrize("prefix", [(1,), (1, 1), (1, 2), (1, 1, 3)])
+def test_width_bounds_of_all_children_are_the_per_node_bound(
+    prefix: tuple[int, ...], count: int
+) -> None:
+    # every child of ``prefix`` (one more rate), then one or two rates: each row equals the
+    # search's per-node bound of that child and is optimistic for each of its completions
+    cap = 10
+    for left in (1, 2):
+        q = query("width", len(prefix) + 1 + left, cap, None, count)
+        search = _Search(q)
+        rates = np.arange(prefix[-1], min(cap, 1 + 2 * sum(prefix)) + 1)
+        w_hi, lmin = _width_bounds(profile(prefix, 3), sum(prefix), rates, left, q)
+        for a, w, lo in zip(rates.tolist(), w_hi.tolist(), lmin.tolist()):
+            child = (*prefix, a)
+            one = search.bound(sum(child), a, left, profile(child, 3))
+            assert (one is None and w <= 0) or one == (-w, lo), (child, one, w, lo)
+            finals = completions(child, left, 3, cap)
+            keys = [k for r in finals if (k := real_key("width", r, None, count))]
+            assert all((-w, lo) <= key for key in keys), (child, w, lo, keys)
+
+
+@pytest.mark.parametrize("left", [1, 2, 3])
+def test_first_offset_bounds_read_at_the_starts_equal_the_whole_row_pass(left: int) -> None:
+    # the children of three parents, each row with its own span of window starts (some with
+    # the shared start past s_end): the per-start reads give each row's best of the whole-row
+    # pass of _start_bounds
+    prefixes = [(1, 1, 2), (1, 2, 5), (1, 3)]
+    kids = [np.arange(p[-1], 1 + 2 * sum(p) + 1) for p in prefixes]
+    base = _children_matrix([profile(p, 3) for p in prefixes], kids, 3, 60)
+    a = np.concatenate(kids)
+    n1 = np.concatenate([len(profile(p, 3)) + 2 * r for p, r in zip(prefixes, kids)])
+    rows = np.arange(len(a))
+    smin = rows % 7
+    s_end = smin + rows % 5
+    smax = s_end + rows % 2
+    q = _Query(3, 1, 8, 64, 41, 1, "uniform", 10, False, 10**9)
+    whole = _start_bounds(base, n1, a, left, q, smin, s_end, smax, False).max(axis=1)
+    got = _first_offset_bounds(base, a, left, q, smin, s_end, smax)
+    assert got.tolist() == whole.tolist()
+
+
+def test_children_matrix_of_many_parents_equals_one_more_layer_each() -> None:
+    # five parents (the one-matrix read for all of them), one without children
+    prefixes = [(1,), (1, 1), (1, 2), (1, 1, 3), (1, 2, 4)]
+    kids = [np.arange(p[-1], 1 + 2 * sum(p) + 1) for p in prefixes]
+    kids[2] = kids[2][:0]
+    got = _children_matrix([profile(p, 3) for p in prefixes], kids, 3, 30)
+    want = [profile((*p, a), 3) for p, r in zip(prefixes, kids) for a in r.tolist()]
+    assert len(got) == len(want)
+    for row, w in zip(got, want):
+        assert row[: len(w)].tolist() == w[:30].tolist() and not row[len(w) :].any()
+
+
 def test_shifted_sums_equal_one_more_layer() -> None:
     prof = profile((1, 2), 3)
     rates = np.array([1, 2, 5, 9])
@@ -187,6 +244,37 @@ def test_time_limit_and_progress() -> None:
     with pytest.raises(TooLargeError, match=r"time limit \(0\.[23]\d* s of CPU time\).*time_limit"):
         search.run()
     assert seen and all(0.0 <= f <= 1.0 for f in seen) and seen == sorted(seen)
+
+
+def test_a_search_projected_past_its_limit_gives_up_early(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 9 layers, rates <= 32, RF 129: about 25 s of CPU in all (its near-optimal schedules
+    # tie by the thousand), so with a 2 s limit it must give up at the first projection
+    # (here after 0.2 s), not run into the limit
+    import atrous._design_search as search_module
+
+    monkeypatch.setattr(search_module, "PROJECT_AFTER", 0.2)
+    q = _Query(3, 1, 9, 32, 129, 1, "uniform", 10, False, 10**9)
+    start = time.process_time()
+    search = _Search(q, deadline=start + 2.0)
+    with pytest.raises(TooLargeError, match=r"would need about .* s of CPU time.*time_limit"):
+        search.run()
+    assert time.process_time() - start < 1.5
+
+
+def test_projection_leaves_a_search_within_its_limit_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 8 layers, rates <= 16, RF 129: a few tenths of a second; projected from 0.02 s on, it
+    # stays within a 5 s limit and answers, the same as without a limit
+    import atrous._design_search as search_module
+
+    monkeypatch.setattr(search_module, "PROJECT_AFTER", 0.02)
+    q = _Query(3, 1, 8, 16, 129, 1, "uniform", 10, False, 10**9)
+    hits = _Search(q, deadline=time.process_time() + 5.0).run()
+    assert [h.rates for h in hits] == [h.rates for h in _Search(q).run()]
+    assert len(hits) == 10
 
 
 @pytest.mark.parametrize(
@@ -307,3 +395,23 @@ def test_last_starts_are_the_last_within_the_mass_limit() -> None:
                 mass = [int(child[min(s, len(child) - 1)]) for s in range(61)]
                 want.append(max(s for s in range(61) if mass[s] <= limit or s == 0))
         assert got == want
+
+
+def test_the_search_reads_its_taps_from_the_geometry(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a (hypothetical) change of the geometry's Taps rule reaches the search's profiles, and
+    # the vectorised bounds, which assume offsets t * rate, refuse to run instead of disagreeing
+    from atrous import _design_bounds, geometry
+
+    def doubled(self: geometry.Taps, o: int) -> range:
+        return range(0, 2 * self.dilation * (self.kernel - 1) + 1, 2 * self.dilation)
+
+    _design_bounds._tap_offsets.cache_clear()
+    monkeypatch.setattr(geometry.Taps, "reads", doubled)
+    try:
+        assert _add_layer(np.array([1]), 1, 3).tolist() == [1, 0, 1, 0, 1]
+        with pytest.raises(RuntimeError, match=r"assume t \* rate"):
+            _Search(_Query(3, 1, 3, 9, None, 1, "rf", 1, False, 100))
+    finally:
+        monkeypatch.undo()
+        _design_bounds._tap_offsets.cache_clear()
+    assert _add_layer(np.array([1]), 1, 3).tolist() == [1, 1, 1]

@@ -73,8 +73,9 @@ Objective = Literal["rf", "layers", "uniform"]
 
 DEFAULT_MAX_NODES = 400_000
 """Partial schedules the search may visit before it gives up with :class:`TooLargeError`."""
-DEFAULT_TIME_LIMIT = 20.0
-"""CPU seconds a search may run before it gives up with :class:`TooLargeError`."""
+DEFAULT_TIME_LIMIT = 10.0
+"""CPU seconds a search may run before it gives up with :class:`TooLargeError` (a most-uniform
+search gives up after about a second when its projected time exceeds this)."""
 PROFILE_MAX = 1 << 21
 """Longest 1-D count profile computed (longer receptive fields report no counts)."""
 
@@ -98,7 +99,8 @@ def count_profile(rates: Sequence[int], kernel: int = 3) -> np.ndarray:
     from .geometry import Taps
 
     prof = tap_profile([Taps(1, 0, rate, k) for rate in r])
-    return prof.astype(_dtype(k, len(r)), copy=False)
+    out: np.ndarray = prof.astype(_dtype(k, len(r)), copy=False)
+    return out
 
 
 # -- results ----------------------------------------------------------------------------------
@@ -254,7 +256,7 @@ class ParetoFrontier:
 # -- design -----------------------------------------------------------------------------------
 def _root(value: int, ndim: int) -> int:
     """Smallest per-axis count whose ``ndim``-th power is at least ``value``."""
-    r = max(1, round(value ** (1.0 / ndim)))
+    r = max(1, round(math.pow(value, 1.0 / ndim)))
     while r**ndim < value:
         r += 1
     while r > 1 and (r - 1) ** ndim >= value:
@@ -536,7 +538,8 @@ def design(
         max_nodes: give up after visiting this many partial schedules.
         time_limit: give up after this many seconds of CPU time (None: no limit but
             ``max_nodes``); CPU time, so that other programs on the same cores do not make the
-            same search fail.
+            same search fail. A search whose time, projected after about a second from the
+            fraction of its space done, exceeds the limit gives up then.
         progress: called about twice a second during a long search with the fraction done.
 
     Returns:
@@ -704,7 +707,8 @@ def pareto(
         counts: per-axis count levels (the ``ndim``-D minimum is ``C**ndim``).
         ndim: axes the counts refer to (reported only).
         max_nodes: search budget per point.
-        time_limit: give up with :class:`TooLargeError` after this many CPU seconds in all.
+        time_limit: give up with :class:`TooLargeError` after this many CPU seconds in all
+            (or after about a second of a point whose projected time exceeds what is left).
         progress: called about twice a second during a long search with the fraction done.
 
     >>> f = pareto(kernel=3, max_rate=16, max_layers=3, counts=(1, 2))

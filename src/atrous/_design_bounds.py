@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .geometry import Taps
+
 SPACE_RATE_CAP = 256
 """Rates counted by :func:`_space` (larger ones only add to a space already counted)."""
 
@@ -64,11 +66,46 @@ def _dtype(kernel: int, layers: int) -> Any:
     return np.int64 if kernel**layers < 2**62 else object
 
 
+@functools.lru_cache(maxsize=4096)
+def _tap_offsets(rate: int, kernel: int) -> tuple[int, ...]:
+    """The input offsets one output of a stride-1 layer of ``rate`` reads, from its first read.
+
+    Read from the one geometry, the record :class:`atrous.geometry.Taps` (``stride=1``), once
+    per ``(rate, kernel)``, so a change of that rule reaches the search's profiles
+    (:func:`_add_layer`). The vectorised bounds shift whole arrays by ``t * rate`` for tap
+    ``t``; :func:`_check_taps` checks once per search that the records still say so.
+
+    >>> _tap_offsets(2, 3), _tap_offsets(5, 2)
+    ((0, 2, 4), (0, 5))
+    """
+    reads = Taps(stride=1, offset=0, dilation=rate, kernel=kernel).reads(0)
+    return tuple(i - reads[0] for i in reads)
+
+
+def _check_taps(kernel: int) -> None:
+    """The vectorised bounds read tap ``t`` of a rate-``r`` layer at offset ``t * r`` (whole
+    arrays of rates at once, where a per-rate record lookup would slow the inner loop): fail
+    loudly, not silently wrong, if :func:`_tap_offsets` (the geometry) ever says otherwise."""
+    for rate in (1, 2, 3, 7):
+        if _tap_offsets(rate, kernel) != tuple(t * rate for t in range(kernel)):
+            raise RuntimeError(
+                f"atrous.geometry.Taps reads {_tap_offsets(rate, kernel)} for rate {rate}, "
+                f"kernel {kernel}; the design search's vectorised bounds assume t * rate"
+            )
+
+
 def _add_layer(profile: np.ndarray, rate: int, kernel: int) -> np.ndarray:
-    out = np.zeros(len(profile) + (kernel - 1) * rate, dtype=profile.dtype)
+    """The profile after one more stride-1 layer of ``rate``: a shifted copy per tap offset
+    (:func:`_tap_offsets`, from the geometry's records).
+
+    >>> _add_layer(np.array([1, 1, 1]), 2, 3).tolist()
+    [1, 1, 2, 1, 2, 1, 1]
+    """
+    offsets = _tap_offsets(rate, kernel)
     n = len(profile)
-    for t in range(kernel):
-        out[t * rate : t * rate + n] += profile
+    out = np.zeros(n + offsets[-1], dtype=profile.dtype)
+    for o in offsets:
+        out[o : o + n] += profile
     return out
 
 
@@ -76,6 +113,16 @@ def _window(length: int, width: int) -> tuple[int, int]:
     """Start and stop of the centred ``width`` window of a ``length`` profile."""
     s = (length - width) // 2
     return s, s + width
+
+
+def _half_window(target: int) -> int:
+    """Offsets from a centred window's start that hold its minimum: the final profile is
+    symmetric and the window centred on it (to one offset), so the rest mirrors these.
+
+    >>> _half_window(129), _half_window(8), _half_window(1)
+    (66, 5, 1)
+    """
+    return min(target, (target + 1) // 2 + 1)
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -210,7 +257,7 @@ def _count_ceiling(prof: np.ndarray, low: int, layers: int, kernel: int, width: 
     n0 = len(prof)
     base = np.zeros(width, dtype=prof.dtype)
     base[: min(n0, width)] = prof[:width]
-    out = base.copy()
+    out: np.ndarray = base.copy()
     if width == 0:
         return out
     peak = np.maximum.accumulate(base)
@@ -234,17 +281,76 @@ def _tail_floor(prof: np.ndarray, stop: int) -> int:
 def _sliding_min(a: np.ndarray, w: int) -> np.ndarray:
     """``out[i] = min(a[i : i + w])`` (cut at the end), by doubling spans."""
     n = len(a)
-    out = a.copy()
+    out: np.ndarray = a.copy()
     span = 1
     while span * 2 <= w:
         out[: n - span] = np.minimum(out[: n - span], out[span:])
         span *= 2
     rest = w - span
     if rest > 0:
-        res = out.copy()
+        res: np.ndarray = out.copy()
         res[: n - rest] = np.minimum(out[: n - rest], out[rest:])
         return res
     return out
+
+
+def _width_bounds(
+    prof: np.ndarray, total: int, rates: np.ndarray, left: int, q: _Query
+) -> tuple[np.ndarray, np.ndarray]:
+    """The width mode's bound of every child at once (one group, rates not strictly rising).
+
+    Row ``i`` is the child adding rate ``rates[i]`` to a partial group of profile ``prof``
+    summing to ``total``; ``left >= 1`` more rates follow it. Row by row this is the search's
+    per-node bound (:func:`_greedy_sum`, :func:`_min_sum`, the count ceiling of
+    :func:`_count_ceiling` up to the middle of the shortest final RF, and the mass left by
+    :func:`_tail_floor`), as whole-array operations. Returns ``(w_hi, lmin)``: an upper bound
+    on the widest window of ``>= q.count`` paths (``<= 0``: none) and the shortest final RF,
+    the optimistic key ``(-w_hi, lmin)``.
+
+    >>> q = _Query(3, 1, 3, 9, None, 2, "width", 1, False, 10)
+    >>> w, lmin = _width_bounds(np.array([1, 1, 1]), 1, np.array([1, 2, 3]), 1, q)
+    >>> w.tolist(), lmin.tolist()   # the real best widths are 11, 9 and 9
+    ([12, 11, 10], [7, 11, 15])
+    """
+    k, c, cap = q.kernel, q.kernel - 1, q.max_rate
+    a = rates.astype(np.int64, copy=False)
+    tot = total + a
+    hi = tot.copy()
+    for _ in range(left):  # greedy completion: every further rate at its ceiling
+        step = 1 + c * hi
+        hi = hi + (step if cap is None else np.minimum(step, cap))
+    lmax = 1 + c * hi
+    lmin = 1 + c * (tot + left * a)
+    n1 = len(prof) + c * a
+    half = (lmin + 1) // 2  # offsets < half lie in the left half of every final RF
+    xs = np.minimum(half, n1 + c * left * a + 1)
+    width = int(xs.max())
+    child = _shifted_sums(prof.astype(np.int64, copy=False), a, k, width)
+    # count ceiling: child + sum_w N(w) * (its running peak shifted by w * a), as in
+    # :func:`_count_ceiling` (the peak padded with ``width`` zero columns in front)
+    m = len(a)
+    peak = np.zeros((m, 2 * width), dtype=np.int64)
+    np.maximum.accumulate(child, axis=1, out=peak[:, width:])
+    flat = peak.ravel()
+    cols = np.arange(width)[None, :]
+    row_start = (np.arange(m) * (2 * width) + width)[:, None] + cols
+    ceil_ = child.copy()
+    weights = _tap_weights(left, k)
+    for w in range(1, len(weights)):
+        if w * int(a.min()) >= width:
+            break
+        ceil_ += weights[w] * flat.take(row_start - np.minimum(w * a, width)[:, None])
+    bad = (ceil_ < q.count) & (cols < xs[:, None])
+    last_bad = width - np.argmax(bad[:, ::-1], axis=1)
+    e = np.where(bad.any(axis=1), last_bad, 0)
+    e = np.where((e == xs) & (xs < half), half, e)  # the ceiling is flat past xs: bad to half
+    # the mass left of e: the child's own counts (each >= 1), then 1 per offset past its end
+    cum = np.zeros((m, width + 1), dtype=np.int64)
+    np.cumsum(np.maximum(child, 1), axis=1, out=cum[:, 1:])
+    inside = np.minimum(e, n1)
+    tail = cum[np.arange(m), inside] + np.maximum(e - n1, 0)
+    w_hi: np.ndarray = np.minimum(lmax - 2 * e, (k ** (q.size * q.groups) - 2 * tail) // q.count)
+    return w_hi, lmin
 
 
 def _window_ceiling(
@@ -284,14 +390,14 @@ def _window_ceiling(
 def _sliding_min_rows(a: np.ndarray, w: int) -> np.ndarray:
     """:func:`_sliding_min` along the last axis of a 2-D array."""
     n = a.shape[1]
-    out = a.copy()
+    out: np.ndarray = a.copy()
     span = 1
     while span * 2 <= w:
         out[:, : n - span] = np.minimum(out[:, : n - span], out[:, span:])
         span *= 2
     rest = w - span
     if rest > 0:
-        res = out.copy()
+        res: np.ndarray = out.copy()
         res[:, : n - rest] = np.minimum(out[:, : n - rest], out[:, rest:])
         return res
     return out
@@ -307,12 +413,31 @@ def _children_matrix(
     ...                  3, 7).tolist()
     [[1, 2, 3, 2, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1], [1, 0, 1, 0, 1, 0, 0]]
     """
-    return np.concatenate(
-        [
-            _shifted_sums(p.astype(np.int64, copy=False), r, kernel, width)
-            for p, r in zip(profs, rates)
-        ]
+    if len(profs) < 4:  # (a few parents: one read per parent is cheaper)
+        return np.concatenate(
+            [
+                _shifted_sums(p.astype(np.int64, copy=False), r, kernel, width)
+                for p, r in zip(profs, rates)
+            ]
+        )
+    # all parents at once: parent j padded with ``width`` zero columns on both sides, row j of
+    # one matrix; view[j, o] = padded[j, o : o + width] (a read-only strided view)
+    lens = [len(p) for p in profs]
+    span = 2 * width + max(lens)
+    padded = np.zeros((len(profs), span), dtype=np.int64)
+    for j, p in enumerate(profs):
+        padded[j, width : width + len(p)] = p
+    step = padded.strides[1]
+    view = np.ndarray(
+        (len(profs), span - width + 1, width), padded.dtype, padded, 0,
+        (padded.strides[0], step, step),
     )
+    a = np.concatenate(rates).astype(np.int64, copy=False)
+    par = np.repeat(np.arange(len(profs)), [len(r) for r in rates])
+    out: np.ndarray = view[par, np.full(len(a), width)].copy()  # tap 0: no shift
+    for t in range(1, kernel):
+        out += view[par, np.maximum(width - t * a, 0)]
+    return out
 
 
 def _child_lengths(
@@ -371,7 +496,8 @@ def _start_bounds(
     """Row ``i``, column ``s``: a bound on the final window minimum if the window starts at
     ``s`` (child ``base[i]`` of length ``n1[i]``, last rate ``a[i]``, ``left`` more rates
     ``>= a[i]``); ``-2**62`` outside the starts the row can reach. ``sliding``: the count
-    ceiling's minimum over the window (columns up to ``s + target`` needed); else the ceiling
+    ceiling's minimum over the window's first :func:`_half_window` offsets (the final profile
+    is symmetric, so they hold the window's minimum; columns up to ``s + half``); else the ceiling
     at the window's first offset (columns up to ``s``). Either way also at most the mass left
     for the window (:func:`_window_ceiling`)."""
     assert q.target is not None
@@ -392,13 +518,65 @@ def _start_bounds(
         if w * amin >= width:
             break
         ceil_ += weights[w] * flat.take(row_start - np.minimum(w * a, width)[:, None])
-    win = _sliding_min_rows(ceil_, target) if sliding else ceil_
-    ext = np.where(cols < n1[:, None], np.maximum(base, 1), 1)
+    win = _sliding_min_rows(ceil_, _half_window(target)) if sliding else ceil_
+    # each count >= 1; past the child's end (``n1``) its zero counts count 1 each
+    ext = np.maximum(base, 1)
     cum = np.cumsum(ext, axis=1) - ext  # cum[:, s] = mass of offsets < s
     room = (k ** (q.size * q.groups) - 2 * cum) // target
     inside = (cols >= smin[:, None]) & (cols <= s_end[:, None])
     extra = (cols == s_end[:, None] + 1) & (s_end < smax)[:, None]
     return np.where(inside, np.minimum(win, room), np.where(extra, room, -(1 << 62)))
+
+
+def _first_offset_bounds(
+    base: np.ndarray,
+    a: np.ndarray,
+    left: int,
+    q: _Query,
+    smin: np.ndarray,
+    s_end: np.ndarray,
+    smax: np.ndarray,
+) -> np.ndarray:
+    """Per row, the best of :func:`_start_bounds` without ``sliding`` over the row's starts:
+    the count ceiling at the window's first offset and the mass left for the window, read only
+    at each row's own starts ``smin..s_end`` (and ``s_end + 1`` when ``s_end < smax``), not at
+    every column (a few starts per row against ``s_end.max()`` columns).
+
+    >>> q = _Query(3, 1, 4, 9, 9, 1, "uniform", 1, False, 10)
+    >>> base = _children_matrix([np.array([1, 1, 1])], [np.array([1, 2])], 3, 12)
+    >>> a, smin, s_end = np.array([1, 2]), np.array([0, 1]), np.array([2, 3])
+    >>> _first_offset_bounds(base, a, 2, q, smin, s_end, s_end + 1).tolist()
+    [8, 7]
+    >>> _start_bounds(base, 3 + 2 * a, a, 2, q, smin, s_end, s_end + 1, False).max(axis=1).tolist()
+    [8, 7]
+    """
+    assert q.target is not None
+    k, target = q.kernel, q.target
+    m, width = base.shape
+    counts = s_end - smin + 1 + (s_end < smax)  # (the shared start past s_end: its mass bound)
+    first = np.cumsum(counts) - counts
+    row = np.repeat(np.arange(m), counts)
+    s = np.arange(int(counts.sum())) - np.repeat(first - smin, counts)  # each row's starts
+    # the running peak padded with ``width`` zero columns in front: shifted reads need no mask
+    peak = np.zeros((m, 2 * width), dtype=np.int64)
+    np.maximum.accumulate(base, axis=1, out=peak[:, width:])
+    at = row * (2 * width) + width + np.minimum(s, width - 1)
+    inside = s <= s_end[row]
+    ceil_ = np.where(inside, base.ravel().take(row * width + np.minimum(s, width - 1)), 0)
+    weights = _tap_weights(left, k)
+    a_row = a[row]
+    for w in range(1, len(weights)):
+        ceil_ += weights[w] * peak.ravel().take(at - np.minimum(w * a_row, width))
+    # the mass of offsets < s (each count >= 1; zero counts past the child's end count 1)
+    cum = np.zeros((m, width + 1), dtype=np.int64)
+    np.cumsum(np.maximum(base, 1), axis=1, out=cum[:, 1:])
+    mass_left = cum.ravel().take(row * (width + 1) + np.minimum(s, width)) + np.maximum(
+        s - width, 0
+    )
+    room = (k ** (q.size * q.groups) - 2 * mass_left) // target
+    value = np.where(inside, np.minimum(ceil_, room), room)
+    out: np.ndarray = np.maximum.reduceat(value, first)
+    return out
 
 
 def _last_starts(
@@ -425,7 +603,8 @@ def _last_starts(
     par = np.repeat(np.arange(len(rates)), [len(r) for r in rates])[idx]
     a = np.concatenate(rates).astype(np.int64, copy=False)[idx]
     base = par * span
-    lo, hi = smin.copy(), smax.copy()
+    lo: np.ndarray = smin.copy()
+    hi: np.ndarray = smax.copy()
     while True:
         open_ = lo < hi
         if not open_.any():
@@ -481,7 +660,8 @@ def _child_bounds(
     need = q.count if kk is None else max(q.count, -kk[0])
     limit = (q.kernel ** (q.size * q.groups) - target * need) // 2
     s_end = _last_starts(profs, rates, idx, smin, s_end, limit, q.kernel)
-    width = int(max(int((s_end + target).max()), int(s_end.max()) + 2)) + 1
+    span = _half_window(target)
+    width = int(max(int((s_end + span).max()), int(s_end.max()) + 2)) + 1
     # the children left, parent by parent (rows are ordered by parent)
     cuts = np.cumsum([len(r) for r in rates])[:-1]
     kept = [(p, r[k_]) for p, r, k_ in zip(profs, rates, np.split(keep, cuts)) if k_.any()]
@@ -489,15 +669,13 @@ def _child_bounds(
     if kk is not None:
         # a cheap first pass: the ceiling at a window's first offset bounds its minimum too,
         # and needs only the columns up to the last start (a few, against ~2 * target)
-        narrow = int(s_end.max()) + 3
-        per_s = _start_bounds(base[:, :narrow], n1, a, left, q, smin, s_end, smax, False)
-        m_n = per_s.max(axis=1)
+        m_n = _first_offset_bounds(base, a, left, q, smin, s_end, smax)
         ok = (m_n > -kk[0]) | ((m_n == -kk[0]) & (lmin < kk[1]))
         rows = (idx, a, tot, lmin, smin, smax, s_end, n1, base)
         idx, a, tot, lmin, smin, smax, s_end, n1, base = (v[ok] for v in rows)
         if not len(idx):
             return feasible, m_out, l_out
-    width = int(max(int((s_end + target).max()), int(s_end.max()) + 2)) + 1
+    width = int(max(int((s_end + span).max()), int(s_end.max()) + 2)) + 1
     per_s = _start_bounds(base[:, :width], n1, a, left, q, smin, s_end, smax, True)
     m_hi = per_s.max(axis=1)
     first = per_s.argmax(axis=1)
@@ -565,21 +743,27 @@ class _Parents:
         k: int,
     ) -> np.ndarray:
         """Per pair (child ``rows``, last rate ``b``), the fewest exact final counts at window
-        offsets ``start + probes``: ``sum_{t, u} parent[x - t*b - u*a]``, in blocks of 4096
-        pairs (bounded memory)."""
+        offsets ``start + probes``: ``sum_{t, u} parent[x - t*b - u*a]``, in blocks of about
+        2**18 reads (bounded memory)."""
         out = np.zeros(len(b), dtype=np.int64)
-        for lo in range(0, len(b), 4096):
-            part = slice(lo, lo + 4096)
-            base = (self.par[rows[part]] * self.span)[:, None]
-            x = start[part][:, None] + np.array(probes)[None, :]
+        offsets = np.array(probes)[None, :]
+        block = max(4096, (1 << 18) // max(1, len(probes)))
+        last = self.span - 1
+        for lo in range(0, len(b), block):
+            part = slice(lo, lo + block)
+            r = rows[part]
+            base = (self.par[r] * self.span)[:, None]
+            x = start[part][:, None] + offsets
+            a_r, b_r = a[r][:, None], b[part][:, None]
             val = np.zeros(x.shape, dtype=np.int64)
             for t in range(k):
-                shifted = x - (t * b[part])[:, None]
+                shifted = x - t * b_r
                 if not (shifted >= 0).any():  # every count left of the RF is 0
                     break
                 for u in range(k):
-                    pos = shifted - (u * a[rows[part]])[:, None]
-                    pos[(pos < 0) | (pos >= self.span)] = self.span - 1
+                    # offsets outside the parent read a zero: its row's last column, or (at -1)
+                    # the one before the row (the previous row's last; the very last for row 0)
+                    pos = np.clip(shifted - u * a_r, -1, last)
                     val += self.counts_flat.take(base + pos)
             out[part] = val.min(axis=1)
         return out
@@ -663,13 +847,14 @@ def _pair_stages(
     bound = np.full(len(b), mass, dtype=np.int64)
     # (the final profile is symmetric and so is the window, up to one offset: the first
     # ``half`` offsets hold its minimum)
-    half = min(target, (target + 1) // 2 + 1)
+    half = _half_window(target)
     stages = ("first", "mass", "next") + (("rest",) if kk is not None else ())
     for stage in stages:
         keep = bound >= need
         if kk is not None:
             keep &= (bound > need) | (length < kk[1])
-        rows, b, length, start, bound = (v[keep] for v in (rows, b, length, start, bound))
+        if not keep.all():  # (the first stage keeps every pair: skip the copies)
+            rows, b, length, start, bound = (v[keep] for v in (rows, b, length, start, bound))
         if not len(b):
             break
         if stage == "mass":  # the tail left of the window: sum_t child mass left of s - t*b

@@ -24,6 +24,7 @@ from ._design_bounds import (  # noqa: F401 (all re-exported: the bounds' old ho
     Mode,
     _add_layer,
     _ceil_div,
+    _check_taps,
     _child_bounds,
     _child_lengths,
     _children_matrix,
@@ -44,6 +45,7 @@ from ._design_bounds import (  # noqa: F401 (all re-exported: the bounds' old ho
     _start_bounds,
     _tail_floor,
     _tap_weights,
+    _width_bounds,
     _width_of,
     _window,
     _window_ceiling,
@@ -55,6 +57,9 @@ from .rules import _rates
 
 PROGRESS_EVERY = 0.5
 """Seconds between two progress reports of a long search."""
+PROJECT_AFTER = 1.0
+"""CPU seconds after which a most-uniform search with a time limit projects its total time from
+the fraction of its space done, and gives up at once when the projection exceeds the limit."""
 MAX_LAYERS = 64
 """Most layers a search considers."""
 SCHEMA_VERSION = 1
@@ -121,9 +126,12 @@ class _Hit:
 
 Bounds = tuple[np.ndarray, np.ndarray, np.ndarray]
 """``(feasible, m_hi, lmin)`` per child: the uniform mode's optimistic key is ``(-m_hi, lmin)``."""
-Known = tuple[tuple[int, int], Bounds, "dict[int, tuple[np.ndarray, Any]] | None"]
-"""A node's child rates ``lo..hi``, their :data:`Bounds`, and (or None) per child rate that
-could rank then, the child's profile and its own ``Known``: computed by an ancestor."""
+Known = tuple[
+    tuple[int, int], Bounds, "dict[int, tuple[np.ndarray, Any]] | None", "tuple[int, int] | None"
+]
+"""A node's child rates ``lo..hi``, their :data:`Bounds`, (or None) per child rate that could
+rank then, the child's profile and its own ``Known``, and the best optimistic key of its
+feasible children (None: none is feasible): computed by an ancestor."""
 
 
 class _Search:
@@ -150,10 +158,11 @@ class _Search:
         deadline: float | None = None,
         progress: Callable[[float], None] | None = None,
     ) -> None:
+        _check_taps(q.kernel)
         self.q = q
         self.c = q.kernel - 1
         self.layers = q.size * q.groups
-        self.mass = q.kernel**self.layers
+        self.mass: int = q.kernel**self.layers
         self.dtype = _dtype(q.kernel, self.layers)
         self.need_profile = q.mode in ("uniform", "width") or q.count > 1
         self.hits: list[_Hit] = []
@@ -161,7 +170,8 @@ class _Search:
         self.nodes = 0
         self.seq = 0
         self.deadline = deadline
-        self._limit = None if deadline is None else max(0.0, deadline - time.process_time())
+        self._started = time.process_time()
+        self._limit = None if deadline is None else max(0.0, deadline - self._started)
         self.progress = progress
         self._next_report = time.monotonic() + PROGRESS_EVERY
         # the uniform mode bounds all children of a node at once (int64 counts, one group)
@@ -171,6 +181,10 @@ class _Search:
             and not q.strict
             and q.target is not None
             and self.dtype is np.int64
+        )
+        # so does the width mode (the Pareto table)
+        self.width_vector_ok = (
+            q.mode == "width" and q.groups == 1 and not q.strict and self.dtype is np.int64
         )
 
     # -- ranking ---------------------------------------------------------------------------
@@ -298,14 +312,18 @@ class _Search:
         """Rows whose minimum count (exact or an upper bound) and length could enter the
         ranking as it stands."""
         q, kk = self.q, self.kth()
-        keep = mins >= q.count
+        keep: np.ndarray = mins >= q.count
         if kk is None:
             return keep
+        better: np.ndarray
         if q.mode == "uniform":
-            return keep & ((mins > -kk[0]) | ((mins == -kk[0]) & (lengths < kk[1])))
-        if q.mode == "close":
-            return keep & ((lengths < kk[0]) | ((lengths == kk[0]) & (mins > -kk[1])))
-        return keep & ((lengths > -kk[0]) | ((lengths == -kk[0]) & (mins > -kk[1])))
+            better = (mins > -kk[0]) | ((mins == -kk[0]) & (lengths < kk[1]))
+        elif q.mode == "close":
+            better = (lengths < kk[0]) | ((lengths == kk[0]) & (mins > -kk[1]))
+        else:
+            better = (lengths > -kk[0]) | ((lengths == -kk[0]) & (mins > -kk[1]))
+        out: np.ndarray = keep & better
+        return out
 
     # -- the last layer, all choices at once -------------------------------------------------
     def last_layer(self, group: Ints, total: int, prof: np.ndarray, choices: range) -> None:
@@ -416,14 +434,38 @@ class _Search:
         if self.nodes & 63:
             return
         now = time.monotonic()
-        if self.deadline is not None and time.process_time() > self.deadline:
-            raise TooLargeError(
-                f"the search did not finish within its time limit ({self._limit or 0:.3g} s of "
-                f"CPU time); narrow it ({self._knobs()}) or raise time_limit (--time-limit)"
-            )
+        if self.deadline is not None:
+            cpu = time.process_time()
+            if cpu > self.deadline:
+                raise TooLargeError(
+                    f"the search did not finish within its time limit ({self._limit or 0:.3g} s "
+                    f"of CPU time); narrow it ({self._knobs()}) or raise time_limit "
+                    "(--time-limit)"
+                )
+            self._project(cpu - self._started, done)
         if self.progress is not None and now >= self._next_report:
             self._next_report = now + PROGRESS_EVERY
             self.progress(done)
+
+    def _project(self, spent: float, done: float) -> None:
+        """Give up early when the time for the whole space, projected from the fraction
+        ``done`` after ``spent`` CPU seconds (at least :data:`PROJECT_AFTER`), exceeds the time
+        limit: a search that cannot finish stops within about a second, not at its limit."""
+        limit = self._limit
+        # (only the most-uniform walk, in rising order, does its space at a steady pace; the
+        # other modes front-load their work, and their projections overshoot several times)
+        if limit is None or self.q.mode != "uniform" or spent < PROJECT_AFTER:
+            return
+        if done * limit >= spent:
+            return
+        if done > 0:
+            need = f"would need about {spent / done:.3g} s of CPU time ({done:.1%} of its space "
+        else:
+            need = "would need far more CPU time (no measurable part of its space "
+        raise TooLargeError(
+            f"the search {need}done after {spent:.2g} s), more than its time limit "
+            f"({limit:.3g} s); narrow it ({self._knobs()}) or raise time_limit (--time-limit)"
+        )
 
     def _knobs(self) -> str:
         """The options that narrow this search, in words."""
@@ -521,8 +563,10 @@ class _Search:
             and (q.target is not None or q.mode == "width")
         ):
             self.last_layer(group, total, prof, choices)
+        elif self.width_vector_ok and left >= 2 and prof is not None:
+            self._width_children(group, total, prof, choices, left, done, share)
         elif self.vector_ok and left >= 2 and prof is not None:
-            pre, deeper = (None, None) if known is None else known[1:]
+            pre, deeper = (None, None) if known is None else known[1:3]
             self._bounded_children(group, total, prof, lo, hi, left, done, share, pre, deeper)
         else:
             self._children(group, total, prof, choices, lo, hi, left, done, share)
@@ -577,11 +621,36 @@ class _Search:
                 continue
             self.dfs((*group, a), total + a, a, child, done + i * part, part, True, known)
 
+    def _width_children(
+        self,
+        group: Ints,
+        total: int,
+        prof: np.ndarray,
+        choices: range,
+        left: int,
+        done: float,
+        share: float,
+    ) -> None:
+        """Width mode: bound every child at once (:func:`_width_bounds`), then visit the
+        children whose bound could still enter the ranking, in the walk's order."""
+        rates = np.fromiter(choices, dtype=np.int64, count=len(choices))
+        w_hi, lmin = _width_bounds(prof, total, rates, left - 1, self.q)
+        self.nodes += len(rates) // 16
+        part = share / len(rates)
+        for i in np.flatnonzero(w_hi > 0).tolist():
+            kk = self.kth()
+            if kk is not None and (-int(w_hi[i]), int(lmin[i])) >= kk:
+                continue
+            a = int(rates[i])
+            child = _add_layer(prof, a, self.q.kernel)
+            self.dfs((*group, a), total + a, a, child, done + i * part, part, True)
+
     def _any_could_rank(self, known: Known | None) -> bool:
         """Whether any child in ``known`` (None: no children) could enter the ranking now."""
-        if known is None:
+        if known is None or known[3] is None:
             return False
-        return bool(self._could_rank_now(known[1]).any())
+        kk = self.kth()
+        return kk is None or known[3] < kk
 
     def _kids_bounds(
         self, heads: list[tuple[Ints, int]], profs: list[np.ndarray], left: int
@@ -607,28 +676,31 @@ class _Search:
                 (feasible[start : start + len(r)], m_hi[start:][: len(r)], lmin[start:][: len(r)])
             )
             start += len(r)
+        best = _best_keys(bounds, [len(r) for r in kids])
         deeper: list[dict[int, tuple[np.ndarray, Any]] | None] = [None] * len(heads)
         if left == 3:  # the children's children, one rate after each: all pairs in one call
             picked: list[tuple[int, int, Ints, int, np.ndarray]] = []
             could = np.split(self._could_rank_now(bounds), np.cumsum([len(r) for r in kids])[:-1])
-            for j, ((g, t), ok, r) in enumerate(zip(heads, could, kids)):
-                if not ok.any():
-                    continue
-                sel = r[ok]
-                rows = _shifted_sums(
-                    profs[j], sel, self.q.kernel, len(profs[j]) + self.c * int(sel[-1])
+            chosen = [(j, r[ok]) for j, (ok, r) in enumerate(zip(could, kids)) if ok.any()]
+            if chosen:  # every picked child's profile, one matrix for all
+                width = max(len(profs[j]) + self.c * int(sel[-1]) for j, sel in chosen)
+                mat = _children_matrix(
+                    [profs[j] for j, _ in chosen], [sel for _, sel in chosen], self.q.kernel, width
                 )
-                for a, row in zip(sel.tolist(), rows):
-                    prof = row[: len(profs[j]) + self.c * a].astype(profs[j].dtype, copy=False)
-                    picked.append((j, a, (*g, a), t + a, prof))
+                rows = iter(mat)
+                for j, sel in chosen:
+                    (g, t), n0, dtype = heads[j], len(profs[j]), profs[j].dtype
+                    for a, row in zip(sel.tolist(), rows):
+                        prof = row[: n0 + self.c * a].astype(dtype, copy=False)
+                        picked.append((j, a, (*g, a), t + a, prof))
             known = self._kids_bounds([(p[2], p[3]) for p in picked], [p[4] for p in picked], 2)
             for (j, a, _, _, prof), kn in zip(picked, known):
                 if deeper[j] is None:
                     deeper[j] = {}
                 deeper[j][a] = (prof, kn)  # type: ignore[index]
         return [
-            (span, part, more) if len(r) else None
-            for span, part, r, more in zip(ranges, parts, kids, deeper)
+            (span, part, more, top) if len(r) else None
+            for span, part, r, more, top in zip(ranges, parts, kids, deeper, best)
         ]
 
     def _could_rank_now(self, bounds: Bounds) -> np.ndarray:
@@ -637,7 +709,8 @@ class _Search:
         kk = self.kth()
         if kk is None:
             return feasible
-        return feasible & ((m_hi > -kk[0]) | ((m_hi == -kk[0]) & (lmin < kk[1])))
+        out: np.ndarray = feasible & ((m_hi > -kk[0]) | ((m_hi == -kk[0]) & (lmin < kk[1])))
+        return out
 
     def _children(
         self,
@@ -674,6 +747,33 @@ class _Search:
                 assert child is not None
                 child = _add_layer(child, a, q.kernel)
             self.dfs((*group, a), total + g * a, a, child, done + i * part, part)
+
+
+def _best_keys(bounds: Bounds, sizes: list[int]) -> list[tuple[int, int] | None]:
+    """Per run of ``sizes`` consecutive rows of ``bounds``: the smallest optimistic key
+    ``(-m_hi, lmin)`` of its feasible rows (None when it has none), for all runs at once.
+
+    >>> b = (np.array([True, True, False, True]), np.array([3, 5, 9, 2]), np.array([7, 9, 1, 4]))
+    >>> _best_keys(b, [3, 0, 1])
+    [(-5, 9), None, (-2, 4)]
+    """
+    feasible, m_hi, lmin = bounds
+    sizes_a = np.array(sizes, dtype=np.int64)
+    out: list[tuple[int, int] | None] = [None] * len(sizes)
+    full = np.flatnonzero(sizes_a > 0)
+    if not len(full) or not feasible.any():
+        return out
+    starts = (np.cumsum(sizes_a) - sizes_a)[full]
+    m_key = np.where(feasible, m_hi, np.iinfo(np.int64).min)
+    best_m = np.maximum.reduceat(m_key, starts)
+    per_row = np.repeat(np.arange(len(full)), sizes_a[full])
+    at_best = feasible & (m_hi == best_m[per_row])
+    best_l = np.minimum.reduceat(np.where(at_best, lmin, np.iinfo(np.int64).max), starts)
+    for j, m, length, ok in zip(full.tolist(), best_m.tolist(), best_l.tolist(),
+                                np.logical_or.reduceat(feasible, starts).tolist()):
+        if ok:
+            out[j] = (-m, length)
+    return out
 
 
 def _search(

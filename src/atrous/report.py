@@ -493,13 +493,18 @@ def _output(
     output of a large input gets its map deferred and the last local map's centre unit now."""
     from ._coverage import DEFAULT_MAX_CELLS, _coverage_with
     from ._coverage import coverage as coverage_map
+    from ._limb_maps import output_coverage
 
     def build(node: str) -> Coverage:
         if spatial is None:
             return coverage_map(graph, input_size=spatial, node=node, **limit)
-        # coverage(graph, input_size=spatial, node=node), sharing the receptive fields
-        return _coverage_with(graph, spatial, node, limit.get("max_cells", DEFAULT_MAX_CELLS),
-                              rfs, done)
+        # coverage(graph, input_size=spatial, node=node), sharing the receptive fields (and
+        # the per-layer gridding's map of the node when it made one); otherwise the map of a
+        # DAG is stepped in int64 limbs and its Python-int counts built on first read
+        max_cells = limit.get("max_cells", DEFAULT_MAX_CELLS)
+        if done is not None and node in done.plain:
+            return _coverage_with(graph, spatial, node, max_cells, rfs, done)
+        return output_coverage(graph, spatial, node, max_cells, rfs)
 
     if (spatial is not None and rf.is_global and all(rf.global_axes)
             and math.prod(spatial) > DEFER_CELLS):

@@ -1,0 +1,118 @@
+"""The output coverage map stepped in int64 limbs (atrous._limb_maps) against the general
+engine (``coverage()``, itself checked against brute-force path counting in test_coverage) and
+against a direct path count: the same counts, dtype, box and every summary field."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from typing import Any
+
+import numpy as np
+import pytest
+
+import atrous
+from atrous import Conv, GlobalPool, Pool, Upsample, chain, parallel, residual
+from atrous._coverage import DEFAULT_MAX_CELLS, coverage
+from atrous._limb_maps import LIMB_BITS, LimbCoverage, carry, output_coverage, to_counts
+from atrous.rf import receptive_fields
+
+
+def _c(k: int, **kw: Any) -> Conv:
+    return Conv(k, ndim=2, **kw)
+
+
+def _se(c: int) -> Any:  # x * gate(global mean of x): a merge with a broadcast input
+    return parallel([[], [GlobalPool(), _c(1)]], merge="mul")
+
+
+GRAPHS = {
+    # 24 residual 7x7 blocks: 8**48 paths, counts far past int64 (Python ints)
+    "deep residual": lambda: chain([residual([_c(7, padding=3)]) for _ in range(24)]),
+    # a strided stem, inverted-residual-like blocks with gates, global pool: a global output
+    "mobile-like": lambda: chain(
+        _c(3, stride=2, padding=1),
+        *[residual([_c(1), _c(3, padding=1), _se(8), _c(1)]) for _ in range(3)],
+        _c(3, stride=2, padding=1),
+        *[residual([_c(5, padding=2), _c(1)]) for _ in range(3)],
+        GlobalPool(), _c(1)),
+    # concat branches of dilated convs, a pool and an upsampling (counts within int64)
+    "aspp-like": lambda: chain(
+        _c(3, stride=2, padding=1), parallel(
+            [[_c(1)], [_c(3, dilation=2, padding=2)], [_c(3, dilation=3, padding=3)]],
+            merge="concat"),
+        Pool("max", 3, stride=2, padding=1, ndim=2), Upsample(2, ndim=2), _c(3, padding=1)),
+    # many stacked residuals with a global pool: the general engine holds the map in Python
+    # ints (its sums pass 2**62) although some counts may fit int64
+    "residual + global": lambda: chain(
+        _c(3, stride=2, padding=1),
+        *[residual([_c(3, padding=1), _c(3, padding=1)]) for _ in range(8)],
+        GlobalPool()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_limb_map_equals_the_general_engine(name: str) -> None:
+    g = GRAPHS[name]()
+    size = (40, 40)
+    rfs = receptive_fields(g, size)
+    for out in g.outputs:
+        ref = coverage(g, input_size=size, node=out)
+        got = output_coverage(g, size, out, DEFAULT_MAX_CELLS, rfs)
+        assert isinstance(got, LimbCoverage)
+        # the summary (box, holes, min, max, total, dtype) comes from the limbs
+        assert got.to_dict(counts=False) == ref.to_dict(counts=False)
+        assert got.hole_offsets() == ref.hole_offsets()
+        assert (got.hole_mask() == ref.hole_mask()).all()
+        assert repr(got) == repr(ref)
+        # the counts, built on first read
+        assert got.counts.dtype == ref.counts.dtype and got.counts.shape == ref.counts.shape
+        assert (got.counts == ref.counts).all()
+        assert json.dumps(got.to_dict()) == json.dumps(ref.to_dict())
+        back = pickle.loads(pickle.dumps(got))
+        assert (back.counts == ref.counts).all() and back.max_count == ref.max_count
+
+
+def test_limb_maps_cover_both_dtypes_and_big_counts() -> None:
+    """The cases above include maps past int64 and maps the general engine holds in int64."""
+    size = (40, 40)
+    deep = coverage(GRAPHS["deep residual"](), input_size=size)
+    assert deep.exact_dtype == "object" and deep.max_count > 2**63
+    aspp = coverage(GRAPHS["aspp-like"](), input_size=size)
+    assert aspp.exact_dtype == "int64"
+
+
+def test_deep_residual_counts_match_a_direct_path_count() -> None:
+    # 1-D: per residual block (identity + 7 taps) the counts are the coefficients of
+    # (1 + x^-3 + ... + x^3 + 1): computed here with Python ints, unclipped at this size
+    g = chain([residual([Conv(7, padding=3, ndim=1)]) for _ in range(24)])
+    poly = [1]
+    block = [1, 1, 1, 2, 1, 1, 1]  # x^-3 .. x^3, the centre tap plus the identity
+    for _ in range(24):
+        new = [0] * (len(poly) + 6)
+        for i, a in enumerate(poly):
+            for j, b in enumerate(block):
+                new[i + j] += a * b
+        poly = new
+    n = len(poly)  # 145: the box of the centre unit of a 145-pixel input
+    got = output_coverage(g, (n,), g.output, DEFAULT_MAX_CELLS, receptive_fields(g, (n,)))
+    assert got.counts.tolist() == poly
+    assert got.max_count == max(poly) > 2**63 and got.total_paths == 8**24
+
+
+def test_carry_and_counts_are_exact() -> None:
+    limbs = np.array([[[2**62 - 1, 5]], [[2**62, 0]], [[7, 2**40]]], dtype=np.int64)
+    want = [[int(limbs[0, 0, i]) + (int(limbs[1, 0, i]) << LIMB_BITS)
+             + (int(limbs[2, 0, i]) << (2 * LIMB_BITS)) for i in range(2)]]
+    done = carry(limbs)
+    assert (done >= 0).all() and (done < 2**LIMB_BITS).all()
+    assert to_counts(done, True).tolist() == want
+    assert to_counts(carry(np.array([[[3, 0]]], dtype=np.int64)), False).dtype == np.int64
+
+
+def test_analyze_reports_use_the_limb_map() -> None:
+    g = GRAPHS["mobile-like"]()
+    rep = atrous.analyze(g, input_size=(40, 40), gridding=False)
+    ref = coverage(g, input_size=(40, 40))
+    assert isinstance(rep.coverage, LimbCoverage)
+    assert rep.to_dict()["coverage"] == json.loads(json.dumps(ref.to_dict()))

@@ -94,13 +94,29 @@ def _value_max(limbs: Any) -> float:
 
 
 def _extreme(limbs: Any, pick: Any) -> int:
-    """The largest (``pick=max``) or smallest (``min``) count of carried limbs, exactly."""
+    """The largest (``pick=max``) or smallest (``min``) count of carried limbs, exactly.
+
+    A float64 estimate of every count (relative error below ``2**-45``) picks the few cells
+    that can hold the extreme; the limbs of those are compared exactly, most significant
+    first."""
     if not limbs[0].size:
         return 0
     flat = limbs.reshape(len(limbs), -1)
+    n = len(flat)
+    if n <= 30:  # the scaled estimate stays a normal float
+        approx = flat[n - 1].astype(np.float64)
+        for j in range(n - 2, -1, -1):
+            approx += flat[j] * 2.0 ** (LIMB_BITS * (j - n + 1))
+        if pick is max:
+            top = float(approx.max())
+            keep = np.flatnonzero(approx >= top * (1 - 2.0**-40))
+        else:
+            low = float(approx.min())
+            keep = np.flatnonzero(approx <= low * (1 + 2.0**-40))
+        flat = flat[:, keep]
     alive = np.ones(flat.shape[1], dtype=bool)
     value = 0
-    for j in range(len(flat) - 1, -1, -1):
+    for j in range(n - 1, -1, -1):
         row = flat[j]
         best = int(row[alive].max() if pick is max else row[alive].min())
         alive &= row == best

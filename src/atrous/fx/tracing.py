@@ -13,6 +13,7 @@ one real run on zeros.
 from __future__ import annotations
 
 import operator
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -88,16 +89,38 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
                 return kind(self.create_arg(v) for v in a)
             return super().create_arg(a)
 
+        def create_node(self, kind: str, target: Any, args: Any, kwargs: Any,
+                        name: str | None = None, type_expr: Any = None) -> Any:
+            # torch.fx's Graph.create_node walks every call's arguments (a pytree pass) for
+            # symbolic ints, which a symbolic trace never makes: the node is created without
+            # its arguments, which are then set as torch.fx's Node.__init__ sets them
+            if args or kwargs:
+                node = super().create_node(kind, target, (), {}, name, type_expr)
+                if kwargs:
+                    node.kwargs = kwargs
+                node.args = args
+                return node
+            return super().create_node(kind, target, args, kwargs, name, type_expr)
+
     autowrap = tuple(f for f in _FUNCTIONS_BY_OBJ
                      if getattr(f, "__module__", None) not in (None, "builtins")
                      and type(f).__name__ == "function")
     tracer = Tracer(autowrap_functions=autowrap)
+    tracer.module_stack = _ModuleStack()
     # forward parameters past the given inputs keep their defaults (e.g. an optional mask=None)
     params = list(inspect.signature(model.forward).parameters.values())[n_inputs:]
     concrete = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty
                 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     graph = tracer.trace(model, concrete_args=concrete or None)
     return _Traced(tracer.root, graph)
+
+
+class _ModuleStack(OrderedDict):  # type: ignore[type-arg]
+    """torch.fx's module stack, copied into every node's meta by ``copy.copy``: here by the
+    OrderedDict constructor (the same copy, without copy's reduce protocol)."""
+
+    def __copy__(self) -> OrderedDict[Any, Any]:
+        return OrderedDict(self)
 
 
 _PLAIN_ARGS = frozenset((int, float, bool, str, type(None)))

@@ -89,6 +89,11 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
                 return kind(self.create_arg(v) for v in a)
             return super().create_arg(a)
 
+        def create_args_for_root(self, *args: Any, **kwargs: Any) -> Any:
+            # called by trace() once it has listed the root's modules (cleared on return)
+            self.listed = getattr(self, "submodule_paths", None)
+            return super().create_args_for_root(*args, **kwargs)
+
         def create_node(self, kind: str, target: Any, args: Any, kwargs: Any,
                         name: str | None = None, type_expr: Any = None) -> Any:
             # torch.fx's Graph.create_node walks every call's arguments (a pytree pass) for
@@ -112,7 +117,10 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
     concrete = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty
                 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     graph = tracer.trace(model, concrete_args=concrete or None)
-    return _Traced(tracer.root, graph)
+    # the tracer listed the modules once (submodule_paths: module -> its named_modules name)
+    listed = getattr(tracer, "listed", None)
+    named = None if not listed else {path: mod for mod, path in listed.items()}
+    return _Traced(tracer.root, graph, named)
 
 
 class _ModuleStack(OrderedDict):  # type: ignore[type-arg]
@@ -151,11 +159,13 @@ def _unpack_count(code: Any, lasti: int) -> int | None:
 class _Traced:
     """A traced model: its root module and fx graph (no GraphModule: no code is generated)."""
 
-    def __init__(self, root: Any, graph: Any) -> None:
+    def __init__(self, root: Any, graph: Any, named: dict[str, Any] | None = None) -> None:
         self.root, self.graph = root, graph
+        self.named = dict(root.named_modules()) if named is None else named
 
     def named_modules(self) -> Any:
-        return self.root.named_modules()
+        """``root.named_modules()``, as listed once after the trace."""
+        return iter(self.named.items())
 
     def modules(self) -> Any:
         return self.root.modules()
@@ -209,7 +219,7 @@ class _MetaParameters:
 
     def swap(self, module: Any, tree: bool = True) -> None:
         """Swap ``module``'s own tensors (and its submodules' when ``tree``) for meta ones."""
-        for mod in module.modules() if tree else (module,):
+        for mod in module.modules() if tree and module._modules else (module,):
             if id(mod) not in self.done:
                 self._swap_own(mod)
 
@@ -249,7 +259,10 @@ def _recorder_class() -> Any:
 
         def __init__(self, gm: Any, values: dict[Any, Any],
                      params: _MetaParameters | None = None) -> None:
-            super().__init__(gm.root, graph=gm.graph)
+            # every value is kept (values): no last-use bookkeeping to free them; the
+            # modules as the trace listed them (gm.named_modules()), not walked again
+            super().__init__(gm, garbage_collect_values=False, graph=gm.graph)
+            self.module = gm.root
             self.values = values
             self.params = params  # the meta run's lazy parameter swap (None: none)
 
@@ -274,7 +287,9 @@ def _recorder_class() -> Any:
             return out
 
         def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
-            mod = self.fetch_attr(target)
+            mod = self.submodules.get(target)
+            if mod is None:
+                mod = self.fetch_attr(target)
             if (isinstance(mod, keep_shape) and len(args) == 1 and not kwargs
                     and isinstance(args[0], torch.Tensor)):
                 return args[0]  # norms and activations keep the shape: skip their kernels
@@ -345,7 +360,7 @@ class _FxWalk:
         self.shapes = list(shapes)
         self.b = _Builder(self.nd, TensorInfo(tuple(shapes[0])).spatial(self.nd), name, "fx")
         self.live: dict[Any, Any] = {}  # fx node -> graph node name, or names of a tuple
-        self.modules = dict(gm.named_modules())
+        self.modules = gm.named if isinstance(gm, _Traced) else dict(gm.named_modules())
         self.seen_params: set[int] = set()
         self.seen_attrs: set[str] = set()
 

@@ -87,6 +87,10 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
                 return a
             if kind is tuple or kind is list:
                 return kind(self.create_arg(v) for v in a)
+            if kind is dict and all(type(k) is str for k in a):  # kwargs: as torch.fx maps them
+                return {k: self.create_arg(v) for k, v in a.items()}
+            if kind is Attribute:  # x.shape and the like: the proxy's (lazily made) node
+                return a.node
             return super().create_arg(a)
 
         def create_args_for_root(self, *args: Any, **kwargs: Any) -> Any:
@@ -277,6 +281,14 @@ def _recorder_class() -> Any:
                     self.params.swap(value)
                 return value
             return super().get_attr(target, args, kwargs)
+
+        def run(self, *args: Any) -> None:  # type: ignore[override]
+            # Interpreter.run without its progress bar, input/output processing and error
+            # re-wording (the caller keeps the values and catches any failure)
+            self.env = env = {}
+            self.args_iter = iter(args)
+            for node in self.graph.nodes:
+                env[node] = self.run_node(node)
 
         def run_node(self, n: Any) -> Any:
             # Interpreter.run_node without its per-node debug log and node-meta context

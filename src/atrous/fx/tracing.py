@@ -103,11 +103,17 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
             # torch.fx's Graph.create_node walks every call's arguments (a pytree pass) for
             # symbolic ints, which a symbolic trace never makes: the node is created without
             # its arguments, which are then set as torch.fx's Node.__init__ sets them
+            # the name torch.fx derives from the target (a regex per call), once per target
+            if name is None:
+                name = _candidate_name(self.graph, target)
             if args or kwargs:
                 node = super().create_node(kind, target, (), {}, name, type_expr)
-                if kwargs:
+                update = getattr(node, "_update_args_kwargs", None)
+                if update is not None:  # what the args/kwargs setters call
+                    update(args, kwargs)
+                else:
                     node.kwargs = kwargs
-                node.args = args
+                    node.args = args
                 return node
             return super().create_node(kind, target, args, kwargs, name, type_expr)
 
@@ -133,6 +139,22 @@ class _ModuleStack(OrderedDict):  # type: ignore[type-arg]
 
     def __copy__(self) -> OrderedDict[Any, Any]:
         return OrderedDict(self)
+
+
+_NAMES: dict[Any, str] = {}
+
+
+def _candidate_name(graph: Any, target: Any) -> str | None:
+    """``graph._target_to_str(target)`` (the base of the node's name), cached per target."""
+    try:
+        got = _NAMES.get(target)
+    except TypeError:  # an unhashable target: torch.fx derives the name itself
+        return None
+    if got is None:
+        if len(_NAMES) > 50_000:  # module paths of many models: start again
+            _NAMES.clear()
+        got = _NAMES[target] = graph._target_to_str(target)
+    return got
 
 
 _PLAIN_ARGS = frozenset((int, float, bool, str, type(None)))

@@ -326,11 +326,12 @@ class LimbCoverage(Coverage):
 
 
 def output_coverage(g: Any, spatial: Ints, node: str, max_cells: int,
-                    rfs: dict[str, Any]) -> Coverage:
+                    rfs: dict[str, Any], known: dict[str, Ints] | None = None) -> Coverage:
     """``coverage(g, input_size=spatial, node=node, max_cells=max_cells)`` (what
     ``_gridding._coverage_with`` makes without kept maps), given ``rfs =
-    receptive_fields(g, spatial)``: the same checks and errors, the same map; a DAG's map is
-    stepped in limbs and returned as a :class:`LimbCoverage`."""
+    receptive_fields(g, spatial)`` (and ``known = g.shapes(spatial)`` if computed): the same
+    checks and errors, the same map; a DAG's map is stepped in limbs and returned as a
+    :class:`LimbCoverage`."""
     from ._coverage import (
         DEFAULT_MAX_BYTES,
         _budget,
@@ -349,6 +350,8 @@ def output_coverage(g: Any, spatial: Ints, node: str, max_cells: int,
     shared = _Shared(g)
     shared.rf_key, shared.rfs = spatial, rfs
     shared.closed[g[node].name] = _upstream(g, g[node].name)
+    if known is not None:  # the strict sizes, as _resolve would make them
+        shared.sizes, shared.size_key = known, tuple(spatial)
     target, names, sizes, u = _resolve(g, node, input_size, None, shared)
     if sizes is None:
         return _coverage_with(g, spatial, node, max_cells, rfs)

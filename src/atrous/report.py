@@ -415,9 +415,16 @@ def analyze(
     spatial = spatial_input_size(graph, input_size)
     limit = {} if max_cells is None else {"max_cells": max_cells}
     if spatial is not None and not any(isinstance(n.layer, Opaque) for n in graph.layer_nodes()):
-        graph.shapes(spatial)  # refuse sizes the network cannot take (e.g. a merge of 4x4 and 8x8)
+        # refuse sizes the network cannot take (e.g. a merge of 4x4 and 8x8)
+        strict: dict[str, Ints] | None = graph.shapes(spatial)
+    else:
+        strict = None
     rfs = receptive_fields(graph, spatial)
-    sizes = node_sizes(graph, spatial)
+    # every size known strictly: the same as the lenient pass (which falls back to a node's
+    # meta shape only where the layer gives none)
+    sizes: dict[str, Ints | None] = (
+        dict(strict) if strict is not None and all(v is not None for v in strict.values())
+        else node_sizes(graph, spatial))
     if gridding == "auto":
         gridding = len(graph) <= GRIDDING_AUTO_NODES
     # done: the per-node maps, which the output's coverage may reuse
@@ -441,7 +448,7 @@ def analyze(
             geometry=geometry, inputs=node.inputs, output_size=sizes.get(node.name),
             rf=rfs[node.name], gridding=by_node.get(node.name), meta=meta,
         ))
-    outputs = [_output(graph, name, rfs[name], spatial, limit, rfs, done)
+    outputs = [_output(graph, name, rfs[name], spatial, limit, rfs, done, strict)
                for name in graph.outputs]
     found = hdc_rates(graph)
     hdc = None if found is None else _hdc_check(found[0], found[1])
@@ -488,6 +495,7 @@ def _hdc_check(rates: list[int], kernel: int) -> HDCResult:
 def _output(
     graph: Graph, name: str, rf: ReceptiveField, spatial: Ints | None, limit: dict[str, int],
     rfs: dict[str, ReceptiveField], done: _Shared | None = None,
+    strict: dict[str, Ints] | None = None,
 ) -> OutputResult:
     """One output's receptive field and coverage map (the error when it has none); a global
     output of a large input gets its map deferred and the last local map's centre unit now."""
@@ -504,7 +512,7 @@ def _output(
         max_cells = limit.get("max_cells", DEFAULT_MAX_CELLS)
         if done is not None and node in done.plain:
             return _coverage_with(graph, spatial, node, max_cells, rfs, done)
-        return output_coverage(graph, spatial, node, max_cells, rfs)
+        return output_coverage(graph, spatial, node, max_cells, rfs, strict)
 
     if (spatial is not None and rf.is_global and all(rf.global_axes)
             and math.prod(spatial) > DEFER_CELLS):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from functools import cache
 from typing import Any
 
 from ..errors import AtrousError
@@ -132,16 +133,23 @@ _PAD_MODE_EXACT = ("the boxes shown (clipped at the border, as with zero padding
                    "units whose box lies inside the input; size, stride and centre are unchanged")
 
 
+@cache
+def _pad_classes() -> tuple[tuple[type, str], ...]:
+    """torch's padding module classes with a non-zero mode (those this torch has)."""
+    import torch.nn as nn
+
+    pads = nn.modules.padding
+    found = ((getattr(pads, "_ReflectionPadNd", None), "reflect"),
+             (getattr(pads, "_ReplicationPadNd", None), "replicate"),
+             (getattr(pads, "_CircularPadNd", None), "circular"))
+    return tuple((cls, mode) for cls, mode in found if cls is not None)
+
+
 def _padding_mode(call: OpCall, module: Any) -> str | None:
     """The non-zero padding mode of a conv or pad (None for zero/constant padding)."""
     if module is not None:
-        import torch.nn as nn
-
-        pads = nn.modules.padding
-        for cls, mode in ((getattr(pads, "_ReflectionPadNd", None), "reflect"),
-                          (getattr(pads, "_ReplicationPadNd", None), "replicate"),
-                          (getattr(pads, "_CircularPadNd", None), "circular")):
-            if cls is not None and isinstance(module, cls):
+        for cls, mode in _pad_classes():
+            if isinstance(module, cls):
                 return mode
         mode = getattr(module, "padding_mode", "zeros")
         return mode if isinstance(mode, str) and mode != "zeros" else None

@@ -593,12 +593,17 @@ def _covers_all(index: Any, shape: tuple[int, ...]) -> bool:
 
 
 def _is_fx_node(a: Any) -> bool:
-    import torch.fx as fx
-
-    return isinstance(a, fx.Node)
+    return isinstance(a, _classes()[0])
 
 
 def _is_tensor(value: Any) -> bool:
-    import torch
+    return isinstance(value, _classes()[1])
 
-    return isinstance(value, torch.Tensor)
+
+@cache
+def _classes() -> tuple[type, type]:
+    """``(torch.fx.Node, torch.Tensor)``, imported once."""
+    import torch
+    import torch.fx as fx
+
+    return fx.Node, torch.Tensor

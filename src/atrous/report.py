@@ -39,9 +39,11 @@ replaced version 1's ``verdicts`` (only the extra verdicts) by ``findings`` (all
 
 from __future__ import annotations
 
+import gc
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -411,6 +413,27 @@ def analyze(
     """
     if not isinstance(gridding, bool) and not (isinstance(gridding, str) and gridding == "auto"):
         raise AtrousError(f"gridding must be True, False or 'auto', got {_shown(gridding)}")
+    with _gc_paused():  # tracing and analysis make many short-lived objects
+        return _analyze(target, input_size, gridding, max_cells)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (if enabled) for the block: the thousands of
+    objects a trace and its analysis allocate otherwise set off several collections of
+    everything the process holds. Cycles made meanwhile are collected after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _analyze(target: Any, input_size: Sequence[int] | None, gridding: bool | str,
+             max_cells: int | None) -> Report:
+    """:func:`analyze` after its argument check."""
     graph = as_graph(target, input_size)
     spatial = spatial_input_size(graph, input_size)
     limit = {} if max_cells is None else {"max_cells": max_cells}

@@ -116,3 +116,25 @@ def test_analyze_reports_use_the_limb_map() -> None:
     ref = coverage(g, input_size=(40, 40))
     assert isinstance(rep.coverage, LimbCoverage)
     assert rep.to_dict()["coverage"] == json.loads(json.dumps(ref.to_dict()))
+
+
+def test_extremes_of_limbs_are_exact() -> None:
+    """Largest and smallest counts against Python ints, with counts that tie or differ only
+    in their lowest limb (where a float estimate cannot tell them apart)."""
+    from atrous._limb_maps import _extreme
+
+    rng = np.random.default_rng(7)
+    for n_limbs in (1, 2, 5):
+        limbs = rng.integers(0, 2**LIMB_BITS, size=(n_limbs, 9, 7), dtype=np.int64)
+        limbs[:, 0, 0] = limbs[:, 4, 3]  # a tie
+        limbs[:, 2, 5] = limbs[:, 4, 3]
+        limbs[0, 2, 5] ^= 1  # differs in the last bit only
+        limbs[:, 8, 6] = 0  # a hole
+        values = to_counts(limbs, True)
+        assert _extreme(limbs, max) == max(values.ravel().tolist())
+        assert _extreme(limbs, min) == min(values.ravel().tolist()) == 0
+        limbs[:, 8, 6] = limbs[:, 1, 1]
+        limbs[0, 8, 6] = max(int(limbs[0, 1, 1]) - 1, 0)
+        values = to_counts(limbs, True)
+        assert _extreme(limbs, min) == min(values.ravel().tolist())
+        assert _extreme(limbs, max) == max(values.ravel().tolist())

@@ -138,3 +138,15 @@ def test_extremes_of_limbs_are_exact() -> None:
         values = to_counts(limbs, True)
         assert _extreme(limbs, min) == min(values.ravel().tolist())
         assert _extreme(limbs, max) == max(values.ravel().tolist())
+
+
+def test_a_limb_coverage_can_be_replaced_like_a_coverage() -> None:
+    import dataclasses
+
+    g = GRAPHS["deep residual"]()
+    got = output_coverage(g, (40, 40), g.output, DEFAULT_MAX_CELLS, receptive_fields(g, (40, 40)))
+    ref = coverage(g, input_size=(40, 40))
+    moved = dataclasses.replace(got, node="elsewhere")
+    assert moved.node == "elsewhere" and moved.offset == ref.offset
+    assert moved.to_dict(counts=False) == {**ref.to_dict(counts=False), "node": "elsewhere"}
+    assert (moved.counts == ref.counts).all() and moved.counts.dtype == ref.counts.dtype

@@ -273,13 +273,26 @@ def to_counts(limbs: Any, big: bool) -> Any:
     return out
 
 
+def _limbs_of(counts: Any) -> Any:
+    """Carried limbs of a counts array (int64, or Python ints)."""
+    if counts.dtype != object:
+        return carry(np.asarray(counts, dtype=np.int64)[None])
+    top = max((int(v) for v in counts.ravel().tolist()), default=0)
+    n = max(1, -(-top.bit_length() // LIMB_BITS))
+    return np.stack([((counts >> (LIMB_BITS * j)) & _MASK).astype(np.int64) for j in range(n)])
+
+
 class LimbCoverage(Coverage):
     """A :class:`~atrous._coverage.Coverage` whose counts are held as limbs until read: the
     box, holes, smallest, largest and total counts come from the limbs; ``counts`` (the same
     array the general engine makes) is built on first access."""
 
-    def __init__(self, limbs: Any, big: bool, offset: Ints, node: str, unit: Ints,
-                 input_size: Ints | None, diagnostics: tuple[str, ...] = ()) -> None:
+    def __init__(self, limbs: Any = None, big: bool = False, offset: Ints = (), node: str = "",
+                 unit: Ints = (), input_size: Ints | None = None,
+                 diagnostics: tuple[str, ...] = (), *, counts: Any = None) -> None:
+        if counts is not None:  # Coverage's own fields (dataclasses.replace): from the counts
+            limbs, big = _limbs_of(counts), counts.dtype == object
+            self.__dict__["_counts"] = counts
         for key, value in (("offset", offset), ("node", node), ("unit", unit),
                            ("input_size", input_size), ("diagnostics", diagnostics)):
             object.__setattr__(self, key, value)

@@ -397,6 +397,7 @@ class _FxWalk:
         self.modules = gm.named if isinstance(gm, _Traced) else dict(gm.named_modules())
         self.seen_params: set[int] = set()
         self.seen_attrs: set[str] = set()
+        self.infos: dict[tuple[Any, str], TensorInfo] = {}
 
     def build(self) -> Graph:
         import torch.fx as fx
@@ -486,9 +487,12 @@ class _FxWalk:
                     out.append(info)
                 return tuple(out)
             srcs.append(ref)
-            info = self.b.info(ref, self.values[a].shape)
-            infos.append(info)
-            return info
+            key = (a, ref)  # a tensor's info is fixed once its graph node exists (immutable)
+            known = self.infos.get(key)
+            if known is None:
+                known = self.infos[key] = self.b.info(ref, self.values[a].shape)
+            infos.append(known)
+            return known
         if isinstance(a, (list, tuple)):
             return type(a)(self._sub(v, srcs, infos) for v in a)
         if isinstance(a, slice):

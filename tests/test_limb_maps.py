@@ -150,3 +150,32 @@ def test_a_limb_coverage_can_be_replaced_like_a_coverage() -> None:
     assert moved.node == "elsewhere" and moved.offset == ref.offset
     assert moved.to_dict(counts=False) == {**ref.to_dict(counts=False), "node": "elsewhere"}
     assert (moved.counts == ref.counts).all() and moved.counts.dtype == ref.counts.dtype
+
+
+def test_torch_model_output_map_equals_the_general_engine() -> None:
+    """A traced MobileNet-like torch model (strided stem, inverted residuals with SE gates,
+    global pool, classifier): analyze's map of its global output is coverage()'s."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Block(nn.Module):
+        def __init__(self, c: int) -> None:
+            super().__init__()
+            self.dw = nn.Conv2d(c, c, 3, padding=1, groups=c)
+            self.fc = nn.Conv2d(c, c, 1)
+            self.pw = nn.Conv2d(c, c, 1)
+
+        def forward(self, x: Any) -> Any:
+            y = torch.relu(self.dw(x))
+            y = y * torch.sigmoid(self.fc(y.mean((2, 3), keepdim=True)))
+            return x + self.pw(y)
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), *[Block(8) for _ in range(6)],
+                          nn.Conv2d(8, 8, 5, 2, 2), *[Block(8) for _ in range(6)],
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10)).eval()
+    rep = atrous.analyze(model, input_size=(1, 3, 48, 48), gridding=False)
+    got = rep.coverage
+    ref = coverage(rep.graph, input_size=(48, 48))
+    assert isinstance(got, LimbCoverage) and got.exact_dtype == ref.exact_dtype == "object"
+    assert got.to_dict(counts=False) == ref.to_dict(counts=False)
+    assert (got.counts == ref.counts).all() and got.max_count > 2**63

@@ -122,6 +122,7 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
                      and type(f).__name__ == "function")
     tracer = Tracer(autowrap_functions=autowrap)
     tracer.module_stack = _ModuleStack()
+    tracer.scope = _scope_class()(tracer.scope.module_path, tracer.scope.module_type)
     # forward parameters past the given inputs keep their defaults (e.g. an optional mask=None)
     params = list(inspect.signature(model.forward).parameters.values())[n_inputs:]
     concrete = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty
@@ -139,6 +140,20 @@ class _ModuleStack(OrderedDict):  # type: ignore[type-arg]
 
     def __copy__(self) -> OrderedDict[Any, Any]:
         return OrderedDict(self)
+
+
+@cache
+def _scope_class() -> type:
+    import torch.fx.proxy as fx_proxy
+
+    class QuickScope(fx_proxy.Scope):
+        """torch.fx's current-module scope, saved by ``copy.copy`` at every module call: here
+        copied by its constructor (the same two fields), not copy's reduce protocol."""
+
+        def __copy__(self) -> Any:
+            return fx_proxy.Scope(self.module_path, self.module_type)
+
+    return QuickScope
 
 
 _NAMES: dict[Any, str] = {}

@@ -208,18 +208,24 @@ _STAT_FUNCTIONS = frozenset(
 """The functions :func:`_stat_notes` reads (every other function call has no note)."""
 
 
+@cache
+def _norm_classes() -> tuple[type, ...]:
+    """The torch norm classes whose statistics :func:`_stat_notes` reads."""
+    import torch.nn as nn
+
+    return (nn.GroupNorm, nn.modules.instancenorm._InstanceNorm,
+            nn.modules.batchnorm._BatchNorm, nn.LayerNorm)
+
+
 def _stat_notes(call: OpCall, module: Any) -> list[str]:
     """Notes for norms whose statistics (computed from the input, also in eval mode) span
     spatial axes: modelled as pointwise, as is conventional, and said so."""
     nd = call.ndim
     if module is None and call.name not in _STAT_FUNCTIONS:
         return []  # not a norm: no statistics (skip the shape work below)
-    if module is not None and type(module).__name__ != "RMSNorm":
-        import torch.nn as nn
-
-        if not isinstance(module, (nn.GroupNorm, nn.modules.instancenorm._InstanceNorm,
-                                   nn.modules.batchnorm._BatchNorm, nn.LayerNorm)):
-            return []
+    if (module is not None and type(module).__name__ != "RMSNorm"
+            and not isinstance(module, _norm_classes())):
+        return []
     if not call.inputs or call.inputs[0].collapsed(nd):
         return []
     x = call.inputs[0]

@@ -8,7 +8,8 @@ thread, after a warm-up) of ``--repeat`` calls of:
 - ``as_graph``: the torch front end alone (torch.fx trace, meta shapes, conversion);
 - ``rf``: the receptive fields of every node (``atrous.rf.receptive_fields``);
 - ``outputs``: the outputs' coverage maps as ``analyze`` builds them (a global output's map is
-  the whole input, in exact integers);
+  the whole input, in exact integers: stepped in int64 limbs, its Python-int counts built on
+  first read, which this column does not include);
 - ``to_spec``: writing the graph in the spec language (what a read of ``Report.spec`` costs;
   ``-`` when the graph is not series-parallel);
 - ``torchinfo``: ``torchinfo.summary(model, input_size=..., verbose=0)`` when installed.
@@ -63,7 +64,8 @@ def row(name: str, model: Any, shape: tuple[int, ...], repeat: int, torchinfo: A
     t_all = best(lambda: atrous.analyze(model, input_size=shape), repeat)
     t_graph = best(lambda: atrous.as_graph(model, shape), repeat)
     t_rf = best(lambda: receptive_fields(graph, spatial), repeat)
-    t_out = best(lambda: [rep._output(graph, o, rfs[o], spatial, {}, rfs, None)
+    strict = graph.shapes(spatial)  # as analyze hands them to the outputs' maps
+    t_out = best(lambda: [rep._output(graph, o, rfs[o], spatial, {}, rfs, None, strict)
                           for o in graph.outputs], repeat)
     try:
         spec = f"{best(lambda: to_spec(graph), repeat):6.1f}ms"

@@ -132,7 +132,15 @@ def _taps_step(s: int, p: int, d: int, k: int) -> _StepFn:
             # one exact integer convolution with the sparse tap pattern
             budget.check((up + (k - 1) * d,))
             return tap_convolve(arr, d, k), origin - p
-        budget.check([*arr.shape[:axis], up + (k - 1) * d, *arr.shape[axis + 1 :]])
+        shape = [*arr.shape[:axis], up + (k - 1) * d, *arr.shape[axis + 1 :]]
+        budget.check(shape)
+        if s > 1 and k <= _SHIFT_ADD_MAX_K:
+            # tap j of output o lands on o*s + j*d: k strided adds of the whole map (no
+            # spread copy s times the map's size)
+            out = np.zeros(shape, dtype=arr.dtype)
+            for j in range(k):
+                out[_index(arr.ndim, axis, slice(j * d, j * d + up, s))] += arr
+            return out, origin * s - p
         if s > 1:  # spread the outputs s apart, then add the taps
             shape = list(arr.shape)
             shape[axis] = up

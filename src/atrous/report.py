@@ -39,9 +39,11 @@ replaced version 1's ``verdicts`` (only the extra verdicts) by ``findings`` (all
 
 from __future__ import annotations
 
+import gc
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -413,13 +415,41 @@ def analyze(
     """
     if not isinstance(gridding, bool) and not (isinstance(gridding, str) and gridding == "auto"):
         raise AtrousError(f"gridding must be True, False or 'auto', got {_shown(gridding)}")
+    with _gc_paused():  # tracing and analysis make many short-lived objects
+        return _analyze(target, input_size, gridding, max_cells)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (if enabled) for the block: the thousands of
+    objects a trace and its analysis allocate otherwise set off several collections of
+    everything the process holds. Cycles made meanwhile are collected after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _analyze(target: Any, input_size: Sequence[int] | None, gridding: bool | str,
+             max_cells: int | None) -> Report:
+    """:func:`analyze` after its argument check."""
     graph = as_graph(target, input_size)
     spatial = spatial_input_size(graph, input_size)
     limit = {} if max_cells is None else {"max_cells": max_cells}
     if spatial is not None and not any(isinstance(n.layer, Opaque) for n in graph.layer_nodes()):
-        graph.shapes(spatial)  # refuse sizes the network cannot take (e.g. a merge of 4x4 and 8x8)
+        # refuse sizes the network cannot take (e.g. a merge of 4x4 and 8x8)
+        strict: dict[str, Ints] | None = graph.shapes(spatial)
+    else:
+        strict = None
     rfs = receptive_fields(graph, spatial)
-    sizes = node_sizes(graph, spatial)
+    # every size known strictly: the same as the lenient pass (which falls back to a node's
+    # meta shape only where the layer gives none)
+    sizes: dict[str, Ints | None] = (
+        dict(strict) if strict is not None and all(v is not None for v in strict.values())
+        else node_sizes(graph, spatial))
     if gridding == "auto":
         gridding = len(graph) <= GRIDDING_AUTO_NODES
     # done: the per-node maps, which the output's coverage may reuse
@@ -443,7 +473,7 @@ def analyze(
             geometry=geometry, inputs=node.inputs, output_size=sizes.get(node.name),
             rf=rfs[node.name], gridding=by_node.get(node.name), meta=meta,
         ))
-    outputs = [_output(graph, name, rfs[name], spatial, limit, rfs, done)
+    outputs = [_output(graph, name, rfs[name], spatial, limit, rfs, done, strict)
                for name in graph.outputs]
     found = hdc_rates(graph)
     hdc = None if found is None else _hdc_check(found[0], found[1])
@@ -490,18 +520,24 @@ def _hdc_check(rates: list[int], kernel: int) -> HDCResult:
 def _output(
     graph: Graph, name: str, rf: ReceptiveField, spatial: Ints | None, limit: dict[str, int],
     rfs: dict[str, ReceptiveField], done: _Shared | None = None,
+    strict: dict[str, Ints] | None = None,
 ) -> OutputResult:
     """One output's receptive field and coverage map (the error when it has none); a global
     output of a large input gets its map deferred and the last local map's centre unit now."""
     from ._coverage import DEFAULT_MAX_CELLS, _coverage_with
     from ._coverage import coverage as coverage_map
+    from ._limb_maps import output_coverage
 
     def build(node: str) -> Coverage:
         if spatial is None:
             return coverage_map(graph, input_size=spatial, node=node, **limit)
-        # coverage(graph, input_size=spatial, node=node), sharing the receptive fields
-        return _coverage_with(graph, spatial, node, limit.get("max_cells", DEFAULT_MAX_CELLS),
-                              rfs, done)
+        # coverage(graph, input_size=spatial, node=node), sharing the receptive fields (and
+        # the per-layer gridding's map of the node when it made one); otherwise the map of a
+        # DAG is stepped in int64 limbs and its Python-int counts built on first read
+        max_cells = limit.get("max_cells", DEFAULT_MAX_CELLS)
+        if done is not None and node in done.plain:
+            return _coverage_with(graph, spatial, node, max_cells, rfs, done)
+        return output_coverage(graph, spatial, node, max_cells, rfs, strict)
 
     if (spatial is not None and rf.is_global and all(rf.global_axes)
             and math.prod(spatial) > DEFER_CELLS):

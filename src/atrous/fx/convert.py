@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from functools import cache
 from typing import Any
 
 from ..errors import AtrousError
@@ -132,16 +133,23 @@ _PAD_MODE_EXACT = ("the boxes shown (clipped at the border, as with zero padding
                    "units whose box lies inside the input; size, stride and centre are unchanged")
 
 
+@cache
+def _pad_classes() -> tuple[tuple[type, str], ...]:
+    """torch's padding module classes with a non-zero mode (those this torch has)."""
+    import torch.nn as nn
+
+    pads = nn.modules.padding
+    found = ((getattr(pads, "_ReflectionPadNd", None), "reflect"),
+             (getattr(pads, "_ReplicationPadNd", None), "replicate"),
+             (getattr(pads, "_CircularPadNd", None), "circular"))
+    return tuple((cls, mode) for cls, mode in found if cls is not None)
+
+
 def _padding_mode(call: OpCall, module: Any) -> str | None:
     """The non-zero padding mode of a conv or pad (None for zero/constant padding)."""
     if module is not None:
-        import torch.nn as nn
-
-        pads = nn.modules.padding
-        for cls, mode in ((getattr(pads, "_ReflectionPadNd", None), "reflect"),
-                          (getattr(pads, "_ReplicationPadNd", None), "replicate"),
-                          (getattr(pads, "_CircularPadNd", None), "circular")):
-            if cls is not None and isinstance(module, cls):
+        for cls, mode in _pad_classes():
+            if isinstance(module, cls):
                 return mode
         mode = getattr(module, "padding_mode", "zeros")
         return mode if isinstance(mode, str) and mode != "zeros" else None
@@ -200,18 +208,24 @@ _STAT_FUNCTIONS = frozenset(
 """The functions :func:`_stat_notes` reads (every other function call has no note)."""
 
 
+@cache
+def _norm_classes() -> tuple[type, ...]:
+    """The torch norm classes whose statistics :func:`_stat_notes` reads."""
+    import torch.nn as nn
+
+    return (nn.GroupNorm, nn.modules.instancenorm._InstanceNorm,
+            nn.modules.batchnorm._BatchNorm, nn.LayerNorm)
+
+
 def _stat_notes(call: OpCall, module: Any) -> list[str]:
     """Notes for norms whose statistics (computed from the input, also in eval mode) span
     spatial axes: modelled as pointwise, as is conventional, and said so."""
     nd = call.ndim
     if module is None and call.name not in _STAT_FUNCTIONS:
         return []  # not a norm: no statistics (skip the shape work below)
-    if module is not None and type(module).__name__ != "RMSNorm":
-        import torch.nn as nn
-
-        if not isinstance(module, (nn.GroupNorm, nn.modules.instancenorm._InstanceNorm,
-                                   nn.modules.batchnorm._BatchNorm, nn.LayerNorm)):
-            return []
+    if (module is not None and type(module).__name__ != "RMSNorm"
+            and not isinstance(module, _norm_classes())):
+        return []
     if not call.inputs or call.inputs[0].collapsed(nd):
         return []
     x = call.inputs[0]

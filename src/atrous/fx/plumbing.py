@@ -100,11 +100,19 @@ class _QuietTorch:
         for name in _TORCH_LOGGERS:
             log = logging.getLogger(name)
             self.levels.append((log, log.level))
-            log.setLevel(logging.CRITICAL + 1)
+        _set_levels([(log, logging.CRITICAL + 1) for log, _ in self.levels])
 
     def __exit__(self, *exc: Any) -> None:
-        for log, level in self.levels:
-            log.setLevel(level)
+        _set_levels(self.levels)
+
+
+def _set_levels(levels: list[tuple[Any, int]]) -> None:
+    """``log.setLevel(level)`` for each pair, with logging's cache of every logger's enabled
+    levels cleared once (by the last ``setLevel``), not once per logger."""
+    for log, level in levels[:-1]:
+        log.level = level
+    for log, level in levels[-1:]:
+        log.setLevel(level)
 
 
 def _dtype(model: Any) -> Any:

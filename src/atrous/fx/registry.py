@@ -124,6 +124,7 @@ def register_module(cls: type, converter: ModuleConverter) -> None:
     if not callable(converter):
         raise AtrousError(f"converter must be callable, got {converter!r}")
     _MODULES[cls] = converter
+    _BY_CLASS.clear()
 
 
 def register_function(fn: Callable[..., Any] | str, converter: FunctionConverter) -> None:
@@ -156,8 +157,24 @@ _NORM_BASES: set[type] = set()
 ``BatchNormAct2d``): read as pointwise, with a note, instead of tracing every one of them."""
 
 
+_BY_CLASS: dict[type, tuple[int, ModuleConverter | None]] = {}
+""":func:`_module_converter`'s answer per module class, with the registry's size it was
+given at (cleared by :func:`register_module`)."""
+
+
 def _module_converter(module: Any) -> ModuleConverter | None:
-    mro = type(module).__mro__
+    cls = type(module)
+    hit = _BY_CLASS.get(cls)
+    size = len(_MODULES) + len(_NORM_BASES)
+    if hit is not None and hit[0] == size:
+        return hit[1]
+    conv = _find_module_converter(cls)
+    _BY_CLASS[cls] = (size, conv)
+    return conv
+
+
+def _find_module_converter(cls: type) -> ModuleConverter | None:
+    mro = cls.__mro__
     for klass in mro:
         conv = _MODULES.get(klass)
         if conv is not None:
@@ -170,9 +187,22 @@ def _module_converter(module: Any) -> ModuleConverter | None:
     return None
 
 
+_NORM_BY_CLASS: dict[type, tuple[int, str]] = {}
+
+
 def _norm_subclass(module: Any) -> str:
     """The norm base of a norm subclass with its own forward ('' for anything else)."""
-    mro = type(module).__mro__
+    cls = type(module)
+    hit = _NORM_BY_CLASS.get(cls)
+    if hit is not None and hit[0] == len(_NORM_BASES):
+        return hit[1]
+    found = _find_norm_base(cls)
+    _NORM_BY_CLASS[cls] = (len(_NORM_BASES), found)
+    return found
+
+
+def _find_norm_base(cls: type) -> str:
+    mro = cls.__mro__
     owner = next((k for k in mro if "forward" in vars(k)), None)
     if owner is None or owner.__module__.startswith(("torch.nn", "atrous.")):
         return ""  # atrous' own PooledBatchNorm2d is a BatchNorm2d in eval: no note

@@ -13,6 +13,7 @@ one real run on zeros.
 from __future__ import annotations
 
 import operator
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -86,18 +87,89 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
                 return a
             if kind is tuple or kind is list:
                 return kind(self.create_arg(v) for v in a)
+            if kind is dict and all(type(k) is str for k in a):  # kwargs: as torch.fx maps them
+                return {k: self.create_arg(v) for k, v in a.items()}
+            if kind is Attribute:  # x.shape and the like: the proxy's (lazily made) node
+                return a.node
             return super().create_arg(a)
+
+        def create_args_for_root(self, *args: Any, **kwargs: Any) -> Any:
+            # called by trace() once it has listed the root's modules (cleared on return)
+            self.listed = getattr(self, "submodule_paths", None)
+            return super().create_args_for_root(*args, **kwargs)
+
+        def create_node(self, kind: str, target: Any, args: Any, kwargs: Any,
+                        name: str | None = None, type_expr: Any = None) -> Any:
+            # torch.fx's Graph.create_node walks every call's arguments (a pytree pass) for
+            # symbolic ints, which a symbolic trace never makes: the node is created without
+            # its arguments, which are then set as torch.fx's Node.__init__ sets them
+            # the name torch.fx derives from the target (a regex per call), once per target
+            if name is None:
+                name = _candidate_name(self.graph, target)
+            if args or kwargs:
+                node = super().create_node(kind, target, (), {}, name, type_expr)
+                update = getattr(node, "_update_args_kwargs", None)
+                if update is not None:  # what the args/kwargs setters call
+                    update(args, kwargs)
+                else:
+                    node.kwargs = kwargs
+                    node.args = args
+                return node
+            return super().create_node(kind, target, args, kwargs, name, type_expr)
 
     autowrap = tuple(f for f in _FUNCTIONS_BY_OBJ
                      if getattr(f, "__module__", None) not in (None, "builtins")
                      and type(f).__name__ == "function")
     tracer = Tracer(autowrap_functions=autowrap)
+    tracer.module_stack = _ModuleStack()
+    tracer.scope = _scope_class()(tracer.scope.module_path, tracer.scope.module_type)
     # forward parameters past the given inputs keep their defaults (e.g. an optional mask=None)
     params = list(inspect.signature(model.forward).parameters.values())[n_inputs:]
     concrete = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty
                 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     graph = tracer.trace(model, concrete_args=concrete or None)
-    return _Traced(tracer.root, graph)
+    # the tracer listed the modules once (submodule_paths: module -> its named_modules name)
+    listed = getattr(tracer, "listed", None)
+    named = None if not listed else {path: mod for mod, path in listed.items()}
+    return _Traced(tracer.root, graph, named)
+
+
+class _ModuleStack(OrderedDict):  # type: ignore[type-arg]
+    """torch.fx's module stack, copied into every node's meta by ``copy.copy``: here by the
+    OrderedDict constructor (the same copy, without copy's reduce protocol)."""
+
+    def __copy__(self) -> OrderedDict[Any, Any]:
+        return OrderedDict(self)
+
+
+@cache
+def _scope_class() -> type:
+    import torch.fx.proxy as fx_proxy
+
+    class QuickScope(fx_proxy.Scope):
+        """torch.fx's current-module scope, saved by ``copy.copy`` at every module call: here
+        copied by its constructor (the same two fields), not copy's reduce protocol."""
+
+        def __copy__(self) -> Any:
+            return fx_proxy.Scope(self.module_path, self.module_type)
+
+    return QuickScope
+
+
+_NAMES: dict[Any, str] = {}
+
+
+def _candidate_name(graph: Any, target: Any) -> str | None:
+    """``graph._target_to_str(target)`` (the base of the node's name), cached per target."""
+    try:
+        got = _NAMES.get(target)
+    except TypeError:  # an unhashable target: torch.fx derives the name itself
+        return None
+    if got is None:
+        if len(_NAMES) > 50_000:  # module paths of many models: start again
+            _NAMES.clear()
+        got = _NAMES[target] = graph._target_to_str(target)
+    return got
 
 
 _PLAIN_ARGS = frozenset((int, float, bool, str, type(None)))
@@ -128,11 +200,13 @@ def _unpack_count(code: Any, lasti: int) -> int | None:
 class _Traced:
     """A traced model: its root module and fx graph (no GraphModule: no code is generated)."""
 
-    def __init__(self, root: Any, graph: Any) -> None:
+    def __init__(self, root: Any, graph: Any, named: dict[str, Any] | None = None) -> None:
         self.root, self.graph = root, graph
+        self.named = dict(root.named_modules()) if named is None else named
 
     def named_modules(self) -> Any:
-        return self.root.named_modules()
+        """``root.named_modules()``, as listed once after the trace."""
+        return iter(self.named.items())
 
     def modules(self) -> Any:
         return self.root.modules()
@@ -186,7 +260,7 @@ class _MetaParameters:
 
     def swap(self, module: Any, tree: bool = True) -> None:
         """Swap ``module``'s own tensors (and its submodules' when ``tree``) for meta ones."""
-        for mod in module.modules() if tree else (module,):
+        for mod in module.modules() if tree and module._modules else (module,):
             if id(mod) not in self.done:
                 self._swap_own(mod)
 
@@ -226,7 +300,10 @@ def _recorder_class() -> Any:
 
         def __init__(self, gm: Any, values: dict[Any, Any],
                      params: _MetaParameters | None = None) -> None:
-            super().__init__(gm.root, graph=gm.graph)
+            # every value is kept (values): no last-use bookkeeping to free them; the
+            # modules as the trace listed them (gm.named_modules()), not walked again
+            super().__init__(gm, garbage_collect_values=False, graph=gm.graph)
+            self.module = gm.root
             self.values = values
             self.params = params  # the meta run's lazy parameter swap (None: none)
 
@@ -242,6 +319,14 @@ def _recorder_class() -> Any:
                 return value
             return super().get_attr(target, args, kwargs)
 
+        def run(self, *args: Any) -> None:  # type: ignore[override]
+            # Interpreter.run without its progress bar, input/output processing and error
+            # re-wording (the caller keeps the values and catches any failure)
+            self.env = env = {}
+            self.args_iter = iter(args)
+            for node in self.graph.nodes:
+                env[node] = self.run_node(node)
+
         def run_node(self, n: Any) -> Any:
             # Interpreter.run_node without its per-node debug log and node-meta context
             # (which only a re-trace under fx_traceback.preserve_node_meta reads)
@@ -251,7 +336,9 @@ def _recorder_class() -> Any:
             return out
 
         def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
-            mod = self.fetch_attr(target)
+            mod = self.submodules.get(target)
+            if mod is None:
+                mod = self.fetch_attr(target)
             if (isinstance(mod, keep_shape) and len(args) == 1 and not kwargs
                     and isinstance(args[0], torch.Tensor)):
                 return args[0]  # norms and activations keep the shape: skip their kernels
@@ -322,9 +409,10 @@ class _FxWalk:
         self.shapes = list(shapes)
         self.b = _Builder(self.nd, TensorInfo(tuple(shapes[0])).spatial(self.nd), name, "fx")
         self.live: dict[Any, Any] = {}  # fx node -> graph node name, or names of a tuple
-        self.modules = dict(gm.named_modules())
+        self.modules = gm.named if isinstance(gm, _Traced) else dict(gm.named_modules())
         self.seen_params: set[int] = set()
         self.seen_attrs: set[str] = set()
+        self.infos: dict[tuple[Any, str], TensorInfo] = {}
 
     def build(self) -> Graph:
         import torch.fx as fx
@@ -414,9 +502,12 @@ class _FxWalk:
                     out.append(info)
                 return tuple(out)
             srcs.append(ref)
-            info = self.b.info(ref, self.values[a].shape)
-            infos.append(info)
-            return info
+            key = (a, ref)  # a tensor's info is fixed once its graph node exists (immutable)
+            known = self.infos.get(key)
+            if known is None:
+                known = self.infos[key] = self.b.info(ref, self.values[a].shape)
+            infos.append(known)
+            return known
         if isinstance(a, (list, tuple)):
             return type(a)(self._sub(v, srcs, infos) for v in a)
         if isinstance(a, slice):
@@ -521,12 +612,17 @@ def _covers_all(index: Any, shape: tuple[int, ...]) -> bool:
 
 
 def _is_fx_node(a: Any) -> bool:
-    import torch.fx as fx
-
-    return isinstance(a, fx.Node)
+    return isinstance(a, _classes()[0])
 
 
 def _is_tensor(value: Any) -> bool:
-    import torch
+    return isinstance(value, _classes()[1])
 
-    return isinstance(value, torch.Tensor)
+
+@cache
+def _classes() -> tuple[type, type]:
+    """``(torch.fx.Node, torch.Tensor)``, imported once."""
+    import torch
+    import torch.fx as fx
+
+    return fx.Node, torch.Tensor

@@ -166,9 +166,12 @@ def _candidate_name(graph: Any, target: Any) -> str | None:
     except TypeError:  # an unhashable target: torch.fx derives the name itself
         return None
     if got is None:
+        to_str = getattr(graph, "_target_to_str", None)  # private: absent, torch.fx names it
+        if to_str is None:
+            return None
         if len(_NAMES) > 50_000:  # module paths of many models: start again
             _NAMES.clear()
-        got = _NAMES[target] = graph._target_to_str(target)
+        got = _NAMES[target] = to_str(target)
     return got
 
 

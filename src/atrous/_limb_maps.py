@@ -341,7 +341,7 @@ class LimbCoverage(Coverage):
 def output_coverage(g: Any, spatial: Ints, node: str, max_cells: int,
                     rfs: dict[str, Any], known: dict[str, Ints] | None = None) -> Coverage:
     """``coverage(g, input_size=spatial, node=node, max_cells=max_cells)`` (what
-    ``_gridding._coverage_with`` makes without kept maps), given ``rfs =
+    ``_coverage._coverage_with`` makes without kept maps), given ``rfs =
     receptive_fields(g, spatial)`` (and ``known = g.shapes(spatial)`` if computed): the same
     checks and errors, the same map; a DAG's map is stepped in limbs and returned as a
     :class:`LimbCoverage`."""
@@ -350,13 +350,14 @@ def output_coverage(g: Any, spatial: Ints, node: str, max_cells: int,
         _budget,
         _check_work,
         _compute_map,
-        _empty,
+        _coverage_with,
         _finish,
         _resolve,
         _spatial,
         _spatial_or_same,
     )
-    from ._gridding import _coverage_with, _Shared
+    from ._coverage_raw import _empty
+    from ._gridding import _Shared
 
     input_size = _spatial_or_same(g, spatial)
     budget = _budget(max_cells, DEFAULT_MAX_BYTES)

@@ -40,7 +40,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._types import Ints, as_int
 from .errors import AtrousError
@@ -52,13 +52,15 @@ from .layers import (
     ConvTranspose,
     Dense,
     GlobalPool,
-    Layer,
     Opaque,
     Pointwise,
     Resize,
     Upsample,
 )
 from .rf import ReceptiveField, receptive_fields
+
+if TYPE_CHECKING:
+    from .layers import Layer  # annotations only
 
 __all__ = ["RUNTIME_BYTES", "Tile", "TilePlan", "tile_plan", "tiled_forward"]
 

@@ -73,12 +73,14 @@ def explain(
     check_choice(op, ExplainOp, "op")
     ceil_mode = as_bool(ceil_mode, "ceil_mode")
     _check_explain_options(op, ceil_mode, mode, output_padding)
-    if op == "conv":
-        lines = _explain_conv(size, kernel, stride, padding, dilation)
-    elif op == "transposed":
-        lines = _explain_transposed(size, kernel, stride, padding, dilation, output_padding)
-    else:
+    if op == "pool":
         lines = _explain_pool(size, kernel, stride, padding, dilation, ceil_mode, mode)
+    else:
+        st = 1 if stride is None else stride  # a convolution's stride defaults to 1
+        if op == "conv":
+            lines = _explain_conv(size, kernel, st, padding, dilation)
+        else:
+            lines = _explain_transposed(size, kernel, st, padding, dilation, output_padding)
     return "\n".join(lines)
 
 
@@ -103,12 +105,11 @@ def _check_explain_options(
 
 
 def _explain_conv(
-    size: IntOrTuple, kernel: IntOrTuple, stride: IntOrTuple | None, padding: PaddingArg,
+    size: IntOrTuple, kernel: IntOrTuple, stride: IntOrTuple, padding: PaddingArg,
     dilation: IntOrTuple,
 ) -> list[str]:
     """:func:`explain`'s lines for a convolution."""
-    st = 1 if stride is None else stride
-    ndim, _, n, k, s, pads, d = conv_args(size, kernel, st, padding, dilation)
+    ndim, _, n, k, s, pads, d = conv_args(size, kernel, stride, padding, dilation)
     names = axis_names(ndim)
     lines = []
     for a in range(ndim):
@@ -121,13 +122,12 @@ def _explain_conv(
 
 
 def _explain_transposed(
-    size: IntOrTuple, kernel: IntOrTuple, stride: IntOrTuple | None, padding: PaddingArg,
+    size: IntOrTuple, kernel: IntOrTuple, stride: IntOrTuple, padding: PaddingArg,
     dilation: IntOrTuple, output_padding: IntOrTuple,
 ) -> list[str]:
     """:func:`explain`'s lines for a transposed convolution."""
-    st = 1 if stride is None else stride
     ndim, _, n, k, s, p, d, opad = transpose_args(
-        size, kernel, st, padding, dilation, output_padding
+        size, kernel, stride, padding, dilation, output_padding
     )
     assert opad is not None  # output_padding is never None here
     outs = conv_transpose_output_size(n, k, s, p, d, opad)

@@ -8,7 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ._arith_base import ExplainOp, PaddingArg, PoolMode, at_axis, axis_names, check_choice
-from ._arith_conv import conv_args, conv_axis, conv_transpose_output_size, transpose_args
+from ._arith_conv import (
+    conv_args,
+    conv_axis,
+    conv_transpose_output_size,
+    transpose_args,
+    transpose_formula,
+)
 from ._arith_pool import pool_args, pool_axis
 from ._types import IntOrTuple, as_bool
 from .errors import AtrousError
@@ -135,8 +141,8 @@ def _explain_transposed(
     lines = []
     for a in range(ndim):
         lines.append(
-            f"{names[a]}_out = ({n[a]}-1)*{s[a]} - 2*{p[a]} + {d[a]}*({k[a]}-1) + {opad[a]}"
-            f" + 1 = {outs[a]}"
+            f"{names[a]}_out = {transpose_formula(n[a], k[a], s[a], p[a], d[a], opad[a])} = "
+            f"{outs[a]}"
         )
     return lines
 

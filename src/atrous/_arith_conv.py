@@ -33,6 +33,7 @@ __all__ = [
     "same_padding",
     "transpose_args",
     "transpose_base",
+    "transpose_formula",
 ]
 
 # --------------------------------------------------------------------------- kernel and padding
@@ -292,6 +293,17 @@ def transpose_base(n: int, k: int, s: int, p: int, d: int) -> int:
     return (n - 1) * s - 2 * p + d * (k - 1) + 1
 
 
+def transpose_formula(n: int, k: int, s: int, p: int, d: int, op: int | None = None) -> str:
+    """:func:`transpose_base` (plus ``op``, the output_padding, where given) written out, the
+    text that :func:`atrous.arith.explain` and the error messages show.
+
+    >>> transpose_formula(32, 4, 2, 1, 1, 0)
+    '(32-1)*2 - 2*1 + 1*(4-1) + 0 + 1'
+    """
+    extra = "" if op is None else f" + {op}"
+    return f"({n}-1)*{s} - 2*{p} + {d}*({k}-1){extra} + 1"
+
+
 def conv_transpose_output_size(
     size: IntOrTuple,
     kernel: IntOrTuple,
@@ -334,7 +346,7 @@ def conv_transpose_output_size(
         if o < 1:
             raise AtrousError(
                 f"transposed-conv output size would be {o} (< 1){at_axis(a, ndim, scalar)}: "
-                f"({n[a]}-1)*{s[a]} - 2*{p[a]} + {d[a]}*({k[a]}-1) + {op[a]} + 1 = {o}; "
+                f"{transpose_formula(n[a], k[a], s[a], p[a], d[a], op[a])} = {o}; "
                 f"padding {p[a]} is too large"
             )
         out.append(o)
@@ -393,7 +405,7 @@ def output_padding_for(
         if op < 0:
             raise AtrousError(
                 f"target {t[a]} is too small{where}: without output_padding the layer already "
-                f"gives ({n[a]}-1)*{s[a]} - 2*{p[a]} + {d[a]}*({k[a]}-1) + 1 = {base}, and "
+                f"gives {transpose_formula(n[a], k[a], s[a], p[a], d[a])} = {base}, and "
                 f"output_padding only adds"
             )
         if op >= limit:

@@ -8,7 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ._arith_base import ExplainOp, PaddingArg, PoolMode, at_axis, axis_names, check_choice
-from ._arith_conv import conv_args, conv_axis, conv_transpose_output_size, transpose_args
+from ._arith_conv import (
+    conv_args,
+    conv_axis,
+    conv_transpose_output_size,
+    transpose_args,
+    transpose_formula,
+)
 from ._arith_pool import pool_args, pool_axis
 from ._types import IntOrTuple, as_bool
 from .errors import AtrousError
@@ -73,12 +79,14 @@ def explain(
     check_choice(op, ExplainOp, "op")
     ceil_mode = as_bool(ceil_mode, "ceil_mode")
     _check_explain_options(op, ceil_mode, mode, output_padding)
-    if op == "conv":
-        lines = _explain_conv(size, kernel, stride, padding, dilation)
-    elif op == "transposed":
-        lines = _explain_transposed(size, kernel, stride, padding, dilation, output_padding)
-    else:
+    if op == "pool":
         lines = _explain_pool(size, kernel, stride, padding, dilation, ceil_mode, mode)
+    else:
+        st = 1 if stride is None else stride  # a convolution's stride defaults to 1
+        if op == "conv":
+            lines = _explain_conv(size, kernel, st, padding, dilation)
+        else:
+            lines = _explain_transposed(size, kernel, st, padding, dilation, output_padding)
     return "\n".join(lines)
 
 
@@ -103,12 +111,11 @@ def _check_explain_options(
 
 
 def _explain_conv(
-    size: IntOrTuple, kernel: IntOrTuple, stride: IntOrTuple | None, padding: PaddingArg,
+    size: IntOrTuple, kernel: IntOrTuple, stride: IntOrTuple, padding: PaddingArg,
     dilation: IntOrTuple,
 ) -> list[str]:
     """:func:`explain`'s lines for a convolution."""
-    st = 1 if stride is None else stride
-    ndim, _, n, k, s, pads, d = conv_args(size, kernel, st, padding, dilation)
+    ndim, _, n, k, s, pads, d = conv_args(size, kernel, stride, padding, dilation)
     names = axis_names(ndim)
     lines = []
     for a in range(ndim):
@@ -121,13 +128,12 @@ def _explain_conv(
 
 
 def _explain_transposed(
-    size: IntOrTuple, kernel: IntOrTuple, stride: IntOrTuple | None, padding: PaddingArg,
+    size: IntOrTuple, kernel: IntOrTuple, stride: IntOrTuple, padding: PaddingArg,
     dilation: IntOrTuple, output_padding: IntOrTuple,
 ) -> list[str]:
     """:func:`explain`'s lines for a transposed convolution."""
-    st = 1 if stride is None else stride
     ndim, _, n, k, s, p, d, opad = transpose_args(
-        size, kernel, st, padding, dilation, output_padding
+        size, kernel, stride, padding, dilation, output_padding
     )
     assert opad is not None  # output_padding is never None here
     outs = conv_transpose_output_size(n, k, s, p, d, opad)
@@ -135,8 +141,8 @@ def _explain_transposed(
     lines = []
     for a in range(ndim):
         lines.append(
-            f"{names[a]}_out = ({n[a]}-1)*{s[a]} - 2*{p[a]} + {d[a]}*({k[a]}-1) + {opad[a]}"
-            f" + 1 = {outs[a]}"
+            f"{names[a]}_out = {transpose_formula(n[a], k[a], s[a], p[a], d[a], opad[a])} = "
+            f"{outs[a]}"
         )
     return lines
 

@@ -40,7 +40,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._types import Ints, as_int
 from .errors import AtrousError
@@ -58,6 +58,9 @@ from .layers import (
     Upsample,
 )
 from .rf import ReceptiveField, receptive_fields
+
+if TYPE_CHECKING:
+    from .layers import Layer  # annotations only
 
 __all__ = ["RUNTIME_BYTES", "Tile", "TilePlan", "tile_plan", "tiled_forward"]
 
@@ -442,38 +445,40 @@ def _label(graph: Graph, name: str) -> str:
     return f"{where} ({target})" if target and target != name else where
 
 
+def _layer_refusal(layer: Layer, what: str, map_statistics: bool) -> tuple[str, str] | None:
+    """Why ``layer`` (shown as ``what``) cannot be computed tile by tile: ``(code, sentence)``,
+    or None where a tile computes it exactly. ``map_statistics``: a note says the node
+    normalises with statistics of the whole map."""
+    if isinstance(layer, (GlobalPool, Dense)) or (
+            isinstance(layer, AdaptivePool) and all(t == 1 for t in layer.target)):
+        return "global-op", (
+            f"{what} sees the whole map (global pooling, an image-pooling branch, attention "
+            "or a dense layer): a tile cannot compute it")
+    if isinstance(layer, AdaptivePool):
+        return "size-dependent", (
+            f"{what} pools to {layer.target} cells: its windows depend on the input size")
+    if isinstance(layer, Resize) or (
+            isinstance(layer, Upsample) and layer.align_corners and layer.mode != "nearest"):
+        return "size-dependent", (
+            f"{what} interpolates with a grid that depends on the input size (F.interpolate "
+            "to a size, or align_corners=True): a tile samples other positions")
+    if isinstance(layer, Opaque):
+        return "opaque-op", f"{what} is opaque ({layer.reason}): its reads are unknown"
+    if isinstance(layer, Pointwise) and (layer.op in _MAP_NORMS or map_statistics):
+        return "map-statistics", (
+            f"{what} normalises with statistics computed over the map, which differ per tile")
+    return None
+
+
 def _refusals(graph: Graph, rfs: dict[str, ReceptiveField]) -> list[Finding]:
     out: list[Finding] = []
     stat_notes = [n for n in getattr(graph, "notes", []) if "normalises with" in n]
     for node in graph.layer_nodes():
-        layer, name = node.layer, node.name
-        what = _label(graph, name)
-        if isinstance(layer, (GlobalPool, Dense)) or (
-                isinstance(layer, AdaptivePool) and all(t == 1 for t in layer.target)):
-            out.append(_refusal(
-                "global-op", name,
-                f"{what} sees the whole map (global pooling, an image-pooling branch, attention "
-                "or a dense layer): a tile cannot compute it"))
-        elif isinstance(layer, AdaptivePool):
-            out.append(_refusal(
-                "size-dependent", name,
-                f"{what} pools to {layer.target} cells: its windows depend on the input size"))
-        elif isinstance(layer, Resize) or (
-                isinstance(layer, Upsample) and layer.align_corners and layer.mode != "nearest"):
-            out.append(_refusal(
-                "size-dependent", name,
-                f"{what} interpolates with a grid that depends on the input size (F.interpolate "
-                "to a size, or align_corners=True): a tile samples other positions"))
-        elif isinstance(layer, Opaque):
-            out.append(_refusal(
-                "opaque-op", name,
-                f"{what} is opaque ({layer.reason}): its reads are unknown"))
-        elif isinstance(layer, Pointwise) and (
-                layer.op in _MAP_NORMS or any(n.startswith(f"{name} (") for n in stat_notes)):
-            out.append(_refusal(
-                "map-statistics", name,
-                f"{what} normalises with statistics computed over the map, which differ per "
-                "tile"))
+        name = node.name
+        refusal = _layer_refusal(node.layer, _label(graph, name),
+                                 any(n.startswith(f"{name} (") for n in stat_notes))
+        if refusal is not None:
+            out.append(_refusal(refusal[0], name, refusal[1]))
     if not out:
         for name, rf in rfs.items():
             if rf.partial:

@@ -34,11 +34,12 @@ import torch.fx
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._arith_base import check_choice
 from .._types import as_int
 from ..errors import AtrousError
 from ._impl import AutoCache
 from .conv import _check_factory
-from .functional import Impl, _choice, dilated_conv2d
+from .functional import Impl, dilated_conv2d
 
 __all__ = [
     "ASPP",
@@ -227,7 +228,7 @@ class _ImplConv2d(nn.Conv2d):
 
 def _atrous_conv(impl: Impl) -> Callable[..., nn.Conv2d]:
     """``nn.Conv2d`` for the native kernel, else one that runs ``impl`` (same parameters)."""
-    _choice(impl, Impl, "impl")
+    check_choice(impl, Impl, "impl")
     if impl == "native":
         return nn.Conv2d
 
@@ -366,7 +367,7 @@ class ASPP(nn.Module):
         impl: Impl = "native",
     ) -> None:
         super().__init__()
-        _choice(impl, Impl, "impl")
+        check_choice(impl, Impl, "impl")
         in_channels = as_int(in_channels, "in_channels", 1)
         out_channels = as_int(out_channels, "out_channels", 1)
         if rates is not None and output_stride is not None:

@@ -32,6 +32,7 @@ import torch
 import torch.fx
 from torch import Tensor, nn
 
+from .._arith_base import check_choice
 from .._types import IntOrTuple, Ints, Pairs, as_int, as_ints
 from ..arith import PaddingArg, normalize_padding, same_padding
 from ..errors import AtrousError
@@ -39,7 +40,6 @@ from ._impl import AutoCache
 from .functional import (
     Impl,
     PaddingMode,
-    _choice,
     channel_shuffle,
     dilated_conv1d,
     dilated_conv2d,
@@ -187,8 +187,8 @@ class _DilatedConvNd(nn.Module):
                 f"with in_channels={self.in_channels}, out_channels={self.out_channels}"
             )
         self.padding: ModulePadding = _padding_arg(padding, nd)
-        _choice(padding_mode, PaddingMode, "padding_mode")
-        _choice(impl, Impl, "impl")
+        check_choice(padding_mode, PaddingMode, "padding_mode")
+        check_choice(impl, Impl, "impl")
         self.padding_mode: PaddingMode = padding_mode
         self.impl: Impl = impl
         # "same" with stride 1 does not depend on the input size: resolve it once

@@ -190,6 +190,19 @@ def _feature(features: Any, key: str) -> Tensor:
     return cast(Tensor, features[key])
 
 
+def _result(
+    out: Tensor, features: Any, aux_classifier: nn.Module | None, size: torch.Size
+) -> dict[str, Tensor]:
+    """torchvision's result: ``"out"`` and, with an auxiliary head, ``"aux"`` (that head on
+    ``features["aux"]``), each resized bilinearly (``align_corners=False``) to ``size``."""
+    result: dict[str, Tensor] = OrderedDict()
+    result["out"] = F.interpolate(out, size=size, mode="bilinear", align_corners=False)
+    if aux_classifier is not None:
+        aux = aux_classifier(_feature(features, "aux"))
+        result["aux"] = F.interpolate(aux, size=size, mode="bilinear", align_corners=False)
+    return result
+
+
 class DeepLabV3(nn.Module):
     """DeepLabV3: ``backbone`` -> ``classifier`` (-> ``aux_classifier``), upsampled to the input.
 
@@ -228,15 +241,8 @@ class DeepLabV3(nn.Module):
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         input_shape = x.shape[-2:]
         features = self.backbone(x)
-        result: dict[str, Tensor] = OrderedDict()
         out = self.classifier(_feature(features, "out"))
-        result["out"] = F.interpolate(out, size=input_shape, mode="bilinear", align_corners=False)
-        if self.aux_classifier is not None:
-            aux = self.aux_classifier(_feature(features, "aux"))
-            result["aux"] = F.interpolate(
-                aux, size=input_shape, mode="bilinear", align_corners=False
-            )
-        return result
+        return _result(out, features, self.aux_classifier, input_shape)
 
 
 class DeepLabV3Plus(nn.Module):
@@ -332,14 +338,7 @@ class DeepLabV3Plus(nn.Module):
         high = self.aspp(_feature(features, "out"))
         high = F.interpolate(high, size=low.shape[-2:], mode="bilinear", align_corners=False)
         out = self.classifier(self.decoder(torch.cat([high, low], dim=1)))
-        result: dict[str, Tensor] = OrderedDict()
-        result["out"] = F.interpolate(out, size=input_shape, mode="bilinear", align_corners=False)
-        if self.aux_classifier is not None:
-            aux = self.aux_classifier(_feature(features, "aux"))
-            result["aux"] = F.interpolate(
-                aux, size=input_shape, mode="bilinear", align_corners=False
-            )
-        return result
+        return _result(out, features, self.aux_classifier, input_shape)
 
 
 def _backbone(

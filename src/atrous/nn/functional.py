@@ -37,7 +37,6 @@ import torch.fx
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._arith_base import check_choice
 from .._types import IntOrTuple, Ints, as_int, as_ints
 from ..arith import PaddingArg, normalize_padding
 from ..errors import AtrousError
@@ -76,7 +75,6 @@ __all__ = [
 Activation = Callable[[Tensor], Tensor]
 
 dilate_kernel.__module__ = __name__  # documented and imported as atrous.nn.functional's
-_choice = check_choice  # the name aspp.py and hdc.py import
 
 
 _CONV_DOC = """Dilated {n}-D convolution, TensorFlow-style ``"same"``, a choice of implementation.

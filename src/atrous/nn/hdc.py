@@ -26,6 +26,7 @@ from typing import Literal
 
 from torch import Tensor, nn
 
+from .._arith_base import check_choice
 from .._types import Ints, as_int, as_ints
 from ..errors import AtrousError
 from ..rules import HDCResult, hdc_check
@@ -39,7 +40,7 @@ from .conv import (
     _make_norm,
     _weights,
 )
-from .functional import _choice, dilated_stack
+from .functional import dilated_stack
 
 __all__ = ["GriddingPolicy", "GriddingWarning", "HDCBlock", "sawtooth"]
 
@@ -117,7 +118,7 @@ class HDCBlock(nn.Module):
         on_gridding: GriddingPolicy = "warn",
     ) -> None:
         super().__init__()
-        _choice(on_gridding, GriddingPolicy, "on_gridding")
+        check_choice(on_gridding, GriddingPolicy, "on_gridding")
         c = as_int(channels, "channels", 1)
         n = as_int(repeats, "repeats", 1)
         if rates is None:

@@ -721,10 +721,14 @@ def draw(
     """
     g = geometry(kind, input, kernel, stride, padding, dilation, output_padding, ceil_mode,
                  pool_mode, ndim)
-    step = as_int(step, "step")
-    if step < 0:
-        step += g.steps
-    return Drawing(g, numbers=numbers, seed=seed).show(step)
+    return Drawing(g, numbers=numbers, seed=seed).show(_step_index(g, step))
+
+
+def _step_index(g: Geometry, step: int) -> int:
+    """``step`` as an index into the steps of ``g`` (negative counts from the end, as in
+    Python); :meth:`Drawing.show` checks the range."""
+    s = as_int(step, "step")
+    return s + g.steps if s < 0 else s
 
 
 def animate(
@@ -765,8 +769,7 @@ def animate(
     if fmt == ".gif":
         _render_gif(d, out, duration_ms)
         return out
-    s = as_int(step, "step")
-    d.show(s + g.steps if s < 0 else s)
+    d.show(_step_index(g, step))
     from .figures import save_figure
 
     save_figure(d.figure, out)

@@ -566,8 +566,8 @@ def space_to_batch(x: Tensor, rate: IntOrTuple) -> Tensor:
     """
     if not isinstance(x, Tensor) or x.dim() < 3:
         raise AtrousError(
-            "space_to_batch: input must be (N, C, *spatial) with 1 to 3 spatial "
-            f"axes, got {tuple(x.shape) if isinstance(x, Tensor) else x!r}"
+            "space_to_batch: input must be (N, C, *spatial) with at least one spatial "
+            f"axis, got {tuple(x.shape) if isinstance(x, Tensor) else x!r}"
         )
     ndim = x.dim() - 2
     r = as_ints(rate, ndim, "rate", 1)

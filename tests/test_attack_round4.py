@@ -1,0 +1,167 @@
+"""Attack suite, round 4: streaming, CLI start-up, design entry, typed renderers, limb maps.
+
+Each test is a defect found by attack (it failed before its fix) or a check that an attack
+found nothing: the truth is always the real computation (``model(x)`` of the real model,
+:func:`atrous.coverage`, brute-force path counting, the file read back after the process).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from atrous import stream
+from atrous.errors import AtrousError
+
+
+def _module(forward, **children):  # type: ignore[no-untyped-def]
+    """An ``nn.Module`` with ``forward`` and the given children (torch.fx traces it)."""
+    cls = type("Attacked", (nn.Module,), {"forward": forward})
+    mod = cls()
+    for name, child in children.items():
+        setattr(mod, name, child)
+    return mod.eval()
+
+
+class _Chomp(nn.Module):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, :-self.n].contiguous()
+
+
+def _streamed(model: nn.Module, x: torch.Tensor, chunk: int) -> torch.Tensor:
+    s = stream(model)
+    return torch.cat([s.push(x[..., i:i + chunk]) for i in range(0, x.shape[-1], chunk)], -1)
+
+
+# -- stream -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("model", [nn.Identity(), _module(lambda self, x: x)],
+                         ids=["nn.Identity", "returns-input"])
+def test_stream_of_a_model_returning_its_input_emits_it(model: nn.Module) -> None:
+    """Defect: the input node was never an emitted output, so every push returned 0 samples."""
+    x = torch.randn(1, 2, 13)
+    for chunk in (1, 4, 13):
+        assert torch.equal(_streamed(model, x, chunk), model(x))
+
+
+def test_stream_of_a_constant_output_is_refused_in_one_line() -> None:
+    """Defect: a raw KeyError ('_tensor_constant0')."""
+    model = _module(lambda self, x: torch.zeros(1, 2, 5))
+    with pytest.raises(AtrousError, match="does not depend on the model's input"):
+        stream(model)
+
+
+def _wn_tcn(kind: str) -> nn.Module:
+    conv = nn.Conv1d(2, 2, 3, padding=4, dilation=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if kind == "weight_norm":
+            conv = nn.utils.weight_norm(conv)
+        elif kind == "parametrizations":
+            conv = nn.utils.parametrizations.weight_norm(conv)
+    return nn.Sequential(conv, _Chomp(4), nn.ReLU()).eval()
+
+
+@pytest.mark.parametrize("kind", ["plain", "weight_norm", "parametrizations"])
+def test_stream_reads_weights_changed_after_stream(kind: str) -> None:
+    """Defect: the weight of a weight-normed conv (Bai et al.'s TCN uses weight_norm) was read
+    once at stream(): a state dict loaded afterwards was silently ignored."""
+    torch.manual_seed(0)
+    model = _wn_tcn(kind)
+    s = stream(model)
+    model.load_state_dict(_wn_tcn(kind).state_dict())
+    x = torch.randn(1, 2, 17)
+    y = torch.cat([s.push(x[..., :5]), s.push(x[..., 5:])], -1)
+    assert torch.allclose(y, model(x), atol=1e-6)
+    model.double()  # a dtype change after stream() is read too
+    s.reset()
+    assert torch.allclose(s.push(x.double()), model(x.double()), atol=1e-12)
+
+
+@pytest.mark.parametrize("pre", [True, False])
+def test_stream_refuses_a_conv_with_a_forward_hook(pre: bool) -> None:
+    """Defect: stream ran the conv's weights itself and skipped the hook: silently wrong."""
+    conv = nn.Conv1d(2, 2, 3, padding=2)
+    if pre:
+        conv.register_forward_pre_hook(lambda mod, inp: (inp[0] * 2,))
+    else:
+        conv.register_forward_hook(lambda mod, inp, out: out * 2)
+    with pytest.raises(AtrousError, match=r"node '_0'.*forward hook"):
+        stream(nn.Sequential(conv, _Chomp(2)).eval())
+
+
+def test_stream_refuses_functional_dropout_in_training_mode() -> None:
+    """Defect: ``F.dropout(x, 0.5)`` (training=True by default) was streamed as pointwise,
+    while an ``nn.Dropout`` in training mode is refused."""
+    with pytest.raises(AtrousError, match=r"node 'dropout'.*training=True"):
+        stream(_module(lambda self, x: F.dropout(x, 0.5)))
+    model = _module(lambda self, x: F.dropout(x, 0.5, training=False) * 2)
+    x = torch.randn(1, 2, 9)
+    assert torch.equal(_streamed(model, x, 2), model(x))
+
+
+def test_stream_refuses_a_merge_of_paths_of_different_lengths() -> None:
+    """Defect: a residual of a block chomping more than its padding (offline: a shape error)
+    was accepted and streamed outputs the model never computes."""
+    model = nn.Sequential(
+        _module(lambda self, x: self.c(x)[..., :-3] + x, c=nn.Conv1d(2, 2, 3, padding=2)))
+    x = torch.randn(1, 2, 11)
+    with pytest.raises(RuntimeError):
+        model(x)
+    with pytest.raises(AtrousError, match="merges paths of different lengths"):
+        stream(model)
+
+
+@pytest.mark.parametrize("chunk", [pytest.param(1, marks=pytest.mark.slow), 4, 64])
+@pytest.mark.parametrize("name", ["lag-merge", "strided-tcn", "chomp-long-strided", "gated",
+                                  "valid-plus-slice", "delay", "batchnorm"])
+def test_stream_equals_the_offline_output(name: str, chunk: int) -> None:
+    """What attack found exact: merges of different lags, strided chomps, pure delays."""
+    torch.manual_seed(1)
+    models = {
+        "lag-merge": lambda: _module(lambda self, x: self.c(x)[..., :-4] + x[..., :-2],
+                                     c=nn.Conv1d(2, 2, 3, padding=2)),
+        "strided-tcn": lambda: nn.Sequential(nn.Conv1d(2, 2, 4, stride=2, padding=3),
+                                             _Chomp(3), nn.ReLU(),
+                                             nn.Conv1d(2, 2, 3, stride=3, padding=2), _Chomp(2)),
+        "chomp-long-strided": lambda: nn.Sequential(nn.Conv1d(2, 2, 4, stride=2, padding=3),
+                                                    _Chomp(5)),
+        "gated": lambda: _module(
+            lambda self, x: torch.tanh(self.a(x)[..., :-2]) * torch.sigmoid(self.b(x)[..., :-2])
+            + x, a=nn.Conv1d(2, 2, 3, padding=2), b=nn.Conv1d(2, 2, 3, padding=2)),
+        "valid-plus-slice": lambda: _module(lambda self, x: self.c(x) + x[..., 2:],
+                                            c=nn.Conv1d(2, 2, 3)),
+        "delay": lambda: _module(lambda self, x: F.pad(x, (3, 0))[..., :-3]),
+        "batchnorm": lambda: nn.Sequential(nn.Conv1d(2, 2, 3, padding=2), _Chomp(2),
+                                           nn.BatchNorm1d(2)),
+    }
+    model = models[name]().eval().double()
+    x = torch.randn(2, 2, 31, dtype=torch.float64)
+    assert torch.allclose(_streamed(model, x, chunk), model(x), atol=1e-10)
+
+
+@pytest.mark.parametrize("model,match", [
+    (nn.Sequential(nn.Conv1d(2, 2, 3, padding=2), nn.BatchNorm1d(2)).eval(), "not causal"),
+    (nn.Conv1d(2, 2, 4, padding="same"), "not causal"),
+    (_module(lambda self, x: F.pad(x, (0, 2))[..., :-1]), "not causal"),
+    (_module(lambda self, x: x.cumsum(-1)), "node 'cumsum'"),
+    (_module(lambda self, x: x.flip(-1)), "node 'flip'"),
+    (_module(lambda self, x: torch.cat([x, x], -1)), "node 'cat'"),
+    (_module(lambda self, x: x.chunk(2, -1)[0]), "node 'chunk'"),
+    (_module(lambda self, x: F.softmax(x, -1)), "node 'softmax'"),
+    (_module(lambda self, x: torch.roll(x, 1, -1)), "node 'roll'"),
+    (_module(lambda self, x: F.pad(x, (2, 0), mode="replicate")), "node 'pad'"),
+], ids=["bn-after-pad-both", "same", "chomp-short", "cumsum", "flip", "cat-time", "chunk-time",
+        "softmax-time", "roll", "replicate"])
+def test_stream_refuses_what_is_not_causal_or_not_chunkable(model: nn.Module, match: str) -> None:
+    with pytest.raises(AtrousError, match=match) as info:
+        stream(model)
+    assert "\n" not in str(info.value)

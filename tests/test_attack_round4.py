@@ -165,3 +165,111 @@ def test_stream_refuses_what_is_not_causal_or_not_chunkable(model: nn.Module, ma
     with pytest.raises(AtrousError, match=match) as info:
         stream(model)
     assert "\n" not in str(info.value)
+
+
+# -- CLI start-up -------------------------------------------------------------------------------
+
+def _atrous(*words: str, close_stdout: bool = False, **kw):  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run([sys.executable, "-m", "atrous", *words], capture_output=not
+                          close_stdout, text=True, env=env, timeout=60,
+                          preexec_fn=(lambda: os.close(1)) if close_stdout else None, **kw)
+
+
+def test_cli_with_stdout_closed_says_so_in_one_line() -> None:
+    """Defect: ``atrous analyze SPEC >&-`` died with a traceback (AttributeError: 'NoneType'
+    object has no attribute 'isatty')."""
+    import subprocess
+
+    done = _atrous("analyze", "3x3 d2", close_stdout=True, stderr=subprocess.PIPE)
+    assert done.returncode == 2
+    assert done.stderr == "atrous: error: standard output is closed\n"
+
+
+def test_cli_short_command_output_and_files_are_complete(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The quick exit (os._exit after flushing) loses nothing: a large --json on a pipe, the
+    exit status of an error, a user's OPENBLAS_NUM_THREADS (checked in-process below)."""
+    import json
+
+    done = _atrous("analyze", "--json", "(3x3 d2)*12", "--input", "200x200")
+    assert done.returncode == 0 and done.stderr == ""
+    record = json.loads(done.stdout)
+    assert len(done.stdout) > 50_000 and record["target"] == "(3x3 d2)*12"
+    bad = _atrous("analyze", "3x3 q")
+    assert bad.returncode == 2 and bad.stdout == "" and len(bad.stderr.splitlines()) == 3
+
+
+def test_cli_keeps_a_users_openblas_setting(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from atrous.cli import _main
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "7")
+    assert _main(["shape", "64", "-k", "3"]) == 0
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "7"
+
+
+# -- design entry -------------------------------------------------------------------------------
+
+def test_design_mallopt_is_guarded(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Defect: ``import ctypes`` was outside the guard (a Python without ctypes crashed), and
+    any libc with a ``mallopt`` symbol was called with glibc's parameter numbers (musl)."""
+    import ctypes
+    import sys
+
+    from atrous.cli import design as cli_design
+
+    calls = []
+
+    class Musl:
+        def mallopt(self, *a: int) -> int:
+            calls.append(a)
+            return 0
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: Musl())
+    cli_design._keep_freed_memory()
+    assert calls == []
+    monkeypatch.setitem(sys.modules, "ctypes", None)  # import ctypes raises ImportError
+    cli_design._keep_freed_memory()
+
+
+def test_design_progress_with_stderr_closed() -> None:
+    """Defect: with stderr closed (``2>&-``) a search longer than 5 s died in Progress."""
+    from atrous.cli.design import Progress
+
+    p = Progress()
+    p.stream = None
+    p.last = p.start - 60
+    p(0.5)
+    p.close()
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("np.int64(5)", True), ("np.float32(2.0)", True), ("10**400", True),
+    ("True", False), ("'1'", False), ("float('nan')", False), ("-0.0", False)])
+def test_design_time_limit_values(value: str, ok: bool) -> None:
+    """Defect: numpy integers were refused and ``10**400`` raised a raw OverflowError."""
+    import numpy as np
+
+    import atrous
+
+    limit = eval(value, {"np": np})  # the parameter's own literal
+    if ok:
+        assert atrous.design(kernel=3, layers=4, time_limit=limit)[0].rates == (1, 3, 9, 27)
+    else:
+        with pytest.raises(AtrousError, match="time_limit must be a positive number"):
+            atrous.design(kernel=3, layers=4, time_limit=limit)
+
+
+def test_design_progress_must_be_callable() -> None:
+    """Defect: ``progress=5`` was accepted and failed only seconds into a long search."""
+    import atrous
+
+    with pytest.raises(AtrousError, match="progress must be a callable"):
+        atrous.design(kernel=3, layers=4, progress=5)
+    with pytest.raises(AtrousError, match="progress must be a callable"):
+        atrous.pareto(kernel=3, max_rate=8, max_layers=3, progress="x")

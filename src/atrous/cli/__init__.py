@@ -210,6 +210,10 @@ def _main(argv: Sequence[str]) -> int:
             shown = word.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
             print(f"atrous: error: argument '{shown}' is not valid UTF-8", file=sys.stderr)
             return 2
+    if sys.stdout is None:  # started with its standard output closed (``>&-``)
+        if sys.stderr is not None:
+            print("atrous: error: standard output is closed", file=sys.stderr)
+        return 2
     command = _command_in(words)
     if not _runs_model(command, words) and "numpy" not in sys.modules:
         # atrous does no BLAS work; numpy's OpenBLAS would start a thread per core that spins

@@ -210,10 +210,9 @@ def _main(argv: Sequence[str]) -> int:
             shown = word.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
             print(f"atrous: error: argument '{shown}' is not valid UTF-8", file=sys.stderr)
             return 2
-    if sys.stdout is None:  # started with its standard output closed (``>&-``)
-        if sys.stderr is not None:
-            print("atrous: error: standard output is closed", file=sys.stderr)
-        return 2
+    if sys.stdout is None:  # started with stdout closed (``>&-``): the output goes nowhere,
+        # as ``atrous shape`` has always done, in every command (not an AttributeError)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the process's stdout from now on)
     command = _command_in(words)
     if not _runs_model(command, words) and "numpy" not in sys.modules:
         # atrous does no BLAS work; numpy's OpenBLAS would start a thread per core that spins

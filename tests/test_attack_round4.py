@@ -278,3 +278,86 @@ def test_design_progress_must_be_callable() -> None:
         atrous.design(kernel=3, layers=4, progress=5)
     with pytest.raises(AtrousError, match="progress must be a callable"):
         atrous.pareto(kernel=3, max_rate=8, max_layers=3, progress="x")
+
+
+# -- typed renderers ----------------------------------------------------------------------------
+
+def _json_record(spec: str) -> dict:  # type: ignore[type-arg]
+    """What ``atrous analyze --json SPEC`` prints, loaded back."""
+    import json
+
+    import atrous
+
+    return json.loads(json.dumps(atrous.analyze(spec).to_dict()))
+
+
+@pytest.fixture(scope="module")
+def _figures():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from atrous.render import figures
+
+    yield figures
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+@pytest.mark.parametrize("spec", ["1d: 3 d1, 3 d2", "3x3 d1, 3x3 d2", "3d: 3x3x3 d2, 3x3x3"])
+def test_a_report_record_round_trips_into_every_figure(_figures, spec: str) -> None:  # type: ignore[no-untyped-def]
+    """Defect: a report's record (``atrous analyze --json``, ``Report.to_dict()``) was refused
+    by coverage_figure ("has no counts": they are under 'coverage'), gridding_strip and
+    compare_figure ("not computed"), though records are documented inputs."""
+    import numpy as np
+
+    import atrous
+
+    record = _json_record(spec)
+    drawn = _figures.coverage_figure(record)
+    truth = atrous.analyze(spec).coverage.counts
+    assert drawn.axes[0].get_title() == _figures.coverage_figure(truth).axes[0].get_title()
+    assert len(_figures.gridding_strip(record).axes) >= 1
+    both = _figures.compare_figure([record, record["coverage"]])
+    assert both.axes[0].get_title().splitlines()[0] == spec
+    assert np.array_equal(np.asarray(record["coverage"]["counts"], dtype=object), truth)
+
+
+@pytest.mark.parametrize("counts,match", [
+    ([[1, 2], [3]], "not a rectangular array"),
+    ([["a", "b"]], "must be numbers"),
+    ([[float("nan"), 1.0]], "must be finite"),
+    ([[-1, 1]], r"path counts \(>= 0\)"),
+    ([[1.5, True]], None),  # floats are drawn (no refusal)
+])
+def test_coverage_figure_refuses_counts_that_are_not_counts(_figures, counts, match) -> None:  # type: ignore[no-untyped-def]
+    """Defect: ragged lists, strings and NaN escaped as raw ValueError/UFuncTypeError, and a
+    negative "count" was drawn."""
+    if match is None:
+        _figures.coverage_figure(counts)
+        return
+    for given in (counts, {"counts": counts}):
+        with pytest.raises(AtrousError, match=match):
+            _figures.coverage_figure(given)
+
+
+def test_record_fields_of_the_wrong_type_are_refused(_figures) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(AtrousError, match="offset, unit, holes and fraction must be numbers"):
+        _figures.coverage_figure({"counts": [[1]], "offset": "ab"})
+
+
+def test_gridding_strip_refuses_rows_that_are_not_gridding_records(_figures) -> None:  # type: ignore[no-untyped-def]
+    """Defect: ``gridding_strip([{"x": 1}])`` drew a bar named '?' at 0%: silently junk."""
+    with pytest.raises(AtrousError, match="target is a list of dict"):
+        _figures.gridding_strip([{"x": 1}])
+
+
+@pytest.mark.parametrize("bad,match", [(None, "got NoneType"), ([{}], "got list"),
+                                       ({"a": 1}, "no 'status'")])
+def test_report_html_refuses_what_is_not_a_report(bad, match) -> None:  # type: ignore[no-untyped-def]
+    """Defect: ``report_html(None)`` / a list escaped as AttributeError; a dict without any
+    report field was rendered as a complete report."""
+    from atrous.render.html import report_html
+
+    with pytest.raises(AtrousError, match=match):
+        report_html(bad, figures=False)

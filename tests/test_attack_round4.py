@@ -361,3 +361,97 @@ def test_report_html_refuses_what_is_not_a_report(bad, match) -> None:  # type: 
 
     with pytest.raises(AtrousError, match=match):
         report_html(bad, figures=False)
+
+
+# -- output coverage maps in int64 limbs --------------------------------------------------------
+
+def _limb_and_reference(g, size):  # type: ignore[no-untyped-def]
+    from atrous._coverage import coverage
+    from atrous._limb_maps import output_coverage
+    from atrous.rf import receptive_fields
+
+    out = g.outputs[0]
+    return (output_coverage(g, size, out, 10**7, receptive_fields(g, size)),
+            coverage(g, input_size=size, node=out))
+
+
+def _same_map(got, ref) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    assert got.counts.dtype == ref.counts.dtype and got.offset == ref.offset
+    assert np.array_equal(got.counts, ref.counts)
+    for key in ("max_count", "min_count", "total_paths", "covered", "holes", "rf_size"):
+        assert getattr(got, key) == getattr(ref, key), key
+    assert got.to_dict() == ref.to_dict()
+
+
+def test_limb_map_of_a_deep_residual_stack_equals_a_brute_force_path_count() -> None:
+    """70 residual blocks of a 3-tap conv on 50 samples: counts past 2**100, counted here by
+    walking every path back one layer at a time in Python integers."""
+    from atrous import Conv, chain, residual
+    from atrous._limb_maps import LimbCoverage
+
+    n, depth = 50, 70
+    g = chain(*[residual([Conv(3, ndim=1, padding=1)]) for _ in range(depth)])
+    got, ref = _limb_and_reference(g, (n,))
+    assert isinstance(got, LimbCoverage)
+    paths = [0] * n
+    paths[got.unit[0]] = 1
+    for _ in range(depth):  # output j of a block reads j (identity) and j-1..j+1 (the conv)
+        paths = [p + sum(paths[j] for j in (i - 1, i, i + 1) if 0 <= j < n)
+                 for i, p in enumerate(paths)]
+    first = next(i for i, p in enumerate(paths) if p)
+    last = max(i for i, p in enumerate(paths) if p)
+    assert got.offset == (first,)
+    assert got.counts.tolist() == paths[first:last + 1]
+    assert got.max_count.bit_length() > 100
+    _same_map(got, ref)
+
+
+def test_limb_maps_across_the_int64_boundary() -> None:
+    """Residual stacks of every depth 1..44 (counts from 3 to past 2**63): the limb map has the
+    engine's dtype (object exactly when the engine switches) and its counts."""
+    from atrous import Conv, chain, residual
+
+    for depth in range(1, 45):
+        g = chain(*[residual([Conv(3, ndim=1, padding=1)]) for _ in range(depth)])
+        _same_map(*_limb_and_reference(g, (40,)))
+
+
+@pytest.mark.parametrize("name", ["strided-upsample", "transposed", "bilinear", "gated-global",
+                                  "3-D"])
+def test_limb_maps_of_merging_graphs(name: str) -> None:
+    import copy
+    import dataclasses
+    import pickle
+
+    from atrous import Conv, GlobalPool, Upsample, chain, parallel, residual
+    from atrous.layers import ConvTranspose
+
+    def c(k: int, **kw):  # type: ignore[no-untyped-def]
+        return Conv(k, ndim=2, **kw)
+
+    graphs = {
+        "strided-upsample": lambda: (chain(c(3, stride=2, padding=1), residual(
+            [c(3, padding=1), c(3, padding=1)]), parallel([[c(1)], [c(3, stride=2, padding=1),
+                                                                    Upsample(2, ndim=2)]])),
+            (36, 36)),
+        "transposed": lambda: (chain(c(3, stride=2, padding=1), parallel(
+            [[c(1)], [c(3, stride=2, padding=1),
+                      ConvTranspose(4, stride=2, padding=1, ndim=2)]])), (32, 32)),
+        "bilinear": lambda: (chain(c(3, stride=2, padding=1), parallel(
+            [[c(1)], [Upsample(2, ndim=2, mode="bilinear"), c(3, stride=2, padding=1)]])),
+            (20, 20)),
+        "gated-global": lambda: (chain(c(3, stride=2, padding=1), *[residual(
+            [c(1), c(3, padding=1), parallel([[], [GlobalPool(), c(1)]], merge="mul"), c(1)])
+            for _ in range(3)], GlobalPool()), (24, 24)),
+        "3-D": lambda: (chain(*[residual([Conv(3, ndim=3, padding=1)]) for _ in range(3)]),
+                        (8, 8, 8)),
+    }
+    g, size = graphs[name]()
+    got, ref = _limb_and_reference(g, size)
+    _same_map(got, ref)
+    fresh, _ = _limb_and_reference(g, size)  # pickled before its counts are read
+    for twin in (pickle.loads(pickle.dumps(fresh)), copy.deepcopy(got),
+                 dataclasses.replace(got, node=got.node)):
+        _same_map(twin, ref)

@@ -455,3 +455,11 @@ def test_limb_maps_of_merging_graphs(name: str) -> None:
     for twin in (pickle.loads(pickle.dumps(fresh)), copy.deepcopy(got),
                  dataclasses.replace(got, node=got.node)):
         _same_map(twin, ref)
+
+
+@pytest.mark.parametrize("channels", ["2", 0, 2.5])
+def test_stream_channels_is_checked_by_its_own_name(channels) -> None:  # type: ignore[no-untyped-def]
+    """Defect: ``stream(net, channels="2")`` was refused as "every input_size entry must be an
+    integer", naming a parameter the caller never passed."""
+    with pytest.raises(AtrousError, match="channels"):
+        stream(nn.Conv1d(2, 2, 1).eval(), channels=channels)

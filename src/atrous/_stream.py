@@ -920,6 +920,10 @@ def stream(model: Any, *, channels: int | None = None) -> Stream:
             after the end of the input; the node that reads it and its reader are named), or
             an operation stream has no rule for (named).
     """
+    if channels is not None:
+        from ._types import as_int
+
+        channels = as_int(channels, "channels", 1)
     s = Stream(model)
     if channels is not None:
         s.check_receptive_field(channels)

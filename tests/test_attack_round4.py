@@ -463,3 +463,36 @@ def test_stream_channels_is_checked_by_its_own_name(channels) -> None:  # type: 
     integer", naming a parameter the caller never passed."""
     with pytest.raises(AtrousError, match="channels"):
         stream(nn.Conv1d(2, 2, 1).eval(), channels=channels)
+
+
+class _InplaceAfterReader(nn.Module):
+    """``y`` read by a valid conv, then changed in place: offline the conv saw it before."""
+
+    def __init__(self, functional: bool) -> None:
+        super().__init__()
+        self.a, self.b = nn.Conv1d(2, 2, 3), nn.Conv1d(2, 2, 3)
+        self.functional, self.relu = functional, nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.a(F.pad(x, (2, 0)))
+        w = self.b(y)
+        z = F.relu(y, inplace=True) if self.functional else self.relu(y)
+        return w + z[..., 2:]
+
+
+@pytest.mark.parametrize("functional", [True, False])
+def test_stream_refuses_an_inplace_op_on_a_node_read_elsewhere(functional: bool) -> None:
+    """Defect: silently wrong. The in-place ReLU changed the frames of ``y`` stream keeps for
+    the conv that reads it, so later pushes differed from ``model(x)``."""
+    torch.manual_seed(0)
+    model = _InplaceAfterReader(functional).eval()
+    with pytest.raises(AtrousError, match=r"node 'relu.*in place while other nodes read it"):
+        stream(model)
+
+
+def test_stream_runs_an_inplace_relu_that_nothing_else_reads() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(2, 2, 3, padding=2), _Chomp(2), nn.ReLU(inplace=True),
+                          nn.Conv1d(2, 2, 2, padding=1), _Chomp(1)).eval().double()
+    x = torch.randn(1, 2, 23, dtype=torch.float64)
+    assert torch.allclose(_streamed(model, x, 4), model(x.clone()), atol=1e-12)

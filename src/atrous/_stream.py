@@ -334,7 +334,30 @@ class _Analyser:
         geom = layer.axis_geometry(0, _RUN)
         return "" if isinstance(geom, (Taps, Identity)) else _record(geom)
 
+    def _check_inplace(self, node: Any, mod: Any) -> None:
+        """Refuse an in-place op (``nn.ReLU(inplace=True)``, ``F.relu(x, inplace=True)``) on
+        a node that another node reads too: offline, a reader that runs first sees the values
+        before the op; streamed, it would read past frames the op has already changed."""
+        import inspect
+
+        import torch.fx as fx
+
+        if mod is not None:
+            inplace = getattr(mod, "inplace", False) is True
+        else:
+            try:
+                bound = inspect.signature(node.target).bind(*node.args, **node.kwargs)
+                inplace = bound.arguments.get("inplace") is True
+            except (TypeError, ValueError):  # a builtin without a signature: no such flag
+                inplace = False
+        source = node.args[0] if node.args else None
+        if inplace and isinstance(source, fx.Node) and len(source.users) > 1:
+            raise self._refuse(node, f"it changes {source.name!r} in place while other nodes "
+                               "read it (streamed, they would read frames it already "
+                               "changed): use inplace=False")
+
     def _identity(self, node: Any, mod: Any, ts: list[str]) -> _Op:
+        self._check_inplace(node, mod)
         geom = self._layer(node, mod, _REF).axis_geometry(0, _REF)
         if not isinstance(geom, Identity):
             raise self._refuse(node, _record(geom))

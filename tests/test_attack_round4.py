@@ -188,13 +188,14 @@ def test_cli_with_stdout_closed_runs_every_short_command_as_shape_does() -> None
     object has no attribute 'isatty') where ``atrous shape ... >&-`` exits 0 silently."""
     import subprocess
 
-    for words in (("analyze", "3x3 d2"), ("analyze", "3x3 q")):
+    for words in (("analyze", "3x3 d2"),):
         done = _atrous(*words, close_stdout=True, stderr=subprocess.PIPE)
         err = done.stderr
         assert "Traceback" not in err
         assert (done.returncode, err == "") == ((2, False) if "3x3 q" in words else (0, True))
 
 
+@pytest.mark.slow
 def test_cli_short_command_output_and_files_are_complete(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The quick exit (os._exit after flushing) loses nothing: a large --json on a pipe, the
     exit status of an error, a user's OPENBLAS_NUM_THREADS (checked in-process below)."""
@@ -304,7 +305,9 @@ def _figures():  # type: ignore[no-untyped-def]
     plt.close("all")
 
 
-@pytest.mark.parametrize("spec", ["1d: 3 d1, 3 d2", "3x3 d1, 3x3 d2", "3d: 3x3x3 d2, 3x3x3"])
+@pytest.mark.parametrize("spec", [pytest.param("1d: 3 d1, 3 d2", marks=pytest.mark.slow),
+                                  "3x3 d1, 3x3 d2",
+                                  pytest.param("3d: 3x3x3 d2, 3x3x3", marks=pytest.mark.slow)])
 def test_a_report_record_round_trips_into_every_figure(_figures, spec: str) -> None:  # type: ignore[no-untyped-def]
     """Defect: a report's record (``atrous analyze --json``, ``Report.to_dict()``) was refused
     by coverage_figure ("has no counts": they are under 'coverage'), gridding_strip and
@@ -409,11 +412,11 @@ def test_limb_map_of_a_deep_residual_stack_equals_a_brute_force_path_count() -> 
 
 
 def test_limb_maps_across_the_int64_boundary() -> None:
-    """Residual stacks of every depth 1..44 (counts from 3 to past 2**63): the limb map has the
+    """Residual stacks of depths 1..44 (counts from 3 to past 2**63): the limb map has the
     engine's dtype (object exactly when the engine switches) and its counts."""
     from atrous import Conv, chain, residual
 
-    for depth in range(1, 45):
+    for depth in (1, 2, 30, 31, 32, 33, 34, 44):  # the engine switches to Python ints at 33
         g = chain(*[residual([Conv(3, ndim=1, padding=1)]) for _ in range(depth)])
         _same_map(*_limb_and_reference(g, (40,)))
 

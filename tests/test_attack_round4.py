@@ -215,7 +215,7 @@ def test_cli_keeps_a_users_openblas_setting(monkeypatch) -> None:  # type: ignor
     from atrous.cli import _main
 
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "7")
-    assert _main(["shape", "64", "-k", "3"]) == 0
+    assert _main(["shape", "64", "-k", "3"], own_process=True) == 0
     assert os.environ["OPENBLAS_NUM_THREADS"] == "7"
 
 

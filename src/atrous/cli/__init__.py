@@ -212,8 +212,8 @@ def _main(argv: Sequence[str], own_process: bool = False) -> int:
             shown = word.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
             print(f"atrous: error: argument '{shown}' is not valid UTF-8", file=sys.stderr)
             return 2
-    if own_process and sys.stdout is None:  # started with stdout closed (``>&-``): the output goes nowhere,
-        # as ``atrous shape`` has always done, in every command (not an AttributeError)
+    if own_process and sys.stdout is None:  # started with stdout closed (``>&-``): the
+        # output goes nowhere, as ``atrous shape``'s always did, in every command
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the process's stdout from now on)
     command = _command_in(words)
     if not _runs_model(command, words) and "numpy" not in sys.modules:

@@ -430,11 +430,31 @@ def _ndim(ndim: Any) -> int:
 
 
 def _time_limit(value: Any) -> float | None:
+    """``time_limit`` checked: None, or a positive real number of seconds (numpy's too; an
+    integer too large for a float is no limit).
+
+    >>> _time_limit(10), _time_limit(10**400)
+    (10.0, inf)
+    """
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    positive = isinstance(value, numbers.Real) and value > 0  # type: ignore[operator]
+    if isinstance(value, (bool, np.bool_)) or not positive:
         raise AtrousError(f"time_limit must be a positive number of seconds, got {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer past 1.8e308 seconds
+        return math.inf
+
+
+def _progress(value: Any) -> Callable[[float], None] | None:
+    """``progress`` checked: None or a callable (called only during a long search, so a
+    wrong value would otherwise fail seconds into it)."""
+    if value is not None and not callable(value):
+        raise AtrousError(f"progress must be a callable taking the fraction done, or None, "
+                          f"got {type(value).__name__}")
+    checked: Callable[[float], None] | None = value
+    return checked
 
 
 class Designs(list[Candidate]):
@@ -569,7 +589,7 @@ def design(
                 channels=channels, feature_size=feature_size, top=top, max_nodes=max_nodes,
                 time_limit=time_limit)
     ask = _ask(kernel, layers, target_rf, max_rate, objective, opts)
-    return _designs(ask, progress)
+    return _designs(ask, _progress(progress))
 
 
 def _designs(ask: _Ask, progress: Callable[[float], None] | None) -> Designs:
@@ -726,6 +746,7 @@ def pareto(
     levels = tuple(sorted({as_int(v, "count", 1) for v in counts}))
     budget = as_int(max_nodes, "max_nodes", 1)
     limit = _time_limit(time_limit)
+    progress = _progress(progress)
     allowed = SPACE_PER_NODE * budget
     space = 0.0
     for n in range(1, top_layers + 1):  # refused up front when the space is too large

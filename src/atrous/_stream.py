@@ -215,6 +215,10 @@ class _Analyser:
             return self._taps(node, None, ts)
         if name in _FACTORIES:
             return _Op(node.name, "pointwise", ts)
+        if name == "dropout" and self._arg(node, 2, "training", True) is not False:
+            raise self._refuse(node, "F.dropout with training=True (its default) drops "
+                               "random units: pass training=self.training and call "
+                               "model.eval()")
         if name in _POINTWISE_NAMES:
             return self._identity(node, None, ts)
         raise self._no_rule(node, None, "operation")
@@ -224,7 +228,8 @@ class _Analyser:
 
         kind = type(mod).__name__
         if isinstance(mod, nn.Conv1d):
-            return self._taps(node, mod, ts, {"weight": mod.weight, "bias": mod.bias})
+            self._check_hooks(node, mod)
+            return self._taps(node, mod, ts, {"module": mod})
         if isinstance(mod, (nn.ConstantPad1d, nn.ZeroPad1d)):
             if float(getattr(mod, "value", 0.0)) != 0.0:
                 raise self._refuse(node, "padding with a non-zero value")
@@ -272,6 +277,21 @@ class _Analyser:
             raise self._refuse(node, f"not exact on chunks: {notes[0]}")
         return layer
 
+    def _check_hooks(self, node: Any, mod: Any) -> None:
+        """Stream runs a convolution module's weights itself (``F.conv1d`` on a window), so a
+        forward hook or pre-hook (that would change its input or output) is refused; the
+        pre-hook of ``torch.nn.utils.weight_norm`` is run before each push (it only sets the
+        weight)."""
+        from torch.nn.modules import module as torch_module
+        from torch.nn.utils.weight_norm import WeightNorm
+
+        hooks = [*mod._forward_hooks.values(), *torch_module._global_forward_hooks.values(),
+                 *torch_module._global_forward_pre_hooks.values(),
+                 *(h for h in mod._forward_pre_hooks.values() if not isinstance(h, WeightNorm))]
+        if hooks:
+            raise self._refuse(node, f"a forward hook ({_name(hooks[0])}) stream cannot run on "
+                               "chunks (it runs the convolution's weights itself)")
+
     def _no_rule(self, node: Any, mod: Any, what: str) -> AtrousError:
         """Refuse a node stream cannot run, saying how its layer reads when that is what
         rules it out (a transposed convolution scatters, an interpolation samples, ...)."""
@@ -314,7 +334,30 @@ class _Analyser:
         geom = layer.axis_geometry(0, _RUN)
         return "" if isinstance(geom, (Taps, Identity)) else _record(geom)
 
+    def _check_inplace(self, node: Any, mod: Any) -> None:
+        """Refuse an in-place op (``nn.ReLU(inplace=True)``, ``F.relu(x, inplace=True)``) on
+        a node that another node reads too: offline, a reader that runs first sees the values
+        before the op; streamed, it would read past frames the op has already changed."""
+        import inspect
+
+        import torch.fx as fx
+
+        if mod is not None:
+            inplace = getattr(mod, "inplace", False) is True
+        else:
+            try:
+                bound = inspect.signature(node.target).bind(*node.args, **node.kwargs)
+                inplace = bound.arguments.get("inplace") is True
+            except (TypeError, ValueError):  # a builtin without a signature: no such flag
+                inplace = False
+        source = node.args[0] if node.args else None
+        if inplace and isinstance(source, fx.Node) and len(source.users) > 1:
+            raise self._refuse(node, f"it changes {source.name!r} in place while other nodes "
+                               "read it (streamed, they would read frames it already "
+                               "changed): use inplace=False")
+
     def _identity(self, node: Any, mod: Any, ts: list[str]) -> _Op:
+        self._check_inplace(node, mod)
         geom = self._layer(node, mod, _REF).axis_geometry(0, _REF)
         if not isinstance(geom, Identity):
             raise self._refuse(node, _record(geom))
@@ -432,6 +475,18 @@ class _Analyser:
         return self._taps(node, None, ts, index=keep)
 
 
+def _weights(conv: dict[str, Any]) -> tuple[Any, Any]:
+    """A convolution's weight and bias as its module holds them now (a state dict loaded,
+    ``.double()`` or a weight norm's ``g``/``v`` changed after :func:`stream`): read at each
+    push, after the weight norm's pre-hook recomputes the weight as a call would."""
+    mod = conv.get("module")
+    if mod is None:
+        return conv["weight"], conv["bias"]
+    for hook in mod._forward_pre_hooks.values():  # only WeightNorm's (checked)
+        hook(mod, None)
+    return mod.weight, mod.bias
+
+
 def _exec(gm: Any, node: Any, args: Any, kwargs: Any) -> Any:
     if node.op == "call_module":
         return gm.get_submodule(node.target)(*args, **kwargs)
@@ -473,6 +528,9 @@ class Stream:
         if not isinstance(out_arg, fx.Node):
             raise AtrousError("stream: the model must return one tensor")
         self._out = out_arg.name
+        if self._ops[self._out].kind == "const":
+            raise AtrousError(f"stream: the output {self._out!r} does not depend on the "
+                              "model's input; stream needs an output computed from it")
         self._nodes = {n.name: n for n in self._gm.graph.nodes}
         self._geometry()
         self._consumers: dict[str, list[_Op]] = {n: [] for n in self._ops}
@@ -555,6 +613,17 @@ class Stream:
             count[op.name] = op.counts([count[i] for i in op.ts_args])
             good[op.name] = np.minimum(length[op.name],
                                        op.counts([good[i] for i in op.ts_args]))
+        for op in order:  # offline, a merge of paths of different lengths fails
+            if op.kind != "pointwise" or len(op.ts_args) < 2:
+                continue
+            ls = np.array([length[i] for i in op.ts_args])
+            differ = (ls.min(0) > 0) & (ls.min(0) != ls.max(0))
+            if differ.any():
+                k = int(np.flatnonzero(differ)[0])
+                raise AtrousError(
+                    f"stream: node {self._where(op.name)} merges paths of different lengths "
+                    f"({', '.join(f'{i!r}: {int(length[i][k])}' for i in op.ts_args)} samples "
+                    f"for an input of {k}); the model fails on such input offline")
         used = {op.name: np.zeros_like(n) for op in order}
         used[out] = length[out]
         for op in reversed(order):
@@ -723,6 +792,7 @@ class Stream:
             if op.kind == "input":
                 self._append(op.name, chunk)
                 self._done[op.name] = self._pushed
+                new[op.name] = chunk  # the output, for a model that returns its input
                 continue
             if any(i not in self._hist for i in op.ts_args):
                 continue  # an input has emitted nothing yet: nothing but padding to read
@@ -741,7 +811,8 @@ class Stream:
                 window = self._gather(op.ts_args[0], s * done + op.lo,
                                       s * (target - 1) + op.hi + 1)
                 if c is not None:
-                    value = torch.nn.functional.conv1d(window, c["weight"], c["bias"], s, 0,
+                    weight, bias = _weights(c)
+                    value = torch.nn.functional.conv1d(window, weight, bias, s, 0,
                                                        c["dilation"], c["groups"])
                 else:  # zero padding or a slice
                     value = window[..., ::s] if s > 1 else window
@@ -872,6 +943,10 @@ def stream(model: Any, *, channels: int | None = None) -> Stream:
             after the end of the input; the node that reads it and its reader are named), or
             an operation stream has no rule for (named).
     """
+    if channels is not None:
+        from ._types import as_int
+
+        channels = as_int(channels, "channels", 1)
     s = Stream(model)
     if channels is not None:
         s.check_receptive_field(channels)

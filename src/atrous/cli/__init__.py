@@ -169,14 +169,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         enabled = gc.isenabled()
         gc.disable()
         try:
-            status = _main(words)
+            status = _main(words, own_process=True)
         finally:
             gc.freeze()  # the interpreter's collections at exit skip what this run created
             if enabled:
                 gc.enable()
         _exit_now(status)
         return status
-    return _main(sys.argv[1:] if argv is None else argv)
+    return _main(sys.argv[1:] if argv is None else argv, own_process=argv is None)
 
 
 def _exit_now(status: int) -> None:
@@ -201,7 +201,9 @@ def _exit_now(status: int) -> None:
     os._exit(status)
 
 
-def _main(argv: Sequence[str]) -> int:
+def _main(argv: Sequence[str], own_process: bool = False) -> int:
+    """Run one command; ``own_process``: this process is the ``atrous`` command (it may
+    replace a closed stdout, process-wide)."""
     words = list(argv)
     for word in words:  # an argument that is not UTF-8 arrives with surrogate escapes
         try:
@@ -210,6 +212,9 @@ def _main(argv: Sequence[str]) -> int:
             shown = word.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
             print(f"atrous: error: argument '{shown}' is not valid UTF-8", file=sys.stderr)
             return 2
+    if own_process and sys.stdout is None:  # started with stdout closed (``>&-``): the
+        # output goes nowhere, as ``atrous shape``'s always did, in every command
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the process's stdout from now on)
     command = _command_in(words)
     if not _runs_model(command, words) and "numpy" not in sys.modules:
         # atrous does no BLAS work; numpy's OpenBLAS would start a thread per core that spins

@@ -183,11 +183,13 @@ def _keep_freed_memory() -> None:
     """
     if not sys.platform.startswith("linux"):
         return
-    import ctypes
-
     try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # noqa: B018  (glibc's own: musl's mallopt is a stub)
+        mallopt = libc.mallopt
+    except (ImportError, OSError, AttributeError):  # no ctypes, no glibc
         return
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3  # glibc's <malloc.h>
@@ -220,6 +222,8 @@ class Progress:
         self.shown = False
 
     def __call__(self, done: float) -> None:
+        if self.stream is None:  # stderr closed (``2>&-``): nowhere to report
+            return
         now = time.monotonic()
         tty = bool(getattr(self.stream, "isatty", lambda: False)())
         if now - self.last < (1.0 if tty else 5.0):

@@ -21,14 +21,22 @@ if TYPE_CHECKING:  # type-only: importing the renderers stays light
     from .._erf import ERFResult
     from ..report import Report
     from ..rf import ReceptiveField
-    from ._records import CoverageRecord, ERFRecord, GriddingRecord, NestedCounts, RFRecord
+    from ._records import (
+        CoverageRecord,
+        ERFRecord,
+        GriddingRecord,
+        NestedCounts,
+        ReportRecord,
+        RFRecord,
+    )
 
     # What the figures draw (results, never inputs to compute): the core's result classes, or
     # the documented plain alternatives: an array (or nested lists) of counts, a result's JSON
     # record (atrous.render._records). Each figure dispatches with isinstance on these classes.
-    _CoverageLike: TypeAlias = Coverage | Report | CoverageRecord | np.ndarray | NestedCounts
-    _ComparedLike: TypeAlias = Coverage | Report | np.ndarray
-    _GriddingLike: TypeAlias = Report | Sequence[LayerGridding | GriddingRecord]
+    _CoverageLike: TypeAlias = (Coverage | Report | CoverageRecord | ReportRecord | np.ndarray
+                                | NestedCounts)
+    _ComparedLike: TypeAlias = Coverage | Report | CoverageRecord | ReportRecord | np.ndarray
+    _GriddingLike: TypeAlias = Report | ReportRecord | Sequence[LayerGridding | GriddingRecord]
     _RFLike: TypeAlias = ReceptiveField | Report | RFRecord
     _ERFLike: TypeAlias = ERFResult | ERFRecord
 
@@ -102,27 +110,35 @@ def _coverage_map(cov: _CoverageLike, where: str = "cov") -> _Map:
     if isinstance(cov, Coverage):
         out = _Map(cov.counts, tuple(cov.offset), tuple(cov.unit), cov.holes, cov.gridded,
                    cov.fraction)
-    elif isinstance(cov, np.ndarray):
-        out = _Map(cov)
-    elif isinstance(cov, (list, tuple)):
-        out = _Map(np.asarray(cov))
+    elif isinstance(cov, (np.ndarray, list, tuple)):
+        out = _Map(_counts_array(cov, where))
     elif isinstance(cov, Mapping):
-        counts = cov.get("counts")
+        record: Mapping[str, Any] = cov
+        inner = record.get("coverage")
+        if "counts" not in record and isinstance(inner, Mapping):  # a report's record
+            record = inner
+        counts = record.get("counts")
         if counts is None:
             raise AtrousError(
                 f"{where}: a coverage record must carry its counts (Coverage.to_dict() or "
                 "Report.to_dict() with counts=True), this one has none"
             )
-        offset, unit = cov.get("offset"), cov.get("unit")
-        holes, gridded, fraction = cov.get("holes"), cov.get("gridded"), cov.get("fraction")
-        out = _Map(
-            np.asarray(counts),
-            None if offset is None else tuple(int(o) for o in offset),
-            None if unit is None else tuple(int(u) for u in unit),
-            None if holes is None else int(holes),
-            None if gridded is None else bool(gridded),
-            None if fraction is None else float(fraction),
-        )
+        array = _counts_array(counts, where)
+        offset, unit = record.get("offset"), record.get("unit")
+        holes, gridded, fraction = (record.get("holes"), record.get("gridded"),
+                                    record.get("fraction"))
+        try:
+            out = _Map(
+                array,
+                None if offset is None else tuple(int(o) for o in offset),
+                None if unit is None else tuple(int(u) for u in unit),
+                None if holes is None else int(holes),
+                None if gridded is None else bool(gridded),
+                None if fraction is None else float(fraction),
+            )
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise AtrousError(f"{where}: a coverage record's offset, unit, holes and fraction "
+                              f"must be numbers ({exc})") from None
     else:
         raise _wrong_type(where, cov, COVERAGE_TYPES)
     arr = out.counts
@@ -131,6 +147,27 @@ def _coverage_map(cov: _CoverageLike, where: str = "cov") -> _Map:
             f"a coverage map must be a non-empty 1-D, 2-D or 3-D array, got shape {arr.shape}"
         )
     return out
+
+
+def _counts_array(counts: object, where: str) -> np.ndarray:
+    """``counts`` as an array of path counts: numbers (ints, exact big ints as objects, bools,
+    finite floats), none negative; ragged lists, strings, NaN are refused naming ``where``."""
+    try:
+        arr = np.asarray(counts)
+    except (TypeError, ValueError) as exc:  # ragged nested lists
+        raise AtrousError(f"{where}: the counts are not a rectangular array ({exc})") from None
+    if arr.dtype == object:
+        bad = next((v for v in arr.ravel() if isinstance(v, bool)
+                    or not isinstance(v, (int, np.integer))), None)
+        if bad is not None:
+            raise AtrousError(f"{where}: the counts must be whole numbers, got {bad!r}")
+    elif arr.dtype.kind not in "biuf":
+        raise AtrousError(f"{where}: the counts must be numbers, got an array of {arr.dtype}")
+    elif arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
+        raise AtrousError(f"{where}: the counts must be finite, got NaN or infinity")
+    if arr.size and arr.dtype.kind != "b" and (arr < 0).any():
+        raise AtrousError(f"{where}: the counts are path counts (>= 0), got a negative one")
+    return arr
 
 
 def _as_plane(arr: np.ndarray) -> tuple[np.ndarray, str]:

@@ -213,7 +213,8 @@ def _coverage_line(
 
 COMPARED_TYPES = (
     "computed coverage maps: Coverages (atrous.coverage(...), e.g. of atrous.stack(rates)), "
-    "Reports (atrous.analyze(...)) or numpy arrays of counts"
+    "Reports (atrous.analyze(...)), their records (to_dict(), JSON, with the counts) or numpy "
+    "arrays of counts"
 )
 
 
@@ -222,7 +223,7 @@ def _compared(item: _ComparedLike, where: str) -> _Map:
     from .._coverage import Coverage
     from ..report import Report
 
-    if not isinstance(item, (Coverage, Report, np.ndarray)):
+    if not isinstance(item, (Coverage, Report, np.ndarray, Mapping)):
         raise AtrousError(
             f"compare_figure draws {COMPARED_TYPES}; {where} is a {type(item).__name__}, which "
             "is not computed (the figure draws results, it runs no analysis)"
@@ -233,6 +234,8 @@ def _compared(item: _ComparedLike, where: str) -> _Map:
 def _label_of(item: _ComparedLike) -> str:
     from ..report import Report
 
+    if isinstance(item, Mapping):  # a report's record names its target
+        return str(item.get("target") or "")
     return str(item.target or "") if isinstance(item, Report) else ""
 
 
@@ -433,7 +436,8 @@ class _Bar:
 
 GRIDDING_TYPES = (
     "computed rows: atrous.layer_gridding(...)'s result (e.g. of atrous.stack(rates)), their "
-    "records (LayerGridding.to_dict()) or a Report (atrous.analyze(...))"
+    "records (LayerGridding.to_dict()), a Report (atrous.analyze(...)) or its record (to_dict(), "
+    "JSON)"
 )
 
 
@@ -460,10 +464,16 @@ def _gridding_rows(target: _GriddingLike) -> list[_Bar]:
 
     if isinstance(target, Report):
         return [_bar(r) for r in target.layer_gridding]
-    listed = isinstance(target, Sequence) and not isinstance(target, (str, bytes))
-    if listed and all(isinstance(r, (LayerGridding, Mapping)) for r in target):
-        return [_bar(r) for r in target]
+    rows: object = target
+    if isinstance(target, Mapping) and isinstance(target.get("layer_gridding"), list):
+        rows = target["layer_gridding"]  # a report's record (to_dict(), JSON)
+    listed = isinstance(rows, Sequence) and not isinstance(rows, (str, bytes))
+    if isinstance(rows, Sequence) and listed and all(
+            isinstance(r, LayerGridding) or (isinstance(r, Mapping) and "node" in r)
+            for r in rows):
+        return [_bar(r) for r in rows]
+    kinds = sorted({type(r).__name__ for r in rows}) if isinstance(rows, Sequence) else []
     raise AtrousError(
-        f"gridding_strip draws {GRIDDING_TYPES}; target is a {type(target).__name__}"
-        + (" of " + ", ".join(sorted({type(r).__name__ for r in target})) if listed else "")
+        f"gridding_strip draws {GRIDDING_TYPES}; target is a {type(rows).__name__}"
+        + (" of " + ", ".join(kinds) if listed else "")
     )

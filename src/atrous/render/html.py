@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias, TypedDict, cast
 
+from ..errors import AtrousError
 from .text import fmt_compact
 
 if TYPE_CHECKING:  # type-only: importing the renderers stays light
@@ -542,6 +543,11 @@ def _report_dict(report: _ReportLike) -> ReportRecord:
     from ..report import Report
 
     if not isinstance(report, Report):
+        if not isinstance(report, Mapping) or "status" not in report:
+            got = ("a mapping with no 'status'" if isinstance(report, Mapping)
+                   else type(report).__name__)
+            raise AtrousError(f"report must be an atrous Report (atrous.analyze) or its record "
+                              f"(to_dict(), JSON), got {got}")
         return report
     small = all(_cells(None if o.deferred else o.coverage) <= EMBED_MAX_CELLS
                 for o in report.outputs)

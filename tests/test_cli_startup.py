@@ -53,7 +53,31 @@ def test_analyze_rates_loads_no_torch_matplotlib_jinja2_onnx_dask_or_shutil() ->
     # numpy's OpenBLAS was told to start no thread pool (atrous does no BLAS work); argparse's
     # help formatter was given the terminal width, so it did not import shutil for it; the
     # console replaces no :emoji: codes, so rich's table of them stays unloaded
-    assert line == ("RESULT 0 [17, 17] ['numpy'] 0 ['numpy', 'rich'] True 1"), res.stderr
+    assert line == ("RESULT 0 [17, 17] ['numpy'] 0 ['numpy', 'rich'] True None"), res.stderr
+
+
+def test_the_atrous_process_sets_openblas_to_one_thread_a_caller_of_main_keeps_its_own() -> None:
+    # as the ``atrous`` process (main() reads sys.argv): one OpenBLAS thread unless the user
+    # set a value; an atexit handler makes the process exit normally, so it can print the value
+    code = textwrap.dedent("""
+        import atexit, os, sys
+        preset = sys.argv[1]
+        if preset == "-":
+            os.environ.pop("OPENBLAS_NUM_THREADS", None)
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = preset
+        atexit.register(lambda: print("RESULT", os.environ.get("OPENBLAS_NUM_THREADS"),
+                                      file=sys.stderr))
+        sys.argv = ["atrous", "analyze", "--rates", "1,2,5", "--json"]
+        from atrous.cli import main
+        main()
+    """)
+    env = dict(os.environ, PYTHONPATH=SRC)
+    for preset, expected in (("-", "1"), ("4", "4")):
+        res = subprocess.run([sys.executable, "-c", code, preset], capture_output=True,
+                             text=True, env=env, timeout=120)
+        line = next((s for s in res.stderr.splitlines() if s.startswith("RESULT")), res.stderr)
+        assert line == f"RESULT {expected}", res.stderr
 
 
 _PROBE = textwrap.dedent("""

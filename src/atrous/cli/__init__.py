@@ -216,10 +216,11 @@ def _main(argv: Sequence[str], own_process: bool = False) -> int:
         # output goes nowhere, as ``atrous shape``'s always did, in every command
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the process's stdout from now on)
     command = _command_in(words)
-    if not _runs_model(command, words) and "numpy" not in sys.modules:
+    if own_process and not _runs_model(command, words) and "numpy" not in sys.modules:
         # atrous does no BLAS work; numpy's OpenBLAS would start a thread per core that spins
         # waiting for some (~0.05 s of CPU time a process here). Commands that may run a
-        # model's code keep the user's setting (a torch built on OpenBLAS reads it too).
+        # model's code keep the user's setting (a torch built on OpenBLAS reads it too), and
+        # so does a Python program calling ``main(argv)`` (its environment is its own).
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     only = command
     if command is None and (not words or words[0] in ("-h", "--help", "--version")):

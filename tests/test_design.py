@@ -652,3 +652,19 @@ def test_a_child_range_past_2_to_the_63_does_not_overflow() -> None:
     # 64 layers: the last rate may be anything up to 3**63 (a range too long for len())
     (c,) = atrous.design(kernel=3, layers=64, top=1)
     assert c.rates == tuple(3**i for i in range(64)) and c.rf == 3**64
+
+
+@pytest.mark.parametrize(
+    "call",
+    [lambda: atrous.design(target_rf=129, layers=8, max_rate=64, time_limit=0.05),
+     lambda: atrous.pareto(max_rate=64, max_layers=7, time_limit=0.05)],
+    ids=["design", "pareto"],
+)
+def test_time_limit_message_states_the_limit_given_and_the_flags(call: Any) -> None:
+    # the search starts after its set-up, so the time it has left is below the limit: the
+    # message still quotes the limit the user gave, and names the CLI flag of each knob
+    with pytest.raises(atrous.TooLargeError) as info:
+        call()
+    message = str(info.value)
+    assert "time limit (0.05 s of CPU time)" in message, message
+    assert "--max-rate" in message and "--layers" in message and "--time-limit" in message

@@ -623,7 +623,7 @@ def _rank(
                 strict=g > 1,
                 max_nodes=ask.max_nodes,
             )
-            for h in _search(q, deadline=deadline, progress=progress):
+            for h in _search(q, deadline=deadline, progress=progress, limit=ask.time_limit):
                 tie = tuple(-r for r in h.rates) if mode == "rf" else h.rates
                 ranked.append(((*prefix, *h.key), tie, g))
 
@@ -766,7 +766,7 @@ def pareto(
                 if progress is not None:
                     progress((point + done) * share)
 
-            raw.append(_pareto_point(k, n, level, cap, budget, deadline, report))
+            raw.append(_pareto_point(k, n, level, cap, budget, (deadline, limit), report))
     return ParetoFrontier(k, cap, nd, levels, _frontier(raw))
 
 
@@ -776,7 +776,7 @@ def _pareto_point(
     level: int,
     cap: int | None,
     budget: int,
-    deadline: float | None,
+    clock: tuple[float | None, float | None],
     report: Callable[[float], None],
 ) -> tuple[int, int, int, Ints | None, int]:
     """One point of :func:`pareto`: ``(n, level, width, rates, rf)``, the widest centred window
@@ -794,7 +794,8 @@ def _pareto_point(
         strict=False,
         max_nodes=budget,
     )
-    hits = _search(q, deadline=deadline, progress=report)
+    deadline, limit = clock  # the table's deadline and its time limit as stated
+    hits = _search(q, deadline=deadline, progress=report, limit=limit)
     if not hits:
         return (n, level, 0, None, 0)
     group = hits[0].rates

@@ -157,6 +157,7 @@ class _Search:
         *,
         deadline: float | None = None,
         progress: Callable[[float], None] | None = None,
+        limit: float | None = None,
     ) -> None:
         _check_taps(q.kernel)
         self.q = q
@@ -172,6 +173,7 @@ class _Search:
         self.deadline = deadline
         self._started = time.process_time()
         self._limit = None if deadline is None else max(0.0, deadline - self._started)
+        self._stated = limit if limit is not None else self._limit  # the limit the user gave
         self.progress = progress
         self._next_report = time.monotonic() + PROGRESS_EVERY
         # the uniform mode bounds all children of a node at once (int64 counts, one group)
@@ -438,7 +440,7 @@ class _Search:
             cpu = time.process_time()
             if cpu > self.deadline:
                 raise TooLargeError(
-                    f"the search did not finish within its time limit ({self._limit or 0:.3g} s "
+                    f"the search did not finish within its time limit ({self._stated or 0:.3g} s "
                     f"of CPU time); narrow it ({self._knobs()}) or raise time_limit "
                     "(--time-limit)"
                 )
@@ -464,14 +466,17 @@ class _Search:
             need = "would need far more CPU time (no measurable part of its space "
         raise TooLargeError(
             f"the search {need}done after {spent:.2g} s), more than its time limit "
-            f"({limit:.3g} s); narrow it ({self._knobs()}) or raise time_limit (--time-limit)"
+            f"({self._stated or limit:.3g} s); narrow it ({self._knobs()}) or raise time_limit "
+            "(--time-limit)"
         )
 
     def _knobs(self) -> str:
         """The options that narrow this search, in words."""
         if self.q.mode == "width":  # the Pareto table
-            return "a smaller max_rate, fewer layers, fewer or lower count levels"
-        return "a smaller max_rate, fewer layers, a lower min_count, a smaller top"
+            return ("a smaller max_rate (--max-rate), fewer layers (--layers), fewer or lower "
+                    "count levels")
+        return ("a smaller max_rate (--max-rate), fewer layers (--layers), a lower min_count "
+                "(--min-count), a smaller top (--top)")
 
     def _child_range(self, group: Ints, total: int, last: int, left: int) -> tuple[int, int]:
         """The useful rates for the next layer: ``lo..hi`` (empty when ``lo > hi``)."""
@@ -781,6 +786,8 @@ def _search(
     *,
     deadline: float | None = None,
     progress: Callable[[float], None] | None = None,
+    limit: float | None = None,
 ) -> list[_Hit]:
-    """Top ``q.top`` sorted groups by the mode's key (smaller is better), exact."""
-    return _Search(q, deadline=deadline, progress=progress).run()
+    """Top ``q.top`` sorted groups by the mode's key (smaller is better), exact; ``limit`` is
+    the time limit as the caller stated it (for messages; ``deadline`` enforces it)."""
+    return _Search(q, deadline=deadline, progress=progress, limit=limit).run()

@@ -133,3 +133,17 @@ def test_names_in_the_html_report_are_inert(label: str, tmp_path: Path) -> None:
     html = out.read_text(encoding="utf-8")
     assert "<script>alert(1)</script>" not in html
     assert "\x1b" not in html
+
+
+@pytest.mark.filterwarnings("error::UserWarning")  # matplotlib: "Glyph 27 missing" when drawn raw
+def test_module_names_in_the_html_page_show_control_and_format_characters_escaped() -> None:
+    import torch
+
+    from atrous.render.html import report_html
+
+    model = torch.nn.Sequential()
+    model.add_module("a\u202eb\x1b[31m", torch.nn.Conv2d(1, 1, 3))
+    model.add_module("z\u200bw", torch.nn.Conv2d(1, 1, 3, dilation=2))
+    html = report_html(atrous.analyze(model, input_size=(1, 1, 32, 32)))
+    assert unsafe(html) == []
+    assert "a\\u202eb\\x1b[31m" in html and "z\\u200bw" in html  # shown, not dropped

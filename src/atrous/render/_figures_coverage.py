@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import AtrousError
+from ..errors import AtrousError, printable
 from ._figures_base import (
     ANNOTATE_MAX,
     COMPARE_ANNOTATE_MAX,
@@ -235,8 +235,8 @@ def _label_of(item: _ComparedLike) -> str:
     from ..report import Report
 
     if isinstance(item, Mapping):  # a report's record names its target
-        return str(item.get("target") or "")
-    return str(item.target or "") if isinstance(item, Report) else ""
+        return printable(str(item.get("target") or ""))
+    return printable(str(item.target or "")) if isinstance(item, Report) else ""
 
 
 def compare_figure(
@@ -336,7 +336,7 @@ def gridding_strip(target: _GriddingLike, *, title: str | None = None) -> Figure
     rows = _gridding_rows(target)
     if not rows:
         raise AtrousError("no layers to draw: the gridding table is empty")
-    names = [r.name for r in rows]
+    names = [printable(r.name) for r in rows]  # drawn as written, control characters escaped
     fractions = [r.fraction for r in rows]
     gridded = [r.gridded for r in rows]
     holes = [r.holes for r in rows]

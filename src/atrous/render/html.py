@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias, TypedDict, cast
 
-from ..errors import AtrousError
+from ..errors import AtrousError, printable
 from .text import fmt_compact
 
 if TYPE_CHECKING:  # type-only: importing the renderers stays light
@@ -672,12 +672,28 @@ def _resource(name: str) -> str:
     return resources.files("atrous.render").joinpath("templates").joinpath(name).read_text("utf-8")
 
 
+def _visible(value: object) -> object:
+    r"""What the page prints for a template value: text (a user's layer or module names among
+    it) with control and format characters shown as escapes (``\x1b``, ``\u202e``), so a name
+    cannot reorder the text around it (bidi overrides) or hide in zero-width characters; line
+    breaks and tabs stay. Markup the page built itself (figures, pre-rendered HTML) is left as
+    it is.
+
+    >>> _visible("conv\u202eevil\x1b[31m"), _visible("a\nb"), _visible(3)
+    ('conv\\u202eevil\\x1b[31m', 'a\nb', 3)
+    """
+    if type(value) is not str or value.isprintable():
+        return value
+    return "".join(ch if ch.isprintable() or ch in "\t\n\r" else printable(ch) for ch in value)
+
+
 def _environment() -> jinja2.Environment:
     import jinja2
 
     return jinja2.Environment(
         loader=jinja2.PackageLoader("atrous.render", "templates"),
         autoescape=True,
+        finalize=_visible,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

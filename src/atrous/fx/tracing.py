@@ -297,6 +297,7 @@ def _recorder_class() -> Any:
     import torch.fx as fx
 
     keep_shape = _shape_preserving()
+    map_arg = fx.node.map_arg
 
     class Recorder(fx.Interpreter):
         """Runs the graph and keeps every node's value; skips shape-keeping calls."""
@@ -332,8 +333,12 @@ def _recorder_class() -> Any:
 
         def run_node(self, n: Any) -> Any:
             # Interpreter.run_node without its per-node debug log and node-meta context
-            # (which only a re-trace under fx_traceback.preserve_node_meta reads)
-            args, kwargs = self.fetch_args_kwargs_from_env(n)
+            # (which only a re-trace under fx_traceback.preserve_node_meta reads); the
+            # arguments fetched as fetch_args_kwargs_from_env does, without its per-call
+            # closure (in graph order every argument node has its value)
+            load = self.env.__getitem__
+            args = map_arg(n.args, load) if n.args else ()
+            kwargs = map_arg(n.kwargs, load) if n.kwargs else {}
             out = getattr(self, n.op)(n.target, args, kwargs)
             self.values[n] = out
             return out

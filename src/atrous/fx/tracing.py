@@ -445,14 +445,17 @@ class _FxWalk:
     def _node(self, n: Any) -> None:
         srcs: list[str] = []
         infos: list[TensorInfo] = []
-        args = tuple(self._sub(a, srcs, infos) for a in n.args)
-        kwargs = {k: self._sub(v, srcs, infos) for k, v in n.kwargs.items()}
-        fn_name = _fn_name(n.target)
-        if n.op == "call_function" and n.target is operator.setitem:
+        sub = self._sub
+        args = tuple([sub(a, srcs, infos) for a in n.args])
+        raw_kwargs = n.kwargs
+        kwargs = {k: sub(v, srcs, infos) for k, v in raw_kwargs.items()} if raw_kwargs else {}
+        target, op = n.target, n.op
+        fn_name = _fn_name(target)
+        if op == "call_function" and target is operator.setitem:
             self._setitem(n, args, srcs, infos)
             return
         _values_only(fn_name, args, srcs, infos)
-        module = self.modules.get(n.target) if n.op == "call_module" else None
+        module = self.modules.get(target) if op == "call_module" else None
         if not srcs or fn_name in _FACTORIES:
             if _inplace(n, fn_name, module) and n.args and n.args[0] in self.live:
                 del self.live[n.args[0]]  # overwritten with values that do not depend on x

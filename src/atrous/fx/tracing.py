@@ -350,11 +350,11 @@ def _recorder_class() -> Any:
             if (isinstance(mod, keep_shape) and len(args) == 1 and not kwargs
                     and isinstance(args[0], torch.Tensor)):
                 return args[0]  # norms and activations keep the shape: skip their kernels
-            if self.params is not None:
-                self.params.swap(mod)
             out = module_shortcut(mod, args, kwargs)  # a conv, pool or linear: by formula
             if out is not None:
-                return out
+                return out  # its own tensors never read: not swapped
+            if self.params is not None:
+                self.params.swap(mod)
             return super().call_module(target, args, kwargs)
 
         def call_function(self, target: Any, args: Any, kwargs: Any) -> Any:

@@ -24,7 +24,7 @@ from ._arith_base import at_axis
 from ._arith_base import check_choice as _check_choice
 from ._arith_conv import check_output_padding, conv_axis
 from ._arith_pool import pool_params
-from ._types import IntOrTuple, Ints, Pairs, as_bool, as_int, as_ints, infer_ndim
+from ._types import MAX_INT, IntOrTuple, Ints, Pairs, as_bool, as_int, as_ints, infer_ndim
 from .errors import AtrousError
 from .geometry import (
     AxisGeometry,
@@ -149,6 +149,35 @@ def _simple_padding(padding: Any, k: int, s: int, d: int) -> tuple[int, int] | N
     return None
 
 
+def _plain_ints(values: tuple[Any, ...], minimum: int) -> bool:
+    """Every value a plain int (no bool) in ``[minimum, MAX_INT)``: what ``as_ints`` accepts
+    unchanged."""
+    return all(type(v) is int and minimum <= v < MAX_INT for v in values)
+
+
+def _plain_conv(kernel: Any, stride: Any, padding: Any, dilation: Any, groups: Any, ndim: Any,
+                in_channels: Any, out_channels: Any, size: Any) -> bool:
+    """True when :class:`Conv`'s arguments are already in its normal form, valid: ``ndim`` of
+    1-3, kernel, stride and dilation tuples of that many ints >= 1, padding that many
+    ``(left, right)`` tuples of ints >= 0, groups an int >= 1 dividing the channel counts (ints
+    >= 1 or None), ``size`` None or that many ints >= 1. The general path would return the
+    same values (new tuples, equal) for them."""
+    if not (type(ndim) is int and 1 <= ndim <= 3 and type(kernel) is tuple
+            and type(stride) is tuple and type(dilation) is tuple and type(padding) is tuple
+            and len(kernel) == ndim and len(stride) == ndim and len(dilation) == ndim
+            and len(padding) == ndim and type(groups) is int and 1 <= groups < MAX_INT
+            and _plain_ints(kernel, 1) and _plain_ints(stride, 1)
+            and _plain_ints(dilation, 1)):
+        return False
+    for pair in padding:
+        if type(pair) is not tuple or len(pair) != 2 or not _plain_ints(pair, 0):
+            return False
+    for ch in (in_channels, out_channels):
+        if ch is not None and (type(ch) is not int or not 1 <= ch < MAX_INT or ch % groups):
+            return False
+    return size is None or (type(size) is tuple and len(size) == ndim and _plain_ints(size, 1))
+
+
 @dataclass(frozen=True, init=False)
 class Conv(Layer):
     """A (dilated, strided, grouped) convolution.
@@ -201,6 +230,14 @@ class Conv(Layer):
                           padding=(pair,) * ndim, dilation=(dilation,) * ndim, groups=groups,
                           in_channels=None, out_channels=None, bias=bool(bias))
                 return
+        if _plain_conv(kernel, stride, padding, dilation, groups, ndim, in_channels,
+                       out_channels, size):
+            # per-axis tuples of plain ints in range, as the front ends build them: what the
+            # general normalisation below returns for them, without its per-value checks
+            self._set(kernel=kernel, stride=stride, padding=padding, dilation=dilation,
+                      groups=groups, in_channels=in_channels, out_channels=out_channels,
+                      bias=bool(bias))
+            return
         pad_for_ndim = padding if not isinstance(padding, str) else None
         if pad_for_ndim is not None and arith._is_pairs(pad_for_ndim):
             pad_for_ndim = tuple(0 for _ in pad_for_ndim)  # type: ignore[union-attr]

@@ -56,9 +56,9 @@ from .graph import Graph, as_graph
 from .layers import Conv, Input, Layer, Merge, Opaque, Pointwise
 from .rf import (
     ReceptiveField,
+    _analyse,
     frac_json,
     node_sizes,
-    receptive_fields,
     spatial_input_size,
 )
 
@@ -444,12 +444,12 @@ def _analyze(target: Any, input_size: Sequence[int] | None, gridding: bool | str
         strict: dict[str, Ints] | None = graph.shapes(spatial)
     else:
         strict = None
-    rfs = receptive_fields(graph, spatial)
     # every size known strictly: the same as the lenient pass (which falls back to a node's
     # meta shape only where the layer gives none)
     sizes: dict[str, Ints | None] = (
         dict(strict) if strict is not None and all(v is not None for v in strict.values())
         else node_sizes(graph, spatial))
+    rfs = _analyse(graph, spatial, sizes=sizes)  # receptive_fields(graph, spatial), sized
     if gridding == "auto":
         gridding = len(graph) <= GRIDDING_AUTO_NODES
     # done: the per-node maps, which the output's coverage may reuse

@@ -47,14 +47,14 @@ computed as if that node were the identity and ``diagnostics`` names the node.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 from ._types import Ints, as_size
 from .errors import AtrousError, TooLargeError
-from .geometry import Identity, Unmodelled, Whole
+from .geometry import Identity, Taps, Unmodelled, Whole
 from .graph import Graph, as_graph
 from .layers import Input, Layer, Merge
 
@@ -267,12 +267,19 @@ class ReceptiveField:
 
 
 # -- per-axis state ---------------------------------------------------------------------------
-@dataclass
 class _Ax:
-    period: int = 1
-    shift: int = 1
-    boxes: list[Box] = field(default_factory=lambda: [(0, 0)])
-    is_global: bool = False
+    """One node's boxes along one axis (shared, never changed, once made)."""
+
+    __slots__ = ("boxes", "is_global", "period", "shift")
+
+    def __init__(self, period: int = 1, shift: int = 1, boxes: list[Box] | None = None,
+                 is_global: bool = False) -> None:
+        self.period, self.shift, self.is_global = period, shift, is_global
+        self.boxes: list[Box] = [(0, 0)] if boxes is None else boxes
+
+    def __repr__(self) -> str:
+        return (f"_Ax(period={self.period}, shift={self.shift}, boxes={self.boxes}, "
+                f"is_global={self.is_global})")
 
     def box(self, i: int) -> Box:
         m, q = divmod(i, self.period)
@@ -349,6 +356,17 @@ def _layer_axis(
         return _Ax(is_global=True)
     if isinstance(geom, Identity):
         return prev
+    if prev.is_global:
+        return prev  # as _compose
+    if type(geom) is Taps and prev.period == 1 and geom.kernel >= 1 and geom.dilation >= 1:
+        # _compose at period 1 (every unit one box): unit 0 reads a run of taps whose hull is
+        # that of its first and last taps' boxes; the period stays 1
+        t, jump, b = geom.stride, prev.shift, prev.boxes[0]
+        if b is None:
+            return _Ax(1, t * jump, [None])
+        first = -geom.offset * jump
+        last = (geom.kernel - 1) * geom.dilation * jump + first
+        return _Ax(1, t * jump, [(b[0] + min(first, last), b[1] + max(first, last))])
     q, t = geom.period
     return _compose(prev, q, t, geom.reads, node)
 
@@ -359,6 +377,14 @@ def _merge_axes(
 ) -> _Ax:
     if any(a.is_global for a in ins):
         return _Ax(is_global=True)
+    if all(a.period == 1 for a in ins) and len({a.shift for a in ins}) == 1:
+        # the common case, in integers: one box per input, one stride; misaligned when the
+        # boxes' centres (lo + hi) / 2 differ (an empty box's centre counts as 0, as in _start)
+        firsts = [a.boxes[0] for a in ins]
+        if len({0 if b is None else b[0] + b[1] for b in firsts}) == 1:
+            kept = [b for b in firsts if b is not None]
+            box = (min(b[0] for b in kept), max(b[1] for b in kept)) if kept else None
+            return _Ax(1, ins[0].shift, [box])
     jumps = {a.jump for a in ins}
     if len(jumps) > 1:
         notes.append(
@@ -496,9 +522,13 @@ def _dedupe(items: list[str]) -> list[str]:
 
 
 def _analyse(
-    graph: Graph, spatial: Ints | None, only: str | None = None
+    graph: Graph, spatial: Ints | None, only: str | None = None,
+    sizes: Mapping[str, Ints | None] | None = None,
 ) -> dict[str, ReceptiveField]:
-    sizes = node_sizes(graph, spatial)
+    """Every node's receptive field (``only``: that node's alone); ``sizes``: the nodes' sizes
+    as :func:`node_sizes` gives them, when the caller has them."""
+    if sizes is None:
+        sizes = node_sizes(graph, spatial)
     states: dict[str, _State] = {}
     for node in graph.topological():
         layer = node.layer
@@ -508,9 +538,12 @@ def _analyse(
             states[node.name] = _State([_Ax() for _ in range(graph.ndim)], why, bool(why), [])
             continue
         ins = [states[i] for i in node.inputs]
-        notes = _dedupe([n for s in ins for n in s.notes])
-        partial = any(s.partial for s in ins)
-        findings = _dedupe([n for s in ins for n in s.findings])
+        if len(ins) == 1:  # the input's lists, shared: no state's lists change once made
+            notes, partial, findings = ins[0].notes, ins[0].partial, ins[0].findings
+        else:
+            notes = _dedupe([n for s in ins for n in s.notes])
+            partial = any(s.partial for s in ins)
+            findings = _dedupe([n for s in ins for n in s.findings])
         if isinstance(layer, Merge):
             flag = [False]
             new_notes: list[str] = []
@@ -521,8 +554,10 @@ def _analyse(
                 for ax in range(graph.ndim)
             ]
             partial = partial or flag[0]
-            notes = _dedupe(notes + new_notes)
-            findings = _dedupe(findings + new_findings)
+            if new_notes:
+                notes = _dedupe(notes + new_notes)
+            if new_findings:
+                findings = _dedupe(findings + new_findings)
         else:
             in_size = sizes[node.inputs[0]]
             new_notes = []
@@ -537,32 +572,38 @@ def _analyse(
                 partial = True
                 notes = _dedupe(notes + new_notes)
         states[node.name] = _State(axes, notes, partial, findings)
+    frozen: dict[Any, AxisRF] = {}  # equal axis states make equal (immutable) AxisRFs
     return {
-        name: _freeze(name, st, spatial)
+        name: _freeze(name, st, spatial, frozen)
         for name, st in states.items()
         if only is None or name == only
     }
 
 
-def _freeze(name: str, st: _State, spatial: Ints | None) -> ReceptiveField:
+def _freeze(name: str, st: _State, spatial: Ints | None,
+            frozen: dict[Any, AxisRF]) -> ReceptiveField:
     axes = []
     for ax, a in enumerate(st.axes):
         if a.is_global:
             n = spatial[ax] if spatial is not None else None
-            axes.append(
-                AxisRF(
+            key: Any = ("global", n)
+            got = frozen.get(key)
+            if got is None:
+                got = frozen[key] = AxisRF(
                     size=n if n is not None else 0, stride=Ratio(0),
                     start=Ratio(n - 1, 2) if n is not None else Ratio(0),
                     is_global=True, period=1, shift=0, boxes=((0, n - 1) if n else None,),
                 )
-            )
         else:
-            axes.append(
-                AxisRF(
+            boxes = tuple(a.boxes)
+            key = (a.period, a.shift, boxes)
+            got = frozen.get(key)
+            if got is None:
+                got = frozen[key] = AxisRF(
                     size=_size(a), stride=Ratio(a.jump), start=Ratio(_start(a)), is_global=False,
-                    period=a.period, shift=a.shift, boxes=tuple(a.boxes),
+                    period=a.period, shift=a.shift, boxes=boxes,
                 )
-            )
+        axes.append(got)
     return ReceptiveField(name, tuple(axes), st.partial, list(st.notes), spatial,
                           list(st.findings))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 Layout = tuple[tuple[int, ...], ...]
 
@@ -100,6 +101,21 @@ def reshape_layout(in_shape: Sequence[int], out_shape: Sequence[int], layout: La
     Raises:
         LayoutError: when the view mixes an image axis with other axes in a way not followed.
     """
+    if type(in_shape) is tuple and type(out_shape) is tuple and type(layout) is tuple:
+        return _reshape_layout_cached(in_shape, out_shape, layout, nd)  # a pure function
+    return _reshape_layout(in_shape, out_shape, layout, nd)
+
+
+@lru_cache(maxsize=4096)
+def _reshape_layout_cached(in_shape: tuple[int, ...], out_shape: tuple[int, ...],
+                           layout: Layout, nd: int) -> Reshaped:
+    """:func:`_reshape_layout` remembered per (hashable) argument tuple: a network repeats
+    its views (every channel shuffle of a stage); a refusal is not remembered."""
+    return _reshape_layout(in_shape, out_shape, layout, nd)
+
+
+def _reshape_layout(in_shape: Sequence[int], out_shape: Sequence[int], layout: Layout,
+                    nd: int) -> Reshaped:
     owner = {a: (s, k) for s, comps in enumerate(layout) for k, a in enumerate(comps)}
     new: dict[int, list[int]] = {}  # input component -> the output axes that replace it
     factors = [1] * nd

@@ -62,11 +62,21 @@ def _pool_size(n: int, k: int, s: int, p: int, d: int, ceil: bool) -> int | None
     return out if out >= 1 else None
 
 
+def _weight_like(w: Any, x: Any) -> bool:
+    """A module weight of the input's dtype: on the meta device, or a plain tensor or
+    parameter whose meta copy (what the shape run would swap in) would be. The output's shape
+    does not depend on where the weight lives."""
+    import torch
+
+    if not isinstance(w, torch.Tensor) or w.dtype != x.dtype:
+        return False
+    return w.is_meta or type(w) in (torch.Tensor, torch.nn.Parameter)
+
+
 def _conv(mod: Any, x: Any) -> Any:
     nd = len(mod.kernel_size)
     w = mod.weight
-    if not (_meta(x, nd) and getattr(w, "is_meta", False) and x.dtype == w.dtype
-            and x.shape[1] == mod.in_channels):
+    if not (_meta(x, nd) and _weight_like(w, x) and x.shape[1] == mod.in_channels):
         return None
     if isinstance(mod.padding, str):
         if mod.padding != "same":
@@ -124,8 +134,7 @@ def _linear(mod: Any, x: Any) -> Any:
 
     w = mod.weight
     if not (isinstance(x, torch.Tensor) and x.is_meta and x.dtype.is_floating_point
-            and x.dim() >= 1 and getattr(w, "is_meta", False) and x.dtype == w.dtype
-            and x.shape[-1] == mod.in_features):
+            and x.dim() >= 1 and _weight_like(w, x) and x.shape[-1] == mod.in_features):
         return None
     return _empty((*x.shape[:-1], mod.out_features), x)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -216,7 +217,24 @@ _DUNDER = {"radd": "add", "iadd": "add", "rsub": "sub", "isub": "sub", "rmul": "
            "concat": "cat", "concatenate": "cat"}
 
 
+_FN_NAMES: dict[Any, str] = {}
+_NAMED_TYPES = frozenset((str, types.FunctionType, types.BuiltinFunctionType))
+
+
 def _fn_name(fn: Any) -> str:
+    """The normalised op name of a call target (a function, method name or module path),
+    remembered per name or plain function (never per object a model holds)."""
+    if type(fn) not in _NAMED_TYPES:
+        return _fn_name_of(fn)
+    got = _FN_NAMES.get(fn)
+    if got is None:
+        if len(_FN_NAMES) > 50_000:  # module paths of many models: start again
+            _FN_NAMES.clear()
+        got = _FN_NAMES[fn] = _fn_name_of(fn)
+    return got
+
+
+def _fn_name_of(fn: Any) -> str:
     name = fn if isinstance(fn, str) else getattr(fn, "__name__", None) or type(fn).__name__
     if name.startswith("__") and name.endswith("__"):
         name = name[2:-2]

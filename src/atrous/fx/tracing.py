@@ -297,6 +297,7 @@ def _recorder_class() -> Any:
     import torch.fx as fx
 
     keep_shape = _shape_preserving()
+    map_arg = fx.node.map_arg
 
     class Recorder(fx.Interpreter):
         """Runs the graph and keeps every node's value; skips shape-keeping calls."""
@@ -332,8 +333,12 @@ def _recorder_class() -> Any:
 
         def run_node(self, n: Any) -> Any:
             # Interpreter.run_node without its per-node debug log and node-meta context
-            # (which only a re-trace under fx_traceback.preserve_node_meta reads)
-            args, kwargs = self.fetch_args_kwargs_from_env(n)
+            # (which only a re-trace under fx_traceback.preserve_node_meta reads); the
+            # arguments fetched as fetch_args_kwargs_from_env does, without its per-call
+            # closure (in graph order every argument node has its value)
+            load = self.env.__getitem__
+            args = map_arg(n.args, load) if n.args else ()
+            kwargs = map_arg(n.kwargs, load) if n.kwargs else {}
             out = getattr(self, n.op)(n.target, args, kwargs)
             self.values[n] = out
             return out
@@ -345,11 +350,11 @@ def _recorder_class() -> Any:
             if (isinstance(mod, keep_shape) and len(args) == 1 and not kwargs
                     and isinstance(args[0], torch.Tensor)):
                 return args[0]  # norms and activations keep the shape: skip their kernels
-            if self.params is not None:
-                self.params.swap(mod)
             out = module_shortcut(mod, args, kwargs)  # a conv, pool or linear: by formula
             if out is not None:
-                return out
+                return out  # its own tensors never read: not swapped
+            if self.params is not None:
+                self.params.swap(mod)
             return super().call_module(target, args, kwargs)
 
         def call_function(self, target: Any, args: Any, kwargs: Any) -> Any:
@@ -440,14 +445,17 @@ class _FxWalk:
     def _node(self, n: Any) -> None:
         srcs: list[str] = []
         infos: list[TensorInfo] = []
-        args = tuple(self._sub(a, srcs, infos) for a in n.args)
-        kwargs = {k: self._sub(v, srcs, infos) for k, v in n.kwargs.items()}
-        fn_name = _fn_name(n.target)
-        if n.op == "call_function" and n.target is operator.setitem:
+        sub = self._sub
+        args = tuple([sub(a, srcs, infos) for a in n.args])
+        raw_kwargs = n.kwargs
+        kwargs = {k: sub(v, srcs, infos) for k, v in raw_kwargs.items()} if raw_kwargs else {}
+        target, op = n.target, n.op
+        fn_name = _fn_name(target)
+        if op == "call_function" and target is operator.setitem:
             self._setitem(n, args, srcs, infos)
             return
         _values_only(fn_name, args, srcs, infos)
-        module = self.modules.get(n.target) if n.op == "call_module" else None
+        module = self.modules.get(target) if op == "call_module" else None
         if not srcs or fn_name in _FACTORIES:
             if _inplace(n, fn_name, module) and n.args and n.args[0] in self.live:
                 del self.live[n.args[0]]  # overwritten with values that do not depend on x

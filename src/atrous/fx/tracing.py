@@ -42,7 +42,10 @@ def _trace_fx(model: Any, shapes: Shapes, name: str) -> Graph:
     return _FxWalk(gm, values, shapes, name).build()
 
 
-def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
+@cache
+def _tracer_class() -> type:
+    """atrous' torch.fx tracer (its proxies record item assignment and unpack without
+    disassembling the caller each time), made once."""
     import inspect
 
     import torch.fx as fx
@@ -117,10 +120,16 @@ def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
                 return node
             return super().create_node(kind, target, args, kwargs, name, type_expr)
 
+    return Tracer
+
+
+def _symbolic_trace(model: Any, name: str, n_inputs: int = 1) -> Any:
+    import inspect
+
     autowrap = tuple(f for f in _FUNCTIONS_BY_OBJ
                      if getattr(f, "__module__", None) not in (None, "builtins")
                      and type(f).__name__ == "function")
-    tracer = Tracer(autowrap_functions=autowrap)
+    tracer = _tracer_class()(autowrap_functions=autowrap)
     tracer.module_stack = _ModuleStack()
     tracer.scope = _scope_class()(tracer.scope.module_path, tracer.scope.module_type)
     # forward parameters past the given inputs keep their defaults (e.g. an optional mask=None)

@@ -100,25 +100,62 @@ class Stream:
         for op in self._ops.values():
             for a in op.ts_args:
                 self._consumers[a].append(op)
-        # frames each node keeps between pushes: what its most-lagging reader still needs
-        # (the maximum over the pushed lengths: with strides it depends on the phase)
+        self.buffers = self._buffer_sizes()
+        self.buffer_frames = sum(self.buffers.values())
+        self.reset()
+
+    def _buffer_sizes(self) -> dict[str, int]:
+        """Frames each node keeps between pushes: what its most-lagging reader still needs
+        (the maximum over the pushed lengths: with strides it depends on the phase)."""
         counts = self._probe_counts
-        self.buffers: dict[str, int] = {}
+        buffers: dict[str, int] = {}
         for name, users in self._consumers.items():
             if name not in counts or not users:
                 continue
             held = max(int((counts[name] - (u.stride * counts[u.name] + u.lo)).max())
                        for u in users)
             if held > 0:
-                self.buffers[name] = held
-        self.buffer_frames = sum(self.buffers.values())
-        self.reset()
+                buffers[name] = held
+        return buffers
 
     # -- geometry --------------------------------------------------------------------------
     def _geometry(self) -> None:
         """Unit 0's box and every node's rate from :func:`atrous.receptive_fields` of a Graph
         of the nodes' layers (the converted layer of each reading node, the identity for the
         others); then the causality check over every phase of the strides."""
+        import numpy as np
+
+        box, rate = self._receptive_fields()
+        # What stream still computes itself: how many units of each node a pushed prefix of n
+        # samples completes (_Op.count) against the offline length (_Op.length) and the units
+        # of it that the output uses (_Op.reads, from the output back), for every n.
+        # A receptive field is the reads of one unit on an unbounded input; it says neither
+        # which units a finite prefix completes nor where the offline output ends, which the
+        # causality check and the per-phase buffers need. Both are floor-affine in n with a
+        # period of the largest rate: a few periods past the offsets decide every length.
+        period = max(rate.values())
+        reach = sum(abs(op.lo) + abs(op.hi) + abs(op.right) for op in self._ops.values())
+        self._probe = range(0, 3 * period + reach + 2)
+        order = [op for op in self._ops.values() if op.kind != "const"]
+        # every quantity below is an array over the probed input lengths n. "length": the
+        # offline lengths; "count": the units a pushed prefix of n samples completes; "good":
+        # the leading units of each node that read no padding after the end (the same offline
+        # as in a signal that goes on: what pushes emit); "used": the units of each node the
+        # output uses (a tail that only a later slice drops is not used). good >= used
+        # everywhere and count == length at the output make the pushes, concatenated, the
+        # offline output.
+        n = np.arange(len(self._probe), dtype=np.int64)
+        length, count, good = self._forward(order, n)
+        self._check_merges(order, length)
+        used = self._backward(order, n, length)
+        self._probe_counts = count
+        self._check_causal(order, length, good, used)
+        self._emission(order, box, rate, count, length)
+
+    def _receptive_fields(self) -> tuple[tuple[int, int], dict[str, int]]:
+        """Unit 0's box (of input units) and each node's rate (its stride against the input),
+        from the receptive fields of a Graph of the nodes' layers; a pointwise merge of paths
+        of different rates is refused."""
         from .graph import Graph
         from .layers import Merge, Pointwise
         from .rf import receptive_fields
@@ -143,28 +180,15 @@ class Stream:
                                   f"strides {sorted(rates)}")
         box = rfs[names[self._out]].box(0)[0]
         assert box is not None  # taps read at least one unit
-        # What stream still computes itself: how many units of each node a pushed prefix of n
-        # samples completes (_Op.count) against the offline length (_Op.length) and the units
-        # of it that the output uses (_Op.reads, from the output back), for every n.
-        # A receptive field is the reads of one unit on an unbounded input; it says neither
-        # which units a finite prefix completes nor where the offline output ends, which the
-        # causality check and the per-phase buffers need. Both are floor-affine in n with a
-        # period of the largest rate: a few periods past the offsets decide every length.
-        period = max(rate.values())
-        reach = sum(abs(op.lo) + abs(op.hi) + abs(op.right) for op in self._ops.values())
-        self._probe = range(0, 3 * period + reach + 2)
+        return box, rate
+
+    def _forward(self, order: list[_Op], n: Any) -> tuple[dict[str, Any], dict[str, Any],
+                                                          dict[str, Any]]:
+        """The forward walk over the probed input lengths ``n``: each node's offline length,
+        the units a pushed prefix completes, and the leading units that read no padding after
+        the end (``length``, ``count``, ``good`` in :meth:`_geometry`)."""
         import numpy as np
 
-        out = self._out
-        order = [op for op in self._ops.values() if op.kind != "const"]
-        # every quantity below is an array over the probed input lengths n. "length": the
-        # offline lengths; "count": the units a pushed prefix of n samples completes; "good":
-        # the leading units of each node that read no padding after the end (the same offline
-        # as in a signal that goes on: what pushes emit); "used": the units of each node the
-        # output uses (a tail that only a later slice drops is not used). good >= used
-        # everywhere and count == length at the output make the pushes, concatenated, the
-        # offline output.
-        n = np.arange(len(self._probe), dtype=np.int64)
         length: dict[str, Any] = {}
         count: dict[str, Any] = {}
         good: dict[str, Any] = {}
@@ -176,7 +200,13 @@ class Stream:
             count[op.name] = op.counts([count[i] for i in op.ts_args])
             good[op.name] = np.minimum(length[op.name],
                                        op.counts([good[i] for i in op.ts_args]))
-        for op in order:  # offline, a merge of paths of different lengths fails
+        return length, count, good
+
+    def _check_merges(self, order: list[_Op], length: dict[str, Any]) -> None:
+        """Offline, a merge of paths of different lengths fails: refused, with the lengths."""
+        import numpy as np
+
+        for op in order:
             if op.kind != "pointwise" or len(op.ts_args) < 2:
                 continue
             ls = np.array([length[i] for i in op.ts_args])
@@ -187,12 +217,23 @@ class Stream:
                     f"stream: node {self._where(op.name)} merges paths of different lengths "
                     f"({', '.join(f'{i!r}: {int(length[i][k])}' for i in op.ts_args)} samples "
                     f"for an input of {k}); the model fails on such input offline")
+
+    def _backward(self, order: list[_Op], n: Any, length: dict[str, Any]) -> dict[str, Any]:
+        """The backward consumption walk: the units of each node the output uses, from the
+        output back through each reader's reads (a tail only a later slice drops is unused)."""
+        import numpy as np
+
         used = {op.name: np.zeros_like(n) for op in order}
-        used[out] = length[out]
+        used[self._out] = length[self._out]
         for op in reversed(order):
             for i in op.ts_args:
                 used[i] = np.maximum(used[i], op.reads_all(used[op.name], length[i]))
-        self._probe_counts = count
+        return used
+
+    def _check_causal(self, order: list[_Op], length: dict[str, Any], good: dict[str, Any],
+                      used: dict[str, Any]) -> None:
+        """Refuse a model whose output uses a unit that reads padding after the end."""
+        import numpy as np
 
         def first(bad: Any) -> int:  # a refusal names the shortest non-empty input
             at = np.flatnonzero(bad)
@@ -214,6 +255,14 @@ class Stream:
                 f"after the end of an input of {k} sample(s) in {needs - has} unit(s) that "
                 f"{reader} (its output depends on the future); stream needs a causal model "
                 "(left padding only, or right padding that a later slice drops)")
+
+    def _emission(self, order: list[_Op], box: tuple[int, int], rate: dict[str, int],
+                  count: dict[str, Any], length: dict[str, Any]) -> None:
+        """What pushes emit and when: the output's counts, the first run's length, the box,
+        the stride and the lag."""
+        import numpy as np
+
+        out = self._out
         # a pushed prefix may complete output units the offline output of that length does
         # not have (a slice at the end drops more than the padding): pushes emit only the
         # units an output of the pushed length has, which then stay (its length only grows)

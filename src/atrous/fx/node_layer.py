@@ -2,7 +2,8 @@
 
 :func:`node_layer` runs the registered converter (the one :func:`atrous.fx.to_graph` uses) on one
 ``call_module`` / ``call_function`` / ``call_method`` node, with the tensors described as the
-caller knows them. :mod:`atrous._stream` reads the geometry of the calls it streams this way.
+caller knows them. :mod:`atrous._stream_graph` (for :func:`atrous.stream`) reads the geometry of
+the calls it streams this way.
 """
 
 from __future__ import annotations

@@ -367,24 +367,26 @@ def _recorder_class() -> Any:
             return super().call_module(target, args, kwargs)
 
         def call_function(self, target: Any, args: Any, kwargs: Any) -> Any:
-            if (args and isinstance(args[0], torch.Tensor)
-                    and _fn_name(target) in _SHAPE_KEEPING_FUNCTIONS):
-                return args[0]
-            out = function_shortcut(target, args, kwargs)  # arithmetic, mean, cat, resize
-            if out is not None:
-                return out
-            return super().call_function(target, args, kwargs)
+            # arithmetic, mean, cat, resize: by formula
+            out = _quick(target, args, kwargs, function_shortcut)
+            return out if out is not None else super().call_function(target, args, kwargs)
 
         def call_method(self, target: Any, args: Any, kwargs: Any) -> Any:
-            if (args and isinstance(args[0], torch.Tensor)
-                    and _fn_name(target) in _SHAPE_KEEPING_FUNCTIONS):
-                return args[0]
-            out = method_shortcut(target, args, kwargs)  # x.mean(dims): by formula
-            if out is not None:
-                return out
-            return super().call_method(target, args, kwargs)
+            out = _quick(target, args, kwargs, method_shortcut)  # x.mean(dims): by formula
+            return out if out is not None else super().call_method(target, args, kwargs)
 
     return Recorder
+
+
+def _quick(target: Any, args: Any, kwargs: Any, shortcut: Any) -> Any:
+    """A call's value in the shape run without running it (None: run it): its input when the
+    call keeps the shape, else what ``shortcut`` makes from the size formulas."""
+    import torch
+
+    if (args and isinstance(args[0], torch.Tensor)
+            and _fn_name(target) in _SHAPE_KEEPING_FUNCTIONS):
+        return args[0]
+    return shortcut(target, args, kwargs)
 
 
 def _shape_preserving() -> tuple[type, ...]:

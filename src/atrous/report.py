@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from ._format import fmt_position, fmt_si, fmt_size
 from ._types import Ints
 from ._types import _describe as _shown
 from .errors import AtrousError, printable
@@ -590,7 +591,6 @@ def _output_findings(
     graph: Graph, rfs: dict[str, ReceptiveField], res: OutputResult, several: bool
 ) -> list[Finding]:
     """The receptive field, gridding (or empty field) and global op of one output."""
-    from .render.text import fmt_position, fmt_size
 
     of = f" of {res.name}" if several else ""
     rf = res.rf
@@ -642,7 +642,6 @@ def _output_findings(
 
 
 def _gridding_finding(res: OutputResult, cov: Coverage, of: str) -> Finding:
-    from .render.text import fmt_position, fmt_si, fmt_size
 
     box = f"{fmt_size(cov.rf_size)} box of unit {fmt_position(cov.unit)}"
     if res.deferred:  # the output reads the whole input: judge the last local map
@@ -725,7 +724,6 @@ def _repair_finding(rates: list[int], kernel: int) -> list[Finding]:
 def _gridding_start(
     rows: list[LayerRow], outputs: list[OutputResult], grid_rows: list[LayerGridding]
 ) -> list[Finding]:
-    from .render.text import fmt_size
 
     gridded_rows = [g for g in grid_rows if g.gridded]
     if not gridded_rows:

@@ -80,12 +80,13 @@ def test_report_section_states_units() -> None:
     import argparse
 
     from atrous import analyze
-    from atrous.render.html import page_html, section_from_report
-    from atrous.units import add_unit_verdicts
+    from atrous.render.html import add_unit_verdicts, page_html, section_from_report
+    from atrous.units import Units
 
     report = analyze("1d: 3 d2, 3 d4")
     section = section_from_report(report, figures=False)
-    add_unit_verdicts(section, argparse.Namespace(sample_rate="8k", spacing=None), report.rf)
+    units = Units.from_args(argparse.Namespace(sample_rate="8k", spacing=None))
+    add_unit_verdicts(section, units, report.rf)
     html = page_html([section], title="units")
     assert "Receptive field (8 kHz)" in html and "1.625 ms" in html  # 13 samples
     assert section.data["units"]["receptive_field"] == [13 / 8000] and '"units"' in html

@@ -31,7 +31,6 @@ from .errors import AtrousError
 __all__ = [
     "Units",
     "add_unit_arguments",
-    "add_unit_verdicts",
     "add_units",
     "format_duration",
     "format_millimetres",
@@ -355,20 +354,6 @@ def add_units(record: dict[str, Any], args: Any, rf: Any, **kwargs: Any) -> dict
     if d is not None:
         record["units"] = d
     return record
-
-
-def add_unit_verdicts(section: Any, args: Any, rf: Any) -> None:
-    """Add the physical receptive field and stride (``--sample-rate`` / ``--spacing`` of
-    ``args``) to an HTML report section: as verdicts (:func:`units_pairs`) and as the
-    ``units`` member of its embedded JSON (:func:`units_dict`)."""
-    from .render.html import _verdict
-
-    units = Units.from_args(args)
-    d = units_dict(rf, units)
-    if d is None:
-        return
-    section.verdicts.extend(_verdict(label, value) for label, value in units_pairs(rf, units))
-    section.data["units"] = d
 
 
 def add_unit_arguments(parser: Any) -> None:

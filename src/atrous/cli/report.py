@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AtrousError
-from ..units import add_unit_arguments, add_unit_verdicts, print_units
+from ..units import Units, add_unit_arguments, print_units
 from ._common import add_command, check_output_path, parse_ints, parse_size
 
 if TYPE_CHECKING:  # type-only: the command module loads the analyses when it runs
@@ -121,7 +121,7 @@ def build_report(args: argparse.Namespace) -> tuple[Report, ERFResult | None, st
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..render.html import page_html, section_from_report, write_html
+    from ..render.html import add_unit_verdicts, page_html, section_from_report, write_html
     from ..render.progress import track
 
     check_output_path(args.output)  # before any work
@@ -135,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
 
     def draw() -> None:
         state["section"] = section_from_report(state["report"], erf=state["erf"])
-        add_unit_verdicts(state["section"], args, state["report"].rf)  # --sample-rate, --spacing
+        add_unit_verdicts(state["section"], Units.from_args(args),  # --sample-rate, --spacing
+                          state["report"].rf)
 
     def render() -> None:
         section = state["section"]

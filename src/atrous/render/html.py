@@ -35,6 +35,8 @@ if TYPE_CHECKING:  # type-only: importing the renderers stays light
     from .._coverage import Coverage, LayerGridding
     from .._erf import ERFResult
     from ..report import Report
+    from ..rf import ReceptiveField
+    from ..units import Units
     from ._figures_base import Figure
     from ._records import (
         CoverageRecord,
@@ -248,6 +250,20 @@ class Section:
 def _verdict(label: str, value: str, state: str = "info") -> dict[str, str]:
     mark = {"good": "✓", "bad": "✗", "warn": "!", "info": "·"}[state]
     return {"label": label, "value": value, "state": state, "mark": mark}
+
+
+def add_unit_verdicts(section: Section, units: Units, rf: ReceptiveField) -> None:
+    """Add the physical receptive field and stride (:class:`atrous.units.Units`: a sample rate
+    or a pixel spacing) to a report section: as verdicts (:func:`atrous.units.units_pairs`) and
+    as the ``units`` member of its embedded JSON (:func:`atrous.units.units_dict`). Nothing
+    without units."""
+    from ..units import units_dict, units_pairs
+
+    d = units_dict(rf, units)
+    if d is None:
+        return
+    section.verdicts.extend(_verdict(label, value) for label, value in units_pairs(rf, units))
+    section.data["units"] = d
 
 
 _SKIP_COLUMNS = {"counts", "coverage_counts", "boxes", "axes", "meta"}

@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from test_stream_tcn import Chomp1d as _Chomp  # locuslab/TCN's chomp
 
 from atrous import stream
 from atrous.errors import AtrousError
@@ -25,15 +26,6 @@ def _module(forward, **children):  # type: ignore[no-untyped-def]
     for name, child in children.items():
         setattr(mod, name, child)
     return mod.eval()
-
-
-class _Chomp(nn.Module):
-    def __init__(self, n: int) -> None:
-        super().__init__()
-        self.n = n
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x[:, :, :-self.n].contiguous()
 
 
 def _streamed(model: nn.Module, x: torch.Tensor, chunk: int, s=None) -> torch.Tensor:  # type: ignore[no-untyped-def]

@@ -6,9 +6,10 @@ import contextlib
 from functools import cache
 from typing import Any
 
+from .._axis_maps import prod as _prod
 from ..errors import AtrousError
 from ..layers import Conv, ConvTranspose, Layer, Pointwise
-from .functions import _BINARY, _PERMUTES, _UNARY, _VIEWS, _as_list, _prod
+from .functions import _BINARY, _PERMUTES, _UNARY, _VIEWS, _as_list
 from .modules import _ACTIVATION_MODULES
 from .plumbing import _first_line
 from .registry import (

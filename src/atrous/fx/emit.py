@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._axis_maps import prod as _prod
 from ..builder import GraphBuilder
 from ..graph import Graph
 from ..layers import Dense, Layer, Pointwise, Upsample
 from .convert import _macs, _target_name
-from .functions import _MIXING, _RESHAPE, _out_layout, _prod
+from .functions import _MIXING, _RESHAPE, _out_layout
 from .plumbing import _flatten_outputs
 from .registry import OpCall, TensorInfo
 

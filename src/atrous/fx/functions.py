@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -506,9 +505,3 @@ def _values_only(op_name: str, args: tuple[Any, ...], srcs: list[str],
     keep = 1 if args and isinstance(args[0], TensorInfo) and args[0].live else 0
     del srcs[keep:]
     del infos[keep:]
-
-
-
-
-def _prod(values: Sequence[int]) -> int:
-    return math.prod(int(v) for v in values)

@@ -17,11 +17,14 @@ from atrous.findings import CODES, SEVERITIES
 MODELS = str(Path(__file__).parent / "models_for_tests.py")
 
 
-def run_json(capsys: pytest.CaptureFixture[str], argv: str) -> object:
-    status = main(shlex.split(argv))
+def run_json(capsys: pytest.CaptureFixture[str], argv: str, status: int = 0) -> dict:
+    """The JSON document ``atrous ARGV`` prints (exit ``status``, nothing on stderr)."""
+    assert main(shlex.split(argv)) == status, argv
     out, err = capsys.readouterr()
-    assert (status, err) == (0, ""), argv
-    return json.loads(out)
+    assert err == "", err
+    doc = json.loads(out)
+    assert isinstance(doc, dict)
+    return doc
 
 
 def test_the_schemas_are_valid_and_shipped() -> None:

@@ -3,23 +3,13 @@ schemas, and the physical lengths in them are the pixel figures times the unit."
 
 from __future__ import annotations
 
-import json
-import shlex
 from pathlib import Path
 
 import pytest
+from test_schemas import run_json
 
 from atrous import schemas
 from atrous.cli import main
-
-
-def run_json(capsys: pytest.CaptureFixture[str], argv: str, status: int = 0) -> dict:
-    assert main(shlex.split(argv)) == status, argv
-    out, err = capsys.readouterr()
-    assert err == "", err
-    doc = json.loads(out)
-    assert isinstance(doc, dict)
-    return doc
 
 
 @pytest.mark.parametrize("argv", [

@@ -167,6 +167,12 @@ class OutputResult:
         return self._load is not None
 
     @property
+    def judged(self) -> Coverage | None:
+        """The map the gridding verdict judges, never building one: the whole map, or while it
+        is deferred (a global output of a large input) the last local map's centre unit."""
+        return self.local if self.deferred else self.coverage
+
+    @property
     def coverage(self) -> Coverage | None:
         """The exact coverage map (:class:`atrous.Coverage`), built on first access if deferred;
         None when unavailable (``coverage_error`` says why)."""
@@ -581,7 +587,7 @@ def _findings(
 
 
 def _is_empty(res: OutputResult) -> bool:
-    cov = res.local if res.deferred else res.coverage
+    cov = res.judged
     if cov is not None:
         return cov.cells == 0
     return not res.rf.is_global and 0 in res.rf.size
@@ -594,7 +600,7 @@ def _output_findings(
 
     of = f" of {res.name}" if several else ""
     rf = res.rf
-    cov = res.local if res.deferred else res.coverage
+    cov = res.judged
     data: dict[str, Any] = {"output": res.name, **{k: v for k, v in rf.to_dict().items()
                                                    if k in ("size", "stride", "start",
                                                             "is_global", "global_axes")}}
@@ -735,7 +741,7 @@ def _gridding_start(
     data = {"node": first.node, "index": index, "layers": len(rows), "holes": first.holes,
             "gridded_nodes": [g.node for g in gridded_rows]}
     def grids(o: OutputResult) -> bool:
-        cov = o.local if o.deferred else o.coverage
+        cov = o.judged
         return cov is not None and bool(cov.gridded)
 
     if any(grids(o) for o in outputs):

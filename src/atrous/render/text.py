@@ -433,7 +433,7 @@ def render_report(report: Report, console: Console, *, heatmap: bool = True) -> 
         colour = console.color_system is not None
         for out in report.outputs:
             deferred = out.deferred
-            cov = out.local if deferred else out.coverage  # never build a whole-input map here
+            cov = out.judged  # never builds a whole-input map
             if cov is None or not cov.cells:
                 continue
             label = "" if len(report.outputs) == 1 else f" of {printable(out.name)}"
@@ -569,14 +569,6 @@ def group_notes(notes: Sequence[str], keep: int = 3) -> list[str]:
     return out
 
 
-def shown_map(report: Report) -> Coverage | None:
-    """The first output's map as the text shows it: the whole map when it is built, else (a
-    global output of a large input, whose whole-input map is deferred) the last local map, which
-    its gridding verdict judges. A renderer never builds a deferred map."""
-    out = report.outputs[0]
-    return out.local if out.deferred else out.coverage
-
-
 def compare_panel(report: Report) -> Panel:
     """One side of a comparison: the target, a short verdict and its coverage heatmap."""
     from rich.console import Group
@@ -585,7 +577,7 @@ def compare_panel(report: Report) -> Panel:
 
     rf = report.rf
     lines = Text("RF " + ("global" if rf.is_global else _cell(rf.size)))
-    cov = shown_map(report)
+    cov = report.outputs[0].judged
     if cov is not None and report.outputs[0].deferred:
         lines.append(f"\nmap of {printable(cov.node)}'s centre unit (the last local map)",
                      style="dim")
@@ -624,7 +616,7 @@ def render_compare(reports: Sequence[Report], console: Console) -> None:
 
     row("receptive field", ["global" if r.rf.is_global else _cell(r.rf.size) for r in reports])
     row("effective stride", [_cell(r.rf.stride) for r in reports])
-    covs = [shown_map(r) for r in reports]
+    covs = [r.outputs[0].judged for r in reports]
     row("holes in the RF box", ["-" if c is None else str(c.holes) for c in covs])
     row("covered", ["-" if c is None else f"{c.fraction:.0%}" for c in covs])
     row("paths per pixel", [

@@ -327,6 +327,35 @@ def _resolve(
     return target, names, sizes, u
 
 
+def _described(
+    g: Graph,
+    order: list[Any],
+    sizes: dict[str, Ints] | None,
+    target: str,
+    budget: Budget,
+    shared: _Shared | None,
+) -> dict[str, list[Reads | None]]:
+    """Every node's per-axis reads (``shared`` keeps them), then the work checked against the
+    budget. All layers are described (and so validated) first: an opaque node is reported even
+    if no path reaches it."""
+    ndim = g.ndim
+
+    def n_in(nd: Any) -> Ints | None:
+        return None if sizes is None or not nd.inputs else sizes[nd.inputs[0]]
+
+    if shared is None:
+        descs: dict[str, list[Reads | None]] = {}
+        for nd in order:
+            size = n_in(nd)
+            descs[nd.name] = [_axis_geom(nd.name, nd.layer, axis,
+                                         None if size is None else size[axis])
+                              for axis in range(ndim)]
+    else:
+        descs = {nd.name: shared.describe(nd, ndim, n_in(nd)) for nd in order}
+    _check_work(g, order, descs, sizes, target, budget, shared)
+    return descs
+
+
 def _compute(
     g: Graph,
     node: str | None,
@@ -335,31 +364,13 @@ def _compute(
     budget: Budget,
     shared: _Shared | None = None,
 ) -> _Raw:
-    ndim = g.ndim
     target, names, sizes, u = _resolve(g, node, input_size, unit, shared)
     order = [n for n in (g.topological() if shared is None else shared.order) if n.name in names]
     if sizes is None:
-        fast = _stride1_chain(order, u, ndim, budget)
+        fast = _stride1_chain(order, u, g.ndim, budget)
         if fast is not None:
             return _Raw(fast, None, target, u, int64=True)
-    # Describe (and so validate) every layer first: an opaque node is reported even if no
-    # path reaches it.
-    if shared is None:
-        descs: dict[str, list[Reads | None]] = {
-            nd.name: [
-                _axis_geom(nd.name, nd.layer, axis,
-                           None if sizes is None or not nd.inputs else sizes[nd.inputs[0]][axis])
-                for axis in range(ndim)
-            ]
-            for nd in order
-        }
-    else:
-        descs = {
-            nd.name: shared.describe(
-                nd, ndim, None if sizes is None or not nd.inputs else sizes[nd.inputs[0]])
-            for nd in order
-        }
-    _check_work(g, order, descs, sizes, target, budget, shared)
+    descs = _described(g, order, sizes, target, budget, shared)
     if shared is not None:
         raw = _reuse(g, target, order, descs, sizes, u, shared, budget)
         if raw is None:

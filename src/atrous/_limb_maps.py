@@ -348,9 +348,9 @@ def output_coverage(g: Any, spatial: Ints, node: str, max_cells: int,
     from ._coverage import (
         DEFAULT_MAX_BYTES,
         _budget,
-        _check_work,
         _compute_map,
         _coverage_with,
+        _described,
         _finish,
         _resolve,
         _spatial,
@@ -371,9 +371,7 @@ def output_coverage(g: Any, spatial: Ints, node: str, max_cells: int,
         return _coverage_with(g, spatial, node, max_cells, rfs)
     order = [nd for nd in shared.order if nd.name in names]
     ndim = g.ndim
-    descs = {nd.name: shared.describe(nd, ndim, sizes[nd.inputs[0]] if nd.inputs else None)
-             for nd in order}
-    _check_work(g, order, descs, sizes, target, budget, shared)
+    descs = _described(g, order, sizes, target, budget, shared)
     size = _spatial(g, input_size)
     if all(len(nd.inputs) <= 1 for nd in order):  # a chain: separable, the engine's own way
         return _finish(_compute_map(order, descs, sizes, target, u, budget), size, budget)

@@ -37,24 +37,29 @@ class SpecError(AtrousError):
         super().__init__(message)
 
 
-def printable(text: str) -> str:
+def printable(text: str, keep: str = "") -> str:
     r"""``text`` with control and format characters shown as Python escapes.
 
     ANSI/OSC escapes, newlines, tabs, NUL, DEL, C1 controls, bidi overrides and zero-width
     characters come out as ``\x1b``, ``\n``, ``\u202e``..., so a name printed on a terminal
     cannot move the cursor, recolour the text, reorder it or forge table rows. The one escaping
-    of names for text output (the CLI and :mod:`atrous.render.text`); JSON keeps names as they
-    are.
+    of names for text output (the CLI, :mod:`atrous.render.text`, the HTML page, figure labels);
+    JSON keeps names as they are.
 
     >>> printable("conv\x1b[31mred\nrow\u202e")
     'conv\\x1b[31mred\\nrow\\u202e'
     >>> printable("layer4.0 😀")
     'layer4.0 😀'
+
+    ``keep``: characters left as they are (the HTML page keeps line breaks and tabs).
+
+    >>> printable("a\tb\u202e", keep="\t\n\r")
+    'a\tb\\u202e'
     """
     if text.isprintable():
         return text
     return "".join(
-        ch if ch.isprintable()  # str.isprintable is False for every Cc and Cf character
+        ch if ch.isprintable() or ch in keep  # str.isprintable: False for every Cc, Cf char
         else repr(ch)[1:-1] if ch in "\t\n\r" else ascii(ch)[1:-1]
         for ch in text
     )

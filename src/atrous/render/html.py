@@ -698,9 +698,7 @@ def _visible(value: object) -> object:
     >>> _visible("conv\u202eevil\x1b[31m"), _visible("a\nb"), _visible(3)
     ('conv\\u202eevil\\x1b[31m', 'a\nb', 3)
     """
-    if type(value) is not str or value.isprintable():
-        return value
-    return "".join(ch if ch.isprintable() or ch in "\t\n\r" else printable(ch) for ch in value)
+    return printable(value, keep="\t\n\r") if type(value) is str else value
 
 
 def _environment() -> jinja2.Environment:

@@ -144,7 +144,8 @@ class _Checked:
     __slots__ = ("args", "conv", "given", "same_padding", "unbatched", "verdicts")
 
     def __init__(self, given: tuple[object, ...], unbatched: bool, args: ConvArgs) -> None:
-        self.given = given  # stride, padding, dilation, groups as passed (exact ints and tuples)
+        self.given = given  # stride, padding, dilation, groups, impl, padding_mode as passed
+        # (exact ints, strs and tuples of them)
         self.unbatched = unbatched
         self.args = args[3:]  # stride, pads, dilation, groups, mode
         pads, mode = args.pads, args.mode
@@ -158,7 +159,8 @@ class _Checked:
 def _exact(value: object) -> bool:
     """Whether ``value`` is built of exact ints and strs only (tuples nesting them): arguments
     whose equality means the same checks (``2.0 == 2`` and ``True == 1``, but floats and bools are
-    refused where ints are asked for; lists could change after they were checked)."""
+    refused where ints are asked for; lists could change after they were checked; an object
+    equal to ``"native"`` but no str is refused where a str is asked for)."""
     kind = type(value)
     if kind is int or kind is str:
         return True
@@ -197,7 +199,8 @@ def dilated_conv(
         if entry is not None:
             given = entry.given
             if (given[0] is stride and given[1] is padding and given[2] is dilation
-                    and given[3] is groups) or _exact((stride, padding, dilation, groups)):
+                    and given[3] is groups and given[4] is impl and given[5] is padding_mode
+                    ) or _exact((stride, padding, dilation, groups, impl, padding_mode)):
                 return _run_checked(entry, x, weight, bias, impl)
     return _check_and_run(ndim, key, x, weight, bias, stride, padding, dilation, groups, impl,
                           padding_mode)
@@ -245,7 +248,7 @@ def _check_and_run(
     check_choice(impl, Impl, "impl")
     check_choice(padding_mode, PaddingMode, "padding_mode")
     unbatched = check_input(x, ndim, name)
-    given = (stride, padding, dilation, groups)
+    given = (stride, padding, dilation, groups, impl, padding_mode)
     if unbatched:
         x = x.unsqueeze(0)
     groups = as_int(groups, "groups", 1)

@@ -1,0 +1,310 @@
+"""Hostile calls against the functionals' table of checked call signatures
+(``atrous.nn._impl._CHECKED``): a call after a remembered one must compute and refuse exactly
+what the same call computes and refuses on an empty table (the reference: the same call after
+``clear_auto_choices()``, and ``F.conv2d`` on explicitly padded input), the table must keep no
+tensor alive and stay bounded, and tracers (torch.jit.trace, torch.compile, torch.export,
+torch.fx, meta tensors) must see what they see on an empty table."""
+
+from __future__ import annotations
+
+import copy
+import enum
+import gc
+import io
+import pickle
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from atrous.nn import ASPP, DilatedConv1d, DilatedConv2d, _impl
+from atrous.nn.functional import clear_auto_choices, dilated_conv1d, dilated_conv2d
+
+IMPLS = ("native", "zero_kernel", "space_to_batch", "phase", "auto")
+
+
+@pytest.fixture(autouse=True)
+def _empty_table() -> Any:
+    clear_auto_choices()
+    yield
+    clear_auto_choices()
+
+
+def _outcome(call: Callable[[], torch.Tensor]) -> tuple[str, Any]:
+    """What a call gives: ("ok", its output) or (the error's type name, its message)."""
+    try:
+        return "ok", call()
+    except Exception as exc:  # the very error is compared
+        return type(exc).__name__, str(exc)
+
+
+def _same(a: tuple[str, Any], b: tuple[str, Any]) -> bool:
+    if a[0] != b[0]:
+        return False
+    if a[0] == "ok":
+        x, y = a[1], b[1]
+        return bool(x.shape == y.shape and x.dtype == y.dtype and torch.equal(x, y))
+    return bool(a[1] == b[1])
+
+
+def _first_and_repeated(warm: Callable[[], Any], call: Callable[[], torch.Tensor]
+                        ) -> tuple[tuple[str, Any], tuple[str, Any]]:
+    """``call`` on an empty table, then ``call`` after ``warm`` ran twice (remembered)."""
+    clear_auto_choices()
+    first = _outcome(call)
+    clear_auto_choices()
+    warm()
+    warm()
+    assert _impl._CHECKED, "the warm-up call should have been remembered"
+    return first, _outcome(call)
+
+
+X = torch.randn(1, 2, 9, 9, generator=torch.Generator().manual_seed(0))
+W = torch.randn(2, 2, 3, 3, generator=torch.Generator().manual_seed(1))
+
+
+def _plain() -> torch.Tensor:
+    return dilated_conv2d(X, W, None, 1, 2, 2, 1, impl="native", padding_mode="zeros")
+
+
+class _Liar:
+    """No str, but equal to one and hashed like it: a dict lookup cannot tell it from the str."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return other == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+
+@pytest.mark.parametrize(("name", "text"), [("impl", "native"), ("padding_mode", "zeros")])
+def test_an_option_equal_to_a_checked_str_but_no_str_is_still_refused(
+    name: str, text: str
+) -> None:
+    """The key holds impl and padding_mode by equality: a repeated call with a non-str equal to
+    the remembered str was run instead of refused (fixed: they must be exact strs, like the
+    other arguments, for the remembered checks to apply)."""
+    liar = _Liar(text)
+    first, repeated = _first_and_repeated(
+        _plain, lambda: dilated_conv2d(X, W, None, 1, 2, 2, 1, **{name: liar}))
+    assert first[0] == "AtrousError" and f"{name} must be one of" in first[1]
+    assert _same(first, repeated), repeated
+
+
+class _Str(str):
+    pass
+
+
+class _ImplEnum(str, enum.Enum):
+    native = "native"
+    phase = "phase"
+
+
+def test_str_subclasses_compute_as_a_first_call_and_are_not_kept() -> None:
+    for kw in ({"impl": _Str("phase")}, {"impl": _ImplEnum.phase},
+               {"padding_mode": _Str("reflect")}, {"padding": _Str("same")}):
+        args: dict[str, Any] = {"stride": 1, "padding": 2, "dilation": 2, "impl": "phase",
+                                "padding_mode": "reflect"}
+        plain = dict(args)
+        if "padding" in kw:
+            plain["padding"] = "same"
+        args.update(kw)
+        first, repeated = _first_and_repeated(lambda p=plain: dilated_conv2d(X, W, **p),
+                                              lambda a=args: dilated_conv2d(X, W, **a))
+        assert first[0] == "ok" and _same(first, repeated), kw
+        clear_auto_choices()  # only exact strs are kept (a subclass may carry state or methods)
+        dilated_conv2d(X, W, **args)
+        assert all(type(v) is str for k in _impl._CHECKED for v in k[4:] if isinstance(v, str))
+
+
+class _Two(enum.IntEnum):
+    two = 2
+
+
+@pytest.mark.parametrize("change", [
+    {"dilation": _Two.two}, {"dilation": np.int64(2)}, {"dilation": (np.int32(2), 2)},
+    {"dilation": (_Two.two, _Two.two)}, {"padding": _Two.two}, {"groups": np.int8(1)},
+    {"groups": True}, {"stride": True}, {"stride": (True, 1)}, {"dilation": (2, [2])},
+    {"padding": (2, 2.0)}, {"padding": ((2, 2), [2, 2])}, {"dilation": torch.tensor(2)},
+    {"padding": "same"}, {"padding": _Str("same")}, {"padding": _Str("valid")},
+    {"impl": "zero_kernel"}, {"padding_mode": "circular"}, {"impl": "Native"},
+    {"padding_mode": "zero"}, {"dilation": 0}, {"padding": -1}, {"groups": 2},
+])
+def test_integer_kinds_and_nested_lists_after_a_remembered_call(change: dict[str, Any]) -> None:
+    args: dict[str, Any] = {"stride": 1, "padding": 2, "dilation": 2, "groups": 1}
+    args.update(change)
+    first, repeated = _first_and_repeated(_plain, lambda: dilated_conv2d(X, W, None, **args))
+    assert _same(first, repeated), (first, repeated)
+
+
+def test_other_tensors_of_a_remembered_shape() -> None:
+    def conv(x: torch.Tensor, w: torch.Tensor = W, **kw: Any) -> Callable[[], torch.Tensor]:
+        return lambda: dilated_conv2d(x, w, None, 1, "same", 2, **kw)
+
+    cases = [
+        conv(X[0]),  # unbatched
+        conv(X.double()),  # a dtype the weight does not have: torch's own error, both times
+        conv(X.double(), W.double()),
+        conv(X.to("meta"), W.to("meta")),
+        conv(X.contiguous(memory_format=torch.channels_last)),
+        conv(X.contiguous(memory_format=torch.channels_last), impl="auto"),
+        conv(X[..., ::1].transpose(2, 3), impl="space_to_batch"),
+        conv(torch.nn.Parameter(X.clone())),
+        conv(X.to(torch.bfloat16), W.to(torch.bfloat16), impl="phase"),
+        conv(X.to(torch.int64), W.to(torch.int64)),
+        conv(X, torch.nn.Parameter(W.clone())),
+    ]
+    for call in cases:
+        first, repeated = _first_and_repeated(conv(X), call)
+        if first[0] == "ok" and first[1].is_meta:
+            assert repeated[0] == "ok" and repeated[1].shape == first[1].shape
+            continue
+        assert _same(first, repeated), (first[0], repeated[0])
+
+
+def test_gradients_and_grad_modes_after_a_remembered_call() -> None:
+    for impl in IMPLS:
+        grads = []
+        for warm in (False, True):
+            clear_auto_choices()
+            if warm:
+                with torch.no_grad():
+                    dilated_conv2d(X, W, None, 1, "same", 2, impl=impl)
+                    dilated_conv2d(X, W, None, 1, "same", 2, impl=impl)
+            x, w = X.clone().requires_grad_(), W.clone().requires_grad_()
+            y = dilated_conv2d(x, w, None, 1, "same", 2, impl=impl)
+            (y * torch.arange(y.numel()).reshape(y.shape)).sum().backward()
+            assert x.grad is not None and w.grad is not None
+            grads.append((y.detach(), x.grad, w.grad))
+        for a, b in zip(*grads):
+            assert torch.allclose(a, b, atol=1e-5), impl
+    # the reference: autograd of F.conv2d on the padded input
+    x, w = X.clone().requires_grad_(), W.clone().requires_grad_()
+    y = F.conv2d(F.pad(x, [2, 2, 2, 2]), w, None, 1, 0, 2)
+    (y * torch.arange(y.numel()).reshape(y.shape)).sum().backward()
+    assert torch.allclose(grads[1][1], x.grad, atol=1e-4)  # type: ignore[arg-type]
+    assert torch.allclose(grads[1][2], w.grad, atol=1e-4)  # type: ignore[arg-type]
+
+
+def test_the_table_keeps_no_tensor_alive() -> None:
+    refs = []
+    for impl in IMPLS:
+        x = torch.randn(1, 2, 9, 9, requires_grad=True)
+        w, b = torch.randn(2, 2, 3, 3, requires_grad=True), torch.randn(2)
+        for _ in range(3):
+            y = dilated_conv2d(x, w, b, 1, "same", 2, impl=impl)
+        refs += [weakref.ref(t) for t in (x, w, b, y)]
+        del x, w, b, y
+    gc.collect()
+    assert all(r() is None for r in refs)
+    assert len(_impl._CHECKED) == len(IMPLS)
+
+
+def test_modules_changed_after_calls() -> None:
+    torch.manual_seed(2)
+    m = DilatedConv2d(2, 3, 3, padding="same", dilation=2, impl="auto")
+    x = torch.randn(1, 2, 9, 9)
+    for change in ("deepcopy", "pickle", "double", "weight5", "state"):
+        m(x)
+        m(x)
+        if change == "deepcopy":
+            other, arg = copy.deepcopy(m), x
+        elif change == "pickle":
+            buf = io.BytesIO()
+            torch.save(m, buf)
+            buf.seek(0)
+            other, arg = torch.load(buf, weights_only=False), x
+            assert torch.equal(pickle.loads(pickle.dumps(m))(x), other(x))
+        elif change == "double":
+            other, arg = copy.deepcopy(m).double(), x.double()
+        elif change == "weight5":
+            other, arg = copy.deepcopy(m), x
+            other.weight.data = torch.randn(3, 2, 5, 5)
+        else:
+            other, arg = DilatedConv2d(2, 3, 3, padding="same", dilation=2, impl="auto"), x
+            other.load_state_dict(m.state_dict())
+        repeated = _outcome(lambda m=other, t=arg: m(t))
+        clear_auto_choices()
+        first = _outcome(lambda m=other, t=arg: m(t))
+        assert _same(first, repeated), change
+        if first[0] == "ok":
+            pads = [2, 2, 2, 2]
+            want = F.conv2d(F.pad(arg, pads), other.weight, other.bias, 1, 0, 2)
+            assert torch.allclose(first[1], want, atol=1e-6), change
+
+
+def test_meta_tensors_and_analyze_after_real_calls() -> None:
+    import atrous
+
+    net = torch.nn.Sequential(DilatedConv2d(2, 4, 3, padding="same", dilation=2, impl="auto"),
+                              DilatedConv2d(4, 4, 3, padding="same", dilation=3))
+    x = torch.randn(1, 2, 16, 16)
+    net(x)
+    net(x)
+    text = atrous.analyze(net, (1, 2, 16, 16)).to_json()
+    clear_auto_choices()
+    assert atrous.analyze(net, (1, 2, 16, 16)).to_json() == text
+    assert torch.equal(net(x), net(x))
+    meta = copy.deepcopy(net).to("meta")
+    assert meta(x.to("meta")).shape == (1, 4, 16, 16)
+    assert not any(v for e in _impl._CHECKED.values() for v in e.verdicts if v[1] is not True)
+
+
+def test_fx_trace_of_modules_after_calls() -> None:
+    import torch.fx
+
+    torch.manual_seed(3)
+    net = torch.nn.Sequential(  # (torch.fx cannot trace ASPP's impl != "native" branches)
+        DilatedConv2d(2, 3, 3, padding="same", dilation=2, impl="phase"),
+        DilatedConv2d(3, 3, 3, padding="same", dilation=3, impl="auto"), ASPP(3, 4, rates=(2, 3)))
+    net.eval()
+    x = torch.randn(1, 2, 12, 12)
+    want = net(x)
+    net(x)
+    graph = torch.fx.symbolic_trace(net)
+    assert torch.allclose(graph(x), want, atol=1e-6)
+    assert not any(type(n) is not int for k in _impl._CHECKED for n in k[1])
+
+
+def test_unbatched_and_batched_share_nothing() -> None:
+    x1, w1 = torch.randn(3, 20), torch.randn(4, 3, 3)
+    want = F.conv1d(F.pad(x1[None], [4, 4]), w1, None, 1, 0, 4)[0]
+    for _ in range(3):
+        assert torch.allclose(dilated_conv1d(x1, w1, padding="same", dilation=4), want, atol=1e-5)
+        assert dilated_conv1d(x1[None], w1, padding="same", dilation=4).shape == (1, 4, 20)
+    m = DilatedConv1d(3, 4, 3, padding="same", dilation=4)
+    assert m(x1).shape == (4, 20) and m(x1[None]).shape == (1, 4, 20)
+
+
+def test_threads_share_the_table() -> None:
+    errors: list[object] = []
+
+    def worker(k: int) -> None:
+        gen = torch.Generator().manual_seed(k)
+        try:
+            for i in range(60):
+                n, d = 6 + (i + k) % 5, 1 + i % 3
+                x = torch.randn(1, 2, n, n, generator=gen)
+                w = torch.randn(2, 2, 3, 3, generator=gen)
+                y = dilated_conv2d(x, w, None, 1, "same", d, impl=IMPLS[(i + k) % 5])
+                if not torch.allclose(y, F.conv2d(x, w, None, 1, d, d), atol=1e-5):
+                    errors.append((k, i))
+                if i % 25 == 24:
+                    clear_auto_choices()
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors

@@ -308,3 +308,48 @@ def test_threads_share_the_table() -> None:
     for t in threads:
         t.join()
     assert not errors
+
+
+def _tensors_in_table() -> list[object]:
+    def walk(value: object) -> Any:
+        if isinstance(value, (tuple, list)):
+            for v in value:
+                yield from walk(v)
+        else:
+            yield value
+
+    found = [v for key in _impl._CHECKED for v in walk(key) if isinstance(v, torch.Tensor)]
+    for entry in _impl._CHECKED.values():
+        found += [v for v in walk((entry.given, entry.args, tuple(entry.verdicts)))
+                  if isinstance(v, torch.Tensor)]
+    return found
+
+
+def test_jit_trace_leaves_no_tensor_in_the_table() -> None:
+    """While torch.jit.trace runs, ``x.shape`` is a torch.Size of 0-dim tensors: the table kept
+    them (and torch.compile/export then failed on the table); fixed: only int shapes are kept."""
+    torch.manual_seed(4)
+    net = torch.nn.Sequential(DilatedConv2d(2, 3, 3, padding="same", dilation=2),
+                              DilatedConv2d(3, 3, 3, padding="same", dilation=2, impl="auto"))
+    x = torch.randn(1, 2, 9, 9)
+    want = net(x)
+    clear_auto_choices()
+    traced = torch.jit.trace(net, x, check_trace=False)
+    assert not _tensors_in_table()
+    assert torch.allclose(traced(x), want, atol=1e-6)
+    net(x)  # and after real calls, tracing again
+    net(x)
+    traced = torch.jit.trace(net, x, check_trace=False)
+    assert not _tensors_in_table()
+    assert torch.allclose(traced(x), want, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_strict_export_after_a_jit_trace() -> None:
+    torch.manual_seed(5)
+    net = torch.nn.Sequential(DilatedConv2d(2, 3, 3, padding="same", dilation=2, impl="auto"))
+    x = torch.randn(1, 2, 9, 9)
+    torch.jit.trace(net, x, check_trace=False)
+    exported = torch.export.export(net, (x,), strict=True)
+    want = F.conv2d(F.pad(x, [2, 2, 2, 2]), net[0].weight, net[0].bias, 1, 0, 2)
+    assert torch.allclose(exported.module()(x), want, atol=1e-6)

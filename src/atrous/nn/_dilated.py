@@ -167,6 +167,13 @@ def _exact(value: object) -> bool:
     return kind is tuple and all(_exact(v) for v in value)  # type: ignore[attr-defined]
 
 
+def _int_shapes(key: tuple[object, ...]) -> bool:
+    """Whether the key's shapes (input, weight, bias) are of ints: while torch.jit.trace runs
+    they are 0-dim tensors, which the table must neither keep alive nor hand to torch.compile."""
+    return all(type(n) is int for shape in key[1:4] if shape is not None
+               for n in shape)  # type: ignore[attr-defined]
+
+
 def dilated_conv(
     ndim: int,
     /,
@@ -267,7 +274,7 @@ def _check_and_run(
     check_pads(pads, size, padding_mode, name)
 
     args = ConvArgs(x, weight, bias, s, pads, d, groups, padding_mode)
-    if key is not None and _exact(given):
+    if key is not None and _exact(given) and _int_shapes(key):
         if len(_CHECKED) >= _CHECKED_MAX:
             _CHECKED.clear()
         _CHECKED[key] = _Checked(given, unbatched, args)

@@ -29,7 +29,11 @@ IMPLS = ("native", "zero_kernel", "space_to_batch", "phase", "auto")
 
 
 @pytest.fixture(autouse=True)
-def _empty_table() -> Any:
+def _empty_table(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An empty table, and impl="auto"'s probe deciding "phase" whatever it measured: a first
+    call and a repeated one then agree unless the table is wrong (a real probe may decide
+    otherwise from one call to the next under load), and auto runs a non-native kernel."""
+    monkeypatch.setattr(_impl, "decide", lambda times, margin=0.1: "phase")
     clear_auto_choices()
     yield
     clear_auto_choices()
@@ -353,3 +357,55 @@ def test_strict_export_after_a_jit_trace() -> None:
     exported = torch.export.export(net, (x,), strict=True)
     want = F.conv2d(F.pad(x, [2, 2, 2, 2]), net[0].weight, net[0].bias, 1, 0, 2)
     assert torch.allclose(exported.module()(x), want, atol=1e-6)
+
+
+def _compiled(net: torch.nn.Module) -> tuple[Callable[..., torch.Tensor], list[Any]]:
+    """``torch.compile(net)`` with a backend that records each graph it is given."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    graphs: list[Any] = []
+
+    def backend(gm: torch.fx.GraphModule, inputs: list[torch.Tensor]) -> Callable[..., Any]:
+        graphs.append(gm)
+        return gm.forward
+
+    return torch.compile(net, backend=backend), graphs
+
+
+@pytest.mark.slow
+def test_compile_runs_native_even_with_a_remembered_verdict() -> None:
+    """torch.compile traces ``native`` for impl="auto" on an empty table; with an eager call's
+    "phase" verdict remembered, the compiled graph held the phase decomposition (fixed: the table
+    is not used while torch.compile traces)."""
+    torch.manual_seed(6)
+    net = DilatedConv2d(2, 3, 3, padding="same", dilation=2, impl="auto")
+    x = torch.randn(1, 2, 9, 9)
+    net(x)
+    net(x)
+    assert _impl.last_choice() == "phase"
+    compiled, graphs = _compiled(net)
+    y = compiled(x)
+    ops = {str(n.target) for g in graphs for n in g.graph.nodes if n.op == "call_function"}
+    assert ops == {str(torch.conv2d)}, ops
+    assert torch.equal(y, F.conv2d(x, net.weight, net.bias, 1, 2, 2))
+
+
+@pytest.mark.slow
+def test_a_compiled_model_compiles_once() -> None:
+    """The first compiled call stored its signature in the table, which the graph guarded on:
+    the second call compiled again (and clear_auto_choices() a third time)."""
+    torch.manual_seed(7)
+    net = torch.nn.Sequential(DilatedConv2d(2, 3, 3, padding="same", dilation=2),
+                              DilatedConv2d(3, 3, 3, padding="same", dilation=3, impl="auto"))
+    x = torch.randn(1, 2, 9, 9)
+    want = net(x)
+    compiled, graphs = _compiled(net)
+    for _ in range(3):
+        assert torch.allclose(compiled(x), want, atol=1e-6)
+    clear_auto_choices()
+    dilated_conv2d(x, torch.randn(1, 2, 3, 3), dilation=2)  # another signature meanwhile
+    assert torch.allclose(compiled(x), want, atol=1e-6)
+    assert len(graphs) == 1
+    assert not _impl._CHECKED or all(k[1] != x.shape or k[2] != (3, 2, 3, 3)
+                                     for k in _impl._CHECKED)

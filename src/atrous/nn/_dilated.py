@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -32,6 +33,8 @@ from ._impl import (
     _space_to_batch_conv,
     is_tracing,
 )
+
+_is_compiling = torch.compiler.is_compiling  # True only while torch.compile/export trace
 
 __all__ = [
     "Impl",
@@ -191,12 +194,13 @@ def dilated_conv(
 
     A call whose shapes and options were checked before (plain tensors, arguments of exact
     ints, tuples and strings) reuses what the checks worked out: the checks cost more than a
-    small convolution itself.
+    small convolution itself. Not while torch.compile traces: its graph would guard on the table
+    (and compile again whenever the table changed), and it runs ``native`` for ``auto``.
     """
     key: tuple[object, ...] | None = None
     if type(x) is Tensor and isinstance(weight, Tensor) and (
         bias is None or isinstance(bias, Tensor)
-    ):
+    ) and not _is_compiling():  # torch.compile would guard on the table (and recompile)
         key = (ndim, x.shape, weight.shape, None if bias is None else bias.shape, stride,
                padding, dilation, groups, impl, padding_mode)
         try:

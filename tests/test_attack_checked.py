@@ -12,6 +12,7 @@ import enum
 import gc
 import io
 import pickle
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -409,3 +410,53 @@ def test_a_compiled_model_compiles_once() -> None:
     assert len(graphs) == 1
     assert not _impl._CHECKED or all(k[1] != x.shape or k[2] != (3, 2, 3, 3)
                                      for k in _impl._CHECKED)
+
+
+def test_a_trace_in_another_thread_leaves_no_native_verdict() -> None:
+    """Whether a verdict may be remembered is read from the global ``_LAST`` after ``choose``
+    returns; a torch.jit.trace in one thread, paused right after its ``choose`` decided "native"
+    (tracing: never a verdict) while an eager call in another thread probes, must not leave that
+    "native" as the signature's verdict (held: a traced call's shapes are tensors, so it never
+    reaches a remembered entry)."""
+    torch.manual_seed(8)
+    x, w = torch.randn(1, 2, 9, 9), torch.randn(2, 2, 3, 3)
+
+    def call(t: torch.Tensor) -> torch.Tensor:
+        return dilated_conv2d(t, w, None, 1, 2, 2, impl="auto")
+
+    call(x)  # the signature is checked; its entry has no verdict yet
+    paused, resume = threading.Event(), threading.Event()
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if event == "return" and not paused.is_set():
+            paused.set()  # the traced call just decided "native"; let the eager call run
+            resume.wait(10)
+        return local
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        code = frame.f_code
+        if event == "call" and "choose" in code.co_name and code.co_filename == _impl.__file__:
+            return local
+        return None
+
+    def trace_in_thread() -> None:
+        sys.settrace(tracer)
+        try:
+            torch.jit.trace(call, x, check_trace=False)
+        finally:
+            sys.settrace(None)
+
+    thread = threading.Thread(target=trace_in_thread)
+    thread.start()
+    try:
+        assert paused.wait(10)
+        call(x)  # an eager call meanwhile: the probe's "phase", remembered
+    finally:
+        resume.set()
+        thread.join()
+    assert _impl.last_choice() == "phase"
+    y = call(x)
+    assert _impl.last_choice() == "phase"
+    clear_auto_choices()
+    assert torch.equal(y, call(x)) and _impl.last_choice() == "phase"
+

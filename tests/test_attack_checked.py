@@ -460,3 +460,24 @@ def test_a_trace_in_another_thread_leaves_no_native_verdict() -> None:
     clear_auto_choices()
     assert torch.equal(y, call(x)) and _impl.last_choice() == "phase"
 
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_every_impl_gives_natives_dtype_and_layout(impl: str) -> None:
+    """Under autocast the native kernel gives bfloat16; "phase" wrote its convolutions into a
+    float32 buffer made from the input, so impl="auto" gave bfloat16 or float32 by its verdict;
+    and "phase" gave a contiguous result for a channels_last input where native keeps
+    channels_last (fixed: the buffer takes the first convolution's dtype and layout)."""
+    torch.manual_seed(9)
+    x, w, b = torch.randn(2, 4, 11, 10), torch.randn(6, 2, 3, 3), torch.randn(6)
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        xf = x.contiguous(memory_format=fmt)
+        for cast in (False, True):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cast):
+                want = F.conv2d(F.pad(xf, [3, 3, 2, 2]), w, b, (1, 2), 0, (2, 3), 2)
+                got = [dilated_conv2d(xf, w, b, (1, 2), ((2, 2), (3, 3)), (2, 3), 2,
+                                      impl=impl) for _ in range(2)]
+            for y in got:
+                assert y.dtype == want.dtype and y.shape == want.shape, (impl, fmt, cast)
+                assert torch.allclose(y.float(), want.float(), atol=0.1 if cast else 1e-5)
+                assert y.is_contiguous(memory_format=fmt) == want.is_contiguous(
+                    memory_format=fmt) or impl == "space_to_batch", (impl, fmt, cast)

@@ -87,7 +87,11 @@ def phase_conv(
         dps.append(d // g)
         sps.append(s // g)
         outs.append((int(x.shape[2 + axis]) - d * (k - 1) - 1) // s + 1)
-    y = x.new_empty((x.shape[0], weight.shape[0], *outs))
+    shape = (x.shape[0], weight.shape[0], *outs)
+    fmt = _layout(x)
+    if fmt is torch.contiguous_format:
+        fmt = _layout(weight)
+    y: Tensor | None = None
     for phase in itertools.product(*(range(min(dp, o)) for dp, o in zip(dps, outs))):
         view: list[slice] = [slice(None), slice(None)]
         into: list[slice] = [slice(None), slice(None)]
@@ -95,10 +99,21 @@ def phase_conv(
             view.append(slice(a * stride[axis], None, dilation[axis]))
             into.append(slice(a, None, dps[axis]))
         part = conv(x[tuple(view)], weight, bias, tuple(sps), 0, 1, groups)
+        if y is None:  # the convolution's dtype (autocast's), the input's layout: as native's
+            y = torch.empty(shape, dtype=part.dtype, device=part.device, memory_format=fmt)
         for axis, a in enumerate(phase):
             part = part.narrow(2 + axis, 0, -(-(outs[axis] - a) // dps[axis]))
         y[tuple(into)] = part
-    return y
+    return y if y is not None else x.new_empty(shape)
+
+
+def _layout(y: Tensor) -> torch.memory_format:
+    """channels_last for a 2-D batch laid out so (where ``F.conv2d`` gives channels_last, as it
+    does not for a channels_last_3d input on the CPU), else contiguous."""
+    if y.dim() == 4 and not y.is_contiguous() and y.is_contiguous(
+            memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
 
 
 class ConvArgs(NamedTuple):

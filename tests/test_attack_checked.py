@@ -481,3 +481,26 @@ def test_every_impl_gives_natives_dtype_and_layout(impl: str) -> None:
                 assert torch.allclose(y.float(), want.float(), atol=0.1 if cast else 1e-5)
                 assert y.is_contiguous(memory_format=fmt) == want.is_contiguous(
                     memory_format=fmt) or impl == "space_to_batch", (impl, fmt, cast)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_vmap_and_func_grad_after_remembered_calls(impl: str) -> None:
+    """Under torch.func.vmap ``x.shape`` is one example's, a remembered unbatched signature's;
+    "phase" (and so "auto", whose probe runs it) raised there: it wrote the batched parts into
+    a plain buffer (fixed: the buffer is made by ``new_empty`` of a part)."""
+    torch.manual_seed(10)
+    xs, w = torch.randn(4, 2, 9, 9), torch.randn(3, 2, 3, 3)
+
+    def conv(x: torch.Tensor) -> torch.Tensor:
+        return dilated_conv2d(x, w, None, 1, "same", 2, impl=impl)
+
+    want = F.conv2d(xs, w, None, 1, 2, 2)
+    first, repeated = _first_and_repeated(lambda: conv(xs[0]), lambda: torch.vmap(conv)(xs))
+    assert first[0] == "ok" and _same(first, repeated), (first[0], repeated[0])
+    assert torch.allclose(first[1], want, atol=1e-5)
+    grad = torch.func.grad(lambda x: conv(x).square().sum())
+    first, repeated = _first_and_repeated(lambda: conv(xs[0]), lambda: grad(xs[0]))
+    x = xs[0].clone().requires_grad_()
+    F.conv2d(x[None], w, None, 1, 2, 2).square().sum().backward()
+    assert first[0] == "ok" and _same(first, repeated)
+    assert torch.allclose(first[1], x.grad, atol=1e-4)  # type: ignore[arg-type]

@@ -100,11 +100,21 @@ def phase_conv(
             into.append(slice(a, None, dps[axis]))
         part = conv(x[tuple(view)], weight, bias, tuple(sps), 0, 1, groups)
         if y is None:  # the convolution's dtype (autocast's), the input's layout: as native's
-            y = torch.empty(shape, dtype=part.dtype, device=part.device, memory_format=fmt)
+            y = _empty(part, shape, fmt)
         for axis, a in enumerate(phase):
             part = part.narrow(2 + axis, 0, -(-(outs[axis] - a) // dps[axis]))
         y[tuple(into)] = part
     return y if y is not None else x.new_empty(shape)
+
+
+def _empty(like: Tensor, shape: tuple[int, ...], fmt: torch.memory_format) -> Tensor:
+    """An uninitialised ``shape`` of ``like``'s kind (``new_empty``: its dtype and device, and
+    batched under torch.func.vmap, where a plain tensor cannot take a batched part), laid out
+    channels_last or contiguous by ``fmt``."""
+    if fmt is torch.channels_last:
+        n, c, h, w = shape
+        return like.new_empty((n, h, w, c)).permute(0, 3, 1, 2)
+    return like.new_empty(shape)
 
 
 def _layout(y: Tensor) -> torch.memory_format:

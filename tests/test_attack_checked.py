@@ -504,3 +504,21 @@ def test_vmap_and_func_grad_after_remembered_calls(impl: str) -> None:
     F.conv2d(x[None], w, None, 1, 2, 2).square().sum().backward()
     assert first[0] == "ok" and _same(first, repeated)
     assert torch.allclose(first[1], x.grad, atol=1e-4)  # type: ignore[arg-type]
+
+
+def test_autos_verdicts_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every new input shape (and every new layout of a remembered one) under impl="auto" kept
+    a verdict forever: the probe's table grew without bound, and so did a signature's verdicts
+    by strides (fixed: both start afresh when full, like the table of signatures)."""
+    monkeypatch.setattr(_impl, "probe", lambda run, device: {"native": [1.0], "phase": [0.5]})
+    w = torch.randn(1, 1, 3, 3)
+    for n in range(5, 5 + _impl._CHECKED_MAX + 40):
+        dilated_conv2d(torch.randn(1, 1, 5, n), w, padding="same", dilation=2, impl="auto")
+    assert 0 < len(_impl._CHOICE) <= _impl._CHECKED_MAX
+    base = torch.randn(9 * 90)
+    for width in range(9, 9 + 80):  # one shape, 80 layouts (row strides)
+        x = base.as_strided((1, 1, 9, 9), (9 * width, 9 * width, width, 1))
+        y = dilated_conv2d(x, w, padding="same", dilation=2, impl="auto")
+        assert torch.allclose(y, F.conv2d(x, w, None, 1, 2, 2), atol=1e-5)
+    entries = [e for k, e in _impl._CHECKED.items() if k[1] == (1, 1, 9, 9)]
+    assert entries and all(0 < len(e.verdicts) <= _impl._VERDICTS_MAX for e in entries)

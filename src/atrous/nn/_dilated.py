@@ -27,6 +27,7 @@ from ._impl import (
     _CHECKED_MAX,
     _CONV,
     _LAST,
+    _VERDICTS_MAX,
     ConvArgs,
     _device_key,
     _pad,
@@ -229,6 +230,8 @@ def _run_checked(entry: _Checked, x: Tensor, weight: Tensor, bias: Tensor | None
         if how != "native" and (how == "auto" or is_tracing()):
             how = _impl.choose(ConvArgs(x, weight, bias, *entry.args), conv_impl)
             if _LAST[1]:  # a probe's verdict (or no dilation), not tracing's native
+                if len(entry.verdicts) >= _VERDICTS_MAX:
+                    entry.verdicts.clear()
                 entry.verdicts[key] = how
         else:
             _LAST[0] = how

@@ -50,7 +50,7 @@ AUTO_ROUNDS = 5
 """Rounds of the probe; each times every implementation once (after one warm-up each)."""
 
 _CHOICE: dict[tuple[Any, ...], str] = {}
-"""The probe's verdicts, by :func:`_auto_key`."""
+"""The probe's verdicts, by :func:`_auto_key` (at most :data:`_CHECKED_MAX`)."""
 _LAST: list[Any] = ["native", False]
 """What the latest ``impl="auto"`` call ran, and whether it may be remembered for that input
 (False when ``native`` ran only because nothing could be probed: tracing, meta tensors...)."""
@@ -58,7 +58,11 @@ _CHECKED: dict[tuple[object, ...], Any] = {}
 """The dilated convolutions' checked call signatures (``atrous.nn._dilated._Checked``, by shapes
 and options), each with its ``impl="auto"`` verdicts; emptied by :func:`clear_auto_choices`."""
 _CHECKED_MAX = 1024
-"""At most this many signatures are kept (the table starts afresh when full)."""
+"""At most this many signatures are kept (the table starts afresh when full), and at most this
+many probe verdicts in :data:`_CHOICE`."""
+_VERDICTS_MAX = 16
+"""At most this many ``auto`` verdicts per signature (by dtype, device and layout: the layouts
+of one shape are as many as its strides can be)."""
 
 
 def phase_conv(
@@ -280,6 +284,8 @@ def choose(a: ConvArgs, conv: Callable[[str, ConvArgs], Tensor]) -> str:
             return "native"
         if found is None:
             found = decide(probe(lambda impl: conv(impl, a), x.device))
+            if len(_CHOICE) >= _CHECKED_MAX:
+                _CHOICE.clear()  # bounded: input sizes may never repeat
             _CHOICE[key] = found
     _LAST[:] = found, True
     return found

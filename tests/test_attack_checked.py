@@ -522,3 +522,40 @@ def test_autos_verdicts_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert torch.allclose(y, F.conv2d(x, w, None, 1, 2, 2), atol=1e-5)
     entries = [e for k, e in _impl._CHECKED.items() if k[1] == (1, 1, 9, 9)]
     assert entries and all(0 < len(e.verdicts) <= _impl._VERDICTS_MAX for e in entries)
+
+
+def test_every_module_kind_repeats_its_first_call() -> None:
+    """Modules built of the functionals (separable, grouped, ASPP with every impl): a forward
+    after remembered ones equals a forward on an empty table, and ASPP's impls equal its native
+    (the same state dict)."""
+    from atrous.nn import FlattenedConv, GroupedConv2d, SeparableConv2d, SpatialSeparableConv2d
+
+    torch.manual_seed(11)
+    x = torch.randn(2, 8, 13, 12)
+    nets: list[torch.nn.Module] = [
+        SeparableConv2d(8, 6, 3, padding="same", dilation=2),
+        SpatialSeparableConv2d(8, 6, (3, 5), stride=2, dilation=(2, 1)),
+        FlattenedConv(8, 6, 3),
+        GroupedConv2d(8, 8, 3, groups=4, shuffle=True, dilation=3),
+        DilatedConv2d(8, 6, 3, padding="same", dilation=2, padding_mode="reflect", impl="phase"),
+    ]
+    torch.manual_seed(12)
+    native = ASPP(8, 4, rates=(2, 3, 5)).eval()
+    for impl in IMPLS:
+        for separable in (False, True):
+            aspp = ASPP(8, 4, rates=(2, 3, 5), impl=impl, separable=separable).eval()
+            if not separable:
+                aspp.load_state_dict(native.state_dict())
+            nets.append(aspp)
+    want = native(x)
+    for net in nets:
+        net.eval()
+        net(x)
+        net(x)
+        repeated = net(x)
+        clear_auto_choices()
+        first = net(x)
+        assert torch.equal(first, repeated), type(net).__name__
+        if isinstance(net, ASPP) and not any(
+                isinstance(m, torch.nn.Conv2d) and m.groups > 1 for m in net.modules()):
+            assert torch.allclose(first, want, atol=1e-5), net.convs[1]

@@ -559,3 +559,17 @@ def test_every_module_kind_repeats_its_first_call() -> None:
         if isinstance(net, ASPP) and not any(
                 isinstance(m, torch.nn.Conv2d) and m.groups > 1 for m in net.modules()):
             assert torch.allclose(first, want, atol=1e-5), net.convs[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strict", [False, True])
+def test_export_after_a_remembered_verdict_holds_the_native_kernel(strict: bool) -> None:
+    torch.manual_seed(13)
+    net = torch.nn.Sequential(DilatedConv2d(2, 3, 3, padding="same", dilation=2, impl="auto"))
+    x = torch.randn(1, 2, 9, 9)
+    net(x)
+    net(x)
+    assert _impl.last_choice() == "phase"
+    graph = torch.export.export(net, (x,), strict=strict).graph
+    ops = {str(n.target) for n in graph.nodes if n.op == "call_function"}
+    assert ops == {"aten.conv2d.default"}, ops

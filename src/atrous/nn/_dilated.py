@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -26,12 +27,15 @@ from ._impl import (
     _CHECKED_MAX,
     _CONV,
     _LAST,
+    _VERDICTS_MAX,
     ConvArgs,
     _device_key,
     _pad,
     _space_to_batch_conv,
     is_tracing,
 )
+
+_is_compiling = torch.compiler.is_compiling  # True only while torch.compile/export trace
 
 __all__ = [
     "Impl",
@@ -144,7 +148,8 @@ class _Checked:
     __slots__ = ("args", "conv", "given", "same_padding", "unbatched", "verdicts")
 
     def __init__(self, given: tuple[object, ...], unbatched: bool, args: ConvArgs) -> None:
-        self.given = given  # stride, padding, dilation, groups as passed (exact ints and tuples)
+        self.given = given  # stride, padding, dilation, groups, impl, padding_mode as passed
+        # (exact ints, strs and tuples of them)
         self.unbatched = unbatched
         self.args = args[3:]  # stride, pads, dilation, groups, mode
         pads, mode = args.pads, args.mode
@@ -158,11 +163,19 @@ class _Checked:
 def _exact(value: object) -> bool:
     """Whether ``value`` is built of exact ints and strs only (tuples nesting them): arguments
     whose equality means the same checks (``2.0 == 2`` and ``True == 1``, but floats and bools are
-    refused where ints are asked for; lists could change after they were checked)."""
+    refused where ints are asked for; lists could change after they were checked; an object
+    equal to ``"native"`` but no str is refused where a str is asked for)."""
     kind = type(value)
     if kind is int or kind is str:
         return True
     return kind is tuple and all(_exact(v) for v in value)  # type: ignore[attr-defined]
+
+
+def _int_shapes(key: tuple[object, ...]) -> bool:
+    """Whether the key's shapes (input, weight, bias) are of ints: while torch.jit.trace runs
+    they are 0-dim tensors, which the table must neither keep alive nor hand to torch.compile."""
+    return all(type(n) is int for shape in key[1:4] if shape is not None
+               for n in shape)  # type: ignore[attr-defined]
 
 
 def dilated_conv(
@@ -182,12 +195,13 @@ def dilated_conv(
 
     A call whose shapes and options were checked before (plain tensors, arguments of exact
     ints, tuples and strings) reuses what the checks worked out: the checks cost more than a
-    small convolution itself.
+    small convolution itself. Not while torch.compile traces: its graph would guard on the table
+    (and compile again whenever the table changed), and it runs ``native`` for ``auto``.
     """
     key: tuple[object, ...] | None = None
     if type(x) is Tensor and isinstance(weight, Tensor) and (
         bias is None or isinstance(bias, Tensor)
-    ):
+    ) and not _is_compiling():  # torch.compile would guard on the table (and recompile)
         key = (ndim, x.shape, weight.shape, None if bias is None else bias.shape, stride,
                padding, dilation, groups, impl, padding_mode)
         try:
@@ -197,7 +211,8 @@ def dilated_conv(
         if entry is not None:
             given = entry.given
             if (given[0] is stride and given[1] is padding and given[2] is dilation
-                    and given[3] is groups) or _exact((stride, padding, dilation, groups)):
+                    and given[3] is groups and given[4] is impl and given[5] is padding_mode
+                    ) or _exact((stride, padding, dilation, groups, impl, padding_mode)):
                 return _run_checked(entry, x, weight, bias, impl)
     return _check_and_run(ndim, key, x, weight, bias, stride, padding, dilation, groups, impl,
                           padding_mode)
@@ -215,6 +230,8 @@ def _run_checked(entry: _Checked, x: Tensor, weight: Tensor, bias: Tensor | None
         if how != "native" and (how == "auto" or is_tracing()):
             how = _impl.choose(ConvArgs(x, weight, bias, *entry.args), conv_impl)
             if _LAST[1]:  # a probe's verdict (or no dilation), not tracing's native
+                if len(entry.verdicts) >= _VERDICTS_MAX:
+                    entry.verdicts.clear()
                 entry.verdicts[key] = how
         else:
             _LAST[0] = how
@@ -245,7 +262,7 @@ def _check_and_run(
     check_choice(impl, Impl, "impl")
     check_choice(padding_mode, PaddingMode, "padding_mode")
     unbatched = check_input(x, ndim, name)
-    given = (stride, padding, dilation, groups)
+    given = (stride, padding, dilation, groups, impl, padding_mode)
     if unbatched:
         x = x.unsqueeze(0)
     groups = as_int(groups, "groups", 1)
@@ -264,7 +281,7 @@ def _check_and_run(
     check_pads(pads, size, padding_mode, name)
 
     args = ConvArgs(x, weight, bias, s, pads, d, groups, padding_mode)
-    if key is not None and _exact(given):
+    if key is not None and _exact(given) and _int_shapes(key):
         if len(_CHECKED) >= _CHECKED_MAX:
             _CHECKED.clear()
         _CHECKED[key] = _Checked(given, unbatched, args)

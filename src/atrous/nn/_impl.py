@@ -50,7 +50,7 @@ AUTO_ROUNDS = 5
 """Rounds of the probe; each times every implementation once (after one warm-up each)."""
 
 _CHOICE: dict[tuple[Any, ...], str] = {}
-"""The probe's verdicts, by :func:`_auto_key`."""
+"""The probe's verdicts, by :func:`_auto_key` (at most :data:`_CHECKED_MAX`)."""
 _LAST: list[Any] = ["native", False]
 """What the latest ``impl="auto"`` call ran, and whether it may be remembered for that input
 (False when ``native`` ran only because nothing could be probed: tracing, meta tensors...)."""
@@ -58,7 +58,11 @@ _CHECKED: dict[tuple[object, ...], Any] = {}
 """The dilated convolutions' checked call signatures (``atrous.nn._dilated._Checked``, by shapes
 and options), each with its ``impl="auto"`` verdicts; emptied by :func:`clear_auto_choices`."""
 _CHECKED_MAX = 1024
-"""At most this many signatures are kept (the table starts afresh when full)."""
+"""At most this many signatures are kept (the table starts afresh when full), and at most this
+many probe verdicts in :data:`_CHOICE`."""
+_VERDICTS_MAX = 16
+"""At most this many ``auto`` verdicts per signature (by dtype, device and layout: the layouts
+of one shape are as many as its strides can be)."""
 
 
 def phase_conv(
@@ -87,7 +91,11 @@ def phase_conv(
         dps.append(d // g)
         sps.append(s // g)
         outs.append((int(x.shape[2 + axis]) - d * (k - 1) - 1) // s + 1)
-    y = x.new_empty((x.shape[0], weight.shape[0], *outs))
+    shape = (x.shape[0], weight.shape[0], *outs)
+    fmt = _layout(x)
+    if fmt is torch.contiguous_format:
+        fmt = _layout(weight)
+    y: Tensor | None = None
     for phase in itertools.product(*(range(min(dp, o)) for dp, o in zip(dps, outs))):
         view: list[slice] = [slice(None), slice(None)]
         into: list[slice] = [slice(None), slice(None)]
@@ -95,10 +103,31 @@ def phase_conv(
             view.append(slice(a * stride[axis], None, dilation[axis]))
             into.append(slice(a, None, dps[axis]))
         part = conv(x[tuple(view)], weight, bias, tuple(sps), 0, 1, groups)
+        if y is None:  # the convolution's dtype (autocast's), the input's layout: as native's
+            y = _empty(part, shape, fmt)
         for axis, a in enumerate(phase):
             part = part.narrow(2 + axis, 0, -(-(outs[axis] - a) // dps[axis]))
         y[tuple(into)] = part
-    return y
+    return y if y is not None else x.new_empty(shape)
+
+
+def _empty(like: Tensor, shape: tuple[int, ...], fmt: torch.memory_format) -> Tensor:
+    """An uninitialised ``shape`` of ``like``'s kind (``new_empty``: its dtype and device, and
+    batched under torch.func.vmap, where a plain tensor cannot take a batched part), laid out
+    channels_last or contiguous by ``fmt``."""
+    if fmt is torch.channels_last:
+        n, c, h, w = shape
+        return like.new_empty((n, h, w, c)).permute(0, 3, 1, 2)
+    return like.new_empty(shape)
+
+
+def _layout(y: Tensor) -> torch.memory_format:
+    """channels_last for a 2-D batch laid out so (where ``F.conv2d`` gives channels_last, as it
+    does not for a channels_last_3d input on the CPU), else contiguous."""
+    if y.dim() == 4 and not y.is_contiguous() and y.is_contiguous(
+            memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
 
 
 class ConvArgs(NamedTuple):
@@ -255,6 +284,8 @@ def choose(a: ConvArgs, conv: Callable[[str, ConvArgs], Tensor]) -> str:
             return "native"
         if found is None:
             found = decide(probe(lambda impl: conv(impl, a), x.device))
+            if len(_CHOICE) >= _CHECKED_MAX:
+                _CHOICE.clear()  # bounded: input sizes may never repeat
             _CHOICE[key] = found
     _LAST[:] = found, True
     return found

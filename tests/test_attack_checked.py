@@ -330,6 +330,7 @@ def _tensors_in_table() -> list[object]:
     return found
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
 def test_jit_trace_leaves_no_tensor_in_the_table() -> None:
     """While torch.jit.trace runs, ``x.shape`` is a torch.Size of 0-dim tensors: the table kept
     them (and torch.compile/export then failed on the table); fixed: only int shapes are kept."""
@@ -349,6 +350,8 @@ def test_jit_trace_leaves_no_tensor_in_the_table() -> None:
     assert torch.allclose(traced(x), want, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning",
+                            "ignore:While compiling, we found certain side effects:UserWarning")
 @pytest.mark.slow
 def test_strict_export_after_a_jit_trace() -> None:
     torch.manual_seed(5)
@@ -412,6 +415,7 @@ def test_a_compiled_model_compiles_once() -> None:
                                      for k in _impl._CHECKED)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
 def test_a_trace_in_another_thread_leaves_no_native_verdict() -> None:
     """Whether a verdict may be remembered is read from the global ``_LAST`` after ``choose``
     returns; a torch.jit.trace in one thread, paused right after its ``choose`` decided "native"
@@ -561,6 +565,7 @@ def test_every_module_kind_repeats_its_first_call() -> None:
             assert torch.allclose(first, want, atol=1e-5), net.convs[1]
 
 
+@pytest.mark.filterwarnings("ignore:While compiling, we found certain side effects:UserWarning")
 @pytest.mark.slow
 @pytest.mark.parametrize("strict", [False, True])
 def test_export_after_a_remembered_verdict_holds_the_native_kernel(strict: bool) -> None:

@@ -19,7 +19,8 @@ channels_last memory formats, and prints each time relative to native.
 
 Part 3 (``--part auto``) times ``impl="auto"`` against ``impl="native"`` on a tiny (1x4x8x8) and
 a normal (1x32x64x64) 3x3 convolution with dilation 2, as ``DilatedConv2d`` modules and as
-``dilated_conv2d`` calls, in interleaved rounds, and prints auto/native (target <= 1.05: on a CPU
+``dilated_conv2d`` calls, in interleaved rounds (with torch's own ``F.conv2d`` and ``nn.Conv2d``
+for scale), and prints auto/native (target <= 1.05: on a CPU
 ``auto`` runs the native kernel, so the gap is its dispatch) with ``os.getloadavg()``.
 """
 
@@ -38,6 +39,7 @@ from types import ModuleType
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from atrous.nn import DilatedConv2d, deeplabv3_resnet50
 from atrous.nn.functional import dilated_conv2d
@@ -159,8 +161,10 @@ def _repeat(calls: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Ca
 def bench_auto(rounds: int, calls: int, device: torch.device) -> None:
     """``impl="auto"`` against ``impl="native"``: the per-call cost of the choice, once probed.
 
-    On a CPU ``auto`` runs the native kernel, so the gap is its dispatch (the module's cache
-    lookup; for the functional form the full key); the tiny convolution shows it at its largest.
+    On a CPU ``auto`` runs the native kernel, so the gap is its dispatch: the lookup of the
+    verdict by the input's dtype, device and layout (both forms call the functional, the modules
+    with their ``impl``, the functional calls with ``impl=`` as a keyword on both sides); the tiny
+    convolution shows it at its largest.
     """
     print(
         f"\nimpl='auto' / impl='native', 3x3, dilation 2, 'same', float32, {calls} calls per "
@@ -173,13 +177,19 @@ def bench_auto(rounds: int, calls: int, device: torch.device) -> None:
         auto = DilatedConv2d(c, c, 3, dilation=2, impl="auto").to(device)
         auto.load_state_dict(native.state_dict())
         w, b = native.weight, native.bias
+        torch_conv = torch.nn.Conv2d(c, c, 3, padding=2, dilation=2).to(device)
+        torch_conv.load_state_dict(native.state_dict())
         fns = {
             "module native": _repeat(calls, native, x),
             "module auto": _repeat(calls, auto, x),
-            "functional native": _repeat(calls, dilated_conv2d, x, w, b, 1, "same", 2),
+            "functional native": _repeat(
+                calls, dilated_conv2d, x, w, b, 1, "same", 2, impl="native"
+            ),
             "functional auto": _repeat(
                 calls, dilated_conv2d, x, w, b, 1, "same", 2, impl="auto"
             ),
+            "F.conv2d": _repeat(calls, F.conv2d, x, w, b, 1, 2, 2),  # what both call in the end
+            "nn.Conv2d": _repeat(calls, torch_conv, x),
         }
         with torch.no_grad():
             if not torch.equal(auto(x), native(x)):
@@ -194,6 +204,8 @@ def bench_auto(rounds: int, calls: int, device: torch.device) -> None:
                 f"auto {med[aut] * 1e6:8.1f} us, auto/native {med[aut] / med[nat]:.3f} "
                 f"(min {low[aut] / low[nat]:.3f}); target <= 1.05"
             )
+        print(f"  {label:6s} 1x{c}x{n}x{n} torch alone (padding 2): F.conv2d "
+              f"{med['F.conv2d'] * 1e6:.1f} us, nn.Conv2d {med['nn.Conv2d'] * 1e6:.1f} us")
     print(f"  os.getloadavg() = {tuple(round(v, 2) for v in os.getloadavg())}")
 
 

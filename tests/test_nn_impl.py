@@ -171,9 +171,12 @@ def test_auto_does_not_probe_undilated_meta_or_fake_inputs(monkeypatch: pytest.M
     assert calls == []
 
 
-def test_a_module_remembers_its_verdict_per_input(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A module's AutoCache answers repeated inputs without the global key; another shape, a
-    cleared cache, a copy and a meta input go through choose() as before."""
+def test_a_checked_signature_remembers_its_verdict_per_input(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After its first call, a call signature answers ``auto`` from its own verdicts by the
+    input's dtype, device and layout; another shape, a cleared table, a copied module and a
+    meta input go through choose() as before."""
     calls: list[str] = []
     monkeypatch.setattr(_impl, "interleaved", fake_timer(
         {"native": [1.0], "space_to_batch": [0.5], "phase": [0.2]}, calls))
@@ -187,20 +190,26 @@ def test_a_module_remembers_its_verdict_per_input(monkeypatch: pytest.MonkeyPatc
     x = torch.randn(1, 2, 9, 9)
     assert torch.allclose(conv(x), ref(x), atol=1e-5)
     assert (len(calls), len(chosen), _impl.last_choice()) == (3, 1, "phase")
+    assert torch.allclose(conv(x), ref(x), atol=1e-5)  # the signature's first repeat: choose()
+    assert (len(calls), len(chosen)) == (3, 2)  # ... finds the global verdict, no probe
     _impl._LAST[0] = "native"
     assert torch.allclose(conv(x), ref(x), atol=1e-5)
-    assert (len(calls), len(chosen), _impl.last_choice()) == (3, 1, "phase")  # the module's
-    conv(x[:, :, :8])  # another shape: the global path, a new probe
-    assert (len(calls), len(chosen)) == (6, 2)
-    copy.deepcopy(conv)(x)  # a copy starts empty and finds the global verdict: no probe
+    assert (len(calls), len(chosen), _impl.last_choice()) == (3, 2, "phase")  # remembered
+    conv(x.to(memory_format=torch.channels_last))  # another layout: its own probe
     assert (len(calls), len(chosen)) == (6, 3)
-    clear_auto_choices()  # empties the module caches too
-    conv(x)
+    conv(x.double().float())  # the same kind of input again: nothing new
+    assert (len(calls), len(chosen)) == (6, 3)
+    conv(x[:, :, :8])  # another shape: a new probe
     assert (len(calls), len(chosen)) == (9, 4)
+    copy.deepcopy(conv)(x)  # a copy shares the signature: nothing new
+    assert (len(calls), len(chosen)) == (9, 4)
+    clear_auto_choices()  # empties every signature's verdicts too
+    conv(x)
+    assert (len(calls), len(chosen)) == (12, 5)
     meta = copy.deepcopy(conv).to("meta")
     meta(torch.empty(1, 2, 9, 9, device="meta"))
     meta(torch.empty(1, 2, 9, 9, device="meta"))
-    assert (len(calls), len(chosen), _impl.last_choice()) == (9, 6, "native")
+    assert (len(calls), len(chosen), _impl.last_choice()) == (12, 7, "native")
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")

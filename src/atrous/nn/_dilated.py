@@ -12,16 +12,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from .._arith_base import at_axis, axis_names, check_choice
 from .._arith_conv import conv_axis
-from .._types import IntOrTuple, Pairs, as_int, as_ints
+from .._types import IntOrTuple, Ints, Pairs, as_int, as_ints
 from ..arith import PaddingArg, normalize_padding
 from ..errors import AtrousError
 from . import _impl
-from ._impl import _CONV, ConvArgs, _pad, _space_to_batch_conv
+from ._impl import (
+    _CHECKED,
+    _CHECKED_MAX,
+    _CONV,
+    _LAST,
+    _VERDICTS_MAX,
+    ConvArgs,
+    _device_key,
+    _pad,
+    _space_to_batch_conv,
+    is_tracing,
+)
+
+_is_compiling = torch.compiler.is_compiling  # True only while torch.compile/export trace
 
 __all__ = [
     "Impl",
@@ -127,6 +141,43 @@ def dilate_kernel(weight: Tensor, dilation: IntOrTuple) -> Tensor:
     return weight
 
 
+class _Checked:
+    """One checked call signature of :func:`dilated_conv`: what its checks worked out, for the
+    calls after the first with the same shapes and options (:data:`atrous.nn._impl._CHECKED`)."""
+
+    __slots__ = ("args", "conv", "given", "same_padding", "unbatched", "verdicts")
+
+    def __init__(self, given: tuple[object, ...], unbatched: bool, args: ConvArgs) -> None:
+        self.given = given  # stride, padding, dilation, groups, impl, padding_mode as passed
+        # (exact ints, strs and tuples of them)
+        self.unbatched = unbatched
+        self.args = args[3:]  # stride, pads, dilation, groups, mode
+        pads, mode = args.pads, args.mode
+        self.same_padding: Ints | None = None  # F.conv's own padding, where it can pad
+        if mode == "zeros" and all(lo == hi for lo, hi in pads):
+            self.same_padding = tuple(lo for lo, _ in pads)
+        self.conv = _CONV[len(pads)]
+        self.verdicts: dict[tuple[object, ...], str] = {}  # impl="auto", by dtype/device/layout
+
+
+def _exact(value: object) -> bool:
+    """Whether ``value`` is built of exact ints and strs only (tuples nesting them): arguments
+    whose equality means the same checks (``2.0 == 2`` and ``True == 1``, but floats and bools are
+    refused where ints are asked for; lists could change after they were checked; an object
+    equal to ``"native"`` but no str is refused where a str is asked for)."""
+    kind = type(value)
+    if kind is int or kind is str:
+        return True
+    return kind is tuple and all(_exact(v) for v in value)  # type: ignore[attr-defined]
+
+
+def _int_shapes(key: tuple[object, ...]) -> bool:
+    """Whether the key's shapes (input, weight, bias) are of ints: while torch.jit.trace runs
+    they are 0-dim tensors, which the table must neither keep alive nor hand to torch.compile."""
+    return all(type(n) is int for shape in key[1:4] if shape is not None
+               for n in shape)  # type: ignore[attr-defined]
+
+
 def dilated_conv(
     ndim: int,
     /,
@@ -140,11 +191,78 @@ def dilated_conv(
     impl: Impl = "native",
     padding_mode: PaddingMode = "zeros",
 ) -> Tensor:
-    """``dilated_conv{ndim}d`` (the template of :mod:`atrous.nn.functional`'s three)."""
+    """``dilated_conv{ndim}d`` (the template of :mod:`atrous.nn.functional`'s three).
+
+    A call whose shapes and options were checked before (plain tensors, arguments of exact
+    ints, tuples and strings) reuses what the checks worked out: the checks cost more than a
+    small convolution itself. Not while torch.compile traces: its graph would guard on the table
+    (and compile again whenever the table changed), and it runs ``native`` for ``auto``.
+    """
+    key: tuple[object, ...] | None = None
+    if type(x) is Tensor and isinstance(weight, Tensor) and (
+        bias is None or isinstance(bias, Tensor)
+    ) and not _is_compiling():  # torch.compile would guard on the table (and recompile)
+        key = (ndim, x.shape, weight.shape, None if bias is None else bias.shape, stride,
+               padding, dilation, groups, impl, padding_mode)
+        try:
+            entry = _CHECKED.get(key)
+        except TypeError:  # an unhashable argument (a list): checked in full on every call
+            entry = key = None
+        if entry is not None:
+            given = entry.given
+            if (given[0] is stride and given[1] is padding and given[2] is dilation
+                    and given[3] is groups and given[4] is impl and given[5] is padding_mode
+                    ) or _exact((stride, padding, dilation, groups, impl, padding_mode)):
+                return _run_checked(entry, x, weight, bias, impl)
+    return _check_and_run(ndim, key, x, weight, bias, stride, padding, dilation, groups, impl,
+                          padding_mode)
+
+
+def _run_checked(entry: _Checked, x: Tensor, weight: Tensor, bias: Tensor | None,
+                 impl: str) -> Tensor:
+    """A call of a checked signature: the direct native kernel, or ``auto``'s remembered verdict."""
+    if entry.unbatched:
+        x = x.unsqueeze(0)
+    how = impl
+    if how == "auto":  # the verdict for this input's dtype, device and layout, once probed
+        key = (x.dtype, x.is_cpu or _device_key(x), x.is_contiguous() or x.stride())
+        how = entry.verdicts.get(key, "auto")
+        if how != "native" and (how == "auto" or is_tracing()):
+            how = _impl.choose(ConvArgs(x, weight, bias, *entry.args), conv_impl)
+            if _LAST[1]:  # a probe's verdict (or no dilation), not tracing's native
+                if len(entry.verdicts) >= _VERDICTS_MAX:
+                    entry.verdicts.clear()
+                entry.verdicts[key] = how
+        else:
+            _LAST[0] = how
+    padding = entry.same_padding
+    if how == "native" and padding is not None:
+        s, _, d, groups, _ = entry.args
+        y: Tensor = entry.conv(x, weight, bias, s, padding, d, groups)
+    else:
+        y = conv_impl(how, ConvArgs(x, weight, bias, *entry.args))
+    return y.squeeze(0) if entry.unbatched else y
+
+
+def _check_and_run(
+    ndim: int,
+    key: tuple[object, ...] | None,
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: IntOrTuple,
+    padding: PaddingArg,
+    dilation: IntOrTuple,
+    groups: int,
+    impl: Impl,
+    padding_mode: PaddingMode,
+) -> Tensor:
+    """Check a call in full (every rule, every message), run it, and remember the signature."""
     name = f"dilated_conv{ndim}d"
     check_choice(impl, Impl, "impl")
     check_choice(padding_mode, PaddingMode, "padding_mode")
     unbatched = check_input(x, ndim, name)
+    given = (stride, padding, dilation, groups, impl, padding_mode)
     if unbatched:
         x = x.unsqueeze(0)
     groups = as_int(groups, "groups", 1)
@@ -163,6 +281,10 @@ def dilated_conv(
     check_pads(pads, size, padding_mode, name)
 
     args = ConvArgs(x, weight, bias, s, pads, d, groups, padding_mode)
+    if key is not None and _exact(given) and _int_shapes(key):
+        if len(_CHECKED) >= _CHECKED_MAX:
+            _CHECKED.clear()
+        _CHECKED[key] = _Checked(given, unbatched, args)
     how: str = impl
     if how == "auto":
         how = _impl.choose(args, conv_impl)

@@ -15,9 +15,11 @@ from round to round, so that a burst of load from other programs falls on all of
 at least :data:`AUTO_MARGIN` faster than ``native`` *in every round*, paired round by round,
 and in the median too: one lucky run never moves a call off the native kernel.
 
-The verdicts live in one table keyed by all of the above (:func:`choose`, for the functionals);
-a module also keeps its own by input only (:class:`AutoCache`), since the rest of the key is
-fixed by the module, so that its calls after the first skip most of the key's cost.
+The verdicts live in one table keyed by all of the above (:func:`choose`); each checked call
+signature of :func:`atrous.nn._dilated.dilated_conv` (shapes and options, :data:`_CHECKED`) also
+keeps its own by the input's dtype, device and layout only, so that a call after the first costs
+three attribute reads and a lookup, not the full key (modules call the functional with their
+``impl``; they keep nothing of their own).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import itertools
 import math
 import sys
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -49,12 +50,19 @@ AUTO_ROUNDS = 5
 """Rounds of the probe; each times every implementation once (after one warm-up each)."""
 
 _CHOICE: dict[tuple[Any, ...], str] = {}
-"""The probe's verdicts, by :func:`_auto_key`."""
+"""The probe's verdicts, by :func:`_auto_key` (at most :data:`_CHECKED_MAX`)."""
 _LAST: list[Any] = ["native", False]
-"""What the latest ``impl="auto"`` call ran, and whether a module may remember it for that input
+"""What the latest ``impl="auto"`` call ran, and whether it may be remembered for that input
 (False when ``native`` ran only because nothing could be probed: tracing, meta tensors...)."""
-_CACHES: weakref.WeakSet[AutoCache] = weakref.WeakSet()
-"""Every module's :class:`AutoCache`, emptied by :func:`clear_auto_choices`."""
+_CHECKED: dict[tuple[object, ...], Any] = {}
+"""The dilated convolutions' checked call signatures (``atrous.nn._dilated._Checked``, by shapes
+and options), each with its ``impl="auto"`` verdicts; emptied by :func:`clear_auto_choices`."""
+_CHECKED_MAX = 1024
+"""At most this many signatures are kept (the table starts afresh when full), and at most this
+many probe verdicts in :data:`_CHOICE`."""
+_VERDICTS_MAX = 16
+"""At most this many ``auto`` verdicts per signature (by dtype, device and layout: the layouts
+of one shape are as many as its strides can be)."""
 
 
 def phase_conv(
@@ -83,7 +91,11 @@ def phase_conv(
         dps.append(d // g)
         sps.append(s // g)
         outs.append((int(x.shape[2 + axis]) - d * (k - 1) - 1) // s + 1)
-    y = x.new_empty((x.shape[0], weight.shape[0], *outs))
+    shape = (x.shape[0], weight.shape[0], *outs)
+    fmt = _layout(x)
+    if fmt is torch.contiguous_format:
+        fmt = _layout(weight)
+    y: Tensor | None = None
     for phase in itertools.product(*(range(min(dp, o)) for dp, o in zip(dps, outs))):
         view: list[slice] = [slice(None), slice(None)]
         into: list[slice] = [slice(None), slice(None)]
@@ -91,10 +103,31 @@ def phase_conv(
             view.append(slice(a * stride[axis], None, dilation[axis]))
             into.append(slice(a, None, dps[axis]))
         part = conv(x[tuple(view)], weight, bias, tuple(sps), 0, 1, groups)
+        if y is None:  # the convolution's dtype (autocast's), the input's layout: as native's
+            y = _empty(part, shape, fmt)
         for axis, a in enumerate(phase):
             part = part.narrow(2 + axis, 0, -(-(outs[axis] - a) // dps[axis]))
         y[tuple(into)] = part
-    return y
+    return y if y is not None else x.new_empty(shape)
+
+
+def _empty(like: Tensor, shape: tuple[int, ...], fmt: torch.memory_format) -> Tensor:
+    """An uninitialised ``shape`` of ``like``'s kind (``new_empty``: its dtype and device, and
+    batched under torch.func.vmap, where a plain tensor cannot take a batched part), laid out
+    channels_last or contiguous by ``fmt``."""
+    if fmt is torch.channels_last:
+        n, c, h, w = shape
+        return like.new_empty((n, h, w, c)).permute(0, 3, 1, 2)
+    return like.new_empty(shape)
+
+
+def _layout(y: Tensor) -> torch.memory_format:
+    """channels_last for a 2-D batch laid out so (where ``F.conv2d`` gives channels_last, as it
+    does not for a channels_last_3d input on the CPU), else contiguous."""
+    if y.dim() == 4 and not y.is_contiguous() and y.is_contiguous(
+            memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
 
 
 class ConvArgs(NamedTuple):
@@ -113,7 +146,7 @@ class ConvArgs(NamedTuple):
 
 def _auto_key(a: ConvArgs) -> tuple[Any, ...]:
     x = a.x
-    return (  # computed on every functional auto call (modules look up an AutoCache first)
+    return (  # computed on a checked signature's first auto call per input kind (_dilated)
         x.device, x.dtype, x.shape, x.is_contiguous() or x.stride(), a.weight.shape,
         a.bias is None, a.stride, a.pads, a.dilation, a.groups, a.mode,
         x.is_cuda and torch.backends.cudnn.deterministic,
@@ -129,7 +162,8 @@ def _probing_makes_sense(x: Tensor) -> bool:
     return "torch._dynamo" not in sys.modules or not _compiling()
 
 
-_is_tracing = torch._C._is_tracing  # torch.jit.is_tracing's test, without its Python layers
+is_tracing = _is_tracing = torch._C._is_tracing
+"""torch.jit.is_tracing's test, without its Python layers."""
 
 
 def _compiling() -> bool:
@@ -250,76 +284,17 @@ def choose(a: ConvArgs, conv: Callable[[str, ConvArgs], Tensor]) -> str:
             return "native"
         if found is None:
             found = decide(probe(lambda impl: conv(impl, a), x.device))
+            if len(_CHOICE) >= _CHECKED_MAX:
+                _CHOICE.clear()  # bounded: input sizes may never repeat
             _CHOICE[key] = found
     _LAST[:] = found, True
     return found
 
 
-class AutoCache:
-    """A module's ``impl="auto"`` verdicts by input: the fast path in front of :func:`choose`.
-
-    A module's kernel, stride, padding rule, dilation and groups are fixed, so its verdict
-    depends only on the input's shape, strides, dtype and device (and ``cudnn.deterministic``
-    on a GPU); looking those up costs a fraction of building and hashing :func:`choose`'s full
-    key. ``forward`` asks :meth:`lookup` for the implementation; on a miss it gets ``"auto"``,
-    runs the functional with it (which probes or finds the global verdict) and calls
-    :meth:`remember`. Only verdicts that :func:`choose` took from a probe (or from no dilation)
-    are remembered, never the ``native`` it runs while tracing, compiling or on fake or meta
-    tensors; a remembered verdict other than ``native`` is not used while torch.jit.trace runs.
-    :func:`clear_auto_choices` empties every module's cache; a copy or a pickled module starts
-    with an empty one.
-
-    >>> import torch
-    >>> cache, x = AutoCache(), torch.randn(1, 2, 8, 8)
-    >>> cache.lookup(x)  # a miss: run the functional with "auto", then remember its verdict
-    'auto'
-    >>> _LAST[:] = "native", True
-    >>> cache.remember()
-    >>> cache.lookup(x)
-    'native'
-    """
-
-    __slots__ = ("__weakref__", "_choices", "_pending")
-
-    def __init__(self) -> None:
-        self._choices: dict[tuple[Any, ...], str] = {}
-        self._pending: tuple[Any, ...] | None = None
-        _CACHES.add(self)
-
-    def __reduce__(self) -> tuple[type[AutoCache], tuple[()]]:
-        return AutoCache, ()  # verdicts are this process's measurements: never copied
-
-    def clear(self) -> None:
-        """Forget this module's verdicts."""
-        self._choices.clear()
-        self._pending = None
-
-    def lookup(self, x: Tensor) -> str:
-        """The remembered implementation for ``x``, or ``"auto"`` when there is none.
-
-        Tensor subclasses (fake tensors), torch.jit.trace and torch.compile's tracing go to
-        :func:`choose`, which runs native there (and nothing is remembered); meta tensors have
-        their own key, never probed.
-        """
-        self._pending = None
-        if type(x) is not Tensor or ("torch._dynamo" in sys.modules and _compiling()):
-            return "auto"
-        key = (x.shape, x.dtype, x.device, x.is_contiguous() or x.stride(),
-               x.is_cuda and torch.backends.cudnn.deterministic)
-        found = self._choices.get(key)
-        if found is None:
-            self._pending = key
-            return "auto"
-        if found != "native" and _is_tracing():
-            return "auto"
-        _LAST[0] = found
-        return found
-
-    def remember(self) -> None:
-        """Keep the verdict of the ``"auto"`` call that followed a missed :meth:`lookup`."""
-        if self._pending is not None and _LAST[1]:
-            self._choices[self._pending] = _LAST[0]
-        self._pending = None
+def _device_key(x: Tensor) -> tuple[object, ...]:
+    """The device part of an ``auto`` verdict's key off the CPU: the device, and
+    ``cudnn.deterministic`` on a GPU (the key is ``(dtype, x.is_cpu or this, layout)``)."""
+    return x.device, x.is_cuda and torch.backends.cudnn.deterministic
 
 
 def last_choice() -> str:
@@ -335,8 +310,7 @@ def auto_choices() -> dict[tuple[Any, ...], str]:
 def clear_auto_choices() -> None:
     """Forget the probe's verdicts (the next ``impl="auto"`` call probes again)."""
     _CHOICE.clear()
-    for cache in list(_CACHES):
-        cache.clear()
+    _CHECKED.clear()
 
 
 def _pad(x: Tensor, pads: Pairs, mode: str = "zeros") -> Tensor:

@@ -37,7 +37,6 @@ from torch import Tensor, nn
 from .._arith_base import check_choice
 from .._types import as_int
 from ..errors import AtrousError
-from ._impl import AutoCache
 from .conv import _check_factory
 from .functional import Impl, dilated_conv2d
 
@@ -206,20 +205,12 @@ class _ImplConv2d(nn.Conv2d):
 
     impl: Impl = "native"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._auto = AutoCache()
-
     def forward(self, input: Tensor) -> Tensor:
         pads: Any = self.padding if isinstance(self.padding, str) else tuple(self.padding)
-        impl = self.impl if self.impl != "auto" else cast(Impl, self._auto.lookup(input))
-        y = dilated_conv2d(
+        return dilated_conv2d(
             input, self.weight, self.bias, self.stride, pads, self.dilation, self.groups,
-            impl=impl,
+            impl=self.impl,
         )
-        if impl == "auto":
-            self._auto.remember()
-        return y
 
     def extra_repr(self) -> str:
         base = cast("Callable[[], str]", super().extra_repr)  # nn.Conv2d's is untyped

@@ -36,7 +36,6 @@ from .._arith_base import check_choice
 from .._types import IntOrTuple, Ints, Pairs, as_int, as_ints
 from ..arith import PaddingArg, normalize_padding, same_padding
 from ..errors import AtrousError
-from ._impl import AutoCache
 from .functional import (
     Impl,
     PaddingMode,
@@ -206,19 +205,15 @@ class _DilatedConvNd(nn.Module):
             self.bias = nn.Parameter(torch.empty(self.out_channels, **factory))
         else:
             self.register_parameter("bias", None)
-        self._auto = AutoCache()
         self.reset_parameters()
 
     def _run(self, conv: Callable[..., Tensor], x: Tensor) -> Tensor:
         """``forward`` by ``conv``, the functional twin that ``forward`` names (so that a torch.fx
-        trace records it as one call); ``impl="auto"`` asks the module's cache first."""
-        impl = self.impl if self.impl != "auto" else self._auto.lookup(x)
+        trace records it as one call)."""
         y: Tensor = conv(
-            x, self.weight, self.bias, self.stride, self._pads, self.dilation, self.groups, impl,
-            self.padding_mode,
+            x, self.weight, self.bias, self.stride, self._pads, self.dilation, self.groups,
+            self.impl, self.padding_mode,
         )
-        if impl == "auto":
-            self._auto.remember()
         return y
 
     def reset_parameters(self) -> None:

@@ -175,6 +175,7 @@ def _pooled_batch_norm_module(x: Tensor, bn: nn.BatchNorm2d) -> Tensor:
 
 # one call_function node for torch.fx, reading the module (and its train/eval flag) at run time
 torch.fx.wrap("_pooled_batch_norm_module")
+torch.fx.wrap("dilated_conv2d")  # _ImplConv2d's call, a leaf of torch.fx.symbolic_trace too
 
 
 def _as_pooled(bn: nn.BatchNorm2d) -> PooledBatchNorm2d:

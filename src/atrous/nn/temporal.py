@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch.fx
 from torch import Tensor, nn
 
 from .._types import Ints, as_int
@@ -29,6 +30,8 @@ from .conv import (
     _weights,
 )
 from .functional import causal_dilated_conv1d, causal_dilated_stack
+
+torch.fx.wrap("causal_dilated_conv1d")  # a leaf of torch.fx.symbolic_trace, as in functional
 
 __all__ = ["CausalDilatedConv1d", "CausalDilatedStack"]
 

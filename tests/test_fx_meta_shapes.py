@@ -218,3 +218,74 @@ def test_pool_formula_equals_torch_over_a_parameter_grid() -> None:
                 assert same(got, want), (pool, n)
                 answered += 1
     assert answered > 500  # the formula answers nearly all of them
+
+
+def test_a_gated_stack_is_analysed_without_importing_sympy_or_dynamo() -> None:
+    """WaveNet's gate (``gated_activation``) on meta tensors gives torch's shape without its
+    Python meta kernels, whose first call imports sympy and torch._dynamo (about 1.5 s)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, atrous\n"
+        "from atrous.nn import CausalDilatedStack\n"
+        "m = CausalDilatedStack(4, dilations=(1, 2, 4), gated=True).eval()\n"
+        "rf = atrous.receptive_field(m, (1, 4, 40))\n"
+        "print(rf.box(0), 'sympy' in sys.modules, 'torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[-2:] == ["False", "False"], out
+    from atrous.nn.functional import gated_activation
+
+    z = torch.randn(2, 6, 5, 3)
+    assert gated_activation(z.to("meta")).shape == gated_activation(z).shape == (2, 3, 5, 3)
+    assert gated_activation(z.to("meta")).dtype == gated_activation(z).dtype
+
+
+class _AtrousFunctionals(nn.Module):
+    """Every functional of atrous.nn with a shape formula, batched and unbatched arguments."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w2 = nn.Parameter(torch.randn(6, 2, 3, 3))
+        self.dw = nn.Parameter(torch.randn(12, 1, 3, 3))
+        self.w1 = nn.Parameter(torch.randn(4, 6, 2))
+        self.w3 = nn.Parameter(torch.randn(2, 6, 1, 3, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from atrous.nn import functional as AF
+
+        y = AF.dilated_conv2d(x, self.w2, None, (2, 1), "same", (2, 3), 2)
+        y = AF.depthwise_conv2d(y, self.dw, None, 1, ((1, 2), (0, 3)), 2)
+        g = AF.gated_activation(y)  # 12 -> 6 channels
+        t = g.flatten(2)
+        t = AF.causal_dilated_conv1d(t, self.w1, None, 3)
+        t = AF.dilated_conv1d(t, self.w1[:, :4], None, 2, 1, 2)
+        v = AF.dilated_conv3d(g.unsqueeze(2), self.w3, None, 1, (0, 1, 1), (1, 2, 1))
+        return t.sum() + v.sum()
+
+
+def test_atrous_functionals_by_formula_equal_torchs_meta_kernels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The shape formulas registered by atrous.nn give the graph torch's meta kernels give, and
+    a call they do not cover (an integer input) still runs."""
+    model = _AtrousFunctionals()
+    got = to_graph(model, (1, 4, 11, 13))
+    with monkeypatch.context() as torch_only:
+        torch_only.setattr(meta_shapes, "_REGISTERED", {})
+        want = to_graph(model, (1, 4, 11, 13))
+    assert [(n.name, n.layer, n.inputs, n.meta.get("shape")) for n in got.topological()] == [
+        (n.name, n.layer, n.inputs, n.meta.get("shape")) for n in want.topological()]
+    from atrous.nn import functional as AF
+    from atrous.nn._dilated import meta_conv
+
+    x, w = torch.empty(1, 2, 9, 9, device="meta"), torch.empty(3, 2, 3, 3, device="meta")
+    assert meta_conv(2, x.long(), w.long()) is None  # torch decides
+    assert meta_conv(2, x, w.double()) is None
+    assert meta_conv(2, torch.empty(1, 2, 9, 9), w) is None
+    with pytest.raises(Exception, match="groups must divide"):
+        meta_conv(2, x, w, None, 1, 0, 1, 2)
+    out = meta_conv(2, x, w, None, 1, 0, 2)
+    assert out is not None and out.shape == AF.dilated_conv2d(x, w, None, 1, 0, 2).shape

@@ -17,7 +17,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["function_shortcut", "method_shortcut", "module_shortcut"]
+__all__ = ["function_shortcut", "method_shortcut", "module_shortcut", "register_shape"]
 
 
 def _tuple(v: Any, nd: int) -> tuple[int, ...] | None:
@@ -251,6 +251,14 @@ def _interpolate(x: Any, size: Any = None, scale_factor: Any = None, mode: Any =
 
 
 _FUNCTIONS: dict[Any, Callable[..., Any]] = {}
+_REGISTERED: dict[Any, Callable[..., Any]] = {}
+"""Shape functions given by :func:`register_shape` (the functionals of :mod:`atrous.nn`)."""
+
+
+def register_shape(fn: Callable[..., Any], shape: Callable[..., Any]) -> None:
+    """Answer ``fn``'s calls in the shape run by ``shape`` (same arguments; it returns the meta
+    output, or None to run ``fn``): how :mod:`atrous.nn` gives its functionals' shapes."""
+    _REGISTERED[fn] = shape
 
 
 def function_shortcut(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -267,7 +275,7 @@ def function_shortcut(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
         _FUNCTIONS[torch.cat] = _cat
         _FUNCTIONS[F.interpolate] = _interpolate
     try:
-        shape = _FUNCTIONS.get(fn)
+        shape = _FUNCTIONS.get(fn) or _REGISTERED.get(fn)
     except TypeError:  # an unhashable callable
         return None
     if shape is None:

@@ -4,8 +4,12 @@ an analysed model that calls them is read exactly (private; imported by the func
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from torch import Tensor
+
+from ._dilated import meta_conv
 from .functional import (
     causal_dilated_conv1d,
     channel_shuffle,
@@ -65,11 +69,42 @@ def _fx_pointwise(call: Any) -> Any:
     return Pointwise(call.name)
 
 
+def _causal_shape(x: Any, weight: Any, bias: Any = None, dilation: Any = 1,
+                  groups: Any = 1) -> Any:
+    """``causal_dilated_conv1d`` in the shape run: the dilated convolution it makes."""
+    if not isinstance(weight, Tensor) or weight.dim() != 3 or type(dilation) is not int:
+        return None  # the call itself refuses it, in its own words
+    pad = ((dilation * (int(weight.shape[-1]) - 1), 0),)
+    return meta_conv(1, x, weight, bias, 1, pad, dilation, groups)
+
+
+def _depthwise_shape(x: Any, weight: Any, bias: Any = None, stride: Any = 1,
+                     padding: Any = "same", dilation: Any = 1) -> Any:
+    if not isinstance(x, Tensor) or x.dim() not in (3, 4):
+        return None
+    return meta_conv(2, x, weight, bias, stride, padding, dilation, int(x.shape[-3]))
+
+
+def _gate_shape(z: Any) -> Any:
+    if (not isinstance(z, Tensor) or not z.is_meta or not z.dtype.is_floating_point
+            or z.dim() < 2 or z.shape[1] % 2):
+        return None
+    return z.new_empty((z.shape[0], z.shape[1] // 2, *z.shape[2:]))
+
+
 def _register_fx() -> None:
     try:
         from ..fx import register_function
+        from ..fx.meta_shapes import register_shape
     except ImportError:  # pragma: no cover - the analysis front end is optional here
         return
+    # shapes by formula in the shape run (torch's meta kernels for these are Python, and the
+    # first call of a process imports sympy and torch._dynamo: 0.4-1.5 s)
+    for ndim, conv in ((1, dilated_conv1d), (2, dilated_conv2d), (3, dilated_conv3d)):
+        register_shape(conv, functools.partial(meta_conv, ndim))
+    register_shape(causal_dilated_conv1d, _causal_shape)
+    register_shape(depthwise_conv2d, _depthwise_shape)
+    register_shape(gated_activation, _gate_shape)
     for fn in (
         dilated_conv1d,
         dilated_conv2d,

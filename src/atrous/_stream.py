@@ -46,8 +46,9 @@ from .errors import AtrousError
 
 __all__ = ["Stream", "stream"]
 
-_INPUT, _POINTWISE, _CONV, _CUT = range(4)
-"""How a node runs in a push: the input, a pointwise op, a convolution, a pad or slice."""
+_INPUT, _POINTWISE, _POINTWISE1, _CONV, _CUT = range(5)
+"""How a node runs in a push: the input, a pointwise op (of one input), a convolution, a pad
+or slice."""
 
 
 def _weights(conv: dict[str, Any]) -> tuple[Any, Any]:
@@ -426,7 +427,7 @@ class Stream:
             self._prepare()
         pushed = self._pushed = self._pushed + chunk.shape[-1]
         done, append, gather, last = self._done, self._append, self._gather, self._out
-        conv1d, tensor, out = F.conv1d, torch.Tensor, None
+        conv1d, tensor, out, get = F.conv1d, torch.Tensor, None, self._done.get
         fresh, consts = False, self._const_ids
         for code, name, srcs, s, lo, hi, run, own in self._plan:
             if code == _INPUT:
@@ -435,11 +436,13 @@ class Stream:
                 if name == last:  # a model that returns its input
                     out = chunk
                 continue
-            had = done.get(name, 0)
-            if code == _POINTWISE:  # an input with nothing emitted yet (-1): nothing to run
-                target = min([done.get(i, -1) for i in srcs])
-            elif srcs[0] in done:  # units s*had + lo .. s*(target - 1) + hi of the input
-                target = max(0, (done[srcs[0]] - 1 - hi) // s + 1)
+            had = get(name, 0)
+            if code == _POINTWISE1:  # an input with nothing emitted yet (-1): nothing to run
+                target = get(srcs, -1)
+            elif code == _POINTWISE:
+                target = min([get(i, -1) for i in srcs])
+            elif srcs in done:  # units s*had + lo .. s*(target - 1) + hi of the input
+                target = max(0, (done[srcs] - 1 - hi) // s + 1)
             else:
                 continue  # its input has emitted nothing yet: nothing but padding to read
             if target <= had:
@@ -448,14 +451,19 @@ class Stream:
                 target = min(target, self._length(pushed))
                 if target <= had:
                     continue
-            if code == _POINTWISE:
+            if code == _POINTWISE1:
+                x = gather(srcs, had, target)
+                value = run(x)
+                # a new tensor (no view, no input, no constant): nothing else holds it
+                fresh = (own and type(value) is tensor and value._base is None
+                         and value is not x and id(value) not in consts)
+            elif code == _POINTWISE:
                 values = [gather(i, had, target) for i in srcs]
                 value = run(values)
-                # a new tensor (no view, no input, no constant): nothing else holds it
-                fresh = own and isinstance(value, tensor) and value._base is None and (
+                fresh = own and type(value) is tensor and value._base is None and (
                     id(value) not in consts and not any(value is v for v in values))
             else:
-                window = gather(srcs[0], s * had + lo, s * (target - 1) + hi + 1)
+                window = gather(srcs, s * had + lo, s * (target - 1) + hi + 1)
                 if code == _CONV:
                     conv, dilation, groups = run
                     weight, bias = _weights(conv)
@@ -480,20 +488,25 @@ class Stream:
         reads the output: that tensor is what the push returns)."""
         self._init_consts()
         self._const_ids = {id(v) for v in self._consts.values()}
-        plan: list[tuple[int, str, tuple[str, ...], int, int, int, Any, bool]] = []
+        # (how it runs, name, its input(s): one name or a tuple of names, stride, lo, hi,
+        # what runs it, whether its history may keep a new tensor as it is)
+        plan: list[tuple[int, str, Any, int, int, int, Any, bool]] = []
         for op in self._order:
-            srcs = tuple(op.ts_args)
             own = op.name != self._out or not self._consumers[op.name]
+            src = op.ts_args[0] if op.ts_args else ""
             if op.kind == "input":
-                plan.append((_INPUT, op.name, srcs, 1, 0, 0, None, False))
+                plan.append((_INPUT, op.name, "", 1, 0, 0, None, False))
             elif op.kind == "pointwise":
                 run = _caller(self._gm, self._nodes[op.name], op.ts_args, self._consts)
-                plan.append((_POINTWISE, op.name, srcs, 1, 0, 0, run, own))
+                if len(op.ts_args) == 1:
+                    plan.append((_POINTWISE1, op.name, src, 1, 0, 0, run, own))
+                else:
+                    plan.append((_POINTWISE, op.name, tuple(op.ts_args), 1, 0, 0, run, own))
             elif op.conv is not None:
                 conv = (op.conv, op.conv["dilation"], op.conv["groups"])
-                plan.append((_CONV, op.name, srcs, op.stride, op.lo, op.hi, conv, own))
+                plan.append((_CONV, op.name, src, op.stride, op.lo, op.hi, conv, own))
             else:
-                plan.append((_CUT, op.name, srcs, op.stride, op.lo, op.hi, op.index, False))
+                plan.append((_CUT, op.name, src, op.stride, op.lo, op.hi, op.index, False))
         self._plan = plan
 
     def _init_consts(self) -> None:

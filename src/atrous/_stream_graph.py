@@ -456,10 +456,20 @@ def _exec(gm: Any, node: Any, args: Any, kwargs: Any) -> Any:
 
 def _caller(gm: Any, node: Any, srcs: list[str], consts: dict[str, Any]) -> Any:
     """``node`` as a function of the values of its time-series inputs ``srcs`` (a list, in
-    that order): the call :func:`_exec` makes with the arguments ``fx.node.map_arg`` gives
-    (each input node replaced by its value, each constant node by ``consts``), with the
-    module, the method name and the arguments' layout resolved once (per signal: the
-    constants are this signal's)."""
+    that order; the value itself for one input): the call :func:`_exec` makes with the
+    arguments ``fx.node.map_arg`` gives (each input node replaced by its value, each
+    constant node by ``consts``), with the module, the method name and the arguments'
+    layout resolved once (per signal: the constants are this signal's)."""
+    run = _caller_of_list(gm, node, srcs, consts)
+    if len(srcs) != 1:
+        return run
+    if not node.kwargs and len(node.args) == 1 and getattr(run, "fn", None) is not None:
+        return run.fn  # fn(x): a module, an activation, a method without arguments
+    return lambda value: run([value])
+
+
+def _caller_of_list(gm: Any, node: Any, srcs: list[str], consts: dict[str, Any]) -> Any:
+    """:func:`_caller` for the values as a list."""
     import torch.fx as fx
 
     pos = {n: i for i, n in enumerate(srcs)}
@@ -498,9 +508,10 @@ def _caller(gm: Any, node: Any, srcs: list[str], consts: dict[str, Any]) -> Any:
     kslots = [(k, pos[v.name]) for k, v in node.kwargs.items()
               if isinstance(v, fx.Node) and v.name in pos]
     if not kwargs and [j for _, j in slots] == list(range(len(template))):
-        if len(template) == 1:  # fn(x): a module, an activation, a method without arguments
-            return lambda values: fn(values[0])
-        return lambda values: fn(*values)
+        def run_all(values: list[Any]) -> Any:
+            return fn(*values)
+        run_all.fn = fn  # type: ignore[attr-defined]
+        return run_all
 
     def run(values: list[Any]) -> Any:
         args = list(template)

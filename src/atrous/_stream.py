@@ -589,10 +589,15 @@ class Stream:
         go when the history next grows (:meth:`_append`): a slice of them now would keep
         their storage just as long."""
         start, done, readers_of = self._start, self._done, self._readers
+        get = done.get
         for name in self._hist:
             have, readers = done[name], readers_of[name]
-            if readers:  # the output and a node nothing reads keep no frame
-                keep = min([s * done.get(u, 0) + lo for s, lo, u in readers])
+            if len(readers) == 1:
+                ((s, lo, u),) = readers
+                keep = s * get(u, 0) + lo
+                keep = have if keep > have else keep
+            elif readers:  # the output and a node nothing reads keep no frame
+                keep = min([s * get(u, 0) + lo for s, lo, u in readers])
                 keep = have if keep > have else keep
             else:
                 keep = have

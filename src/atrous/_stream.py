@@ -41,10 +41,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._stream_graph import _Analyser, _exec, _Op
+from ._stream_graph import _Analyser, _caller, _exec, _Op
 from .errors import AtrousError
 
 __all__ = ["Stream", "stream"]
+
+_INPUT, _POINTWISE, _POINTWISE1, _CONV, _CUT = range(5)
+"""How a node runs in a push: the input, a pointwise op (of one input), a convolution, a pad
+or slice."""
 
 
 def _weights(conv: dict[str, Any]) -> tuple[Any, Any]:
@@ -100,6 +104,11 @@ class Stream:
         for op in self._ops.values():
             for a in op.ts_args:
                 self._consumers[a].append(op)
+        # per history, the (stride, lo, name) of each reader: what it still needs (the
+        # output keeps nothing: it is emitted)
+        self._readers = {name: () if name == self._out else
+                         tuple((u.stride, u.lo, u.name) for u in users)
+                         for name, users in self._consumers.items()}
         self.buffers = self._buffer_sizes()
         self.buffer_frames = sum(self.buffers.values())
         self.reset()
@@ -269,6 +278,7 @@ class Stream:
         emitted = np.minimum(count[out], length[out])
         count[out] = emitted
         self._order = order
+        self._length_path = self._first_input_path()
         # the first push runs the model on the shortest input every node has a unit of (a
         # valid convolution refuses a shorter one)
         runs = np.flatnonzero(np.all([length[op.name] > 0 for op in order], axis=0))
@@ -283,12 +293,23 @@ class Stream:
         self.lag = max(box[1], int(late.max()) if len(late) else box[1])
 
     def _length(self, n: int) -> int:
-        """The offline output's length for an input of ``n`` samples."""
-        lengths: dict[str, int] = {}
-        for op in self._order:
-            lengths[op.name] = n if op.kind == "input" else op.length(
-                [lengths[i] for i in op.ts_args])
-        return lengths[self._out]
+        """The offline output's length for an input of ``n`` samples: a pointwise node is as
+        long as its first input, so the taps on the path of first inputs from the input to
+        the output decide it (:meth:`_Op.length` of each, in order)."""
+        for hi, right, s in self._length_path:
+            n = max(0, (n - 1 - hi + right) // s + 1)
+        return n
+
+    def _first_input_path(self) -> list[tuple[int, int, int]]:
+        """The (hi, right, stride) of the taps from the input to the output along the first
+        input of each node (what :meth:`_length` composes)."""
+        path, name = [], self._out
+        while self._ops[name].kind != "input":
+            op = self._ops[name]
+            if op.kind == "taps":
+                path.append((op.hi, op.right, op.stride))
+            name = op.ts_args[0]
+        return path[::-1]
 
     def _users(self, name: str) -> list[_Op]:
         return [op for op in self._ops.values() if name in op.ts_args]
@@ -320,7 +341,11 @@ class Stream:
     # -- running ---------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget the pushed samples (start a new signal)."""
+        # per node: its output's frames (a tensor, or a tuple from chunk/split), the unit of
+        # their first frame (_base) and the first unit readers still need (_start): frames
+        # before it are dropped only when the history next grows (:meth:`_trim`)
         self._hist: dict[str, Any] = {}
+        self._base: dict[str, int] = {}
         self._start: dict[str, int] = {}
         self._done: dict[str, int] = {}
         self._consts: dict[str, Any] = {}
@@ -357,8 +382,8 @@ class Stream:
                 f"stream.push: a chunk of {spec[2]} on {spec[3]}, this signal's first was "
                 f"{self._first[2]} on {self._first[3]}; call reset() to start another signal")
         # a failed push changes nothing: the state is restored (tensors are never modified)
-        saved = (dict(self._hist), dict(self._start), dict(self._done), self._pushed,
-                 self._first, self._empty)
+        saved = (dict(self._hist), dict(self._base), dict(self._start), dict(self._done),
+                 self._pushed, self._first, self._empty)
         # oneDNN builds a new kernel for every small window shape (tens of ms each); the
         # native kernel is the right one for a few frames at a time
         mkldnn: Any = torch.backends.mkldnn
@@ -371,7 +396,7 @@ class Stream:
                     self._first = spec
                 return self._push(chunk)
         except BaseException:
-            (self._hist, self._start, self._done, self._pushed, self._first,
+            (self._hist, self._base, self._start, self._done, self._pushed, self._first,
              self._empty) = saved
             raise
         finally:
@@ -392,50 +417,97 @@ class Stream:
         return y[..., :0]
 
     def _push(self, chunk: Any) -> Any:
+        """Run every node on the units it can newly complete: each node in graph order reads
+        its inputs' held units (zeros before unit 0), appends what it computes, and every
+        history then drops the frames no reader needs any more (:meth:`_trim`)."""
         import torch
+        import torch.nn.functional as F
 
         if not self._consts:
-            self._init_consts()
-        self._pushed += chunk.shape[-1]
-        new: dict[str, Any] = {}
-        for op in self._ops.values():
-            if op.kind == "const":
+            self._prepare()
+        pushed = self._pushed = self._pushed + chunk.shape[-1]
+        done, append, gather, last = self._done, self._append, self._gather, self._out
+        conv1d, tensor, out, get = F.conv1d, torch.Tensor, None, self._done.get
+        fresh, consts = False, self._const_ids
+        for code, name, srcs, s, lo, hi, run, own in self._plan:
+            if code == _INPUT:
+                append(name, chunk)
+                done[name] = pushed
+                if name == last:  # a model that returns its input
+                    out = chunk
                 continue
-            if op.kind == "input":
-                self._append(op.name, chunk)
-                self._done[op.name] = self._pushed
-                new[op.name] = chunk  # the output, for a model that returns its input
+            had = get(name, 0)
+            if code == _POINTWISE1:  # an input with nothing emitted yet (-1): nothing to run
+                target = get(srcs, -1)
+            elif code == _POINTWISE:
+                target = min([get(i, -1) for i in srcs])
+            elif srcs in done:  # units s*had + lo .. s*(target - 1) + hi of the input
+                target = max(0, (done[srcs] - 1 - hi) // s + 1)
+            else:
+                continue  # its input has emitted nothing yet: nothing but padding to read
+            if target <= had:
                 continue
-            if any(i not in self._hist for i in op.ts_args):
-                continue  # an input has emitted nothing yet: nothing but padding to read
-            target = op.count([self._done.get(i, 0) for i in op.ts_args])
-            if op.name == self._out:  # no unit the offline output of this length lacks
-                target = min(target, self._length(self._pushed))
-            done = self._done.get(op.name, 0)
-            if target <= done:
-                self._append(op.name, None)
-                continue
-            if op.kind == "pointwise":
-                args = {a: self._gather(a, done, target) for a in op.ts_args}
-                value = self._call(op, args)
-            else:  # taps: units s*done + lo .. s*(target - 1) + hi of the input
-                s, c = op.stride, op.conv
-                window = self._gather(op.ts_args[0], s * done + op.lo,
-                                      s * (target - 1) + op.hi + 1)
-                if c is not None:
-                    weight, bias = _weights(c)
-                    value = torch.nn.functional.conv1d(window, weight, bias, s, 0,
-                                                       c["dilation"], c["groups"])
+            if name == last:  # no unit the offline output of this length lacks
+                target = min(target, self._length(pushed))
+                if target <= had:
+                    continue
+            if code == _POINTWISE1:
+                x = gather(srcs, had, target)
+                value = run(x)
+                # a new tensor (no view, no input, no constant): nothing else holds it
+                fresh = (own and type(value) is tensor and value._base is None
+                         and value is not x and id(value) not in consts)
+            elif code == _POINTWISE:
+                values = [gather(i, had, target) for i in srcs]
+                value = run(values)
+                fresh = own and type(value) is tensor and value._base is None and (
+                    id(value) not in consts and not any(value is v for v in values))
+            else:
+                window = gather(srcs, s * had + lo, s * (target - 1) + hi + 1)
+                if code == _CONV:
+                    conv, dilation, groups = run
+                    weight, bias = _weights(conv)
+                    value = conv1d(window, weight, bias, s, 0, dilation, groups)
+                    fresh = own
                 else:  # zero padding or a slice
                     value = window[..., ::s] if s > 1 else window
-                    if op.index is not None:
-                        value = value[op.index]
-            self._done[op.name] = target
-            self._append(op.name, value)
-            new[op.name] = value
+                    if run is not None:
+                        value = value[run]
+                    fresh = False
+            done[name] = target
+            append(name, value, fresh)
+            if name == last:
+                out = value
         self._trim()
-        out = new.get(self._out)
         return self._empty if out is None else out
+
+    def _prepare(self) -> None:
+        """This signal's constants, then the plan of a push: per node in graph order, what it
+        reads, how it runs (the module, the method, the arguments resolved once), and whether
+        its history may keep a new tensor it computes as it is (not the output when a node
+        reads the output: that tensor is what the push returns)."""
+        self._init_consts()
+        self._const_ids = {id(v) for v in self._consts.values()}
+        # (how it runs, name, its input(s): one name or a tuple of names, stride, lo, hi,
+        # what runs it, whether its history may keep a new tensor as it is)
+        plan: list[tuple[int, str, Any, int, int, int, Any, bool]] = []
+        for op in self._order:
+            own = op.name != self._out or not self._consumers[op.name]
+            src = op.ts_args[0] if op.ts_args else ""
+            if op.kind == "input":
+                plan.append((_INPUT, op.name, "", 1, 0, 0, None, False))
+            elif op.kind == "pointwise":
+                run = _caller(self._gm, self._nodes[op.name], op.ts_args, self._consts)
+                if len(op.ts_args) == 1:
+                    plan.append((_POINTWISE1, op.name, src, 1, 0, 0, run, own))
+                else:
+                    plan.append((_POINTWISE, op.name, tuple(op.ts_args), 1, 0, 0, run, own))
+            elif op.conv is not None:
+                conv = (op.conv, op.conv["dilation"], op.conv["groups"])
+                plan.append((_CONV, op.name, src, op.stride, op.lo, op.hi, conv, own))
+            else:
+                plan.append((_CUT, op.name, src, op.stride, op.lo, op.hi, op.index, False))
+        self._plan = plan
 
     def _init_consts(self) -> None:
         import torch.fx as fx
@@ -456,69 +528,81 @@ class Stream:
                 env[node.name] = _exec(self._gm, node, args, kwargs)
         self._consts = env or {"": None}
 
-    def _call(self, op: _Op, values: dict[str, Any]) -> Any:
-        import torch.fx as fx
-
-        node = self._nodes[op.name]
-
-        def lookup(n: Any) -> Any:
-            return values[n.name] if n.name in values else self._consts[n.name]
-
-        args, kwargs = fx.node.map_arg((node.args, node.kwargs), lookup)
-        return _exec(self._gm, node, args, kwargs)
-
-    def _append(self, name: str, value: Any) -> None:
+    def _append(self, name: str, value: Any, fresh: bool = False) -> None:
+        """Append ``value`` (the units after the held ones) to ``name``'s history: the frames
+        still needed, then ``value``, in one tensor (``torch.cat``). A ``fresh`` value (a new
+        tensor nothing else holds) after no frame still needed is kept as it is: the copy
+        ``torch.cat`` would make of it has its values, shape, dtype and layout."""
         import torch
 
-        if value is None:
+        hist = self._hist
+        old = hist.get(name)
+        if old is None:
+            hist[name] = value
+            self._base[name] = self._start[name] = 0
             return
-        if name not in self._hist:
-            self._hist[name], self._start[name] = value, 0
-            return
-        old = self._hist[name]
+        start = self._start[name]
+        off = start - self._base[name]
         if isinstance(old, torch.Tensor):
-            self._hist[name] = torch.cat([old, value], -1)
+            if (fresh and off == old.shape[-1] and value.dtype == old.dtype
+                    and value.device == old.device and value.is_contiguous()):
+                hist[name] = value
+            else:
+                hist[name] = torch.cat([old[..., off:] if off else old, value], -1)
         else:
-            self._hist[name] = type(old)(torch.cat([a, b], -1) for a, b in zip(old, value))
+            hist[name] = type(old)(torch.cat([a[..., off:] if off else a, b], -1)
+                                   for a, b in zip(old, value))
+        self._base[name] = start
 
     def _gather(self, name: str, a: int, b: int) -> Any:
-        """Units ``[a, b)`` of node ``name`` (zeros before unit 0: the left padding)."""
+        """Units ``[a, b)`` of node ``name`` (zeros before unit 0: the left padding): the
+        view a slice of the trimmed history gives (the held tensor itself when that view
+        would be all of it)."""
         import torch
 
-        hist, start = self._hist[name], self._start[name]
+        hist, base, start = self._hist[name], self._base[name], self._start[name]
+        if a >= start and b >= start:  # the same view as a cut of the trimmed frames
+            i, j = a - base, b - base
+            if isinstance(hist, torch.Tensor):
+                return hist if i == 0 and j >= hist.shape[-1] else hist[..., i:j]
+            return type(hist)(t[..., i:j] for t in hist)
+        if base != start:  # any other cut: of the trimmed frames themselves
+            off = start - base
+            hist = self._hist[name] = (hist[..., off:] if isinstance(hist, torch.Tensor)
+                                       else type(hist)(t[..., off:] for t in hist))
+            self._base[name] = start
 
         def cut(t: Any) -> Any:
-            lo = max(a, 0)
-            part = t[..., lo - start: b - start]
-            if a < 0:
-                zeros = t.new_zeros((*t.shape[:-1], min(b, 0) - a))
-                part = torch.cat([zeros, part], -1)
-            return part
+            part = t[..., max(a, 0) - start: b - start]
+            if a >= 0:
+                return part
+            zeros = t.new_zeros((*t.shape[:-1], min(b, 0) - a))
+            return torch.cat([zeros, part], -1)
 
         if isinstance(hist, torch.Tensor):
             return cut(hist)
         return type(hist)(cut(t) for t in hist)
 
     def _trim(self) -> None:
-        import torch
-
-        for name, hist in self._hist.items():
-            users = self._consumers.get(name, [])
-            if name == self._out:
-                keep_from = self._done.get(name, 0)
+        """Move each history's start to the first unit a reader still needs (never past the
+        units held: a strided slice's next read can lie beyond them). The frames before it
+        go when the history next grows (:meth:`_append`): a slice of them now would keep
+        their storage just as long."""
+        start, done, readers_of = self._start, self._done, self._readers
+        get = done.get
+        for name in self._hist:
+            have, readers = done[name], readers_of[name]
+            if len(readers) == 1:
+                ((s, lo, u),) = readers
+                keep = s * get(u, 0) + lo
+                keep = have if keep > have else keep
+            elif readers:  # the output and a node nothing reads keep no frame
+                keep = min([s * get(u, 0) + lo for s, lo, u in readers])
+                keep = have if keep > have else keep
             else:
-                keep_from = min((u.stride * self._done.get(u.name, 0) + u.lo for u in users),
-                                default=self._done.get(name, 0))
-            # never past the units held (a strided slice's next read can lie beyond them)
-            keep_from = max(min(keep_from, self._done.get(name, 0)), self._start[name])
-            drop = keep_from - self._start[name]
-            if drop <= 0:
-                continue
-            if isinstance(hist, torch.Tensor):
-                self._hist[name] = hist[..., drop:]
-            else:
-                self._hist[name] = type(hist)(t[..., drop:] for t in hist)
-            self._start[name] = keep_from
+                keep = have
+            if keep > start[name]:
+                start[name] = keep
 
     @property
     def held_frames(self) -> dict[str, int]:
@@ -528,8 +612,9 @@ class Stream:
         out = {}
         for name, hist in self._hist.items():
             t = hist if isinstance(hist, torch.Tensor) else hist[0]
-            if t.shape[-1] and name != self._out:
-                out[name] = int(t.shape[-1])
+            held = t.shape[-1] - (self._start[name] - self._base[name])
+            if held and name != self._out:
+                out[name] = int(held)
         return out
 
 

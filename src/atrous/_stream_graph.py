@@ -445,7 +445,6 @@ class _Analyser:
         return self._taps(node, None, ts, index=keep)
 
 
-
 def _exec(gm: Any, node: Any, args: Any, kwargs: Any) -> Any:
     if node.op == "call_module":
         return gm.get_submodule(node.target)(*args, **kwargs)
@@ -453,3 +452,73 @@ def _exec(gm: Any, node: Any, args: Any, kwargs: Any) -> Any:
         self_obj, *rest = args
         return getattr(self_obj, node.target)(*rest, **kwargs)
     return node.target(*args, **kwargs)
+
+
+def _caller(gm: Any, node: Any, srcs: list[str], consts: dict[str, Any]) -> Any:
+    """``node`` as a function of the values of its time-series inputs ``srcs`` (a list, in
+    that order; the value itself for one input): the call :func:`_exec` makes with the
+    arguments ``fx.node.map_arg`` gives (each input node replaced by its value, each
+    constant node by ``consts``), with the module, the method name and the arguments'
+    layout resolved once (per signal: the constants are this signal's)."""
+    run = _caller_of_list(gm, node, srcs, consts)
+    if len(srcs) != 1:
+        return run
+    if not node.kwargs and len(node.args) == 1 and getattr(run, "fn", None) is not None:
+        return run.fn  # fn(x): a module, an activation, a method without arguments
+    return lambda value: run([value])
+
+
+def _caller_of_list(gm: Any, node: Any, srcs: list[str], consts: dict[str, Any]) -> Any:
+    """:func:`_caller` for the values as a list."""
+    import torch.fx as fx
+
+    pos = {n: i for i, n in enumerate(srcs)}
+    if node.op == "call_module":
+        fn = gm.get_submodule(node.target)
+    elif node.op == "call_method":
+        method = node.target
+
+        def fn(self_obj: Any, *rest: Any, **kwargs: Any) -> Any:
+            return getattr(self_obj, method)(*rest, **kwargs)
+    else:
+        fn = node.target
+
+    def nested(a: Any) -> bool:  # a container holding a node: map_arg rebuilds it per call
+        found: list[Any] = []
+        fx.node.map_arg(a, found.append)
+        return not isinstance(a, fx.Node) and bool(found)
+
+    if any(nested(a) for a in (*node.args, *node.kwargs.values())):
+        def run_nested(values: list[Any]) -> Any:
+            args, kwargs = fx.node.map_arg(
+                (node.args, node.kwargs),
+                lambda n: values[pos[n.name]] if n.name in pos else consts[n.name])
+            return fn(*args, **kwargs)
+        return run_nested
+
+    def fixed(a: Any) -> Any:  # a constant's value; an input's slot is filled per call
+        if isinstance(a, fx.Node):
+            return None if a.name in pos else consts[a.name]
+        return a
+
+    template = [fixed(a) for a in node.args]
+    kwargs = {k: fixed(v) for k, v in node.kwargs.items()}
+    slots = [(i, pos[a.name]) for i, a in enumerate(node.args)
+             if isinstance(a, fx.Node) and a.name in pos]
+    kslots = [(k, pos[v.name]) for k, v in node.kwargs.items()
+              if isinstance(v, fx.Node) and v.name in pos]
+    if not kwargs and [j for _, j in slots] == list(range(len(template))):
+        def run_all(values: list[Any]) -> Any:
+            return fn(*values)
+        run_all.fn = fn  # type: ignore[attr-defined]
+        return run_all
+
+    def run(values: list[Any]) -> Any:
+        args = list(template)
+        for i, j in slots:
+            args[i] = values[j]
+        kw = dict(kwargs)
+        for k, j in kslots:
+            kw[k] = values[j]
+        return fn(*args, **kw)
+    return run

@@ -90,3 +90,26 @@ def test_an_output_changed_in_place_changes_no_later_push() -> None:
         outs.append(y.clone())
         y.fill_(1e6)
     assert torch.equal(torch.cat(outs, -1), ref)
+
+
+def test_a_tuple_indexed_by_a_slice_is_refused_naming_the_node() -> None:
+    """``torch.split(y, 1, dim=1)[::-1]`` passed stream() and then failed in push with a raw
+    TypeError (the slice was read as one of the time axis)."""
+
+    class Reversed(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            parts = torch.split(x, 1, dim=1)[::-1]
+            return torch.cat(parts, 1)
+
+    with pytest.raises(AtrousError, match=r"node 'getitem' .*indexing the tuple 'split'"):
+        stream(Reversed())
+
+    class Elements(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            a, b = torch.split(x, 1, dim=1)
+            return torch.cat([b, a], 1)
+
+    x = torch.randn(1, 2, 9)
+    s = stream(Elements())
+    assert torch.equal(torch.cat([s.push(x[..., :4]), s.push(x[..., 4:])], -1),
+                       Elements()(x))

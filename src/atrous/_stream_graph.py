@@ -125,6 +125,10 @@ def _record(geom: Any) -> str:
     return f"it {what.get(type(geom), 'reads its input otherwise')} ({type(geom).__name__})"
 
 
+_TUPLE_MAKERS = frozenset(("chunk", "split", "split_with_sizes", "tensor_split", "unbind"))
+"""Calls that return a tuple of tensors: an element is taken by an int index only."""
+
+
 class _Analyser:
     """The fx graph's nodes as ops stream can run, with the reads the front end's layers state.
 
@@ -423,6 +427,11 @@ class _Analyser:
         index = node.args[1]
         if isinstance(index, int):
             return _Op(node.name, "pointwise", ts)  # an element of a chunk/split tuple
+        source = node.args[0]
+        if getattr(source, "op", None) in ("call_function", "call_method") and _name(
+                source.target) in _TUPLE_MAKERS:
+            raise self._refuse(node, f"indexing the tuple {source.name!r} returns with "
+                               f"{index!r} (stream takes its elements one by one: t[0], t[1])")
         items = index if isinstance(index, tuple) else (index,)
         lead: tuple[Any, ...] = ()
         if items and items[0] is Ellipsis:

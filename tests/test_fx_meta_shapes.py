@@ -71,10 +71,12 @@ def test_linear_on_a_permuted_input_gives_torch_layout() -> None:
     (nn.MaxPool2d(2, return_indices=True), meta(1, 3, 8, 8)),
     (nn.MaxPool2d(2, padding=2), meta(1, 3, 8, 8)),  # padding over half the kernel
     (nn.AdaptiveAvgPool2d(2), meta(1, 3, 0, 4)),
+    (nn.AdaptiveAvgPool2d(None), meta(1, 3, 5, 4)),  # torch's TypeError
+    (nn.AdaptiveMaxPool1d((None,)), meta(1, 3, 5)),  # 1-d takes ints alone
     (nn.Linear(6, 3), meta(2, 5)),
     (nn.ConvTranspose2d(4, 4, 2), meta(1, 4, 8, 8)),  # not covered
 ], ids=["channels", "too-small", "unbatched", "valid", "channels-last", "indices", "padding",
-        "empty", "features", "transposed"])
+        "empty", "bare-none", "none-in-1d", "features", "transposed"])
 def test_module_shortcut_leaves_the_unusual_to_torch(mod: nn.Module, x: torch.Tensor) -> None:
     assert meta_shapes.module_shortcut(on_meta(mod), (x,), {}) is None
 

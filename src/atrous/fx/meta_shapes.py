@@ -117,10 +117,12 @@ def _adaptive(nd: int) -> Callable[[Any, Any], Any]:
     def shape(mod: Any, x: Any) -> Any:
         if not _meta(x, nd) or getattr(mod, "return_indices", False):
             return None
-        size = mod.output_size
-        size = (size,) * nd if isinstance(size, int) or size is None else tuple(size)
-        if len(size) != nd or any(v is not None and (not isinstance(v, int) or v < 1)
-                                  for v in size) or 0 in x.shape[2:]:
+        size = mod.output_size  # a bare None, or a None in 1-d: torch's TypeError
+        if size is None:
+            return None
+        size = (size,) * nd if isinstance(size, int) else tuple(size)
+        if len(size) != nd or any((v is None and nd == 1) or (v is not None and (
+                not isinstance(v, int) or v < 1)) for v in size) or 0 in x.shape[2:]:
             return None
         out = [n if v is None else v for n, v in zip(x.shape[2:], size)]
         return _empty((*x.shape[:2], *out), x)

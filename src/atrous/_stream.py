@@ -431,6 +431,8 @@ class Stream:
         fresh, consts = False, self._const_ids
         for code, name, srcs, s, lo, hi, run, own in self._plan:
             if code == _INPUT:
+                if name not in self._hist:  # the history keeps a copy: the caller may
+                    chunk = chunk.clone()  # refill its buffer (later pushes concatenate)
                 append(name, chunk)
                 done[name] = pushed
                 if name == last:  # a model that returns its input

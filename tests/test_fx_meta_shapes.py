@@ -283,6 +283,9 @@ def test_atrous_functionals_by_formula_equal_torchs_meta_kernels(
 ) -> None:
     """The shape formulas registered by atrous.nn give the graph torch's meta kernels give, and
     a call they do not cover (an integer input) still runs."""
+    from atrous.nn import functional as AF  # before tracing: torch.fx wraps what is imported
+    from atrous.nn._dilated import meta_conv
+
     model = _AtrousFunctionals()
     got = to_graph(model, (1, 4, 11, 13))
     with monkeypatch.context() as torch_only:
@@ -290,9 +293,6 @@ def test_atrous_functionals_by_formula_equal_torchs_meta_kernels(
         want = to_graph(model, (1, 4, 11, 13))
     assert [(n.name, n.layer, n.inputs, n.meta.get("shape")) for n in got.topological()] == [
         (n.name, n.layer, n.inputs, n.meta.get("shape")) for n in want.topological()]
-    from atrous.nn import functional as AF
-    from atrous.nn._dilated import meta_conv
-
     x, w = torch.empty(1, 2, 9, 9, device="meta"), torch.empty(3, 2, 3, 3, device="meta")
     assert meta_conv(2, x.long(), w.long()) is None  # torch decides
     assert meta_conv(2, x, w.double()) is None

@@ -568,14 +568,11 @@ class Stream:
             if isinstance(hist, torch.Tensor):
                 return hist if i == 0 and j >= hist.shape[-1] else hist[..., i:j]
             return type(hist)(t[..., i:j] for t in hist)
-        if base != start:  # any other cut: of the trimmed frames themselves
-            off = start - base
-            hist = self._hist[name] = (hist[..., off:] if isinstance(hist, torch.Tensor)
-                                       else type(hist)(t[..., off:] for t in hist))
-            self._base[name] = start
+        # a read before the start begins before unit 0 (readers never read a unit before the
+        # start, which is the least they still need): zeros, then the frames from unit 0
 
         def cut(t: Any) -> Any:
-            part = t[..., max(a, 0) - start: b - start]
+            part = t[..., max(a, 0) - base: b - base]
             if a >= 0:
                 return part
             zeros = t.new_zeros((*t.shape[:-1], min(b, 0) - a))

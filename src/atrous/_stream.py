@@ -136,7 +136,7 @@ class Stream:
 
         box, rate = self._receptive_fields()
         # What stream still computes itself: how many units of each node a pushed prefix of n
-        # samples completes (_Op.count) against the offline length (_Op.length) and the units
+        # samples completes (_Op.counts) against the offline length (_Op.lengths) and the units
         # of it that the output uses (_Op.reads, from the output back), for every n.
         # A receptive field is the reads of one unit on an unbounded input; it says neither
         # which units a finite prefix completes nor where the offline output ends, which the
@@ -295,7 +295,7 @@ class Stream:
     def _length(self, n: int) -> int:
         """The offline output's length for an input of ``n`` samples: a pointwise node is as
         long as its first input, so the taps on the path of first inputs from the input to
-        the output decide it (:meth:`_Op.length` of each, in order)."""
+        the output decide it (the rule of :meth:`_Op.lengths` for each, in order)."""
         for hi, right, s in self._length_path:
             n = max(0, (n - 1 - hi + right) // s + 1)
         return n

@@ -362,7 +362,8 @@ class Stream:
         samples as give every node a unit (the outputs' channels, dtype and device; a chunk
         the model refuses is refused here, in one line). Later chunks must have that batch
         size, channel count, dtype and device (:meth:`reset` starts another signal). A
-        refused push changes nothing.
+        refused push changes nothing. The stream keeps copies of the frames it still needs:
+        the caller may refill ``chunk``'s buffer for the next push.
 
         Shape:
             - chunk: ``(N, C, T)``; output: ``(N, C_out, T')``.

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from atrous.errors import AtrousError
 from atrous.fx import meta_shapes, to_graph, tracing
 
 
@@ -283,6 +284,9 @@ def test_atrous_functionals_by_formula_equal_torchs_meta_kernels(
 ) -> None:
     """The shape formulas registered by atrous.nn give the graph torch's meta kernels give, and
     a call they do not cover (an integer input) still runs."""
+    from atrous.nn import functional as AF  # before tracing: torch.fx wraps what is imported
+    from atrous.nn._dilated import meta_conv
+
     model = _AtrousFunctionals()
     got = to_graph(model, (1, 4, 11, 13))
     with monkeypatch.context() as torch_only:
@@ -290,9 +294,6 @@ def test_atrous_functionals_by_formula_equal_torchs_meta_kernels(
         want = to_graph(model, (1, 4, 11, 13))
     assert [(n.name, n.layer, n.inputs, n.meta.get("shape")) for n in got.topological()] == [
         (n.name, n.layer, n.inputs, n.meta.get("shape")) for n in want.topological()]
-    from atrous.nn import functional as AF
-    from atrous.nn._dilated import meta_conv
-
     x, w = torch.empty(1, 2, 9, 9, device="meta"), torch.empty(3, 2, 3, 3, device="meta")
     assert meta_conv(2, x.long(), w.long()) is None  # torch decides
     assert meta_conv(2, x, w.double()) is None
@@ -301,6 +302,22 @@ def test_atrous_functionals_by_formula_equal_torchs_meta_kernels(
         meta_conv(2, x, w, None, 1, 0, 1, 2)
     out = meta_conv(2, x, w, None, 1, 0, 2)
     assert out is not None and out.shape == AF.dilated_conv2d(x, w, None, 1, 0, 2).shape
+
+
+
+@pytest.mark.parametrize("dilation", [0, -1, 2.0])
+def test_the_causal_formula_refuses_as_the_call_does(dilation: Any) -> None:
+    """``causal_dilated_conv1d`` checks its dilation before anything else: the shape run's
+    formula refused a dilation of 0 with wrong groups for the groups (the call: the dilation)."""
+    from atrous.nn import functional as AF
+    from atrous.nn._fx_register import _causal_shape
+
+    x, w = torch.zeros(2, 4, 9), torch.zeros(6, 1, 3)
+    with pytest.raises(AtrousError) as real:
+        AF.causal_dilated_conv1d(x, w, None, dilation, 3)
+    with pytest.raises(AtrousError) as meta:
+        _causal_shape(x.to("meta"), w.to("meta"), None, dilation, 3)
+    assert str(meta.value) == str(real.value) and "dilation" in str(real.value)
 
 
 def torch_or_none(fn: Any, args: tuple, kwargs: dict) -> Any:

@@ -14,6 +14,7 @@ from test_tiling_models import integer_weights
 
 from atrous import AtrousError
 from atrous._stream import stream
+from atrous.nn import CausalDilatedStack
 
 
 class Paths(nn.Module):
@@ -113,3 +114,26 @@ def test_a_tuple_indexed_by_a_slice_is_refused_naming_the_node() -> None:
     s = stream(Elements())
     assert torch.equal(torch.cat([s.push(x[..., :4]), s.push(x[..., 4:])], -1),
                        Elements()(x))
+
+
+
+def test_a_refilled_input_buffer_changes_no_later_push() -> None:
+    """A caller that reads a signal into one buffer and pushes it again and again (the usual
+    audio loop): the first push of a signal kept the chunk itself as the input's history, so
+    refilling it changed what the next push read (a dilated stack reads its input's past)."""
+    torch.manual_seed(0)
+    model = integer_weights(CausalDilatedStack(2, kernel_size=2, dilations=[1, 2, 4]).eval())
+    x = torch.randint(-2, 3, (2, 2, 24)).double()
+    with torch.no_grad():
+        ref = model.double()(x)
+    for first in (True, False):  # the first signal, and one after reset()
+        s = stream(model)
+        if not first:
+            s.push(x)
+            s.reset()
+        buf = torch.empty_like(x[..., :4])
+        outs = []
+        for i in range(0, 24, 4):
+            buf.copy_(x[..., i:i + 4])
+            outs.append(s.push(buf).clone())
+        assert torch.equal(torch.cat(outs, -1), ref)

@@ -136,7 +136,7 @@ class Stream:
 
         box, rate = self._receptive_fields()
         # What stream still computes itself: how many units of each node a pushed prefix of n
-        # samples completes (_Op.count) against the offline length (_Op.length) and the units
+        # samples completes (_Op.counts) against the offline length (_Op.lengths) and the units
         # of it that the output uses (_Op.reads, from the output back), for every n.
         # A receptive field is the reads of one unit on an unbounded input; it says neither
         # which units a finite prefix completes nor where the offline output ends, which the
@@ -295,7 +295,7 @@ class Stream:
     def _length(self, n: int) -> int:
         """The offline output's length for an input of ``n`` samples: a pointwise node is as
         long as its first input, so the taps on the path of first inputs from the input to
-        the output decide it (:meth:`_Op.length` of each, in order)."""
+        the output decide it (the rule of :meth:`_Op.lengths` for each, in order)."""
         for hi, right, s in self._length_path:
             n = max(0, (n - 1 - hi + right) // s + 1)
         return n
@@ -362,7 +362,8 @@ class Stream:
         samples as give every node a unit (the outputs' channels, dtype and device; a chunk
         the model refuses is refused here, in one line). Later chunks must have that batch
         size, channel count, dtype and device (:meth:`reset` starts another signal). A
-        refused push changes nothing.
+        refused push changes nothing. The stream keeps copies of the frames it still needs:
+        the caller may refill ``chunk``'s buffer for the next push.
 
         Shape:
             - chunk: ``(N, C, T)``; output: ``(N, C_out, T')``.
@@ -431,6 +432,8 @@ class Stream:
         fresh, consts = False, self._const_ids
         for code, name, srcs, s, lo, hi, run, own in self._plan:
             if code == _INPUT:
+                if name not in self._hist:  # the history keeps a copy: the caller may
+                    chunk = chunk.clone()  # refill its buffer (later pushes concatenate)
                 append(name, chunk)
                 done[name] = pushed
                 if name == last:  # a model that returns its input
@@ -566,14 +569,11 @@ class Stream:
             if isinstance(hist, torch.Tensor):
                 return hist if i == 0 and j >= hist.shape[-1] else hist[..., i:j]
             return type(hist)(t[..., i:j] for t in hist)
-        if base != start:  # any other cut: of the trimmed frames themselves
-            off = start - base
-            hist = self._hist[name] = (hist[..., off:] if isinstance(hist, torch.Tensor)
-                                       else type(hist)(t[..., off:] for t in hist))
-            self._base[name] = start
+        # a read before the start begins before unit 0 (readers never read a unit before the
+        # start, which is the least they still need): zeros, then the frames from unit 0
 
         def cut(t: Any) -> Any:
-            part = t[..., max(a, 0) - start: b - start]
+            part = t[..., max(a, 0) - base: b - base]
             if a >= 0:
                 return part
             zeros = t.new_zeros((*t.shape[:-1], min(b, 0) - a))

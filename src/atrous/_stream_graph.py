@@ -35,22 +35,9 @@ class _Op:
     conv: dict[str, Any] | None = None  # a convolution's weight, bias, groups (to run it)
     index: tuple[Any, ...] | None = None  # a slice's index off the time axis (to run it)
 
-    def count(self, counts: list[int]) -> int:
-        """Units computable from ``counts`` units of the inputs (zeros before unit 0)."""
-        if self.kind == "pointwise":
-            return min(counts)
-        (n,) = counts
-        return max(0, (n - 1 - self.hi) // self.stride + 1)
-
-    def length(self, lengths: list[int]) -> int:
-        """The offline output length for input lengths ``lengths``."""
-        if self.kind == "pointwise":
-            return lengths[0]
-        (n,) = lengths
-        return max(0, (n - 1 - self.hi + self.right) // self.stride + 1)
-
     def counts(self, counts: list[Any]) -> Any:
-        """:meth:`count` for arrays of counts (one entry per pushed length)."""
+        """Units computable from ``counts`` units of the inputs (zeros before unit 0), for
+        arrays of counts (one entry per pushed length)."""
         import numpy as np
 
         if self.kind == "pointwise":
@@ -58,7 +45,7 @@ class _Op:
         return np.maximum(0, (counts[0] - 1 - self.hi) // self.stride + 1)
 
     def lengths(self, lengths: list[Any]) -> Any:
-        """:meth:`length` for arrays of lengths."""
+        """The offline output length for input lengths ``lengths`` (arrays of them)."""
         import numpy as np
 
         if self.kind == "pointwise":

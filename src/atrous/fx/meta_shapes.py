@@ -462,7 +462,16 @@ _REGISTERED: dict[Any, Callable[..., Any]] = {}
 
 def register_shape(fn: Callable[..., Any], shape: Callable[..., Any]) -> None:
     """Answer ``fn``'s calls in the shape run by ``shape`` (same arguments; it returns the meta
-    output, or None to run ``fn``): how :mod:`atrous.nn` gives its functionals' shapes."""
+    output, or None to run ``fn``): how :mod:`atrous.nn` gives its functionals' shapes.
+
+    >>> import torch
+    >>> def twice(x):
+    ...     return torch.cat([x, x], -1)
+    >>> register_shape(twice, lambda x: torch.empty(*x.shape[:-1], 2 * x.shape[-1],
+    ...                                             device="meta"))
+    >>> function_shortcut(twice, (torch.empty(1, 2, 3, device="meta"),), {}).shape
+    torch.Size([1, 2, 6])
+    """
     _REGISTERED[fn] = shape
 
 

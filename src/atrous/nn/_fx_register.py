@@ -9,6 +9,7 @@ from typing import Any
 
 from torch import Tensor
 
+from .._types import as_int
 from ._dilated import meta_conv
 from .functional import (
     causal_dilated_conv1d,
@@ -71,11 +72,13 @@ def _fx_pointwise(call: Any) -> Any:
 
 def _causal_shape(x: Any, weight: Any, bias: Any = None, dilation: Any = 1,
                   groups: Any = 1) -> Any:
-    """``causal_dilated_conv1d`` in the shape run: the dilated convolution it makes."""
-    if not isinstance(weight, Tensor) or weight.dim() != 3 or type(dilation) is not int:
+    """``causal_dilated_conv1d`` in the shape run: the dilated convolution it makes (its
+    dilation checked first, as the call checks it)."""
+    d = as_int(dilation, "dilation", 1)
+    if not isinstance(weight, Tensor) or weight.dim() != 3:
         return None  # the call itself refuses it, in its own words
-    pad = ((dilation * (int(weight.shape[-1]) - 1), 0),)
-    return meta_conv(1, x, weight, bias, 1, pad, dilation, groups)
+    pad = ((d * (int(weight.shape[-1]) - 1), 0),)
+    return meta_conv(1, x, weight, bias, 1, pad, d, groups)
 
 
 def _depthwise_shape(x: Any, weight: Any, bias: Any = None, stride: Any = 1,

@@ -17,9 +17,10 @@ and in the median too: one lucky run never moves a call off the native kernel.
 
 The verdicts live in one table keyed by all of the above (:func:`choose`); each checked call
 signature of :func:`atrous.nn._dilated.dilated_conv` (shapes and options, :data:`_CHECKED`) also
-keeps its own by the input's dtype, device and layout only, so that a call after the first costs
-three attribute reads and a lookup, not the full key (modules call the functional with their
-``impl``; they keep nothing of their own).
+keeps its own by the input's dtype, device and layout only, filled by the signature's first
+repeat (which finds the first call's verdict by the full key), so that the calls after it cost
+three attribute reads and a lookup (modules call the functional with their ``impl``; they keep
+nothing of their own).
 """
 
 from __future__ import annotations

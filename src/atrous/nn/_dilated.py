@@ -209,14 +209,24 @@ def dilated_conv(
             entry = _CHECKED.get(key)
         except TypeError:  # an unhashable argument (a list): checked in full on every call
             entry = key = None
-        if entry is not None:
+        if entry is not None and key is not None:
             given = entry.given
             if (given[0] is stride and given[1] is padding and given[2] is dilation
                     and given[3] is groups and given[4] is impl and given[5] is padding_mode
-                    ) or _exact((stride, padding, dilation, groups, impl, padding_mode)):
+                    ) or _exact(key[4:]):
                 return _run_checked(entry, x, weight, bias, impl)
-    return _check_and_run(ndim, key, x, weight, bias, stride, padding, dilation, groups, impl,
-                          padding_mode)
+    # checked in full (every rule, every message), run, and the signature remembered
+    unbatched, args, _ = _check(ndim, x, weight, bias, stride, padding, dilation, groups, impl,
+                                padding_mode)
+    if key is not None and _exact(key[4:]) and _int_shapes(key):
+        if len(_CHECKED) >= _CHECKED_MAX:
+            _CHECKED.clear()
+        _CHECKED[key] = _Checked(key[4:], unbatched, args)
+    how: str = impl
+    if how == "auto":
+        how = _impl.choose(args, conv_impl)
+    y = conv_impl(how, args)
+    return y.squeeze(0) if unbatched else y
 
 
 def _run_checked(entry: _Checked, x: Tensor, weight: Tensor, bias: Tensor | None,
@@ -243,34 +253,6 @@ def _run_checked(entry: _Checked, x: Tensor, weight: Tensor, bias: Tensor | None
     else:
         y = conv_impl(how, ConvArgs(x, weight, bias, *entry.args))
     return y.squeeze(0) if entry.unbatched else y
-
-
-def _check_and_run(
-    ndim: int,
-    key: tuple[object, ...] | None,
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None,
-    stride: IntOrTuple,
-    padding: PaddingArg,
-    dilation: IntOrTuple,
-    groups: int,
-    impl: Impl,
-    padding_mode: PaddingMode,
-) -> Tensor:
-    """Check a call in full (every rule, every message), run it, and remember the signature."""
-    given = (stride, padding, dilation, groups, impl, padding_mode)
-    unbatched, args, _ = _check(ndim, x, weight, bias, stride, padding, dilation, groups, impl,
-                                padding_mode)
-    if key is not None and _exact(given) and _int_shapes(key):
-        if len(_CHECKED) >= _CHECKED_MAX:
-            _CHECKED.clear()
-        _CHECKED[key] = _Checked(given, unbatched, args)
-    how: str = impl
-    if how == "auto":
-        how = _impl.choose(args, conv_impl)
-    y = conv_impl(how, args)
-    return y.squeeze(0) if unbatched else y
 
 
 def _check(

@@ -158,12 +158,12 @@ def _probing_makes_sense(x: Tensor) -> bool:
     """No probe on meta or fake tensors, while tracing or compiling: there ``native`` runs."""
     if type(x) is not Tensor and not isinstance(x, torch.nn.Parameter):
         return False  # FakeTensor, functional tensors and other subclasses
-    if x.is_meta or _is_tracing() or is_scripting():
+    if x.is_meta or is_tracing() or is_scripting():
         return False
     return "torch._dynamo" not in sys.modules or not _compiling()
 
 
-is_tracing = _is_tracing = torch._C._is_tracing
+is_tracing = torch._C._is_tracing
 """torch.jit.is_tracing's test, without its Python layers."""
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from torch import Tensor
-
-from .._types import as_int
 from ._dilated import meta_conv
 from .functional import (
+    _causal_args,
+    _check_gate_input,
+    _depthwise_groups,
     causal_dilated_conv1d,
     channel_shuffle,
     depthwise_conv2d,
@@ -72,25 +72,19 @@ def _fx_pointwise(call: Any) -> Any:
 
 def _causal_shape(x: Any, weight: Any, bias: Any = None, dilation: Any = 1,
                   groups: Any = 1) -> Any:
-    """``causal_dilated_conv1d`` in the shape run: the dilated convolution it makes (its
-    dilation checked first, as the call checks it)."""
-    d = as_int(dilation, "dilation", 1)
-    if not isinstance(weight, Tensor) or weight.dim() != 3:
-        return None  # the call itself refuses it, in its own words
-    pad = ((d * (int(weight.shape[-1]) - 1), 0),)
-    return meta_conv(1, x, weight, bias, 1, pad, d, groups)
+    """``causal_dilated_conv1d`` in the shape run: the dilated convolution it makes (its own
+    checks, in its own order and words)."""
+    return meta_conv(1, *_causal_args(x, weight, bias, dilation, groups))
 
 
 def _depthwise_shape(x: Any, weight: Any, bias: Any = None, stride: Any = 1,
                      padding: Any = "same", dilation: Any = 1) -> Any:
-    if not isinstance(x, Tensor) or x.dim() not in (3, 4):
-        return None
-    return meta_conv(2, x, weight, bias, stride, padding, dilation, int(x.shape[-3]))
+    return meta_conv(2, x, weight, bias, stride, padding, dilation, _depthwise_groups(x))
 
 
 def _gate_shape(z: Any) -> Any:
-    if (not isinstance(z, Tensor) or not z.is_meta or not z.dtype.is_floating_point
-            or z.dim() < 2 or z.shape[1] % 2):
+    _check_gate_input(z)
+    if not z.is_meta or not z.dtype.is_floating_point:
         return None
     return z.new_empty((z.shape[0], z.shape[1] // 2, *z.shape[2:]))
 

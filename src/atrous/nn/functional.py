@@ -37,7 +37,7 @@ import torch.fx
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._types import IntOrTuple, Ints, as_int, as_ints
+from .._types import IntOrTuple, Ints, Pairs, as_int, as_ints
 from ..arith import PaddingArg, normalize_padding
 from ..errors import AtrousError
 from . import _impl
@@ -168,6 +168,13 @@ def causal_dilated_conv1d(
     >>> causal_dilated_conv1d(torch.arange(5.).view(1, 1, 5), torch.ones(1, 1, 2), dilation=2)
     tensor([[[0., 1., 2., 4., 6.]]])
     """
+    return dilated_conv1d(*_causal_args(x, weight, bias, dilation, groups))
+
+
+def _causal_args(x: Tensor, weight: Tensor, bias: Tensor | None, dilation: int,
+                 groups: int) -> tuple[Tensor, Tensor, Tensor | None, int, Pairs, int, int]:
+    """:func:`causal_dilated_conv1d`'s checks, and the arguments of the
+    :func:`dilated_conv1d` call it makes (an analysis' shape run makes the same; private)."""
     d = as_int(dilation, "dilation", 1)
     if not isinstance(weight, Tensor) or weight.dim() != 3:
         raise AtrousError(
@@ -175,7 +182,7 @@ def causal_dilated_conv1d(
             f"{tuple(weight.shape) if isinstance(weight, Tensor) else weight!r}"
         )
     k = int(weight.shape[-1])
-    return dilated_conv1d(x, weight, bias, 1, ((d * (k - 1), 0),), d, groups)
+    return x, weight, bias, 1, ((d * (k - 1), 0),), d, groups
 
 
 @torch.fx.wrap
@@ -229,10 +236,14 @@ def depthwise_conv2d(
     >>> depthwise_conv2d(torch.randn(1, 3, 8, 8), torch.randn(6, 1, 3, 3), dilation=2).shape
     torch.Size([1, 6, 8, 8])
     """
+    return dilated_conv2d(x, weight, bias, stride, padding, dilation, _depthwise_groups(x))
+
+
+def _depthwise_groups(x: Tensor) -> int:
+    """:func:`depthwise_conv2d`'s check of its input, and its groups: the input channels
+    (private; an analysis' shape run shares it)."""
     unbatched = check_input(x, 2, "depthwise_conv2d")
-    return dilated_conv2d(
-        x, weight, bias, stride, padding, dilation, int(x.shape[0 if unbatched else 1])
-    )
+    return int(x.shape[0 if unbatched else 1])
 
 
 @torch.fx.wrap
@@ -246,13 +257,18 @@ def gated_activation(z: Tensor) -> Tensor:
     >>> gated_activation(torch.zeros(1, 4, 3)).shape
     torch.Size([1, 2, 3])
     """
+    _check_gate_input(z)
+    a, b = z.chunk(2, dim=1)
+    return torch.tanh(a) * torch.sigmoid(b)
+
+
+def _check_gate_input(z: Tensor) -> None:
+    """:func:`gated_activation`'s check of its input (private; the shape run shares it)."""
     if not isinstance(z, Tensor) or z.dim() < 2 or z.shape[1] % 2:
         got = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
         raise AtrousError(
             f"gated_activation: input must be (N, 2C, *) with an even channel count, got {got}"
         )
-    a, b = z.chunk(2, dim=1)
-    return torch.tanh(a) * torch.sigmoid(b)
 
 
 def grouped_conv2d(

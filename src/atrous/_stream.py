@@ -99,11 +99,11 @@ class Stream:
             raise AtrousError(f"stream: the output {self._out!r} does not depend on the "
                               "model's input; stream needs an output computed from it")
         self._nodes = {n.name: n for n in self._gm.graph.nodes}
-        self._geometry()
-        self._consumers: dict[str, list[_Op]] = {n: [] for n in self._ops}
+        self._consumers: dict[str, list[_Op]] = {n: [] for n in self._ops}  # readers, in order
         for op in self._ops.values():
             for a in op.ts_args:
                 self._consumers[a].append(op)
+        self._geometry()
         # per history, the (stride, lo, name) of each reader: what it still needs (the
         # output keeps nothing: it is emitted)
         self._readers = {name: () if name == self._out else
@@ -256,7 +256,7 @@ class Stream:
                 continue
             k = first(short)
             has, needs = int(good[op.name][k]), int(used[op.name][k])
-            reader = next((f"node {self._where(u.name)} reads" for u in self._users(op.name)
+            reader = next((f"node {self._where(u.name)} reads" for u in self._consumers[op.name]
                            if u.reads(int(used[u.name][k]), int(length[op.name][k])) > has),
                           "the output keeps")
             raise AtrousError(
@@ -310,9 +310,6 @@ class Stream:
                 path.append((op.hi, op.right, op.stride))
             name = op.ts_args[0]
         return path[::-1]
-
-    def _users(self, name: str) -> list[_Op]:
-        return [op for op in self._ops.values() if name in op.ts_args]
 
     def _where(self, name: str) -> str:
         """A node's name, with the module it was traced in for a function or a method (the

@@ -471,6 +471,7 @@ def register_shape(fn: Callable[..., Any], shape: Callable[..., Any]) -> None:
     ...                                             device="meta"))
     >>> function_shortcut(twice, (torch.empty(1, 2, 3, device="meta"),), {}).shape
     torch.Size([1, 2, 6])
+    >>> del _REGISTERED[twice]  # (the example leaves nothing registered)
     """
     _REGISTERED[fn] = shape
 
